@@ -1,0 +1,63 @@
+#ifndef FORUMNET_CONFIG_H
+#define FORUMNET_CONFIG_H
+
+#include <stddef.h>
+
+#include "forumnet/status.h"
+
+#define CONFIG_MAX_ORIGINS 16
+
+typedef enum jwt_algorithm { JWT_ALGORITHM_HS256, JWT_ALGORITHM_RS256, JWT_ALGORITHM_ES256 } jwt_algorithm;
+
+/* Everything forumnet reads from its environment; see README "Configuration". */
+typedef struct fn_config {
+  char database_url[1024];
+  char listen_host[64];
+  unsigned listen_port;
+
+  jwt_algorithm jwt_alg;
+  unsigned char jwt_secret[256]; /* HS256 key, or PEM private key for RS/ES */
+  size_t jwt_secret_len;
+  unsigned char jwt_public_key[8192]; /* PEM public key for RS/ES verification */
+  size_t jwt_public_key_len;
+  unsigned char jwt_previous_secret[256]; /* HS256 only: still accepted for verification */
+  size_t jwt_previous_secret_len;
+  char jwt_kid[64];
+  char jwt_previous_kid[64];
+  char jwt_issuer[128];
+  char jwt_audience[128];
+  long access_token_ttl;  /* seconds */
+  long refresh_token_ttl; /* seconds */
+
+  char cors_origins[CONFIG_MAX_ORIGINS][256];
+  int cors_origin_count;
+
+  size_t max_body_bytes;
+  unsigned max_connections;
+  unsigned connection_timeout; /* seconds of inactivity */
+  unsigned db_pool_size;
+  unsigned db_acquire_timeout_ms;
+  unsigned statement_timeout_ms;
+  unsigned db_connect_timeout_s;
+
+  unsigned login_max_failures_per_email;
+  unsigned login_max_failures_per_address;
+  unsigned login_window_seconds;
+
+  int auto_migrate;
+  int log_requests;
+} fn_config;
+
+/* Looks up one environment variable; NULL when unset. Lets tests pass a fake environment. */
+typedef const char *(*config_getenv_fn)(const char *name);
+
+/* Fills cfg from the environment. On FN_INVALID, err holds one human-readable line
+ * naming the variable. need_database/need_jwt say which groups are mandatory for
+ * the subcommand being run. */
+fn_status config_load(fn_config *cfg, config_getenv_fn getenv_fn, int need_database, int need_jwt, char *err,
+                      size_t err_len);
+
+/* 1 if origin is one of FORUMNET_CORS_ORIGINS. */
+int config_origin_allowed(const fn_config *cfg, const char *origin);
+
+#endif

@@ -1,0 +1,63 @@
+#ifndef FORUMNET_DB_H
+#define FORUMNET_DB_H
+
+#include <libpq-fe.h>
+
+#include "forumnet/config.h"
+#include "forumnet/status.h"
+
+/* A fixed set of PostgreSQL connections shared by the request threads. pool.c is the
+ * only owner of PGconn; everything else borrows a db_conn between acquire and release. */
+typedef struct db_pool db_pool;
+typedef struct db_conn db_conn;
+
+/* A statement that is prepared once per connection, on first use, and again after a
+ * reconnect. Define them as static const in the resource's _db.c file; `name` must be
+ * unique across the program. */
+typedef struct db_stmt {
+  const char *name;
+  const char *sql;
+} db_stmt;
+
+typedef struct db_pool_stats {
+  unsigned size, in_use;
+  unsigned long waits, timeouts, reconnects;
+} db_pool_stats;
+
+/* Creates a pool of cfg->db_pool_size connections, opened lazily on first acquire so
+ * that the server starts (and answers /healthz) even while PostgreSQL is down. */
+fn_status db_pool_create(const fn_config *cfg, db_pool **out);
+void db_pool_destroy(db_pool *pool);
+
+/* Waits up to cfg->db_acquire_timeout_ms for a free connection and makes sure it is
+ * connected. FN_UNAVAILABLE when the wait times out or PostgreSQL cannot be reached. */
+fn_status db_pool_acquire(db_pool *pool, db_conn **out);
+
+/* Returns a connection; rolls back any transaction left open by an error path. */
+void db_pool_release(db_pool *pool, db_conn *conn);
+
+void db_pool_get_stats(db_pool *pool, db_pool_stats *out);
+
+/* Opens a standalone connection (for migrate, admin, seed). Caller PQfinish()es it. */
+fn_status db_connect(const fn_config *cfg, PGconn **out);
+
+/* Runs a prepared statement with text parameters (NULL entries are SQL NULL).
+ * Returns the result (caller PQclear()s) with *st = FN_OK, or NULL with *st set:
+ * FN_UNAVAILABLE (connection lost, timeout), FN_CONFLICT (unique or exclusion
+ * violation), FN_INVALID (check violation, bad text representation), FN_INTERNAL. */
+PGresult *db_exec(db_conn *conn, const db_stmt *stmt, int nparams, const char *const *params, fn_status *st);
+
+/* db_exec for statements whose result is not needed. */
+fn_status db_exec_command(db_conn *conn, const db_stmt *stmt, int nparams, const char *const *params);
+
+fn_status db_begin(db_conn *conn);
+fn_status db_commit(db_conn *conn);
+void db_rollback(db_conn *conn);
+
+/* SQLSTATE of the last failed db_exec on this connection ("" if none). Borrowed. */
+const char *db_last_sqlstate(const db_conn *conn);
+
+/* Cheap round trip used by /readyz: FN_OK when the database answers. */
+fn_status db_ping(db_conn *conn, int *applied_migrations);
+
+#endif

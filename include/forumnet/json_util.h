@@ -1,0 +1,53 @@
+#ifndef FORUMNET_JSON_UTIL_H
+#define FORUMNET_JSON_UTIL_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "forumnet/status.h"
+
+/* Parses a request body that must be one JSON object. Duplicate keys are rejected.
+ * On FN_OK *out is a new reference (caller decrefs); otherwise detail says why. */
+fn_status json_parse_object(const void *data, size_t len, json_t **out, char *detail, size_t detail_len);
+
+typedef enum field_type {
+  FIELD_STRING,    /* min/max are lengths in characters; blank strings fail when min >= 1 */
+  FIELD_INTEGER,   /* min/max bound the value */
+  FIELD_BOOLEAN,
+  FIELD_UUID,      /* canonical 8-4-4-4-12 hex */
+  FIELD_EMAIL,     /* a pragmatic check: one @, a dot in the domain, no spaces, <= 254 */
+  FIELD_ENUM,      /* one of choices */
+  FIELD_SLUG,      /* lowercase letters, digits and single hyphens, min/max lengths */
+  FIELD_READ_ONLY, /* present in the representation but never settable: always rejected */
+} field_type;
+
+enum { FIELD_REQUIRED = 1, FIELD_NULLABLE = 2 };
+
+/* One accepted field of a request body. A spec list ends with {NULL}. */
+typedef struct field_spec {
+  const char *name;
+  field_type type;
+  unsigned flags;
+  long min, max;
+  const char *const *choices; /* FIELD_ENUM: NULL-terminated */
+} field_spec;
+
+/* Checks obj against specs: unknown fields, read-only fields, missing required fields,
+ * wrong types and out-of-range values each add {"field", "message"} to *errors.
+ * Returns FN_OK, or FN_INVALID with *errors a new reference (caller decrefs). */
+fn_status json_validate(const json_t *obj, const field_spec *specs, json_t **errors);
+
+/* Appends {"field": field, "message": message} to errors (created when *errors is NULL). */
+void json_errors_add(json_t **errors, const char *field, const char *message);
+
+/* Validators shared with query-parameter parsing. */
+int json_is_uuid(const char *s);
+int json_is_email(const char *s);
+int json_is_slug(const char *s, long min, long max);
+/* Number of UTF-8 code points, or -1 if s is not valid UTF-8. */
+long json_utf8_length(const char *s);
+
+/* String member or NULL (borrowed). */
+const char *json_get_string(const json_t *obj, const char *key);
+
+#endif

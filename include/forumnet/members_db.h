@@ -1,0 +1,79 @@
+#ifndef FORUMNET_MEMBERS_DB_H
+#define FORUMNET_MEMBERS_DB_H
+
+#include <jansson.h>
+
+#include "forumnet/db.h"
+#include "forumnet/http.h"
+#include "forumnet/pagination.h"
+
+/* The calling member as the database knows them now (not as the token said). */
+typedef struct member_caller {
+  char id[37];
+  member_role role;
+  char home_site_id[37]; /* "" when none */
+} member_caller;
+
+/* A member row locked for update, with what the caller may need to decide on it. */
+typedef struct member_row {
+  char id[37];
+  member_role role;
+  char status[16];
+  char home_site_id[37];
+  long version;
+  int caller_manages_home_site; /* the caller is a manager listed for the member's home site */
+} member_row;
+
+/* Fields of a member change; a NULL pointer means "leave as is". */
+typedef struct member_changes {
+  const char *email, *display_name, *role, *home_site_id, *status;
+  int set_discipline;
+  const char *discipline; /* NULL with set_discipline clears it */
+} member_changes;
+
+/* Loads an active caller. FN_UNAUTHENTICATED when the member is gone, suspended or erased. */
+fn_status members_db_load_caller(db_conn *db, const char *member_id, member_caller *out);
+
+/* Begins the request's transaction and loads the caller inside it. */
+fn_status members_db_begin_as_caller(db_conn *db, const char *caller_id, member_caller *out);
+
+/* GET /v1/members/{id} in one round trip: the caller's state and the member if visible.
+ * *json is a new string (caller frees) with the Member representation. */
+fn_status members_db_get_visible(db_conn *db, const char *caller_id, const char *member_id, char **json,
+                                 long *version);
+
+/* The caller's own representation plus must_change_password. *json: caller frees. */
+fn_status members_db_get_self(db_conn *db, const char *member_id, char **json, long *version);
+
+/* One page of members visible to the caller (admin: all; manager: their sites' members).
+ * Filters may be NULL. *result: caller PQclear()s; columns (json, cursor_key). */
+fn_status members_db_list(db_conn *db, const char *caller_id, const char *site_id, const char *role,
+                          const char *q, const page_request *page, PGresult **result);
+
+/* Inside a transaction. */
+fn_status members_db_insert(db_conn *db, const json_t *body, const char *password_hash, char **json, long *version,
+                            char id_out[37]);
+fn_status members_db_lock(db_conn *db, const char *member_id, const char *caller_id, member_row *out);
+fn_status members_db_update(db_conn *db, const char *member_id, const member_changes *changes, char **json,
+                            long *version);
+/* Active admins other than member_id, counted under a lock that serializes demotions. */
+fn_status members_db_other_active_admins(db_conn *db, const char *member_id, long *count);
+fn_status members_db_password_hash(db_conn *db, const char *member_id, char *hash, size_t hash_len);
+fn_status members_db_set_password(db_conn *db, const char *member_id, const char *hash);
+
+/* Authorization rules for members (API.md section 4), in one place. */
+int members_can_view(const member_caller *caller, const member_row *target);
+/* FN_OK, FN_NOT_FOUND (cannot see the member) or FN_FORBIDDEN (may see, may not make this change). */
+fn_status members_can_update(const member_caller *caller, const member_row *target, const member_changes *changes,
+                             int caller_manages_new_site, const char **detail);
+/* May the caller create a member with this role at this site? */
+fn_status members_can_create(const member_caller *caller, member_role role, int caller_manages_site,
+                             const char **detail);
+
+/* SQL fragment shared by the statements in members_db.c: the Member representation of `m`. */
+#define MEMBER_JSON_SQL                                                                                                \
+  "json_build_object('id', m.id, 'email', m.email, 'display_name', m.display_name, 'role', m.role,"                  \
+  " 'discipline', m.discipline, 'home_site_id', m.home_site_id, 'status', m.status, 'version', m.version,"           \
+  " 'created_at', rfc3339(m.created_at))"
+
+#endif

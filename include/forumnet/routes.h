@@ -1,0 +1,15 @@
+#ifndef FORUMNET_ROUTES_H
+#define FORUMNET_ROUTES_H
+
+#include "forumnet/http.h"
+
+/* Each resource's route table, defined in its <name>_http.c. */
+extern const fn_route ops_routes[];
+extern const fn_route auth_routes[];
+extern const fn_route members_routes[];
+extern const fn_route sites_routes[];
+
+/* All of the above, NULL-terminated (http/routes.c). Adding a resource = one line there. */
+extern const fn_route *const all_route_tables[];
+
+#endif

@@ -1,0 +1,34 @@
+#ifndef FORUMNET_TOKEN_H
+#define FORUMNET_TOKEN_H
+
+#include <time.h>
+
+#include "forumnet/config.h"
+#include "forumnet/status.h"
+
+/* The `typ` claim: member access tokens and partner tokens are never interchangeable. */
+#define TOKEN_TYPE_ACCESS "access"
+#define TOKEN_TYPE_PARTNER "partner"
+
+#define TOKEN_MAX_LEN 8192
+
+typedef struct token_claims {
+  char sub[64];   /* member id, or partner id */
+  char typ[16];   /* TOKEN_TYPE_* */
+  char role[16];  /* member tokens: role at issue time (informative; authorization reads the database) */
+  char scope[64]; /* partner tokens */
+  long iat, exp;
+} token_claims;
+
+/* Signs claims->sub/typ/role/scope with the configured algorithm and key, adding
+ * iss, aud, iat, nbf, exp (now + ttl) and a random jti. *out is a new string the
+ * caller frees with free(). */
+fn_status token_issue(const fn_config *cfg, const token_claims *claims, long ttl, time_t now, char **out);
+
+/* Verifies a compact JWS: the header's alg must be the configured one (checked before
+ * any signature work, so alg:none and HS/RS confusion fail), kid must be known, the
+ * signature must verify, and iss, aud, sub, typ, exp, iat (and nbf when present) must
+ * hold at `now`. Fills *out. Any failure is FN_UNAUTHENTICATED. */
+fn_status token_verify(const fn_config *cfg, const char *token, time_t now, token_claims *out);
+
+#endif

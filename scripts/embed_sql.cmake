@@ -1,0 +1,18 @@
+# Turns the ordered list of sql/NNN_name.sql files into a C array of
+# {name, text} pairs. Invoked by the build: cmake -DOUT=... -DFILES=a;b -P embed_sql.cmake
+set(body "/* Generated from sql/ by scripts/embed_sql.cmake. Do not edit. */\n")
+string(APPEND body "#include \"forumnet/migrate.h\"\n\n")
+set(entries "")
+set(i 0)
+foreach(f IN LISTS FILES)
+  get_filename_component(name ${f} NAME)
+  file(READ ${f} hex HEX)
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," hex "${hex}")
+  string(APPEND body "static const char sql_${i}[] = {${hex}0x00};\n")
+  string(APPEND entries "  {\"${name}\", sql_${i}},\n")
+  math(EXPR i "${i} + 1")
+endforeach()
+string(APPEND body "\nconst struct migration_file migration_files[] = {\n${entries}  {0, 0}\n};\n")
+file(WRITE ${OUT}.tmp "${body}")
+file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)
+file(REMOVE ${OUT}.tmp)

@@ -1,0 +1,77 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "forumnet/cli.h"
+#include "forumnet/log.h"
+#include "forumnet/migrate.h"
+#include "forumnet/password.h"
+#include "forumnet/server.h"
+
+static const char *env_lookup(const char *name) { return getenv(name); }
+
+/* Checks (or, with FORUMNET_AUTO_MIGRATE=1, brings) the schema up to date before serving.
+ * PostgreSQL may still be starting next to us, so connecting is retried for a while. */
+static int prepare_database(const fn_config *cfg) {
+  PGconn *pg = NULL;
+  for (int attempt = 0; attempt < 20 && db_connect(cfg, &pg) != FN_OK; attempt++)
+    sleep(1);
+  if (pg == NULL) {
+    log_error("cannot reach the database; not starting");
+    return 0;
+  }
+  int pending = 0, ok = 1;
+  if (migrate_pending(pg, &pending) != FN_OK) {
+    ok = 0;
+  } else if (pending > 0 && cfg->auto_migrate) {
+    ok = migrate_apply(pg, stderr) == FN_OK;
+  } else if (pending > 0) {
+    log_error("the database is %d migration(s) behind: run `forumnet migrate` (or set FORUMNET_AUTO_MIGRATE=1)",
+              pending);
+    ok = 0;
+  }
+  PQfinish(pg);
+  return ok;
+}
+
+int cli_serve(int argc, char **argv) {
+  (void)argc;
+  (void)argv;
+  static fn_app app; /* lives as long as the server */
+  char err[256];
+  if (config_load(&app.cfg, env_lookup, 1, 1, err, sizeof err) != FN_OK) {
+    fprintf(stderr, "%s\n", err);
+    return 2;
+  }
+  if (password_init() != FN_OK) {
+    log_error("cannot initialise libsodium");
+    return 1;
+  }
+  if (!prepare_database(&app.cfg))
+    return 1;
+  if (db_pool_create(&app.cfg, &app.pool) != FN_OK)
+    return 1;
+  int rc = server_run(&app);
+  db_pool_destroy(app.pool);
+  return rc;
+}
+
+int cli_migrate(int argc, char **argv) {
+  (void)argc;
+  (void)argv;
+  fn_config cfg;
+  char err[256];
+  PGconn *pg = NULL;
+  if (config_load(&cfg, env_lookup, 1, 0, err, sizeof err) != FN_OK) {
+    fprintf(stderr, "%s\n", err);
+    return 2;
+  }
+  if (db_connect(&cfg, &pg) != FN_OK) {
+    fprintf(stderr, "cannot connect to the database (FORUMNET_DATABASE_URL)\n");
+    return 1;
+  }
+  fn_status st = migrate_apply(pg, stdout);
+  PQfinish(pg);
+  return st == FN_OK ? 0 : 1;
+}

@@ -1,0 +1,192 @@
+#include "forumnet/json_util.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+fn_status json_parse_object(const void *data, size_t len, json_t **out, char *detail, size_t detail_len) {
+  json_error_t error;
+  *out = NULL;
+  if (data == NULL || len == 0) {
+    snprintf(detail, detail_len, "The request body must be a JSON object.");
+    return FN_INVALID;
+  }
+  json_t *value = json_loadb(data, len, JSON_REJECT_DUPLICATES, &error);
+  if (value == NULL) {
+    /* Jansson's text names the position and the problem without echoing the input. */
+    snprintf(detail, detail_len, "Malformed JSON at line %d, column %d: %s", error.line, error.column, error.text);
+    return FN_INVALID;
+  }
+  if (!json_is_object(value)) {
+    json_decref(value);
+    snprintf(detail, detail_len, "The request body must be a JSON object.");
+    return FN_INVALID;
+  }
+  *out = value;
+  return FN_OK;
+}
+
+void json_errors_add(json_t **errors, const char *field, const char *message) {
+  if (*errors == NULL)
+    *errors = json_array();
+  json_array_append_new(*errors, json_pack("{s:s, s:s}", "field", field, "message", message));
+}
+
+int json_is_uuid(const char *s) {
+  if (s == NULL || strlen(s) != 36)
+    return 0;
+  for (int i = 0; i < 36; i++) {
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (s[i] != '-')
+        return 0;
+    } else if (!isxdigit((unsigned char)s[i])) {
+      return 0;
+    }
+  }
+  return 1;
+}
+
+int json_is_email(const char *s) {
+  if (s == NULL)
+    return 0;
+  size_t len = strlen(s);
+  if (len < 3 || len > 254)
+    return 0;
+  const char *at = strchr(s, '@');
+  if (at == NULL || at == s || strchr(at + 1, '@') != NULL)
+    return 0;
+  const char *dot = strrchr(at + 1, '.');
+  if (dot == NULL || dot == at + 1 || dot[1] == '\0')
+    return 0;
+  for (const char *p = s; *p; p++)
+    if ((unsigned char)*p <= ' ' || *p == 0x7f)
+      return 0;
+  return 1;
+}
+
+int json_is_slug(const char *s, long min, long max) {
+  if (s == NULL)
+    return 0;
+  long len = (long)strlen(s);
+  if (len < min || len > max || len == 0 || s[0] == '-' || s[len - 1] == '-')
+    return 0;
+  for (long i = 0; i < len; i++) {
+    char c = s[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
+      return 0;
+    if (c == '-' && s[i + 1] == '-')
+      return 0;
+  }
+  return 1;
+}
+
+long json_utf8_length(const char *s) {
+  long n = 0;
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+    if ((*p & 0xC0) != 0x80)
+      n++;
+  return n; /* Jansson has already rejected invalid UTF-8 in parsed input */
+}
+
+static int is_blank(const char *s) {
+  for (; *s; s++)
+    if (!isspace((unsigned char)*s))
+      return 0;
+  return 1;
+}
+
+const char *json_get_string(const json_t *obj, const char *key) {
+  return json_string_value(json_object_get(obj, key));
+}
+
+static const field_spec *find_spec(const field_spec *specs, const char *name) {
+  for (; specs->name != NULL; specs++)
+    if (strcmp(specs->name, name) == 0)
+      return specs;
+  return NULL;
+}
+
+/* Validates one present value against its spec; returns an error message or NULL. */
+static const char *check_value(const field_spec *spec, const json_t *value, char *buf, size_t buf_len) {
+  if (json_is_null(value))
+    return (spec->flags & FIELD_NULLABLE) ? NULL : "must not be null";
+  switch (spec->type) {
+  case FIELD_READ_ONLY:
+    return "is read-only and cannot be set";
+  case FIELD_BOOLEAN:
+    return json_is_boolean(value) ? NULL : "must be a boolean";
+  case FIELD_INTEGER: {
+    if (!json_is_integer(value))
+      return "must be an integer";
+    json_int_t n = json_integer_value(value);
+    if (n < spec->min || n > spec->max) {
+      snprintf(buf, buf_len, "must be from %ld to %ld", spec->min, spec->max);
+      return buf;
+    }
+    return NULL;
+  }
+  default:
+    break;
+  }
+  if (!json_is_string(value))
+    return "must be a string";
+  const char *s = json_string_value(value);
+  if (strlen(s) != json_string_length(value))
+    return "must not contain NUL characters";
+  switch (spec->type) {
+  case FIELD_STRING: {
+    long len = json_utf8_length(s);
+    if (spec->min >= 1 && is_blank(s))
+      return "must not be blank";
+    if (len < spec->min || len > spec->max) {
+      snprintf(buf, buf_len, "must be %ld to %ld characters long", spec->min, spec->max);
+      return buf;
+    }
+    return NULL;
+  }
+  case FIELD_UUID:
+    return json_is_uuid(s) ? NULL : "must be a UUID";
+  case FIELD_EMAIL:
+    return json_is_email(s) ? NULL : "must be an email address";
+  case FIELD_SLUG:
+    if (!json_is_slug(s, spec->min, spec->max)) {
+      snprintf(buf, buf_len, "must be %ld to %ld lowercase letters, digits or single hyphens", spec->min,
+               spec->max);
+      return buf;
+    }
+    return NULL;
+  case FIELD_ENUM:
+    for (const char *const *c = spec->choices; c && *c; c++)
+      if (strcmp(*c, s) == 0)
+        return NULL;
+    {
+      size_t off = (size_t)snprintf(buf, buf_len, "must be one of:");
+      for (const char *const *c = spec->choices; c && *c && off < buf_len; c++)
+        off += (size_t)snprintf(buf + off, buf_len - off, " %s", *c);
+    }
+    return buf;
+  default:
+    return "is not accepted";
+  }
+}
+
+fn_status json_validate(const json_t *obj, const field_spec *specs, json_t **errors) {
+  *errors = NULL;
+  const char *key;
+  json_t *value;
+  char buf[256];
+  json_object_foreach((json_t *)obj, key, value) {
+    const field_spec *spec = find_spec(specs, key);
+    if (spec == NULL) {
+      json_errors_add(errors, key, "is not a known field");
+      continue;
+    }
+    const char *msg = check_value(spec, value, buf, sizeof buf);
+    if (msg)
+      json_errors_add(errors, key, msg);
+  }
+  for (const field_spec *s = specs; s->name != NULL; s++)
+    if ((s->flags & FIELD_REQUIRED) && json_object_get(obj, s->name) == NULL)
+      json_errors_add(errors, s->name, "is required");
+  return *errors ? FN_INVALID : FN_OK;
+}

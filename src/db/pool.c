@@ -1,0 +1,274 @@
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "forumnet/db.h"
+#include "forumnet/log.h"
+
+/* Upper bound on distinct statements one connection prepares. */
+#define DB_MAX_PREPARED 256
+
+struct db_conn {
+  PGconn *pg;
+  int in_use;
+  int broken; /* reset before next use */
+  const db_stmt *prepared[DB_MAX_PREPARED];
+  int prepared_count;
+  char sqlstate[6];
+};
+
+struct db_pool {
+  const fn_config *cfg;
+  pthread_mutex_t lock;
+  pthread_cond_t available;
+  db_conn *conns;
+  unsigned size, in_use;
+  unsigned long waits, timeouts, reconnects;
+  int closing;
+};
+
+/* Every connection is UTC and bounded by statement_timeout, so timestamps render in
+ * UTC and no query can hold a request thread forever. */
+static PGconn *open_connection(const fn_config *cfg) {
+  char options[128], connect_timeout[16];
+  snprintf(options, sizeof options, "-c statement_timeout=%u -c TimeZone=UTC -c lock_timeout=%u",
+           cfg->statement_timeout_ms, cfg->statement_timeout_ms);
+  snprintf(connect_timeout, sizeof connect_timeout, "%u", cfg->db_connect_timeout_s);
+  const char *keys[] = {"dbname", "connect_timeout", "options", "application_name", NULL};
+  const char *values[] = {cfg->database_url, connect_timeout, options, "forumnet", NULL};
+  return PQconnectdbParams(keys, values, 1);
+}
+
+fn_status db_connect(const fn_config *cfg, PGconn **out) {
+  PGconn *pg = open_connection(cfg);
+  if (pg == NULL || PQstatus(pg) != CONNECTION_OK) {
+    /* PQerrorMessage may contain the host name but never the password. */
+    log_error("database connection failed: %s", pg ? PQerrorMessage(pg) : "out of memory");
+    PQfinish(pg);
+    *out = NULL;
+    return FN_UNAVAILABLE;
+  }
+  *out = pg;
+  return FN_OK;
+}
+
+fn_status db_pool_create(const fn_config *cfg, db_pool **out) {
+  db_pool *pool = calloc(1, sizeof *pool);
+  if (pool == NULL)
+    return FN_INTERNAL;
+  pool->conns = calloc(cfg->db_pool_size, sizeof *pool->conns);
+  if (pool->conns == NULL) {
+    free(pool);
+    return FN_INTERNAL;
+  }
+  pool->cfg = cfg;
+  pool->size = cfg->db_pool_size;
+  pthread_mutex_init(&pool->lock, NULL);
+  pthread_cond_init(&pool->available, NULL);
+  *out = pool;
+  return FN_OK;
+}
+
+void db_pool_destroy(db_pool *pool) {
+  if (pool == NULL)
+    return;
+  pthread_mutex_lock(&pool->lock);
+  pool->closing = 1;
+  pthread_mutex_unlock(&pool->lock);
+  for (unsigned i = 0; i < pool->size; i++)
+    PQfinish(pool->conns[i].pg);
+  pthread_cond_destroy(&pool->available);
+  pthread_mutex_destroy(&pool->lock);
+  free(pool->conns);
+  free(pool);
+}
+
+/* (Re)connects a connection that is missing or broken. Called without the pool lock:
+ * a slow connect must not block other threads from releasing connections. */
+static fn_status ensure_connected(db_pool *pool, db_conn *c) {
+  if (c->pg != NULL && !c->broken && PQstatus(c->pg) == CONNECTION_OK)
+    return FN_OK;
+  PQfinish(c->pg);
+  c->pg = NULL;
+  c->prepared_count = 0; /* prepared statements died with the old session */
+  c->broken = 0;
+  PGconn *pg = open_connection(pool->cfg);
+  if (pg == NULL || PQstatus(pg) != CONNECTION_OK) {
+    PQfinish(pg);
+    return FN_UNAVAILABLE;
+  }
+  c->pg = pg;
+  pthread_mutex_lock(&pool->lock);
+  pool->reconnects++;
+  pthread_mutex_unlock(&pool->lock);
+  return FN_OK;
+}
+
+fn_status db_pool_acquire(db_pool *pool, db_conn **out) {
+  struct timespec deadline;
+  clock_gettime(CLOCK_REALTIME, &deadline);
+  deadline.tv_sec += pool->cfg->db_acquire_timeout_ms / 1000;
+  deadline.tv_nsec += (long)(pool->cfg->db_acquire_timeout_ms % 1000) * 1000000L;
+  if (deadline.tv_nsec >= 1000000000L) {
+    deadline.tv_sec++;
+    deadline.tv_nsec -= 1000000000L;
+  }
+  *out = NULL;
+  pthread_mutex_lock(&pool->lock);
+  if (pool->in_use == pool->size)
+    pool->waits++;
+  while (pool->in_use == pool->size && !pool->closing) {
+    if (pthread_cond_timedwait(&pool->available, &pool->lock, &deadline) == ETIMEDOUT &&
+        pool->in_use == pool->size) {
+      pool->timeouts++;
+      pthread_mutex_unlock(&pool->lock);
+      return FN_UNAVAILABLE;
+    }
+  }
+  if (pool->closing) {
+    pthread_mutex_unlock(&pool->lock);
+    return FN_UNAVAILABLE;
+  }
+  /* Prefer a connection that is already open. */
+  db_conn *c = NULL;
+  for (unsigned i = 0; i < pool->size; i++) {
+    if (!pool->conns[i].in_use && (c == NULL || (c->pg == NULL && pool->conns[i].pg != NULL)))
+      c = &pool->conns[i];
+  }
+  c->in_use = 1;
+  pool->in_use++;
+  pthread_mutex_unlock(&pool->lock);
+
+  if (ensure_connected(pool, c) != FN_OK) {
+    db_pool_release(pool, c);
+    return FN_UNAVAILABLE;
+  }
+  c->sqlstate[0] = '\0';
+  *out = c;
+  return FN_OK;
+}
+
+void db_pool_release(db_pool *pool, db_conn *c) {
+  if (c == NULL)
+    return;
+  if (c->pg != NULL && PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
+    PGresult *r = PQexec(c->pg, "ROLLBACK");
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+      c->broken = 1;
+    PQclear(r);
+  }
+  if (c->pg != NULL && PQstatus(c->pg) != CONNECTION_OK)
+    c->broken = 1;
+  pthread_mutex_lock(&pool->lock);
+  c->in_use = 0;
+  pool->in_use--;
+  pthread_cond_signal(&pool->available);
+  pthread_mutex_unlock(&pool->lock);
+}
+
+void db_pool_get_stats(db_pool *pool, db_pool_stats *out) {
+  pthread_mutex_lock(&pool->lock);
+  out->size = pool->size;
+  out->in_use = pool->in_use;
+  out->waits = pool->waits;
+  out->timeouts = pool->timeouts;
+  out->reconnects = pool->reconnects;
+  pthread_mutex_unlock(&pool->lock);
+}
+
+static int is_prepared(const db_conn *c, const db_stmt *stmt) {
+  for (int i = 0; i < c->prepared_count; i++)
+    if (c->prepared[i] == stmt)
+      return 1;
+  return 0;
+}
+
+/* Maps a failed result to a status; marks the connection broken when the session is gone. */
+static fn_status classify_failure(db_conn *c, PGresult *res, const char *what) {
+  const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+  snprintf(c->sqlstate, sizeof c->sqlstate, "%s", state ? state : "");
+  if (PQstatus(c->pg) != CONNECTION_OK || state == NULL) {
+    c->broken = 1;
+    log_warn("database connection lost during %s", what);
+    return FN_UNAVAILABLE;
+  }
+  if (strcmp(state, "23505") == 0 || strcmp(state, "23P01") == 0 || strcmp(state, "40001") == 0 ||
+      strcmp(state, "40P01") == 0)
+    return FN_CONFLICT;
+  if (strcmp(state, "23514") == 0 || strcmp(state, "23503") == 0 || strncmp(state, "22", 2) == 0)
+    return FN_INVALID;
+  if (strcmp(state, "57014") == 0 || strcmp(state, "55P03") == 0 || strncmp(state, "08", 2) == 0 ||
+      strncmp(state, "57P", 3) == 0 || strcmp(state, "53300") == 0) {
+    if (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0)
+      c->broken = 1;
+    return FN_UNAVAILABLE;
+  }
+  /* Logged for operators; the client only ever sees a generic problem. */
+  log_error("database error %s in %s: %s", state, what, PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+  return FN_INTERNAL;
+}
+
+PGresult *db_exec(db_conn *c, const db_stmt *stmt, int nparams, const char *const *params, fn_status *st) {
+  c->sqlstate[0] = '\0';
+  if (!is_prepared(c, stmt)) {
+    PGresult *prep = PQprepare(c->pg, stmt->name, stmt->sql, 0, NULL);
+    if (PQresultStatus(prep) != PGRES_COMMAND_OK) {
+      *st = classify_failure(c, prep, stmt->name);
+      PQclear(prep);
+      return NULL;
+    }
+    PQclear(prep);
+    if (c->prepared_count < DB_MAX_PREPARED)
+      c->prepared[c->prepared_count++] = stmt;
+  }
+  PGresult *res = PQexecPrepared(c->pg, stmt->name, nparams, params, NULL, NULL, 0);
+  ExecStatusType rs = PQresultStatus(res);
+  if (rs == PGRES_TUPLES_OK || rs == PGRES_COMMAND_OK) {
+    *st = FN_OK;
+    return res;
+  }
+  *st = classify_failure(c, res, stmt->name);
+  PQclear(res);
+  return NULL;
+}
+
+fn_status db_exec_command(db_conn *c, const db_stmt *stmt, int nparams, const char *const *params) {
+  fn_status st;
+  PGresult *res = db_exec(c, stmt, nparams, params, &st);
+  PQclear(res);
+  return st;
+}
+
+static fn_status simple_command(db_conn *c, const char *sql) {
+  PGresult *res = PQexec(c->pg, sql);
+  fn_status st = FN_OK;
+  if (PQresultStatus(res) != PGRES_COMMAND_OK)
+    st = classify_failure(c, res, sql);
+  PQclear(res);
+  return st;
+}
+
+fn_status db_begin(db_conn *c) { return simple_command(c, "BEGIN"); }
+
+fn_status db_commit(db_conn *c) { return simple_command(c, "COMMIT"); }
+
+void db_rollback(db_conn *c) {
+  if (c->pg != NULL && PQtransactionStatus(c->pg) != PQTRANS_IDLE)
+    (void)simple_command(c, "ROLLBACK");
+}
+
+const char *db_last_sqlstate(const db_conn *c) { return c->sqlstate; }
+
+fn_status db_ping(db_conn *c, int *applied_migrations) {
+  static const db_stmt count_migrations = {"db_ping_migrations", "SELECT count(*) FROM schema_migrations"};
+  fn_status st;
+  PGresult *res = db_exec(c, &count_migrations, 0, NULL, &st);
+  if (res == NULL)
+    return st == FN_INTERNAL ? FN_UNAVAILABLE : st; /* no table yet: not migrated */
+  *applied_migrations = atoi(PQgetvalue(res, 0, 0));
+  PQclear(res);
+  return FN_OK;
+}

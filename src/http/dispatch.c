@@ -1,0 +1,293 @@
+/* The request pipeline. Ulfius hands every request to dispatch_request() (it is the
+ * default endpoint), so there is exactly one place where the cross-cutting rules of
+ * API.md section 1 are applied, in this order:
+ *   route (404/405) -> body size (413) -> token (401) -> content type (415) -> JSON (400) -> handler. */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <netinet/in.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <ulfius.h>
+
+#include "forumnet/log.h"
+#include "forumnet/metrics.h"
+#include "forumnet/router.h"
+#include "forumnet/server.h"
+#include "forumnet/token.h"
+
+#define CORS_ALLOW_HEADERS "Authorization, Content-Type, If-Match, If-None-Match, Idempotency-Key, X-Request-Id"
+#define CORS_EXPOSE_HEADERS "ETag, Location, Retry-After, X-Request-Id"
+
+static int valid_request_id(const char *id) {
+  size_t len = id ? strlen(id) : 0;
+  if (len == 0 || len > 64)
+    return 0;
+  for (size_t i = 0; i < len; i++)
+    if (!isalnum((unsigned char)id[i]) && id[i] != '.' && id[i] != '_' && id[i] != '-')
+      return 0;
+  return 1;
+}
+
+static void assign_request_id(fn_req *req) {
+  const char *incoming = req_header(req, "X-Request-Id");
+  if (valid_request_id(incoming)) {
+    snprintf(req->request_id, sizeof req->request_id, "%s", incoming);
+  } else {
+    unsigned char raw[16];
+    randombytes_buf(raw, sizeof raw);
+    sodium_bin2hex(req->request_id, sizeof req->request_id, raw, sizeof raw);
+  }
+}
+
+/* Ulfius copies only sizeof(struct sockaddr) of the peer address, which holds an IPv4
+ * address whole but only the first 64 bits of an IPv6 one: we key IPv6 clients by /64. */
+static void assign_client_address(fn_req *req) {
+  const struct sockaddr *sa = req->u->client_address;
+  strcpy(req->client_address, "unknown");
+  if (sa == NULL)
+    return;
+  if (sa->sa_family == AF_INET) {
+    const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+    inet_ntop(AF_INET, &in->sin_addr, req->client_address, sizeof req->client_address);
+  } else if (sa->sa_family == AF_INET6) {
+    const unsigned char *b = (const unsigned char *)sa->sa_data + 6; /* sin6_addr starts 8 bytes in */
+    snprintf(req->client_address, sizeof req->client_address, "%02x%02x:%02x%02x:%02x%02x:%02x%02x::/64", b[0], b[1],
+             b[2], b[3], b[4], b[5], b[6], b[7]);
+  }
+}
+
+static void add_common_headers(fn_req *req) {
+  reply_header(req, "X-Request-Id", req->request_id);
+  reply_header(req, "X-Content-Type-Options", "nosniff");
+  reply_header(req, "Cache-Control", "no-store");
+  reply_header(req, "X-Frame-Options", "DENY");
+  reply_header(req, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+  reply_header(req, "Referrer-Policy", "no-referrer");
+  const char *origin = req_header(req, "Origin");
+  if (origin && config_origin_allowed(&req->app->cfg, origin)) {
+    reply_header(req, "Access-Control-Allow-Origin", origin);
+    reply_header(req, "Access-Control-Expose-Headers", CORS_EXPOSE_HEADERS);
+  }
+  if (req->app->cfg.cors_origin_count > 0)
+    reply_header(req, "Vary", "Origin");
+}
+
+/* OPTIONS on a known path: a CORS preflight (answered without a token) or a plain query. */
+static void reply_options(fn_req *req, const char *allow) {
+  reply_header(req, "Allow", allow);
+  const char *origin = req_header(req, "Origin");
+  if (origin && config_origin_allowed(&req->app->cfg, origin) &&
+      req_header(req, "Access-Control-Request-Method") != NULL) {
+    reply_header(req, "Access-Control-Allow-Methods", allow);
+    reply_header(req, "Access-Control-Allow-Headers", CORS_ALLOW_HEADERS);
+    reply_header(req, "Access-Control-Max-Age", "600");
+  }
+  reply_empty(req, 204);
+}
+
+static fn_status check_body_size(fn_req *req) {
+  size_t limit = req->app->cfg.max_body_bytes;
+  const char *cl = req_header(req, "Content-Length");
+  if (cl != NULL) {
+    char *end = NULL;
+    unsigned long long n = strtoull(cl, &end, 10);
+    if (end == cl || *end != '\0' || n > limit)
+      return FN_TOO_LARGE;
+  }
+  /* Ulfius stores at most limit + 1 bytes, so a chunked oversize body shows here. */
+  if (req->u->binary_body_length > limit)
+    return FN_TOO_LARGE;
+  return FN_OK;
+}
+
+static fn_status authenticate(fn_req *req, const char **detail) {
+  const char *h = req_header(req, "Authorization");
+  if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0 || h[7] == '\0') {
+    *detail = "A bearer access token is required.";
+    return FN_UNAUTHENTICATED;
+  }
+  token_claims claims;
+  if (token_verify(&req->app->cfg, h + 7, time(NULL), &claims) != FN_OK ||
+      strcmp(claims.typ, TOKEN_TYPE_ACCESS) != 0) {
+    *detail = "The access token is invalid or expired.";
+    return FN_UNAUTHENTICATED;
+  }
+  req->caller.authenticated = 1;
+  snprintf(req->caller.id, sizeof req->caller.id, "%s", claims.sub);
+  snprintf(req->caller.token_type, sizeof req->caller.token_type, "%s", claims.typ);
+  return FN_OK;
+}
+
+static int media_type_is(const char *content_type, const char *type) {
+  size_t n = strlen(type);
+  if (content_type == NULL || strncasecmp(content_type, type, n) != 0)
+    return 0;
+  char next = content_type[n];
+  return next == '\0' || next == ';' || next == ' ';
+}
+
+static int hex_value(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  c = (char)tolower((unsigned char)c);
+  return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+}
+
+/* Decodes one x-www-form-urlencoded component in place; 0 if malformed. */
+static int form_decode(char *s) {
+  char *out = s;
+  for (char *p = s; *p; p++) {
+    if (*p == '+') {
+      *out++ = ' ';
+    } else if (*p == '%') {
+      int hi = hex_value(p[1]), lo = hi >= 0 ? hex_value(p[2]) : -1;
+      if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+        return 0;
+      *out++ = (char)(hi * 16 + lo);
+      p += 2;
+    } else {
+      *out++ = *p;
+    }
+  }
+  *out = '\0';
+  return 1;
+}
+
+/* Form bodies become a JSON object of strings, so handlers validate both the same way. */
+static fn_status parse_form(const void *data, size_t len, json_t **out, char *detail, size_t detail_len) {
+  char *copy = malloc(len + 1);
+  json_t *obj = json_object();
+  fn_status st = FN_OK;
+  if (copy == NULL || obj == NULL) {
+    free(copy);
+    json_decref(obj);
+    return FN_INTERNAL;
+  }
+  memcpy(copy, data, len);
+  copy[len] = '\0';
+  char *save = NULL;
+  for (char *pair = strtok_r(copy, "&", &save); pair; pair = strtok_r(NULL, "&", &save)) {
+    char *eq = strchr(pair, '=');
+    if (eq == NULL) {
+      st = FN_INVALID;
+      break;
+    }
+    *eq = '\0';
+    if (!form_decode(pair) || !form_decode(eq + 1) || json_object_get(obj, pair) != NULL) {
+      st = FN_INVALID;
+      break;
+    }
+    json_t *v = json_string(eq + 1); /* NULL for invalid UTF-8 */
+    if (v == NULL || json_object_set_new(obj, pair, v) != 0) {
+      st = FN_INVALID;
+      break;
+    }
+  }
+  free(copy);
+  if (st != FN_OK) {
+    snprintf(detail, detail_len, "The form body is malformed or repeats a field.");
+    json_decref(obj);
+    return st;
+  }
+  *out = obj;
+  return FN_OK;
+}
+
+static fn_status parse_body(fn_req *req, const char **detail, char *buf, size_t buf_len) {
+  const char *ct = req_header(req, "Content-Type");
+  const void *data = req->u->binary_body;
+  size_t len = req->u->binary_body_length;
+  if (media_type_is(ct, "application/json"))
+    return json_parse_object(data, len, &req->body, buf, buf_len) == FN_OK ? FN_OK : (*detail = buf, FN_INVALID);
+  if ((req->route->flags & ROUTE_FORM_BODY) && media_type_is(ct, "application/x-www-form-urlencoded")) {
+    fn_status st = parse_form(data, len, &req->body, buf, buf_len);
+    *detail = buf;
+    return st;
+  }
+  *detail = (req->route->flags & ROUTE_FORM_BODY)
+                ? "Send the body as application/json or application/x-www-form-urlencoded."
+                : "Send the body as application/json.";
+  return FN_UNSUPPORTED_MEDIA;
+}
+
+static void run_pipeline(fn_req *req) {
+  char allow[160];
+  const char *method = req->u->http_verb;
+  switch (router_match(method, req->u->url_path, req, allow, sizeof allow)) {
+  case ROUTER_NO_PATH:
+    reply_problem(req, FN_NOT_FOUND, "No such route.");
+    return;
+  case ROUTER_WRONG_METHOD:
+    if (strcmp(method, "OPTIONS") == 0) {
+      reply_options(req, allow);
+    } else {
+      reply_header(req, "Allow", allow);
+      reply_problem(req, FN_METHOD_NOT_ALLOWED, "This method is not allowed on this route; see Allow.");
+    }
+    return;
+  case ROUTER_MATCH:
+    break;
+  }
+  if (check_body_size(req) != FN_OK) {
+    char detail[96];
+    snprintf(detail, sizeof detail, "The request body exceeds %zu bytes.", req->app->cfg.max_body_bytes);
+    reply_header(req, "Connection", "close"); /* do not keep reading an oversize upload */
+    reply_problem(req, FN_TOO_LARGE, detail);
+    return;
+  }
+  const char *detail = NULL;
+  if (!(req->route->flags & ROUTE_PUBLIC) && authenticate(req, &detail) != FN_OK) {
+    reply_problem(req, FN_UNAUTHENTICATED, detail);
+    return;
+  }
+  if (req->route->flags & ROUTE_JSON_BODY) {
+    char buf[256];
+    fn_status st = parse_body(req, &detail, buf, sizeof buf);
+    if (st != FN_OK) {
+      reply_problem(req, st, detail);
+      return;
+    }
+  }
+  req->route->handler(req);
+}
+
+int dispatch_request(const struct _u_request *u, struct _u_response *res, void *app) {
+  struct timespec start, end;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  fn_req req;
+  memset(&req, 0, sizeof req);
+  req.app = app;
+  req.u = u;
+  req.res = res;
+  req.route_index = -1;
+  assign_request_id(&req);
+  assign_client_address(&req);
+  add_common_headers(&req);
+
+  run_pipeline(&req);
+  if (req.status == 0) {
+    log_error("handler for %s %s replied nothing", req.route ? req.route->method : "?",
+              req.route ? req.route->pattern : "?");
+    reply_problem(&req, FN_INTERNAL, NULL);
+  }
+  req_db_release(&req);
+  json_decref(req.body);
+
+  clock_gettime(CLOCK_MONOTONIC, &end);
+  double seconds = (double)(end.tv_sec - start.tv_sec) + (double)(end.tv_nsec - start.tv_nsec) / 1e9;
+  metrics_observe(req.route_index, req.status, seconds);
+  if (req.app->cfg.log_requests) {
+    log_access_entry entry = {.request_id = req.request_id,
+                              .method = u->http_verb,
+                              .route = req.route ? req.route->pattern : "unmatched",
+                              .status = req.status,
+                              .duration_ms = seconds * 1000.0,
+                              .member_id = req.caller.authenticated ? req.caller.id : NULL};
+    log_access(&entry);
+  }
+  return U_CALLBACK_COMPLETE;
+}

@@ -1,0 +1,195 @@
+/* Request accessors and reply helpers shared by every handler. */
+#include <stdio.h>
+#include <string.h>
+#include <ulfius.h>
+
+#include "forumnet/http.h"
+#include "forumnet/log.h"
+
+static const char *const role_names[] = {[ROLE_NONE] = "none",
+                                         [ROLE_PRACTITIONER] = "practitioner",
+                                         [ROLE_FACILITATOR] = "facilitator",
+                                         [ROLE_MANAGER] = "manager",
+                                         [ROLE_ADMIN] = "admin"};
+
+member_role role_from_string(const char *s) {
+  if (s == NULL)
+    return ROLE_NONE;
+  for (int r = ROLE_PRACTITIONER; r <= ROLE_ADMIN; r++)
+    if (strcmp(s, role_names[r]) == 0)
+      return (member_role)r;
+  return ROLE_NONE;
+}
+
+const char *role_to_string(member_role role) {
+  return (role >= ROLE_NONE && role <= ROLE_ADMIN) ? role_names[role] : "none";
+}
+
+const char *req_param(const fn_req *req, const char *name) {
+  for (int i = 0; i < req->param_count; i++)
+    if (strcmp(req->param_names[i], name) == 0)
+      return req->param_values[i];
+  return NULL;
+}
+
+const char *req_query(const fn_req *req, const char *name) { return u_map_get(req->u->map_url, name); }
+
+const char *req_header(const fn_req *req, const char *name) { return u_map_get_case(req->u->map_header, name); }
+
+db_conn *req_db(fn_req *req) {
+  if (req->db == NULL && db_pool_acquire(req->app->pool, &req->db) != FN_OK) {
+    req->db = NULL;
+    reply_problem(req, FN_UNAVAILABLE, "The database is unavailable. Try again shortly.");
+  }
+  return req->db;
+}
+
+void req_db_release(fn_req *req) {
+  if (req->db != NULL)
+    db_pool_release(req->app->pool, req->db);
+  req->db = NULL;
+}
+
+void reply_header(fn_req *req, const char *name, const char *value) { u_map_put(req->res->map_header, name, value); }
+
+void reply_text(fn_req *req, int http_status, const char *content_type, const char *text, size_t len) {
+  ulfius_set_binary_body_response(req->res, (unsigned)http_status, text, len);
+  reply_header(req, "Content-Type", content_type);
+  req->status = http_status;
+}
+
+void reply_json_text(fn_req *req, int http_status, const char *json, size_t len) {
+  reply_text(req, http_status, "application/json; charset=utf-8", json, len);
+}
+
+void reply_json(fn_req *req, int http_status, json_t *body) {
+  char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+  json_decref(body);
+  if (text == NULL) {
+    reply_problem(req, FN_INTERNAL, NULL);
+    return;
+  }
+  reply_json_text(req, http_status, text, strlen(text));
+  free(text);
+}
+
+void reply_empty(fn_req *req, int http_status) {
+  ulfius_set_binary_body_response(req->res, (unsigned)http_status, NULL, 0);
+  u_map_remove_from_key_case(req->res->map_header, "Content-Type");
+  req->status = http_status;
+}
+
+static const char *default_detail(fn_status st) {
+  switch (st) {
+  case FN_INVALID:
+    return "The request is invalid.";
+  case FN_UNAUTHENTICATED:
+    return "A valid access token is required.";
+  case FN_FORBIDDEN:
+    return "You are not allowed to do this.";
+  case FN_NOT_FOUND:
+    return "No such resource.";
+  case FN_CONFLICT:
+    return "The request conflicts with the current state of the resource.";
+  case FN_PRECONDITION_FAILED:
+    return "The resource has changed since you read it (If-Match does not match its ETag).";
+  case FN_UNAVAILABLE:
+    return "The service is temporarily unavailable. Try again shortly.";
+  case FN_TOO_LARGE:
+    return "The request body is too large.";
+  case FN_UNSUPPORTED_MEDIA:
+    return "Send the body as application/json.";
+  default:
+    return "An unexpected error occurred.";
+  }
+}
+
+static void reply_problem_with_errors(fn_req *req, fn_status st, const char *detail, json_t *errors) {
+  int http = fn_status_http(st);
+  char type[96];
+  snprintf(type, sizeof type, "urn:forumnet:problem:%s", fn_status_slug(st));
+  json_t *body = json_pack("{s:s, s:s, s:i, s:s, s:s}", "type", type, "title", fn_status_title(st), "status", http,
+                           "detail", detail ? detail : default_detail(st), "request_id", req->request_id);
+  if (errors)
+    json_object_set_new(body, "errors", errors);
+  char *text = json_dumps(body, JSON_COMPACT);
+  json_decref(body);
+  if (text == NULL)
+    return;
+  reply_text(req, http, "application/problem+json", text, strlen(text));
+  free(text);
+  if (st == FN_UNAVAILABLE)
+    reply_header(req, "Retry-After", "1");
+  if (st == FN_UNAUTHENTICATED)
+    reply_header(req, "WWW-Authenticate", "Bearer realm=\"forumnet\"");
+}
+
+void reply_problem(fn_req *req, fn_status st, const char *detail) { reply_problem_with_errors(req, st, detail, NULL); }
+
+void reply_invalid(fn_req *req, json_t *errors) {
+  reply_problem_with_errors(req, FN_INVALID, "The request has invalid fields; see errors.", errors);
+}
+
+void reply_status(fn_req *req, fn_status st) {
+  int http = fn_status_http(st);
+  if (http < 300 || http == 304)
+    reply_empty(req, http);
+  else
+    reply_problem(req, st, NULL);
+}
+
+void reply_etag(fn_req *req, long version) {
+  char etag[32];
+  snprintf(etag, sizeof etag, "\"%ld\"", version);
+  reply_header(req, "ETag", etag);
+}
+
+/* 1 if the comma-separated entity-tag list names version; weak tags compare weakly. */
+static int etag_list_matches(const char *list, long version) {
+  char want[32];
+  snprintf(want, sizeof want, "\"%ld\"", version);
+  size_t want_len = strlen(want);
+  const char *p = list;
+  while (*p) {
+    while (*p == ' ' || *p == ',' || *p == '\t')
+      p++;
+    if (*p == '*')
+      return 1;
+    if (strncmp(p, "W/", 2) == 0)
+      p += 2;
+    if (strncmp(p, want, want_len) == 0 && (p[want_len] == '\0' || p[want_len] == ',' || p[want_len] == ' '))
+      return 1;
+    while (*p && *p != ',')
+      p++;
+  }
+  return 0;
+}
+
+int req_if_none_match(const fn_req *req, long version) {
+  const char *h = req_header(req, "If-None-Match");
+  return h != NULL && etag_list_matches(h, version);
+}
+
+fn_status req_if_match(const fn_req *req, long version) {
+  const char *h = req_header(req, "If-Match");
+  if (h == NULL)
+    return FN_OK;
+  return etag_list_matches(h, version) ? FN_OK : FN_PRECONDITION_FAILED;
+}
+
+fn_status req_validate_body(fn_req *req, const field_spec *specs) {
+  json_t *errors = NULL;
+  if (json_validate(req->body, specs, &errors) != FN_OK) {
+    reply_invalid(req, errors);
+    return FN_INVALID;
+  }
+  return FN_OK;
+}
+
+void req_fail(fn_req *req, fn_status st, const char *detail) {
+  if (req->db != NULL)
+    db_rollback(req->db);
+  reply_problem(req, st, detail);
+}
+
+int req_is_id(const char *s) { return json_is_uuid(s); }

@@ -1,0 +1,7 @@
+#include "forumnet/routes.h"
+
+#include <stddef.h>
+
+const fn_route *const all_route_tables[] = {
+    ops_routes, auth_routes, members_routes, sites_routes, NULL,
+};

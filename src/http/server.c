@@ -1,0 +1,121 @@
+#include "forumnet/server.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+#include <ulfius.h>
+
+#include "forumnet/log.h"
+#include "forumnet/metrics.h"
+#include "forumnet/router.h"
+
+/* How long shutdown waits for requests in flight before closing connections. */
+#define SHUTDOWN_GRACE_SECONDS 10
+
+/* Requests between "URI received" and "response completed", so that shutdown can
+ * wait for them. The two wrappers chain to Ulfius' own callbacks, which
+ * ulfius_start_framework_with_mhd_options requires. */
+static atomic_int requests_in_flight;
+
+static void *count_request_start(void *cls, const char *uri) {
+  atomic_fetch_add(&requests_in_flight, 1);
+  return ulfius_uri_logger(cls, uri);
+}
+
+static void count_request_end(void *cls, struct MHD_Connection *connection, void **con_cls,
+                              enum MHD_RequestTerminationCode toe) {
+  mhd_request_completed(cls, connection, con_cls, toe);
+  atomic_fetch_sub(&requests_in_flight, 1);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+  (void)cls;
+  char msg[512];
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  size_t n = strlen(msg);
+  while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+    msg[--n] = '\0';
+  log_warn("http: %s", msg);
+}
+
+static int resolve_listen(const fn_config *cfg, struct sockaddr_storage *addr, int *ipv6) {
+  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
+  struct addrinfo *found = NULL;
+  char port[8];
+  snprintf(port, sizeof port, "%u", cfg->listen_port);
+  if (getaddrinfo(cfg->listen_host, port, &hints, &found) != 0 || found == NULL)
+    return 0;
+  memcpy(addr, found->ai_addr, found->ai_addrlen);
+  *ipv6 = found->ai_family == AF_INET6;
+  freeaddrinfo(found);
+  return 1;
+}
+
+static const char *route_label(int i) { return router_route(i)->pattern; }
+static const char *route_method(int i) { return router_route(i)->method; }
+
+/* Shared with ops_http.c for /metrics. */
+char *server_metrics_text(fn_app *app) { return metrics_render(app->pool, route_label, route_method); }
+
+int server_run(fn_app *app) {
+  struct _u_instance instance;
+  struct sockaddr_storage addr;
+  int ipv6 = 0;
+  if (!resolve_listen(&app->cfg, &addr, &ipv6)) {
+    log_error("cannot resolve FORUMNET_LISTEN host %s", app->cfg.listen_host);
+    return 1;
+  }
+  router_init();
+  metrics_init(router_route_count());
+  if (ulfius_init_instance(&instance, app->cfg.listen_port, NULL, NULL) != U_OK)
+    return 1;
+  /* One byte over the limit is kept so a chunked oversize body can be detected (413). */
+  instance.max_post_body_size = app->cfg.max_body_bytes + 1;
+  instance.allowed_post_processor = U_POST_PROCESS_NONE;
+  ulfius_set_default_endpoint(&instance, dispatch_request, app);
+
+  /* Handlers block on libpq, so each connection gets its own thread; the connection
+   * cap and inactivity timeout bound what slow or idle clients can hold. */
+  unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC |
+                   MHD_USE_ERROR_LOG | (ipv6 ? MHD_USE_IPv6 : 0);
+  struct MHD_OptionItem options[] = {
+      {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)count_request_end, NULL},
+      {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)count_request_start, NULL},
+      {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL},
+      {MHD_OPTION_SOCK_ADDR, 0, &addr},
+      {MHD_OPTION_CONNECTION_LIMIT, app->cfg.max_connections, NULL},
+      {MHD_OPTION_CONNECTION_TIMEOUT, app->cfg.connection_timeout, NULL},
+      {MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL},
+      {MHD_OPTION_END, 0, NULL},
+  };
+
+  /* Signals are taken synchronously by this thread; MHD's threads inherit the mask. */
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
+  if (ulfius_start_framework_with_mhd_options(&instance, flags, options) != U_OK) {
+    log_error("cannot listen on %s:%u", app->cfg.listen_host, app->cfg.listen_port);
+    ulfius_clean_instance(&instance);
+    return 1;
+  }
+  log_info("forumnet listening on http://%s:%u", app->cfg.listen_host, app->cfg.listen_port);
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  log_info("received signal %d: finishing requests in flight", sig);
+  MHD_quiesce_daemon(instance.mhd_daemon); /* stop accepting new connections */
+  for (int waited_ms = 0; atomic_load(&requests_in_flight) > 0 && waited_ms < SHUTDOWN_GRACE_SECONDS * 1000;
+       waited_ms += 20)
+    nanosleep(&(struct timespec){.tv_sec = 0, .tv_nsec = 20 * 1000000L}, NULL);
+  ulfius_stop_framework(&instance);
+  ulfius_clean_instance(&instance);
+  log_info("forumnet stopped");
+  return 0;
+}

@@ -1,0 +1,169 @@
+/* /v1/auth: login, refresh-token rotation and logout (API.md section 3). */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "forumnet/audit_db.h"
+#include "forumnet/auth_db.h"
+#include "forumnet/http.h"
+#include "forumnet/json_util.h"
+#include "forumnet/members_db.h"
+#include "forumnet/password.h"
+#include "forumnet/routes.h"
+#include "forumnet/token.h"
+
+static const field_spec login_fields[] = {
+    {"email", FIELD_STRING, FIELD_REQUIRED, 1, 254, NULL},
+    {"password", FIELD_STRING, FIELD_REQUIRED, 1, PASSWORD_MAX_BYTES, NULL},
+    {NULL, 0, 0, 0, 0, NULL},
+};
+
+static const field_spec refresh_fields[] = {
+    {"refresh_token", FIELD_STRING, FIELD_REQUIRED, 1, 256, NULL},
+    {NULL, 0, 0, 0, 0, NULL},
+};
+
+#define INVALID_LOGIN "Invalid email or password."
+#define INVALID_REFRESH "The refresh token is invalid, expired or revoked."
+
+/* Stores a new refresh token in the chain (NULL: a new chain), commits the request's
+ * transaction and replies with a fresh token pair and the member. */
+static void issue_tokens(fn_req *req, db_conn *db, const char *member_id, const char *role, const char *chain_id) {
+  char refresh[64], digest[65];
+  char *member_json = NULL, *access = NULL;
+  long version;
+  fn_status st;
+  random_token(refresh, sizeof refresh, 32);
+  token_digest_hex(refresh, digest);
+  token_claims claims = {0};
+  snprintf(claims.sub, sizeof claims.sub, "%s", member_id);
+  snprintf(claims.typ, sizeof claims.typ, "%s", TOKEN_TYPE_ACCESS);
+  snprintf(claims.role, sizeof claims.role, "%s", role);
+  if ((st = auth_db_insert_refresh(db, digest, chain_id, member_id, req->app->cfg.refresh_token_ttl)) != FN_OK ||
+      (st = members_db_get_self(db, member_id, &member_json, &version)) != FN_OK ||
+      (st = token_issue(&req->app->cfg, &claims, req->app->cfg.access_token_ttl, time(NULL), &access)) != FN_OK ||
+      (st = db_commit(db)) != FN_OK) {
+    free(member_json);
+    free(access);
+    req_fail(req, st, st == FN_UNAUTHENTICATED ? INVALID_LOGIN : NULL);
+    return;
+  }
+  json_t *member = json_loads(member_json, 0, NULL);
+  json_t *body = json_pack("{s:s, s:s, s:I, s:s, s:o}", "access_token", access, "token_type", "Bearer", "expires_in",
+                           (json_int_t)req->app->cfg.access_token_ttl, "refresh_token", refresh, "member",
+                           member ? member : json_object());
+  free(member_json);
+  free(access);
+  reply_json(req, 200, body);
+}
+
+static void auth_http_login(fn_req *req) {
+  if (req_validate_body(req, login_fields) != FN_OK)
+    return;
+  const char *email = json_get_string(req->body, "email");
+  const char *password = json_get_string(req->body, "password");
+  char email_bucket[300], address_bucket[96];
+  size_t n = (size_t)snprintf(email_bucket, sizeof email_bucket, "email:");
+  for (const char *p = email; *p && n < sizeof email_bucket - 1; p++)
+    email_bucket[n++] = (char)tolower((unsigned char)*p);
+  email_bucket[n] = '\0';
+  snprintf(address_bucket, sizeof address_bucket, "addr:%s", req->client_address);
+
+  const fn_config *cfg = &req->app->cfg;
+  login_account account;
+  long retry_after = 0;
+  fn_status st;
+  db_conn *db = req_db(req);
+  if (db == NULL)
+    return;
+  if ((st = auth_db_login_blocked_for(db, email_bucket, address_bucket, cfg->login_window_seconds,
+                                      cfg->login_max_failures_per_email, cfg->login_max_failures_per_address,
+                                      &retry_after)) != FN_OK ||
+      (st = auth_db_find_login(db, email, &account)) != FN_OK) {
+    req_fail(req, st, NULL);
+    return;
+  }
+  if (retry_after > 0) {
+    char seconds[24];
+    snprintf(seconds, sizeof seconds, "%ld", retry_after);
+    reply_problem(req, FN_RATE_LIMITED, "Too many failed logins. Try again later.");
+    reply_header(req, "Retry-After", seconds);
+    return;
+  }
+  /* Argon2id takes tens of milliseconds: do not hold a pooled connection meanwhile. */
+  req_db_release(req);
+  int active = account.found && strcmp(account.status, "active") == 0;
+  int ok = password_verify(active ? account.password_hash : NULL, password) && active;
+
+  if ((db = req_db(req)) == NULL)
+    return;
+  if (!ok) {
+    st = auth_db_record_login_failure(db, email_bucket, address_bucket, cfg->login_window_seconds);
+    req_fail(req, st == FN_OK ? FN_UNAUTHENTICATED : st, st == FN_OK ? INVALID_LOGIN : NULL);
+    return;
+  }
+  if ((st = auth_db_clear_login_failures(db, email_bucket)) != FN_OK || (st = db_begin(db)) != FN_OK) {
+    req_fail(req, st, NULL);
+    return;
+  }
+  issue_tokens(req, db, account.id, account.role, NULL);
+}
+
+static void auth_http_refresh(fn_req *req) {
+  if (req_validate_body(req, refresh_fields) != FN_OK)
+    return;
+  char digest[65];
+  refresh_token_row token;
+  fn_status st;
+  token_digest_hex(json_get_string(req->body, "refresh_token"), digest);
+  db_conn *db = req_db(req);
+  if (db == NULL)
+    return;
+  if ((st = db_begin(db)) != FN_OK || (st = auth_db_lock_refresh(db, digest, &token)) != FN_OK) {
+    req_fail(req, st == FN_NOT_FOUND ? FN_UNAUTHENTICATED : st, INVALID_REFRESH);
+    return;
+  }
+  if (token.spent) {
+    /* A spent token presented again means it was copied: end the whole session chain. */
+    json_t *details = json_pack("{s:s}", "chain_id", token.chain_id);
+    if ((st = auth_db_revoke_chain(db, token.chain_id)) == FN_OK &&
+        (st = audit_db_record(db, req, "auth.refresh_reuse", "member", token.member_id, details)) == FN_OK)
+      st = db_commit(db);
+    json_decref(details);
+    req_fail(req, st == FN_OK ? FN_UNAUTHENTICATED : st, INVALID_REFRESH);
+    return;
+  }
+  if (token.expired || !token.member_active) {
+    req_fail(req, FN_UNAUTHENTICATED, INVALID_REFRESH);
+    return;
+  }
+  if ((st = auth_db_mark_refresh_used(db, token.id)) != FN_OK) {
+    req_fail(req, st, NULL);
+    return;
+  }
+  issue_tokens(req, db, token.member_id, token.member_role, token.chain_id);
+}
+
+static void auth_http_logout(fn_req *req) {
+  if (req_validate_body(req, refresh_fields) != FN_OK)
+    return;
+  char digest[65];
+  token_digest_hex(json_get_string(req->body, "refresh_token"), digest);
+  db_conn *db = req_db(req);
+  if (db == NULL)
+    return;
+  fn_status st = auth_db_revoke_chain_of(db, digest);
+  if (st != FN_OK)
+    req_fail(req, st, NULL);
+  else
+    reply_empty(req, 204);
+}
+
+const fn_route auth_routes[] = {
+    {"POST", "/v1/auth/login", auth_http_login, ROUTE_PUBLIC | ROUTE_JSON_BODY},
+    {"POST", "/v1/auth/refresh", auth_http_refresh, ROUTE_PUBLIC | ROUTE_JSON_BODY},
+    {"POST", "/v1/auth/logout", auth_http_logout, ROUTE_PUBLIC | ROUTE_JSON_BODY},
+    {NULL, NULL, NULL, 0},
+};

@@ -1,0 +1,317 @@
+/* Every SQL statement about members, and the rules for who may see or change them. */
+#include "forumnet/members_db.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "forumnet/json_util.h"
+
+static const db_stmt load_caller = {
+    "members_load_caller",
+    "SELECT role, coalesce(home_site_id::text, '') FROM members WHERE id = $1 AND status = 'active'"};
+
+fn_status members_db_load_caller(db_conn *db, const char *member_id, member_caller *out) {
+  fn_status st;
+  const char *params[] = {member_id};
+  PGresult *res = db_exec(db, &load_caller, 1, params, &st);
+  if (res == NULL)
+    return st;
+  if (PQntuples(res) == 0) {
+    PQclear(res);
+    return FN_UNAUTHENTICATED;
+  }
+  snprintf(out->id, sizeof out->id, "%s", member_id);
+  out->role = role_from_string(PQgetvalue(res, 0, 0));
+  snprintf(out->home_site_id, sizeof out->home_site_id, "%s", PQgetvalue(res, 0, 1));
+  PQclear(res);
+  return FN_OK;
+}
+
+fn_status members_db_begin_as_caller(db_conn *db, const char *caller_id, member_caller *out) {
+  fn_status st = db_begin(db);
+  return st == FN_OK ? members_db_load_caller(db, caller_id, out) : st;
+}
+
+/* Copies a text column into a new string. */
+static char *column_dup(PGresult *res, int row, int col) {
+  return strndup(PQgetvalue(res, row, col), (size_t)PQgetlength(res, row, col));
+}
+
+/* The visibility rule of members_can_view, evaluated in SQL for the one-round-trip read. */
+static const db_stmt get_visible = {
+    "members_get_visible",
+    "WITH caller AS (SELECT id, role FROM members WHERE id = $1 AND status = 'active')"
+    " SELECT (m.id IS NOT NULL AND (c.role = 'admin' OR m.id = c.id OR (c.role = 'manager' AND EXISTS ("
+    "   SELECT 1 FROM site_managers sm WHERE sm.member_id = c.id AND sm.site_id = m.home_site_id)))),"
+    " " MEMBER_JSON_SQL ", m.version"
+    " FROM caller c LEFT JOIN members m ON m.id = $2"};
+
+fn_status members_db_get_visible(db_conn *db, const char *caller_id, const char *member_id, char **json,
+                                 long *version) {
+  fn_status st;
+  const char *params[] = {caller_id, member_id};
+  PGresult *res = db_exec(db, &get_visible, 2, params, &st);
+  if (res == NULL)
+    return st;
+  if (PQntuples(res) == 0)
+    st = FN_UNAUTHENTICATED;
+  else if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+    st = FN_NOT_FOUND;
+  else {
+    *json = column_dup(res, 0, 1);
+    *version = atol(PQgetvalue(res, 0, 2));
+  }
+  PQclear(res);
+  return st;
+}
+
+static const db_stmt get_self = {
+    "members_get_self",
+    "SELECT (" MEMBER_JSON_SQL "::jsonb || jsonb_build_object('must_change_password', m.must_change_password))::text,"
+    " m.version FROM members m WHERE m.id = $1 AND m.status = 'active'"};
+
+fn_status members_db_get_self(db_conn *db, const char *member_id, char **json, long *version) {
+  fn_status st;
+  const char *params[] = {member_id};
+  PGresult *res = db_exec(db, &get_self, 1, params, &st);
+  if (res == NULL)
+    return st;
+  if (PQntuples(res) == 0) {
+    st = FN_UNAUTHENTICATED;
+  } else {
+    *json = column_dup(res, 0, 0);
+    *version = atol(PQgetvalue(res, 0, 1));
+  }
+  PQclear(res);
+  return st;
+}
+
+/* Managers see only members whose home site they manage; the keyset condition keeps
+ * every page an index range scan on (created_at, id). */
+static const db_stmt list_members = {
+    "members_list",
+    "WITH caller AS (SELECT id, role FROM members WHERE id = $1 AND status = 'active')"
+    " SELECT " MEMBER_JSON_SQL ", cursor_key(m.created_at, m.id)"
+    " FROM members m, caller c"
+    " WHERE (m.created_at, m.id) > ($2::timestamptz, $3::uuid)"
+    "   AND ($4::uuid IS NULL OR m.home_site_id = $4::uuid)"
+    "   AND ($5::text IS NULL OR m.role = $5)"
+    "   AND ($6::text IS NULL OR m.display_name ILIKE $6 ESCAPE '\\' OR m.email ILIKE $6 ESCAPE '\\')"
+    "   AND (c.role = 'admin' OR (c.role = 'manager' AND m.home_site_id IN ("
+    "        SELECT sm.site_id FROM site_managers sm WHERE sm.member_id = c.id)))"
+    " ORDER BY m.created_at, m.id LIMIT $7"};
+
+/* Builds an ILIKE pattern matching q anywhere, with its wildcards escaped. Caller frees. */
+static char *substring_pattern(const char *q) {
+  size_t len = strlen(q);
+  char *out = malloc(len * 2 + 3);
+  if (out == NULL)
+    return NULL;
+  char *p = out;
+  *p++ = '%';
+  for (const char *s = q; *s; s++) {
+    if (*s == '%' || *s == '_' || *s == '\\')
+      *p++ = '\\';
+    *p++ = *s;
+  }
+  *p++ = '%';
+  *p = '\0';
+  return out;
+}
+
+fn_status members_db_list(db_conn *db, const char *caller_id, const char *site_id, const char *role,
+                          const char *q, const page_request *page, PGresult **result) {
+  fn_status st;
+  char *pattern = q ? substring_pattern(q) : NULL;
+  const char *params[] = {caller_id, page->after_ts, page->after_id, site_id, role, pattern, page->limit_plus_one};
+  *result = db_exec(db, &list_members, 7, params, &st);
+  free(pattern);
+  return st;
+}
+
+static const db_stmt insert_member = {
+    "members_insert",
+    "INSERT INTO members AS m (email, display_name, role, discipline, home_site_id, password_hash,"
+    " must_change_password) VALUES ($1, $2, $3, $4, $5::uuid, $6, true)"
+    " RETURNING " MEMBER_JSON_SQL ", m.version, m.id"};
+
+fn_status members_db_insert(db_conn *db, const json_t *body, const char *password_hash, char **json, long *version,
+                            char id_out[37]) {
+  fn_status st;
+  const char *params[] = {json_get_string(body, "email"),      json_get_string(body, "display_name"),
+                          json_get_string(body, "role"),       json_get_string(body, "discipline"),
+                          json_get_string(body, "home_site_id"), password_hash};
+  PGresult *res = db_exec(db, &insert_member, 6, params, &st);
+  if (res == NULL)
+    return st;
+  *json = column_dup(res, 0, 0);
+  *version = atol(PQgetvalue(res, 0, 1));
+  snprintf(id_out, 37, "%s", PQgetvalue(res, 0, 2));
+  PQclear(res);
+  return FN_OK;
+}
+
+static const db_stmt lock_member = {
+    "members_lock",
+    "SELECT m.role, m.status, coalesce(m.home_site_id::text, ''), m.version,"
+    " EXISTS (SELECT 1 FROM site_managers sm WHERE sm.member_id = $2 AND sm.site_id = m.home_site_id)"
+    " FROM members m WHERE m.id = $1 FOR UPDATE"};
+
+fn_status members_db_lock(db_conn *db, const char *member_id, const char *caller_id, member_row *out) {
+  fn_status st;
+  const char *params[] = {member_id, caller_id};
+  PGresult *res = db_exec(db, &lock_member, 2, params, &st);
+  if (res == NULL)
+    return st;
+  if (PQntuples(res) == 0) {
+    PQclear(res);
+    return FN_NOT_FOUND;
+  }
+  snprintf(out->id, sizeof out->id, "%s", member_id);
+  out->role = role_from_string(PQgetvalue(res, 0, 0));
+  snprintf(out->status, sizeof out->status, "%s", PQgetvalue(res, 0, 1));
+  snprintf(out->home_site_id, sizeof out->home_site_id, "%s", PQgetvalue(res, 0, 2));
+  out->version = atol(PQgetvalue(res, 0, 3));
+  out->caller_manages_home_site = strcmp(PQgetvalue(res, 0, 4), "t") == 0;
+  PQclear(res);
+  return FN_OK;
+}
+
+/* Each field is a (present, value) pair so one statement serves every partial update. */
+static const db_stmt update_member = {
+    "members_update",
+    "UPDATE members AS m SET"
+    " email = CASE WHEN $2::bool THEN $3 ELSE m.email END,"
+    " display_name = CASE WHEN $4::bool THEN $5 ELSE m.display_name END,"
+    " discipline = CASE WHEN $6::bool THEN $7 ELSE m.discipline END,"
+    " role = CASE WHEN $8::bool THEN $9 ELSE m.role END,"
+    " home_site_id = CASE WHEN $10::bool THEN $11::uuid ELSE m.home_site_id END,"
+    " status = CASE WHEN $12::bool THEN $13 ELSE m.status END,"
+    " version = m.version + 1, updated_at = clock_timestamp()"
+    " WHERE m.id = $1 RETURNING " MEMBER_JSON_SQL ", m.version"};
+
+static const char *flag(const void *present) { return present ? "true" : "false"; }
+
+fn_status members_db_update(db_conn *db, const char *member_id, const member_changes *c, char **json,
+                            long *version) {
+  fn_status st;
+  const char *params[] = {member_id,
+                          flag(c->email),        c->email,
+                          flag(c->display_name), c->display_name,
+                          c->set_discipline ? "true" : "false", c->discipline,
+                          flag(c->role),         c->role,
+                          flag(c->home_site_id), c->home_site_id,
+                          flag(c->status),       c->status};
+  PGresult *res = db_exec(db, &update_member, 13, params, &st);
+  if (res == NULL)
+    return st;
+  if (PQntuples(res) == 0) {
+    PQclear(res);
+    return FN_NOT_FOUND;
+  }
+  *json = column_dup(res, 0, 0);
+  *version = atol(PQgetvalue(res, 0, 1));
+  PQclear(res);
+  return FN_OK;
+}
+
+/* The advisory lock makes two concurrent demotions of the last two admins serialize,
+ * so the count each sees is true when it commits. */
+static const db_stmt other_admins = {
+    "members_other_active_admins",
+    "SELECT count(*) FROM members, (SELECT pg_advisory_xact_lock(7382119137896035701)) AS serialize"
+    " WHERE role = 'admin' AND status = 'active' AND id <> $1"};
+
+fn_status members_db_other_active_admins(db_conn *db, const char *member_id, long *count) {
+  fn_status st;
+  const char *params[] = {member_id};
+  PGresult *res = db_exec(db, &other_admins, 1, params, &st);
+  if (res == NULL)
+    return st;
+  *count = atol(PQgetvalue(res, 0, 0));
+  PQclear(res);
+  return FN_OK;
+}
+
+static const db_stmt password_hash_of = {
+    "members_password_hash",
+    "SELECT coalesce(password_hash, '') FROM members WHERE id = $1 AND status = 'active' FOR UPDATE"};
+
+fn_status members_db_password_hash(db_conn *db, const char *member_id, char *hash, size_t hash_len) {
+  fn_status st;
+  const char *params[] = {member_id};
+  PGresult *res = db_exec(db, &password_hash_of, 1, params, &st);
+  if (res == NULL)
+    return st;
+  if (PQntuples(res) == 0)
+    st = FN_UNAUTHENTICATED;
+  else
+    snprintf(hash, hash_len, "%s", PQgetvalue(res, 0, 0));
+  PQclear(res);
+  return st;
+}
+
+static const db_stmt set_password = {
+    "members_set_password",
+    "UPDATE members SET password_hash = $2, must_change_password = false, version = version + 1,"
+    " updated_at = clock_timestamp() WHERE id = $1"};
+
+fn_status members_db_set_password(db_conn *db, const char *member_id, const char *hash) {
+  const char *params[] = {member_id, hash};
+  return db_exec_command(db, &set_password, 2, params);
+}
+
+int members_can_view(const member_caller *caller, const member_row *target) {
+  return caller->role == ROLE_ADMIN || strcmp(caller->id, target->id) == 0 ||
+         (caller->role == ROLE_MANAGER && target->caller_manages_home_site);
+}
+
+fn_status members_can_update(const member_caller *caller, const member_row *target, const member_changes *c,
+                             int caller_manages_new_site, const char **detail) {
+  if (!members_can_view(caller, target))
+    return FN_NOT_FOUND;
+  if (caller->role == ROLE_ADMIN)
+    return FN_OK;
+  if (caller->role != ROLE_MANAGER || strcmp(caller->id, target->id) == 0) {
+    *detail = "Change your own account through /v1/me.";
+    return FN_FORBIDDEN;
+  }
+  /* A site manager: members of their sites, up to facilitator, and never email. */
+  if (target->role > ROLE_FACILITATOR) {
+    *detail = "Managers may change practitioners and facilitators only.";
+    return FN_FORBIDDEN;
+  }
+  if (c->email) {
+    *detail = "Only an admin may change a member's email.";
+    return FN_FORBIDDEN;
+  }
+  if (c->role && role_from_string(c->role) > ROLE_FACILITATOR) {
+    *detail = "Managers may grant roles up to facilitator.";
+    return FN_FORBIDDEN;
+  }
+  if (c->home_site_id && !caller_manages_new_site) {
+    *detail = "Managers may move members only to sites they manage.";
+    return FN_FORBIDDEN;
+  }
+  return FN_OK;
+}
+
+fn_status members_can_create(const member_caller *caller, member_role role, int caller_manages_site,
+                             const char **detail) {
+  if (caller->role == ROLE_ADMIN)
+    return FN_OK;
+  if (caller->role != ROLE_MANAGER) {
+    *detail = "Only admins and site managers may create members.";
+    return FN_FORBIDDEN;
+  }
+  if (role > ROLE_FACILITATOR) {
+    *detail = "Managers may create practitioners and facilitators only.";
+    return FN_FORBIDDEN;
+  }
+  if (!caller_manages_site) {
+    *detail = "Managers may create members only at sites they manage.";
+    return FN_FORBIDDEN;
+  }
+  return FN_OK;
+}

@@ -1,0 +1,265 @@
+/* Every SQL statement about sites and their managers, and who may change them. */
+#include "forumnet/sites_db.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "forumnet/json_util.h"
+
+#define SITE_JSON_SQL                                                                                                  \
+  "json_build_object('id', s.id, 'slug', s.slug, 'name', s.name, 'organisation', s.organisation,"                    \
+  " 'region', s.region, 'timezone', s.timezone, 'archived_at', rfc3339(s.archived_at), 'version', s.version,"        \
+  " 'created_at', rfc3339(s.created_at))"
+
+/* A caller row is always returned when the caller is active, so "no row" means 401
+ * and a NULL site means 404, in one round trip. */
+static const db_stmt get_site = {"sites_get",
+                                 "SELECT s.id IS NOT NULL, " SITE_JSON_SQL ", s.version"
+                                 " FROM members c LEFT JOIN sites s ON s.id = $2"
+                                 " WHERE c.id = $1 AND c.status = 'active'"};
+
+fn_status sites_db_get(db_conn *db, const char *caller_id, const char *site_id, char **json, long *version) {
+  fn_status st;
+  const char *params[] = {caller_id, site_id};
+  PGresult *res = db_exec(db, &get_site, 2, params, &st);
+  if (res == NULL)
+    return st;
+  if (PQntuples(res) == 0)
+    st = FN_UNAUTHENTICATED;
+  else if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+    st = FN_NOT_FOUND;
+  else {
+    *json = strndup(PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1));
+    *version = atol(PQgetvalue(res, 0, 2));
+  }
+  PQclear(res);
+  return st;
+}
+
+/* The first column tells an active caller with no sites to show from an inactive caller. */
+static const db_stmt list_sites = {
+    "sites_list",
+    "SELECT " SITE_JSON_SQL ", cursor_key(s.created_at, s.id)"
+    " FROM sites s"
+    " WHERE EXISTS (SELECT 1 FROM members c WHERE c.id = $1 AND c.status = 'active')"
+    "   AND (s.created_at, s.id) > ($2::timestamptz, $3::uuid)"
+    "   AND ($4::bool OR s.archived_at IS NULL)"
+    " ORDER BY s.created_at, s.id LIMIT $5"};
+
+fn_status sites_db_list(db_conn *db, const char *caller_id, int include_archived, const page_request *page,
+                        PGresult **result) {
+  fn_status st;
+  const char *params[] = {caller_id, page->after_ts, page->after_id, include_archived ? "true" : "false",
+                          page->limit_plus_one};
+  *result = db_exec(db, &list_sites, 5, params, &st);
+  return st;
+}
+
+static int single_boolean(db_conn *db, const db_stmt *stmt, int n, const char *const *params, int *out,
+                          fn_status *st) {
+  PGresult *res = db_exec(db, stmt, n, params, st);
+  if (res == NULL)
+    return 0;
+  *out = PQntuples(res) > 0 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+  PQclear(res);
+  return 1;
+}
+
+static const db_stmt timezone_known = {"sites_timezone_known",
+                                       "SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = $1)"};
+
+fn_status sites_db_timezone_known(db_conn *db, const char *timezone, int *ok) {
+  fn_status st;
+  const char *params[] = {timezone};
+  single_boolean(db, &timezone_known, 1, params, ok, &st);
+  return st;
+}
+
+static const db_stmt site_is_open = {"sites_is_open",
+                                     "SELECT EXISTS (SELECT 1 FROM sites WHERE id = $1 AND archived_at IS NULL)"};
+
+fn_status sites_db_is_open(db_conn *db, const char *site_id, int *ok) {
+  fn_status st;
+  const char *params[] = {site_id};
+  single_boolean(db, &site_is_open, 1, params, ok, &st);
+  return st;
+}
+
+static const db_stmt is_manager = {
+    "sites_is_manager", "SELECT EXISTS (SELECT 1 FROM site_managers WHERE site_id = $1 AND member_id = $2)"};
+
+fn_status sites_db_is_manager(db_conn *db, const char *site_id, const char *member_id, int *is) {
+  fn_status st;
+  const char *params[] = {site_id, member_id};
+  single_boolean(db, &is_manager, 2, params, is, &st);
+  return st;
+}
+
+static const db_stmt insert_site = {
+    "sites_insert", "INSERT INTO sites AS s (slug, name, organisation, region, timezone)"
+                    " VALUES ($1, $2, $3, $4, coalesce($5, 'Europe/London'))"
+                    " RETURNING " SITE_JSON_SQL ", s.version, s.id"};
+
+fn_status sites_db_insert(db_conn *db, const json_t *body, char **json, long *version, char id_out[37]) {
+  fn_status st;
+  const char *params[] = {json_get_string(body, "slug"), json_get_string(body, "name"),
+                          json_get_string(body, "organisation"), json_get_string(body, "region"),
+                          json_get_string(body, "timezone")};
+  PGresult *res = db_exec(db, &insert_site, 5, params, &st);
+  if (res == NULL)
+    return st;
+  *json = strndup(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+  *version = atol(PQgetvalue(res, 0, 1));
+  snprintf(id_out, 37, "%s", PQgetvalue(res, 0, 2));
+  PQclear(res);
+  return FN_OK;
+}
+
+static const db_stmt lock_site = {"sites_lock",
+                                  "SELECT version, archived_at IS NOT NULL FROM sites WHERE id = $1 FOR UPDATE"};
+
+fn_status sites_db_lock(db_conn *db, const char *site_id, site_row *out) {
+  fn_status st;
+  const char *params[] = {site_id};
+  PGresult *res = db_exec(db, &lock_site, 1, params, &st);
+  if (res == NULL)
+    return st;
+  if (PQntuples(res) == 0) {
+    PQclear(res);
+    return FN_NOT_FOUND;
+  }
+  snprintf(out->id, sizeof out->id, "%s", site_id);
+  out->version = atol(PQgetvalue(res, 0, 0));
+  out->archived = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+  PQclear(res);
+  return FN_OK;
+}
+
+/* (present, value) pairs: a field absent from the PATCH body keeps its value. */
+static const db_stmt update_site = {
+    "sites_update", "UPDATE sites AS s SET"
+                    " slug = CASE WHEN $2::bool THEN $3 ELSE s.slug END,"
+                    " name = CASE WHEN $4::bool THEN $5 ELSE s.name END,"
+                    " organisation = CASE WHEN $6::bool THEN $7 ELSE s.organisation END,"
+                    " region = CASE WHEN $8::bool THEN $9 ELSE s.region END,"
+                    " timezone = CASE WHEN $10::bool THEN $11 ELSE s.timezone END,"
+                    " version = s.version + 1"
+                    " WHERE s.id = $1 RETURNING " SITE_JSON_SQL ", s.version"};
+
+static const char *present(const json_t *body, const char *key) {
+  return json_object_get(body, key) ? "true" : "false";
+}
+
+fn_status sites_db_update(db_conn *db, const char *site_id, const json_t *body, char **json, long *version) {
+  fn_status st;
+  const char *params[] = {site_id,
+                          present(body, "slug"),         json_get_string(body, "slug"),
+                          present(body, "name"),         json_get_string(body, "name"),
+                          present(body, "organisation"), json_get_string(body, "organisation"),
+                          present(body, "region"),       json_get_string(body, "region"),
+                          present(body, "timezone"),     json_get_string(body, "timezone")};
+  PGresult *res = db_exec(db, &update_site, 11, params, &st);
+  if (res == NULL)
+    return st;
+  *json = strndup(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+  *version = atol(PQgetvalue(res, 0, 1));
+  PQclear(res);
+  return FN_OK;
+}
+
+static const db_stmt archive_site = {
+    "sites_archive", "UPDATE sites SET archived_at = clock_timestamp(), version = version + 1"
+                     " WHERE id = $1 AND archived_at IS NULL"};
+
+fn_status sites_db_archive(db_conn *db, const char *site_id) {
+  const char *params[] = {site_id};
+  return db_exec_command(db, &archive_site, 1, params);
+}
+
+static const db_stmt list_managers = {
+    "sites_list_managers",
+    "SELECT s.id IS NOT NULL, json_build_object('items', coalesce((SELECT json_agg(json_build_object("
+    "   'member_id', m.id, 'display_name', m.display_name, 'since', rfc3339(sm.created_at))"
+    "   ORDER BY sm.created_at, m.id)"
+    "   FROM site_managers sm JOIN members m ON m.id = sm.member_id WHERE sm.site_id = s.id), '[]'::json),"
+    "  'next_cursor', NULL)"
+    " FROM members c LEFT JOIN sites s ON s.id = $2 WHERE c.id = $1 AND c.status = 'active'"};
+
+fn_status sites_db_list_managers(db_conn *db, const char *caller_id, const char *site_id, char **json) {
+  fn_status st;
+  const char *params[] = {caller_id, site_id};
+  PGresult *res = db_exec(db, &list_managers, 2, params, &st);
+  if (res == NULL)
+    return st;
+  if (PQntuples(res) == 0)
+    st = FN_UNAUTHENTICATED;
+  else if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+    st = FN_NOT_FOUND;
+  else
+    *json = strndup(PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1));
+  PQclear(res);
+  return st;
+}
+
+static const db_stmt add_manager = {
+    "sites_add_manager",
+    "WITH target AS (SELECT id, role FROM members WHERE id = $2),"
+    " added AS (INSERT INTO site_managers (site_id, member_id)"
+    "   SELECT $1, id FROM target WHERE role = 'manager' ON CONFLICT DO NOTHING RETURNING 1)"
+    " SELECT role = 'manager', EXISTS (SELECT 1 FROM added) FROM target"};
+
+fn_status sites_db_add_manager(db_conn *db, const char *site_id, const char *member_id, int *role_ok, int *added) {
+  fn_status st;
+  const char *params[] = {site_id, member_id};
+  PGresult *res = db_exec(db, &add_manager, 2, params, &st);
+  if (res == NULL)
+    return st;
+  if (PQntuples(res) == 0) {
+    st = FN_NOT_FOUND;
+  } else {
+    *role_ok = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    *added = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+  }
+  PQclear(res);
+  return st;
+}
+
+static const db_stmt remove_manager = {"sites_remove_manager",
+                                       "DELETE FROM site_managers WHERE site_id = $1 AND member_id = $2 RETURNING 1"};
+
+fn_status sites_db_remove_manager(db_conn *db, const char *site_id, const char *member_id) {
+  fn_status st;
+  const char *params[] = {site_id, member_id};
+  PGresult *res = db_exec(db, &remove_manager, 2, params, &st);
+  if (res == NULL)
+    return st;
+  st = PQntuples(res) > 0 ? FN_OK : FN_NOT_FOUND;
+  PQclear(res);
+  return st;
+}
+
+fn_status sites_can_create(const member_caller *caller) {
+  return caller->role == ROLE_ADMIN ? FN_OK : FN_FORBIDDEN;
+}
+
+fn_status sites_can_update(const member_caller *caller, int caller_manages, const json_t *changes,
+                           const char **detail) {
+  if (caller->role == ROLE_ADMIN)
+    return FN_OK;
+  if (caller->role != ROLE_MANAGER || !caller_manages) {
+    *detail = "Only an admin or a manager of this site may change it.";
+    return FN_FORBIDDEN;
+  }
+  if (json_object_get(changes, "slug") != NULL) {
+    *detail = "Only an admin may change a site's slug.";
+    return FN_FORBIDDEN;
+  }
+  return FN_OK;
+}
+
+fn_status sites_can_archive(const member_caller *caller) { return caller->role == ROLE_ADMIN ? FN_OK : FN_FORBIDDEN; }
+
+fn_status sites_can_change_managers(const member_caller *caller) {
+  return caller->role == ROLE_ADMIN ? FN_OK : FN_FORBIDDEN;
+}
