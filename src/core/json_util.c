@@ -13,8 +13,12 @@ fn_status json_parse_object(const void *data, size_t len, json_t **out, char *de
   }
   json_t *value = json_loadb(data, len, JSON_REJECT_DUPLICATES, &error);
   if (value == NULL) {
-    /* Jansson's text names the position and the problem without echoing the input. */
-    snprintf(detail, detail_len, "Malformed JSON at line %d, column %d: %s", error.line, error.column, error.text);
+    /* Our own words: API.md forbids passing library messages to clients. */
+    if (json_error_code(&error) == json_error_duplicate_key)
+      snprintf(detail, detail_len, "The request body repeats a key (line %d, column %d).", error.line, error.column);
+    else
+      snprintf(detail, detail_len, "The request body is not valid JSON (line %d, column %d).", error.line,
+               error.column);
     return FN_INVALID;
   }
   if (!json_is_object(value)) {

@@ -65,7 +65,8 @@ void log_access(const log_access_entry *e) {
   log_timestamp(ts, sizeof ts);
   json_t *line = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:f}", "time", ts, "level", "info", "request_id",
                            e->request_id ? e->request_id : "", "method", e->method ? e->method : "", "route",
-                           e->route ? e->route : "", "status", e->status, "duration_ms", e->duration_ms);
+                           e->route ? e->route : "", "status", e->status, "duration_ms",
+                           (double)(long)(e->duration_ms * 1000.0) / 1000.0);
   if (line == NULL)
     return;
   json_object_set_new(line, "member_id", e->member_id ? json_string(e->member_id) : json_null());

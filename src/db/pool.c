@@ -154,7 +154,7 @@ fn_status db_pool_acquire(db_pool *pool, db_conn **out) {
 void db_pool_release(db_pool *pool, db_conn *c) {
   if (c == NULL)
     return;
-  if (c->pg != NULL && PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
+  if (c->pg != NULL && !c->broken && PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
     PGresult *r = PQexec(c->pg, "ROLLBACK");
     if (PQresultStatus(r) != PGRES_COMMAND_OK)
       c->broken = 1;
@@ -256,7 +256,7 @@ fn_status db_begin(db_conn *c) { return simple_command(c, "BEGIN"); }
 fn_status db_commit(db_conn *c) { return simple_command(c, "COMMIT"); }
 
 void db_rollback(db_conn *c) {
-  if (c->pg != NULL && PQtransactionStatus(c->pg) != PQTRANS_IDLE)
+  if (c->pg != NULL && !c->broken && PQtransactionStatus(c->pg) != PQTRANS_IDLE)
     (void)simple_command(c, "ROLLBACK");
 }
 

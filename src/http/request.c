@@ -144,8 +144,9 @@ void reply_etag(fn_req *req, long version) {
   reply_header(req, "ETag", etag);
 }
 
-/* 1 if the comma-separated entity-tag list names version; weak tags compare weakly. */
-static int etag_list_matches(const char *list, long version) {
+/* 1 if the comma-separated entity-tag list names version. With strong comparison
+ * (If-Match, RFC 9110 13.1.1) a weak tag W/"n" never matches; If-None-Match compares weakly. */
+static int etag_list_matches(const char *list, long version, int strong) {
   char want[32];
   snprintf(want, sizeof want, "\"%ld\"", version);
   size_t want_len = strlen(want);
@@ -155,9 +156,10 @@ static int etag_list_matches(const char *list, long version) {
       p++;
     if (*p == '*')
       return 1;
-    if (strncmp(p, "W/", 2) == 0)
+    int weak = strncmp(p, "W/", 2) == 0;
+    if (weak)
       p += 2;
-    if (strncmp(p, want, want_len) == 0 && (p[want_len] == '\0' || p[want_len] == ',' || p[want_len] == ' '))
+    if (!(weak && strong) && strncmp(p, want, want_len) == 0 && (p[want_len] == '\0' || p[want_len] == ',' || p[want_len] == ' '))
       return 1;
     while (*p && *p != ',')
       p++;
@@ -167,14 +169,14 @@ static int etag_list_matches(const char *list, long version) {
 
 int req_if_none_match(const fn_req *req, long version) {
   const char *h = req_header(req, "If-None-Match");
-  return h != NULL && etag_list_matches(h, version);
+  return h != NULL && etag_list_matches(h, version, 0);
 }
 
 fn_status req_if_match(const fn_req *req, long version) {
   const char *h = req_header(req, "If-Match");
   if (h == NULL)
     return FN_OK;
-  return etag_list_matches(h, version) ? FN_OK : FN_PRECONDITION_FAILED;
+  return etag_list_matches(h, version, 1) ? FN_OK : FN_PRECONDITION_FAILED;
 }
 
 fn_status req_validate_body(fn_req *req, const field_spec *specs) {

@@ -71,6 +71,8 @@ router_match_result router_match(const char *method, const char *path, fn_req *r
     if (match < 0 && strcmp(routes[i]->method, method) == 0)
       match = i;
   }
+  if (found_path && off < allow_len)
+    snprintf(allow + off, allow_len - off, ", OPTIONS");
   if (match >= 0) {
     path_matches(routes[match]->pattern, path, req);
     req->route = routes[match];

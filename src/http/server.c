@@ -82,9 +82,9 @@ int server_run(fn_app *app) {
   unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC |
                    MHD_USE_ERROR_LOG | (ipv6 ? MHD_USE_IPv6 : 0);
   struct MHD_OptionItem options[] = {
+      {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL}, /* first, so MHD logs nothing elsewhere */
       {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)count_request_end, NULL},
       {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)count_request_start, NULL},
-      {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL},
       {MHD_OPTION_SOCK_ADDR, 0, &addr},
       {MHD_OPTION_CONNECTION_LIMIT, app->cfg.max_connections, NULL},
       {MHD_OPTION_CONNECTION_TIMEOUT, app->cfg.connection_timeout, NULL},

@@ -21,7 +21,7 @@ static const field_spec login_fields[] = {
 };
 
 static const field_spec refresh_fields[] = {
-    {"refresh_token", FIELD_STRING, FIELD_REQUIRED, 1, 256, NULL},
+    {"refresh_token", FIELD_STRING, FIELD_REQUIRED, 0, 4096, NULL},
     {NULL, 0, 0, 0, 0, NULL},
 };
 

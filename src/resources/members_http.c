@@ -268,6 +268,12 @@ static void members_http_update(fn_req *req) {
     reply_field_error(req, "home_site_id", "is not an open site");
     return;
   }
+  if (json_object_size(req->body) == 0) { /* nothing to change: no new version */
+    if ((st = members_db_get_visible(db, caller.id, id, &json, &version)) != FN_OK || (st = db_commit(db)) != FN_OK)
+      goto fail;
+    reply_member(req, 200, json, version);
+    return;
+  }
   if ((st = members_db_update(db, id, &c, &json, &version)) != FN_OK ||
       (st = audit_member_change(req, db, &target, &c)) != FN_OK ||
       (c.status && strcmp(c.status, "suspended") == 0 && (st = auth_db_revoke_member(db, id)) != FN_OK) ||

@@ -173,6 +173,12 @@ static void sites_http_update(fn_req *req) {
   }
   if (check_timezone(req, db) != FN_OK)
     return;
+  if (json_object_size(req->body) == 0) { /* nothing to change: no new version */
+    if ((st = sites_db_get(db, caller.id, id, &json, &version)) != FN_OK || (st = db_commit(db)) != FN_OK)
+      goto fail;
+    reply_site(req, 200, id, json, version);
+    return;
+  }
   if ((st = sites_db_update(db, id, req->body, &json, &version)) != FN_OK ||
       (st = audit_db_record(db, req, "site.updated", "site", id, req->body)) != FN_OK ||
       (st = db_commit(db)) != FN_OK)
@@ -180,6 +186,7 @@ static void sites_http_update(fn_req *req) {
   reply_site(req, 200, id, json, version);
   return;
 fail:
+  free(json);
   if (st == FN_CONFLICT && detail == NULL)
     detail = "A site with this slug exists.";
   if (st == FN_NOT_FOUND)
@@ -249,6 +256,11 @@ static void change_manager(fn_req *req, int add) {
   if ((st = members_db_begin_as_caller(db, req->caller.id, &caller)) != FN_OK ||
       (st = sites_can_change_managers(&caller)) != FN_OK || (st = sites_db_lock(db, site_id, &site)) != FN_OK) {
     detail = st == FN_NOT_FOUND ? "No such site." : st == FN_FORBIDDEN ? "Only an admin may change site managers." : NULL;
+    goto fail;
+  }
+  if (add && site.archived) {
+    st = FN_CONFLICT;
+    detail = "The site is archived.";
     goto fail;
   }
   st = add ? sites_db_add_manager(db, site_id, member_id, &role_ok, &changed)
