@@ -16,7 +16,7 @@ typedef struct fn_config {
   unsigned listen_port;
 
   jwt_algorithm jwt_alg;
-  unsigned char jwt_secret[256]; /* HS256 key, or PEM private key for RS/ES */
+  unsigned char jwt_secret[8192]; /* HS256 key, or PEM private key for RS/ES */
   size_t jwt_secret_len;
   unsigned char jwt_public_key[8192]; /* PEM public key for RS/ES verification */
   size_t jwt_public_key_len;

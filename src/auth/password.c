@@ -24,7 +24,10 @@ const char *password_policy_error(const char *password) {
     return "is required";
   if (strlen(password) > PASSWORD_MAX_BYTES)
     return "must be at most 1024 bytes";
-  if (json_utf8_length(password) < PASSWORD_MIN_CHARS)
+  long chars = json_utf8_length(password);
+  if (chars < 0)
+    return "must be valid UTF-8";
+  if (chars < PASSWORD_MIN_CHARS)
     return "must be at least 12 characters long";
   return NULL;
 }

@@ -131,7 +131,7 @@ static fn_status load_jwt(fn_config *cfg, config_getenv_fn getenv_fn, int need_j
         return config_error(err, err_len, "FORUMNET_JWT_SECRET", "is required (at least 32 bytes)");
     } else {
       size_t len = strlen(secret);
-      if (len < 32 || len >= sizeof cfg->jwt_secret)
+      if (len < 32 || len > 255)
         return config_error(err, err_len, "FORUMNET_JWT_SECRET", "must be 32 to 255 bytes long");
       memcpy(cfg->jwt_secret, secret, len);
       cfg->jwt_secret_len = len;

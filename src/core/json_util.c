@@ -86,10 +86,35 @@ int json_is_slug(const char *s, long min, long max) {
 
 long json_utf8_length(const char *s) {
   long n = 0;
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-    if ((*p & 0xC0) != 0x80)
+  const unsigned char *p = (const unsigned char *)s;
+  while (*p) {
+    unsigned c = *p, cp, min;
+    size_t extra;
+    if (c < 0x80) {
+      p++;
       n++;
-  return n; /* Jansson has already rejected invalid UTF-8 in parsed input */
+      continue;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+      extra = 1, min = 0x80;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      extra = 2, min = 0x800;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      extra = 3, min = 0x10000;
+    } else {
+      return -1;
+    }
+    cp = c & (0x3Fu >> extra);
+    for (size_t i = 1; i <= extra; i++) {
+      if ((p[i] & 0xC0) != 0x80)
+        return -1; /* also stops at the terminating NUL */
+      cp = (cp << 6) | (p[i] & 0x3Fu);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      return -1;
+    p += extra + 1;
+    n++;
+  }
+  return n;
 }
 
 static int is_blank(const char *s) {
