@@ -18,7 +18,7 @@ typedef struct refresh_token_row {
   char chain_id[37];
   char member_id[37];
   char member_role[16];
-  int spent;         /* used or revoked before: presenting it again is reuse */
+  int spent; /* used or revoked before: presenting it again is reuse */
   int expired;
   int member_active;
 } refresh_token_row;

@@ -12,7 +12,7 @@
 /* Network roles, ordered by reach so "up to facilitator" is a comparison. */
 typedef enum member_role { ROLE_NONE = 0, ROLE_PRACTITIONER, ROLE_FACILITATOR, ROLE_MANAGER, ROLE_ADMIN } member_role;
 
-member_role role_from_string(const char *s); /* ROLE_NONE if unknown or NULL */
+member_role role_from_string(const char *s);  /* ROLE_NONE if unknown or NULL */
 const char *role_to_string(member_role role); /* borrowed, static */
 
 /* Process-wide state shared by every request. */
@@ -82,7 +82,7 @@ db_conn *req_db(fn_req *req);
 void req_db_release(fn_req *req);
 
 /* Replies. Each sets the status, body and Content-Type; a second reply replaces the first. */
-void reply_json(fn_req *req, int http_status, json_t *body);                    /* steals body */
+void reply_json(fn_req *req, int http_status, json_t *body);                      /* steals body */
 void reply_json_text(fn_req *req, int http_status, const char *json, size_t len); /* copies */
 void reply_text(fn_req *req, int http_status, const char *content_type, const char *text, size_t len);
 void reply_empty(fn_req *req, int http_status);

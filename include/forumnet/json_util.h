@@ -11,8 +11,8 @@
 fn_status json_parse_object(const void *data, size_t len, json_t **out, char *detail, size_t detail_len);
 
 typedef enum field_type {
-  FIELD_STRING,    /* min/max are lengths in characters; blank strings fail when min >= 1 */
-  FIELD_INTEGER,   /* min/max bound the value */
+  FIELD_STRING,  /* min/max are lengths in characters; blank strings fail when min >= 1 */
+  FIELD_INTEGER, /* min/max bound the value */
   FIELD_BOOLEAN,
   FIELD_UUID,      /* canonical 8-4-4-4-12 hex */
   FIELD_EMAIL,     /* a pragmatic check: one @, a dot in the domain, no spaces, <= 254 */

@@ -39,16 +39,15 @@ fn_status members_db_begin_as_caller(db_conn *db, const char *caller_id, member_
 
 /* GET /v1/members/{id} in one round trip: the caller's state and the member if visible.
  * *json is a new string (caller frees) with the Member representation. */
-fn_status members_db_get_visible(db_conn *db, const char *caller_id, const char *member_id, char **json,
-                                 long *version);
+fn_status members_db_get_visible(db_conn *db, const char *caller_id, const char *member_id, char **json, long *version);
 
 /* The caller's own representation plus must_change_password. *json: caller frees. */
 fn_status members_db_get_self(db_conn *db, const char *member_id, char **json, long *version);
 
 /* One page of members visible to the caller (admin: all; manager: their sites' members).
  * Filters may be NULL. *result: caller PQclear()s; columns (json, cursor_key). */
-fn_status members_db_list(db_conn *db, const char *caller_id, const char *site_id, const char *role,
-                          const char *q, const page_request *page, PGresult **result);
+fn_status members_db_list(db_conn *db, const char *caller_id, const char *site_id, const char *role, const char *q,
+                          const page_request *page, PGresult **result);
 
 /* Inside a transaction. */
 fn_status members_db_insert(db_conn *db, const json_t *body, const char *password_hash, char **json, long *version,
@@ -72,8 +71,8 @@ fn_status members_can_create(const member_caller *caller, member_role role, int 
 
 /* SQL fragment shared by the statements in members_db.c: the Member representation of `m`. */
 #define MEMBER_JSON_SQL                                                                                                \
-  "json_build_object('id', m.id, 'email', m.email, 'display_name', m.display_name, 'role', m.role,"                  \
-  " 'discipline', m.discipline, 'home_site_id', m.home_site_id, 'status', m.status, 'version', m.version,"           \
+  "json_build_object('id', m.id, 'email', m.email, 'display_name', m.display_name, 'role', m.role,"                    \
+  " 'discipline', m.discipline, 'home_site_id', m.home_site_id, 'status', m.status, 'version', m.version,"             \
   " 'created_at', rfc3339(m.created_at))"
 
 #endif

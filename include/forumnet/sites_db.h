@@ -47,8 +47,7 @@ fn_status sites_db_remove_manager(db_conn *db, const char *site_id, const char *
 /* Authorization rules for sites (API.md section 4). */
 fn_status sites_can_create(const member_caller *caller);
 /* caller_manages: the caller is listed as a manager of the site. */
-fn_status sites_can_update(const member_caller *caller, int caller_manages, const json_t *changes,
-                           const char **detail);
+fn_status sites_can_update(const member_caller *caller, int caller_manages, const json_t *changes, const char **detail);
 fn_status sites_can_archive(const member_caller *caller);
 fn_status sites_can_change_managers(const member_caller *caller);
 

@@ -5,22 +5,22 @@
  * maps it to an HTTP status; problem.c turns that into a problem+json body. */
 typedef enum fn_status {
   FN_OK = 0,
-  FN_CREATED,           /* a new resource was stored */
-  FN_NO_CONTENT,        /* done, nothing to return */
-  FN_NOT_MODIFIED,      /* If-None-Match matched */
-  FN_INVALID,           /* malformed or invalid input */
-  FN_UNAUTHENTICATED,   /* missing or invalid credentials */
-  FN_FORBIDDEN,         /* authenticated but not allowed */
-  FN_NOT_FOUND,         /* unknown, or not visible to the caller */
+  FN_CREATED,         /* a new resource was stored */
+  FN_NO_CONTENT,      /* done, nothing to return */
+  FN_NOT_MODIFIED,    /* If-None-Match matched */
+  FN_INVALID,         /* malformed or invalid input */
+  FN_UNAUTHENTICATED, /* missing or invalid credentials */
+  FN_FORBIDDEN,       /* authenticated but not allowed */
+  FN_NOT_FOUND,       /* unknown, or not visible to the caller */
   FN_METHOD_NOT_ALLOWED,
-  FN_CONFLICT,          /* duplicate, illegal state change */
+  FN_CONFLICT,            /* duplicate, illegal state change */
   FN_PRECONDITION_FAILED, /* If-Match mismatch */
   FN_TOO_LARGE,
   FN_UNSUPPORTED_MEDIA,
-  FN_UNPROCESSABLE,     /* idempotency-key reuse with another body */
+  FN_UNPROCESSABLE, /* idempotency-key reuse with another body */
   FN_RATE_LIMITED,
-  FN_UNAVAILABLE,       /* database unavailable or pool exhausted */
-  FN_INTERNAL           /* a bug or an unexpected library failure */
+  FN_UNAVAILABLE, /* database unavailable or pool exhausted */
+  FN_INTERNAL     /* a bug or an unexpected library failure */
 } fn_status;
 
 /* HTTP status code for a status. */

@@ -70,8 +70,7 @@ static json_t *decode_segment(const char *seg, size_t len) {
   json_t *obj = NULL;
   if (bin == NULL)
     return NULL;
-  if (sodium_base642bin(bin, len + 1, seg, len, NULL, &bin_len, NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING) ==
-      0) {
+  if (sodium_base642bin(bin, len + 1, seg, len, NULL, &bin_len, NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING) == 0) {
     obj = json_loadb((const char *)bin, bin_len, JSON_REJECT_DUPLICATES, NULL);
     if (obj && !json_is_object(obj)) {
       json_decref(obj);

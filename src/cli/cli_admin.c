@@ -67,7 +67,8 @@ int cli_admin(int argc, char **argv) {
   char *json = NULL, id[37];
   long version;
   fn_status st = password_hash(password, hash);
-  if (st == FN_OK && (st = db_begin(ctx.db)) == FN_OK && (st = members_db_insert(ctx.db, body, hash, &json, &version, id)) == FN_OK &&
+  if (st == FN_OK && (st = db_begin(ctx.db)) == FN_OK &&
+      (st = members_db_insert(ctx.db, body, hash, &json, &version, id)) == FN_OK &&
       (st = members_db_set_password(ctx.db, id, hash)) == FN_OK && /* chosen here: no forced change */
       (st = audit_db_record(ctx.db, &ctx.req, "member.created", "member", id, NULL)) == FN_OK)
     st = db_commit(ctx.db);
@@ -75,8 +76,9 @@ int cli_admin(int argc, char **argv) {
     printf("created %s %s (%s)\n", role, email, id);
   else
     fprintf(stderr, "could not create the account: %s\n",
-            st == FN_CONFLICT ? "the email is taken" : st == FN_INVALID ? "invalid values (is --site an existing site?)"
-                                                                        : fn_status_title(st));
+            st == FN_CONFLICT  ? "the email is taken"
+            : st == FN_INVALID ? "invalid values (is --site an existing site?)"
+                               : fn_status_title(st));
   free(json);
   json_decref(body);
   cli_close(&ctx);

@@ -91,7 +91,7 @@ int cli_seed(int argc, char **argv) {
   char passwords[DEMO_MEMBER_COUNT][21];
   fn_status st = seed_demo(&ctx, passwords);
   if (st == FN_CONFLICT) {
-    printf("demo data is already present; nothing changed\n");
+    fprintf(stderr, "demo data is already present; nothing changed\n");
     st = FN_OK;
   } else if (st == FN_OK) {
     printf("demo network created: sites hackney, doncaster, hull\n\ndemo logins (shown once):\n");

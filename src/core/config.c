@@ -12,8 +12,8 @@ static fn_status config_error(char *err, size_t err_len, const char *name, const
 }
 
 /* Parses an unsigned integer variable within [min, max]; unset keeps the default. */
-static fn_status read_number(config_getenv_fn getenv_fn, const char *name, long min, long max, long *out,
-                             char *err, size_t err_len) {
+static fn_status read_number(config_getenv_fn getenv_fn, const char *name, long min, long max, long *out, char *err,
+                             size_t err_len) {
   const char *v = getenv_fn(name);
   if (v == NULL || *v == '\0')
     return FN_OK;

@@ -124,9 +124,7 @@ static int is_blank(const char *s) {
   return 1;
 }
 
-const char *json_get_string(const json_t *obj, const char *key) {
-  return json_string_value(json_object_get(obj, key));
-}
+const char *json_get_string(const json_t *obj, const char *key) { return json_string_value(json_object_get(obj, key)); }
 
 static const field_spec *find_spec(const field_spec *specs, const char *name) {
   for (; specs->name != NULL; specs++)
@@ -179,8 +177,7 @@ static const char *check_value(const field_spec *spec, const json_t *value, char
     return json_is_email(s) ? NULL : "must be an email address";
   case FIELD_SLUG:
     if (!json_is_slug(s, spec->min, spec->max)) {
-      snprintf(buf, buf_len, "must be %ld to %ld lowercase letters, digits or single hyphens", spec->min,
-               spec->max);
+      snprintf(buf, buf_len, "must be %ld to %ld lowercase letters, digits or single hyphens", spec->min, spec->max);
       return buf;
     }
     return NULL;

@@ -27,8 +27,7 @@ static int run(PGconn *pg, const char *sql) {
 
 static int is_applied(PGconn *pg, const char *name, int *applied) {
   const char *params[] = {name};
-  PGresult *res =
-      PQexecParams(pg, "SELECT 1 FROM schema_migrations WHERE name = $1", 1, NULL, params, NULL, NULL, 0);
+  PGresult *res = PQexecParams(pg, "SELECT 1 FROM schema_migrations WHERE name = $1", 1, NULL, params, NULL, NULL, 0);
   int ok = PQresultStatus(res) == PGRES_TUPLES_OK;
   if (ok)
     *applied = PQntuples(res) > 0;

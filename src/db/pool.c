@@ -121,8 +121,7 @@ fn_status db_pool_acquire(db_pool *pool, db_conn **out) {
   if (pool->in_use == pool->size)
     pool->waits++;
   while (pool->in_use == pool->size && !pool->closing) {
-    if (pthread_cond_timedwait(&pool->available, &pool->lock, &deadline) == ETIMEDOUT &&
-        pool->in_use == pool->size) {
+    if (pthread_cond_timedwait(&pool->available, &pool->lock, &deadline) == ETIMEDOUT && pool->in_use == pool->size) {
       pool->timeouts++;
       pthread_mutex_unlock(&pool->lock);
       return FN_UNAVAILABLE;
@@ -137,6 +136,10 @@ fn_status db_pool_acquire(db_pool *pool, db_conn **out) {
   for (unsigned i = 0; i < pool->size; i++) {
     if (!pool->conns[i].in_use && (c == NULL || (c->pg == NULL && pool->conns[i].pg != NULL)))
       c = &pool->conns[i];
+  }
+  if (c == NULL) { /* in_use < size guarantees a free slot; defend against a counting bug */
+    pthread_mutex_unlock(&pool->lock);
+    return FN_INTERNAL;
   }
   c->in_use = 1;
   pool->in_use++;

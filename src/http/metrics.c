@@ -79,8 +79,7 @@ char *metrics_render(db_pool *pool, const char *(*route_label)(int), const char 
     for (int s = 0; s < STATUS_SLOTS; s++) {
       unsigned long n = atomic_load_explicit(&slots[i].by_status[s], memory_order_relaxed);
       if (n)
-        append(&t, "forumnet_http_requests_total{method=\"%s\",route=\"%s\",status=\"%d\"} %lu\n", method, route, s,
-               n);
+        append(&t, "forumnet_http_requests_total{method=\"%s\",route=\"%s\",status=\"%d\"} %lu\n", method, route, s, n);
     }
   }
   append(&t, "# HELP forumnet_http_request_duration_seconds Time spent handling requests.\n"
@@ -101,8 +100,7 @@ char *metrics_render(db_pool *pool, const char *(*route_label)(int), const char 
            route, count);
     append(&t, "forumnet_http_request_duration_seconds_sum{method=\"%s\",route=\"%s\"} %.6f\n", method, route,
            (double)atomic_load_explicit(&slots[i].sum_us, memory_order_relaxed) / 1e6);
-    append(&t, "forumnet_http_request_duration_seconds_count{method=\"%s\",route=\"%s\"} %lu\n", method, route,
-           count);
+    append(&t, "forumnet_http_request_duration_seconds_count{method=\"%s\",route=\"%s\"} %lu\n", method, route, count);
   }
   db_pool_stats ps;
   db_pool_get_stats(pool, &ps);

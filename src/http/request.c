@@ -159,7 +159,8 @@ static int etag_list_matches(const char *list, long version, int strong) {
     int weak = strncmp(p, "W/", 2) == 0;
     if (weak)
       p += 2;
-    if (!(weak && strong) && strncmp(p, want, want_len) == 0 && (p[want_len] == '\0' || p[want_len] == ',' || p[want_len] == ' '))
+    if (!(weak && strong) && strncmp(p, want, want_len) == 0 &&
+        (p[want_len] == '\0' || p[want_len] == ',' || p[want_len] == ' '))
       return 1;
     while (*p && *p != ',')
       p++;

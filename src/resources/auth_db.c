@@ -7,7 +7,8 @@
 #include <string.h>
 
 static const db_stmt find_login = {
-    "auth_find_login", "SELECT id, role, status, coalesce(password_hash, '') FROM members WHERE lower(email) = lower($1)"};
+    "auth_find_login",
+    "SELECT id, role, status, coalesce(password_hash, '') FROM members WHERE lower(email) = lower($1)"};
 
 fn_status auth_db_find_login(db_conn *db, const char *email, login_account *out) {
   fn_status st;
@@ -28,12 +29,11 @@ fn_status auth_db_find_login(db_conn *db, const char *email, login_account *out)
 }
 
 static const db_stmt login_blocked = {
-    "auth_login_blocked",
-    "SELECT coalesce(max(ceil(extract(epoch FROM window_start + make_interval(secs => $3::int)"
-    "   - clock_timestamp()))), 0)::bigint"
-    " FROM login_failures"
-    " WHERE window_start > clock_timestamp() - make_interval(secs => $3::int)"
-    "   AND ((bucket = $1 AND failures >= $4::int) OR (bucket = $2 AND failures >= $5::int))"};
+    "auth_login_blocked", "SELECT coalesce(max(ceil(extract(epoch FROM window_start + make_interval(secs => $3::int)"
+                          "   - clock_timestamp()))), 0)::bigint"
+                          " FROM login_failures"
+                          " WHERE window_start > clock_timestamp() - make_interval(secs => $3::int)"
+                          "   AND ((bucket = $1 AND failures >= $4::int) OR (bucket = $2 AND failures >= $5::int))"};
 
 fn_status auth_db_login_blocked_for(db_conn *db, const char *email_bucket, const char *address_bucket,
                                     unsigned window_seconds, unsigned email_limit, unsigned address_limit,
@@ -92,12 +92,11 @@ fn_status auth_db_insert_refresh(db_conn *db, const char *digest, const char *ch
 }
 
 static const db_stmt lock_refresh = {
-    "auth_lock_refresh",
-    "SELECT rt.id, rt.chain_id, rt.member_id, m.role,"
-    " (rt.used_at IS NOT NULL OR rt.revoked_at IS NOT NULL), rt.expires_at <= clock_timestamp(),"
-    " m.status = 'active'"
-    " FROM refresh_tokens rt JOIN members m ON m.id = rt.member_id"
-    " WHERE rt.token_hash = $1 FOR UPDATE OF rt"};
+    "auth_lock_refresh", "SELECT rt.id, rt.chain_id, rt.member_id, m.role,"
+                         " (rt.used_at IS NOT NULL OR rt.revoked_at IS NOT NULL), rt.expires_at <= clock_timestamp(),"
+                         " m.status = 'active'"
+                         " FROM refresh_tokens rt JOIN members m ON m.id = rt.member_id"
+                         " WHERE rt.token_hash = $1 FOR UPDATE OF rt"};
 
 fn_status auth_db_lock_refresh(db_conn *db, const char *digest, refresh_token_row *out) {
   fn_status st;

@@ -66,10 +66,10 @@ fn_status members_db_get_visible(db_conn *db, const char *caller_id, const char 
   return st;
 }
 
-static const db_stmt get_self = {
-    "members_get_self",
-    "SELECT (" MEMBER_JSON_SQL "::jsonb || jsonb_build_object('must_change_password', m.must_change_password))::text,"
-    " m.version FROM members m WHERE m.id = $1 AND m.status = 'active'"};
+static const db_stmt get_self = {"members_get_self",
+                                 "SELECT (" MEMBER_JSON_SQL
+                                 "::jsonb || jsonb_build_object('must_change_password', m.must_change_password))::text,"
+                                 " m.version FROM members m WHERE m.id = $1 AND m.status = 'active'"};
 
 fn_status members_db_get_self(db_conn *db, const char *member_id, char **json, long *version) {
   fn_status st;
@@ -90,17 +90,16 @@ fn_status members_db_get_self(db_conn *db, const char *member_id, char **json, l
 /* Managers see only members whose home site they manage; the keyset condition keeps
  * every page an index range scan on (created_at, id). */
 static const db_stmt list_members = {
-    "members_list",
-    "WITH caller AS (SELECT id, role FROM members WHERE id = $1 AND status = 'active')"
-    " SELECT " MEMBER_JSON_SQL ", cursor_key(m.created_at, m.id)"
-    " FROM members m, caller c"
-    " WHERE (m.created_at, m.id) > ($2::timestamptz, $3::uuid)"
-    "   AND ($4::uuid IS NULL OR m.home_site_id = $4::uuid)"
-    "   AND ($5::text IS NULL OR m.role = $5)"
-    "   AND ($6::text IS NULL OR m.display_name ILIKE $6 ESCAPE '\\' OR m.email ILIKE $6 ESCAPE '\\')"
-    "   AND (c.role = 'admin' OR (c.role = 'manager' AND m.home_site_id IN ("
-    "        SELECT sm.site_id FROM site_managers sm WHERE sm.member_id = c.id)))"
-    " ORDER BY m.created_at, m.id LIMIT $7"};
+    "members_list", "WITH caller AS (SELECT id, role FROM members WHERE id = $1 AND status = 'active')"
+                    " SELECT " MEMBER_JSON_SQL ", cursor_key(m.created_at, m.id)"
+                    " FROM members m, caller c"
+                    " WHERE (m.created_at, m.id) > ($2::timestamptz, $3::uuid)"
+                    "   AND ($4::uuid IS NULL OR m.home_site_id = $4::uuid)"
+                    "   AND ($5::text IS NULL OR m.role = $5)"
+                    "   AND ($6::text IS NULL OR m.display_name ILIKE $6 ESCAPE '\\' OR m.email ILIKE $6 ESCAPE '\\')"
+                    "   AND (c.role = 'admin' OR (c.role = 'manager' AND m.home_site_id IN ("
+                    "        SELECT sm.site_id FROM site_managers sm WHERE sm.member_id = c.id)))"
+                    " ORDER BY m.created_at, m.id LIMIT $7"};
 
 /* Builds an ILIKE pattern matching q anywhere, with its wildcards escaped. Caller frees. */
 static char *substring_pattern(const char *q) {
@@ -120,8 +119,8 @@ static char *substring_pattern(const char *q) {
   return out;
 }
 
-fn_status members_db_list(db_conn *db, const char *caller_id, const char *site_id, const char *role,
-                          const char *q, const page_request *page, PGresult **result) {
+fn_status members_db_list(db_conn *db, const char *caller_id, const char *site_id, const char *role, const char *q,
+                          const page_request *page, PGresult **result) {
   fn_status st;
   char *pattern = q ? substring_pattern(q) : NULL;
   const char *params[] = {caller_id, page->after_ts, page->after_id, site_id, role, pattern, page->limit_plus_one};
@@ -131,16 +130,15 @@ fn_status members_db_list(db_conn *db, const char *caller_id, const char *site_i
 }
 
 static const db_stmt insert_member = {
-    "members_insert",
-    "INSERT INTO members AS m (email, display_name, role, discipline, home_site_id, password_hash,"
-    " must_change_password) VALUES ($1, $2, $3, $4, $5::uuid, $6, true)"
-    " RETURNING " MEMBER_JSON_SQL ", m.version, m.id"};
+    "members_insert", "INSERT INTO members AS m (email, display_name, role, discipline, home_site_id, password_hash,"
+                      " must_change_password) VALUES ($1, $2, $3, $4, $5::uuid, $6, true)"
+                      " RETURNING " MEMBER_JSON_SQL ", m.version, m.id"};
 
 fn_status members_db_insert(db_conn *db, const json_t *body, const char *password_hash, char **json, long *version,
                             char id_out[37]) {
   fn_status st;
-  const char *params[] = {json_get_string(body, "email"),      json_get_string(body, "display_name"),
-                          json_get_string(body, "role"),       json_get_string(body, "discipline"),
+  const char *params[] = {json_get_string(body, "email"),        json_get_string(body, "display_name"),
+                          json_get_string(body, "role"),         json_get_string(body, "discipline"),
                           json_get_string(body, "home_site_id"), password_hash};
   PGresult *res = db_exec(db, &insert_member, 6, params, &st);
   if (res == NULL)
@@ -153,10 +151,9 @@ fn_status members_db_insert(db_conn *db, const json_t *body, const char *passwor
 }
 
 static const db_stmt lock_member = {
-    "members_lock",
-    "SELECT m.role, m.status, coalesce(m.home_site_id::text, ''), m.version,"
-    " EXISTS (SELECT 1 FROM site_managers sm WHERE sm.member_id = $2 AND sm.site_id = m.home_site_id)"
-    " FROM members m WHERE m.id = $1 FOR UPDATE"};
+    "members_lock", "SELECT m.role, m.status, coalesce(m.home_site_id::text, ''), m.version,"
+                    " EXISTS (SELECT 1 FROM site_managers sm WHERE sm.member_id = $2 AND sm.site_id = m.home_site_id)"
+                    " FROM members m WHERE m.id = $1 FOR UPDATE"};
 
 fn_status members_db_lock(db_conn *db, const char *member_id, const char *caller_id, member_row *out) {
   fn_status st;
@@ -179,30 +176,28 @@ fn_status members_db_lock(db_conn *db, const char *member_id, const char *caller
 }
 
 /* Each field is a (present, value) pair so one statement serves every partial update. */
-static const db_stmt update_member = {
-    "members_update",
-    "UPDATE members AS m SET"
-    " email = CASE WHEN $2::bool THEN $3 ELSE m.email END,"
-    " display_name = CASE WHEN $4::bool THEN $5 ELSE m.display_name END,"
-    " discipline = CASE WHEN $6::bool THEN $7 ELSE m.discipline END,"
-    " role = CASE WHEN $8::bool THEN $9 ELSE m.role END,"
-    " home_site_id = CASE WHEN $10::bool THEN $11::uuid ELSE m.home_site_id END,"
-    " status = CASE WHEN $12::bool THEN $13 ELSE m.status END,"
-    " version = m.version + 1, updated_at = clock_timestamp()"
-    " WHERE m.id = $1 RETURNING " MEMBER_JSON_SQL ", m.version"};
+static const db_stmt update_member = {"members_update",
+                                      "UPDATE members AS m SET"
+                                      " email = CASE WHEN $2::bool THEN $3 ELSE m.email END,"
+                                      " display_name = CASE WHEN $4::bool THEN $5 ELSE m.display_name END,"
+                                      " discipline = CASE WHEN $6::bool THEN $7 ELSE m.discipline END,"
+                                      " role = CASE WHEN $8::bool THEN $9 ELSE m.role END,"
+                                      " home_site_id = CASE WHEN $10::bool THEN $11::uuid ELSE m.home_site_id END,"
+                                      " status = CASE WHEN $12::bool THEN $13 ELSE m.status END,"
+                                      " version = m.version + 1, updated_at = clock_timestamp()"
+                                      " WHERE m.id = $1 RETURNING " MEMBER_JSON_SQL ", m.version"};
 
 static const char *flag(const void *present) { return present ? "true" : "false"; }
 
-fn_status members_db_update(db_conn *db, const char *member_id, const member_changes *c, char **json,
-                            long *version) {
+fn_status members_db_update(db_conn *db, const char *member_id, const member_changes *c, char **json, long *version) {
   fn_status st;
-  const char *params[] = {member_id,
-                          flag(c->email),        c->email,
-                          flag(c->display_name), c->display_name,
-                          c->set_discipline ? "true" : "false", c->discipline,
-                          flag(c->role),         c->role,
-                          flag(c->home_site_id), c->home_site_id,
-                          flag(c->status),       c->status};
+  const char *params[] = {member_id,       flag(c->email),
+                          c->email,        flag(c->display_name),
+                          c->display_name, c->set_discipline ? "true" : "false",
+                          c->discipline,   flag(c->role),
+                          c->role,         flag(c->home_site_id),
+                          c->home_site_id, flag(c->status),
+                          c->status};
   PGresult *res = db_exec(db, &update_member, 13, params, &st);
   if (res == NULL)
     return st;

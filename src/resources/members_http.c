@@ -195,7 +195,8 @@ static void members_http_create(fn_req *req) {
   reply_etag(req, version);
   json_t *member = json_loads(json, 0, NULL);
   free(json);
-  reply_json(req, 201, json_pack("{s:o, s:s}", "member", member ? member : json_object(), "one_time_password", one_time));
+  reply_json(req, 201,
+             json_pack("{s:o, s:s}", "member", member ? member : json_object(), "one_time_password", one_time));
   return;
 fail:
   free(json);
@@ -219,8 +220,7 @@ static fn_status audit_member_change(fn_req *req, db_conn *db, const member_row 
 }
 
 /* Demoting or suspending the last active admin would lock everyone out of administration. */
-static fn_status check_last_admin(db_conn *db, const member_row *target, const member_changes *c,
-                                  const char **detail) {
+static fn_status check_last_admin(db_conn *db, const member_row *target, const member_changes *c, const char **detail) {
   int loses_admin = (c->role && role_from_string(c->role) != ROLE_ADMIN) || (c->status && strcmp(c->status, "active"));
   if (target->role != ROLE_ADMIN || strcmp(target->status, "active") != 0 || !loses_admin)
     return FN_OK;
@@ -375,7 +375,8 @@ static void members_http_update_me(fn_req *req) {
         (st = audit_db_record(db, req, "member.password_changed", "member", req->caller.id, NULL)) != FN_OK)
       goto fail;
   }
-  if ((c.display_name || c.set_discipline) && (st = members_db_update(db, req->caller.id, &c, &json, &version)) != FN_OK)
+  if ((c.display_name || c.set_discipline) &&
+      (st = members_db_update(db, req->caller.id, &c, &json, &version)) != FN_OK)
     goto fail;
   if ((st = db_commit(db)) != FN_OK)
     goto fail;

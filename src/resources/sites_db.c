@@ -8,16 +8,15 @@
 #include "forumnet/json_util.h"
 
 #define SITE_JSON_SQL                                                                                                  \
-  "json_build_object('id', s.id, 'slug', s.slug, 'name', s.name, 'organisation', s.organisation,"                    \
-  " 'region', s.region, 'timezone', s.timezone, 'archived_at', rfc3339(s.archived_at), 'version', s.version,"        \
+  "json_build_object('id', s.id, 'slug', s.slug, 'name', s.name, 'organisation', s.organisation,"                      \
+  " 'region', s.region, 'timezone', s.timezone, 'archived_at', rfc3339(s.archived_at), 'version', s.version,"          \
   " 'created_at', rfc3339(s.created_at))"
 
 /* A caller row is always returned when the caller is active, so "no row" means 401
  * and a NULL site means 404, in one round trip. */
-static const db_stmt get_site = {"sites_get",
-                                 "SELECT s.id IS NOT NULL, " SITE_JSON_SQL ", s.version"
-                                 " FROM members c LEFT JOIN sites s ON s.id = $2"
-                                 " WHERE c.id = $1 AND c.status = 'active'"};
+static const db_stmt get_site = {"sites_get", "SELECT s.id IS NOT NULL, " SITE_JSON_SQL ", s.version"
+                                              " FROM members c LEFT JOIN sites s ON s.id = $2"
+                                              " WHERE c.id = $1 AND c.status = 'active'"};
 
 fn_status sites_db_get(db_conn *db, const char *caller_id, const char *site_id, char **json, long *version) {
   fn_status st;
@@ -38,14 +37,13 @@ fn_status sites_db_get(db_conn *db, const char *caller_id, const char *site_id, 
 }
 
 /* The first column tells an active caller with no sites to show from an inactive caller. */
-static const db_stmt list_sites = {
-    "sites_list",
-    "SELECT " SITE_JSON_SQL ", cursor_key(s.created_at, s.id)"
-    " FROM sites s"
-    " WHERE EXISTS (SELECT 1 FROM members c WHERE c.id = $1 AND c.status = 'active')"
-    "   AND (s.created_at, s.id) > ($2::timestamptz, $3::uuid)"
-    "   AND ($4::bool OR s.archived_at IS NULL)"
-    " ORDER BY s.created_at, s.id LIMIT $5"};
+static const db_stmt list_sites = {"sites_list",
+                                   "SELECT " SITE_JSON_SQL ", cursor_key(s.created_at, s.id)"
+                                   " FROM sites s"
+                                   " WHERE EXISTS (SELECT 1 FROM members c WHERE c.id = $1 AND c.status = 'active')"
+                                   "   AND (s.created_at, s.id) > ($2::timestamptz, $3::uuid)"
+                                   "   AND ($4::bool OR s.archived_at IS NULL)"
+                                   " ORDER BY s.created_at, s.id LIMIT $5"};
 
 fn_status sites_db_list(db_conn *db, const char *caller_id, int include_archived, const page_request *page,
                         PGresult **result) {
@@ -56,8 +54,7 @@ fn_status sites_db_list(db_conn *db, const char *caller_id, int include_archived
   return st;
 }
 
-static int single_boolean(db_conn *db, const db_stmt *stmt, int n, const char *const *params, int *out,
-                          fn_status *st) {
+static int single_boolean(db_conn *db, const db_stmt *stmt, int n, const char *const *params, int *out, fn_status *st) {
   PGresult *res = db_exec(db, stmt, n, params, st);
   if (res == NULL)
     return 0;
@@ -86,8 +83,8 @@ fn_status sites_db_is_open(db_conn *db, const char *site_id, int *ok) {
   return st;
 }
 
-static const db_stmt is_manager = {
-    "sites_is_manager", "SELECT EXISTS (SELECT 1 FROM site_managers WHERE site_id = $1 AND member_id = $2)"};
+static const db_stmt is_manager = {"sites_is_manager",
+                                   "SELECT EXISTS (SELECT 1 FROM site_managers WHERE site_id = $1 AND member_id = $2)"};
 
 fn_status sites_db_is_manager(db_conn *db, const char *site_id, const char *member_id, int *is) {
   fn_status st;
@@ -96,10 +93,10 @@ fn_status sites_db_is_manager(db_conn *db, const char *site_id, const char *memb
   return st;
 }
 
-static const db_stmt insert_site = {
-    "sites_insert", "INSERT INTO sites AS s (slug, name, organisation, region, timezone)"
-                    " VALUES ($1, $2, $3, $4, coalesce($5, 'Europe/London'))"
-                    " RETURNING " SITE_JSON_SQL ", s.version, s.id"};
+static const db_stmt insert_site = {"sites_insert",
+                                    "INSERT INTO sites AS s (slug, name, organisation, region, timezone)"
+                                    " VALUES ($1, $2, $3, $4, coalesce($5, 'Europe/London'))"
+                                    " RETURNING " SITE_JSON_SQL ", s.version, s.id"};
 
 fn_status sites_db_insert(db_conn *db, const json_t *body, char **json, long *version, char id_out[37]) {
   fn_status st;
@@ -137,15 +134,15 @@ fn_status sites_db_lock(db_conn *db, const char *site_id, site_row *out) {
 }
 
 /* (present, value) pairs: a field absent from the PATCH body keeps its value. */
-static const db_stmt update_site = {
-    "sites_update", "UPDATE sites AS s SET"
-                    " slug = CASE WHEN $2::bool THEN $3 ELSE s.slug END,"
-                    " name = CASE WHEN $4::bool THEN $5 ELSE s.name END,"
-                    " organisation = CASE WHEN $6::bool THEN $7 ELSE s.organisation END,"
-                    " region = CASE WHEN $8::bool THEN $9 ELSE s.region END,"
-                    " timezone = CASE WHEN $10::bool THEN $11 ELSE s.timezone END,"
-                    " version = s.version + 1"
-                    " WHERE s.id = $1 RETURNING " SITE_JSON_SQL ", s.version"};
+static const db_stmt update_site = {"sites_update",
+                                    "UPDATE sites AS s SET"
+                                    " slug = CASE WHEN $2::bool THEN $3 ELSE s.slug END,"
+                                    " name = CASE WHEN $4::bool THEN $5 ELSE s.name END,"
+                                    " organisation = CASE WHEN $6::bool THEN $7 ELSE s.organisation END,"
+                                    " region = CASE WHEN $8::bool THEN $9 ELSE s.region END,"
+                                    " timezone = CASE WHEN $10::bool THEN $11 ELSE s.timezone END,"
+                                    " version = s.version + 1"
+                                    " WHERE s.id = $1 RETURNING " SITE_JSON_SQL ", s.version"};
 
 static const char *present(const json_t *body, const char *key) {
   return json_object_get(body, key) ? "true" : "false";
@@ -154,11 +151,16 @@ static const char *present(const json_t *body, const char *key) {
 fn_status sites_db_update(db_conn *db, const char *site_id, const json_t *body, char **json, long *version) {
   fn_status st;
   const char *params[] = {site_id,
-                          present(body, "slug"),         json_get_string(body, "slug"),
-                          present(body, "name"),         json_get_string(body, "name"),
-                          present(body, "organisation"), json_get_string(body, "organisation"),
-                          present(body, "region"),       json_get_string(body, "region"),
-                          present(body, "timezone"),     json_get_string(body, "timezone")};
+                          present(body, "slug"),
+                          json_get_string(body, "slug"),
+                          present(body, "name"),
+                          json_get_string(body, "name"),
+                          present(body, "organisation"),
+                          json_get_string(body, "organisation"),
+                          present(body, "region"),
+                          json_get_string(body, "region"),
+                          present(body, "timezone"),
+                          json_get_string(body, "timezone")};
   PGresult *res = db_exec(db, &update_site, 11, params, &st);
   if (res == NULL)
     return st;
@@ -168,9 +170,9 @@ fn_status sites_db_update(db_conn *db, const char *site_id, const json_t *body, 
   return FN_OK;
 }
 
-static const db_stmt archive_site = {
-    "sites_archive", "UPDATE sites SET archived_at = clock_timestamp(), version = version + 1"
-                     " WHERE id = $1 AND archived_at IS NULL"};
+static const db_stmt archive_site = {"sites_archive",
+                                     "UPDATE sites SET archived_at = clock_timestamp(), version = version + 1"
+                                     " WHERE id = $1 AND archived_at IS NULL"};
 
 fn_status sites_db_archive(db_conn *db, const char *site_id) {
   const char *params[] = {site_id};
@@ -203,11 +205,10 @@ fn_status sites_db_list_managers(db_conn *db, const char *caller_id, const char 
 }
 
 static const db_stmt add_manager = {
-    "sites_add_manager",
-    "WITH target AS (SELECT id, role FROM members WHERE id = $2),"
-    " added AS (INSERT INTO site_managers (site_id, member_id)"
-    "   SELECT $1, id FROM target WHERE role = 'manager' ON CONFLICT DO NOTHING RETURNING 1)"
-    " SELECT role = 'manager', EXISTS (SELECT 1 FROM added) FROM target"};
+    "sites_add_manager", "WITH target AS (SELECT id, role FROM members WHERE id = $2),"
+                         " added AS (INSERT INTO site_managers (site_id, member_id)"
+                         "   SELECT $1, id FROM target WHERE role = 'manager' ON CONFLICT DO NOTHING RETURNING 1)"
+                         " SELECT role = 'manager', EXISTS (SELECT 1 FROM added) FROM target"};
 
 fn_status sites_db_add_manager(db_conn *db, const char *site_id, const char *member_id, int *role_ok, int *added) {
   fn_status st;
@@ -239,9 +240,7 @@ fn_status sites_db_remove_manager(db_conn *db, const char *site_id, const char *
   return st;
 }
 
-fn_status sites_can_create(const member_caller *caller) {
-  return caller->role == ROLE_ADMIN ? FN_OK : FN_FORBIDDEN;
-}
+fn_status sites_can_create(const member_caller *caller) { return caller->role == ROLE_ADMIN ? FN_OK : FN_FORBIDDEN; }
 
 fn_status sites_can_update(const member_caller *caller, int caller_manages, const json_t *changes,
                            const char **detail) {

@@ -140,8 +140,9 @@ static void sites_http_create(fn_req *req) {
 fail:
   free(json);
   req_fail(req, st,
-           st == FN_CONFLICT ? "A site with this slug exists." : st == FN_FORBIDDEN ? "Only an admin may create sites."
-                                                                                    : NULL);
+           st == FN_CONFLICT    ? "A site with this slug exists."
+           : st == FN_FORBIDDEN ? "Only an admin may create sites."
+                                : NULL);
 }
 
 static void sites_http_update(fn_req *req) {
@@ -162,7 +163,8 @@ static void sites_http_update(fn_req *req) {
   if (db == NULL)
     return;
   if ((st = members_db_begin_as_caller(db, req->caller.id, &caller)) != FN_OK ||
-      (st = sites_db_lock(db, id, &site)) != FN_OK || (st = sites_db_is_manager(db, id, caller.id, &manages)) != FN_OK ||
+      (st = sites_db_lock(db, id, &site)) != FN_OK ||
+      (st = sites_db_is_manager(db, id, caller.id, &manages)) != FN_OK ||
       (st = sites_can_update(&caller, manages, req->body, &detail)) != FN_OK ||
       (st = req_if_match(req, site.version)) != FN_OK)
     goto fail;
@@ -180,8 +182,7 @@ static void sites_http_update(fn_req *req) {
     return;
   }
   if ((st = sites_db_update(db, id, req->body, &json, &version)) != FN_OK ||
-      (st = audit_db_record(db, req, "site.updated", "site", id, req->body)) != FN_OK ||
-      (st = db_commit(db)) != FN_OK)
+      (st = audit_db_record(db, req, "site.updated", "site", id, req->body)) != FN_OK || (st = db_commit(db)) != FN_OK)
     goto fail;
   reply_site(req, 200, id, json, version);
   return;
@@ -217,7 +218,10 @@ static void sites_http_archive(fn_req *req) {
   reply_empty(req, 204);
   return;
 fail:
-  req_fail(req, st, st == FN_NOT_FOUND ? "No such site." : st == FN_FORBIDDEN ? "Only an admin may archive sites." : NULL);
+  req_fail(req, st,
+           st == FN_NOT_FOUND   ? "No such site."
+           : st == FN_FORBIDDEN ? "Only an admin may archive sites."
+                                : NULL);
 }
 
 static void sites_http_list_managers(fn_req *req) {
@@ -255,7 +259,9 @@ static void change_manager(fn_req *req, int add) {
     return;
   if ((st = members_db_begin_as_caller(db, req->caller.id, &caller)) != FN_OK ||
       (st = sites_can_change_managers(&caller)) != FN_OK || (st = sites_db_lock(db, site_id, &site)) != FN_OK) {
-    detail = st == FN_NOT_FOUND ? "No such site." : st == FN_FORBIDDEN ? "Only an admin may change site managers." : NULL;
+    detail = st == FN_NOT_FOUND   ? "No such site."
+             : st == FN_FORBIDDEN ? "Only an admin may change site managers."
+                                  : NULL;
     goto fail;
   }
   if (add && site.archived) {

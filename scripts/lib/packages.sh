@@ -1,0 +1,28 @@
+# shellcheck shell=sh
+# shellcheck disable=SC2034 # the variables are used by whoever sources this file
+# The one list of Debian (bookworm) packages forumnet needs. Sourced by scripts/lib/deps.sh and by
+# docker/Dockerfile, so the scripts and the image install the same names. POSIX sh: no bash-isms here.
+
+# Compiler and the C libraries forumnet links (pkg-config finds them). libcmocka-dev and libcurl4-gnutls-dev
+# are here too because tests/ is configured by default; curl must be the gnutls flavour that libulfius-dev
+# already depends on (libcurl4-openssl-dev conflicts with it).
+FORUMNET_COMPILE_PACKAGES="build-essential cmake pkg-config libulfius-dev libmicrohttpd-dev libjansson-dev libjwt-dev libpq-dev libsodium-dev libcmocka-dev libcurl4-gnutls-dev"
+
+# A local PostgreSQL 15 for scripts/run.sh and scripts/test.sh (postgresql-contrib brings pgbench).
+FORUMNET_SERVER_PACKAGES="postgresql postgresql-contrib"
+
+# Tools the scripts call: curl for poking the API, clang-format and cppcheck for the checks in test.sh.
+FORUMNET_TOOL_PACKAGES="curl clang-format cppcheck"
+
+# Everything scripts/run.sh installs.
+FORUMNET_BUILD_PACKAGES="$FORUMNET_COMPILE_PACKAGES $FORUMNET_SERVER_PACKAGES $FORUMNET_TOOL_PACKAGES"
+
+# Extra for scripts/test.sh and tests/bench/.
+FORUMNET_TEST_PACKAGES="wrk"
+
+# Node.js for `npx @redocly/cli` (OpenAPI lint). Installed only when no `node` is on PATH (>= 18 is fine),
+# so a newer Node.js from elsewhere is left alone.
+FORUMNET_NODE_PACKAGES="nodejs npm"
+
+# What the runtime image needs to run build/forumnet (the shared libraries' own dependencies follow).
+FORUMNET_RUNTIME_PACKAGES="libulfius2.7 libmicrohttpd12 libjansson4 libjwt0 libpq5 libsodium23 ca-certificates"

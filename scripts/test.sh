@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# The one test command. On a fresh Debian 12 machine (root or not, no stdin needed) it installs what is
+# missing, checks formatting, builds, runs cppcheck and the OpenAPI lint, starts a throwaway PostgreSQL 15,
+# migrates it and runs every ctest test (unit and end-to-end). Its exit status is the verdict.
+#
+#   FORUMNET_SANITIZE=1   build with AddressSanitizer + UBSan into build-asan/ instead of build/
+#   FORUMNET_TEST_KEEP=1  keep the throwaway cluster's directory (its path is printed) after the run
+#   CTEST_ARGS="-R e2e"   extra arguments for ctest (e.g. run a subset)
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+# shellcheck source=scripts/lib/packages.sh
+. scripts/lib/packages.sh
+# shellcheck source=scripts/lib/deps.sh
+. scripts/lib/deps.sh
+# shellcheck source=scripts/lib/pg.sh
+. scripts/lib/pg.sh
+
+JOBS=$(nproc 2>/dev/null || echo 2)
+STARTED=$SECONDS
+RESULTS=()
+FAILED=()
+PG_BASE=''
+PG_DATA=''
+
+step() { printf '\n==> %s\n' "$*"; }
+pass() { RESULTS+=("ok    $1${2:+ ($2)}"); }
+fail() {
+  RESULTS+=("FAIL  $1${2:+ ($2)}")
+  FAILED+=("$1")
+}
+skip() { RESULTS+=("skip  $1${2:+ ($2)}"); }
+
+summary() {
+  local status=$1 line
+  printf '\n==> Summary (%ss)\n' "$((SECONDS - STARTED))"
+  for line in "${RESULTS[@]}"; do
+    printf '  %s\n' "$line"
+  done
+  if [[ $status -eq 0 ]]; then
+    echo "scripts/test.sh: PASSED"
+  else
+    local why=${FAILED[*]:-}
+    if [[ $status -eq 130 || $status -eq 143 ]]; then why="${why:+$why, }interrupted"; fi
+    echo "scripts/test.sh: FAILED${why:+ ($why)}"
+  fi
+}
+
+cleanup() {
+  local status=$?
+  trap - EXIT INT TERM
+  # A signal can land while a command's output is redirected; report on the script's own stdout/stderr.
+  exec 1>&7 2>&8
+  if [[ -n "$PG_DATA" ]]; then
+    if [[ " ${FAILED[*]} " == *" ctest "* && -f "$PG_DATA/server.log" ]]; then
+      echo "--- last lines of the test PostgreSQL log ($PG_DATA/server.log) ---"
+      tail -n 20 "$PG_DATA/server.log" || true
+    fi
+    pg_stop "$PG_DATA" immediate >/dev/null 2>&1 || true
+  fi
+  if [[ -n "$PG_BASE" ]]; then
+    if [[ "${FORUMNET_TEST_KEEP:-0}" == 1 ]]; then
+      echo "kept the test cluster's directory: $PG_BASE"
+    else
+      rm -rf "$PG_BASE"
+    fi
+  fi
+  summary "$status"
+  exit "$status"
+}
+exec 7>&1 8>&2
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- dependencies -------------------------------------------------------------------------------------------
+step "Debian packages"
+if ! deps_install_test; then
+  fail deps
+  exit 1
+fi
+pass deps
+
+# --- formatting ---------------------------------------------------------------------------------------------
+step "clang-format check"
+mapfile -t SOURCES < <(find src include tests -type f \( -name '*.c' -o -name '*.h' \) 2>/dev/null | sort)
+if ((${#SOURCES[@]} == 0)); then
+  skip format "no C files"
+else
+  FORMAT_LOG=$(mktemp)
+  if clang-format --dry-run --Werror "${SOURCES[@]}" >"$FORMAT_LOG" 2>&1; then
+    pass format "${#SOURCES[@]} files"
+  else
+    head -n 60 "$FORMAT_LOG"
+    mapfile -t UNFORMATTED < <(grep -oE '^[^:]+\.(c|h):[0-9]+:[0-9]+: (error|warning)' "$FORMAT_LOG" | cut -d: -f1 | sort -u)
+    echo "Files that differ from .clang-format: ${UNFORMATTED[*]:-?}"
+    echo "Fix with: clang-format -i ${UNFORMATTED[*]:-<files>}"
+    fail format "${#UNFORMATTED[@]} files differ"
+  fi
+  rm -f "$FORMAT_LOG"
+fi
+
+# --- build --------------------------------------------------------------------------------------------------
+if [[ "${FORUMNET_SANITIZE:-0}" == 1 ]]; then
+  BUILD_DIR=build-asan
+  SANITIZE=ON
+  : "${UBSAN_OPTIONS:=print_stacktrace=1:halt_on_error=1}"
+  : "${ASAN_OPTIONS:=detect_leaks=1:strict_string_checks=1}"
+  export UBSAN_OPTIONS ASAN_OPTIONS
+else
+  BUILD_DIR=build
+  SANITIZE=OFF
+fi
+step "Build ($BUILD_DIR, FORUMNET_SANITIZE=$SANITIZE)"
+if ! cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFORUMNET_TESTS=ON -DFORUMNET_SANITIZE="$SANITIZE" ||
+  ! cmake --build "$BUILD_DIR" -j"$JOBS"; then
+  fail build
+  exit 1
+fi
+pass build "$BUILD_DIR"
+FORUMNET_BIN="$ROOT/$BUILD_DIR/forumnet"
+
+# --- static analysis ----------------------------------------------------------------------------------------
+step "cppcheck src/"
+if cppcheck --enable=warning,performance,portability --error-exitcode=1 --inline-suppr --std=c11 -I include \
+  --suppress=missingIncludeSystem --quiet -j"$JOBS" src; then
+  pass cppcheck
+else
+  fail cppcheck
+fi
+
+# --- OpenAPI lint (before ctest, so that ctest's summary stays near the end of the output) --------------------
+step "OpenAPI lint"
+if [[ -f scripts/lint_openapi.sh ]]; then
+  if bash scripts/lint_openapi.sh </dev/null; then
+    pass openapi-lint
+  else
+    fail openapi-lint
+  fi
+else
+  skip openapi-lint "no scripts/lint_openapi.sh"
+fi
+
+# --- throwaway PostgreSQL -----------------------------------------------------------------------------------
+step "Throwaway PostgreSQL 15"
+# Under /tmp rather than $TMPDIR: as root the server runs as another user, who must be able to reach it.
+PG_BASE=$(mktemp -d /tmp/forumnet-test.XXXXXX)
+chmod 755 "$PG_BASE"
+PG_DATA="$PG_BASE/pg"
+PG_SOCK="$PG_BASE/run"
+PG_PORT=5432 # only names the socket file in our private socket directory; no TCP
+# Durability is pointless for a cluster that is deleted at exit; dropping it makes the tests faster.
+if ! PG_INITDB_NOSYNC=1 PG_MAX_CONNECTIONS=200 \
+  PG_EXTRA_SETTINGS=$'fsync = off\nsynchronous_commit = off\nfull_page_writes = off' \
+  pg_start "$PG_DATA" "$PG_SOCK" "$PG_PORT" ||
+  ! pg_createdb "$PG_SOCK" "$PG_PORT" forumnet ||
+  ! pg_control_scripts "$PG_DATA" "$PG_BASE"; then
+  fail postgres
+  exit 1
+fi
+FORUMNET_TEST_DATABASE_URL=$(pg_url "$PG_SOCK" "$PG_PORT" forumnet)
+FORUMNET_TEST_PG_STOP=$PG_STOP_CMD
+FORUMNET_TEST_PG_START=$PG_START_CMD
+FORUMNET_TEST_PG_BIN=$PG_BIN
+FORUMNET_TEST_PG_HOST=$PG_SOCK
+FORUMNET_TEST_PG_PORT=$PG_PORT
+FORUMNET_TEST_PG_USER=$PG_SUPERUSER
+export FORUMNET_TEST_DATABASE_URL FORUMNET_TEST_PG_STOP FORUMNET_TEST_PG_START FORUMNET_TEST_PG_BIN \
+  FORUMNET_TEST_PG_HOST FORUMNET_TEST_PG_PORT FORUMNET_TEST_PG_USER
+echo "FORUMNET_TEST_DATABASE_URL=$FORUMNET_TEST_DATABASE_URL"
+pass postgres "$PG_BASE"
+
+step "forumnet migrate"
+if ! FORUMNET_DATABASE_URL=$FORUMNET_TEST_DATABASE_URL "$FORUMNET_BIN" migrate </dev/null; then
+  fail migrate
+  exit 1
+fi
+pass migrate
+
+# --- tests --------------------------------------------------------------------------------------------------
+step "ctest ($BUILD_DIR, -j$JOBS)"
+# shellcheck disable=SC2086 # CTEST_ARGS is a list of words
+if ctest --test-dir "$BUILD_DIR" --output-on-failure --no-tests=error -j"$JOBS" ${CTEST_ARGS:-} </dev/null; then
+  pass ctest
+else
+  fail ctest
+fi
+
+((${#FAILED[@]} == 0))
