@@ -34,6 +34,7 @@ typedef struct fn_config {
 
   size_t max_body_bytes;
   unsigned max_connections;
+  unsigned http_threads;       /* 0: a thread per connection; N: N epoll worker threads */
   unsigned connection_timeout; /* seconds of inactivity */
   unsigned db_pool_size;
   unsigned db_acquire_timeout_ms;

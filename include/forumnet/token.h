@@ -31,4 +31,10 @@ fn_status token_issue(const fn_config *cfg, const token_claims *claims, long ttl
  * hold at `now`. Fills *out. Any failure is FN_UNAUTHENTICATED. */
 fn_status token_verify(const fn_config *cfg, const char *token, time_t now, token_claims *out);
 
+/* token_verify behind a small cache of tokens that verified before: a hit costs a hash
+ * and a compare instead of an HMAC/RSA check and two JSON parses. Only `exp` can turn a
+ * verified token invalid later (iat/nbf only become more valid), so a hit re-checks it.
+ * Thread-safe. */
+fn_status token_verify_cached(const fn_config *cfg, const char *token, time_t now, token_claims *out);
+
 #endif

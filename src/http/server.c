@@ -79,8 +79,11 @@ int server_run(fn_app *app) {
 
   /* Handlers block on libpq, so each connection gets its own thread; the connection
    * cap and inactivity timeout bound what slow or idle clients can hold. */
-  unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC |
-                   MHD_USE_ERROR_LOG | (ipv6 ? MHD_USE_IPv6 : 0);
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG | (ipv6 ? MHD_USE_IPv6 : 0);
+  if (app->cfg.http_threads == 0)
+    flags |= MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
+  else
+    flags |= MHD_USE_EPOLL;
   struct MHD_OptionItem options[] = {
       {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL}, /* first, so MHD logs nothing elsewhere */
       {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)count_request_end, NULL},
@@ -89,6 +92,7 @@ int server_run(fn_app *app) {
       {MHD_OPTION_CONNECTION_LIMIT, app->cfg.max_connections, NULL},
       {MHD_OPTION_CONNECTION_TIMEOUT, app->cfg.connection_timeout, NULL},
       {MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL},
+      {app->cfg.http_threads ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, app->cfg.http_threads, NULL},
       {MHD_OPTION_END, 0, NULL},
   };
 
