@@ -13,7 +13,7 @@ void log_timestamp(char *buf, unsigned long buf_len) {
   gmtime_r(&ts.tv_sec, &tm);
   char base[32];
   strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
-  snprintf(buf, buf_len, "%s.%03ldZ", base, ts.tv_nsec / 1000000);
+  snprintf(buf, buf_len, "%s.%03dZ", base, (int)(ts.tv_nsec / 1000000));
 }
 
 /* Serializes obj as one line and writes it with a single locked write so lines

@@ -20,10 +20,19 @@ struct db_conn {
   char sqlstate[6];
 };
 
+/* A thread waiting for a connection. Released connections are handed to the oldest
+ * waiter directly, so a thread that releases and immediately asks again cannot barge
+ * ahead of threads already waiting (that barging made tail latency hundreds of ms). */
+typedef struct pool_waiter {
+  pthread_cond_t granted_cond;
+  db_conn *granted;
+  struct pool_waiter *next;
+} pool_waiter;
+
 struct db_pool {
   const fn_config *cfg;
   pthread_mutex_t lock;
-  pthread_cond_t available;
+  pool_waiter *wait_head, *wait_tail;
   db_conn *conns;
   unsigned size, in_use;
   unsigned long waits, timeouts, reconnects;
@@ -67,7 +76,6 @@ fn_status db_pool_create(const fn_config *cfg, db_pool **out) {
   pool->cfg = cfg;
   pool->size = cfg->db_pool_size;
   pthread_mutex_init(&pool->lock, NULL);
-  pthread_cond_init(&pool->available, NULL);
   *out = pool;
   return FN_OK;
 }
@@ -80,7 +88,6 @@ void db_pool_destroy(db_pool *pool) {
   pthread_mutex_unlock(&pool->lock);
   for (unsigned i = 0; i < pool->size; i++)
     PQfinish(pool->conns[i].pg);
-  pthread_cond_destroy(&pool->available);
   pthread_mutex_destroy(&pool->lock);
   free(pool->conns);
   free(pool);
@@ -107,6 +114,33 @@ static fn_status ensure_connected(db_pool *pool, db_conn *c) {
   return FN_OK;
 }
 
+/* Removes w from the wait queue (it timed out). Called with the lock held. */
+static void unlink_waiter(db_pool *pool, pool_waiter *w) {
+  pool_waiter **p = &pool->wait_head, *prev = NULL;
+  while (*p && *p != w) {
+    prev = *p;
+    p = &(*p)->next;
+  }
+  if (*p == NULL)
+    return;
+  *p = w->next;
+  if (pool->wait_tail == w)
+    pool->wait_tail = prev;
+}
+
+/* A free connection, preferring one already open; NULL if none. Called with the lock held. */
+static db_conn *take_free(db_pool *pool) {
+  db_conn *c = NULL;
+  for (unsigned i = 0; i < pool->size; i++)
+    if (!pool->conns[i].in_use && (c == NULL || (c->pg == NULL && pool->conns[i].pg != NULL)))
+      c = &pool->conns[i];
+  if (c != NULL) {
+    c->in_use = 1;
+    pool->in_use++;
+  }
+  return c;
+}
+
 fn_status db_pool_acquire(db_pool *pool, db_conn **out) {
   struct timespec deadline;
   clock_gettime(CLOCK_REALTIME, &deadline);
@@ -118,31 +152,35 @@ fn_status db_pool_acquire(db_pool *pool, db_conn **out) {
   }
   *out = NULL;
   pthread_mutex_lock(&pool->lock);
-  if (pool->in_use == pool->size)
-    pool->waits++;
-  while (pool->in_use == pool->size && !pool->closing) {
-    if (pthread_cond_timedwait(&pool->available, &pool->lock, &deadline) == ETIMEDOUT && pool->in_use == pool->size) {
-      pool->timeouts++;
-      pthread_mutex_unlock(&pool->lock);
-      return FN_UNAVAILABLE;
-    }
-  }
   if (pool->closing) {
     pthread_mutex_unlock(&pool->lock);
     return FN_UNAVAILABLE;
   }
-  /* Prefer a connection that is already open. */
-  db_conn *c = NULL;
-  for (unsigned i = 0; i < pool->size; i++) {
-    if (!pool->conns[i].in_use && (c == NULL || (c->pg == NULL && pool->conns[i].pg != NULL)))
-      c = &pool->conns[i];
+  /* Only take a free connection directly when nobody is queued ahead of us. */
+  db_conn *c = pool->wait_head == NULL ? take_free(pool) : NULL;
+  if (c == NULL) {
+    pool_waiter w = {.granted = NULL, .next = NULL};
+    pthread_cond_init(&w.granted_cond, NULL);
+    pool->waits++;
+    if (pool->wait_tail)
+      pool->wait_tail->next = &w;
+    else
+      pool->wait_head = &w;
+    pool->wait_tail = &w;
+    while (w.granted == NULL && !pool->closing)
+      if (pthread_cond_timedwait(&w.granted_cond, &pool->lock, &deadline) == ETIMEDOUT)
+        break;
+    if (w.granted == NULL) {
+      unlink_waiter(pool, &w);
+      pool->timeouts++;
+    }
+    c = w.granted;
+    pthread_cond_destroy(&w.granted_cond);
+    if (c == NULL) {
+      pthread_mutex_unlock(&pool->lock);
+      return FN_UNAVAILABLE;
+    }
   }
-  if (c == NULL) { /* in_use < size guarantees a free slot; defend against a counting bug */
-    pthread_mutex_unlock(&pool->lock);
-    return FN_INTERNAL;
-  }
-  c->in_use = 1;
-  pool->in_use++;
   pthread_mutex_unlock(&pool->lock);
 
   if (ensure_connected(pool, c) != FN_OK) {
@@ -166,9 +204,17 @@ void db_pool_release(db_pool *pool, db_conn *c) {
   if (c->pg != NULL && PQstatus(c->pg) != CONNECTION_OK)
     c->broken = 1;
   pthread_mutex_lock(&pool->lock);
-  c->in_use = 0;
-  pool->in_use--;
-  pthread_cond_signal(&pool->available);
+  pool_waiter *w = pool->wait_head;
+  if (w != NULL) { /* hand over: the connection stays in use */
+    pool->wait_head = w->next;
+    if (pool->wait_head == NULL)
+      pool->wait_tail = NULL;
+    w->granted = c;
+    pthread_cond_signal(&w->granted_cond);
+  } else {
+    c->in_use = 0;
+    pool->in_use--;
+  }
   pthread_mutex_unlock(&pool->lock);
 }
 

@@ -1,0 +1,22 @@
+-- wrk script for the login scenario of tests/bench/run.sh: POST /v1/auth/login with a practitioner's correct
+-- password. run.sh exports BENCH_PRACTITIONER_EMAIL and BENCH_PRACTITIONER_PASSWORD before starting wrk.
+-- Every request does a full Argon2id verification plus a refresh-token insert, so expect low numbers.
+
+local function env(name)
+  local v = os.getenv(name)
+  if v == nil or v == "" then
+    error(name .. " is not set (run this through tests/bench/run.sh)")
+  end
+  return v
+end
+
+local function json_string(s)
+  return '"' .. s:gsub('[%c"\\]', function(c)
+    return string.format("\\u%04x", c:byte())
+  end) .. '"'
+end
+
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"email":' .. json_string(env("BENCH_PRACTITIONER_EMAIL")) .. ',"password":'
+  .. json_string(env("BENCH_PRACTITIONER_PASSWORD")) .. "}"
