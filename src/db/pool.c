@@ -162,11 +162,13 @@ fn_status db_pool_acquire(db_pool *pool, db_conn **out) {
     pool_waiter w = {.granted = NULL, .next = NULL};
     pthread_cond_init(&w.granted_cond, NULL);
     pool->waits++;
+    /* w lives on this stack frame while queued: it leaves the queue (handed a connection
+     * by db_pool_release, or unlinked on timeout) before this function returns. */
     if (pool->wait_tail)
       pool->wait_tail->next = &w;
     else
-      pool->wait_head = &w;
-    pool->wait_tail = &w;
+      pool->wait_head = &w; // cppcheck-suppress autoVariables
+    pool->wait_tail = &w;   // cppcheck-suppress autoVariables
     while (w.granted == NULL && !pool->closing)
       if (pthread_cond_timedwait(&w.granted_cond, &pool->lock, &deadline) == ETIMEDOUT)
         break;

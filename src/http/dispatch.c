@@ -111,7 +111,8 @@ static fn_status authenticate(fn_req *req, const char **detail) {
     return FN_UNAUTHENTICATED;
   }
   token_claims claims;
-  if (token_verify_cached(&req->app->cfg, h + 7, time(NULL), &claims) != FN_OK || strcmp(claims.typ, TOKEN_TYPE_ACCESS) != 0) {
+  if (token_verify_cached(&req->app->cfg, h + 7, time(NULL), &claims) != FN_OK ||
+      strcmp(claims.typ, TOKEN_TYPE_ACCESS) != 0) {
     *detail = "The access token is invalid or expired.";
     return FN_UNAUTHENTICATED;
   }

@@ -74,7 +74,12 @@ void reply_json(fn_req *req, int http_status, json_t *body) {
 }
 
 void reply_empty(fn_req *req, int http_status) {
-  ulfius_set_binary_body_response(req->res, (unsigned)http_status, NULL, 0);
+  /* ulfius_set_binary_body_response refuses a NULL body (and then leaves the status
+   * alone), so an empty reply sets its fields directly. */
+  o_free(req->res->binary_body);
+  req->res->binary_body = NULL;
+  req->res->binary_body_length = 0;
+  req->res->status = (long)http_status;
   u_map_remove_from_key_case(req->res->map_header, "Content-Type");
   req->status = http_status;
 }

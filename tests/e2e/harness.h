@@ -1,0 +1,332 @@
+/*
+ * harness.h — the end-to-end test library for forumnet.
+ *
+ * Every tests/e2e/e2e_*.c file is one cmocka executable.  A test group starts the real
+ * `forumnet serve` in its group setup (harness_server_start), talks HTTP to it with the
+ * http_* functions, and stops it in its group teardown (harness_server_stop, which also
+ * checks that SIGTERM gives exit status 0).  Tests observe the server only through HTTP;
+ * the one exception is harness_psql_scalar(), for audit rows, until GET /v1/audit exists.
+ *
+ * Environment read here:
+ *   FORUMNET_BIN                 path to the forumnet binary (set by ctest)
+ *   FORUMNET_TEST_DATABASE_URL   the throwaway PostgreSQL started by scripts/test.sh
+ *   HARNESS_VERBOSE              when set, the server logs every request (FORUMNET_LOG_REQUESTS=1)
+ *
+ * Each test makes its own data with unique names (harness_unique), so tests and test
+ * binaries can run in parallel against one database and in any order.
+ *
+ * Ownership: every http_response * is owned by the caller and released with
+ * http_response_free().  Strings returned by harness functions are documented one by one.
+ *
+ * Failures: the assert_* macros below print the request, the status, the body and the
+ * server's log file before failing the test at the caller's line.  They may be used in
+ * tests and in cmocka setup/teardown functions, never in threads other than the test's.
+ */
+#ifndef FORUMNET_E2E_HARNESS_H
+#define FORUMNET_E2E_HARNESS_H
+
+/* POSIX 2008 (pthread barriers, mkstemps, strncasecmp): include this header first. */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE
+#endif
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+/* The HS256 secret every test server is started with (exactly 40 bytes), so that tests can
+ * forge tokens with libjwt.  Never used outside the tests. */
+#define HARNESS_JWT_SECRET "e2e-only-secret-0123456789abcdefghijklmn"
+#define HARNESS_JWT_SECRET_LEN 40
+
+/* The origin every test server allows through FORUMNET_CORS_ORIGINS. */
+#define HARNESS_CORS_ORIGIN "https://app.example.org"
+
+/* Buffer sizes for the *_out parameters below. */
+#define HARNESS_ID_MAX 64
+#define HARNESS_NAME_MAX 96
+#define HARNESS_EMAIL_MAX 128
+#define HARNESS_PASSWORD_MAX 128
+#define HARNESS_TOKEN_MAX 4096
+
+/* ------------------------------------------------------------------------------------
+ * Server lifecycle
+ * ------------------------------------------------------------------------------------ */
+
+/* Starts `$FORUMNET_BIN serve` on 127.0.0.1:<free port> with
+ *   FORUMNET_DATABASE_URL=$FORUMNET_TEST_DATABASE_URL, FORUMNET_JWT_SECRET=HARNESS_JWT_SECRET,
+ *   FORUMNET_CORS_ORIGINS=HARNESS_CORS_ORIGIN, FORUMNET_LOG_REQUESTS=0 (1 with HARNESS_VERBOSE),
+ *   FORUMNET_AUTO_MIGRATE=1 (migrations are advisory-locked, so parallel servers are safe),
+ * then every "KEY=VALUE" of extra_env (NULL-terminated array, or NULL), which override the
+ * above.  Other FORUMNET_* variables of the test's own environment are not passed on.
+ * Waits (10 s at most) for GET /healthz to answer 200, and fails the test otherwise.
+ *
+ * Servers nest: the new server becomes the current one (the one http_* talks to) until
+ * harness_server_stop(), which makes the previous one current again.  So a test can start
+ * a second, differently configured server for itself and stop it before returning. */
+void harness_server_start(const char *const *extra_env);
+
+/* Stops the current server with SIGTERM and asserts that it exits with status 0 within
+ * 10 s (it is killed otherwise).  Safe to call when no server runs (does nothing). */
+void harness_server_stop(void);
+
+/* How many servers this process runs (nesting depth), for teardowns that must clean up
+ * after a test that failed between its own start and stop. */
+int harness_server_depth(void);
+
+/* "http://127.0.0.1:PORT" of the current server (borrowed). */
+const char *harness_base_url(void);
+
+/* Path of the current server's log file (stdout and stderr), borrowed; "" if none. */
+const char *harness_server_log(void);
+
+/* Sets the local address outgoing requests of the *calling thread* are sent from, e.g.
+ * "127.23.4.5" (all of 127.0.0.0/8 is loopback on Linux), or NULL for the default.
+ * Lets a test own a client address for per-address rate limits. */
+void harness_set_source_address(const char *ip);
+
+/* Picks a loopback address (127.a.b.c, never 127.0.0.1) unique to this process and call,
+ * makes it the calling thread's source address, and returns it (thread-local buffer).
+ * Tests that provoke login failures use one so per-address counters never mix tests. */
+const char *harness_use_unique_source_address(void);
+
+/* ------------------------------------------------------------------------------------
+ * HTTP
+ * ------------------------------------------------------------------------------------ */
+
+typedef struct http_response {
+  long status;  /* HTTP status, 0 if the exchange itself failed */
+  char *method; /* the request, for failure messages */
+  char *path;
+  char *body; /* raw body, always NUL-terminated (may contain other NULs) */
+  size_t body_len;
+  json_t *json;        /* body parsed as JSON (any JSON value), or NULL if it is not JSON */
+  size_t header_count; /* response headers, in order, names as sent */
+  char **header_names;
+  char **header_values; /* values without surrounding whitespace */
+  char error[256];      /* transport error text when status is 0 */
+} http_response;
+
+void http_response_free(http_response *resp);
+
+/* One request to the current server.  path starts with '/', may carry a query string.
+ * token: a bearer token or NULL.  content_type: sent as Content-Type when not NULL.
+ * body: NUL-terminated body or NULL (no body).  headers: NULL-terminated list of extra
+ * "Name: value" lines or NULL.  Never fails the test: check ->status.  Caller frees. */
+http_response *http_request(const char *method, const char *path, const char *token, const char *content_type,
+                            const char *body, const char *const *headers);
+
+/* Same with an explicit body length (the body may contain NULs). */
+http_response *http_request_len(const char *method, const char *path, const char *token, const char *content_type,
+                                const char *body, size_t body_len, const char *const *headers);
+
+/* GET path, with a bearer token or NULL. */
+http_response *http_get(const char *path, const char *token);
+
+/* GET path with extra headers (e.g. If-None-Match). */
+http_response *http_get_with_headers(const char *path, const char *token, const char *const *headers);
+
+/* Sends body serialised compactly as application/json.  STEALS the reference to body
+ * (NULL sends no body), so `http_json("POST", p, t, json_pack(...))` does not leak. */
+http_response *http_json(const char *method, const char *path, const char *token, json_t *body);
+
+/* Same with extra headers (e.g. "If-Match: \"3\""). Steals body. */
+http_response *http_json_with_headers(const char *method, const char *path, const char *token, json_t *body,
+                                      const char *const *headers);
+
+/* Over a raw socket (Connection: close): sends the request line and headers with
+ * "Content-Length: <declared_length>" but only the first body_len bytes of body, then
+ * reads the answer (10 s at most).  For "413 without reading the body further". */
+http_response *http_send_declared_length(const char *method, const char *path, const char *token,
+                                         const char *content_type, size_t declared_length, const char *body,
+                                         size_t body_len);
+
+/* Over a raw socket: sends body with "Transfer-Encoding: chunked" (no Content-Length) in
+ * chunks of chunk_size bytes, then reads the answer (10 s at most). */
+http_response *http_send_chunked(const char *method, const char *path, const char *token, const char *content_type,
+                                 const char *body, size_t body_len, size_t chunk_size);
+
+/* First value of a response header, matched case-insensitively; NULL if absent (borrowed). */
+const char *http_header(const http_response *resp, const char *name);
+
+/* True if any value of the header, split at commas, equals token (case-insensitive,
+ * whitespace trimmed): http_header_has_token(r, "Allow", "GET"). */
+bool http_header_has_token(const http_response *resp, const char *name, const char *token);
+
+/* Formats a path into a thread-local rotating buffer (8 slots of 1 KiB): convenient inside
+ * a call, e.g. http_get(hpath("/v1/sites/%s", id), tok).  Fails the test if truncated. */
+const char *hpath(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Percent-encodes s for a query string: a new string the caller frees(). */
+char *harness_urlencode(const char *s);
+
+/* ------------------------------------------------------------------------------------
+ * JSON access (all borrowed; NULL when absent or of another type)
+ * ------------------------------------------------------------------------------------ */
+
+/* Follows a dotted path of object keys: hjson_get(resp->json, "member.id"). */
+json_t *hjson_get(const json_t *root, const char *dotted_path);
+const char *hjson_str(const json_t *root, const char *dotted_path);
+
+/* True if the value at the path is JSON null (present and null). */
+bool hjson_is_null(const json_t *root, const char *dotted_path);
+
+/* The "version" integer of a resource (fails the test if absent). */
+#define hjson_version(root) harness_json_int_at((root), "version", __FILE__, __LINE__)
+json_int_t harness_json_int_at(const json_t *root, const char *dotted_path, const char *file, int line);
+
+/* ------------------------------------------------------------------------------------
+ * Assertions (fail at the caller's line, printing the exchange and the server log path)
+ * ------------------------------------------------------------------------------------ */
+
+/* resp->status == status. */
+#define assert_status(resp, status) harness_assert_status((resp), (status), __FILE__, __LINE__)
+
+/* A problem+json answer: status, Content-Type application/problem+json, body with string
+ * type and title, integer status equal to status, string request_id equal to the
+ * X-Request-Id header. */
+#define assert_problem(resp, status) harness_assert_problem((resp), (status), NULL, __FILE__, __LINE__)
+
+/* assert_problem plus type == "urn:forumnet:problem:<slug>". */
+#define assert_problem_type(resp, status, slug) harness_assert_problem((resp), (status), (slug), __FILE__, __LINE__)
+
+/* The problem body has errors[] with an entry whose field equals field. */
+#define assert_error_field(resp, field) harness_assert_error_field((resp), (field), __FILE__, __LINE__)
+
+/* A header is present and equal (case-sensitive value) to expected. */
+#define assert_header_equal(resp, name, expected)                                                                      \
+  harness_assert_header_equal((resp), (name), (expected), __FILE__, __LINE__)
+
+/* A header is absent. */
+#define assert_header_absent(resp, name) harness_assert_header_absent((resp), (name), __FILE__, __LINE__)
+
+/* The string at a dotted JSON path equals expected (or the value is null if expected is NULL). */
+#define assert_json_str(root, path, expected) harness_assert_json_str((root), (path), (expected), __FILE__, __LINE__)
+
+/* The integer at a dotted JSON path equals expected. */
+#define assert_json_int(root, path, expected) harness_assert_json_int((root), (path), (expected), __FILE__, __LINE__)
+
+/* ETag header equals "\"<version>\"" where version is the body's "version". */
+#define assert_etag_matches_version(resp) harness_assert_etag_version((resp), __FILE__, __LINE__)
+
+/* Fails at the caller's line with a printf-style message (plus the server log path). */
+#define harness_fail(...) harness_fail_at(__FILE__, __LINE__, __VA_ARGS__)
+
+void harness_assert_status(const http_response *resp, long status, const char *file, int line);
+void harness_assert_problem(const http_response *resp, long status, const char *slug, const char *file, int line);
+void harness_assert_error_field(const http_response *resp, const char *field, const char *file, int line);
+void harness_assert_header_equal(const http_response *resp, const char *name, const char *expected, const char *file,
+                                 int line);
+void harness_assert_header_absent(const http_response *resp, const char *name, const char *file, int line);
+void harness_assert_json_str(const json_t *root, const char *path, const char *expected, const char *file, int line);
+void harness_assert_json_int(const json_t *root, const char *path, json_int_t expected, const char *file, int line);
+void harness_assert_etag_version(const http_response *resp, const char *file, int line);
+void harness_fail_at(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* ------------------------------------------------------------------------------------
+ * Fixtures
+ * ------------------------------------------------------------------------------------ */
+
+/* Writes "<prefix>-<pid>-<counter>-<time hex>" to out (HARNESS_NAME_MAX bytes): unique per
+ * process and call, lowercase, valid as a site slug when prefix is [a-z0-9]+.  Returns out. */
+char *harness_unique(const char *prefix, char *out);
+
+/* Writes a unique address "<prefix>-...@test.example" to out (HARNESS_EMAIL_MAX). Returns out. */
+char *harness_unique_email(const char *prefix, char *out);
+
+/* A logged-in account made by a fixture. */
+typedef struct harness_account {
+  char id[HARNESS_ID_MAX];
+  char email[HARNESS_EMAIL_MAX];
+  char password[HARNESS_PASSWORD_MAX]; /* the one-time password for members made by POST /v1/members */
+  char display_name[HARNESS_NAME_MAX];
+  char role[16];
+  char home_site_id[HARNESS_ID_MAX]; /* "" when none */
+  char token[HARNESS_TOKEN_MAX];     /* access token */
+  char refresh[HARNESS_TOKEN_MAX];   /* refresh token */
+} harness_account;
+
+/* Runs `$FORUMNET_BIN admin create --email <unique>@test.example --role admin --name "Admin X"
+ * --password-stdin` (password through a pipe), asserts exit status 0, and checks that the
+ * account can log in on the current server.  Writes the email (HARNESS_EMAIL_MAX) and the
+ * password (HARNESS_PASSWORD_MAX). */
+void harness_create_admin(char *email_out, char *password_out);
+
+/* POST /v1/auth/login; asserts 200 and writes the access token and refresh token
+ * (HARNESS_TOKEN_MAX each; either may be NULL). */
+void harness_login(const char *email, const char *password, char *token_out, char *refresh_out);
+
+/* A new admin (harness_create_admin), logged in, with its id. */
+void harness_new_admin(harness_account *out);
+
+/* POST /v1/sites as admin_token with a unique slug and name; asserts 201 and writes the new
+ * site's id (HARNESS_ID_MAX).  Returns the created site as a new reference (caller decrefs). */
+json_t *harness_new_site(const char *admin_token, char *site_id_out);
+
+/* Same, keeping only the id. */
+void harness_new_site_id(const char *admin_token, char *site_id_out);
+
+/* POST /v1/members as creator_token (role; home_site_id may be NULL), asserts 201, then logs
+ * the new member in with its one-time password.  Fills *out. */
+void harness_new_member(const char *creator_token, const char *role, const char *home_site_id, harness_account *out);
+
+/* Same with a chosen display name (NULL: a unique one) and email prefix (NULL: the role). */
+void harness_new_member_named(const char *creator_token, const char *role, const char *home_site_id,
+                              const char *display_name, const char *email_prefix, harness_account *out);
+
+/* A new manager listed for site_id (created and attached with admin_token), logged in. */
+void harness_new_manager_of(const char *admin_token, const char *site_id, harness_account *out);
+
+/* Logs *acct in again with acct->password, refreshing acct->token and acct->refresh. */
+void harness_relogin(harness_account *acct);
+
+/* ------------------------------------------------------------------------------------
+ * Tokens
+ * ------------------------------------------------------------------------------------ */
+
+/* Signs a JWT: alg "HS256"/"HS384"/"HS512" with libjwt and key, or "none" built by hand
+ * (base64url header and payload, empty signature).  header_extra (object or NULL, borrowed)
+ * is merged into the header, e.g. {"kid":"k1"}; "typ":"JWT" is always there, and with "none"
+ * header_extra may even replace "alg" (to try spellings such as "None").  claims (object,
+ * borrowed) is the payload.  Returns a new string the caller frees(). */
+char *harness_jwt_sign(const char *alg, const char *key, size_t key_len, const json_t *header_extra,
+                       const json_t *claims);
+
+/* base64url (no padding) of data: a new string the caller frees(). */
+char *harness_base64url(const void *data, size_t len);
+
+/* Decodes and verifies an HS256 token with HARNESS_JWT_SECRET; returns its claims as a new
+ * JSON object (caller decrefs) or NULL if it does not verify.  *header_out (may be NULL)
+ * receives the header as a new object. */
+json_t *harness_jwt_decode(const char *token, json_t **header_out);
+
+/* ------------------------------------------------------------------------------------
+ * Database observation (audit rows only)
+ * ------------------------------------------------------------------------------------ */
+
+/* Runs `psql "$FORUMNET_TEST_DATABASE_URL" -Atc query` and returns its output without the
+ * trailing newline, as a new string the caller frees().  Fails the test if psql fails.
+ * Only for reading the audit table until GET /v1/audit exists. */
+char *harness_psql_scalar(const char *query);
+
+/* harness_psql_scalar parsed as an integer (e.g. a count(*)). */
+long harness_psql_long(const char *query);
+
+/* True if s is a lowercase UUID (safe to paste into SQL text). */
+bool harness_is_uuid(const char *s);
+
+/* Milliseconds since an arbitrary epoch (monotonic). */
+int64_t harness_now_ms(void);
+
+/* Sleeps ms milliseconds. */
+void harness_sleep_ms(int ms);
+
+#endif
