@@ -34,7 +34,9 @@ typedef struct fn_config {
 
   size_t max_body_bytes;
   unsigned max_connections;
-  unsigned http_threads;       /* 0: a thread per connection; N: N epoll worker threads */
+  /* N epoll worker threads (default: db_pool_size, so no worker ever waits for a
+   * database connection); 0: a thread per connection. See README "Performance". */
+  unsigned http_threads;
   unsigned connection_timeout; /* seconds of inactivity */
   unsigned db_pool_size;
   unsigned db_acquire_timeout_ms;

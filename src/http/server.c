@@ -77,8 +77,11 @@ int server_run(fn_app *app) {
   instance.allowed_post_processor = U_POST_PROCESS_NONE;
   ulfius_set_default_endpoint(&instance, dispatch_request, app);
 
-  /* Handlers block on libpq, so each connection gets its own thread; the connection
-   * cap and inactivity timeout bound what slow or idle clients can hold. */
+  /* Handlers block on libpq. By default there are as many epoll workers as pooled
+   * database connections, so a worker never waits for the pool and idle or slow clients
+   * cost no thread; measured faster and with far shorter tails than a thread per
+   * connection (README "Performance"), which FORUMNET_HTTP_THREADS=0 still selects.
+   * The connection cap and inactivity timeout bound what clients can hold either way. */
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG | (ipv6 ? MHD_USE_IPv6 : 0);
   if (app->cfg.http_threads == 0)
     flags |= MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
