@@ -37,7 +37,8 @@ static int is_applied(PGconn *pg, const char *name, int *applied) {
 
 fn_status migrate_apply(PGconn *pg, FILE *out) {
   fn_status st = FN_INTERNAL;
-  if (!run(pg, "SELECT pg_advisory_lock(" MIGRATION_LOCK_KEY ")"))
+  if (!run(pg, "SET client_min_messages TO warning") || /* no NOTICE for IF NOT EXISTS */
+      !run(pg, "SELECT pg_advisory_lock(" MIGRATION_LOCK_KEY ")"))
     return FN_UNAVAILABLE;
   if (!run(pg, "CREATE TABLE IF NOT EXISTS schema_migrations ("
                " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"))
