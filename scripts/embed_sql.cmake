@@ -1,5 +1,6 @@
 # Turns the ordered list of sql/NNN_name.sql files into a C array of
-# {name, text} pairs. Invoked by the build: cmake -DOUT=... -DFILES=a;b -P embed_sql.cmake
+# {name, text} pairs. Invoked by the build: cmake -DOUT=... -DFILES=a|b -P embed_sql.cmake
+string(REPLACE "|" ";" FILES "${FILES}")
 set(body "/* Generated from sql/ by scripts/embed_sql.cmake. Do not edit. */\n")
 string(APPEND body "#include \"forumnet/migrate.h\"\n\n")
 set(entries "")

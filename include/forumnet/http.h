@@ -33,9 +33,10 @@ typedef struct fn_req fn_req;
 typedef void (*fn_handler)(fn_req *req);
 
 enum route_flags {
-  ROUTE_PUBLIC = 1u << 0,    /* no token needed */
-  ROUTE_JSON_BODY = 1u << 1, /* requires a JSON object body (415/400 checked before the handler) */
-  ROUTE_FORM_BODY = 1u << 2, /* with ROUTE_JSON_BODY: also accepts x-www-form-urlencoded */
+  ROUTE_PUBLIC = 1u << 0,        /* no token needed */
+  ROUTE_JSON_BODY = 1u << 1,     /* requires a JSON object body (415/400 checked before the handler) */
+  ROUTE_FORM_BODY = 1u << 2,     /* with ROUTE_JSON_BODY: also accepts x-www-form-urlencoded */
+  ROUTE_OPTIONAL_BODY = 1u << 3, /* with ROUTE_JSON_BODY: an empty body counts as {} */
 };
 
 /* One entry of a resource's route table; tables end with {NULL}. */

@@ -14,14 +14,20 @@ typedef enum field_type {
   FIELD_STRING,  /* min/max are lengths in characters; blank strings fail when min >= 1 */
   FIELD_INTEGER, /* min/max bound the value */
   FIELD_BOOLEAN,
-  FIELD_UUID,      /* canonical 8-4-4-4-12 hex */
-  FIELD_EMAIL,     /* a pragmatic check: one @, a dot in the domain, no spaces, <= 254 */
-  FIELD_ENUM,      /* one of choices */
-  FIELD_SLUG,      /* lowercase letters, digits and single hyphens, min/max lengths */
-  FIELD_READ_ONLY, /* present in the representation but never settable: always rejected */
+  FIELD_UUID,         /* canonical 8-4-4-4-12 hex */
+  FIELD_EMAIL,        /* a pragmatic check: one @, a dot in the domain, no spaces, <= 254 */
+  FIELD_ENUM,         /* one of choices */
+  FIELD_SLUG,         /* lowercase letters, digits and single hyphens, min/max lengths */
+  FIELD_READ_ONLY,    /* present in the representation but never settable: always rejected */
+  FIELD_TIMESTAMP,    /* RFC 3339 date-time (2026-11-22T10:00:00Z, fraction and offset allowed); min/max bound
+                         the year as written when max > 0 */
+  FIELD_STRING_ARRAY, /* array of non-blank strings; min/max bound the item count, FIELD_ITEM_MAX(n) in flags
+                         the length of each item in characters */
 } field_type;
 
 enum { FIELD_REQUIRED = 1, FIELD_NULLABLE = 2 };
+/* FIELD_STRING_ARRAY: longest item accepted, in characters (kept in the upper bits of flags). */
+#define FIELD_ITEM_MAX(n) ((unsigned)(n) << 8)
 
 /* One accepted field of a request body. A spec list ends with {NULL}. */
 typedef struct field_spec {
@@ -46,6 +52,9 @@ int json_is_email(const char *s);
 int json_is_slug(const char *s, long min, long max);
 /* Number of UTF-8 code points, or -1 if s is not valid UTF-8. */
 long json_utf8_length(const char *s);
+/* 1 if s is an RFC 3339 date-time (seconds 00-59, fraction of 1-9 digits, Z or +-HH:MM; T and Z in
+ * either case); then *epoch_us (if not NULL) is the instant in microseconds since 1970-01-01T00:00:00Z. */
+int json_parse_timestamp(const char *s, long long *epoch_us);
 
 /* String member or NULL (borrowed). */
 const char *json_get_string(const json_t *obj, const char *key);

@@ -8,6 +8,10 @@ extern const fn_route ops_routes[];
 extern const fn_route auth_routes[];
 extern const fn_route members_routes[];
 extern const fn_route sites_routes[];
+extern const fn_route groups_routes[];
+extern const fn_route memberships_routes[];
+extern const fn_route terms_routes[];
+extern const fn_route meetings_routes[];
 
 /* All of the above, NULL-terminated (http/routes.c). Adding a resource = one line there. */
 extern const fn_route *const all_route_tables[];

@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 fn_status json_parse_object(const void *data, size_t len, json_t **out, char *detail, size_t detail_len) {
@@ -124,6 +125,105 @@ static int is_blank(const char *s) {
   return 1;
 }
 
+/* Reads exactly n digits at *p into *out and advances *p. */
+static int read_digits(const char **p, int n, int *out) {
+  int v = 0;
+  for (int i = 0; i < n; i++) {
+    if (!isdigit((unsigned char)(*p)[i]))
+      return 0;
+    v = v * 10 + ((*p)[i] - '0');
+  }
+  *p += n;
+  *out = v;
+  return 1;
+}
+
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (H. Hinnant's days_from_civil). */
+static long long days_from_civil(int y, int m, int d) {
+  y -= m <= 2;
+  long long era = (y >= 0 ? y : y - 399) / 400;
+  long long yoe = y - era * 400;
+  long long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  long long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+int json_parse_timestamp(const char *s, long long *epoch_us) {
+  static const int month_days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  int year, month, day, hour, minute, second, off_h = 0, off_m = 0, sign = 0;
+  long long frac_us = 0;
+  if (s == NULL)
+    return 0;
+  const char *p = s;
+  if (!read_digits(&p, 4, &year) || *p++ != '-' || !read_digits(&p, 2, &month) || *p++ != '-' ||
+      !read_digits(&p, 2, &day) || (*p != 'T' && *p != 't'))
+    return 0;
+  p++;
+  if (!read_digits(&p, 2, &hour) || *p++ != ':' || !read_digits(&p, 2, &minute) || *p++ != ':' ||
+      !read_digits(&p, 2, &second))
+    return 0;
+  int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  if (month < 1 || month > 12 || day < 1 || day > month_days[month - 1] + (month == 2 && leap) || hour > 23 ||
+      minute > 59 || second > 59)
+    return 0;
+  if (*p == '.') {
+    /* Up to nanoseconds, rounded to the microseconds PostgreSQL keeps. */
+    int digits = 0;
+    long long scaled = 0;
+    for (p++; isdigit((unsigned char)*p); p++, digits++)
+      if (digits < 7)
+        scaled = scaled * 10 + (*p - '0');
+    if (digits < 1 || digits > 9)
+      return 0;
+    for (int i = digits; i < 7; i++)
+      scaled *= 10;
+    frac_us = (scaled + 5) / 10;
+  }
+  if (*p == 'Z' || *p == 'z') {
+    p++;
+  } else if (*p == '+' || *p == '-') {
+    sign = *p++ == '+' ? 1 : -1;
+    if (!read_digits(&p, 2, &off_h) || *p++ != ':' || !read_digits(&p, 2, &off_m) || off_h > 23 || off_m > 59)
+      return 0;
+  } else {
+    return 0;
+  }
+  if (*p != '\0')
+    return 0;
+  if (epoch_us != NULL) {
+    long long secs = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second -
+                     sign * (off_h * 3600 + off_m * 60);
+    *epoch_us = secs * 1000000 + frac_us;
+  }
+  return 1;
+}
+
+/* FIELD_STRING_ARRAY: the item count and every item; returns an error message or NULL. */
+static const char *check_string_array(const field_spec *spec, const json_t *value, char *buf, size_t buf_len) {
+  if (!json_is_array(value))
+    return "must be an array of strings";
+  long count = (long)json_array_size(value), item_max = (long)(spec->flags >> 8);
+  if (count < spec->min || count > spec->max) {
+    snprintf(buf, buf_len, "must have %ld to %ld items", spec->min, spec->max);
+    return buf;
+  }
+  size_t i;
+  const json_t *item;
+  json_array_foreach(value, i, item) {
+    const char *s = json_string_value(item);
+    long len = s ? json_utf8_length(s) : -1;
+    if (s == NULL || strlen(s) != json_string_length(item) || len < 1 || is_blank(s) ||
+        (item_max > 0 && len > item_max)) {
+      if (item_max > 0)
+        snprintf(buf, buf_len, "item %zu must be a non-blank string of 1 to %ld characters", i, item_max);
+      else
+        snprintf(buf, buf_len, "item %zu must be a non-blank string", i);
+      return buf;
+    }
+  }
+  return NULL;
+}
+
 const char *json_get_string(const json_t *obj, const char *key) { return json_string_value(json_object_get(obj, key)); }
 
 static const field_spec *find_spec(const field_spec *specs, const char *name) {
@@ -142,6 +242,8 @@ static const char *check_value(const field_spec *spec, const json_t *value, char
     return "is read-only and cannot be set";
   case FIELD_BOOLEAN:
     return json_is_boolean(value) ? NULL : "must be a boolean";
+  case FIELD_STRING_ARRAY:
+    return check_string_array(spec, value, buf, buf_len);
   case FIELD_INTEGER: {
     if (!json_is_integer(value))
       return "must be an integer";
@@ -171,6 +273,14 @@ static const char *check_value(const field_spec *spec, const json_t *value, char
     }
     return NULL;
   }
+  case FIELD_TIMESTAMP:
+    if (!json_parse_timestamp(s, NULL))
+      return "must be an RFC 3339 date-time such as 2026-11-22T10:00:00Z";
+    if (spec->max > 0 && (atol(s) < spec->min || atol(s) > spec->max)) {
+      snprintf(buf, buf_len, "must be in the years %ld to %ld", spec->min, spec->max);
+      return buf;
+    }
+    return NULL;
   case FIELD_UUID:
     return json_is_uuid(s) ? NULL : "must be a UUID";
   case FIELD_EMAIL:

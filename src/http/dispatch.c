@@ -244,7 +244,9 @@ static void run_pipeline(fn_req *req) {
     reply_problem(req, FN_UNAUTHENTICATED, detail);
     return;
   }
-  if (req->route->flags & ROUTE_JSON_BODY) {
+  if ((req->route->flags & ROUTE_OPTIONAL_BODY) && req->u->binary_body_length == 0) {
+    req->body = json_object();
+  } else if (req->route->flags & ROUTE_JSON_BODY) {
     char buf[256];
     fn_status st = parse_body(req, &detail, buf, sizeof buf);
     if (st != FN_OK) {

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "forumnet/audit_db.h"
+#include "forumnet/groups_db.h"
 #include "forumnet/http.h"
 #include "forumnet/json_util.h"
 #include "forumnet/pagination.h"
@@ -207,9 +208,15 @@ static void sites_http_archive(fn_req *req) {
   db_conn *db = req_db(req);
   if (db == NULL)
     return;
+  int open_groups = 0;
   if ((st = members_db_begin_as_caller(db, req->caller.id, &caller)) != FN_OK ||
-      (st = sites_can_archive(&caller)) != FN_OK || (st = sites_db_lock(db, id, &site)) != FN_OK)
+      (st = sites_can_archive(&caller)) != FN_OK || (st = sites_db_lock(db, id, &site)) != FN_OK ||
+      (st = groups_db_site_has_open_groups(db, id, &open_groups)) != FN_OK)
     goto fail;
+  if (open_groups && !site.archived) {
+    req_fail(req, FN_CONFLICT, "The site has groups that are not closed; close them first.");
+    return;
+  }
   if (!site.archived && ((st = sites_db_archive(db, id)) != FN_OK ||
                          (st = audit_db_record(db, req, "site.archived", "site", id, NULL)) != FN_OK))
     goto fail;

@@ -595,6 +595,33 @@ static void test_archiving(void **state) {
   http_response_free(r);
 }
 
+/* API.md section 4: DELETE archives, but 409 while the site has groups that are not closed. */
+static void test_archiving_waits_for_open_groups(void **state) {
+  (void)state;
+  char site[HARNESS_ID_MAX];
+  harness_new_site_id(g_admin.token, site);
+  http_response *r =
+      http_json("POST", "/v1/groups", g_admin.token, json_pack("{s:s, s:s}", "name", "Open group", "site_id", site));
+  assert_status(r, 201);
+  char group[HARNESS_ID_MAX];
+  snprintf(group, sizeof group, "%s", hjson_str(r->json, "id"));
+  http_response_free(r);
+
+  r = http_request("DELETE", hpath("/v1/sites/%s", site), g_admin.token, NULL, NULL, NULL);
+  assert_problem_type(r, 409, "conflict");
+  http_response_free(r);
+  r = get_site(site, g_admin.token);
+  assert_true(json_is_null(json_object_get(r->json, "archived_at")));
+  http_response_free(r);
+
+  r = http_request("DELETE", hpath("/v1/groups/%s", group), g_admin.token, NULL, NULL, NULL);
+  assert_status(r, 204);
+  http_response_free(r);
+  r = http_request("DELETE", hpath("/v1/sites/%s", site), g_admin.token, NULL, NULL, NULL);
+  assert_status(r, 204);
+  http_response_free(r);
+}
+
 /* ---------------------------------------------------------------- managers */
 
 static void test_managers_put_requires_admin(void **state) {
@@ -752,6 +779,7 @@ int main(void) {
       cmocka_unit_test(test_manager_edits_own_site_only),
       cmocka_unit_test(test_delete_requires_admin),
       cmocka_unit_test(test_archiving),
+      cmocka_unit_test(test_archiving_waits_for_open_groups),
       cmocka_unit_test(test_managers_put_requires_admin),
       cmocka_unit_test(test_managers_put_non_manager_is_409),
       cmocka_unit_test(test_managers_unknown_ids_are_404),

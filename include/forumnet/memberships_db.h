@@ -1,0 +1,49 @@
+#ifndef FORUMNET_MEMBERSHIPS_DB_H
+#define FORUMNET_MEMBERSHIPS_DB_H
+
+#include "forumnet/db.h"
+#include "forumnet/groups_db.h"
+#include "forumnet/pagination.h"
+
+/* One membership row, locked for update. */
+typedef struct membership_row {
+  char state[16];
+  char role[16];
+  char represents_group_id[37]; /* "" when none */
+  long version;
+} membership_row;
+
+/* What a group needs to know about a member it might admit. */
+typedef struct membership_candidate {
+  int active;       /* an active account */
+  member_role role; /* network role */
+  int home_site;    /* their home site is the group's site */
+  int manages_site; /* a manager listed for the group's site */
+} membership_candidate;
+
+/* The Membership representation. *json: caller frees. FN_NOT_FOUND if none. */
+fn_status memberships_db_get(db_conn *db, const char *group_id, const char *member_id, char **json);
+/* A page of a group's memberships, optionally of one state; columns (json, cursor_key). */
+fn_status memberships_db_list(db_conn *db, const char *group_id, const char *state, const page_request *page,
+                              PGresult **result);
+
+/* Inside a transaction (the group row already locked by groups_db_access). */
+fn_status memberships_db_lock(db_conn *db, const char *group_id, const char *member_id, membership_row *out);
+fn_status memberships_db_candidate(db_conn *db, const char *group_id, const char *member_id, membership_candidate *out);
+/* 1 in *is if member_id is an active representative of group_id, a site group. */
+fn_status memberships_db_represents(db_conn *db, const char *member_id, const char *group_id, int *is);
+fn_status memberships_db_insert(db_conn *db, const char *group_id, const char *member_id, const char *state,
+                                const char *role, const char *represents_group_id, const char *invited_by);
+fn_status memberships_db_activate(db_conn *db, const char *group_id, const char *member_id);
+fn_status memberships_db_set_role(db_conn *db, const char *group_id, const char *member_id, const char *role);
+fn_status memberships_db_set_represents(db_conn *db, const char *group_id, const char *member_id,
+                                        const char *represents_group_id);
+fn_status memberships_db_delete(db_conn *db, const char *group_id, const char *member_id);
+/* Active conveners and facilitators of the group other than member_id. */
+fn_status memberships_db_other_leaders(db_conn *db, const char *group_id, const char *member_id, long *count);
+/* A member stopped representing group_id: network memberships naming it lose the reference. */
+fn_status memberships_db_end_representation(db_conn *db, const char *member_id, const char *group_id);
+
+int memberships_is_leader_role(const char *role);
+
+#endif

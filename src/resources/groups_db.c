@@ -1,0 +1,296 @@
+/* Every SQL statement about forum groups themselves, and the rules of who may see,
+ * join, lead or close them (API.md sections 2 and 5). Memberships, terms and meetings
+ * have their own modules but decide through group_access and the rules here. */
+#include "forumnet/groups_db.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "forumnet/json_util.h"
+
+/* The Group representation; `my` is the caller's membership row (may be NULL). */
+#define GROUP_JSON_SQL                                                                                                 \
+  "json_build_object('id', g.id, 'site_id', g.site_id, 'name', g.name, 'purpose', g.purpose,"                          \
+  " 'composition', g.composition, 'focus', g.focus, 'min_members', g.min_members, 'max_members', g.max_members,"       \
+  " 'status', g.status, 'member_count', g.member_count, 'terms_version', g.terms_version,"                             \
+  " 'closed_at', rfc3339(g.closed_at), 'version', g.version, 'created_at', rfc3339(g.created_at),"                     \
+  " 'my_membership', CASE WHEN my.member_id IS NULL THEN NULL"                                                         \
+  "   ELSE json_build_object('state', my.state, 'role', my.role) END)"
+
+static const db_stmt lock_group = {"groups_lock", "SELECT 1 FROM groups WHERE id = $1 FOR UPDATE"};
+
+/* No row: the caller is no longer active. A NULL group: there is no such group. */
+static const db_stmt load_access = {
+    "groups_access",
+    "SELECT g.id IS NOT NULL, coalesce(g.site_id::text, ''), g.status, g.version, g.member_count, g.min_members,"
+    " g.max_members, g.terms_version, c.role, coalesce(g.site_id = c.home_site_id, false),"
+    " EXISTS (SELECT 1 FROM site_managers sm WHERE sm.member_id = c.id AND sm.site_id = g.site_id),"
+    " coalesce(my.state, ''), coalesce(my.role, '')"
+    " FROM members c"
+    " LEFT JOIN groups g ON g.id = $1"
+    " LEFT JOIN group_memberships my ON my.group_id = g.id AND my.member_id = c.id"
+    " WHERE c.id = $2 AND c.status = 'active'"};
+
+static int is_true(PGresult *res, int row, int col) { return strcmp(PQgetvalue(res, row, col), "t") == 0; }
+
+fn_status groups_db_access(db_conn *db, const char *group_id, const char *caller_id, int lock, group_access *out) {
+  fn_status st;
+  const char *lock_params[] = {group_id};
+  if (lock && (st = db_exec_command(db, &lock_group, 1, lock_params)) != FN_OK)
+    return st;
+  const char *params[] = {group_id, caller_id};
+  PGresult *res = db_exec(db, &load_access, 2, params, &st);
+  if (res == NULL)
+    return st;
+  memset(out, 0, sizeof *out);
+  if (PQntuples(res) == 0) {
+    st = FN_UNAUTHENTICATED;
+  } else if (!is_true(res, 0, 0)) {
+    st = FN_NOT_FOUND;
+  } else {
+    snprintf(out->group_id, sizeof out->group_id, "%s", group_id);
+    snprintf(out->site_id, sizeof out->site_id, "%s", PQgetvalue(res, 0, 1));
+    snprintf(out->status, sizeof out->status, "%s", PQgetvalue(res, 0, 2));
+    out->version = atol(PQgetvalue(res, 0, 3));
+    out->member_count = atoi(PQgetvalue(res, 0, 4));
+    out->min_members = atoi(PQgetvalue(res, 0, 5));
+    out->max_members = atoi(PQgetvalue(res, 0, 6));
+    out->terms_version = atoi(PQgetvalue(res, 0, 7));
+    snprintf(out->caller_id, sizeof out->caller_id, "%s", caller_id);
+    out->caller_role = role_from_string(PQgetvalue(res, 0, 8));
+    out->caller_home_site = is_true(res, 0, 9);
+    out->caller_manages_site = is_true(res, 0, 10);
+    snprintf(out->my_state, sizeof out->my_state, "%s", PQgetvalue(res, 0, 11));
+    snprintf(out->my_role, sizeof out->my_role, "%s", PQgetvalue(res, 0, 12));
+  }
+  PQclear(res);
+  return st;
+}
+
+/* The forming <-> active rule: at least min_members active members, terms published, and
+ * every active member has accepted the current version. dormant and closed are manual. */
+static const db_stmt recompute = {
+    "groups_recompute",
+    "WITH s AS ("
+    "  SELECT count(m.member_id)::int AS active,"
+    "         count(m.member_id) FILTER (WHERE m.accepted_terms_version < g.terms_version)::int AS unaccepted"
+    "  FROM groups g LEFT JOIN group_memberships m ON m.group_id = g.id AND m.state = 'active'"
+    "  WHERE g.id = $1 GROUP BY g.id),"
+    " n AS ("
+    "  SELECT s.active, CASE WHEN g.status NOT IN ('forming', 'active') THEN g.status"
+    "    WHEN s.active >= g.min_members AND g.terms_version >= 1 AND s.unaccepted = 0 THEN 'active'"
+    "    ELSE 'forming' END AS status"
+    "  FROM groups g, s WHERE g.id = $1)"
+    " UPDATE groups g SET member_count = n.active, status = n.status, version = g.version + 1"
+    " FROM n WHERE g.id = $1 AND (g.member_count <> n.active OR g.status <> n.status)"};
+
+fn_status groups_db_recompute(db_conn *db, const char *group_id) {
+  const char *params[] = {group_id};
+  return db_exec_command(db, &recompute, 1, params);
+}
+
+static const db_stmt get_group = {"groups_get",
+                                  "SELECT " GROUP_JSON_SQL ", g.version FROM groups g"
+                                  " LEFT JOIN group_memberships my ON my.group_id = g.id AND my.member_id = $2"
+                                  " WHERE g.id = $1"};
+
+fn_status groups_db_get(db_conn *db, const char *group_id, const char *caller_id, char **json, long *version) {
+  fn_status st;
+  const char *params[] = {group_id, caller_id};
+  PGresult *res = db_exec(db, &get_group, 2, params, &st);
+  if (res == NULL)
+    return st;
+  if (PQntuples(res) == 0) {
+    st = FN_NOT_FOUND;
+  } else {
+    *json = strndup(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+    *version = atol(PQgetvalue(res, 0, 1));
+  }
+  PQclear(res);
+  return st;
+}
+
+/* The visibility rule of groups_can_view, as a row filter. */
+static const db_stmt list_groups = {
+    "groups_list",
+    "WITH c AS (SELECT id, role, home_site_id FROM members WHERE id = $1 AND status = 'active')"
+    " SELECT " GROUP_JSON_SQL ", cursor_key(g.created_at, g.id)"
+    " FROM c CROSS JOIN groups g"
+    " LEFT JOIN group_memberships my ON my.group_id = g.id AND my.member_id = c.id"
+    " WHERE (g.created_at, g.id) > ($2::timestamptz, $3::uuid)"
+    "   AND ($4::uuid IS NULL OR g.site_id = $4::uuid)"
+    "   AND ($5::text IS NULL OR g.status = $5)"
+    "   AND (NOT $6::bool OR my.member_id IS NOT NULL)"
+    "   AND (c.role = 'admin' OR g.site_id IS NULL OR g.site_id = c.home_site_id OR my.member_id IS NOT NULL"
+    "        OR (c.role = 'manager' AND g.site_id IN (SELECT sm.site_id FROM site_managers sm"
+    "                                                  WHERE sm.member_id = c.id)))"
+    " ORDER BY g.created_at, g.id LIMIT $7"};
+
+fn_status groups_db_list(db_conn *db, const char *caller_id, const char *site_id, const char *status, int mine,
+                         const page_request *page, PGresult **result) {
+  fn_status st;
+  const char *params[] = {caller_id, page->after_ts,          page->after_id,      site_id,
+                          status,    mine ? "true" : "false", page->limit_plus_one};
+  *result = db_exec(db, &list_groups, 7, params, &st);
+  return st;
+}
+
+/* Integer member of a body as text for a parameter, or NULL when absent. */
+static const char *int_param(const json_t *body, const char *key, char *buf, size_t len) {
+  json_t *v = json_object_get(body, key);
+  if (!json_is_integer(v))
+    return NULL;
+  snprintf(buf, len, "%lld", (long long)json_integer_value(v));
+  return buf;
+}
+
+/* The proposer is the group's first active member, as convener. */
+static const db_stmt insert_group = {
+    "groups_insert",
+    "WITH g AS (INSERT INTO groups (site_id, name, purpose, composition, focus, min_members, max_members,"
+    "             created_by, member_count)"
+    "           VALUES ($1::uuid, $2, $3, coalesce($4, 'multi_disciplinary'), coalesce($5, 'other'),"
+    "                   coalesce($6::int, 4), coalesce($7::int, 8), $8, 1) RETURNING id),"
+    " m AS (INSERT INTO group_memberships (group_id, member_id, state, role, joined_at)"
+    "       SELECT id, $8, 'active', 'convener', clock_timestamp() FROM g)"
+    " SELECT id FROM g"};
+
+fn_status groups_db_insert(db_conn *db, const json_t *body, const char *creator_id, char id_out[37]) {
+  fn_status st;
+  char min[24], max[24];
+  const char *params[] = {json_get_string(body, "site_id"),
+                          json_get_string(body, "name"),
+                          json_get_string(body, "purpose"),
+                          json_get_string(body, "composition"),
+                          json_get_string(body, "focus"),
+                          int_param(body, "min_members", min, sizeof min),
+                          int_param(body, "max_members", max, sizeof max),
+                          creator_id};
+  PGresult *res = db_exec(db, &insert_group, 8, params, &st);
+  if (res == NULL)
+    return st;
+  snprintf(id_out, 37, "%s", PQgetvalue(res, 0, 0));
+  PQclear(res);
+  return FN_OK;
+}
+
+/* (present, value) pairs. A requested status of forming or active is stored as forming
+ * and then settled by groups_db_recompute. */
+static const db_stmt update_group = {
+    "groups_update", "UPDATE groups g SET"
+                     " name = CASE WHEN $2::bool THEN $3 ELSE g.name END,"
+                     " purpose = CASE WHEN $4::bool THEN $5 ELSE g.purpose END,"
+                     " composition = CASE WHEN $6::bool THEN $7 ELSE g.composition END,"
+                     " focus = CASE WHEN $8::bool THEN $9 ELSE g.focus END,"
+                     " min_members = CASE WHEN $10::bool THEN $11::int ELSE g.min_members END,"
+                     " max_members = CASE WHEN $12::bool THEN $13::int ELSE g.max_members END,"
+                     " status = CASE WHEN $14::bool THEN"
+                     "   CASE WHEN $15 IN ('forming', 'active') THEN 'forming' ELSE $15 END ELSE g.status END,"
+                     " version = g.version + 1"
+                     " WHERE g.id = $1"};
+
+static const char *present(const json_t *body, const char *key) {
+  return json_object_get(body, key) ? "true" : "false";
+}
+
+fn_status groups_db_update(db_conn *db, const char *group_id, const json_t *body) {
+  char min[24], max[24];
+  const char *params[] = {group_id,
+                          present(body, "name"),
+                          json_get_string(body, "name"),
+                          present(body, "purpose"),
+                          json_get_string(body, "purpose"),
+                          present(body, "composition"),
+                          json_get_string(body, "composition"),
+                          present(body, "focus"),
+                          json_get_string(body, "focus"),
+                          present(body, "min_members"),
+                          int_param(body, "min_members", min, sizeof min),
+                          present(body, "max_members"),
+                          int_param(body, "max_members", max, sizeof max),
+                          present(body, "status"),
+                          json_get_string(body, "status")};
+  fn_status st = db_exec_command(db, &update_group, 15, params);
+  return st == FN_OK ? groups_db_recompute(db, group_id) : st;
+}
+
+static const db_stmt close_group = {"groups_close",
+                                    "UPDATE groups SET status = 'closed', closed_at = clock_timestamp(),"
+                                    " version = version + 1 WHERE id = $1 AND status <> 'closed'"};
+
+fn_status groups_db_close(db_conn *db, const char *group_id) {
+  const char *params[] = {group_id};
+  return db_exec_command(db, &close_group, 1, params);
+}
+
+static const db_stmt site_open_groups = {
+    "groups_site_has_open", "SELECT EXISTS (SELECT 1 FROM groups WHERE site_id = $1 AND status <> 'closed')"};
+
+fn_status groups_db_site_has_open_groups(db_conn *db, const char *site_id, int *open) {
+  fn_status st;
+  const char *params[] = {site_id};
+  PGresult *res = db_exec(db, &site_open_groups, 1, params, &st);
+  if (res == NULL)
+    return st;
+  *open = is_true(res, 0, 0);
+  PQclear(res);
+  return FN_OK;
+}
+
+int groups_can_view(const group_access *a) {
+  return a->caller_role == ROLE_ADMIN || a->site_id[0] == '\0' || a->caller_home_site || a->my_state[0] != '\0' ||
+         (a->caller_role == ROLE_MANAGER && a->caller_manages_site);
+}
+
+int groups_is_active_member(const group_access *a) { return strcmp(a->my_state, "active") == 0; }
+
+int groups_is_leader(const group_access *a) {
+  return groups_is_active_member(a) && (strcmp(a->my_role, "convener") == 0 || strcmp(a->my_role, "facilitator") == 0);
+}
+
+fn_status groups_require_view(const group_access *a) { return groups_can_view(a) ? FN_OK : FN_NOT_FOUND; }
+
+fn_status groups_require_inner(const group_access *a) {
+  if (!groups_can_view(a))
+    return FN_NOT_FOUND;
+  return groups_is_active_member(a) ? FN_OK : FN_FORBIDDEN;
+}
+
+fn_status groups_require_leader(const group_access *a) {
+  if (!groups_can_view(a))
+    return FN_NOT_FOUND;
+  return groups_is_leader(a) ? FN_OK : FN_FORBIDDEN;
+}
+
+fn_status groups_require_open(const group_access *a, const char **detail) {
+  if (strcmp(a->status, "closed") != 0)
+    return FN_OK;
+  *detail = "The group is closed.";
+  return FN_CONFLICT;
+}
+
+int groups_member_eligible(const group_access *a, member_role role, int home_site, int manages_site) {
+  return a->site_id[0] == '\0' || home_site || manages_site || role == ROLE_FACILITATOR || role == ROLE_ADMIN;
+}
+
+fn_status groups_can_create(const member_caller *caller, const char *site_id, int manages_site, const char **detail) {
+  if (caller->role == ROLE_ADMIN)
+    return FN_OK;
+  if (site_id == NULL) {
+    *detail = "Only an admin may create a network-wide group.";
+    return FN_FORBIDDEN;
+  }
+  if (strcmp(caller->home_site_id, site_id) == 0 || (caller->role == ROLE_MANAGER && manages_site))
+    return FN_OK;
+  *detail = "Groups are proposed by members of that site.";
+  return FN_FORBIDDEN;
+}
+
+fn_status groups_can_close(const group_access *a) {
+  if (!groups_can_view(a))
+    return FN_NOT_FOUND;
+  if (groups_is_leader(a) || a->caller_role == ROLE_ADMIN || (a->caller_role == ROLE_MANAGER && a->caller_manages_site))
+    return FN_OK;
+  return FN_FORBIDDEN;
+}

@@ -1,0 +1,228 @@
+/* Every SQL statement about a group's meetings and their attendance, and who may read or change them. */
+#include "forumnet/meetings_db.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "forumnet/json_util.h"
+
+/* The Meeting representation of `mt`; attendance in display-name order. */
+#define MEETING_JSON_SQL                                                                                               \
+  "json_build_object('id', mt.id, 'group_id', mt.group_id, 'starts_at', rfc3339(mt.starts_at),"                        \
+  " 'ends_at', rfc3339(mt.ends_at), 'location', mt.location, 'online', mt.online, 'agenda', mt.agenda,"                \
+  " 'notes', mt.notes, 'themes', to_json(mt.themes), 'attendance', coalesce((SELECT json_agg(json_build_object("       \
+  "   'member_id', a.member_id, 'display_name', m.display_name, 'status', a.status) ORDER BY m.display_name, m.id)"    \
+  "   FROM meeting_attendance a JOIN members m ON m.id = a.member_id WHERE a.meeting_id = mt.id), '[]'::json),"        \
+  " 'version', mt.version, 'created_at', rfc3339(mt.created_at))"
+
+/* themes from a JSON array of strings (parameter `param`): trimmed, lowercased and de-duplicated, in the
+ * order each first appears. Passing JSON text keeps the client's strings out of array-literal syntax. */
+#define THEMES_FROM_JSON_SQL(param)                                                                                    \
+  "ARRAY(SELECT t FROM (SELECT lower(btrim(x, E' \\t\\r\\n')) AS t, min(n) AS first"                                   \
+  "  FROM json_array_elements_text(" param "::json) WITH ORDINALITY AS e(x, n) GROUP BY 1) d ORDER BY first)"
+
+/* Copies a text column into a new string. */
+static char *column_dup(PGresult *res, int row, int col) {
+  return strndup(PQgetvalue(res, row, col), (size_t)PQgetlength(res, row, col));
+}
+
+/* Reads (json, version) from the first row of a statement's result into the caller's variables. */
+static fn_status json_and_version(PGresult *res, char **json, long *version) {
+  if (PQntuples(res) == 0) {
+    PQclear(res);
+    return FN_NOT_FOUND;
+  }
+  *json = column_dup(res, 0, 0);
+  *version = atol(PQgetvalue(res, 0, 1));
+  PQclear(res);
+  return *json ? FN_OK : FN_INTERNAL;
+}
+
+/* Served by meetings_group_starts (group_id, starts_at, id). */
+static const db_stmt list_meetings = {"meetings_list", "SELECT " MEETING_JSON_SQL ", cursor_key(mt.starts_at, mt.id)"
+                                                       " FROM meetings mt"
+                                                       " WHERE mt.group_id = $1"
+                                                       "   AND (mt.starts_at, mt.id) > ($2::timestamptz, $3::uuid)"
+                                                       " ORDER BY mt.starts_at, mt.id LIMIT $4"};
+
+fn_status meetings_db_list(db_conn *db, const char *group_id, const page_request *page, PGresult **result) {
+  fn_status st;
+  const char *params[] = {group_id, page->after_ts, page->after_id, page->limit_plus_one};
+  *result = db_exec(db, &list_meetings, 4, params, &st);
+  return st;
+}
+
+static const db_stmt get_meeting = {"meetings_get", "SELECT " MEETING_JSON_SQL ", mt.version"
+                                                    " FROM meetings mt WHERE mt.id = $2 AND mt.group_id = $1"};
+
+fn_status meetings_db_get(db_conn *db, const char *group_id, const char *meeting_id, char **json, long *version) {
+  fn_status st;
+  const char *params[] = {group_id, meeting_id};
+  PGresult *res = db_exec(db, &get_meeting, 2, params, &st);
+  return res == NULL ? st : json_and_version(res, json, version);
+}
+
+static const db_stmt insert_meeting = {
+    "meetings_insert",
+    "INSERT INTO meetings AS mt (group_id, starts_at, ends_at, location, online, agenda, notes, themes, created_by)"
+    " VALUES ($1, $2, $3, $4, coalesce($5::bool, false), $6, $7, " THEMES_FROM_JSON_SQL(
+        "$8") ", $9)"
+              " RETURNING " MEETING_JSON_SQL ", mt.version, mt.id"};
+
+/* JSON text of body's themes array, or NULL when absent (caller frees). */
+static char *themes_text(const json_t *body) {
+  const json_t *themes = json_object_get(body, "themes");
+  return json_is_array(themes) ? json_dumps(themes, JSON_COMPACT) : NULL;
+}
+
+static const char *boolean_text(const json_t *body, const char *key) {
+  const json_t *value = json_object_get(body, key);
+  return json_is_boolean(value) ? (json_is_true(value) ? "true" : "false") : NULL;
+}
+
+fn_status meetings_db_insert(db_conn *db, const char *group_id, const json_t *body, const char *creator_id, char **json,
+                             long *version, char id_out[37]) {
+  fn_status st;
+  char *themes = themes_text(body);
+  const char *params[] = {group_id,
+                          json_get_string(body, "starts_at"),
+                          json_get_string(body, "ends_at"),
+                          json_get_string(body, "location"),
+                          boolean_text(body, "online"),
+                          json_get_string(body, "agenda"),
+                          json_get_string(body, "notes"),
+                          themes,
+                          creator_id};
+  PGresult *res = db_exec(db, &insert_meeting, 9, params, &st);
+  free(themes);
+  if (res == NULL)
+    return st;
+  snprintf(id_out, 37, "%s", PQgetvalue(res, 0, 2));
+  return json_and_version(res, json, version);
+}
+
+/* The stored times in microseconds, so that a PATCH changing one of them can check the span in C. */
+static const db_stmt lock_meeting = {"meetings_lock",
+                                     "SELECT version, (extract(epoch FROM starts_at) * 1000000)::bigint,"
+                                     " (extract(epoch FROM ends_at) * 1000000)::bigint"
+                                     " FROM meetings WHERE id = $2 AND group_id = $1 FOR UPDATE"};
+
+fn_status meetings_db_lock(db_conn *db, const char *group_id, const char *meeting_id, meeting_row *out) {
+  fn_status st;
+  const char *params[] = {group_id, meeting_id};
+  PGresult *res = db_exec(db, &lock_meeting, 2, params, &st);
+  if (res == NULL)
+    return st;
+  if (PQntuples(res) == 0) {
+    PQclear(res);
+    return FN_NOT_FOUND;
+  }
+  out->version = atol(PQgetvalue(res, 0, 0));
+  out->starts_us = atoll(PQgetvalue(res, 0, 1));
+  out->ends_us = atoll(PQgetvalue(res, 0, 2));
+  PQclear(res);
+  return FN_OK;
+}
+
+/* (present, value) pairs: a field absent from the PATCH body keeps its value. */
+static const db_stmt update_meeting = {"meetings_update",
+                                       "UPDATE meetings AS mt SET"
+                                       " starts_at = CASE WHEN $2::bool THEN $3::timestamptz ELSE mt.starts_at END,"
+                                       " ends_at = CASE WHEN $4::bool THEN $5::timestamptz ELSE mt.ends_at END,"
+                                       " location = CASE WHEN $6::bool THEN $7 ELSE mt.location END,"
+                                       " online = CASE WHEN $8::bool THEN $9::bool ELSE mt.online END,"
+                                       " agenda = CASE WHEN $10::bool THEN $11 ELSE mt.agenda END,"
+                                       " notes = CASE WHEN $12::bool THEN $13 ELSE mt.notes END,"
+                                       " themes = CASE WHEN $14::bool THEN " THEMES_FROM_JSON_SQL(
+                                           "$15") " ELSE mt.themes END,"
+                                                  " version = mt.version + 1"
+                                                  " WHERE mt.id = $1 RETURNING " MEETING_JSON_SQL ", mt.version"};
+
+static const char *present(const json_t *body, const char *key) {
+  return json_object_get(body, key) ? "true" : "false";
+}
+
+fn_status meetings_db_update(db_conn *db, const char *meeting_id, const json_t *body, char **json, long *version) {
+  fn_status st;
+  char *themes = themes_text(body);
+  const char *params[] = {meeting_id,
+                          present(body, "starts_at"),
+                          json_get_string(body, "starts_at"),
+                          present(body, "ends_at"),
+                          json_get_string(body, "ends_at"),
+                          present(body, "location"),
+                          json_get_string(body, "location"),
+                          present(body, "online"),
+                          boolean_text(body, "online"),
+                          present(body, "agenda"),
+                          json_get_string(body, "agenda"),
+                          present(body, "notes"),
+                          json_get_string(body, "notes"),
+                          present(body, "themes"),
+                          themes};
+  PGresult *res = db_exec(db, &update_meeting, 15, params, &st);
+  free(themes);
+  return res == NULL ? st : json_and_version(res, json, version);
+}
+
+/* Served by the group_memberships primary key (group_id, member_id). */
+static const db_stmt non_members = {
+    "meetings_attendance_non_members",
+    "SELECT (e.n - 1)::int FROM json_array_elements($2::json) WITH ORDINALITY AS e(item, n)"
+    " WHERE NOT EXISTS (SELECT 1 FROM group_memberships gm WHERE gm.group_id = $1"
+    "   AND gm.member_id = (e.item->>'member_id')::uuid AND gm.state = 'active')"
+    " ORDER BY e.n"};
+
+fn_status meetings_db_non_members(db_conn *db, const char *group_id, const char *attendance_json, int *bad, int max,
+                                  int *count) {
+  fn_status st;
+  const char *params[] = {group_id, attendance_json};
+  PGresult *res = db_exec(db, &non_members, 2, params, &st);
+  if (res == NULL)
+    return st;
+  int rows = PQntuples(res);
+  *count = rows < max ? rows : max;
+  for (int i = 0; i < *count; i++)
+    bad[i] = atoi(PQgetvalue(res, i, 0));
+  PQclear(res);
+  return FN_OK;
+}
+
+static const db_stmt delete_attendance = {"meetings_attendance_delete",
+                                          "DELETE FROM meeting_attendance WHERE meeting_id = $1"};
+
+static const db_stmt insert_attendance = {
+    "meetings_attendance_insert",
+    "INSERT INTO meeting_attendance (meeting_id, member_id, status)"
+    " SELECT $1, (e->>'member_id')::uuid, e->>'status' FROM json_array_elements($2::json) e"};
+
+/* Attendance is part of the Meeting representation, so recording it is a new version. */
+static const db_stmt bump_meeting = {"meetings_bump_version",
+                                     "UPDATE meetings AS mt SET version = mt.version + 1"
+                                     " WHERE mt.id = $1 RETURNING " MEETING_JSON_SQL ", mt.version"};
+
+fn_status meetings_db_replace_attendance(db_conn *db, const char *meeting_id, const char *attendance_json, char **json,
+                                         long *version) {
+  fn_status st;
+  const char *params[] = {meeting_id, attendance_json};
+  if ((st = db_exec_command(db, &delete_attendance, 1, params)) != FN_OK ||
+      (st = db_exec_command(db, &insert_attendance, 2, params)) != FN_OK)
+    return st;
+  PGresult *res = db_exec(db, &bump_meeting, 1, params, &st);
+  return res == NULL ? st : json_and_version(res, json, version);
+}
+
+fn_status meetings_can_read(const group_access *a, const char **detail) {
+  fn_status st = groups_require_inner(a);
+  if (st == FN_FORBIDDEN)
+    *detail = "Only active members of the group can see its meetings.";
+  return st;
+}
+
+fn_status meetings_can_change(const group_access *a, const char **detail) {
+  fn_status st = groups_require_leader(a);
+  if (st == FN_FORBIDDEN)
+    *detail = "Only the group's conveners and facilitators can plan meetings and record attendance.";
+  return st == FN_OK ? groups_require_open(a, detail) : st;
+}

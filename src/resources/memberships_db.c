@@ -1,0 +1,185 @@
+/* Every SQL statement about group memberships. The rules that decide who may change
+ * them are in groups_db.c (group_access) and memberships_http.c. */
+#include "forumnet/memberships_db.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MEMBERSHIP_JSON_SQL                                                                                            \
+  "json_build_object('group_id', gm.group_id, 'member_id', gm.member_id, 'display_name', m.display_name,"              \
+  " 'state', gm.state, 'role', gm.role, 'represents_group_id', gm.represents_group_id,"                                \
+  " 'represents_group_name', rg.name, 'joined_at', rfc3339(gm.joined_at),"                                             \
+  " 'accepted_terms_version', gm.accepted_terms_version, 'version', gm.version)"
+
+#define MEMBERSHIP_FROM_SQL                                                                                            \
+  " FROM group_memberships gm JOIN members m ON m.id = gm.member_id"                                                   \
+  " LEFT JOIN groups rg ON rg.id = gm.represents_group_id"
+
+static const db_stmt get_membership = {"memberships_get", "SELECT " MEMBERSHIP_JSON_SQL MEMBERSHIP_FROM_SQL
+                                                          " WHERE gm.group_id = $1 AND gm.member_id = $2"};
+
+fn_status memberships_db_get(db_conn *db, const char *group_id, const char *member_id, char **json) {
+  fn_status st;
+  const char *params[] = {group_id, member_id};
+  PGresult *res = db_exec(db, &get_membership, 2, params, &st);
+  if (res == NULL)
+    return st;
+  if (PQntuples(res) == 0)
+    st = FN_NOT_FOUND;
+  else
+    *json = strndup(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+  PQclear(res);
+  return st;
+}
+
+static const db_stmt list_memberships = {
+    "memberships_list", "SELECT " MEMBERSHIP_JSON_SQL ", cursor_key(gm.created_at, gm.member_id)" MEMBERSHIP_FROM_SQL
+                        " WHERE gm.group_id = $1 AND (gm.created_at, gm.member_id) > ($2::timestamptz, $3::uuid)"
+                        "   AND ($4::text IS NULL OR gm.state = $4)"
+                        " ORDER BY gm.created_at, gm.member_id LIMIT $5"};
+
+fn_status memberships_db_list(db_conn *db, const char *group_id, const char *state, const page_request *page,
+                              PGresult **result) {
+  fn_status st;
+  const char *params[] = {group_id, page->after_ts, page->after_id, state, page->limit_plus_one};
+  *result = db_exec(db, &list_memberships, 5, params, &st);
+  return st;
+}
+
+static const db_stmt lock_membership = {
+    "memberships_lock", "SELECT state, role, coalesce(represents_group_id::text, ''), version FROM group_memberships"
+                        " WHERE group_id = $1 AND member_id = $2 FOR UPDATE"};
+
+fn_status memberships_db_lock(db_conn *db, const char *group_id, const char *member_id, membership_row *out) {
+  fn_status st;
+  const char *params[] = {group_id, member_id};
+  PGresult *res = db_exec(db, &lock_membership, 2, params, &st);
+  if (res == NULL)
+    return st;
+  if (PQntuples(res) == 0) {
+    st = FN_NOT_FOUND;
+  } else {
+    snprintf(out->state, sizeof out->state, "%s", PQgetvalue(res, 0, 0));
+    snprintf(out->role, sizeof out->role, "%s", PQgetvalue(res, 0, 1));
+    snprintf(out->represents_group_id, sizeof out->represents_group_id, "%s", PQgetvalue(res, 0, 2));
+    out->version = atol(PQgetvalue(res, 0, 3));
+  }
+  PQclear(res);
+  return st;
+}
+
+static const db_stmt candidate = {
+    "memberships_candidate",
+    "SELECT m.status = 'active', m.role, coalesce(m.home_site_id = g.site_id, false),"
+    " EXISTS (SELECT 1 FROM site_managers sm WHERE sm.member_id = m.id AND sm.site_id = g.site_id)"
+    " FROM members m, groups g WHERE m.id = $2 AND g.id = $1"};
+
+fn_status memberships_db_candidate(db_conn *db, const char *group_id, const char *member_id,
+                                   membership_candidate *out) {
+  fn_status st;
+  const char *params[] = {group_id, member_id};
+  PGresult *res = db_exec(db, &candidate, 2, params, &st);
+  if (res == NULL)
+    return st;
+  memset(out, 0, sizeof *out);
+  if (PQntuples(res) > 0) {
+    out->active = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    out->role = role_from_string(PQgetvalue(res, 0, 1));
+    out->home_site = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
+    out->manages_site = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
+  }
+  PQclear(res);
+  return FN_OK;
+}
+
+static const db_stmt represents = {
+    "memberships_represents",
+    "SELECT EXISTS (SELECT 1 FROM group_memberships gm JOIN groups g ON g.id = gm.group_id"
+    " WHERE gm.member_id = $1 AND gm.group_id = $2 AND gm.state = 'active' AND gm.role = 'representative'"
+    "   AND g.site_id IS NOT NULL AND g.status <> 'closed')"};
+
+fn_status memberships_db_represents(db_conn *db, const char *member_id, const char *group_id, int *is) {
+  fn_status st;
+  const char *params[] = {member_id, group_id};
+  PGresult *res = db_exec(db, &represents, 2, params, &st);
+  if (res == NULL)
+    return st;
+  *is = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+  PQclear(res);
+  return FN_OK;
+}
+
+static const db_stmt insert_membership = {
+    "memberships_insert", "INSERT INTO group_memberships (group_id, member_id, state, role, represents_group_id,"
+                          " invited_by) VALUES ($1, $2, $3, $4, $5::uuid, $6::uuid)"};
+
+fn_status memberships_db_insert(db_conn *db, const char *group_id, const char *member_id, const char *state,
+                                const char *role, const char *represents_group_id, const char *invited_by) {
+  const char *params[] = {group_id, member_id, state, role, represents_group_id, invited_by};
+  return db_exec_command(db, &insert_membership, 6, params);
+}
+
+static const db_stmt activate = {"memberships_activate",
+                                 "UPDATE group_memberships SET state = 'active', joined_at = clock_timestamp(),"
+                                 " version = version + 1 WHERE group_id = $1 AND member_id = $2"};
+
+fn_status memberships_db_activate(db_conn *db, const char *group_id, const char *member_id) {
+  const char *params[] = {group_id, member_id};
+  return db_exec_command(db, &activate, 2, params);
+}
+
+static const db_stmt set_role = {"memberships_set_role", "UPDATE group_memberships SET role = $3, version = version + 1"
+                                                         " WHERE group_id = $1 AND member_id = $2"};
+
+fn_status memberships_db_set_role(db_conn *db, const char *group_id, const char *member_id, const char *role) {
+  const char *params[] = {group_id, member_id, role};
+  return db_exec_command(db, &set_role, 3, params);
+}
+
+static const db_stmt set_represents = {"memberships_set_represents",
+                                       "UPDATE group_memberships SET represents_group_id = $3::uuid,"
+                                       " version = version + 1 WHERE group_id = $1 AND member_id = $2"};
+
+fn_status memberships_db_set_represents(db_conn *db, const char *group_id, const char *member_id,
+                                        const char *represents_group_id) {
+  const char *params[] = {group_id, member_id, represents_group_id};
+  return db_exec_command(db, &set_represents, 3, params);
+}
+
+static const db_stmt delete_membership = {"memberships_delete",
+                                          "DELETE FROM group_memberships WHERE group_id = $1 AND member_id = $2"};
+
+fn_status memberships_db_delete(db_conn *db, const char *group_id, const char *member_id) {
+  const char *params[] = {group_id, member_id};
+  return db_exec_command(db, &delete_membership, 2, params);
+}
+
+static const db_stmt other_leaders = {
+    "memberships_other_leaders",
+    "SELECT count(*) FROM group_memberships WHERE group_id = $1 AND member_id <> $2 AND state = 'active'"
+    " AND role IN ('convener', 'facilitator')"};
+
+fn_status memberships_db_other_leaders(db_conn *db, const char *group_id, const char *member_id, long *count) {
+  fn_status st;
+  const char *params[] = {group_id, member_id};
+  PGresult *res = db_exec(db, &other_leaders, 2, params, &st);
+  if (res == NULL)
+    return st;
+  *count = atol(PQgetvalue(res, 0, 0));
+  PQclear(res);
+  return FN_OK;
+}
+
+static const db_stmt end_representation = {
+    "memberships_end_representation", "UPDATE group_memberships SET represents_group_id = NULL, version = version + 1"
+                                      " WHERE member_id = $1 AND represents_group_id = $2"};
+
+fn_status memberships_db_end_representation(db_conn *db, const char *member_id, const char *group_id) {
+  const char *params[] = {member_id, group_id};
+  return db_exec_command(db, &end_representation, 2, params);
+}
+
+int memberships_is_leader_role(const char *role) {
+  return strcmp(role, "convener") == 0 || strcmp(role, "facilitator") == 0;
+}

@@ -1,0 +1,95 @@
+/* Every SQL statement about a group's terms of reference and their acceptances. */
+#include "forumnet/terms_db.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* accepted_count: the group's current active members who accepted that version. */
+#define TERMS_JSON_SQL                                                                                                 \
+  "json_build_object('version', t.version, 'body', t.body, 'review_on', to_char(t.review_on, 'YYYY-MM-DD'),"           \
+  " 'created_by', t.created_by, 'created_at', rfc3339(t.created_at),"                                                  \
+  " 'accepted_count', (SELECT count(*) FROM terms_acceptances ta JOIN group_memberships gm"                            \
+  "   ON gm.group_id = ta.group_id AND gm.member_id = ta.member_id AND gm.state = 'active'"                            \
+  "   WHERE ta.group_id = t.group_id AND ta.version = t.version))"
+
+static const db_stmt list_terms = {"terms_list",
+                                   "SELECT json_build_object('current_version', g.terms_version, 'items', coalesce("
+                                   "  (SELECT json_agg(" TERMS_JSON_SQL " ORDER BY t.version DESC)"
+                                   "   FROM group_terms t WHERE t.group_id = g.id), '[]'::json))"
+                                   " FROM groups g WHERE g.id = $1"};
+
+static char *first_value(PGresult *res) { return strndup(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0)); }
+
+fn_status terms_db_list(db_conn *db, const char *group_id, char **json) {
+  fn_status st;
+  const char *params[] = {group_id};
+  PGresult *res = db_exec(db, &list_terms, 1, params, &st);
+  if (res == NULL)
+    return st;
+  if (PQntuples(res) == 0)
+    st = FN_NOT_FOUND;
+  else
+    *json = first_value(res);
+  PQclear(res);
+  return st;
+}
+
+static const db_stmt get_terms = {"terms_get", "SELECT " TERMS_JSON_SQL
+                                               " FROM group_terms t WHERE t.group_id = $1 AND t.version = $2"};
+
+fn_status terms_db_get(db_conn *db, const char *group_id, int version, char **json) {
+  fn_status st;
+  char v[16];
+  snprintf(v, sizeof v, "%d", version);
+  const char *params[] = {group_id, v};
+  PGresult *res = db_exec(db, &get_terms, 2, params, &st);
+  if (res == NULL)
+    return st;
+  if (PQntuples(res) == 0)
+    st = FN_NOT_FOUND;
+  else
+    *json = first_value(res);
+  PQclear(res);
+  return st;
+}
+
+static const db_stmt publish_terms = {
+    "terms_publish", "WITH g AS (UPDATE groups SET terms_version = terms_version + 1, version = version + 1"
+                     "           WHERE id = $1 RETURNING terms_version)"
+                     " INSERT INTO group_terms (group_id, version, body, review_on, created_by)"
+                     " SELECT $1, g.terms_version, $2, $3::date, $4 FROM g RETURNING version"};
+
+fn_status terms_db_publish(db_conn *db, const char *group_id, const char *body, const char *review_on,
+                           const char *author_id, int *version) {
+  fn_status st;
+  const char *params[] = {group_id, body, review_on, author_id};
+  PGresult *res = db_exec(db, &publish_terms, 4, params, &st);
+  if (res == NULL)
+    return st;
+  *version = atoi(PQgetvalue(res, 0, 0));
+  PQclear(res);
+  return FN_OK;
+}
+
+/* The membership keeps the newest version its member accepted, which the status rule reads. */
+static const db_stmt accept_terms = {
+    "terms_accept", "WITH a AS (INSERT INTO terms_acceptances (group_id, version, member_id) VALUES ($1, $2, $3)"
+                    "           ON CONFLICT DO NOTHING RETURNING 1),"
+                    " m AS (UPDATE group_memberships SET accepted_terms_version = greatest(accepted_terms_version, $2),"
+                    "         version = version + CASE WHEN accepted_terms_version < $2 THEN 1 ELSE 0 END"
+                    "       WHERE group_id = $1 AND member_id = $3)"
+                    " SELECT EXISTS (SELECT 1 FROM a)"};
+
+fn_status terms_db_accept(db_conn *db, const char *group_id, int version, const char *member_id, int *created) {
+  fn_status st;
+  char v[16];
+  snprintf(v, sizeof v, "%d", version);
+  const char *params[] = {group_id, v, member_id};
+  PGresult *res = db_exec(db, &accept_terms, 3, params, &st);
+  if (res == NULL)
+    return st;
+  *created = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+  PQclear(res);
+  return FN_OK;
+}
