@@ -30,7 +30,9 @@ typedef struct group_access {
 fn_status groups_db_access(db_conn *db, const char *group_id, const char *caller_id, int lock, group_access *out);
 
 /* Recomputes member_count and, for forming/active groups, status (the rule in
- * API.md section 5 / README), bumping the version when either changes. */
+ * API.md section 5 / README), and bumps the group's version: call it after every change
+ * to the group's memberships or terms, so the group's ETag (which covers my_membership)
+ * changes with them. */
 fn_status groups_db_recompute(db_conn *db, const char *group_id);
 
 /* The Group representation for the caller (my_membership included). *json: caller frees. */

@@ -23,6 +23,8 @@ typedef enum field_type {
                          the year as written when max > 0 */
   FIELD_STRING_ARRAY, /* array of non-blank strings; min/max bound the item count, FIELD_ITEM_MAX(n) in flags
                          the length of each item in characters */
+  FIELD_ARRAY,        /* any array; min/max bound the item count (validate items with json_validate_items) */
+  FIELD_OBJECT,       /* any object (validate members with json_validate_nested) */
 } field_type;
 
 enum { FIELD_REQUIRED = 1, FIELD_NULLABLE = 2 };
@@ -42,6 +44,14 @@ typedef struct field_spec {
  * wrong types and out-of-range values each add {"field", "message"} to *errors.
  * Returns FN_OK, or FN_INVALID with *errors a new reference (caller decrefs). */
 fn_status json_validate(const json_t *obj, const field_spec *specs, json_t **errors);
+
+/* Validates every item of array (the body member `field`) as an object against item_specs,
+ * adding errors named "field[i].name" (or "field[i]" for a non-object) to *errors (created when
+ * NULL). Returns FN_OK or FN_INVALID. */
+fn_status json_validate_items(const json_t *array, const char *field, const field_spec *item_specs, json_t **errors);
+
+/* Validates obj (the body member `field`) against specs, adding errors named "field.name". */
+fn_status json_validate_nested(const json_t *obj, const char *field, const field_spec *specs, json_t **errors);
 
 /* Appends {"field": field, "message": message} to errors (created when *errors is NULL). */
 void json_errors_add(json_t **errors, const char *field, const char *message);

@@ -12,6 +12,8 @@ extern const fn_route groups_routes[];
 extern const fn_route memberships_routes[];
 extern const fn_route terms_routes[];
 extern const fn_route meetings_routes[];
+extern const fn_route consultations_routes[];
+extern const fn_route responses_routes[];
 
 /* All of the above, NULL-terminated (http/routes.c). Adding a resource = one line there. */
 extern const fn_route *const all_route_tables[];

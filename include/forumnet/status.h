@@ -13,8 +13,9 @@ typedef enum fn_status {
   FN_FORBIDDEN,       /* authenticated but not allowed */
   FN_NOT_FOUND,       /* unknown, or not visible to the caller */
   FN_METHOD_NOT_ALLOWED,
-  FN_CONFLICT,            /* duplicate, illegal state change */
-  FN_PRECONDITION_FAILED, /* If-Match mismatch */
+  FN_CONFLICT,              /* duplicate, illegal state change */
+  FN_PRECONDITION_FAILED,   /* If-Match mismatch */
+  FN_PRECONDITION_REQUIRED, /* a change that must name the version it replaces did not send If-Match */
   FN_TOO_LARGE,
   FN_UNSUPPORTED_MEDIA,
   FN_UNPROCESSABLE, /* idempotency-key reuse with another body */

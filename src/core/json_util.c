@@ -244,6 +244,16 @@ static const char *check_value(const field_spec *spec, const json_t *value, char
     return json_is_boolean(value) ? NULL : "must be a boolean";
   case FIELD_STRING_ARRAY:
     return check_string_array(spec, value, buf, buf_len);
+  case FIELD_OBJECT:
+    return json_is_object(value) ? NULL : "must be an object";
+  case FIELD_ARRAY:
+    if (!json_is_array(value))
+      return "must be an array";
+    if ((long)json_array_size(value) < spec->min || (long)json_array_size(value) > spec->max) {
+      snprintf(buf, buf_len, "must have %ld to %ld items", spec->min, spec->max);
+      return buf;
+    }
+    return NULL;
   case FIELD_INTEGER: {
     if (!json_is_integer(value))
       return "must be an integer";
@@ -304,6 +314,47 @@ static const char *check_value(const field_spec *spec, const json_t *value, char
   default:
     return "is not accepted";
   }
+}
+
+/* Copies each error of inner into *errors with its field prefixed. Steals inner. */
+static void merge_prefixed(json_t **errors, json_t *inner, const char *prefix) {
+  size_t i;
+  json_t *e;
+  json_array_foreach(inner, i, e) {
+    char field[160];
+    snprintf(field, sizeof field, "%s.%s", prefix, json_string_value(json_object_get(e, "field")));
+    json_errors_add(errors, field, json_string_value(json_object_get(e, "message")));
+  }
+  json_decref(inner);
+}
+
+fn_status json_validate_items(const json_t *array, const char *field, const field_spec *item_specs, json_t **errors) {
+  fn_status st = FN_OK;
+  size_t i;
+  json_t *item;
+  json_array_foreach((json_t *)array, i, item) {
+    char prefix[128];
+    snprintf(prefix, sizeof prefix, "%s[%zu]", field, i);
+    if (!json_is_object(item)) {
+      json_errors_add(errors, prefix, "must be an object");
+      st = FN_INVALID;
+      continue;
+    }
+    json_t *inner = NULL;
+    if (json_validate(item, item_specs, &inner) != FN_OK) {
+      merge_prefixed(errors, inner, prefix);
+      st = FN_INVALID;
+    }
+  }
+  return st;
+}
+
+fn_status json_validate_nested(const json_t *obj, const char *field, const field_spec *specs, json_t **errors) {
+  json_t *inner = NULL;
+  if (json_validate(obj, specs, &inner) == FN_OK)
+    return FN_OK;
+  merge_prefixed(errors, inner, field);
+  return FN_INVALID;
 }
 
 fn_status json_validate(const json_t *obj, const field_spec *specs, json_t **errors) {

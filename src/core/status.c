@@ -20,6 +20,7 @@ static const struct status_info status_table[] = {
     [FN_METHOD_NOT_ALLOWED] = {405, "Method Not Allowed", "method-not-allowed"},
     [FN_CONFLICT] = {409, "Conflict", "conflict"},
     [FN_PRECONDITION_FAILED] = {412, "Precondition Failed", "precondition-failed"},
+    [FN_PRECONDITION_REQUIRED] = {428, "Precondition Required", "precondition-required"},
     [FN_TOO_LARGE] = {413, "Content Too Large", "content-too-large"},
     [FN_UNSUPPORTED_MEDIA] = {415, "Unsupported Media Type", "unsupported-media-type"},
     [FN_UNPROCESSABLE] = {422, "Unprocessable Content", "unprocessable"},

@@ -83,7 +83,7 @@ static const db_stmt recompute = {
     "    ELSE 'forming' END AS status"
     "  FROM groups g, s WHERE g.id = $1)"
     " UPDATE groups g SET member_count = n.active, status = n.status, version = g.version + 1"
-    " FROM n WHERE g.id = $1 AND (g.member_count <> n.active OR g.status <> n.status)"};
+    " FROM n WHERE g.id = $1"};
 
 fn_status groups_db_recompute(db_conn *db, const char *group_id) {
   const char *params[] = {group_id};

@@ -64,9 +64,13 @@ static void reply_membership(fn_req *req, int http_status, const char *group_id,
     reply_header(req, "Location", location);
   }
   json_t *parsed = json_loads(json, 0, NULL);
-  reply_etag(req, parsed ? (long)json_integer_value(json_object_get(parsed, "version")) : 0);
+  long version = parsed ? (long)json_integer_value(json_object_get(parsed, "version")) : 0;
   json_decref(parsed);
-  reply_json_text(req, http_status, json, strlen(json));
+  reply_etag(req, version);
+  if (http_status == 200 && strcmp(req->route->method, "GET") == 0 && req_if_none_match(req, version))
+    reply_empty(req, 304);
+  else
+    reply_json_text(req, http_status, json, strlen(json));
   free(json);
 }
 
@@ -144,6 +148,8 @@ static void memberships_http_create(fn_req *req) {
                              self ? NULL : req->caller.id);
   if (st == FN_OK)
     st = audit_db_record(db, req, self ? "membership.requested" : "membership.invited", "group", gid, details);
+  if (st == FN_OK)
+    st = groups_db_recompute(db, gid);
   json_decref(details);
   if (st == FN_CONFLICT)
     detail = "This member already has a membership of the group.";
@@ -259,7 +265,13 @@ static void memberships_http_update(fn_req *req) {
       goto fail;
     if (!ok)
       return;
-    if ((st = memberships_db_set_represents(db, gid, mid, represents)) != FN_OK)
+    json_t *details = json_pack("{s:s, s:o}", "member_id", mid, "represents_group_id",
+                                represents ? json_string(represents) : json_null());
+    st = memberships_db_set_represents(db, gid, mid, represents);
+    if (st == FN_OK)
+      st = audit_db_record(db, req, "membership.represents_changed", "group", gid, details);
+    json_decref(details);
+    if (st != FN_OK)
       goto fail;
   }
   if ((st = groups_db_recompute(db, gid)) != FN_OK || (st = db_commit(db)) != FN_OK)

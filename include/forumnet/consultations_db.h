@@ -1,0 +1,50 @@
+#ifndef FORUMNET_CONSULTATIONS_DB_H
+#define FORUMNET_CONSULTATIONS_DB_H
+
+#include <jansson.h>
+
+#include "forumnet/db.h"
+#include "forumnet/http.h"
+#include "forumnet/members_db.h"
+#include "forumnet/pagination.h"
+
+/* What a caller is to a consultation, read in one statement. */
+typedef struct consultation_access {
+  char id[37];
+  char owner_id[37];
+  char status[24]; /* effective: an open consultation past closes_at is "closed" */
+  long version;
+  int visible;          /* consultation_visible() for the caller */
+  int owner_or_admin;   /* may edit, close, publish the outcome, read submitted responses */
+  int closes_in_future; /* closes_at > now */
+} consultation_access;
+
+/* FN_UNAUTHENTICATED: caller not active; FN_NOT_FOUND: no such consultation. With lock,
+ * the row is locked for the rest of the transaction. */
+fn_status consultations_db_access(db_conn *db, const char *id, const char *caller_id, int lock,
+                                  consultation_access *out);
+
+/* The Consultation representation for the caller (response_rate only for owner/admin). */
+fn_status consultations_db_get(db_conn *db, const char *id, const char *caller_id, char **json, long *version);
+fn_status consultations_db_list(db_conn *db, const char *caller_id, const char *status, const char *site_id,
+                                const page_request *page, PGresult **result);
+
+/* Checks target.site_ids / target.group_ids: each must exist and be open (else *errors, FN_INVALID),
+ * and a manager may only name sites they manage and groups at those sites, never network-wide
+ * groups (FN_FORBIDDEN). */
+fn_status consultations_db_check_targets(db_conn *db, const member_caller *caller, const json_t *target,
+                                         json_t **errors, const char **detail);
+
+/* Inside a transaction. */
+fn_status consultations_db_insert(db_conn *db, const json_t *body, const char *owner_id, char id_out[37]);
+fn_status consultations_db_update_draft(db_conn *db, const char *id, const json_t *body);
+fn_status consultations_db_set_status(db_conn *db, const char *id, const char *status);
+fn_status consultations_db_set_closes_at(db_conn *db, const char *id, const char *closes_at);
+/* 1 in *later if closes_at is after the stored one and in the future. */
+fn_status consultations_db_is_extension(db_conn *db, const char *id, const char *closes_at, int *later);
+/* Stores the outcome and moves the consultation to outcome_published. */
+fn_status consultations_db_set_outcome(db_conn *db, const char *id, const json_t *outcome);
+/* The questions ({"id","text"} array, new reference) for response validation. */
+fn_status consultations_db_questions(db_conn *db, const char *id, json_t **questions);
+
+#endif

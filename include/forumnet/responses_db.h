@@ -1,0 +1,30 @@
+#ifndef FORUMNET_RESPONSES_DB_H
+#define FORUMNET_RESPONSES_DB_H
+
+#include "forumnet/db.h"
+
+/* A group's place in a consultation, and the caller's place in the group. */
+typedef struct response_target {
+  int targeted;      /* the consultation asks this group */
+  char my_state[16]; /* the caller's membership state in the group, "" if none */
+  char my_role[16];  /* ... and role */
+  int exists;        /* the group has a response */
+  char status[16];   /* draft | submitted */
+  long version;
+} response_target;
+
+/* Call with the consultation row locked (consultations_db_access(..., lock=1)): that lock
+ * serializes every write to the consultation's responses. */
+fn_status responses_db_target(db_conn *db, const char *consultation_id, const char *group_id, const char *caller_id,
+                              response_target *out);
+/* Creates or replaces the group's response. */
+fn_status responses_db_upsert(db_conn *db, const char *consultation_id, const char *group_id, const char *answers_json,
+                              const char *status);
+/* The Response representation. *json, caller frees; *version its version. */
+fn_status responses_db_get(db_conn *db, const char *consultation_id, const char *group_id, char **json, long *version);
+/* {"items":[...],"next_cursor":null}: submitted responses when read_submitted, plus the responses
+ * of groups where caller_id is an active member. *json: caller frees. */
+fn_status responses_db_list(db_conn *db, const char *consultation_id, const char *caller_id, int read_submitted,
+                            char **json);
+
+#endif

@@ -1,0 +1,316 @@
+/* Every SQL statement about consultations themselves and their outcome. Visibility is
+ * the SQL function consultation_visible() (sql/003_consultations.sql), used by all of them. */
+#include "forumnet/consultations_db.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "forumnet/json_util.h"
+
+/* k: the consultation; c: the caller (id, role). */
+#define CONSULTATION_JSON_SQL                                                                                          \
+  "json_build_object('id', k.id, 'title', k.title, 'summary', k.summary, 'questions', k.questions,"                    \
+  " 'target', json_build_object("                                                                                      \
+  "   'site_ids', coalesce((SELECT json_agg(ts.site_id ORDER BY ts.site_id) FROM consultation_target_sites ts"         \
+  "                         WHERE ts.consultation_id = k.id), '[]'::json),"                                            \
+  "   'group_ids', coalesce((SELECT json_agg(tg.group_id ORDER BY tg.group_id) FROM consultation_target_groups tg"     \
+  "                          WHERE tg.consultation_id = k.id), '[]'::json)),"                                          \
+  " 'opens_at', rfc3339(k.opens_at), 'closes_at', rfc3339(k.closes_at),"                                               \
+  " 'status', consultation_status(k.status, k.closes_at), 'owner_id', k.created_by, 'outcome', k.outcome,"             \
+  " 'version', k.version, 'created_at', rfc3339(k.created_at),"                                                        \
+  " 'response_rate', CASE WHEN c.role = 'admin' OR k.created_by = c.id THEN ("                                         \
+  "   SELECT json_build_object('targeted', t.n, 'submitted', t.s,"                                                     \
+  "     'rate', CASE WHEN t.n = 0 THEN NULL ELSE round(t.s::numeric / t.n, 3) END)"                                    \
+  "   FROM (SELECT count(*) AS n, count(r.group_id) AS s"                                                              \
+  "         FROM consultation_targeted_groups(k.id) AS tg(group_id)"                                                   \
+  "         LEFT JOIN consultation_responses r ON r.consultation_id = k.id AND r.group_id = tg.group_id"               \
+  "                                           AND r.status = 'submitted') t) END)"
+
+#define CALLER_CTE "WITH c AS (SELECT id, role, home_site_id FROM members WHERE id = $1 AND status = 'active')"
+
+#define VISIBLE_SQL "consultation_visible(k.id, k.created_by, k.status, c.id, c.role, c.home_site_id)"
+
+static const db_stmt access_plain = {
+    "consultations_access",
+    CALLER_CTE " SELECT k.id IS NOT NULL, k.created_by, consultation_status(k.status, k.closes_at), k.version,"
+               " coalesce(" VISIBLE_SQL ", false), (c.role = 'admin' OR k.created_by = c.id), k.closes_at > now()"
+               " FROM c LEFT JOIN consultations k ON k.id = $2"};
+
+static const db_stmt lock_consultation = {"consultations_lock", "SELECT 1 FROM consultations WHERE id = $1 FOR UPDATE"};
+
+fn_status consultations_db_access(db_conn *db, const char *id, const char *caller_id, int lock,
+                                  consultation_access *out) {
+  fn_status st;
+  const char *lock_params[] = {id};
+  if (lock && (st = db_exec_command(db, &lock_consultation, 1, lock_params)) != FN_OK)
+    return st;
+  const char *params[] = {caller_id, id};
+  PGresult *res = db_exec(db, &access_plain, 2, params, &st);
+  if (res == NULL)
+    return st;
+  memset(out, 0, sizeof *out);
+  if (PQntuples(res) == 0) {
+    st = FN_UNAUTHENTICATED;
+  } else if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+    st = FN_NOT_FOUND;
+  } else {
+    snprintf(out->id, sizeof out->id, "%s", id);
+    snprintf(out->owner_id, sizeof out->owner_id, "%s", PQgetvalue(res, 0, 1));
+    snprintf(out->status, sizeof out->status, "%s", PQgetvalue(res, 0, 2));
+    out->version = atol(PQgetvalue(res, 0, 3));
+    out->visible = strcmp(PQgetvalue(res, 0, 4), "t") == 0;
+    out->owner_or_admin = strcmp(PQgetvalue(res, 0, 5), "t") == 0;
+    out->closes_in_future = strcmp(PQgetvalue(res, 0, 6), "t") == 0;
+  }
+  PQclear(res);
+  return st;
+}
+
+static const db_stmt get_consultation = {"consultations_get",
+                                         CALLER_CTE " SELECT " CONSULTATION_JSON_SQL
+                                                    ", k.version FROM c, consultations k WHERE k.id = $2"};
+
+fn_status consultations_db_get(db_conn *db, const char *id, const char *caller_id, char **json, long *version) {
+  fn_status st;
+  const char *params[] = {caller_id, id};
+  PGresult *res = db_exec(db, &get_consultation, 2, params, &st);
+  if (res == NULL)
+    return st;
+  if (PQntuples(res) == 0) {
+    st = FN_NOT_FOUND;
+  } else {
+    *json = strndup(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+    *version = atol(PQgetvalue(res, 0, 1));
+  }
+  PQclear(res);
+  return st;
+}
+
+static const db_stmt list_consultations = {
+    "consultations_list",
+    CALLER_CTE " SELECT " CONSULTATION_JSON_SQL ", cursor_key(k.created_at, k.id)"
+               " FROM c, consultations k"
+               " WHERE (k.created_at, k.id) > ($2::timestamptz, $3::uuid)"
+               "   AND ($4::text IS NULL OR consultation_status(k.status, k.closes_at) = $4)"
+               "   AND ($5::uuid IS NULL"
+               "        OR EXISTS (SELECT 1 FROM consultation_target_sites ts"
+               "                   WHERE ts.consultation_id = k.id AND ts.site_id = $5::uuid)"
+               "        OR EXISTS (SELECT 1 FROM consultation_target_groups tg JOIN groups g ON g.id = tg.group_id"
+               "                   WHERE tg.consultation_id = k.id AND g.site_id = $5::uuid))"
+               "   AND " VISIBLE_SQL " ORDER BY k.created_at, k.id LIMIT $6"};
+
+fn_status consultations_db_list(db_conn *db, const char *caller_id, const char *status, const char *site_id,
+                                const page_request *page, PGresult **result) {
+  fn_status st;
+  const char *params[] = {caller_id, page->after_ts, page->after_id, status, site_id, page->limit_plus_one};
+  *result = db_exec(db, &list_consultations, 6, params, &st);
+  return st;
+}
+
+/* One row per requested target with what the rules need: does it exist (and is it open),
+ * and may this caller name it. */
+static const db_stmt check_sites = {
+    "consultations_check_sites",
+    "SELECT s.id IS NOT NULL AND s.archived_at IS NULL,"
+    " EXISTS (SELECT 1 FROM site_managers sm WHERE sm.site_id = s.id AND sm.member_id = $2)"
+    " FROM json_array_elements_text($1::json) WITH ORDINALITY AS x(id, n)"
+    " LEFT JOIN sites s ON s.id = x.id::uuid ORDER BY x.n"};
+
+static const db_stmt check_groups = {
+    "consultations_check_groups",
+    "SELECT g.id IS NOT NULL AND g.status <> 'closed', g.site_id IS NULL,"
+    " EXISTS (SELECT 1 FROM site_managers sm WHERE sm.site_id = g.site_id AND sm.member_id = $2)"
+    " FROM json_array_elements_text($1::json) WITH ORDINALITY AS x(id, n)"
+    " LEFT JOIN groups g ON g.id = x.id::uuid ORDER BY x.n"};
+
+fn_status consultations_db_check_targets(db_conn *db, const member_caller *caller, const json_t *target,
+                                         json_t **errors, const char **detail) {
+  static const struct {
+    const char *key;
+    const db_stmt *stmt;
+  } kinds[] = {{"site_ids", &check_sites}, {"group_ids", &check_groups}};
+  fn_status st = FN_OK, verdict = FN_OK;
+  for (size_t k = 0; k < 2 && st == FN_OK; k++) {
+    json_t *ids = json_object_get(target, kinds[k].key);
+    if (json_array_size(ids) == 0)
+      continue;
+    char *text = json_dumps(ids, JSON_COMPACT);
+    const char *params[] = {text, caller->id};
+    PGresult *res = db_exec(db, kinds[k].stmt, 2, params, &st);
+    free(text);
+    for (int i = 0; res && i < PQntuples(res); i++) {
+      char field[48];
+      snprintf(field, sizeof field, "target.%s[%d]", kinds[k].key, i);
+      int is_group = kinds[k].stmt == &check_groups;
+      int manages = strcmp(PQgetvalue(res, i, is_group ? 2 : 1), "t") == 0;
+      if (strcmp(PQgetvalue(res, i, 0), "t") != 0) {
+        json_errors_add(errors, field, is_group ? "is not an open group" : "is not an open site");
+        verdict = FN_INVALID;
+      } else if (caller->role != ROLE_ADMIN && is_group && strcmp(PQgetvalue(res, i, 1), "t") == 0) {
+        *detail = "Only admins consult network-wide groups.";
+        if (verdict == FN_OK)
+          verdict = FN_FORBIDDEN;
+      } else if (caller->role != ROLE_ADMIN && !manages) {
+        *detail = "Managers consult only the sites they manage and the groups at them.";
+        if (verdict == FN_OK)
+          verdict = FN_FORBIDDEN;
+      }
+    }
+    PQclear(res);
+  }
+  return st != FN_OK ? st : verdict;
+}
+
+static const db_stmt insert_consultation = {
+    "consultations_insert",
+    "WITH k AS (INSERT INTO consultations (title, summary, questions, opens_at, closes_at, created_by)"
+    "           VALUES ($1, $2, $3::jsonb, $4::timestamptz, $5::timestamptz, $6) RETURNING id),"
+    " s AS (INSERT INTO consultation_target_sites (consultation_id, site_id)"
+    "       SELECT k.id, x::uuid FROM k, json_array_elements_text($7::json) x ON CONFLICT DO NOTHING),"
+    " g AS (INSERT INTO consultation_target_groups (consultation_id, group_id)"
+    "       SELECT k.id, x::uuid FROM k, json_array_elements_text($8::json) x ON CONFLICT DO NOTHING)"
+    " SELECT id FROM k"};
+
+/* JSON text of body[key][sub] (or of body[key]), "[]" when absent. Caller frees. */
+static char *json_text(const json_t *value) {
+  return value ? json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY) : strdup("[]");
+}
+
+fn_status consultations_db_insert(db_conn *db, const json_t *body, const char *owner_id, char id_out[37]) {
+  fn_status st;
+  json_t *target = json_object_get(body, "target");
+  char *questions = json_text(json_object_get(body, "questions"));
+  char *sites = json_text(json_object_get(target, "site_ids"));
+  char *groups = json_text(json_object_get(target, "group_ids"));
+  const char *params[] = {json_get_string(body, "title"),
+                          json_get_string(body, "summary"),
+                          questions,
+                          json_get_string(body, "opens_at"),
+                          json_get_string(body, "closes_at"),
+                          owner_id,
+                          sites,
+                          groups};
+  PGresult *res = db_exec(db, &insert_consultation, 8, params, &st);
+  free(questions);
+  free(sites);
+  free(groups);
+  if (res == NULL)
+    return st;
+  snprintf(id_out, 37, "%s", PQgetvalue(res, 0, 0));
+  PQclear(res);
+  return FN_OK;
+}
+
+/* A draft's fields; a target, when present, replaces the old one. */
+static const db_stmt update_draft = {
+    "consultations_update_draft",
+    "WITH k AS (UPDATE consultations k SET"
+    "   title = CASE WHEN $2::bool THEN $3 ELSE k.title END,"
+    "   summary = CASE WHEN $4::bool THEN $5 ELSE k.summary END,"
+    "   questions = CASE WHEN $6::bool THEN $7::jsonb ELSE k.questions END,"
+    "   opens_at = CASE WHEN $8::bool THEN $9::timestamptz ELSE k.opens_at END,"
+    "   closes_at = CASE WHEN $10::bool THEN $11::timestamptz ELSE k.closes_at END,"
+    "   version = k.version + 1"
+    "   WHERE k.id = $1 RETURNING k.id),"
+    " ds AS (DELETE FROM consultation_target_sites WHERE $12::bool AND consultation_id = $1),"
+    " dg AS (DELETE FROM consultation_target_groups WHERE $12::bool AND consultation_id = $1)"
+    " SELECT 1 FROM k"};
+
+static const db_stmt insert_targets = {
+    "consultations_insert_targets",
+    "WITH s AS (INSERT INTO consultation_target_sites (consultation_id, site_id)"
+    "           SELECT $1, x::uuid FROM json_array_elements_text($2::json) x ON CONFLICT DO NOTHING)"
+    " INSERT INTO consultation_target_groups (consultation_id, group_id)"
+    " SELECT $1, x::uuid FROM json_array_elements_text($3::json) x ON CONFLICT DO NOTHING"};
+
+static const char *present(const json_t *body, const char *key) {
+  return json_object_get(body, key) ? "true" : "false";
+}
+
+fn_status consultations_db_update_draft(db_conn *db, const char *id, const json_t *body) {
+  json_t *target = json_object_get(body, "target");
+  char *questions = json_text(json_object_get(body, "questions"));
+  const char *params[] = {id,
+                          present(body, "title"),
+                          json_get_string(body, "title"),
+                          present(body, "summary"),
+                          json_get_string(body, "summary"),
+                          present(body, "questions"),
+                          questions,
+                          present(body, "opens_at"),
+                          json_get_string(body, "opens_at"),
+                          present(body, "closes_at"),
+                          json_get_string(body, "closes_at"),
+                          target ? "true" : "false"};
+  fn_status st = db_exec_command(db, &update_draft, 12, params);
+  free(questions);
+  if (st == FN_OK && target) {
+    char *sites = json_text(json_object_get(target, "site_ids"));
+    char *groups = json_text(json_object_get(target, "group_ids"));
+    const char *tparams[] = {id, sites, groups};
+    st = db_exec_command(db, &insert_targets, 3, tparams);
+    free(sites);
+    free(groups);
+  }
+  return st;
+}
+
+static const db_stmt set_status = {"consultations_set_status",
+                                   "UPDATE consultations SET status = $2, version = version + 1 WHERE id = $1"};
+
+fn_status consultations_db_set_status(db_conn *db, const char *id, const char *status) {
+  const char *params[] = {id, status};
+  return db_exec_command(db, &set_status, 2, params);
+}
+
+static const db_stmt set_closes_at = {
+    "consultations_set_closes_at",
+    "UPDATE consultations SET closes_at = $2::timestamptz, version = version + 1 WHERE id = $1"};
+
+fn_status consultations_db_set_closes_at(db_conn *db, const char *id, const char *closes_at) {
+  const char *params[] = {id, closes_at};
+  return db_exec_command(db, &set_closes_at, 2, params);
+}
+
+static const db_stmt is_extension = {
+    "consultations_is_extension",
+    "SELECT $2::timestamptz > closes_at AND $2::timestamptz > now() FROM consultations WHERE id = $1"};
+
+fn_status consultations_db_is_extension(db_conn *db, const char *id, const char *closes_at, int *later) {
+  fn_status st;
+  const char *params[] = {id, closes_at};
+  PGresult *res = db_exec(db, &is_extension, 2, params, &st);
+  if (res == NULL)
+    return st;
+  *later = PQntuples(res) > 0 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+  PQclear(res);
+  return FN_OK;
+}
+
+static const db_stmt set_outcome = {
+    "consultations_set_outcome",
+    "UPDATE consultations SET status = 'outcome_published', version = version + 1,"
+    " outcome = jsonb_build_object('summary', $2::text, 'actions', $3::jsonb, 'published_at', rfc3339(now()))"
+    " WHERE id = $1"};
+
+fn_status consultations_db_set_outcome(db_conn *db, const char *id, const json_t *outcome) {
+  char *actions = json_text(json_object_get(outcome, "actions"));
+  const char *params[] = {id, json_get_string(outcome, "summary"), actions};
+  fn_status st = db_exec_command(db, &set_outcome, 3, params);
+  free(actions);
+  return st;
+}
+
+static const db_stmt questions_of = {"consultations_questions", "SELECT questions FROM consultations WHERE id = $1"};
+
+fn_status consultations_db_questions(db_conn *db, const char *id, json_t **questions) {
+  fn_status st;
+  const char *params[] = {id};
+  PGresult *res = db_exec(db, &questions_of, 1, params, &st);
+  if (res == NULL)
+    return st;
+  *questions = PQntuples(res) ? json_loads(PQgetvalue(res, 0, 0), 0, NULL) : NULL;
+  PQclear(res);
+  return *questions ? FN_OK : FN_NOT_FOUND;
+}

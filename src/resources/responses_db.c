@@ -1,0 +1,95 @@
+/* Every SQL statement about consultation responses. A response belongs to its group:
+ * no member ids or names are part of it. */
+#include "forumnet/responses_db.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RESPONSE_JSON_SQL                                                                                              \
+  "json_build_object('consultation_id', r.consultation_id, 'group_id', r.group_id, 'group_name', g.name,"              \
+  " 'answers', r.answers, 'status', r.status, 'submitted_at', rfc3339(r.submitted_at),"                                \
+  " 'updated_at', rfc3339(r.updated_at), 'version', r.version)"
+
+static const db_stmt target = {
+    "responses_target",
+    "SELECT $2::uuid IN (SELECT consultation_targeted_groups($1)), coalesce(gm.state, ''), coalesce(gm.role, ''),"
+    " r.group_id IS NOT NULL, coalesce(r.status, ''), coalesce(r.version, 0)"
+    " FROM (SELECT 1) AS one"
+    " LEFT JOIN group_memberships gm ON gm.group_id = $2 AND gm.member_id = $3"
+    " LEFT JOIN consultation_responses r ON r.consultation_id = $1 AND r.group_id = $2"};
+
+fn_status responses_db_target(db_conn *db, const char *consultation_id, const char *group_id, const char *caller_id,
+                              response_target *out) {
+  fn_status st;
+  const char *params[] = {consultation_id, group_id, caller_id};
+  PGresult *res = db_exec(db, &target, 3, params, &st);
+  if (res == NULL)
+    return st;
+  out->targeted = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+  snprintf(out->my_state, sizeof out->my_state, "%s", PQgetvalue(res, 0, 1));
+  snprintf(out->my_role, sizeof out->my_role, "%s", PQgetvalue(res, 0, 2));
+  out->exists = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
+  snprintf(out->status, sizeof out->status, "%s", PQgetvalue(res, 0, 4));
+  out->version = atol(PQgetvalue(res, 0, 5));
+  PQclear(res);
+  return FN_OK;
+}
+
+static const db_stmt upsert = {
+    "responses_upsert",
+    "INSERT INTO consultation_responses AS r (consultation_id, group_id, answers, status, submitted_at)"
+    " VALUES ($1, $2, $3::jsonb, $4, CASE WHEN $4 = 'submitted' THEN now() END)"
+    " ON CONFLICT (consultation_id, group_id) DO UPDATE SET answers = excluded.answers, status = excluded.status,"
+    "  submitted_at = CASE WHEN excluded.status = 'submitted' THEN coalesce(r.submitted_at, now()) END,"
+    "  version = r.version + 1, updated_at = clock_timestamp()"};
+
+fn_status responses_db_upsert(db_conn *db, const char *consultation_id, const char *group_id, const char *answers_json,
+                              const char *status) {
+  const char *params[] = {consultation_id, group_id, answers_json, status};
+  return db_exec_command(db, &upsert, 4, params);
+}
+
+static const db_stmt get_response = {"responses_get",
+                                     "SELECT " RESPONSE_JSON_SQL ", r.version FROM consultation_responses r"
+                                     " JOIN groups g ON g.id = r.group_id"
+                                     " WHERE r.consultation_id = $1 AND r.group_id = $2"};
+
+fn_status responses_db_get(db_conn *db, const char *consultation_id, const char *group_id, char **json, long *version) {
+  fn_status st;
+  const char *params[] = {consultation_id, group_id};
+  PGresult *res = db_exec(db, &get_response, 2, params, &st);
+  if (res == NULL)
+    return st;
+  if (PQntuples(res) == 0) {
+    st = FN_NOT_FOUND;
+  } else {
+    *json = strndup(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+    *version = atol(PQgetvalue(res, 0, 1));
+  }
+  PQclear(res);
+  return st;
+}
+
+/* Owners and admins never see a group's drafts: only what the group submitted. */
+static const db_stmt list_responses = {
+    "responses_list",
+    "SELECT json_build_object('items', coalesce(json_agg(" RESPONSE_JSON_SQL " ORDER BY g.name, g.id), '[]'::json),"
+    " 'next_cursor', NULL)"
+    " FROM consultation_responses r JOIN groups g ON g.id = r.group_id"
+    " WHERE r.consultation_id = $1"
+    "   AND (($3::bool AND r.status = 'submitted')"
+    "        OR EXISTS (SELECT 1 FROM group_memberships gm"
+    "                   WHERE gm.group_id = r.group_id AND gm.member_id = $2 AND gm.state = 'active'))"};
+
+fn_status responses_db_list(db_conn *db, const char *consultation_id, const char *caller_id, int read_submitted,
+                            char **json) {
+  fn_status st;
+  const char *params[] = {consultation_id, caller_id, read_submitted ? "true" : "false"};
+  PGresult *res = db_exec(db, &list_responses, 3, params, &st);
+  if (res == NULL)
+    return st;
+  *json = strndup(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+  PQclear(res);
+  return FN_OK;
+}
