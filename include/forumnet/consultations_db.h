@@ -17,6 +17,7 @@ typedef struct consultation_access {
   int visible;          /* consultation_visible() for the caller */
   int owner_or_admin;   /* may edit, close, publish the outcome, read submitted responses */
   int closes_in_future; /* closes_at > now */
+  int stored_open;      /* stored as open (so a "closed" in effect can still be recorded) */
 } consultation_access;
 
 /* FN_UNAUTHENTICATED: caller not active; FN_NOT_FOUND: no such consultation. With lock,
@@ -44,6 +45,8 @@ fn_status consultations_db_set_closes_at(db_conn *db, const char *id, const char
 fn_status consultations_db_is_extension(db_conn *db, const char *id, const char *closes_at, int *later);
 /* Stores the outcome and moves the consultation to outcome_published. */
 fn_status consultations_db_set_outcome(db_conn *db, const char *id, const json_t *outcome);
+/* A response changed: the consultation's representation (response_rate) changed with it. */
+fn_status consultations_db_touch(db_conn *db, const char *id);
 /* The questions ({"id","text"} array, new reference) for response validation. */
 fn_status consultations_db_questions(db_conn *db, const char *id, json_t **questions);
 

@@ -25,7 +25,8 @@ typedef struct fn_app {
  * member's current role and status from the database. */
 typedef struct fn_caller {
   int authenticated;
-  char id[64];
+  int is_partner; /* a partner client's token (only on ROUTE_PARTNER routes) */
+  char id[64];    /* member id, or partner id */
   char token_type[16];
 } fn_caller;
 
@@ -37,6 +38,7 @@ enum route_flags {
   ROUTE_JSON_BODY = 1u << 1,     /* requires a JSON object body (415/400 checked before the handler) */
   ROUTE_FORM_BODY = 1u << 2,     /* with ROUTE_JSON_BODY: also accepts x-www-form-urlencoded */
   ROUTE_OPTIONAL_BODY = 1u << 3, /* with ROUTE_JSON_BODY: an empty body counts as {} */
+  ROUTE_PARTNER = 1u << 4,       /* partner tokens (typ "partner", scope events:write) are accepted too */
 };
 
 /* One entry of a resource's route table; tables end with {NULL}. */
@@ -88,6 +90,8 @@ void reply_json_text(fn_req *req, int http_status, const char *json, size_t len)
 void reply_text(fn_req *req, int http_status, const char *content_type, const char *text, size_t len);
 void reply_empty(fn_req *req, int http_status);
 void reply_problem(fn_req *req, fn_status st, const char *detail);
+/* A problem with extra members (steals extra, an object; it never overrides the standard ones). */
+void reply_problem_with(fn_req *req, fn_status st, const char *detail, json_t *extra);
 /* 400 with an "errors" array (steals errors). */
 void reply_invalid(fn_req *req, json_t *errors);
 /* A problem with the status's standard detail, or an empty reply for 2xx/304. */

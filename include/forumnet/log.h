@@ -14,7 +14,8 @@ typedef struct log_access_entry {
   const char *route; /* the route pattern, not the raw path, so ids are not logged */
   int status;
   double duration_ms;
-  const char *member_id; /* NULL when anonymous */
+  const char *member_id;  /* NULL when anonymous */
+  const char *partner_id; /* set instead for a partner client's request */
 } log_access_entry;
 
 void log_access(const log_access_entry *entry);

@@ -14,6 +14,10 @@ extern const fn_route terms_routes[];
 extern const fn_route meetings_routes[];
 extern const fn_route consultations_routes[];
 extern const fn_route responses_routes[];
+extern const fn_route partners_routes[];
+extern const fn_route events_routes[];
+extern const fn_route registrations_routes[];
+extern const fn_route calendar_routes[];
 
 /* All of the above, NULL-terminated (http/routes.c). Adding a resource = one line there. */
 extern const fn_route *const all_route_tables[];

@@ -70,5 +70,7 @@ void log_access(const log_access_entry *e) {
   if (line == NULL)
     return;
   json_object_set_new(line, "member_id", e->member_id ? json_string(e->member_id) : json_null());
+  if (e->partner_id)
+    json_object_set_new(line, "partner_id", json_string(e->partner_id));
   write_line(stdout, line);
 }

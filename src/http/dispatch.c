@@ -111,12 +111,23 @@ static fn_status authenticate(fn_req *req, const char **detail) {
     return FN_UNAUTHENTICATED;
   }
   token_claims claims;
-  if (token_verify_cached(&req->app->cfg, h + 7, time(NULL), &claims) != FN_OK ||
-      strcmp(claims.typ, TOKEN_TYPE_ACCESS) != 0) {
+  if (token_verify_cached(&req->app->cfg, h + 7, time(NULL), &claims) != FN_OK) {
     *detail = "The access token is invalid or expired.";
     return FN_UNAUTHENTICATED;
   }
+  /* The two kinds of token are never interchangeable: members' on every route, partners'
+   * only where the route says so, and only with the events:write scope. */
+  int partner = strcmp(claims.typ, TOKEN_TYPE_PARTNER) == 0;
+  if (!partner && strcmp(claims.typ, TOKEN_TYPE_ACCESS) != 0) {
+    *detail = "The access token is invalid or expired.";
+    return FN_UNAUTHENTICATED;
+  }
+  if (partner && (!(req->route->flags & ROUTE_PARTNER) || strcmp(claims.scope, "events:write") != 0)) {
+    *detail = "This route does not accept partner tokens.";
+    return FN_UNAUTHENTICATED;
+  }
   req->caller.authenticated = 1;
+  req->caller.is_partner = partner;
   snprintf(req->caller.id, sizeof req->caller.id, "%s", claims.sub);
   snprintf(req->caller.token_type, sizeof req->caller.token_type, "%s", claims.typ);
   return FN_OK;
@@ -288,7 +299,8 @@ int dispatch_request(const struct _u_request *u, struct _u_response *res, void *
                               .route = req.route ? req.route->pattern : "unmatched",
                               .status = req.status,
                               .duration_ms = seconds * 1000.0,
-                              .member_id = req.caller.authenticated ? req.caller.id : NULL};
+                              .member_id = req.caller.authenticated && !req.caller.is_partner ? req.caller.id : NULL,
+                              .partner_id = req.caller.is_partner ? req.caller.id : NULL};
     log_access(&entry);
   }
   return U_CALLBACK_COMPLETE;

@@ -109,14 +109,16 @@ static const char *default_detail(fn_status st) {
   }
 }
 
-static void reply_problem_with_errors(fn_req *req, fn_status st, const char *detail, json_t *errors) {
+void reply_problem_with(fn_req *req, fn_status st, const char *detail, json_t *extra) {
   int http = fn_status_http(st);
   char type[96];
   snprintf(type, sizeof type, "urn:forumnet:problem:%s", fn_status_slug(st));
   json_t *body = json_pack("{s:s, s:s, s:i, s:s, s:s}", "type", type, "title", fn_status_title(st), "status", http,
                            "detail", detail ? detail : default_detail(st), "request_id", req->request_id);
-  if (errors)
-    json_object_set_new(body, "errors", errors);
+  if (extra) {
+    json_object_update_missing(body, extra); /* never overrides type, title, status, detail */
+    json_decref(extra);
+  }
   char *text = json_dumps(body, JSON_COMPACT);
   json_decref(body);
   if (text == NULL)
@@ -129,10 +131,11 @@ static void reply_problem_with_errors(fn_req *req, fn_status st, const char *det
     reply_header(req, "WWW-Authenticate", "Bearer realm=\"forumnet\"");
 }
 
-void reply_problem(fn_req *req, fn_status st, const char *detail) { reply_problem_with_errors(req, st, detail, NULL); }
+void reply_problem(fn_req *req, fn_status st, const char *detail) { reply_problem_with(req, st, detail, NULL); }
 
 void reply_invalid(fn_req *req, json_t *errors) {
-  reply_problem_with_errors(req, FN_INVALID, "The request has invalid fields; see errors.", errors);
+  reply_problem_with(req, FN_INVALID, "The request has invalid fields; see errors.",
+                     json_pack("{s:o}", "errors", errors));
 }
 
 void reply_status(fn_req *req, fn_status st) {

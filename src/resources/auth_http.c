@@ -1,5 +1,6 @@
 /* /v1/auth: login, refresh-token rotation and logout (API.md section 3). */
 #include <ctype.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "forumnet/http.h"
 #include "forumnet/json_util.h"
 #include "forumnet/members_db.h"
+#include "forumnet/partners_db.h"
 #include "forumnet/password.h"
 #include "forumnet/routes.h"
 #include "forumnet/token.h"
@@ -161,7 +163,94 @@ static void auth_http_logout(fn_req *req) {
     reply_empty(req, 204);
 }
 
+/* OAuth 2.0 errors (RFC 6749 5.2) ride in the problem document as an "error" member. */
+static void reply_oauth_error(fn_req *req, fn_status st, const char *error, const char *detail) {
+  if (req->db)
+    db_rollback(req->db);
+  reply_problem_with(req, st, detail, json_pack("{s:s}", "error", error));
+}
+
+static const field_spec token_fields[] = {
+    {"grant_type", FIELD_STRING, FIELD_REQUIRED, 1, 64, NULL},
+    {"client_id", FIELD_STRING, FIELD_REQUIRED, 1, 128, NULL},
+    {"client_secret", FIELD_STRING, FIELD_REQUIRED, 1, 256, NULL},
+    {"scope", FIELD_STRING, 0, 0, 128, NULL},
+    {NULL, 0, 0, 0, 0, NULL},
+};
+
+#define PARTNER_SCOPE "events:write"
+
+/* POST /v1/auth/token: the client-credentials grant for partner systems. */
+static void auth_http_token(fn_req *req) {
+  json_t *errors = NULL;
+  if (json_validate(req->body, token_fields, &errors) != FN_OK) {
+    json_decref(errors);
+    reply_oauth_error(req, FN_INVALID, "invalid_request",
+                      "Send grant_type, client_id and client_secret (and optionally scope), nothing else.");
+    return;
+  }
+  const char *scope = json_get_string(req->body, "scope");
+  if (strcmp(json_get_string(req->body, "grant_type"), "client_credentials") != 0) {
+    reply_oauth_error(req, FN_INVALID, "unsupported_grant_type", "Only grant_type=client_credentials is supported.");
+    return;
+  }
+  if (scope && *scope && strcmp(scope, PARTNER_SCOPE) != 0) {
+    reply_oauth_error(req, FN_INVALID, "invalid_scope", "The only scope is events:write.");
+    return;
+  }
+  const fn_config *cfg = &req->app->cfg;
+  char client_bucket[160], address_bucket[96], digest[65];
+  snprintf(client_bucket, sizeof client_bucket, "client:%s", json_get_string(req->body, "client_id"));
+  snprintf(address_bucket, sizeof address_bucket, "addr:%s", req->client_address);
+  token_digest_hex(json_get_string(req->body, "client_secret"), digest);
+  partner_client client;
+  long retry_after = 0;
+  fn_status st;
+  db_conn *db = req_db(req);
+  if (db == NULL)
+    return;
+  if ((st = auth_db_login_blocked_for(db, client_bucket, address_bucket, cfg->login_window_seconds,
+                                      cfg->login_max_failures_per_email, cfg->login_max_failures_per_address,
+                                      &retry_after)) != FN_OK ||
+      (st = partners_db_find_client(db, json_get_string(req->body, "client_id"), &client)) != FN_OK) {
+    req_fail(req, st, NULL);
+    return;
+  }
+  if (retry_after > 0) {
+    char seconds[24];
+    snprintf(seconds, sizeof seconds, "%ld", retry_after);
+    reply_problem(req, FN_RATE_LIMITED, "Too many failed token requests. Try again later.");
+    reply_header(req, "Retry-After", seconds);
+    return;
+  }
+  /* Digests are compared in constant time (no slow hash is involved: secrets are 32 random bytes). */
+  int ok = client.found && !client.revoked && sodium_memcmp(client.secret_digest, digest, sizeof digest - 1) == 0;
+  if (!ok) {
+    st = auth_db_record_login_failure(db, client_bucket, address_bucket, cfg->login_window_seconds);
+    if (st != FN_OK)
+      req_fail(req, st, NULL);
+    else
+      reply_oauth_error(req, FN_UNAUTHENTICATED, "invalid_client", "Unknown client, wrong secret, or revoked client.");
+    return;
+  }
+  token_claims claims = {0};
+  char *access = NULL;
+  snprintf(claims.sub, sizeof claims.sub, "%s", client.id);
+  snprintf(claims.typ, sizeof claims.typ, "%s", TOKEN_TYPE_PARTNER);
+  snprintf(claims.scope, sizeof claims.scope, "%s", PARTNER_SCOPE);
+  if ((st = auth_db_clear_login_failures(db, client_bucket)) != FN_OK ||
+      (st = token_issue(cfg, &claims, cfg->access_token_ttl, time(NULL), &access)) != FN_OK) {
+    req_fail(req, st, NULL);
+    return;
+  }
+  reply_json(req, 200,
+             json_pack("{s:s, s:s, s:I, s:s}", "access_token", access, "token_type", "Bearer", "expires_in",
+                       (json_int_t)cfg->access_token_ttl, "scope", PARTNER_SCOPE));
+  free(access);
+}
+
 const fn_route auth_routes[] = {
+    {"POST", "/v1/auth/token", auth_http_token, ROUTE_PUBLIC | ROUTE_JSON_BODY | ROUTE_FORM_BODY},
     {"POST", "/v1/auth/login", auth_http_login, ROUTE_PUBLIC | ROUTE_JSON_BODY},
     {"POST", "/v1/auth/refresh", auth_http_refresh, ROUTE_PUBLIC | ROUTE_JSON_BODY},
     {"POST", "/v1/auth/logout", auth_http_logout, ROUTE_PUBLIC | ROUTE_JSON_BODY},

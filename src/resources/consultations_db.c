@@ -34,7 +34,8 @@
 static const db_stmt access_plain = {
     "consultations_access",
     CALLER_CTE " SELECT k.id IS NOT NULL, k.created_by, consultation_status(k.status, k.closes_at), k.version,"
-               " coalesce(" VISIBLE_SQL ", false), (c.role = 'admin' OR k.created_by = c.id), k.closes_at > now()"
+               " coalesce(" VISIBLE_SQL ", false), (c.role = 'admin' OR k.created_by = c.id), k.closes_at > now(),"
+               " k.status = 'open'"
                " FROM c LEFT JOIN consultations k ON k.id = $2"};
 
 static const db_stmt lock_consultation = {"consultations_lock", "SELECT 1 FROM consultations WHERE id = $1 FOR UPDATE"};
@@ -62,6 +63,7 @@ fn_status consultations_db_access(db_conn *db, const char *id, const char *calle
     out->visible = strcmp(PQgetvalue(res, 0, 4), "t") == 0;
     out->owner_or_admin = strcmp(PQgetvalue(res, 0, 5), "t") == 0;
     out->closes_in_future = strcmp(PQgetvalue(res, 0, 6), "t") == 0;
+    out->stored_open = strcmp(PQgetvalue(res, 0, 7), "t") == 0;
   }
   PQclear(res);
   return st;
@@ -146,6 +148,10 @@ fn_status consultations_db_check_targets(db_conn *db, const member_caller *calle
       int manages = strcmp(PQgetvalue(res, i, is_group ? 2 : 1), "t") == 0;
       if (strcmp(PQgetvalue(res, i, 0), "t") != 0) {
         json_errors_add(errors, field, is_group ? "is not an open group" : "is not an open site");
+        verdict = FN_INVALID;
+      } else if (caller->role != ROLE_ADMIN && is_group && strcmp(PQgetvalue(res, i, 1), "t") != 0 && !manages) {
+        /* a group at a site the manager does not manage: they may not know it exists */
+        json_errors_add(errors, field, "is not an open group");
         verdict = FN_INVALID;
       } else if (caller->role != ROLE_ADMIN && is_group && strcmp(PQgetvalue(res, i, 1), "t") == 0) {
         *detail = "Only admins consult network-wide groups.";
@@ -288,11 +294,11 @@ fn_status consultations_db_is_extension(db_conn *db, const char *id, const char 
   return FN_OK;
 }
 
-static const db_stmt set_outcome = {
-    "consultations_set_outcome",
-    "UPDATE consultations SET status = 'outcome_published', version = version + 1,"
-    " outcome = jsonb_build_object('summary', $2::text, 'actions', $3::jsonb, 'published_at', rfc3339(now()))"
-    " WHERE id = $1"};
+static const db_stmt set_outcome = {"consultations_set_outcome",
+                                    "UPDATE consultations SET status = 'outcome_published', version = version + 1,"
+                                    " outcome = jsonb_build_object('summary', $2::text, 'actions', $3::jsonb,"
+                                    "   'published_at', coalesce(outcome->>'published_at', rfc3339(now())))"
+                                    " WHERE id = $1"};
 
 fn_status consultations_db_set_outcome(db_conn *db, const char *id, const json_t *outcome) {
   char *actions = json_text(json_object_get(outcome, "actions"));
@@ -300,6 +306,13 @@ fn_status consultations_db_set_outcome(db_conn *db, const char *id, const json_t
   fn_status st = db_exec_command(db, &set_outcome, 3, params);
   free(actions);
   return st;
+}
+
+static const db_stmt touch = {"consultations_touch", "UPDATE consultations SET version = version + 1 WHERE id = $1"};
+
+fn_status consultations_db_touch(db_conn *db, const char *id) {
+  const char *params[] = {id};
+  return db_exec_command(db, &touch, 1, params);
 }
 
 static const db_stmt questions_of = {"consultations_questions", "SELECT questions FROM consultations WHERE id = $1"};

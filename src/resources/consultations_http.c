@@ -162,7 +162,12 @@ static void reply_consultation(fn_req *req, int http_status, const char *id) {
     snprintf(location, sizeof location, "/v1/consultations/%s", id);
     reply_header(req, "Location", location);
   }
-  if (http_status == 200 && req_if_none_match(req, version))
+  /* No 304 while a consultation is closed in effect but not yet recorded as closed: its
+   * version did not move when the clock passed closes_at. */
+  consultation_access a;
+  int settled =
+      consultations_db_access(req->db, id, req->caller.id, 0, &a) == FN_OK && !(a.stored_open && !a.closes_in_future);
+  if (http_status == 200 && settled && req_if_none_match(req, version))
     reply_empty(req, 304);
   else
     reply_json_text(req, http_status, json, strlen(json));
@@ -300,10 +305,19 @@ static void consultations_http_update(fn_req *req) {
       if (check_targets_allowed(req, db, &caller, &st) != FN_OK)
         return;
     }
-    if (json_object_size(req->body) > (wanted ? 1u : 0u) &&
-        ((st = consultations_db_update_draft(db, id, req->body)) != FN_OK ||
-         (st = audit_db_record(db, req, "consultation.updated", "consultation", id, NULL)) != FN_OK))
-      goto fail;
+    if (json_object_size(req->body) > (wanted ? 1u : 0u)) {
+      st = consultations_db_update_draft(db, id, req->body);
+      if (st == FN_INVALID) { /* the only CHECK a valid body can break: the dates against the stored ones */
+        json_t *errors = NULL;
+        json_errors_add(&errors, json_object_get(req->body, "closes_at") ? "closes_at" : "opens_at",
+                        "closes_at must be after opens_at");
+        db_rollback(db);
+        reply_invalid(req, errors);
+        return;
+      }
+      if (st != FN_OK || (st = audit_db_record(db, req, "consultation.updated", "consultation", id, NULL)) != FN_OK)
+        goto fail;
+    }
     if (!same_status) {
       consultation_access after;
       if ((st = consultations_db_access(db, id, req->caller.id, 0, &after)) != FN_OK)
@@ -352,7 +366,7 @@ static void consultations_http_update(fn_req *req) {
     }
     if (!same_status)
       goto illegal_move;
-    if (wanted && strcmp(wanted, "closed") == 0 &&
+    if (wanted && strcmp(wanted, "closed") == 0 && a.stored_open &&
         (st = record_status(req, db, id, "closed", "consultation.closed")) != FN_OK)
       goto fail;
   }

@@ -113,19 +113,19 @@ fn_status groups_db_get(db_conn *db, const char *group_id, const char *caller_id
 
 /* The visibility rule of groups_can_view, as a row filter. */
 static const db_stmt list_groups = {
-    "groups_list",
-    "WITH c AS (SELECT id, role, home_site_id FROM members WHERE id = $1 AND status = 'active')"
-    " SELECT " GROUP_JSON_SQL ", cursor_key(g.created_at, g.id)"
-    " FROM c CROSS JOIN groups g"
-    " LEFT JOIN group_memberships my ON my.group_id = g.id AND my.member_id = c.id"
-    " WHERE (g.created_at, g.id) > ($2::timestamptz, $3::uuid)"
-    "   AND ($4::uuid IS NULL OR g.site_id = $4::uuid)"
-    "   AND ($5::text IS NULL OR g.status = $5)"
-    "   AND (NOT $6::bool OR my.member_id IS NOT NULL)"
-    "   AND (c.role = 'admin' OR g.site_id IS NULL OR g.site_id = c.home_site_id OR my.member_id IS NOT NULL"
-    "        OR (c.role = 'manager' AND g.site_id IN (SELECT sm.site_id FROM site_managers sm"
-    "                                                  WHERE sm.member_id = c.id)))"
-    " ORDER BY g.created_at, g.id LIMIT $7"};
+    "groups_list", "WITH c AS (SELECT id, role, home_site_id FROM members WHERE id = $1 AND status = 'active')"
+                   " SELECT " GROUP_JSON_SQL ", cursor_key(g.created_at, g.id)"
+                   " FROM c CROSS JOIN groups g"
+                   " LEFT JOIN group_memberships my ON my.group_id = g.id AND my.member_id = c.id"
+                   " WHERE (g.created_at, g.id) > ($2::timestamptz, $3::uuid)"
+                   "   AND ($4::uuid IS NULL OR g.site_id = $4::uuid)"
+                   "   AND ($5::text IS NULL OR g.status = $5)"
+                   "   AND (NOT $6::bool OR my.member_id IS NOT NULL)"
+                   "   AND (c.role = 'admin' OR g.site_id IS NULL OR my.member_id IS NOT NULL"
+                   "        OR (c.role IN ('practitioner', 'facilitator') AND g.site_id = c.home_site_id)"
+                   "        OR (c.role = 'manager' AND g.site_id IN (SELECT sm.site_id FROM site_managers sm"
+                   "                                                  WHERE sm.member_id = c.id)))"
+                   " ORDER BY g.created_at, g.id LIMIT $7"};
 
 fn_status groups_db_list(db_conn *db, const char *caller_id, const char *site_id, const char *status, int mine,
                          const page_request *page, PGresult **result) {
@@ -238,8 +238,11 @@ fn_status groups_db_site_has_open_groups(db_conn *db, const char *site_id, int *
   return FN_OK;
 }
 
+/* Home-site visibility is for practitioners and facilitators; managers see the sites they
+ * manage (a manager taken off a site stops seeing its groups). */
 int groups_can_view(const group_access *a) {
-  return a->caller_role == ROLE_ADMIN || a->site_id[0] == '\0' || a->caller_home_site || a->my_state[0] != '\0' ||
+  int works_there = (a->caller_role == ROLE_PRACTITIONER || a->caller_role == ROLE_FACILITATOR) && a->caller_home_site;
+  return a->caller_role == ROLE_ADMIN || a->site_id[0] == '\0' || works_there || a->my_state[0] != '\0' ||
          (a->caller_role == ROLE_MANAGER && a->caller_manages_site);
 }
 
@@ -271,7 +274,7 @@ fn_status groups_require_open(const group_access *a, const char **detail) {
 }
 
 int groups_member_eligible(const group_access *a, member_role role, int home_site, int manages_site) {
-  return a->site_id[0] == '\0' || home_site || manages_site || role == ROLE_FACILITATOR || role == ROLE_ADMIN;
+  return a->site_id[0] == '\0' || home_site || manages_site || role == ROLE_FACILITATOR;
 }
 
 fn_status groups_can_create(const member_caller *caller, const char *site_id, int manages_site, const char **detail) {

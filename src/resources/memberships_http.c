@@ -248,6 +248,11 @@ static void memberships_http_update(fn_req *req) {
     goto fail;
   if (state)
     snprintf(m.state, sizeof m.state, "active");
+  if (role && strcmp(role, m.role) != 0 && !groups_is_leader(&a)) {
+    st = FN_FORBIDDEN; /* who may, before whether it can: a member never gives themself a role */
+    detail = "Only the group's conveners and facilitators change roles.";
+    goto fail;
+  }
   if ((role || represents_value) && strcmp(m.state, "active") != 0) {
     st = FN_CONFLICT;
     detail = "Roles belong to active memberships.";

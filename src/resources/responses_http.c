@@ -101,13 +101,18 @@ static void responses_http_put(fn_req *req) {
     detail = "Only a representative or convener submits, or changes a submitted response.";
     goto fail;
   }
-  if (t.exists && req_header(req, "If-Match") == NULL) {
+  /* An update must name the version it replaces ("*" names none); a creation has none to name. */
+  const char *if_match = req_header(req, "If-Match");
+  if (t.exists && (if_match == NULL || strcmp(if_match, "*") == 0)) {
     st = FN_PRECONDITION_REQUIRED;
     detail = "Send If-Match with the response's ETag to change it.";
     goto fail;
   }
-  if (t.exists && (st = req_if_match(req, t.version)) != FN_OK)
+  if ((t.exists && (st = req_if_match(req, t.version)) != FN_OK) || (!t.exists && if_match != NULL)) {
+    st = FN_PRECONDITION_FAILED;
+    detail = t.exists ? NULL : "There is no response yet to match; create it without If-Match.";
     goto fail;
+  }
   if ((st = consultations_db_questions(db, cid, &questions)) != FN_OK)
     goto fail;
   check_answers(json_object_get(req->body, "answers"), questions, &errors);
@@ -121,6 +126,8 @@ static void responses_http_put(fn_req *req) {
   json_t *details = json_pack("{s:s, s:s}", "group_id", gid, "status", status);
   st = responses_db_upsert(db, cid, gid, answers, status);
   free(answers);
+  if (st == FN_OK) /* the owner's response_rate is part of the consultation: its ETag moves */
+    st = consultations_db_touch(db, cid);
   if (st == FN_OK)
     st = audit_db_record(
         db, req, strcmp(status, "submitted") == 0 ? "consultation.response_submitted" : "consultation.response_drafted",

@@ -1442,3 +1442,485 @@ bool harness_is_uuid(const char *s) {
   }
   return true;
 }
+
+/* ==================================================================================== */
+/* Quick accounts and forum groups                                                       */
+/* ==================================================================================== */
+
+void harness_forge_access_token(const char *member_id, const char *role, char *token_out) {
+  global_init();
+  long now = (long)time(NULL);
+  unsigned char raw[16];
+  randombytes_buf(raw, sizeof raw);
+  char jti[2 * sizeof raw + 1];
+  sodium_bin2hex(jti, sizeof jti, raw, sizeof raw);
+  json_t *claims = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "iss", "forumnet", "aud", "forumnet-api",
+                             "sub", member_id, "typ", "access", "role", role ? role : "practitioner", "iat",
+                             (json_int_t)now, "nbf", (json_int_t)now, "exp", (json_int_t)(now + 3600), "jti", jti);
+  json_t *header = json_pack("{s:s}", "kid", "k1");
+  char *t = harness_jwt_sign("HS256", HARNESS_JWT_SECRET, HARNESS_JWT_SECRET_LEN, header, claims);
+  json_decref(header);
+  json_decref(claims);
+  copy_bounded(token_out, HARNESS_TOKEN_MAX, t, "forged token", __FILE__, __LINE__);
+  free(t);
+}
+
+void harness_new_member_quick(const char *creator_token, const char *role, const char *home_site_id,
+                              harness_account *out) {
+  memset(out, 0, sizeof *out);
+  harness_unique_email(role, out->email);
+  char name[HARNESS_NAME_MAX];
+  harness_unique("Member", name);
+  snprintf(out->display_name, sizeof out->display_name, "%s", name);
+  json_t *body = json_pack("{s:s, s:s, s:s}", "email", out->email, "display_name", out->display_name, "role", role);
+  if (home_site_id)
+    json_object_set_new(body, "home_site_id", json_string(home_site_id));
+  http_response *r = http_json("POST", "/v1/members", creator_token, body);
+  if (r->status != 201)
+    fail_with(r, __FILE__, __LINE__, "creating a %s failed", role);
+  const char *otp = hjson_str(r->json, "one_time_password");
+  const char *id = hjson_str(r->json, "member.id");
+  if (!otp || !id)
+    fail_with(r, __FILE__, __LINE__, "created member lacks member.id or one_time_password");
+  copy_bounded(out->password, sizeof out->password, otp, "one_time_password", __FILE__, __LINE__);
+  copy_bounded(out->id, sizeof out->id, id, "member id", __FILE__, __LINE__);
+  snprintf(out->role, sizeof out->role, "%s", role);
+  if (home_site_id)
+    snprintf(out->home_site_id, sizeof out->home_site_id, "%s", home_site_id);
+  http_response_free(r);
+  harness_forge_access_token(out->id, role, out->token);
+}
+
+json_t *harness_new_group_at(const char *token, const char *site_id, int min_members, int max_members,
+                             char *group_id_out, const char *file, int line) {
+  char name[HARNESS_NAME_MAX];
+  harness_unique("Group", name);
+  json_t *body = json_pack("{s:s}", "name", name);
+  if (site_id)
+    json_object_set_new(body, "site_id", json_string(site_id));
+  if (min_members > 0)
+    json_object_set_new(body, "min_members", json_integer(min_members));
+  if (max_members > 0)
+    json_object_set_new(body, "max_members", json_integer(max_members));
+  http_response *r = http_json("POST", "/v1/groups", token, body);
+  if (r->status != 201)
+    fail_with(r, file, line, "creating a group failed");
+  const char *id = hjson_str(r->json, "id");
+  if (!harness_is_uuid(id))
+    fail_with(r, file, line, "created group has no uuid id");
+  if (group_id_out)
+    copy_bounded(group_id_out, HARNESS_ID_MAX, id, "group id", file, line);
+  json_t *g = json_incref(r->json);
+  http_response_free(r);
+  return g;
+}
+
+json_t *harness_group_get_at(const char *group_id, const char *token, const char *file, int line) {
+  http_response *r = http_get(hpath("/v1/groups/%s", group_id), token);
+  if (r->status != 200 || !json_is_object(r->json))
+    fail_with(r, file, line, "reading group %s failed", group_id);
+  json_t *g = json_incref(r->json);
+  http_response_free(r);
+  return g;
+}
+
+static void expect_membership_state(http_response *r, long status, const char *state, const char *file, int line) {
+  if (r->status != status)
+    fail_with(r, file, line, "expected %ld", status);
+  const char *got = hjson_str(r->json, "state");
+  if (!got || strcmp(got, state) != 0)
+    fail_with(r, file, line, "expected a membership in state \"%s\"", state);
+}
+
+void harness_group_request_at(const char *group_id, const char *token, const char *file, int line) {
+  http_response *r = http_json("POST", hpath("/v1/groups/%s/members", group_id), token, json_object());
+  expect_membership_state(r, 201, "requested", file, line);
+  http_response_free(r);
+}
+
+void harness_group_invite_at(const char *group_id, const char *leader_token, const char *member_id, const char *role,
+                             const char *file, int line) {
+  json_t *body = json_pack("{s:s}", "member_id", member_id);
+  if (role)
+    json_object_set_new(body, "role", json_string(role));
+  http_response *r = http_json("POST", hpath("/v1/groups/%s/members", group_id), leader_token, body);
+  expect_membership_state(r, 201, "invited", file, line);
+  http_response_free(r);
+}
+
+void harness_group_activate_at(const char *group_id, const char *token, const char *member_id, const char *file,
+                               int line) {
+  http_response *r = http_json("PATCH", hpath("/v1/groups/%s/members/%s", group_id, member_id), token,
+                               json_pack("{s:s}", "state", "active"));
+  expect_membership_state(r, 200, "active", file, line);
+  http_response_free(r);
+}
+
+void harness_group_join_at(const char *group_id, const char *leader_token, const harness_account *acct,
+                           const char *file, int line) {
+  harness_group_request_at(group_id, acct->token, file, line);
+  harness_group_activate_at(group_id, leader_token, acct->id, file, line);
+}
+
+void harness_group_set_role_at(const char *group_id, const char *token, const char *member_id, const char *role,
+                               const char *file, int line) {
+  http_response *r = http_json("PATCH", hpath("/v1/groups/%s/members/%s", group_id, member_id), token,
+                               json_pack("{s:s}", "role", role));
+  if (r->status != 200)
+    fail_with(r, file, line, "setting role %s failed", role);
+  const char *got = hjson_str(r->json, "role");
+  if (!got || strcmp(got, role) != 0)
+    fail_with(r, file, line, "expected role \"%s\"", role);
+  http_response_free(r);
+}
+
+int harness_group_post_terms_at(const char *group_id, const char *leader_token, const char *body, const char *file,
+                                int line) {
+  http_response *r =
+      http_json("POST", hpath("/v1/groups/%s/terms", group_id), leader_token, json_pack("{s:s}", "body", body));
+  if (r->status != 201)
+    fail_with(r, file, line, "posting terms failed");
+  json_t *v = hjson_get(r->json, "version");
+  if (!json_is_integer(v))
+    fail_with(r, file, line, "posted terms have no integer version");
+  int version = (int)json_integer_value(v);
+  http_response_free(r);
+  return version;
+}
+
+void harness_group_accept_terms_at(const char *group_id, int version, const char *token, const char *file, int line) {
+  http_response *r =
+      http_json("POST", hpath("/v1/groups/%s/terms/%d/acceptances", group_id, version), token, json_object());
+  if (r->status != 201 && r->status != 200)
+    fail_with(r, file, line, "accepting terms version %d failed", version);
+  http_response_free(r);
+}
+
+long harness_audit_count(const char *action, const char *about, const char *who) {
+  if (!harness_is_uuid(about) || (who && !harness_is_uuid(who)))
+    fail_msg("harness_audit_count: ids must be lowercase uuids");
+  for (const char *p = action; *p; p++)
+    if (!(isalnum((unsigned char)*p) || *p == '.' || *p == '_'))
+      fail_msg("harness_audit_count: bad action %s", action);
+  char q[1024];
+  if (who)
+    snprintf(q, sizeof q,
+             "SELECT count(*) FROM audit_log WHERE action = '%s' "
+             "AND (resource_id LIKE '%%%s%%' OR details::text LIKE '%%%s%%') "
+             "AND (resource_id LIKE '%%%s%%' OR details::text LIKE '%%%s%%' OR actor_id::text = '%s')",
+             action, about, about, who, who, who);
+  else
+    snprintf(q, sizeof q,
+             "SELECT count(*) FROM audit_log WHERE action = '%s' "
+             "AND (resource_id LIKE '%%%s%%' OR details::text LIKE '%%%s%%')",
+             action, about, about);
+  return harness_psql_long(q);
+}
+
+void harness_new_manager_quick(const char *admin_token, const char *site_id, harness_account *out) {
+  harness_new_member_quick(admin_token, "manager", site_id, out);
+  http_response *r =
+      http_request("PUT", hpath("/v1/sites/%s/managers/%s", site_id, out->id), admin_token, NULL, NULL, NULL);
+  if (r->status != 204)
+    fail_with(r, __FILE__, __LINE__, "making %s a manager of site %s failed", out->id, site_id);
+  http_response_free(r);
+}
+
+json_t *harness_list_all_at(const char *list_path, const char *token, int limit, const char *file, int line) {
+  const char sep = strchr(list_path, '?') ? '&' : '?';
+  json_t *all = json_array();
+  char *cursor = NULL;
+  for (int page = 0; page < 10000; page++) {
+    http_response *r = http_get(cursor ? hpath("%s%climit=%d&cursor=%s", list_path, sep, limit, cursor)
+                                       : hpath("%s%climit=%d", list_path, sep, limit),
+                                token);
+    free(cursor);
+    cursor = NULL;
+    json_t *items = hjson_get(r->json, "items");
+    json_t *next = hjson_get(r->json, "next_cursor");
+    if (r->status != 200 || !json_is_array(items) || !(json_is_string(next) || json_is_null(next)))
+      fail_with(r, file, line, "expected a list page {\"items\": [...], \"next_cursor\": ...}");
+    json_array_extend(all, items);
+    if (json_is_string(next))
+      cursor = harness_urlencode(json_string_value(next));
+    http_response_free(r);
+    if (!cursor)
+      return all;
+  }
+  fail_msg("list %s did not end within 10000 pages", list_path);
+  return all;
+}
+
+bool harness_list_contains_at(const char *list_path, const char *token, const char *key, const char *value,
+                              const char *file, int line) {
+  json_t *all = harness_list_all_at(list_path, token, 200, file, line);
+  bool found = false;
+  size_t i;
+  json_t *it;
+  json_array_foreach(all, i, it) {
+    const char *v = hjson_str(it, key);
+    if (v && strcmp(v, value) == 0)
+      found = true;
+  }
+  json_decref(all);
+  return found;
+}
+
+#include <pthread.h>
+
+typedef struct race_arg {
+  harness_race_req *req;
+  pthread_barrier_t *barrier;
+} race_arg;
+
+static void *race_main(void *p) {
+  race_arg *a = p;
+  harness_race_req *q = a->req;
+  json_t *body = q->body;
+  q->body = NULL;
+  pthread_barrier_wait(a->barrier);
+  http_response *r = http_json(q->method, q->path, q->token, body);
+  q->status = r->status;
+  snprintf(q->response, sizeof q->response, "%s", r->body ? r->body : r->error);
+  http_response_free(r);
+  return NULL;
+}
+
+void harness_race(harness_race_req *reqs, int n) {
+  if (n < 1 || n > 16)
+    fail_msg("harness_race: 1..16 requests");
+  pthread_barrier_t barrier;
+  pthread_barrier_init(&barrier, NULL, (unsigned)n);
+  pthread_t threads[16];
+  race_arg args[16];
+  for (int i = 0; i < n; i++) {
+    args[i].req = &reqs[i];
+    args[i].barrier = &barrier;
+    if (pthread_create(&threads[i], NULL, race_main, &args[i]) != 0)
+      fail_msg("harness_race: pthread_create failed");
+  }
+  for (int i = 0; i < n; i++)
+    pthread_join(threads[i], NULL);
+  pthread_barrier_destroy(&barrier);
+}
+
+/* ==================================================================================== */
+/* consultations (API.md section 6)                                                      */
+/* ==================================================================================== */
+
+char *harness_rfc3339_from_now(long offset_seconds, char *out) {
+  time_t t = time(NULL) + (time_t)offset_seconds;
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return out;
+}
+
+json_t *harness_consultation_body(const char *site_id, const char *group_id, long opens_in, long closes_in) {
+  char title[HARNESS_NAME_MAX], opens[32], closes[32];
+  harness_unique("Consultation", title);
+  json_t *sites = json_array(), *groups = json_array();
+  if (site_id)
+    json_array_append_new(sites, json_string(site_id));
+  if (group_id)
+    json_array_append_new(groups, json_string(group_id));
+  return json_pack("{s:s, s:s, s:[{s:s, s:s}, {s:s, s:s}, {s:s, s:s}], s:{s:o, s:o}, s:s, s:s}", "title", title,
+                   "summary", "We want to hear how the new rota works for your team.", "questions", "id", "q1", "text",
+                   "What works well?", "id", "q2", "text", "What should change?", "id", "q3", "text", "Anything else?",
+                   "target", "site_ids", sites, "group_ids", groups, "opens_at",
+                   harness_rfc3339_from_now(opens_in, opens), "closes_at", harness_rfc3339_from_now(closes_in, closes));
+}
+
+json_t *harness_new_consultation_at(const char *token, json_t *body, char *id_out, const char *file, int line) {
+  http_response *r = http_json("POST", "/v1/consultations", token, body);
+  if (r->status != 201)
+    fail_with(r, file, line, "creating a consultation failed");
+  const char *id = hjson_str(r->json, "id");
+  if (!harness_is_uuid(id))
+    fail_with(r, file, line, "created consultation has no uuid id");
+  const char *status = hjson_str(r->json, "status");
+  if (!status || strcmp(status, "draft") != 0)
+    fail_with(r, file, line, "a new consultation should be a draft");
+  if (id_out)
+    copy_bounded(id_out, HARNESS_ID_MAX, id, "consultation id", file, line);
+  json_t *c = json_incref(r->json);
+  http_response_free(r);
+  return c;
+}
+
+json_t *harness_consultation_get_at(const char *id, const char *token, const char *file, int line) {
+  http_response *r = http_get(hpath("/v1/consultations/%s", id), token);
+  if (r->status != 200 || !json_is_object(r->json))
+    fail_with(r, file, line, "reading consultation %s failed", id);
+  json_t *c = json_incref(r->json);
+  http_response_free(r);
+  return c;
+}
+
+void harness_consultation_set_status_at(const char *id, const char *token, const char *status, const char *file,
+                                        int line) {
+  http_response *r = http_json("PATCH", hpath("/v1/consultations/%s", id), token, json_pack("{s:s}", "status", status));
+  if (r->status != 200)
+    fail_with(r, file, line, "moving consultation %s to %s failed", id, status);
+  const char *got = hjson_str(r->json, "status");
+  if (!got || strcmp(got, status) != 0)
+    fail_with(r, file, line, "expected status \"%s\"", status);
+  http_response_free(r);
+}
+
+void harness_consult_world_build(const char *admin_token, harness_consult_world *w) {
+  memset(w, 0, sizeof *w);
+  harness_new_site_id(admin_token, w->site_a);
+  harness_new_site_id(admin_token, w->site_b);
+  harness_new_manager_quick(admin_token, w->site_a, &w->mgr_a);
+  harness_new_manager_quick(admin_token, w->site_a, &w->mgr_a2);
+  harness_new_manager_quick(admin_token, w->site_b, &w->mgr_b);
+  harness_account *at_a[] = {&w->conv1, &w->rep1, &w->mem1, &w->mem1b, &w->conv2, &w->mem2, &w->lone_a};
+  for (size_t i = 0; i < sizeof at_a / sizeof at_a[0]; i++)
+    harness_new_member_quick(admin_token, "practitioner", w->site_a, at_a[i]);
+  harness_new_member_quick(admin_token, "facilitator", w->site_b, &w->fac_b);
+  harness_new_member_quick(admin_token, "practitioner", w->site_b, &w->conv_b);
+  harness_new_member_quick(admin_token, "practitioner", w->site_b, &w->pb);
+
+  /* group 1: proposed by conv1, four invitations accepted, a representative, terms accepted by all */
+  json_t *g = harness_new_group(w->conv1.token, w->site_a, 0, 0, w->group1);
+  copy_bounded(w->group1_name, sizeof w->group1_name, hjson_str(g, "name") ? hjson_str(g, "name") : "", "group name",
+               __FILE__, __LINE__);
+  json_decref(g);
+  harness_account *joiners[] = {&w->rep1, &w->mem1, &w->mem1b, &w->fac_b};
+  for (size_t i = 0; i < sizeof joiners / sizeof joiners[0]; i++) {
+    harness_group_invite(w->group1, w->conv1.token, joiners[i]->id, NULL);
+    harness_group_activate(w->group1, joiners[i]->token, joiners[i]->id);
+  }
+  harness_group_set_role(w->group1, w->conv1.token, w->rep1.id, "representative");
+  int tv = harness_group_post_terms(w->group1, w->conv1.token, "We meet monthly; what is said here stays here.");
+  harness_account *all1[] = {&w->conv1, &w->rep1, &w->mem1, &w->mem1b, &w->fac_b};
+  for (size_t i = 0; i < sizeof all1 / sizeof all1[0]; i++)
+    harness_group_accept_terms(w->group1, tv, all1[i]->token);
+  g = harness_group_get(w->group1, w->conv1.token);
+  const char *st = hjson_str(g, "status");
+  if (!st || strcmp(st, "active") != 0)
+    fail_msg("consultation world: group 1 should be active after terms were accepted, is %s", st ? st : "(none)");
+  json_decref(g);
+
+  /* group 2: a convener and one member */
+  g = harness_new_group(w->conv2.token, w->site_a, 0, 0, w->group2);
+  copy_bounded(w->group2_name, sizeof w->group2_name, hjson_str(g, "name") ? hjson_str(g, "name") : "", "group name",
+               __FILE__, __LINE__);
+  json_decref(g);
+  harness_group_invite(w->group2, w->conv2.token, w->mem2.id, NULL);
+  harness_group_activate(w->group2, w->mem2.token, w->mem2.id);
+
+  /* group at site B */
+  json_decref(harness_new_group(w->conv_b.token, w->site_b, 0, 0, w->group_b));
+}
+
+/* ==================================================================================== */
+/* partners/events (API.md section 7)                                                    */
+/* ==================================================================================== */
+
+http_response *harness_partner_token_request(const char *client_id, const char *client_secret) {
+  return http_json("POST", "/v1/auth/token", NULL,
+                   json_pack("{s:s, s:s, s:s}", "grant_type", "client_credentials", "client_id", client_id,
+                             "client_secret", client_secret));
+}
+
+void harness_partner_login_at(harness_partner *p, const char *file, int line) {
+  http_response *r = harness_partner_token_request(p->client_id, p->client_secret);
+  const char *tok = hjson_str(r->json, "access_token");
+  const char *type = hjson_str(r->json, "token_type");
+  if (r->status != 200 || !tok || !type || strcmp(type, "Bearer") != 0)
+    fail_with(r, file, line, "the client-credentials grant for partner %s failed", p->id);
+  copy_bounded(p->token, sizeof p->token, tok, "partner access token", file, line);
+  http_response_free(r);
+}
+
+void harness_new_partner_at(const char *admin_token, bool trusted, harness_partner *out, const char *file, int line) {
+  memset(out, 0, sizeof *out);
+  harness_unique("Partner", out->name);
+  http_response *r = http_json("POST", "/v1/partners", admin_token,
+                               json_pack("{s:s, s:b}", "name", out->name, "trusted", trusted ? 1 : 0));
+  const char *id = hjson_str(r->json, "id");
+  const char *client_id = hjson_str(r->json, "client_id");
+  const char *secret = hjson_str(r->json, "client_secret");
+  if (r->status != 201 || !harness_is_uuid(id) || !client_id || !secret)
+    fail_with(r, file, line, "creating a partner failed (expected 201 with id, client_id, client_secret)");
+  copy_bounded(out->id, sizeof out->id, id, "partner id", file, line);
+  copy_bounded(out->client_id, sizeof out->client_id, client_id, "client_id", file, line);
+  copy_bounded(out->client_secret, sizeof out->client_secret, secret, "client_secret", file, line);
+  http_response_free(r);
+  harness_partner_login_at(out, file, line);
+}
+
+json_t *harness_event_body(const char *kind, long starts_in, long duration, const char *site_id) {
+  char title[HARNESS_NAME_MAX + 8], starts[32], ends[32];
+  char unique[HARNESS_NAME_MAX];
+  snprintf(title, sizeof title, "Event %s", harness_unique("ev", unique));
+  harness_rfc3339_from_now(starts_in, starts);
+  harness_rfc3339_from_now(starts_in + duration, ends);
+  json_t *audience = site_id ? json_pack("{s:s, s:[s]}", "scope", "sites", "site_ids", site_id)
+                             : json_pack("{s:s}", "scope", "network");
+  return json_pack("{s:s, s:s, s:s, s:s, s:o}", "kind", kind, "title", title, "starts_at", starts, "ends_at", ends,
+                   "audience", audience);
+}
+
+json_t *harness_new_event_at(const char *token, json_t *body, char *id_out, const char *file, int line) {
+  http_response *r = http_json("POST", "/v1/events", token, body);
+  const char *id = hjson_str(r->json, "id");
+  if (r->status != 201 || !harness_is_uuid(id))
+    fail_with(r, file, line, "creating an event failed (expected 201 with an id)");
+  if (id_out)
+    copy_bounded(id_out, HARNESS_ID_MAX, id, "event id", file, line);
+  json_t *e = json_incref(r->json);
+  http_response_free(r);
+  return e;
+}
+
+json_t *harness_event_get_at(const char *id, const char *token, const char *file, int line) {
+  http_response *r = http_get(hpath("/v1/events/%s", id), token);
+  if (r->status != 200 || !json_is_object(r->json))
+    fail_with(r, file, line, "reading event %s failed", id);
+  json_t *e = json_incref(r->json);
+  http_response_free(r);
+  return e;
+}
+
+void harness_event_publish_at(const char *id, const char *token, const char *file, int line) {
+  http_response *r = http_json("PATCH", hpath("/v1/events/%s", id), token, json_pack("{s:s}", "status", "published"));
+  const char *st = hjson_str(r->json, "status");
+  if (r->status != 200 || !st || strcmp(st, "published") != 0)
+    fail_with(r, file, line, "publishing event %s failed (expected 200 and status published)", id);
+  http_response_free(r);
+}
+
+typedef struct race_raw_arg {
+  harness_race_raw_req *req;
+  pthread_barrier_t *barrier;
+} race_raw_arg;
+
+static void *race_raw_main(void *p) {
+  race_raw_arg *a = p;
+  harness_race_raw_req *q = a->req;
+  pthread_barrier_wait(a->barrier);
+  q->resp = http_request(q->method, q->path, q->token, q->body ? "application/json" : NULL, q->body, q->headers);
+  return NULL;
+}
+
+void harness_race_raw(harness_race_raw_req *reqs, int n) {
+  if (n < 1 || n > 16)
+    fail_msg("harness_race_raw: 1..16 requests");
+  pthread_barrier_t barrier;
+  pthread_barrier_init(&barrier, NULL, (unsigned)n);
+  pthread_t threads[16];
+  race_raw_arg args[16];
+  for (int i = 0; i < n; i++) {
+    reqs[i].resp = NULL;
+    args[i].req = &reqs[i];
+    args[i].barrier = &barrier;
+    if (pthread_create(&threads[i], NULL, race_raw_main, &args[i]) != 0)
+      fail_msg("harness_race_raw: pthread_create failed");
+  }
+  for (int i = 0; i < n; i++)
+    pthread_join(threads[i], NULL);
+  pthread_barrier_destroy(&barrier);
+}

@@ -1,0 +1,84 @@
+/* /v1/events.ics: the events a caller can see as an RFC 5545 calendar feed (API.md section 7). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "forumnet/calendar_db.h"
+#include "forumnet/events_db.h"
+#include "forumnet/http.h"
+#include "forumnet/ics.h"
+#include "forumnet/json_util.h"
+#include "forumnet/routes.h"
+
+/* A column, or NULL for SQL NULL (borrowed from res). */
+static const char *column(PGresult *res, int row, int col) {
+  return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
+}
+
+static ics_status event_ics_status(const char *status) {
+  if (strcmp(status, "cancelled") == 0)
+    return ICS_CANCELLED;
+  return strcmp(status, "pending") == 0 ? ICS_TENTATIVE : ICS_CONFIRMED;
+}
+
+/* The calendar text for the statement's rows (caller frees; NULL when memory ran out). */
+static char *calendar_text(PGresult *res, size_t *len) {
+  ics_calendar cal;
+  ics_calendar_begin(&cal);
+  for (int i = 0; i < PQntuples(res); i++) {
+    char uid[64];
+    /* Stable across fetches and edits: the event's id; SEQUENCE (its version) tells the change. */
+    snprintf(uid, sizeof uid, "%s@forumnet", PQgetvalue(res, i, CALENDAR_ID));
+    ics_event ev = {
+        .uid = uid,
+        .dtstamp = PQgetvalue(res, i, CALENDAR_NOW),
+        .dtstart = PQgetvalue(res, i, CALENDAR_STARTS),
+        .dtend = PQgetvalue(res, i, CALENDAR_ENDS),
+        .summary = PQgetvalue(res, i, CALENDAR_TITLE),
+        .description = column(res, i, CALENDAR_DESCRIPTION),
+        .location = column(res, i, CALENDAR_LOCATION),
+        .url = column(res, i, CALENDAR_URL),
+        .sequence = atol(PQgetvalue(res, i, CALENDAR_VERSION)),
+        .status = event_ics_status(PQgetvalue(res, i, CALENDAR_STATUS)),
+    };
+    ics_calendar_add_event(&cal, &ev);
+  }
+  return ics_calendar_finish(&cal, len);
+}
+
+static void calendar_http_feed(fn_req *req) {
+  const char *site_id = req_query(req, "site_id");
+  event_caller caller;
+  PGresult *res = NULL;
+  char *text = NULL;
+  size_t len = 0;
+  fn_status st;
+  if (site_id != NULL && !json_is_uuid(site_id)) {
+    json_t *errors = NULL;
+    json_errors_add(&errors, "site_id", "must be a UUID");
+    reply_invalid(req, errors);
+    return;
+  }
+  db_conn *db = req_db(req);
+  if (db == NULL)
+    return;
+  if ((st = events_db_load_caller(db, &req->caller, &caller)) != FN_OK ||
+      (st = calendar_db_events(db, &caller, site_id, &res)) != FN_OK) {
+    req_fail(req, st, NULL);
+    goto out;
+  }
+  req_db_release(req); /* the rest is formatting */
+  if ((text = calendar_text(res, &len)) == NULL) {
+    req_fail(req, FN_INTERNAL, NULL);
+    goto out;
+  }
+  reply_text(req, 200, "text/calendar; charset=utf-8", text, len);
+out:
+  free(text);
+  PQclear(res);
+}
+
+const fn_route calendar_routes[] = {
+    {"GET", "/v1/events.ics", calendar_http_feed, ROUTE_PARTNER},
+    {NULL, NULL, NULL, 0},
+};

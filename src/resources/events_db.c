@@ -1,0 +1,347 @@
+/* Every SQL statement about events themselves. Visibility is the SQL function
+ * event_visible() (sql/004_events.sql). Statements that depend on the caller take it as
+ * $1 member id, $2 member role, $3 home site, $4 partner id (NULLs for the other kind). */
+#include "forumnet/events_db.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "forumnet/json_util.h"
+#include "forumnet/members_db.h"
+
+#define EVENT_JSON_SQL                                                                                                 \
+  "json_build_object('id', e.id, 'kind', e.kind, 'title', e.title, 'description', e.description,"                      \
+  " 'starts_at', rfc3339(e.starts_at), 'ends_at', rfc3339(e.ends_at), 'location', e.location,"                         \
+  " 'online_url', e.online_url,"                                                                                       \
+  " 'audience', CASE WHEN e.network_wide THEN json_build_object('scope', 'network')"                                   \
+  "   ELSE json_build_object('scope', 'sites', 'site_ids', coalesce((SELECT json_agg(es.site_id ORDER BY es.site_id)"  \
+  "     FROM event_sites es WHERE es.event_id = e.id), '[]'::json)) END,"                                              \
+  " 'capacity', e.capacity, 'status', e.status, 'partner_id', e.partner_id, 'external_id', e.external_id,"             \
+  " 'owner', CASE WHEN e.partner_id IS NOT NULL THEN json_build_object('kind', 'partner', 'id', e.partner_id)"         \
+  "   ELSE json_build_object('kind', 'member', 'id', e.created_by) END,"                                               \
+  " 'registration_counts', CASE WHEN $2 = 'admin' OR e.created_by = $1::uuid OR e.partner_id = $4::uuid THEN ("        \
+  "   SELECT json_build_object('going', count(*) FILTER (WHERE r.status = 'going'),"                                   \
+  "     'waitlisted', count(*) FILTER (WHERE r.status = 'waitlisted'),"                                                \
+  "     'interested', count(*) FILTER (WHERE r.status = 'interested'),"                                                \
+  "     'declined', count(*) FILTER (WHERE r.status = 'declined'))"                                                    \
+  "   FROM event_registrations r WHERE r.event_id = e.id) END,"                                                        \
+  " 'my_registration', (SELECT json_build_object('status', r.status) FROM event_registrations r"                       \
+  "   WHERE r.event_id = e.id AND r.member_id = $1::uuid),"                                                            \
+  " 'version', e.version, 'created_at', rfc3339(e.created_at))"
+
+#define EVENT_VISIBLE_SQL                                                                                              \
+  "event_visible(e.id, e.status, e.network_wide, e.created_by, e.partner_id, $1::uuid, $2, $3::uuid, $4::uuid)"
+
+/* The four caller parameters, in statement order. */
+static void caller_params(const event_caller *c, const char *out[4]) {
+  out[0] = c->is_partner ? NULL : c->id;
+  out[1] = c->is_partner ? NULL : role_to_string(c->role);
+  out[2] = c->is_partner || c->home_site_id[0] == '\0' ? NULL : c->home_site_id;
+  out[3] = c->is_partner ? c->id : NULL;
+}
+
+static const db_stmt partner_active = {"events_partner_active",
+                                       "SELECT trusted FROM partners WHERE id = $1 AND revoked_at IS NULL"};
+
+fn_status events_db_load_caller(db_conn *db, const fn_caller *token_caller, event_caller *out) {
+  memset(out, 0, sizeof *out);
+  snprintf(out->id, sizeof out->id, "%s", token_caller->id);
+  if (!token_caller->is_partner) {
+    member_caller m;
+    fn_status st = members_db_load_caller(db, token_caller->id, &m);
+    if (st == FN_OK) {
+      out->role = m.role;
+      snprintf(out->home_site_id, sizeof out->home_site_id, "%s", m.home_site_id);
+    }
+    return st;
+  }
+  out->is_partner = 1;
+  fn_status st;
+  const char *params[] = {token_caller->id};
+  PGresult *res = db_exec(db, &partner_active, 1, params, &st);
+  if (res == NULL)
+    return st;
+  if (PQntuples(res) == 0)
+    st = FN_UNAUTHENTICATED; /* revoked: its tokens end with it */
+  else
+    out->trusted = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+  PQclear(res);
+  return st;
+}
+
+static const db_stmt lock_event = {"events_lock", "SELECT 1 FROM events WHERE id = $1 FOR UPDATE"};
+
+static const db_stmt access_event = {
+    "events_access",
+    "SELECT e.id IS NOT NULL, e.status, e.version, coalesce(e.capacity, 0), coalesce(" EVENT_VISIBLE_SQL ", false),"
+    " coalesce(e.created_by = $1::uuid OR e.partner_id = $4::uuid, false),"
+    " coalesce($2 = 'admin' OR ($2 = 'manager' AND EXISTS (SELECT 1 FROM event_sites es"
+    "   JOIN site_managers sm ON sm.site_id = es.site_id WHERE es.event_id = e.id AND sm.member_id = $1::uuid)),"
+    "   false),"
+    " coalesce($2 = 'admin', false)"
+    " FROM (SELECT 1) AS one LEFT JOIN events e ON e.id = $5"};
+
+static int is_true(PGresult *res, int col) { return strcmp(PQgetvalue(res, 0, col), "t") == 0; }
+
+fn_status events_db_access(db_conn *db, const char *event_id, const event_caller *caller, int lock, event_access *out) {
+  fn_status st;
+  const char *lock_params[] = {event_id};
+  if (lock && (st = db_exec_command(db, &lock_event, 1, lock_params)) != FN_OK)
+    return st;
+  const char *params[5];
+  caller_params(caller, params);
+  params[4] = event_id;
+  PGresult *res = db_exec(db, &access_event, 5, params, &st);
+  if (res == NULL)
+    return st;
+  memset(out, 0, sizeof *out);
+  if (!is_true(res, 0)) {
+    st = FN_NOT_FOUND;
+  } else {
+    snprintf(out->id, sizeof out->id, "%s", event_id);
+    snprintf(out->status, sizeof out->status, "%s", PQgetvalue(res, 0, 1));
+    out->version = atol(PQgetvalue(res, 0, 2));
+    out->capacity = atol(PQgetvalue(res, 0, 3));
+    out->visible = is_true(res, 4);
+    out->owner = is_true(res, 5);
+    out->can_publish = is_true(res, 6);
+    out->is_admin = is_true(res, 7);
+  }
+  PQclear(res);
+  return st;
+}
+
+/* $3 (home site) is unused here but typed, so that every events statement takes the caller
+ * parameters in the same layout. */
+static const db_stmt get_event = {"events_get", "SELECT " EVENT_JSON_SQL ", e.version FROM events e"
+                                                " WHERE e.id = $5 AND $3::uuid IS NOT DISTINCT FROM $3::uuid"};
+
+fn_status events_db_get(db_conn *db, const char *event_id, const event_caller *caller, char **json, long *version) {
+  fn_status st;
+  const char *params[5];
+  caller_params(caller, params);
+  params[4] = event_id;
+  PGresult *res = db_exec(db, &get_event, 5, params, &st);
+  if (res == NULL)
+    return st;
+  if (PQntuples(res) == 0) {
+    st = FN_NOT_FOUND;
+  } else {
+    *json = strndup(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+    *version = atol(PQgetvalue(res, 0, 1));
+  }
+  PQclear(res);
+  return st;
+}
+
+static const db_stmt list_events = {
+    "events_list",
+    "SELECT " EVENT_JSON_SQL ", cursor_key(e.starts_at, e.id) FROM events e"
+    " WHERE (e.starts_at, e.id) > ($5::timestamptz, $6::uuid)"
+    "   AND ($7::uuid IS NULL OR e.network_wide"
+    "        OR EXISTS (SELECT 1 FROM event_sites es WHERE es.event_id = e.id AND es.site_id = $7::uuid))"
+    "   AND ($8::timestamptz IS NULL OR e.starts_at >= $8::timestamptz)"
+    "   AND ($9::timestamptz IS NULL OR e.starts_at < $9::timestamptz)"
+    "   AND ($10::text IS NULL OR e.kind = $10) AND ($11::text IS NULL OR e.status = $11)"
+    "   AND " EVENT_VISIBLE_SQL " ORDER BY e.starts_at, e.id LIMIT $12"};
+
+fn_status events_db_list(db_conn *db, const event_caller *caller, const char *site_id, const char *from, const char *to,
+                         const char *kind, const char *status, const page_request *page, PGresult **result) {
+  fn_status st;
+  const char *params[12];
+  caller_params(caller, params);
+  params[4] = page->after_ts;
+  params[5] = page->after_id;
+  params[6] = site_id;
+  params[7] = from;
+  params[8] = to;
+  params[9] = kind;
+  params[10] = status;
+  params[11] = page->limit_plus_one;
+  *result = db_exec(db, &list_events, 12, params, &st);
+  return st;
+}
+
+static const db_stmt check_sites = {
+    "events_check_sites", "SELECT s.id IS NOT NULL AND s.archived_at IS NULL,"
+                          " EXISTS (SELECT 1 FROM site_managers sm WHERE sm.site_id = s.id AND sm.member_id = $2)"
+                          " FROM json_array_elements_text($1::json) WITH ORDINALITY AS x(id, n)"
+                          " LEFT JOIN sites s ON s.id = x.id::uuid ORDER BY x.n"};
+
+fn_status events_db_check_audience(db_conn *db, const event_caller *caller, const json_t *audience, json_t **errors,
+                                   const char **detail) {
+  int manager = !caller->is_partner && caller->role == ROLE_MANAGER;
+  json_t *ids = json_object_get(audience, "site_ids");
+  if (strcmp(json_get_string(audience, "scope"), "network") == 0) {
+    if (!manager)
+      return FN_OK;
+    *detail = "Managers publish events for the sites they manage, not the whole network.";
+    return FN_FORBIDDEN;
+  }
+  fn_status st, verdict = FN_OK;
+  char *text = json_dumps(ids, JSON_COMPACT);
+  const char *params[] = {text, caller->is_partner ? NULL : caller->id};
+  PGresult *res = db_exec(db, &check_sites, 2, params, &st);
+  free(text);
+  for (int i = 0; res && i < PQntuples(res); i++) {
+    char field[48];
+    snprintf(field, sizeof field, "audience.site_ids[%d]", i);
+    if (strcmp(PQgetvalue(res, i, 0), "t") != 0) {
+      json_errors_add(errors, field, "is not an open site");
+      verdict = FN_INVALID;
+    } else if (manager && strcmp(PQgetvalue(res, i, 1), "t") != 0 && verdict == FN_OK) {
+      *detail = "Managers publish events only for the sites they manage.";
+      verdict = FN_FORBIDDEN;
+    }
+  }
+  PQclear(res);
+  return st != FN_OK ? st : verdict;
+}
+
+/* A partner's external_id is unique: a retry that lost its Idempotency-Key still cannot
+ * create a second event (ON CONFLICT waits for a concurrent insert to commit first). */
+static const db_stmt insert_event = {
+    "events_insert",
+    "WITH e AS (INSERT INTO events (kind, title, description, starts_at, ends_at, location, online_url,"
+    "             network_wide, capacity, status, created_by, partner_id, external_id)"
+    "           VALUES ($1, $2, $3, $4::timestamptz, $5::timestamptz, $6, $7, $8::bool, $9::int, $10, $11::uuid,"
+    "                   $12::uuid, $13)"
+    "           ON CONFLICT (partner_id, external_id) WHERE external_id IS NOT NULL DO NOTHING RETURNING id),"
+    " s AS (INSERT INTO event_sites (event_id, site_id)"
+    "       SELECT e.id, x::uuid FROM e, json_array_elements_text($14::json) x ON CONFLICT DO NOTHING)"
+    " SELECT id FROM e"};
+
+static const db_stmt existing_external = {"events_existing_external",
+                                          "SELECT id FROM events WHERE partner_id = $1 AND external_id = $2"};
+
+static char *site_ids_text(const json_t *audience) {
+  json_t *ids = json_object_get(audience, "site_ids");
+  return ids ? json_dumps(ids, JSON_COMPACT) : strdup("[]");
+}
+
+static const char *int_text(const json_t *v, char *buf, size_t len) {
+  if (!json_is_integer(v))
+    return NULL;
+  snprintf(buf, len, "%lld", (long long)json_integer_value(v));
+  return buf;
+}
+
+fn_status events_db_insert(db_conn *db, const json_t *body, const event_caller *caller, const char *status,
+                           char id_out[37], char existing_id[37]) {
+  fn_status st;
+  json_t *audience = json_object_get(body, "audience");
+  char capacity[24], *sites = site_ids_text(audience);
+  const char *params[] = {json_get_string(body, "kind"),
+                          json_get_string(body, "title"),
+                          json_get_string(body, "description"),
+                          json_get_string(body, "starts_at"),
+                          json_get_string(body, "ends_at"),
+                          json_get_string(body, "location"),
+                          json_get_string(body, "online_url"),
+                          strcmp(json_get_string(audience, "scope"), "network") == 0 ? "true" : "false",
+                          int_text(json_object_get(body, "capacity"), capacity, sizeof capacity),
+                          status,
+                          caller->is_partner ? NULL : caller->id,
+                          caller->is_partner ? caller->id : NULL,
+                          json_get_string(body, "external_id"),
+                          sites};
+  PGresult *res = db_exec(db, &insert_event, 14, params, &st);
+  free(sites);
+  if (res == NULL)
+    return st;
+  if (PQntuples(res) > 0) {
+    snprintf(id_out, 37, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return FN_OK;
+  }
+  PQclear(res);
+  const char *eparams[] = {caller->id, json_get_string(body, "external_id")};
+  if ((res = db_exec(db, &existing_external, 2, eparams, &st)) == NULL)
+    return st;
+  snprintf(existing_id, 37, "%s", PQntuples(res) ? PQgetvalue(res, 0, 0) : "");
+  PQclear(res);
+  return FN_CONFLICT;
+}
+
+/* (present, value) pairs; an audience, when present, replaces the old one. */
+static const db_stmt update_event = {
+    "events_update",
+    "WITH e AS (UPDATE events e SET"
+    "   kind = CASE WHEN $2::bool THEN $3 ELSE e.kind END,"
+    "   title = CASE WHEN $4::bool THEN $5 ELSE e.title END,"
+    "   description = CASE WHEN $6::bool THEN $7 ELSE e.description END,"
+    "   starts_at = CASE WHEN $8::bool THEN $9::timestamptz ELSE e.starts_at END,"
+    "   ends_at = CASE WHEN $10::bool THEN $11::timestamptz ELSE e.ends_at END,"
+    "   location = CASE WHEN $12::bool THEN $13 ELSE e.location END,"
+    "   online_url = CASE WHEN $14::bool THEN $15 ELSE e.online_url END,"
+    "   capacity = CASE WHEN $16::bool THEN $17::int ELSE e.capacity END,"
+    "   network_wide = CASE WHEN $18::bool THEN $19::bool ELSE e.network_wide END,"
+    "   version = e.version + 1"
+    "   WHERE e.id = $1 RETURNING e.id),"
+    " d AS (DELETE FROM event_sites WHERE $18::bool AND event_id = $1),"
+    " s AS (INSERT INTO event_sites (event_id, site_id)"
+    "       SELECT $1, x::uuid FROM json_array_elements_text($20::json) x WHERE $18::bool ON CONFLICT DO NOTHING)"
+    " SELECT 1 FROM e"};
+
+static const char *present(const json_t *body, const char *key) {
+  return json_object_get(body, key) ? "true" : "false";
+}
+
+fn_status events_db_update(db_conn *db, const char *event_id, const json_t *body) {
+  json_t *audience = json_object_get(body, "audience");
+  char capacity[24], *sites = site_ids_text(audience);
+  const char *network = audience && strcmp(json_get_string(audience, "scope"), "network") == 0 ? "true" : "false";
+  const char *params[] = {event_id,
+                          present(body, "kind"),
+                          json_get_string(body, "kind"),
+                          present(body, "title"),
+                          json_get_string(body, "title"),
+                          present(body, "description"),
+                          json_get_string(body, "description"),
+                          present(body, "starts_at"),
+                          json_get_string(body, "starts_at"),
+                          present(body, "ends_at"),
+                          json_get_string(body, "ends_at"),
+                          present(body, "location"),
+                          json_get_string(body, "location"),
+                          present(body, "online_url"),
+                          json_get_string(body, "online_url"),
+                          present(body, "capacity"),
+                          int_text(json_object_get(body, "capacity"), capacity, sizeof capacity),
+                          present(body, "audience"),
+                          network,
+                          sites};
+  fn_status st = db_exec_command(db, &update_event, 20, params);
+  free(sites);
+  return st;
+}
+
+static const db_stmt set_status = {"events_set_status",
+                                   "UPDATE events SET status = $2, version = version + 1 WHERE id = $1"};
+
+fn_status events_db_set_status(db_conn *db, const char *event_id, const char *status) {
+  const char *params[] = {event_id, status};
+  return db_exec_command(db, &set_status, 2, params);
+}
+
+static const db_stmt touch_event = {"events_touch", "UPDATE events SET version = version + 1 WHERE id = $1"};
+
+fn_status events_db_touch(db_conn *db, const char *event_id) {
+  const char *params[] = {event_id};
+  return db_exec_command(db, &touch_event, 1, params);
+}
+
+static const db_stmt going_count = {
+    "events_going_count", "SELECT count(*) FROM event_registrations WHERE event_id = $1 AND status = 'going'"};
+
+fn_status events_db_going_count(db_conn *db, const char *event_id, long *going) {
+  fn_status st;
+  const char *params[] = {event_id};
+  PGresult *res = db_exec(db, &going_count, 1, params, &st);
+  if (res == NULL)
+    return st;
+  *going = atol(PQgetvalue(res, 0, 0));
+  PQclear(res);
+  return FN_OK;
+}

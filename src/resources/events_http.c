@@ -1,0 +1,405 @@
+/* /v1/events: learning forums, seminars and workshops from the network and its partners
+ * (API.md section 7). Partner systems retry, time out and resend: POST honours
+ * Idempotency-Key and a partner's external_id is unique, both under concurrency. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "forumnet/audit_db.h"
+#include "forumnet/events_db.h"
+#include "forumnet/http.h"
+#include "forumnet/idempotency_db.h"
+#include "forumnet/json_util.h"
+#include "forumnet/pagination.h"
+#include "forumnet/password.h"
+#include "forumnet/registrations_db.h"
+#include "forumnet/routes.h"
+
+static const char *const kind_choices[] = {"learning_forum",  "seminar", "workshop", "training",
+                                           "network_meeting", "other",   NULL};
+static const char *const status_choices[] = {"pending", "published", "cancelled", NULL};
+static const char *const scope_choices[] = {"network", "sites", NULL};
+
+#define MAX_EVENT_SECONDS (14LL * 24 * 3600)
+
+#define EVENT_READ_ONLY_FIELDS                                                                                         \
+  {"id", FIELD_READ_ONLY, 0, 0, 0, NULL}, {"partner_id", FIELD_READ_ONLY, 0, 0, 0, NULL},                              \
+      {"owner", FIELD_READ_ONLY, 0, 0, 0, NULL}, {"registration_counts", FIELD_READ_ONLY, 0, 0, 0, NULL},              \
+      {"my_registration", FIELD_READ_ONLY, 0, 0, 0, NULL}, {"version", FIELD_READ_ONLY, 0, 0, 0, NULL}, {              \
+    "created_at", FIELD_READ_ONLY, 0, 0, 0, NULL                                                                       \
+  }
+
+static const field_spec create_fields[] = {
+    {"kind", FIELD_ENUM, FIELD_REQUIRED, 0, 0, kind_choices},
+    {"title", FIELD_STRING, FIELD_REQUIRED, 1, 200, NULL},
+    {"description", FIELD_STRING, FIELD_NULLABLE, 0, 10000, NULL},
+    {"starts_at", FIELD_TIMESTAMP, FIELD_REQUIRED, 2000, 2999, NULL},
+    {"ends_at", FIELD_TIMESTAMP, FIELD_REQUIRED, 2000, 2999, NULL},
+    {"location", FIELD_STRING, FIELD_NULLABLE, 1, 200, NULL},
+    {"online_url", FIELD_STRING, FIELD_NULLABLE, 1, 500, NULL},
+    {"audience", FIELD_OBJECT, FIELD_REQUIRED, 0, 0, NULL},
+    {"capacity", FIELD_INTEGER, FIELD_NULLABLE, 1, 100000, NULL},
+    {"external_id", FIELD_STRING, FIELD_NULLABLE, 1, 200, NULL},
+    {"status", FIELD_READ_ONLY, 0, 0, 0, NULL},
+    EVENT_READ_ONLY_FIELDS,
+    {NULL, 0, 0, 0, 0, NULL},
+};
+
+static const field_spec update_fields[] = {
+    {"kind", FIELD_ENUM, 0, 0, 0, kind_choices},
+    {"title", FIELD_STRING, 0, 1, 200, NULL},
+    {"description", FIELD_STRING, FIELD_NULLABLE, 0, 10000, NULL},
+    {"starts_at", FIELD_TIMESTAMP, 0, 2000, 2999, NULL},
+    {"ends_at", FIELD_TIMESTAMP, 0, 2000, 2999, NULL},
+    {"location", FIELD_STRING, FIELD_NULLABLE, 1, 200, NULL},
+    {"online_url", FIELD_STRING, FIELD_NULLABLE, 1, 500, NULL},
+    {"audience", FIELD_OBJECT, 0, 0, 0, NULL},
+    {"capacity", FIELD_INTEGER, FIELD_NULLABLE, 1, 100000, NULL},
+    {"status", FIELD_ENUM, 0, 0, 0, status_choices},
+    {"external_id", FIELD_READ_ONLY, 0, 0, 0, NULL},
+    EVENT_READ_ONLY_FIELDS,
+    {NULL, 0, 0, 0, 0, NULL},
+};
+
+static const field_spec audience_fields[] = {
+    {"scope", FIELD_ENUM, FIELD_REQUIRED, 0, 0, scope_choices},
+    {"site_ids", FIELD_ARRAY, 0, 1, 100, NULL},
+    {NULL, 0, 0, 0, 0, NULL},
+};
+
+/* Rules a field_spec cannot say: audience shape, times, URL scheme, who may send external_id. */
+static void check_event_body(const json_t *body, int is_partner, json_t **errors) {
+  json_t *audience = json_object_get(body, "audience");
+  if (audience && json_validate_nested(audience, "audience", audience_fields, errors) == FN_OK) {
+    json_t *ids = json_object_get(audience, "site_ids");
+    int sites = strcmp(json_get_string(audience, "scope"), "sites") == 0;
+    if (sites && ids == NULL)
+      json_errors_add(errors, "audience.site_ids", "is required when scope is sites");
+    if (!sites && ids != NULL)
+      json_errors_add(errors, "audience.site_ids", "is only for scope sites");
+    size_t i;
+    json_t *v;
+    json_array_foreach(ids, i, v) {
+      if (!json_is_uuid(json_string_value(v))) {
+        char field[48];
+        snprintf(field, sizeof field, "audience.site_ids[%zu]", i);
+        json_errors_add(errors, field, "must be a UUID");
+      }
+    }
+  }
+  long long starts, ends;
+  if (json_parse_timestamp(json_get_string(body, "starts_at"), &starts) &&
+      json_parse_timestamp(json_get_string(body, "ends_at"), &ends) &&
+      (ends <= starts || ends - starts > MAX_EVENT_SECONDS * 1000000LL))
+    json_errors_add(errors, "ends_at", "must be after starts_at, and at most 14 days later");
+  const char *url = json_get_string(body, "online_url");
+  if (url && strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)
+    json_errors_add(errors, "online_url", "must be an http:// or https:// URL");
+  if (!is_partner && json_object_get(body, "external_id") && !json_is_null(json_object_get(body, "external_id")))
+    json_errors_add(errors, "external_id", "is for partner systems only");
+}
+
+static fn_status validate(fn_req *req, const field_spec *specs) {
+  json_t *errors = NULL;
+  if (json_validate(req->body, specs, &errors) == FN_OK)
+    check_event_body(req->body, req->caller.is_partner, &errors);
+  if (errors == NULL)
+    return FN_OK;
+  reply_invalid(req, errors);
+  return FN_INVALID;
+}
+
+/* Audience rules that need the database; on failure replies itself. */
+static fn_status check_audience(fn_req *req, db_conn *db, const event_caller *caller) {
+  json_t *errors = NULL;
+  const char *detail = NULL;
+  fn_status st = events_db_check_audience(db, caller, json_object_get(req->body, "audience"), &errors, &detail);
+  if (st == FN_INVALID) {
+    db_rollback(db);
+    reply_invalid(req, errors);
+  } else {
+    json_decref(errors);
+    if (st != FN_OK)
+      req_fail(req, st, detail);
+  }
+  return st;
+}
+
+static void reply_event_json(fn_req *req, int http_status, const char *id, const char *json, long version) {
+  reply_etag(req, version);
+  if (http_status == 201) {
+    char location[80];
+    snprintf(location, sizeof location, "/v1/events/%s", id);
+    reply_header(req, "Location", location);
+  }
+  reply_json_text(req, http_status, json, strlen(json));
+}
+
+/* 1..200 printable ASCII characters. */
+static int valid_idempotency_key(const char *key) {
+  size_t len = strlen(key);
+  if (len == 0 || len > 200)
+    return 0;
+  for (size_t i = 0; i < len; i++)
+    if (key[i] < 0x21 || key[i] > 0x7e)
+      return 0;
+  return 1;
+}
+
+static void events_http_create(fn_req *req) {
+  const char *key = req_header(req, "Idempotency-Key"), *detail = NULL;
+  event_caller caller;
+  idempotency_record claim = {0};
+  char id[37], existing[37] = "", hash[65], *json = NULL;
+  long version = 0;
+  fn_status st;
+  if (validate(req, create_fields) != FN_OK)
+    return;
+  if (key && !valid_idempotency_key(key)) {
+    req_fail(req, FN_INVALID, "Idempotency-Key must be 1 to 200 printable ASCII characters.");
+    return;
+  }
+  db_conn *db = req_db(req);
+  if (db == NULL)
+    return;
+  if ((st = db_begin(db)) != FN_OK || (st = events_db_load_caller(db, &req->caller, &caller)) != FN_OK)
+    goto fail;
+  if (!caller.is_partner && caller.role != ROLE_ADMIN && caller.role != ROLE_MANAGER) {
+    req_fail(req, FN_FORBIDDEN, "Admins, managers and partner systems post events.");
+    return;
+  }
+  if (key) {
+    /* The request is compared in canonical form (sorted keys), not byte for byte. */
+    char *canonical = json_dumps(req->body, JSON_COMPACT | JSON_SORT_KEYS);
+    token_digest_hex(canonical ? canonical : "", hash);
+    free(canonical);
+    if ((st = idempotency_db_claim(db, caller.id, key, hash, &claim)) != FN_OK)
+      goto fail;
+    if (claim.state == IDEMPOTENCY_MISMATCH) {
+      req_fail(req, FN_UNPROCESSABLE, "This Idempotency-Key was used with a different request body.");
+      return;
+    }
+    if (claim.state == IDEMPOTENCY_REPLAY) {
+      db_rollback(db);
+      reply_header(req, "Idempotent-Replayed", "true");
+      reply_event_json(req, claim.response_code, claim.resource_id, claim.response_body, 1);
+      free(claim.response_body);
+      return;
+    }
+  }
+  if (check_audience(req, db, &caller) != FN_OK)
+    return;
+  const char *status = !caller.is_partner || caller.trusted ? "published" : "pending";
+  st = events_db_insert(db, req->body, &caller, status, id, existing);
+  if (st == FN_CONFLICT && existing[0]) {
+    db_rollback(db);
+    reply_problem_with(req, FN_CONFLICT, "This partner already has an event with this external_id.",
+                       json_pack("{s:s}", "existing_event_id", existing));
+    return;
+  }
+  if (st != FN_OK || (st = audit_db_record(db, req, "event.created", "event", id, NULL)) != FN_OK ||
+      (st = events_db_get(db, id, &caller, &json, &version)) != FN_OK ||
+      (key && (st = idempotency_db_store(db, caller.id, key, 201, json, id)) != FN_OK) || (st = db_commit(db)) != FN_OK)
+    goto fail;
+  reply_event_json(req, 201, id, json, version);
+  free(json);
+  return;
+fail:
+  free(json);
+  req_fail(req, st, detail);
+}
+
+static void events_http_list(fn_req *req) {
+  page_request page;
+  event_caller caller;
+  PGresult *res = NULL;
+  const char *site_id = req_query(req, "site_id"), *from = req_query(req, "from"), *to = req_query(req, "to"),
+             *kind = req_query(req, "kind"), *status = req_query(req, "status");
+  json_t *errors = NULL;
+  long long ts;
+  if (page_from_request(req, &page) != FN_OK)
+    return;
+  if (site_id && !json_is_uuid(site_id))
+    json_errors_add(&errors, "site_id", "must be a UUID");
+  if (from && !json_parse_timestamp(from, &ts))
+    json_errors_add(&errors, "from", "must be an RFC 3339 date-time");
+  if (to && !json_parse_timestamp(to, &ts))
+    json_errors_add(&errors, "to", "must be an RFC 3339 date-time");
+  int kind_ok = kind == NULL, status_ok = status == NULL;
+  for (const char *const *k = kind_choices; !kind_ok && *k; k++)
+    kind_ok = strcmp(*k, kind) == 0;
+  for (const char *const *s = status_choices; !status_ok && *s; s++)
+    status_ok = strcmp(*s, status) == 0;
+  if (!kind_ok)
+    json_errors_add(&errors, "kind", "is not an event kind");
+  if (!status_ok)
+    json_errors_add(&errors, "status", "must be one of: pending published cancelled");
+  if (errors) {
+    reply_invalid(req, errors);
+    return;
+  }
+  db_conn *db = req_db(req);
+  if (db == NULL)
+    return;
+  fn_status st = events_db_load_caller(db, &req->caller, &caller);
+  if (st == FN_OK)
+    st = events_db_list(db, &caller, site_id, from, to, kind, status, &page, &res);
+  if (st != FN_OK)
+    req_fail(req, st, NULL);
+  else
+    page_reply(req, res, 0, 1, &page);
+  PQclear(res);
+}
+
+static void events_http_get(fn_req *req) {
+  const char *id = req_param(req, "event_id");
+  event_caller caller;
+  event_access a;
+  char *json = NULL;
+  long version = 0;
+  fn_status st;
+  if (!req_is_id(id)) {
+    req_fail(req, FN_NOT_FOUND, "No such event.");
+    return;
+  }
+  db_conn *db = req_db(req);
+  if (db == NULL)
+    return;
+  if ((st = events_db_load_caller(db, &req->caller, &caller)) != FN_OK ||
+      (st = events_db_access(db, id, &caller, 0, &a)) != FN_OK || (st = a.visible ? FN_OK : FN_NOT_FOUND) != FN_OK ||
+      (st = events_db_get(db, id, &caller, &json, &version)) != FN_OK) {
+    req_fail(req, st, st == FN_NOT_FOUND ? "No such event." : NULL);
+    return;
+  }
+  reply_etag(req, version);
+  if (req_if_none_match(req, version))
+    reply_empty(req, 304);
+  else
+    reply_json_text(req, 200, json, strlen(json));
+  free(json);
+}
+
+/* Publication is a separate power from ownership: the partner that owns a pending event
+ * cannot publish it, an admin or a manager of an audience site can. */
+static fn_status publish(fn_req *req, db_conn *db, const event_access *a, const char **detail) {
+  if (!a->can_publish) {
+    *detail = "Admins and managers of an audience site publish events.";
+    return FN_FORBIDDEN;
+  }
+  if (strcmp(a->status, "published") == 0)
+    return FN_OK;
+  fn_status st = events_db_set_status(db, a->id, "published");
+  return st == FN_OK ? audit_db_record(db, req, "event.published", "event", a->id, NULL) : st;
+}
+
+static void events_http_update(fn_req *req) {
+  const char *id = req_param(req, "event_id"), *detail = NULL;
+  event_caller caller;
+  event_access a;
+  char *json = NULL;
+  long version = 0;
+  fn_status st;
+  if (!req_is_id(id)) {
+    req_fail(req, FN_NOT_FOUND, "No such event.");
+    return;
+  }
+  if (validate(req, update_fields) != FN_OK)
+    return;
+  const char *wanted = json_get_string(req->body, "status");
+  size_t changes = json_object_size(req->body) - (wanted ? 1 : 0);
+  db_conn *db = req_db(req);
+  if (db == NULL)
+    return;
+  if ((st = db_begin(db)) != FN_OK || (st = events_db_load_caller(db, &req->caller, &caller)) != FN_OK ||
+      (st = events_db_access(db, id, &caller, 1, &a)) != FN_OK || (st = a.visible ? FN_OK : FN_NOT_FOUND) != FN_OK)
+    goto fail;
+  if ((changes > 0 && !a.owner) || (wanted && !a.owner && !a.can_publish)) {
+    st = FN_FORBIDDEN;
+    detail = "Only the event's owner changes it.";
+    goto fail;
+  }
+  if (strcmp(a.status, "cancelled") == 0) {
+    st = FN_CONFLICT;
+    detail = "The event is cancelled.";
+    goto fail;
+  }
+  if ((st = req_if_match(req, a.version)) != FN_OK)
+    goto fail;
+  if (wanted && strcmp(wanted, a.status) != 0 && strcmp(wanted, "published") != 0) {
+    st = FN_CONFLICT;
+    detail = "Events move from pending to published; DELETE cancels them.";
+    goto fail;
+  }
+  json_t *capacity = json_object_get(req->body, "capacity");
+  if (json_is_integer(capacity)) {
+    long going = 0;
+    if ((st = events_db_going_count(db, id, &going)) != FN_OK)
+      goto fail;
+    if (json_integer_value(capacity) < going) {
+      st = FN_CONFLICT;
+      detail = "capacity cannot go below the number of members going.";
+      goto fail;
+    }
+  }
+  if (json_object_get(req->body, "audience") && check_audience(req, db, &caller) != FN_OK)
+    return;
+  if (changes > 0) {
+    if ((st = events_db_update(db, id, req->body)) != FN_OK ||
+        (st = audit_db_record(db, req, "event.updated", "event", id, NULL)) != FN_OK)
+      goto fail;
+    /* More places (or no limit any more) go to the waitlist first, oldest first. */
+    if (capacity && (st = registrations_db_promote(
+                         db, id, json_is_integer(capacity) ? (long)json_integer_value(capacity) : 0)) != FN_OK)
+      goto fail;
+  }
+  if (wanted && strcmp(wanted, "published") == 0 && (st = publish(req, db, &a, &detail)) != FN_OK)
+    goto fail;
+  if ((st = db_commit(db)) != FN_OK || (st = events_db_get(db, id, &caller, &json, &version)) != FN_OK)
+    goto fail;
+  reply_event_json(req, 200, id, json, version);
+  free(json);
+  return;
+fail:
+  req_fail(req, st, st == FN_NOT_FOUND ? "No such event." : detail);
+}
+
+static void events_http_cancel(fn_req *req) {
+  const char *id = req_param(req, "event_id");
+  event_caller caller;
+  event_access a;
+  fn_status st;
+  if (!req_is_id(id)) {
+    req_fail(req, FN_NOT_FOUND, "No such event.");
+    return;
+  }
+  db_conn *db = req_db(req);
+  if (db == NULL)
+    return;
+  if ((st = db_begin(db)) != FN_OK || (st = events_db_load_caller(db, &req->caller, &caller)) != FN_OK ||
+      (st = events_db_access(db, id, &caller, 1, &a)) != FN_OK || (st = a.visible ? FN_OK : FN_NOT_FOUND) != FN_OK ||
+      (st = a.owner || a.is_admin ? FN_OK : FN_FORBIDDEN) != FN_OK)
+    goto fail;
+  if (strcmp(a.status, "cancelled") != 0 &&
+      ((st = events_db_set_status(db, id, "cancelled")) != FN_OK ||
+       (st = audit_db_record(db, req, "event.cancelled", "event", id, NULL)) != FN_OK))
+    goto fail;
+  if ((st = db_commit(db)) != FN_OK)
+    goto fail;
+  reply_empty(req, 204);
+  return;
+fail:
+  req_fail(req, st,
+           st == FN_NOT_FOUND   ? "No such event."
+           : st == FN_FORBIDDEN ? "Only the event's owner or an admin cancels it."
+                                : NULL);
+}
+
+const fn_route events_routes[] = {
+    {"GET", "/v1/events", events_http_list, ROUTE_PARTNER},
+    {"POST", "/v1/events", events_http_create, ROUTE_JSON_BODY | ROUTE_PARTNER},
+    {"GET", "/v1/events/{event_id}", events_http_get, ROUTE_PARTNER},
+    {"PATCH", "/v1/events/{event_id}", events_http_update, ROUTE_JSON_BODY | ROUTE_PARTNER},
+    {"DELETE", "/v1/events/{event_id}", events_http_cancel, ROUTE_PARTNER},
+    {NULL, NULL, NULL, 0},
+};

@@ -1,0 +1,167 @@
+/* RFC 5545 text: the calendar feed's escaping, line folding and VCALENDAR/VEVENT framing. */
+#include "forumnet/ics.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Grows the buffer to hold n more octets; remembers a failure instead of returning it so that
+ * callers can append freely and check once, in ics_calendar_finish(). */
+static int reserve(ics_calendar *cal, size_t n) {
+  if (cal->failed)
+    return 0;
+  if (cal->len + n + 1 <= cal->cap)
+    return 1;
+  size_t cap = cal->cap ? cal->cap : 4096;
+  while (cap < cal->len + n + 1)
+    cap *= 2;
+  char *data = realloc(cal->data, cap);
+  if (data == NULL) {
+    cal->failed = 1;
+    return 0;
+  }
+  cal->data = data;
+  cal->cap = cap;
+  return 1;
+}
+
+static void append(ics_calendar *cal, const char *s, size_t n) {
+  if (!reserve(cal, n))
+    return;
+  memcpy(cal->data + cal->len, s, n);
+  cal->len += n;
+  cal->data[cal->len] = '\0';
+}
+
+/* A CONTROL character in RFC 5545's sense: TEXT and most other values may not hold one (TAB may). */
+static int is_control(unsigned char c) { return (c < 0x20 && c != '\t') || c == 0x7f; }
+
+static int is_utf8_continuation(unsigned char c) { return (c & 0xC0) == 0x80; }
+
+/* Appends one logical content line, folded: at most 75 octets per physical line, continuations
+ * starting with one space (which counts), each ended by CRLF. A fold never falls inside a UTF-8
+ * character (a character is at most 4 octets, so it backs up at most 3). */
+static void append_folded(ics_calendar *cal, const char *line, size_t n) {
+  size_t room = ICS_LINE_OCTETS;
+  while (n > room) {
+    size_t cut = room;
+    for (int back = 0; back < 3 && is_utf8_continuation((unsigned char)line[cut]); back++)
+      cut--;
+    append(cal, line, cut);
+    append(cal, "\r\n ", 3);
+    line += cut;
+    n -= cut;
+    room = ICS_LINE_OCTETS - 1;
+  }
+  append(cal, line, n);
+  append(cal, "\r\n", 2);
+}
+
+char *ics_escape_text(const char *text) {
+  size_t n = strlen(text);
+  char *out = malloc(2 * n + 1), *o = out; /* every input octet becomes at most two */
+  if (out == NULL)
+    return NULL;
+  for (const char *p = text; *p; p++) {
+    unsigned char c = (unsigned char)*p;
+    if (c == '\\' || c == ';' || c == ',') {
+      *o++ = '\\';
+      *o++ = (char)c;
+    } else if (c == '\r' || c == '\n') {
+      if (c == '\r' && p[1] == '\n')
+        p++; /* CRLF is one line break */
+      *o++ = '\\';
+      *o++ = 'n';
+    } else if (!is_control(c)) {
+      *o++ = (char)c;
+    }
+  }
+  *o = '\0';
+  return out;
+}
+
+void ics_calendar_add_line(ics_calendar *cal, const char *name, const char *value) {
+  size_t name_len = strlen(name), value_len = strlen(value);
+  char *line = malloc(name_len + 1 + value_len + 1);
+  if (line == NULL) {
+    cal->failed = 1;
+    return;
+  }
+  memcpy(line, name, name_len);
+  size_t n = name_len;
+  line[n++] = ':';
+  /* A control character would end the line early (CR, LF) or be invalid: none reach the output. */
+  for (size_t i = 0; i < value_len; i++) {
+    if (!is_control((unsigned char)value[i]))
+      line[n++] = value[i];
+  }
+  append_folded(cal, line, n);
+  free(line);
+}
+
+/* A TEXT property, escaped; left out when the value is NULL or empty. */
+static void add_text(ics_calendar *cal, const char *name, const char *text) {
+  if (text == NULL || text[0] == '\0')
+    return;
+  char *escaped = ics_escape_text(text);
+  if (escaped == NULL) {
+    cal->failed = 1;
+    return;
+  }
+  ics_calendar_add_line(cal, name, escaped);
+  free(escaped);
+}
+
+void ics_calendar_begin(ics_calendar *cal) {
+  memset(cal, 0, sizeof *cal);
+  ics_calendar_add_line(cal, "BEGIN", "VCALENDAR");
+  ics_calendar_add_line(cal, "VERSION", "2.0");
+  ics_calendar_add_line(cal, "PRODID", "-//forumnet//forumnet 0.1//EN");
+  ics_calendar_add_line(cal, "CALSCALE", "GREGORIAN");
+  ics_calendar_add_line(cal, "METHOD", "PUBLISH");
+}
+
+static const char *status_text(ics_status status) {
+  switch (status) {
+  case ICS_TENTATIVE:
+    return "TENTATIVE";
+  case ICS_CANCELLED:
+    return "CANCELLED";
+  case ICS_CONFIRMED:
+  default:
+    return "CONFIRMED";
+  }
+}
+
+void ics_calendar_add_event(ics_calendar *cal, const ics_event *ev) {
+  char sequence[24];
+  snprintf(sequence, sizeof sequence, "%ld", ev->sequence);
+  ics_calendar_add_line(cal, "BEGIN", "VEVENT");
+  ics_calendar_add_line(cal, "UID", ev->uid);
+  ics_calendar_add_line(cal, "DTSTAMP", ev->dtstamp);
+  ics_calendar_add_line(cal, "DTSTART", ev->dtstart);
+  ics_calendar_add_line(cal, "DTEND", ev->dtend);
+  ics_calendar_add_line(cal, "SEQUENCE", sequence);
+  ics_calendar_add_line(cal, "STATUS", status_text(ev->status));
+  add_text(cal, "SUMMARY", ev->summary);
+  add_text(cal, "DESCRIPTION", ev->description);
+  add_text(cal, "LOCATION", ev->location);
+  if (ev->url != NULL && ev->url[0] != '\0')
+    ics_calendar_add_line(cal, "URL", ev->url); /* a URI value: not TEXT, so not escaped */
+  ics_calendar_add_line(cal, "END", "VEVENT");
+}
+
+char *ics_calendar_finish(ics_calendar *cal, size_t *len) {
+  ics_calendar_add_line(cal, "END", "VCALENDAR");
+  char *data = cal->failed ? NULL : cal->data;
+  *len = data ? cal->len : 0;
+  if (data == NULL)
+    free(cal->data);
+  memset(cal, 0, sizeof *cal);
+  return data;
+}
+
+void ics_calendar_discard(ics_calendar *cal) {
+  free(cal->data);
+  memset(cal, 0, sizeof *cal);
+}

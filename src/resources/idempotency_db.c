@@ -1,0 +1,62 @@
+/* Idempotency-Key records: every SQL statement about them. */
+#include "forumnet/idempotency_db.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Expired records are removed first, so an old key is simply new again. */
+static const db_stmt expire = {"idempotency_expire",
+                               "DELETE FROM idempotency_keys WHERE created_at < now() - interval '48 hours'"};
+
+static const db_stmt claim = {"idempotency_claim",
+                              "INSERT INTO idempotency_keys (client_id, key, request_hash) VALUES ($1, $2, $3)"
+                              " ON CONFLICT DO NOTHING RETURNING 1"};
+
+static const db_stmt stored = {"idempotency_stored",
+                               "SELECT request_hash = $3, coalesce(response_code, 0), coalesce(response_body, ''),"
+                               " coalesce(resource_id::text, '') FROM idempotency_keys"
+                               " WHERE client_id = $1 AND key = $2"};
+
+fn_status idempotency_db_claim(db_conn *db, const char *client_id, const char *key, const char *request_hash,
+                               idempotency_record *out) {
+  fn_status st;
+  const char *params[] = {client_id, key, request_hash};
+  memset(out, 0, sizeof *out);
+  if ((st = db_exec_command(db, &expire, 0, NULL)) != FN_OK)
+    return st;
+  PGresult *res = db_exec(db, &claim, 3, params, &st);
+  if (res == NULL)
+    return st;
+  int inserted = PQntuples(res) > 0;
+  PQclear(res);
+  if (inserted) {
+    out->state = IDEMPOTENCY_NEW;
+    return FN_OK;
+  }
+  if ((res = db_exec(db, &stored, 3, params, &st)) == NULL)
+    return st;
+  if (PQntuples(res) == 0) {
+    st = FN_CONFLICT; /* expired between the two statements: let the client retry */
+  } else if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+    out->state = IDEMPOTENCY_MISMATCH;
+  } else {
+    out->state = IDEMPOTENCY_REPLAY;
+    out->response_code = atoi(PQgetvalue(res, 0, 1));
+    out->response_body = strdup(PQgetvalue(res, 0, 2));
+    snprintf(out->resource_id, sizeof out->resource_id, "%s", PQgetvalue(res, 0, 3));
+  }
+  PQclear(res);
+  return st;
+}
+
+static const db_stmt store = {"idempotency_store", "UPDATE idempotency_keys SET response_code = $3, response_body = $4,"
+                                                   " resource_id = $5::uuid WHERE client_id = $1 AND key = $2"};
+
+fn_status idempotency_db_store(db_conn *db, const char *client_id, const char *key, int response_code,
+                               const char *response_body, const char *resource_id) {
+  char code[16];
+  snprintf(code, sizeof code, "%d", response_code);
+  const char *params[] = {client_id, key, code, response_body, resource_id};
+  return db_exec_command(db, &store, 5, params);
+}

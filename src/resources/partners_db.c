@@ -1,0 +1,125 @@
+/* Every SQL statement about partner clients. Secrets are stored only as digests. */
+#include "forumnet/partners_db.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PARTNER_JSON_SQL                                                                                               \
+  "json_build_object('id', p.id, 'name', p.name, 'client_id', p.client_id, 'trusted', p.trusted,"                      \
+  " 'revoked_at', rfc3339(p.revoked_at), 'created_at', rfc3339(p.created_at), 'version', p.version)"
+
+static const db_stmt find_client = {
+    "partners_find_client",
+    "SELECT id, secret_digest, revoked_at IS NOT NULL, trusted FROM partners WHERE client_id = $1"};
+
+fn_status partners_db_find_client(db_conn *db, const char *client_id, partner_client *out) {
+  fn_status st;
+  const char *params[] = {client_id};
+  memset(out, 0, sizeof *out);
+  PGresult *res = db_exec(db, &find_client, 1, params, &st);
+  if (res == NULL)
+    return st;
+  if (PQntuples(res) > 0) {
+    out->found = 1;
+    snprintf(out->id, sizeof out->id, "%s", PQgetvalue(res, 0, 0));
+    snprintf(out->secret_digest, sizeof out->secret_digest, "%s", PQgetvalue(res, 0, 1));
+    out->revoked = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
+    out->trusted = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
+  }
+  PQclear(res);
+  return FN_OK;
+}
+
+static const db_stmt get_partner = {"partners_get",
+                                    "SELECT " PARTNER_JSON_SQL ", p.version FROM partners p WHERE p.id = $1"};
+
+fn_status partners_db_get(db_conn *db, const char *id, char **json, long *version) {
+  fn_status st;
+  const char *params[] = {id};
+  PGresult *res = db_exec(db, &get_partner, 1, params, &st);
+  if (res == NULL)
+    return st;
+  if (PQntuples(res) == 0) {
+    st = FN_NOT_FOUND;
+  } else {
+    *json = strndup(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+    *version = atol(PQgetvalue(res, 0, 1));
+  }
+  PQclear(res);
+  return st;
+}
+
+static const db_stmt list_partners = {"partners_list",
+                                      "SELECT " PARTNER_JSON_SQL ", cursor_key(p.created_at, p.id) FROM partners p"
+                                      " WHERE (p.created_at, p.id) > ($1::timestamptz, $2::uuid)"
+                                      " ORDER BY p.created_at, p.id LIMIT $3"};
+
+fn_status partners_db_list(db_conn *db, const page_request *page, PGresult **result) {
+  fn_status st;
+  const char *params[] = {page->after_ts, page->after_id, page->limit_plus_one};
+  *result = db_exec(db, &list_partners, 3, params, &st);
+  return st;
+}
+
+static const db_stmt insert_partner = {"partners_insert",
+                                       "INSERT INTO partners (name, trusted, client_id, secret_digest)"
+                                       " VALUES ($1, $2::bool, $3, $4) RETURNING id"};
+
+fn_status partners_db_insert(db_conn *db, const char *name, int trusted, const char *client_id,
+                             const char *secret_digest, char id_out[37]) {
+  fn_status st;
+  const char *params[] = {name, trusted ? "true" : "false", client_id, secret_digest};
+  PGresult *res = db_exec(db, &insert_partner, 4, params, &st);
+  if (res == NULL)
+    return st;
+  snprintf(id_out, 37, "%s", PQgetvalue(res, 0, 0));
+  PQclear(res);
+  return FN_OK;
+}
+
+static const db_stmt lock_partner = {
+    "partners_lock", "SELECT revoked_at IS NOT NULL, version, client_id FROM partners WHERE id = $1 FOR UPDATE"};
+
+fn_status partners_db_lock(db_conn *db, const char *id, int *revoked, long *version, char client_id[64]) {
+  fn_status st;
+  const char *params[] = {id};
+  PGresult *res = db_exec(db, &lock_partner, 1, params, &st);
+  if (res == NULL)
+    return st;
+  if (PQntuples(res) == 0) {
+    st = FN_NOT_FOUND;
+  } else {
+    *revoked = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    *version = atol(PQgetvalue(res, 0, 1));
+    snprintf(client_id, 64, "%s", PQgetvalue(res, 0, 2));
+  }
+  PQclear(res);
+  return st;
+}
+
+static const db_stmt update_partner = {"partners_update",
+                                       "UPDATE partners SET name = coalesce($2, name),"
+                                       " trusted = coalesce($3::bool, trusted), version = version + 1 WHERE id = $1"};
+
+fn_status partners_db_update(db_conn *db, const char *id, const char *name, const char *trusted) {
+  const char *params[] = {id, name, trusted};
+  return db_exec_command(db, &update_partner, 3, params);
+}
+
+static const db_stmt set_secret = {"partners_set_secret",
+                                   "UPDATE partners SET secret_digest = $2, version = version + 1 WHERE id = $1"};
+
+fn_status partners_db_set_secret(db_conn *db, const char *id, const char *secret_digest) {
+  const char *params[] = {id, secret_digest};
+  return db_exec_command(db, &set_secret, 2, params);
+}
+
+static const db_stmt revoke_partner = {"partners_revoke",
+                                       "UPDATE partners SET revoked_at = clock_timestamp(), version = version + 1"
+                                       " WHERE id = $1 AND revoked_at IS NULL"};
+
+fn_status partners_db_revoke(db_conn *db, const char *id) {
+  const char *params[] = {id};
+  return db_exec_command(db, &revoke_partner, 1, params);
+}

@@ -1,0 +1,148 @@
+/* Every SQL statement about members' registrations for events and the waitlist, and who may
+ * register or list them. */
+#include "forumnet/registrations_db.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The Registration representation of `r`. */
+#define REGISTRATION_JSON_SQL                                                                                          \
+  "json_build_object('event_id', r.event_id, 'member_id', r.member_id, 'status', r.status,"                            \
+  " 'requested_going_at', rfc3339(r.requested_going_at), 'updated_at', rfc3339(r.updated_at),"                         \
+  " 'version', r.version)"
+
+/* Reads (json, version) from the first row of a statement's result into out. */
+static fn_status json_and_version(PGresult *res, registration_result *out) {
+  if (PQntuples(res) == 0) {
+    PQclear(res);
+    return FN_NOT_FOUND;
+  }
+  out->json = strndup(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+  out->version = atol(PQgetvalue(res, 0, 1));
+  PQclear(res);
+  return out->json ? FN_OK : FN_INTERNAL;
+}
+
+/* Served by the primary key (event_id, member_id). */
+static const db_stmt lock_registration = {"registrations_lock",
+                                          "SELECT r.status, " REGISTRATION_JSON_SQL ", r.version"
+                                          " FROM event_registrations r WHERE r.event_id = $1 AND r.member_id = $2"
+                                          " FOR UPDATE"};
+
+/* $3 is the answer, $4 the capacity (0: none). A member who newly asks to go gets a place while fewer
+ * than capacity are going, else the waitlist; the count is true because the caller holds the event row
+ * locked. requested_going_at is when they last asked to go (kept when they step back), the queue's order;
+ * clock_timestamp(), not now(), so that the queue follows the order in which the lock was granted.
+ * The count is served by event_registrations_waitlist (event_id, status, ...). */
+static const db_stmt upsert_registration = {
+    "registrations_upsert",
+    "INSERT INTO event_registrations AS r (event_id, member_id, status, requested_going_at)"
+    " SELECT $1::uuid, $2::uuid, CASE WHEN $3::text <> 'going' THEN $3::text"
+    "   WHEN $4::int = 0 OR (SELECT count(*) FROM event_registrations g"
+    "     WHERE g.event_id = $1 AND g.status = 'going' AND g.member_id <> $2) < $4::int THEN 'going'"
+    "   ELSE 'waitlisted' END,"
+    "   CASE WHEN $3::text = 'going' THEN clock_timestamp() END"
+    " ON CONFLICT (event_id, member_id) DO UPDATE SET status = excluded.status,"
+    "   requested_going_at = coalesce(excluded.requested_going_at, r.requested_going_at),"
+    "   version = r.version + 1, updated_at = clock_timestamp()"
+    " RETURNING " REGISTRATION_JSON_SQL ", r.version"};
+
+fn_status registrations_db_set(db_conn *db, const event_access *a, const char *member_id, const char *status,
+                               registration_result *out) {
+  fn_status st;
+  char capacity[24];
+  memset(out, 0, sizeof *out);
+  snprintf(capacity, sizeof capacity, "%ld", a->capacity);
+  const char *params[] = {a->id, member_id, status, capacity};
+  PGresult *res = db_exec(db, &lock_registration, 2, params, &st);
+  if (res == NULL)
+    return st;
+  char old[16] = "";
+  if (PQntuples(res) > 0)
+    snprintf(old, sizeof old, "%s", PQgetvalue(res, 0, 0));
+  int asks_to_go = strcmp(status, "going") == 0;
+  int in_queue = strcmp(old, "going") == 0 || strcmp(old, "waitlisted") == 0;
+  /* Same answer again (going while going or waitlisted included): nothing changes. */
+  if (old[0] != '\0' && (asks_to_go ? in_queue : strcmp(old, status) == 0)) {
+    /* The lock statement's columns 1 and 2 are (json, version). */
+    out->json = strndup(PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1));
+    out->version = atol(PQgetvalue(res, 0, 2));
+    PQclear(res);
+    return out->json ? FN_OK : FN_INTERNAL;
+  }
+  PQclear(res);
+  out->created = old[0] == '\0';
+  res = db_exec(db, &upsert_registration, 4, params, &st);
+  if (res == NULL || (st = json_and_version(res, out)) != FN_OK)
+    return st;
+  if ((st = events_db_touch(db, a->id)) != FN_OK ||
+      (strcmp(old, "going") == 0 && (st = registrations_db_promote(db, a->id, a->capacity)) != FN_OK)) {
+    free(out->json);
+    out->json = NULL;
+  }
+  return st;
+}
+
+/* $2 is the capacity (0: none, so LIMIT NULL: every waitlisted member). The oldest requests first,
+ * served by event_registrations_waitlist (event_id, status, requested_going_at, member_id). */
+static const db_stmt promote_waitlist = {
+    "registrations_promote",
+    "UPDATE event_registrations AS r SET status = 'going', version = r.version + 1, updated_at = clock_timestamp()"
+    " WHERE r.event_id = $1 AND r.member_id IN ("
+    "   SELECT w.member_id FROM event_registrations w WHERE w.event_id = $1 AND w.status = 'waitlisted'"
+    "   ORDER BY w.requested_going_at, w.member_id"
+    "   LIMIT CASE WHEN $2::int = 0 THEN NULL ELSE greatest($2::int - (SELECT count(*) FROM event_registrations g"
+    "     WHERE g.event_id = $1 AND g.status = 'going'), 0) END"
+    "   FOR UPDATE)"};
+
+fn_status registrations_db_promote(db_conn *db, const char *event_id, long capacity) {
+  char text[24];
+  snprintf(text, sizeof text, "%ld", capacity);
+  const char *params[] = {event_id, text};
+  return db_exec_command(db, &promote_waitlist, 2, params);
+}
+
+/* Keyset order (created_at, member_id) within one event. */
+static const db_stmt list_registrations = {
+    "registrations_list",
+    "SELECT json_build_object('event_id', r.event_id, 'member_id', r.member_id, 'display_name', m.display_name,"
+    "   'status', r.status, 'requested_going_at', rfc3339(r.requested_going_at),"
+    "   'updated_at', rfc3339(r.updated_at), 'version', r.version), cursor_key(r.created_at, r.member_id)"
+    " FROM event_registrations r JOIN members m ON m.id = r.member_id"
+    " WHERE r.event_id = $1 AND (r.created_at, r.member_id) > ($2::timestamptz, $3::uuid)"
+    " ORDER BY r.created_at, r.member_id LIMIT $4"};
+
+fn_status registrations_db_list(db_conn *db, const char *event_id, const page_request *page, PGresult **result) {
+  fn_status st;
+  const char *params[] = {event_id, page->after_ts, page->after_id, page->limit_plus_one};
+  *result = db_exec(db, &list_registrations, 4, params, &st);
+  return st;
+}
+
+fn_status registrations_can_register(const event_caller *caller, const event_access *a, const char **detail) {
+  if (!a->visible)
+    return FN_NOT_FOUND;
+  if (caller->is_partner) { /* the route refuses partner tokens before this; kept for other callers */
+    *detail = "Only members register for events.";
+    return FN_FORBIDDEN;
+  }
+  if (strcmp(a->status, "published") != 0) {
+    *detail = strcmp(a->status, "cancelled") == 0 ? "This event is cancelled." : "This event is not published yet.";
+    return FN_CONFLICT;
+  }
+  return FN_OK;
+}
+
+fn_status registrations_can_list(const event_caller *caller, const event_access *a, const char **detail) {
+  if (!a->visible)
+    return FN_NOT_FOUND;
+  if (caller->is_partner) {
+    *detail = "Partners see counts only: see registration_counts on the event.";
+    return FN_FORBIDDEN;
+  }
+  if (a->owner || a->is_admin)
+    return FN_OK;
+  *detail = "Only the event's owner and admins can list its registrations.";
+  return FN_FORBIDDEN;
+}
