@@ -46,6 +46,7 @@ typedef struct fn_config {
   unsigned login_max_failures_per_email;
   unsigned login_max_failures_per_address;
   unsigned login_window_seconds;
+  unsigned suppression_threshold; /* summaries: people counts below it are null */
 
   int auto_migrate;
   int log_requests;

@@ -223,6 +223,7 @@ fn_status config_load(fn_config *cfg, config_getenv_fn getenv_fn, int need_datab
       {"FORUMNET_AUTO_MIGRATE", 0, 1, 0},
       {"FORUMNET_LOG_REQUESTS", 0, 1, 1},
       {"FORUMNET_HTTP_THREADS", 0, 1024, -1}, /* unset: as many workers as DB connections */
+      {"FORUMNET_SUPPRESSION_THRESHOLD", 1, 100, 3},
   };
   for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++)
     if ((st = read_number(getenv_fn, numbers[i].name, numbers[i].min, numbers[i].max, &numbers[i].value, err,
@@ -242,6 +243,7 @@ fn_status config_load(fn_config *cfg, config_getenv_fn getenv_fn, int need_datab
   cfg->login_window_seconds = (unsigned)numbers[11].value;
   cfg->auto_migrate = (int)numbers[12].value;
   cfg->log_requests = (int)numbers[13].value;
+  cfg->suppression_threshold = (unsigned)numbers[15].value;
   cfg->http_threads = numbers[14].value < 0 ? cfg->db_pool_size : (unsigned)numbers[14].value;
   return FN_OK;
 }

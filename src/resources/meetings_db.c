@@ -197,10 +197,14 @@ static const db_stmt insert_attendance = {
     "INSERT INTO meeting_attendance (meeting_id, member_id, status)"
     " SELECT $1, (e->>'member_id')::uuid, e->>'status' FROM json_array_elements($2::json) e"};
 
-/* Attendance is part of the Meeting representation, so recording it is a new version. */
-static const db_stmt bump_meeting = {"meetings_bump_version",
-                                     "UPDATE meetings AS mt SET version = mt.version + 1"
-                                     " WHERE mt.id = $1 RETURNING " MEETING_JSON_SQL ", mt.version"};
+/* Attendance is part of the Meeting representation, so recording it is a new version. The
+ * meeting also keeps its attendance counts, which manager summaries read (sql/005). */
+static const db_stmt bump_meeting = {
+    "meetings_bump_version",
+    "UPDATE meetings AS mt SET version = mt.version + 1,"
+    " present_count = (SELECT count(*) FROM meeting_attendance a WHERE a.meeting_id = mt.id AND a.status = 'present'),"
+    " attendance_count = (SELECT count(*) FROM meeting_attendance a WHERE a.meeting_id = mt.id)"
+    " WHERE mt.id = $1 RETURNING " MEETING_JSON_SQL ", mt.version"};
 
 fn_status meetings_db_replace_attendance(db_conn *db, const char *meeting_id, const char *attendance_json, char **json,
                                          long *version) {
