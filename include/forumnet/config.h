@@ -48,6 +48,7 @@ typedef struct fn_config {
   unsigned login_window_seconds;
   unsigned suppression_threshold; /* summaries: people counts below it are null */
 
+  char docs_js_path[512]; /* Redoc's standalone bundle, served for GET /docs */
   int auto_migrate;
   int log_requests;
 } fn_config;

@@ -60,6 +60,17 @@ fn_status members_db_other_active_admins(db_conn *db, const char *member_id, lon
 fn_status members_db_password_hash(db_conn *db, const char *member_id, char *hash, size_t hash_len);
 fn_status members_db_set_password(db_conn *db, const char *member_id, const char *hash);
 
+/* Everything stored about a member (subject access request), as JSON text. Never password
+ * hashes or token digests. *json: caller frees. */
+fn_status members_db_export(db_conn *db, const char *member_id, char **json);
+
+/* Erases a member inside the caller's transaction: personal fields wiped (display name becomes
+ * "former member"), no password, sessions revoked, site management and group memberships ended
+ * (the groups they left are returned as a JSON array in *group_ids, caller frees, for
+ * groups_db_recompute), status erased. Contributions (attendance, responses, registrations, audit)
+ * stay, now attributed to "former member". FN_NOT_FOUND if no such member. */
+fn_status members_db_erase(db_conn *db, const char *member_id, char **group_ids);
+
 /* Authorization rules for members (API.md section 4), in one place. */
 int members_can_view(const member_caller *caller, const member_row *target);
 /* FN_OK, FN_NOT_FOUND (cannot see the member) or FN_FORBIDDEN (may see, may not make this change). */

@@ -194,6 +194,10 @@ fn_status config_load(fn_config *cfg, config_getenv_fn getenv_fn, int need_datab
   if (need_database && cfg->database_url[0] == '\0')
     return config_error(err, err_len, "FORUMNET_DATABASE_URL", "is required (e.g. postgresql:///forumnet)");
 
+  snprintf(cfg->docs_js_path, sizeof cfg->docs_js_path, "%s", "/usr/share/forumnet/redoc.standalone.js");
+  if ((st = read_string(getenv_fn, "FORUMNET_DOCS_JS", cfg->docs_js_path, sizeof cfg->docs_js_path, err, err_len)) !=
+      FN_OK)
+    return st;
   const char *listen = getenv_fn("FORUMNET_LISTEN");
   if (listen && *listen && (st = parse_listen(listen, cfg, err, err_len)) != FN_OK)
     return st;

@@ -3,8 +3,21 @@
 #include <stddef.h>
 
 const fn_route *const all_route_tables[] = {
-    ops_routes,           auth_routes,          members_routes,   sites_routes,
-    groups_routes,        memberships_routes,   terms_routes,     meetings_routes,
-    consultations_routes, responses_routes,     partners_routes,  calendar_routes,
-    events_routes,        registrations_routes, summaries_routes, NULL,
+    ops_routes,
+    auth_routes,
+    members_routes,
+    sites_routes,
+    groups_routes,
+    memberships_routes,
+    terms_routes,
+    meetings_routes,
+    consultations_routes,
+    responses_routes,
+    partners_routes,
+    calendar_routes,
+    events_routes,
+    registrations_routes,
+    summaries_routes,
+    audit_routes,
+    NULL,
 };

@@ -257,6 +257,84 @@ fn_status members_db_set_password(db_conn *db, const char *member_id, const char
   return db_exec_command(db, &set_password, 2, params);
 }
 
+/* Built in SQL so it reads every table that holds something about the member in one go. */
+static const db_stmt export_member = {
+    "members_export",
+    "SELECT json_build_object("
+    " 'exported_at', rfc3339(now()),"
+    " 'member', (" MEMBER_JSON_SQL "::jsonb || jsonb_build_object('must_change_password', m.must_change_password,"
+    "            'updated_at', rfc3339(m.updated_at))),"
+    " 'managed_sites', coalesce((SELECT json_agg(json_build_object('site_id', sm.site_id, 'since',"
+    "   rfc3339(sm.created_at)) ORDER BY sm.created_at) FROM site_managers sm WHERE sm.member_id = m.id), '[]'::json),"
+    " 'group_memberships', coalesce((SELECT json_agg(json_build_object('group_id', gm.group_id, 'group_name', g.name,"
+    "   'state', gm.state, 'role', gm.role, 'represents_group_id', gm.represents_group_id,"
+    "   'joined_at', rfc3339(gm.joined_at), 'accepted_terms_version', gm.accepted_terms_version)"
+    "   ORDER BY gm.created_at) FROM group_memberships gm JOIN groups g ON g.id = gm.group_id"
+    "   WHERE gm.member_id = m.id), '[]'::json),"
+    " 'terms_acceptances', coalesce((SELECT json_agg(json_build_object('group_id', ta.group_id,"
+    "   'version', ta.version, 'accepted_at', rfc3339(ta.accepted_at)) ORDER BY ta.accepted_at)"
+    "   FROM terms_acceptances ta WHERE ta.member_id = m.id), '[]'::json),"
+    " 'meeting_attendance', coalesce((SELECT json_agg(json_build_object('meeting_id', a.meeting_id,"
+    "   'group_id', mt.group_id, 'starts_at', rfc3339(mt.starts_at), 'status', a.status) ORDER BY mt.starts_at)"
+    "   FROM meeting_attendance a JOIN meetings mt ON mt.id = a.meeting_id WHERE a.member_id = m.id), '[]'::json),"
+    " 'event_registrations', coalesce((SELECT json_agg(json_build_object('event_id', r.event_id,"
+    "   'status', r.status, 'updated_at', rfc3339(r.updated_at)) ORDER BY r.created_at)"
+    "   FROM event_registrations r WHERE r.member_id = m.id), '[]'::json),"
+    " 'sessions', coalesce((SELECT json_agg(json_build_object('issued_at', rfc3339(rt.issued_at),"
+    "   'expires_at', rfc3339(rt.expires_at), 'used_at', rfc3339(rt.used_at), 'revoked_at', rfc3339(rt.revoked_at))"
+    "   ORDER BY rt.issued_at) FROM refresh_tokens rt WHERE rt.member_id = m.id), '[]'::json),"
+    " 'consultations_owned', coalesce((SELECT json_agg(json_build_object('id', k.id, 'title', k.title))"
+    "   FROM consultations k WHERE k.created_by = m.id), '[]'::json),"
+    " 'events_created', coalesce((SELECT json_agg(json_build_object('id', e.id, 'title', e.title))"
+    "   FROM events e WHERE e.created_by = m.id), '[]'::json),"
+    " 'audit_entries', coalesce((SELECT json_agg(json_build_object('at', rfc3339(al.at), 'action', al.action,"
+    "   'resource_type', al.resource_type, 'resource_id', al.resource_id) ORDER BY al.id)"
+    "   FROM audit_log al WHERE al.actor_id = m.id"
+    "      OR (al.resource_type = 'member' AND al.resource_id = m.id::text)), '[]'::json))"
+    " FROM members m WHERE m.id = $1 AND m.status = 'active'"};
+
+fn_status members_db_export(db_conn *db, const char *member_id, char **json) {
+  fn_status st;
+  const char *params[] = {member_id};
+  PGresult *res = db_exec(db, &export_member, 1, params, &st);
+  if (res == NULL)
+    return st;
+  if (PQntuples(res) == 0)
+    st = FN_UNAUTHENTICATED;
+  else
+    *json = column_dup(res, 0, 0);
+  PQclear(res);
+  return st;
+}
+
+/* One statement, so nothing personal survives a half-done erasure (the CTEs all see the row
+ * as it was, hence `old` for the email's login-failure counter). */
+static const db_stmt erase_member = {
+    "members_erase",
+    "WITH old AS (SELECT email FROM members WHERE id = $1),"
+    " m AS (UPDATE members SET email = NULL, display_name = 'former member', discipline = NULL,"
+    "        password_hash = NULL, must_change_password = false, status = 'erased', version = version + 1,"
+    "        updated_at = clock_timestamp() WHERE id = $1 RETURNING id),"
+    " rt AS (DELETE FROM refresh_tokens WHERE member_id = $1),"
+    " lf AS (DELETE FROM login_failures WHERE bucket = 'email:' || lower((SELECT email FROM old))),"
+    " sm AS (DELETE FROM site_managers WHERE member_id = $1),"
+    " gm AS (DELETE FROM group_memberships WHERE member_id = $1 RETURNING group_id)"
+    " SELECT (SELECT count(*) FROM m), coalesce((SELECT json_agg(DISTINCT group_id) FROM gm), '[]'::json)"};
+
+fn_status members_db_erase(db_conn *db, const char *member_id, char **group_ids) {
+  fn_status st;
+  const char *params[] = {member_id};
+  *group_ids = NULL;
+  PGresult *res = db_exec(db, &erase_member, 1, params, &st);
+  if (res == NULL)
+    return st;
+  st = atoi(PQgetvalue(res, 0, 0)) == 1 ? FN_OK : FN_NOT_FOUND;
+  if (st == FN_OK)
+    *group_ids = column_dup(res, 0, 1);
+  PQclear(res);
+  return st;
+}
+
 int members_can_view(const member_caller *caller, const member_row *target) {
   return caller->role == ROLE_ADMIN || strcmp(caller->id, target->id) == 0 ||
          (caller->role == ROLE_MANAGER && target->caller_manages_home_site);

@@ -5,6 +5,7 @@
 
 #include "forumnet/audit_db.h"
 #include "forumnet/auth_db.h"
+#include "forumnet/groups_db.h"
 #include "forumnet/http.h"
 #include "forumnet/json_util.h"
 #include "forumnet/members_db.h"
@@ -391,7 +392,86 @@ fail:
   req_fail(req, st, detail);
 }
 
+/* GET /v1/me/export: everything stored about the caller (a subject access request). */
+static void members_http_export_me(fn_req *req) {
+  char *json = NULL;
+  db_conn *db = req_db(req);
+  if (db == NULL)
+    return;
+  fn_status st = members_db_export(db, req->caller.id, &json);
+  if (st != FN_OK) {
+    req_fail(req, st, NULL);
+    return;
+  }
+  reply_header(req, "Content-Disposition", "attachment; filename=\"forumnet-export.json\"");
+  reply_json_text(req, 200, json, strlen(json));
+  free(json);
+}
+
+/* Erasure (DELETE /v1/me, DELETE /v1/members/{id} by an admin): one transaction wipes the
+ * personal fields, ends sessions, management and memberships, recomputes the groups left, and
+ * writes the audit row. Contributions stay, attributed to "former member". */
+static void erase_member(fn_req *req, const char *target_id) {
+  member_caller caller;
+  member_row target;
+  char *group_ids = NULL;
+  const char *detail = NULL;
+  int self = strcmp(target_id, req->caller.id) == 0;
+  fn_status st;
+  db_conn *db = req_db(req);
+  if (db == NULL)
+    return;
+  if ((st = members_db_begin_as_caller(db, req->caller.id, &caller)) != FN_OK ||
+      (st = members_db_lock(db, target_id, caller.id, &target)) != FN_OK)
+    goto fail;
+  if (!self && caller.role != ROLE_ADMIN) {
+    st = members_can_view(&caller, &target) ? FN_FORBIDDEN : FN_NOT_FOUND;
+    detail = "Only admins erase other members.";
+    goto fail;
+  }
+  if (strcmp(target.status, "erased") == 0) {
+    db_rollback(db);
+    reply_empty(req, 204);
+    return;
+  }
+  member_changes demote = {.status = "erased"};
+  if ((st = check_last_admin(db, &target, &demote, &detail)) != FN_OK ||
+      (st = members_db_erase(db, target_id, &group_ids)) != FN_OK)
+    goto fail;
+  json_t *groups = json_loads(group_ids, 0, NULL);
+  size_t i;
+  json_t *g;
+  json_array_foreach(groups, i, g) if (st == FN_OK) st = groups_db_recompute(db, json_string_value(g));
+  json_decref(groups);
+  json_t *details = json_pack("{s:b}", "self", self);
+  if (st == FN_OK)
+    st = audit_db_record(db, req, "member.erased", "member", target_id, details);
+  json_decref(details);
+  if (st != FN_OK || (st = db_commit(db)) != FN_OK)
+    goto fail;
+  free(group_ids);
+  reply_empty(req, 204);
+  return;
+fail:
+  free(group_ids);
+  req_fail(req, st, st == FN_NOT_FOUND ? "No such member." : detail);
+}
+
+static void members_http_erase_me(fn_req *req) { erase_member(req, req->caller.id); }
+
+static void members_http_erase(fn_req *req) {
+  const char *id = req_param(req, "member_id");
+  if (!req_is_id(id)) {
+    req_fail(req, FN_NOT_FOUND, "No such member.");
+    return;
+  }
+  erase_member(req, id);
+}
+
 const fn_route members_routes[] = {
+    {"GET", "/v1/me/export", members_http_export_me, 0},
+    {"DELETE", "/v1/me", members_http_erase_me, 0},
+    {"DELETE", "/v1/members/{member_id}", members_http_erase, 0},
     {"GET", "/v1/me", members_http_get_me, 0},
     {"PATCH", "/v1/me", members_http_update_me, ROUTE_JSON_BODY},
     {"GET", "/v1/members", members_http_list, 0},

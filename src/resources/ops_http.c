@@ -1,5 +1,7 @@
 /* Operational endpoints: /healthz, /readyz, /metrics. No token; operators restrict
  * them at the proxy. */
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +32,74 @@ static void ops_http_ready(fn_req *req) {
   reply_json_text(req, 200, body, sizeof body - 1);
 }
 
+/* openapi/openapi.json, embedded at build time (scripts/embed_file.cmake). */
+extern const char openapi_json[];
+extern const size_t openapi_json_len;
+
+static void ops_http_openapi(fn_req *req) {
+  if (openapi_json_len == 0) {
+    reply_problem(req, FN_UNAVAILABLE, "This build carries no OpenAPI document.");
+    return;
+  }
+  reply_header(req, "Access-Control-Allow-Origin", "*"); /* a public contract, readable by any tool */
+  reply_json_text(req, 200, openapi_json, openapi_json_len);
+}
+
+/* The reference page: Redoc renders /openapi.json. Its script is served by forumnet itself,
+ * so the browser fetches nothing from the internet. */
+static const char docs_html[] = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+                                "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+                                "<title>forumnet API reference</title>\n</head>\n<body>\n"
+                                "<redoc spec-url=\"/openapi.json\"></redoc>\n"
+                                "<script src=\"/docs/redoc.standalone.js\"></script>\n</body>\n</html>\n";
+
+/* Redoc needs inline styles, data: fonts and images, and a blob: worker for search; nothing
+ * leaves this origin. */
+#define DOCS_CSP                                                                                                       \
+  "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "                    \
+  "font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; frame-ancestors 'none'"
+
+static void ops_http_docs(fn_req *req) {
+  reply_header(req, "Content-Security-Policy", DOCS_CSP);
+  reply_header(req, "Cache-Control", "no-cache");
+  reply_text(req, 200, "text/html; charset=utf-8", docs_html, sizeof docs_html - 1);
+}
+
+/* The bundle is read once, on first use, from FORUMNET_DOCS_JS. */
+static char *docs_js;
+static size_t docs_js_len;
+static pthread_once_t docs_js_once = PTHREAD_ONCE_INIT;
+static const char *docs_js_path;
+
+static void load_docs_js(void) {
+  FILE *f = fopen(docs_js_path, "rb");
+  if (f == NULL)
+    return;
+  if (fseek(f, 0, SEEK_END) == 0) {
+    long n = ftell(f);
+    if (n > 0 && n < 32L * 1024 * 1024 && fseek(f, 0, SEEK_SET) == 0 && (docs_js = malloc((size_t)n)) != NULL) {
+      docs_js_len = fread(docs_js, 1, (size_t)n, f);
+      if (docs_js_len != (size_t)n) {
+        free(docs_js);
+        docs_js = NULL;
+        docs_js_len = 0;
+      }
+    }
+  }
+  fclose(f);
+}
+
+static void ops_http_docs_js(fn_req *req) {
+  docs_js_path = req->app->cfg.docs_js_path;
+  pthread_once(&docs_js_once, load_docs_js);
+  if (docs_js == NULL) {
+    reply_problem(req, FN_UNAVAILABLE, "The docs bundle is not installed (FORUMNET_DOCS_JS).");
+    return;
+  }
+  reply_header(req, "Cache-Control", "public, max-age=3600");
+  reply_text(req, 200, "text/javascript; charset=utf-8", docs_js, docs_js_len);
+}
+
 static void ops_http_metrics(fn_req *req) {
   char *text = server_metrics_text(req->app);
   if (text == NULL) {
@@ -44,5 +114,8 @@ const fn_route ops_routes[] = {
     {"GET", "/healthz", ops_http_health, ROUTE_PUBLIC},
     {"GET", "/readyz", ops_http_ready, ROUTE_PUBLIC},
     {"GET", "/metrics", ops_http_metrics, ROUTE_PUBLIC},
+    {"GET", "/openapi.json", ops_http_openapi, ROUTE_PUBLIC},
+    {"GET", "/docs", ops_http_docs, ROUTE_PUBLIC},
+    {"GET", "/docs/redoc.standalone.js", ops_http_docs_js, ROUTE_PUBLIC},
     {NULL, NULL, NULL, 0},
 };
