@@ -1,56 +1,74 @@
 #!/usr/bin/env bash
-# Lints openapi/openapi.yaml with Redocly CLI (rules in openapi/redocly.yaml).
+# Lints openapi/openapi.yaml with Redocly CLI (rules in openapi/redocly.yaml), then bundles it to
+# openapi/openapi.json: the same document as JSON (key order kept, 2-space indent), which the server
+# embeds at build time and serves at GET /openapi.json, and which tools/validate-responses.mjs and the
+# generated client read. openapi.yaml is the source; openapi.json is committed and never edited by hand.
 #
-# Redocly is a dev tool pinned in tools/package.json and tools/package-lock.json;
-# it is installed with `npm ci` into tools/node_modules (git-ignored) the first
-# time, and again whenever the lock file changes, so every machine and CI run
-# lints with exactly the same version. Needs node >= 18.17 and npm, and the npm
-# registry on first use.
+# Redocly is a dev tool pinned in tools/package.json and tools/package-lock.json, installed with `npm ci`
+# into tools/node_modules (scripts/lib/tools.sh) the first time and whenever the lock file changes. Needs
+# node >= 18.17 and npm, and the npm registry on first use.
 #
-# Usage: scripts/lint_openapi.sh [extra redocly lint arguments]
-# Exit status: 0 when the document has no problems, non-zero otherwise.
+# Usage: scripts/lint_openapi.sh [--check] [extra redocly lint arguments]
+#   (default)  lint, then write openapi/openapi.json from openapi.yaml (only touched when it changes)
+#   --check    lint, then fail if the committed openapi/openapi.json differs from a fresh bundle
+#              (scripts/test.sh uses this; nothing is written)
+# Exit status: 0 when the document has no problems (and, with --check, openapi.json is current).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-tools="$root/tools"
 spec="$root/openapi/openapi.yaml"
+json="$root/openapi/openapi.json"
 config="$root/openapi/redocly.yaml"
-redocly="$tools/node_modules/.bin/redocly"
-stamp="$tools/node_modules/.forumnet-lock.sha256"
+# shellcheck source=scripts/lib/tools.sh
+. "$root/scripts/lib/tools.sh"
+redocly="$TOOLS_BIN/redocly"
 
 die() {
   printf 'lint_openapi: %s\n' "$*" >&2
   exit 1
 }
 
-command -v node >/dev/null 2>&1 || die "node is not installed (Debian: apt-get install nodejs npm)"
-command -v npm >/dev/null 2>&1 || die "npm is not installed (Debian: apt-get install npm)"
-
-# Redocly CLI 1.34 needs node 18.17 or later (Debian 12 ships 18.20).
-node -e '
-  const [maj, min] = process.versions.node.split(".").map(Number);
-  process.exit(maj > 18 || (maj === 18 && min >= 17) ? 0 : 1);
-' || die "node $(node --version) is too old; Redocly CLI needs node >= 18.17"
-
-[ -f "$spec" ] || die "missing $spec"
-[ -f "$tools/package-lock.json" ] || die "missing $tools/package-lock.json"
-
-lock_sum=$(sha256sum "$tools/package-lock.json" | cut -d' ' -f1)
-if [ ! -x "$redocly" ] || [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_sum" ]; then
-  echo "lint_openapi: installing pinned npm tooling into tools/node_modules (npm ci)" >&2
-  # --ignore-scripts: nothing in this tree needs an install script to work
-  # (the only one, core-js's postinstall, prints a banner), and not running
-  # third-party code at install time is the safer default.
-  npm ci --prefix "$tools" --ignore-scripts --no-audit --no-fund --loglevel=error >&2 ||
-    die "npm ci failed in tools/"
-  printf '%s\n' "$lock_sum" >"$stamp"
+check=0
+if [[ "${1:-}" == --check ]]; then
+  check=1
+  shift
 fi
 
-# Keep the run quiet and offline apart from the install above: no telemetry,
-# no update check.
-export REDOCLY_TELEMETRY=off
-export REDOCLY_SUPPRESS_UPDATE_NOTICE=true
-export NO_UPDATE_NOTIFIER=1
+[ -f "$spec" ] || die "missing $spec"
+tools_install || die "cannot install the npm tooling in tools/"
 
 echo "lint_openapi: redocly $("$redocly" --version) lint ${spec#"$root"/}" >&2
-exec "$redocly" lint --config "$config" "$@" "$spec"
+"$redocly" lint --config "$config" "$@" "$spec" || exit
+
+# Bundle into a private directory: redocly picks the output's extension itself, so the file is named
+# openapi.json there.
+tmpdir=$(mktemp -d)
+trap 'rm -rf "$tmpdir"' EXIT
+tmp="$tmpdir/openapi.json"
+"$redocly" bundle --config "$config" "$spec" --ext json -o "$tmp" >"$tmpdir/log" 2>&1 || {
+  cat "$tmpdir/log" >&2
+  die "redocly bundle failed"
+}
+[[ -s "$tmp" ]] || die "redocly bundle wrote nothing to $tmp"
+# Redocly writes no final newline; add one so that the file is a well-formed text file.
+[[ -z "$(tail -c1 "$tmp")" ]] || printf '\n' >>"$tmp"
+
+if [[ $check == 1 ]]; then
+  if [[ ! -f "$json" ]]; then
+    die "openapi/openapi.json is missing: run scripts/lint_openapi.sh to refresh openapi/openapi.json"
+  fi
+  if ! cmp -s "$tmp" "$json"; then
+    diff -u --label "openapi/openapi.json (committed)" --label "openapi/openapi.json (from openapi.yaml)" \
+      "$json" "$tmp" | head -n 40 | cut -c1-240 >&2 || true
+    die "openapi/openapi.json is out of date with openapi/openapi.yaml: run scripts/lint_openapi.sh to refresh openapi/openapi.json"
+  fi
+  echo "lint_openapi: openapi/openapi.json matches openapi/openapi.yaml" >&2
+elif cmp -s "$tmp" "$json"; then
+  echo "lint_openapi: openapi/openapi.json is up to date" >&2
+else
+  # Through a temporary name beside the target, so a reader never sees half a file.
+  cp "$tmp" "$json.new.$$"
+  chmod 644 "$json.new.$$"
+  mv -f "$json.new.$$" "$json"
+  echo "lint_openapi: wrote openapi/openapi.json (rebuild to serve it at GET /openapi.json)" >&2
+fi

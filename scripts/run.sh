@@ -12,6 +12,8 @@
 #   FORUMNET_PG_PORT    the private cluster's port; it only names the unix socket, no TCP (default: 5433)
 #   FORUMNET_DEMO_SEED  1 to seed demo data into a FORUMNET_DATABASE_URL database too (default: only the private
 #                       cluster is seeded)
+#   FORUMNET_DOCS_JS    Redoc's bundle for GET /docs (default: tools/node_modules/redoc/bundles/redoc.standalone.js,
+#                       installed from tools/package-lock.json with npm ci)
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -22,12 +24,14 @@ ROOT=$PWD
 . scripts/lib/deps.sh
 # shellcheck source=scripts/lib/pg.sh
 . scripts/lib/pg.sh
+# shellcheck source=scripts/lib/tools.sh
+. scripts/lib/tools.sh
 
 COMMAND=${1:-serve}
 case "$COMMAND" in
   serve | stop-db | psql) ;;
   -h | --help | help)
-    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
   *)
@@ -101,6 +105,18 @@ say "Build (build/)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build build -j"$(nproc 2>/dev/null || echo 2)"
 FORUMNET_BIN="$ROOT/build/forumnet"
+
+# GET /docs renders openapi/openapi.json with Redoc, whose script forumnet serves from this file. Without
+# it the server still runs; only the docs page's script answers 503.
+if [[ -z "${FORUMNET_DOCS_JS:-}" ]]; then
+  say "Redoc for /docs (tools/, npm ci)"
+  DOCS_JS="$TOOLS_DIR/node_modules/redoc/bundles/redoc.standalone.js"
+  if deps_install_node && tools_install && [[ -f "$DOCS_JS" ]]; then
+    export FORUMNET_DOCS_JS="$DOCS_JS"
+  else
+    say "warning: no Redoc bundle, so /docs will not render (needs node, npm and the npm registry once)"
+  fi
+fi
 
 LOCAL_CLUSTER=0
 if [[ -z "${FORUMNET_DATABASE_URL:-}" ]]; then

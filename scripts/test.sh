@@ -133,7 +133,8 @@ fi
 # --- OpenAPI lint (before ctest, so that ctest's summary stays near the end of the output) --------------------
 step "OpenAPI lint"
 if [[ -f scripts/lint_openapi.sh ]]; then
-  if bash scripts/lint_openapi.sh </dev/null; then
+  # --check: also fails when openapi/openapi.json (served by the binary) is not the bundle of the YAML
+  if bash scripts/lint_openapi.sh --check </dev/null; then
     pass openapi-lint
   else
     fail openapi-lint
@@ -179,12 +180,28 @@ fi
 pass migrate
 
 # --- tests --------------------------------------------------------------------------------------------------
+# Every exchange of the e2e suite is logged and afterwards validated against openapi/openapi.json.
+export HARNESS_EXCHANGE_LOG=${HARNESS_EXCHANGE_LOG:-$PG_BASE/exchanges.jsonl}
+: >"$HARNESS_EXCHANGE_LOG"
+if [[ -z "${FORUMNET_DOCS_JS:-}" && -f tools/node_modules/redoc/bundles/redoc.standalone.js ]]; then
+  export FORUMNET_DOCS_JS="$ROOT/tools/node_modules/redoc/bundles/redoc.standalone.js"
+fi
+
 step "ctest ($BUILD_DIR, -j$JOBS)"
 # shellcheck disable=SC2086 # CTEST_ARGS is a list of words
 if ctest --test-dir "$BUILD_DIR" --output-on-failure --no-tests=error -j"$JOBS" ${CTEST_ARGS:-} </dev/null; then
   pass ctest
 else
   fail ctest
+fi
+
+step "e2e responses against openapi/openapi.json"
+if [[ ! -s "$HARNESS_EXCHANGE_LOG" ]]; then
+  skip openapi-responses "no exchanges logged"
+elif bash tools/validate-responses.sh "$HARNESS_EXCHANGE_LOG" </dev/null; then
+  pass openapi-responses "$(wc -l <"$HARNESS_EXCHANGE_LOG") exchanges"
+else
+  fail openapi-responses
 fi
 
 ((${#FAILED[@]} == 0))

@@ -29,7 +29,8 @@ CREATE TABLE events (
   created_by   uuid REFERENCES members (id),
   partner_id   uuid REFERENCES partners (id),
   external_id  text CHECK (length(external_id) BETWEEN 1 AND 200),
-  version      integer NOT NULL DEFAULT 1,
+  version      integer NOT NULL DEFAULT 1, -- the ETag: moves with registrations too
+  revision     integer NOT NULL DEFAULT 1, -- what the event says (calendar SEQUENCE): not registrations
   created_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
   CHECK (ends_at > starts_at),
   CHECK ((created_by IS NULL) <> (partner_id IS NULL)),

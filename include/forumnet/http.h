@@ -77,6 +77,8 @@ struct fn_req {
 const char *req_param(const fn_req *req, const char *name);
 const char *req_query(const fn_req *req, const char *name);
 const char *req_header(const fn_req *req, const char *name);
+/* HTTP Basic credentials if the request sent them (1), else 0. Borrowed. */
+int req_basic_credentials(const fn_req *req, const char **user, const char **password);
 
 /* The request's database connection, acquired on first use. On failure replies 503
  * itself and returns NULL: handlers just `goto out`. */

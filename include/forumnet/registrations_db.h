@@ -17,6 +17,10 @@ typedef struct registration_result {
  * counted by one writer at a time. `going` past capacity (a->capacity, 0 for no limit) is stored as
  * `waitlisted`; asking to go again while going or waitlisted keeps the place in the queue; the same
  * answer twice changes nothing (no new version). Leaving `going` promotes from the waitlist. */
+/* The member's registration version (*exists 0 when none). Call with the event locked. */
+fn_status registrations_db_version(db_conn *db, const char *event_id, const char *member_id, int *exists,
+                                   long *version);
+
 fn_status registrations_db_set(db_conn *db, const event_access *a, const char *member_id, const char *status,
                                registration_result *out);
 

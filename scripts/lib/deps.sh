@@ -4,6 +4,7 @@
 #   deps_install PKG...      install whichever of PKG are not installed yet
 #   deps_install_build       what scripts/run.sh needs
 #   deps_install_test        what scripts/test.sh needs (build + test extras + Node.js when no `node`)
+#   deps_install_node        Node.js and npm from Debian when there is no `node` (or no npm beside Debian's node)
 
 if [[ -z "${FORUMNET_BUILD_PACKAGES:-}" ]]; then
   # shellcheck source=scripts/lib/packages.sh
@@ -64,6 +65,10 @@ deps_install_build() {
 deps_install_test() {
   # shellcheck disable=SC2086
   deps_install $FORUMNET_BUILD_PACKAGES $FORUMNET_TEST_PACKAGES
+  deps_install_node
+}
+
+deps_install_node() {
   if ! command -v node >/dev/null 2>&1; then
     # shellcheck disable=SC2086
     deps_install $FORUMNET_NODE_PACKAGES

@@ -20,7 +20,7 @@
 #include "forumnet/token.h"
 
 #define CORS_ALLOW_HEADERS "Authorization, Content-Type, If-Match, If-None-Match, Idempotency-Key, X-Request-Id"
-#define CORS_EXPOSE_HEADERS "ETag, Location, Retry-After, X-Request-Id"
+#define CORS_EXPOSE_HEADERS "ETag, Location, Retry-After, X-Request-Id, Idempotent-Replayed, X-Next-Cursor"
 
 static int valid_request_id(const char *id) {
   size_t len = id ? strlen(id) : 0;

@@ -36,6 +36,12 @@ const char *req_query(const fn_req *req, const char *name) { return u_map_get(re
 
 const char *req_header(const fn_req *req, const char *name) { return u_map_get_case(req->u->map_header, name); }
 
+int req_basic_credentials(const fn_req *req, const char **user, const char **password) {
+  *user = req->u->auth_basic_user;
+  *password = req->u->auth_basic_password;
+  return *user != NULL && *password != NULL;
+}
+
 db_conn *req_db(fn_req *req) {
   if (req->db == NULL && db_pool_acquire(req->app->pool, &req->db) != FN_OK) {
     req->db = NULL;
@@ -63,7 +69,8 @@ void reply_json_text(fn_req *req, int http_status, const char *json, size_t len)
 }
 
 void reply_json(fn_req *req, int http_status, json_t *body) {
-  char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+  /* 10 significant digits: rates print as 0.667, not 0.66700000000000004. */
+  char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
   json_decref(body);
   if (text == NULL) {
     reply_problem(req, FN_INTERNAL, NULL);

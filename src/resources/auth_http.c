@@ -172,8 +172,8 @@ static void reply_oauth_error(fn_req *req, fn_status st, const char *error, cons
 
 static const field_spec token_fields[] = {
     {"grant_type", FIELD_STRING, FIELD_REQUIRED, 1, 64, NULL},
-    {"client_id", FIELD_STRING, FIELD_REQUIRED, 1, 128, NULL},
-    {"client_secret", FIELD_STRING, FIELD_REQUIRED, 1, 256, NULL},
+    {"client_id", FIELD_STRING, 0, 1, 128, NULL},
+    {"client_secret", FIELD_STRING, 0, 1, 256, NULL},
     {"scope", FIELD_STRING, 0, 0, 128, NULL},
     {NULL, 0, 0, 0, 0, NULL},
 };
@@ -189,6 +189,23 @@ static void auth_http_token(fn_req *req) {
                       "Send grant_type, client_id and client_secret (and optionally scope), nothing else.");
     return;
   }
+  /* Client authentication by HTTP Basic (RFC 6749 2.3.1) or in the body, never both. */
+  const char *client_id = json_get_string(req->body, "client_id");
+  const char *client_secret = json_get_string(req->body, "client_secret");
+  const char *basic_user, *basic_password;
+  if (req_basic_credentials(req, &basic_user, &basic_password)) {
+    if (client_id || client_secret) {
+      reply_oauth_error(req, FN_INVALID, "invalid_request",
+                        "Authenticate the client by Basic or in the body, not both.");
+      return;
+    }
+    client_id = basic_user;
+    client_secret = basic_password;
+  }
+  if (client_id == NULL || client_secret == NULL) {
+    reply_oauth_error(req, FN_INVALID, "invalid_request", "Send client_id and client_secret (or HTTP Basic).");
+    return;
+  }
   const char *scope = json_get_string(req->body, "scope");
   if (strcmp(json_get_string(req->body, "grant_type"), "client_credentials") != 0) {
     reply_oauth_error(req, FN_INVALID, "unsupported_grant_type", "Only grant_type=client_credentials is supported.");
@@ -199,10 +216,12 @@ static void auth_http_token(fn_req *req) {
     return;
   }
   const fn_config *cfg = &req->app->cfg;
-  char client_bucket[160], address_bucket[96], digest[65];
-  snprintf(client_bucket, sizeof client_bucket, "client:%s", json_get_string(req->body, "client_id"));
+  /* Failures are counted per client *and* address: client ids are not secret, so counting per
+   * client alone would let anyone lock a partner out. */
+  char client_bucket[256], address_bucket[96], digest[65];
+  snprintf(client_bucket, sizeof client_bucket, "client:%.128s|%s", client_id, req->client_address);
   snprintf(address_bucket, sizeof address_bucket, "addr:%s", req->client_address);
-  token_digest_hex(json_get_string(req->body, "client_secret"), digest);
+  token_digest_hex(client_secret, digest);
   partner_client client;
   long retry_after = 0;
   fn_status st;
@@ -212,7 +231,7 @@ static void auth_http_token(fn_req *req) {
   if ((st = auth_db_login_blocked_for(db, client_bucket, address_bucket, cfg->login_window_seconds,
                                       cfg->login_max_failures_per_email, cfg->login_max_failures_per_address,
                                       &retry_after)) != FN_OK ||
-      (st = partners_db_find_client(db, json_get_string(req->body, "client_id"), &client)) != FN_OK) {
+      (st = partners_db_find_client(db, client_id, &client)) != FN_OK) {
     req_fail(req, st, NULL);
     return;
   }

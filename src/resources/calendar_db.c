@@ -11,7 +11,7 @@ static const db_stmt calendar_events = {
     "SELECT e.id, e.title, e.description,"
     " to_char(e.starts_at AT TIME ZONE 'UTC', 'YYYYMMDD\"T\"HH24MISS\"Z\"'),"
     " to_char(e.ends_at AT TIME ZONE 'UTC', 'YYYYMMDD\"T\"HH24MISS\"Z\"'),"
-    " e.location, e.online_url, e.status, e.version,"
+    " e.location, e.online_url, e.status, e.revision,"
     " to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDD\"T\"HH24MISS\"Z\"')"
     " FROM events e"
     " WHERE e.starts_at >= now() - make_interval(days => $6::int)"

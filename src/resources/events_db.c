@@ -79,7 +79,8 @@ static const db_stmt access_event = {
     " coalesce($2 = 'admin' OR ($2 = 'manager' AND EXISTS (SELECT 1 FROM event_sites es"
     "   JOIN site_managers sm ON sm.site_id = es.site_id WHERE es.event_id = e.id AND sm.member_id = $1::uuid)),"
     "   false),"
-    " coalesce($2 = 'admin', false)"
+    " coalesce($2 = 'admin', false),"
+    " (extract(epoch FROM e.starts_at) * 1000000)::bigint, (extract(epoch FROM e.ends_at) * 1000000)::bigint"
     " FROM (SELECT 1) AS one LEFT JOIN events e ON e.id = $5"};
 
 static int is_true(PGresult *res, int col) { return strcmp(PQgetvalue(res, 0, col), "t") == 0; }
@@ -107,6 +108,8 @@ fn_status events_db_access(db_conn *db, const char *event_id, const event_caller
     out->owner = is_true(res, 5);
     out->can_publish = is_true(res, 6);
     out->is_admin = is_true(res, 7);
+    out->starts_us = atoll(PQgetvalue(res, 0, 8));
+    out->ends_us = atoll(PQgetvalue(res, 0, 9));
   }
   PQclear(res);
   return st;
@@ -277,7 +280,7 @@ static const db_stmt update_event = {
     "   online_url = CASE WHEN $14::bool THEN $15 ELSE e.online_url END,"
     "   capacity = CASE WHEN $16::bool THEN $17::int ELSE e.capacity END,"
     "   network_wide = CASE WHEN $18::bool THEN $19::bool ELSE e.network_wide END,"
-    "   version = e.version + 1"
+    "   version = e.version + 1, revision = e.revision + 1"
     "   WHERE e.id = $1 RETURNING e.id),"
     " d AS (DELETE FROM event_sites WHERE $18::bool AND event_id = $1),"
     " s AS (INSERT INTO event_sites (event_id, site_id)"
@@ -317,8 +320,8 @@ fn_status events_db_update(db_conn *db, const char *event_id, const json_t *body
   return st;
 }
 
-static const db_stmt set_status = {"events_set_status",
-                                   "UPDATE events SET status = $2, version = version + 1 WHERE id = $1"};
+static const db_stmt set_status = {
+    "events_set_status", "UPDATE events SET status = $2, version = version + 1, revision = revision + 1 WHERE id = $1"};
 
 fn_status events_db_set_status(db_conn *db, const char *event_id, const char *status) {
   const char *params[] = {event_id, status};

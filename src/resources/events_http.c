@@ -68,6 +68,17 @@ static const field_spec audience_fields[] = {
     {NULL, 0, 0, 0, 0, NULL},
 };
 
+/* http(s)://host[...] with a host and no whitespace or control characters. */
+static int valid_url(const char *url) {
+  const char *rest = strncmp(url, "https://", 8) == 0 ? url + 8 : strncmp(url, "http://", 7) == 0 ? url + 7 : NULL;
+  if (rest == NULL || *rest == '\0' || *rest == '/' || *rest == '?' || *rest == '#' || *rest == ':')
+    return 0;
+  for (const char *p = url; *p; p++)
+    if ((unsigned char)*p <= ' ' || *p == 0x7f)
+      return 0;
+  return 1;
+}
+
 /* Rules a field_spec cannot say: audience shape, times, URL scheme, who may send external_id. */
 static void check_event_body(const json_t *body, int is_partner, json_t **errors) {
   json_t *audience = json_object_get(body, "audience");
@@ -94,8 +105,8 @@ static void check_event_body(const json_t *body, int is_partner, json_t **errors
       (ends <= starts || ends - starts > MAX_EVENT_SECONDS * 1000000LL))
     json_errors_add(errors, "ends_at", "must be after starts_at, and at most 14 days later");
   const char *url = json_get_string(body, "online_url");
-  if (url && strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)
-    json_errors_add(errors, "online_url", "must be an http:// or https:// URL");
+  if (url && !valid_url(url))
+    json_errors_add(errors, "online_url", "must be an http:// or https:// URL with a host");
   if (!is_partner && json_object_get(body, "external_id") && !json_is_null(json_object_get(body, "external_id")))
     json_errors_add(errors, "external_id", "is for partner systems only");
 }
@@ -183,7 +194,10 @@ static void events_http_create(fn_req *req) {
     if (claim.state == IDEMPOTENCY_REPLAY) {
       db_rollback(db);
       reply_header(req, "Idempotent-Replayed", "true");
-      reply_event_json(req, claim.response_code, claim.resource_id, claim.response_body, 1);
+      json_t *stored = json_loads(claim.response_body, 0, NULL); /* the ETag it was answered with */
+      long replay_version = stored ? (long)json_integer_value(json_object_get(stored, "version")) : 1;
+      json_decref(stored);
+      reply_event_json(req, claim.response_code, claim.resource_id, claim.response_body, replay_version);
       free(claim.response_body);
       return;
     }
@@ -307,13 +321,15 @@ static void events_http_update(fn_req *req) {
   if (validate(req, update_fields) != FN_OK)
     return;
   const char *wanted = json_get_string(req->body, "status");
-  size_t changes = json_object_size(req->body) - (wanted ? 1 : 0);
   db_conn *db = req_db(req);
   if (db == NULL)
     return;
   if ((st = db_begin(db)) != FN_OK || (st = events_db_load_caller(db, &req->caller, &caller)) != FN_OK ||
       (st = events_db_access(db, id, &caller, 1, &a)) != FN_OK || (st = a.visible ? FN_OK : FN_NOT_FOUND) != FN_OK)
     goto fail;
+  if (wanted && strcmp(wanted, a.status) == 0)
+    wanted = NULL; /* sending back the status it has is no change, whoever sends it */
+  size_t changes = json_object_size(req->body) - (json_object_get(req->body, "status") ? 1 : 0);
   if ((changes > 0 && !a.owner) || (wanted && !a.owner && !a.can_publish)) {
     st = FN_FORBIDDEN;
     detail = "Only the event's owner changes it.";
@@ -330,6 +346,20 @@ static void events_http_update(fn_req *req) {
     st = FN_CONFLICT;
     detail = "Events move from pending to published; DELETE cancels them.";
     goto fail;
+  }
+  /* One time sent alone is checked against the stored other one. */
+  long long starts = a.starts_us, ends = a.ends_us;
+  const char *starts_text = json_get_string(req->body, "starts_at"), *ends_text = json_get_string(req->body, "ends_at");
+  if ((starts_text && !json_parse_timestamp(starts_text, &starts)) ||
+      (ends_text && !json_parse_timestamp(ends_text, &ends)))
+    starts = ends = 0;
+  if ((starts_text || ends_text) && (ends <= starts || ends - starts > MAX_EVENT_SECONDS * 1000000LL)) {
+    json_t *errors = NULL;
+    json_errors_add(&errors, ends_text ? "ends_at" : "starts_at",
+                    "must leave the event 0 to 14 days long, ending after it starts");
+    db_rollback(db);
+    reply_invalid(req, errors);
+    return;
   }
   json_t *capacity = json_object_get(req->body, "capacity");
   if (json_is_integer(capacity)) {

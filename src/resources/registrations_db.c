@@ -30,6 +30,22 @@ static const db_stmt lock_registration = {"registrations_lock",
                                           " FROM event_registrations r WHERE r.event_id = $1 AND r.member_id = $2"
                                           " FOR UPDATE"};
 
+static const db_stmt registration_version = {
+    "registrations_version", "SELECT version FROM event_registrations WHERE event_id = $1 AND member_id = $2"};
+
+fn_status registrations_db_version(db_conn *db, const char *event_id, const char *member_id, int *exists,
+                                   long *version) {
+  fn_status st;
+  const char *params[] = {event_id, member_id};
+  PGresult *res = db_exec(db, &registration_version, 2, params, &st);
+  if (res == NULL)
+    return st;
+  *exists = PQntuples(res) > 0;
+  *version = *exists ? atol(PQgetvalue(res, 0, 0)) : 0;
+  PQclear(res);
+  return FN_OK;
+}
+
 /* $3 is the answer, $4 the capacity (0: none). A member who newly asks to go gets a place while fewer
  * than capacity are going, else the waitlist; the count is true because the caller holds the event row
  * locked. requested_going_at is when they last asked to go (kept when they step back), the queue's order;

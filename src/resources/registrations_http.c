@@ -23,6 +23,19 @@ static const field_spec registration_fields[] = {
     {NULL, 0, 0, 0, 0, NULL},
 };
 
+/* PUT honours If-Match (API.md section 1): against the caller's registration, or 412 when
+ * there is none to match. The event row is locked, so the version cannot move meanwhile. */
+static fn_status check_if_match(fn_req *req, db_conn *db, const char *event_id, const char *member_id) {
+  if (req_header(req, "If-Match") == NULL)
+    return FN_OK;
+  int exists = 0;
+  long version = 0;
+  fn_status st = registrations_db_version(db, event_id, member_id, &exists, &version);
+  if (st != FN_OK)
+    return st;
+  return exists ? req_if_match(req, version) : FN_PRECONDITION_FAILED;
+}
+
 static void registrations_http_put(fn_req *req) {
   const char *event_id = req_param(req, "event_id"), *detail = NULL;
   event_caller caller;
@@ -42,6 +55,7 @@ static void registrations_http_put(fn_req *req) {
   if ((st = db_begin(db)) != FN_OK || (st = events_db_load_caller(db, &req->caller, &caller)) != FN_OK ||
       (st = events_db_access(db, event_id, &caller, 1, &access)) != FN_OK ||
       (st = registrations_can_register(&caller, &access, &detail)) != FN_OK ||
+      (st = check_if_match(req, db, event_id, caller.id)) != FN_OK ||
       (st = registrations_db_set(db, &access, caller.id, json_get_string(req->body, "status"), &result)) != FN_OK ||
       (st = db_commit(db)) != FN_OK) {
     free(result.json);
@@ -51,7 +65,7 @@ static void registrations_http_put(fn_req *req) {
   reply_etag(req, result.version);
   if (result.created) {
     char location[96];
-    snprintf(location, sizeof location, "/v1/events/%s/registration", event_id);
+    snprintf(location, sizeof location, "/v1/events/%s", event_id); /* shows my_registration */
     reply_header(req, "Location", location);
   }
   reply_json_text(req, result.created ? 201 : 200, result.json, strlen(result.json));

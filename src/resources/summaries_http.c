@@ -105,8 +105,14 @@ static fn_status parse_window(fn_req *req, char from[40], char to[40]) {
     json_errors_add(&errors, "from", "must be an RFC 3339 date-time");
   if (t && !json_parse_timestamp(t, &tu))
     json_errors_add(&errors, "to", "must be an RFC 3339 date-time");
-  if (!errors && f && t && fu >= tu)
-    json_errors_add(&errors, "from", "must be before to");
+  if (!errors) { /* compare with the defaults too: from alone may lie after now */
+    if (!f)
+      fu = (long long)start * 1000000LL;
+    if (!t)
+      tu = (long long)now * 1000000LL;
+    if (fu >= tu)
+      json_errors_add(&errors, "from", "must be before to");
+  }
   if (errors) {
     reply_invalid(req, errors);
     return FN_INVALID;
@@ -225,6 +231,8 @@ static const char *const csv_columns[] = {
     "mean_attendance_rate",
     "consultations.open",
     "consultations.closed",
+    "consultations.groups_targeted",
+    "consultations.groups_submitted",
     "consultations.response_rate",
     "upcoming_events",
     "event_registrations",
@@ -275,9 +283,39 @@ static void reply_csv(fn_req *req, const json_t *items) {
   free(buf);
 }
 
+/* The q value of one Accept member ("text/csv;q=0.5"), 1 without one. */
+static double accept_q(const char *params, size_t len) {
+  for (size_t i = 0; i + 2 < len; i++)
+    if ((params[i] == 'q' || params[i] == 'Q') && params[i + 1] == '=')
+      return atof(params + i + 2);
+  return 1.0;
+}
+
+/* CSV when Accept prefers text/csv (q > 0) at least as much as JSON (application/json,
+ * application/json, application/any or any/any); media types compare case-insensitively. */
 static int wants_csv(const fn_req *req) {
   const char *accept = req_header(req, "Accept");
-  return accept && strstr(accept, "text/csv") != NULL;
+  double q_csv = 0, q_json = 0;
+  for (const char *p = accept; p && *p;) {
+    while (*p == ' ' || *p == ',')
+      p++;
+    const char *end = strchr(p, ',');
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    const char *semi = memchr(p, ';', len);
+    size_t type_len = semi ? (size_t)(semi - p) : len;
+    while (type_len > 0 && p[type_len - 1] == ' ')
+      type_len--;
+    double q = semi ? accept_q(semi, len - (size_t)(semi - p)) : 1.0;
+    if (type_len == 8 && strncasecmp(p, "text/csv", 8) == 0 && q > q_csv)
+      q_csv = q;
+    else if (((type_len == 16 && strncasecmp(p, "application/json", 16) == 0) ||
+              (type_len == 13 && strncasecmp(p, "application/*", 13) == 0) ||
+              (type_len == 3 && strncmp(p, "*/*", 3) == 0)) &&
+             q > q_json)
+      q_json = q;
+    p += len;
+  }
+  return q_csv > 0 && q_csv >= q_json;
 }
 
 static void summaries_http_sites(fn_req *req) {

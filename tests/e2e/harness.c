@@ -259,6 +259,9 @@ static void build_child_env(env_list *e, int port, const char *const *extra_env)
   env_setf(e, "FORUMNET_CORS_ORIGINS=%s", HARNESS_CORS_ORIGIN);
   env_setf(e, "FORUMNET_LOG_REQUESTS=%s", getenv("HARNESS_VERBOSE") ? "1" : "0");
   env_set(e, "FORUMNET_AUTO_MIGRATE=1");
+  const char *docs_js = getenv("FORUMNET_DOCS_JS"); /* Redoc's bundle for GET /docs, when the caller has one */
+  if (docs_js && *docs_js)
+    env_setf(e, "FORUMNET_DOCS_JS=%s", docs_js);
   if (port > 0)
     env_setf(e, "FORUMNET_LISTEN=127.0.0.1:%d", port);
   for (const char *const *x = extra_env; x && *x; x++) {
@@ -566,6 +569,49 @@ static size_t curl_header_cb(char *ptr, size_t size, size_t nmemb, void *userdat
   return n;
 }
 
+/* HARNESS_EXCHANGE_LOG: appends one JSON line per answered exchange, for tools/validate-responses.mjs:
+ * {"method","path","query","status","content_type","body"} with the path without its query, the query
+ * without '?' (null when none), and the raw body as a string, or as base64 with "body_encoding":"base64"
+ * when it is not UTF-8.  One write() on an O_APPEND descriptor per line, so threads and parallel test
+ * binaries can share the file. */
+static void exchange_log(const http_response *r) {
+  const char *log_path = getenv("HARNESS_EXCHANGE_LOG");
+  if (!log_path || !*log_path || r->status == 0)
+    return;
+  const char *q = strchr(r->path, '?');
+  size_t plen = q ? (size_t)(q - r->path) : strlen(r->path);
+  const char *ct = http_header(r, "Content-Type");
+  json_t *line = json_object();
+  json_object_set_new(line, "method", json_string(r->method));
+  json_object_set_new(line, "path", json_stringn(r->path, plen));
+  json_object_set_new(line, "query", q ? json_string(q + 1) : json_null());
+  json_object_set_new(line, "status", json_integer(r->status));
+  json_object_set_new(line, "content_type", ct ? json_string(ct) : json_null());
+  json_t *text = json_stringn(r->body, r->body_len); /* NULL when not UTF-8 */
+  if (!text) {
+    size_t cap = sodium_base64_encoded_len(r->body_len, sodium_base64_VARIANT_ORIGINAL);
+    char *b64 = xmalloc(cap);
+    sodium_bin2base64(b64, cap, (const unsigned char *)r->body, r->body_len, sodium_base64_VARIANT_ORIGINAL);
+    text = json_string(b64);
+    free(b64);
+    json_object_set_new(line, "body_encoding", json_string("base64"));
+  }
+  json_object_set_new(line, "body", text);
+  char *out = json_dumps(line, JSON_COMPACT);
+  json_decref(line);
+  int fd = out ? open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644) : -1;
+  if (fd >= 0) {
+    size_t n = strlen(out);
+    out[n] = '\n'; /* replaces the NUL: the line and its newline go out in one write */
+    if (write(fd, out, n + 1) != (ssize_t)(n + 1))
+      fprintf(stderr, "harness: short write to HARNESS_EXCHANGE_LOG %s\n", log_path);
+    close(fd);
+  } else if (out) {
+    fprintf(stderr, "harness: cannot open HARNESS_EXCHANGE_LOG %s: %s\n", log_path, strerror(errno));
+  }
+  free(out);
+}
+
 static http_response *curl_exchange(const char *method, const char *path, const char *token, const char *content_type,
                                     const char *body, size_t body_len, const char *const *headers, long timeout_ms) {
   global_init();
@@ -634,6 +680,7 @@ static http_response *curl_exchange(const char *method, const char *path, const 
     snprintf(r->error, sizeof r->error, "libcurl: %s", curl_easy_strerror(rc));
   }
   response_finish(r, &out);
+  exchange_log(r);
   curl_slist_free_all(hl);
   curl_easy_cleanup(c);
   return r;

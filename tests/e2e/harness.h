@@ -11,6 +11,10 @@
  *   FORUMNET_BIN                 path to the forumnet binary (set by ctest)
  *   FORUMNET_TEST_DATABASE_URL   the throwaway PostgreSQL started by scripts/test.sh
  *   HARNESS_VERBOSE              when set, the server logs every request (FORUMNET_LOG_REQUESTS=1)
+ *   HARNESS_EXCHANGE_LOG         when set, every libcurl exchange (http_request and the functions
+ *                                built on it) appends a JSON line to this file, which
+ *                                tools/validate-responses.sh checks against the OpenAPI document
+ *   FORUMNET_DOCS_JS             passed on to the servers (Redoc's bundle for GET /docs) when set
  *
  * Each test makes its own data with unique names (harness_unique), so tests and test
  * binaries can run in parallel against one database and in any order.
@@ -66,7 +70,8 @@
  *   FORUMNET_CORS_ORIGINS=HARNESS_CORS_ORIGIN, FORUMNET_LOG_REQUESTS=0 (1 with HARNESS_VERBOSE),
  *   FORUMNET_AUTO_MIGRATE=1 (migrations are advisory-locked, so parallel servers are safe),
  * then every "KEY=VALUE" of extra_env (NULL-terminated array, or NULL), which override the
- * above.  Other FORUMNET_* variables of the test's own environment are not passed on.
+ * above.  Other FORUMNET_* variables of the test's own environment are not passed on, except
+ * FORUMNET_DOCS_JS (before extra_env, which may override it).
  * Waits (10 s at most) for GET /healthz to answer 200, and fails the test otherwise.
  *
  * Servers nest: the new server becomes the current one (the one http_* talks to) until
