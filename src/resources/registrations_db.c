@@ -102,15 +102,19 @@ fn_status registrations_db_set(db_conn *db, const event_access *a, const char *m
 
 /* $2 is the capacity (0: none, so LIMIT NULL: every waitlisted member). The oldest requests first,
  * served by event_registrations_waitlist (event_id, status, requested_going_at, member_id). */
+/* The members to promote are chosen once (MATERIALIZED): as a plain IN (subquery ... LIMIT n)
+ * PostgreSQL may re-run the subquery per row, and each run, no longer seeing the member it just
+ * promoted as waitlisted, would pick the next one, promoting everyone. */
 static const db_stmt promote_waitlist = {
     "registrations_promote",
-    "UPDATE event_registrations AS r SET status = 'going', version = r.version + 1, updated_at = clock_timestamp()"
-    " WHERE r.event_id = $1 AND r.member_id IN ("
+    "WITH going AS (SELECT count(*) AS n FROM event_registrations WHERE event_id = $1 AND status = 'going'),"
+    " chosen AS MATERIALIZED ("
     "   SELECT w.member_id FROM event_registrations w WHERE w.event_id = $1 AND w.status = 'waitlisted'"
     "   ORDER BY w.requested_going_at, w.member_id"
-    "   LIMIT CASE WHEN $2::int = 0 THEN NULL ELSE greatest($2::int - (SELECT count(*) FROM event_registrations g"
-    "     WHERE g.event_id = $1 AND g.status = 'going'), 0) END"
-    "   FOR UPDATE)"};
+    "   LIMIT CASE WHEN $2::int = 0 THEN NULL ELSE greatest($2::int - (SELECT n FROM going), 0) END"
+    "   FOR UPDATE)"
+    " UPDATE event_registrations AS r SET status = 'going', version = r.version + 1, updated_at = clock_timestamp()"
+    " FROM chosen WHERE r.event_id = $1 AND r.member_id = chosen.member_id"};
 
 fn_status registrations_db_promote(db_conn *db, const char *event_id, long capacity) {
   char text[24];
