@@ -19,6 +19,7 @@ static const db_stmt figures = {
     "          count(*) FILTER (WHERE status = 'closed') AS closed FROM g GROUP BY site_id),"
     " am AS (SELECT g.site_id, count(DISTINCT gm.member_id) AS n FROM g"
     "          JOIN group_memberships gm ON gm.group_id = g.id AND gm.state = 'active'"
+    "          JOIN members mm ON mm.id = gm.member_id AND mm.status = 'active'"
     "        WHERE g.status <> 'closed' GROUP BY g.site_id),"
     " pr AS (SELECT m.home_site_id AS site_id, count(*) AS n,"
     "          count(*) FILTER (WHERE EXISTS (SELECT 1 FROM group_memberships gm JOIN groups gg ON gg.id = gm.group_id"

@@ -58,7 +58,16 @@ static json_t *summary_object(PGresult *res, int row, const char *from, const ch
   long long practitioners = column_number(res, row, SUMMARY_PRACTITIONERS);
   long long in_groups = column_number(res, row, SUMMARY_PRACTITIONERS_IN_GROUPS);
   int shown = put_people_count(o, suppressed, "practitioners", practitioners, threshold);
-  shown &= put_people_count(o, suppressed, "practitioners_in_groups", in_groups, threshold);
+  /* Complementary suppression: with both counts shown, their difference (practitioners in no
+   * group) must not be a small number either. */
+  long long outside = practitioners - in_groups;
+  if (shown && outside > 0 && outside < (long long)threshold) {
+    json_object_set_new(o, "practitioners_in_groups", json_null());
+    json_array_append_new(suppressed, json_string("practitioners_in_groups"));
+    shown = 0; /* and the share with it */
+  } else {
+    shown &= put_people_count(o, suppressed, "practitioners_in_groups", in_groups, threshold);
+  }
   put_rate(o, suppressed, "practitioner_share", shown, (double)in_groups, (double)practitioners);
 
   json_object_set_new(o, "meetings_held", json_integer(column_number(res, row, SUMMARY_MEETINGS_HELD)));
