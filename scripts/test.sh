@@ -195,6 +195,13 @@ else
   fail ctest
 fi
 
+step "Contract tests (generated TypeScript client; /docs in Chromium)"
+if FORUMNET_BIN="$FORUMNET_BIN" bash tests/contract/run.sh </dev/null; then
+  pass contract
+else
+  fail contract
+fi
+
 step "e2e responses against openapi/openapi.json"
 if [[ ! -s "$HARNESS_EXCHANGE_LOG" ]]; then
   skip openapi-responses "no exchanges logged"

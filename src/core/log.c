@@ -19,7 +19,7 @@ void log_timestamp(char *buf, unsigned long buf_len) {
 /* Serializes obj as one line and writes it with a single locked write so lines
  * from concurrent threads never interleave. Steals obj. */
 static void write_line(FILE *out, json_t *obj) {
-  char *line = json_dumps(obj, JSON_COMPACT);
+  char *line = json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(6));
   json_decref(obj);
   if (line == NULL)
     return;

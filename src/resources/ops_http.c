@@ -71,6 +71,44 @@ static size_t docs_js_len;
 static pthread_once_t docs_js_once = PTHREAD_ONCE_INIT;
 static const char *docs_js_path;
 
+/* Redoc's footer shows a logo from Redocly's CDN that no option turns off; the page must not
+ * reach outside this origin, so the bundle's reference to it becomes an empty inline image. */
+#define REDOC_REMOTE_LOGO "https://cdn.redoc.ly/redoc/logo-mini.svg"
+#define INLINE_EMPTY_SVG "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg'/%3E"
+
+/* First occurrence of needle in [hay, hay + len), or NULL (memmem is not standard C). */
+static const char *find_bytes(const char *hay, size_t len, const char *needle, size_t n) {
+  for (size_t i = 0; n <= len && i <= len - n; i++)
+    if (hay[i] == needle[0] && memcmp(hay + i, needle, n) == 0)
+      return hay + i;
+  return NULL;
+}
+
+static void replace_remote_logo(void) {
+  size_t from = strlen(REDOC_REMOTE_LOGO), to = strlen(INLINE_EMPTY_SVG), count = 0;
+  for (const char *p = docs_js; (p = find_bytes(p, docs_js_len - (size_t)(p - docs_js), REDOC_REMOTE_LOGO, from));
+       p += from)
+    count++;
+  if (count == 0)
+    return;
+  char *out = malloc(docs_js_len + count * (to - from) + 1), *w = out;
+  if (out == NULL)
+    return;
+  const char *r = docs_js, *end = docs_js + docs_js_len, *hit;
+  while ((hit = find_bytes(r, (size_t)(end - r), REDOC_REMOTE_LOGO, from)) != NULL) {
+    memcpy(w, r, (size_t)(hit - r));
+    w += hit - r;
+    memcpy(w, INLINE_EMPTY_SVG, to);
+    w += to;
+    r = hit + from;
+  }
+  memcpy(w, r, (size_t)(end - r));
+  w += end - r;
+  free(docs_js);
+  docs_js = out;
+  docs_js_len = (size_t)(w - out);
+}
+
 static void load_docs_js(void) {
   FILE *f = fopen(docs_js_path, "rb");
   if (f == NULL)
@@ -87,6 +125,8 @@ static void load_docs_js(void) {
     }
   }
   fclose(f);
+  if (docs_js)
+    replace_remote_logo();
 }
 
 static void ops_http_docs_js(fn_req *req) {
