@@ -67,7 +67,7 @@ fn_status members_db_export(db_conn *db, const char *member_id, char **json);
 /* Erases a member inside the caller's transaction: personal fields wiped (display name becomes
  * "former member"), no password, sessions revoked, site management and group memberships ended
  * (the groups they left are returned as a JSON array in *group_ids, caller frees, for
- * groups_db_recompute), status erased. Contributions (attendance, responses, registrations, audit)
+ * groups_db_recompute), status erased. Contributions (attendance, responses, past registrations, audit)
  * stay, now attributed to "former member". FN_NOT_FOUND if no such member. */
 fn_status members_db_erase(db_conn *db, const char *member_id, char **group_ids);
 

@@ -21,6 +21,10 @@ typedef struct registration_result {
 fn_status registrations_db_version(db_conn *db, const char *event_id, const char *member_id, int *exists,
                                    long *version);
 
+/* Erasure: the member's going/waitlisted answers to events that have not started become declined,
+ * and each event's waitlist is promoted into the places freed. Locks those events (in id order). */
+fn_status registrations_db_withdraw_member(db_conn *db, const char *member_id);
+
 fn_status registrations_db_set(db_conn *db, const event_access *a, const char *member_id, const char *status,
                                registration_result *out);
 

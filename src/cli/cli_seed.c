@@ -1,4 +1,4 @@
-/* forumnet seed --demo: a small network a newcomer can log in to straight away.
+/* forumnet seed --demo: a small network a newcomer can log in to straight away (--scale is in seed_scale.c).
  * Runs once: if the demo sites exist it says so and changes nothing. Passwords are
  * random per installation and printed once. */
 #include <stdio.h>
@@ -9,6 +9,7 @@
 #include "forumnet/cli.h"
 #include "forumnet/members_db.h"
 #include "forumnet/password.h"
+#include "forumnet/seed_scale.h"
 #include "forumnet/sites_db.h"
 
 typedef struct demo_site {
@@ -80,8 +81,10 @@ static fn_status seed_demo(cli_context *ctx, char passwords[][21]) {
 }
 
 int cli_seed(int argc, char **argv) {
+  if (argc >= 2 && strcmp(argv[1], "--scale") == 0)
+    return seed_scale_main(argc, argv);
   if (argc < 2 || strcmp(argv[1], "--demo") != 0) {
-    fprintf(stderr, "usage: forumnet seed --demo\n");
+    fprintf(stderr, "usage: forumnet seed --demo | --scale N [--seed S]\n");
     return 2;
   }
   cli_context ctx;

@@ -168,8 +168,9 @@ static int form_decode(char *s) {
   return 1;
 }
 
-/* Form bodies become a JSON object of strings, so handlers validate both the same way. */
-static fn_status parse_form(const void *data, size_t len, json_t **out, char *detail, size_t detail_len) {
+/* Form bodies become a JSON object of strings, so handlers validate both the same way.
+ * Public (server.h) only so that tests/fuzz can reach it; dispatch_request is its one caller. */
+fn_status dispatch_parse_form(const void *data, size_t len, json_t **out, char *detail, size_t detail_len) {
   char *copy = malloc(len + 1);
   json_t *obj = json_object();
   fn_status st = FN_OK;
@@ -215,7 +216,7 @@ static fn_status parse_body(fn_req *req, const char **detail, char *buf, size_t 
   if (media_type_is(ct, "application/json"))
     return json_parse_object(data, len, &req->body, buf, buf_len) == FN_OK ? FN_OK : (*detail = buf, FN_INVALID);
   if ((req->route->flags & ROUTE_FORM_BODY) && media_type_is(ct, "application/x-www-form-urlencoded")) {
-    fn_status st = parse_form(data, len, &req->body, buf, buf_len);
+    fn_status st = dispatch_parse_form(data, len, &req->body, buf, buf_len);
     *detail = buf;
     return st;
   }

@@ -246,10 +246,13 @@ static void auth_http_token(fn_req *req) {
   int ok = client.found && !client.revoked && sodium_memcmp(client.secret_digest, digest, sizeof digest - 1) == 0;
   if (!ok) {
     st = auth_db_record_login_failure(db, client_bucket, address_bucket, cfg->login_window_seconds);
-    if (st != FN_OK)
+    if (st != FN_OK) {
       req_fail(req, st, NULL);
-    else
+    } else {
       reply_oauth_error(req, FN_UNAUTHENTICATED, "invalid_client", "Unknown client, wrong secret, or revoked client.");
+      if (basic_user) /* RFC 6749 5.2: challenge with the scheme the client used */
+        reply_header(req, "WWW-Authenticate", "Basic realm=\"forumnet\"");
+    }
     return;
   }
   token_claims claims = {0};

@@ -27,7 +27,8 @@ static char *calendar_text(PGresult *res, size_t *len) {
   ics_calendar_begin(&cal);
   for (int i = 0; i < PQntuples(res); i++) {
     char uid[64];
-    /* Stable across fetches and edits: the event's id; SEQUENCE (its version) tells the change. */
+    /* Stable across fetches and edits: the event's id; SEQUENCE (its content revision, which
+     * registrations do not move) tells the change. */
     snprintf(uid, sizeof uid, "%s@forumnet", PQgetvalue(res, i, CALENDAR_ID));
     ics_event ev = {
         .uid = uid,

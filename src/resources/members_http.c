@@ -11,6 +11,7 @@
 #include "forumnet/members_db.h"
 #include "forumnet/pagination.h"
 #include "forumnet/password.h"
+#include "forumnet/registrations_db.h"
 #include "forumnet/routes.h"
 #include "forumnet/sites_db.h"
 
@@ -436,7 +437,8 @@ static void erase_member(fn_req *req, const char *target_id) {
   }
   member_changes demote = {.status = "erased"};
   if ((st = check_last_admin(db, &target, &demote, &detail)) != FN_OK ||
-      (st = members_db_erase(db, target_id, &group_ids)) != FN_OK)
+      (st = members_db_erase(db, target_id, &group_ids)) != FN_OK ||
+      (st = registrations_db_withdraw_member(db, target_id)) != FN_OK) /* no seat held by nobody */
     goto fail;
   json_t *groups = json_loads(group_ids, 0, NULL);
   size_t i;

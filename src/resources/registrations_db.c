@@ -166,3 +166,30 @@ fn_status registrations_can_list(const event_caller *caller, const event_access 
   *detail = "Only the event's owner and admins can list its registrations.";
   return FN_FORBIDDEN;
 }
+
+static const db_stmt member_upcoming = {
+    "registrations_member_upcoming",
+    "SELECT e.id, coalesce(e.capacity, 0) FROM events e"
+    " WHERE e.starts_at > now() AND e.id IN (SELECT r.event_id FROM event_registrations r"
+    "   WHERE r.member_id = $1 AND r.status IN ('going', 'waitlisted'))"
+    " ORDER BY e.id FOR UPDATE"};
+
+static const db_stmt decline_member = {
+    "registrations_decline_member",
+    "UPDATE event_registrations SET status = 'declined', version = version + 1, updated_at = clock_timestamp()"
+    " WHERE member_id = $1 AND event_id = $2 AND status IN ('going', 'waitlisted')"};
+
+fn_status registrations_db_withdraw_member(db_conn *db, const char *member_id) {
+  fn_status st;
+  const char *params[] = {member_id};
+  PGresult *events = db_exec(db, &member_upcoming, 1, params, &st);
+  for (int i = 0; events && st == FN_OK && i < PQntuples(events); i++) {
+    const char *event_id = PQgetvalue(events, i, 0);
+    const char *decline_params[] = {member_id, event_id};
+    if ((st = db_exec_command(db, &decline_member, 2, decline_params)) == FN_OK &&
+        (st = registrations_db_promote(db, event_id, atol(PQgetvalue(events, i, 1)))) == FN_OK)
+      st = events_db_touch(db, event_id);
+  }
+  PQclear(events);
+  return st;
+}

@@ -126,14 +126,10 @@ static fn_status parse_window(fn_req *req, char from[40], char to[40]) {
     reply_invalid(req, errors);
     return FN_INVALID;
   }
-  if (f)
-    snprintf(from, 40, "%s", f);
-  else
-    strftime(from, 40, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&start, &tm));
-  if (t)
-    snprintf(to, 40, "%s", t);
-  else
-    strftime(to, 40, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+  /* The window is whole seconds in UTC, and echoed so, like every other timestamp. */
+  time_t from_s = f ? (time_t)(fu / 1000000) : start, to_s = t ? (time_t)(tu / 1000000) : now;
+  strftime(from, 40, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&from_s, &tm));
+  strftime(to, 40, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&to_s, &tm));
   return FN_OK;
 }
 
