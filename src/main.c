@@ -10,6 +10,7 @@ static int usage(void) {
                   "  migrate               apply pending database migrations\n"
                   "  admin create ...      create an account (forumnet admin create --help)\n"
                   "  seed --demo           create a small demo network\n"
+                  "  seed --scale N [--seed S]  generate a national-scale network (N=1: 200 sites, 30 000 members)\n"
                   "  version               print the version\n");
   return 2;
 }

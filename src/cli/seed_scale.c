@@ -48,8 +48,9 @@
 #include "forumnet/migrate.h"
 #include "forumnet/password.h"
 
-/* Each step must finish within the CLI's statement_timeout (600 s): at N = 10 the largest (13M
- * registrations) takes about four minutes on a 2-core machine. */
+/* Each step must finish within the CLI's statement_timeout (600 s). Time grows linearly (N = 3 took
+ * 2 minutes on a 2-core machine, 55 s of it the registrations), so at N = 10 the largest step takes
+ * about three minutes. */
 #define SCALE_MAX 10.0
 #define SEED_MAX 2147483647LL
 
@@ -545,15 +546,15 @@ static const db_stmt insert_responses = {
     " WHERE k.status <> 'draft' AND (r.x < 0.6 OR (k.status = 'open' AND r.x < 0.7))"
     " ORDER BY k.c, gf.g"};
 
-/* Events: 70% by a manager for their site, 10% network-wide by an admin, 20% by partners (30% of those
- * network-wide, the rest for 1-3 sites). Pending only for an untrusted partner's future events (a
- * manager or admin approves them); 5% cancelled. Three years back to one year ahead; capacity 20..200,
- * or none for a quarter of them. */
+/* Events: 75% by a manager for their site, 5% network-wide by an admin, 20% by partners (a fifth of
+ * those network-wide, the rest for 1-3 sites), so every site also sees the ~9% network-wide events.
+ * Pending only for an untrusted partner's future events (a manager or admin approves them); 5%
+ * cancelled. Three years back to one year ahead; capacity 20..200, or none for a quarter of them. */
 static const db_stmt plan_events = {
     "seed_scale_plan_events",
     "CREATE TEMP TABLE sc_event ON COMMIT DROP AS"
     " WITH b AS ("
-    "   SELECT e, CASE WHEN r.x < 0.20 THEN 'partner' WHEN r.x < 0.90 THEN 'manager' ELSE 'admin' END"
+    "   SELECT e, CASE WHEN r.x < 0.20 THEN 'partner' WHEN r.x < 0.95 THEN 'manager' ELSE 'admin' END"
     "               AS owner_kind,"
     "          1 + floor(p.n_sites * pg_temp.u(p.seed, 91, e))::int AS s1,"
     "          CASE WHEN r.y < 0.25 THEN 'learning_forum' WHEN r.y < 0.45 THEN 'seminar'"
@@ -571,7 +572,7 @@ static const db_stmt plan_events = {
     " SELECT b.e, md5('forumnet:' || p.seed || ':event:' || b.e)::uuid AS id, b.kind, b.starts_at,"
     "        b.starts_at + CASE WHEN b.kind = 'training' AND b.dx < 0.4 THEN interval '1 day 7 hours'"
     "                           ELSE (1 + floor(6 * b.dx)) * interval '1 hour' END AS ends_at,"
-    "        b.owner_kind = 'admin' OR (b.owner_kind = 'partner' AND pg_temp.u(p.seed, 99, b.e) < 0.3)"
+    "        b.owner_kind = 'admin' OR (b.owner_kind = 'partner' AND pg_temp.u(p.seed, 99, b.e) < 0.2)"
     "          AS network_wide,"
     "        b.s1,"
     "        CASE WHEN b.owner_kind = 'partner'"

@@ -179,7 +179,8 @@ fn_status dispatch_parse_form(const void *data, size_t len, json_t **out, char *
     json_decref(obj);
     return FN_INTERNAL;
   }
-  memcpy(copy, data, len);
+  if (len > 0) /* an empty body is a NULL pointer (Ulfius), and memcpy's source must not be NULL */
+    memcpy(copy, data, len);
   copy[len] = '\0';
   char *save = NULL;
   for (char *pair = strtok_r(copy, "&", &save); pair; pair = strtok_r(NULL, "&", &save)) {
