@@ -63,8 +63,12 @@ int json_is_slug(const char *s, long min, long max);
 /* Number of UTF-8 code points, or -1 if s is not valid UTF-8. */
 long json_utf8_length(const char *s);
 /* 1 if s is an RFC 3339 date-time (seconds 00-59, fraction of 1-9 digits, Z or +-HH:MM; T and Z in
- * either case); then *epoch_us (if not NULL) is the instant in microseconds since 1970-01-01T00:00:00Z. */
+ * either case) no earlier than 0001-01-01T00:00:00Z (PostgreSQL has no year 0); then *epoch_us (if not
+ * NULL) is the instant in microseconds since 1970-01-01T00:00:00Z. */
 int json_parse_timestamp(const char *s, long long *epoch_us);
+
+/* 1 if s is one of choices (NULL-terminated). */
+int json_is_choice(const char *s, const char *const *choices);
 
 /* String member or NULL (borrowed). */
 const char *json_get_string(const json_t *obj, const char *key);

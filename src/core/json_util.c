@@ -209,11 +209,14 @@ int json_parse_timestamp(const char *s, long long *epoch_us) {
   }
   if (*p != '\0')
     return 0;
-  if (epoch_us != NULL) {
-    long long secs = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second -
-                     sign * (off_h * 3600 + off_m * 60);
+  long long secs = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second -
+                   sign * (off_h * 3600 + off_m * 60);
+  /* PostgreSQL has no year 0: "0000-01-01T00:00:00Z" as a timestamptz parameter is an error (a 500
+   * for a cursor or a ?from=), so instants before 0001-01-01T00:00:00Z are refused here. */
+  if (secs < days_from_civil(1, 1, 1) * 86400)
+    return 0;
+  if (epoch_us != NULL)
     *epoch_us = secs * 1000000 + frac_us;
-  }
   return 1;
 }
 
@@ -241,6 +244,13 @@ static const char *check_string_array(const field_spec *spec, const json_t *valu
     }
   }
   return NULL;
+}
+
+int json_is_choice(const char *s, const char *const *choices) {
+  for (; s && choices && *choices; choices++)
+    if (strcmp(*choices, s) == 0)
+      return 1;
+  return 0;
 }
 
 const char *json_get_string(const json_t *obj, const char *key) { return json_string_value(json_object_get(obj, key)); }

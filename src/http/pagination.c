@@ -52,7 +52,9 @@ fn_status page_parse(const char *limit, const char *cursor, page_request *out, c
       return FN_INVALID;
     }
     *bar = '\0';
-    if (!valid_timestamp((char *)key) || !json_is_uuid(bar + 1)) {
+    /* The shape alone lets "2026-13-45T25:61:61.000000Z" through, which PostgreSQL refuses (a 500):
+     * the instant must be a real one (found by tests/fuzz/fuzz_cursor). */
+    if (!valid_timestamp((char *)key) || !json_parse_timestamp((char *)key, NULL) || !json_is_uuid(bar + 1)) {
       *field = "cursor";
       return FN_INVALID;
     }

@@ -208,10 +208,7 @@ static void consultations_http_list(fn_req *req) {
   json_t *errors = NULL;
   if (page_from_request(req, &page) != FN_OK)
     return;
-  int status_ok = status == NULL;
-  for (const char *const *s = status_choices; !status_ok && *s; s++)
-    status_ok = strcmp(*s, status) == 0;
-  if (!status_ok)
+  if (status && !json_is_choice(status, status_choices))
     json_errors_add(&errors, "status", "must be one of: draft open closed outcome_published");
   if (site_id && !json_is_uuid(site_id))
     json_errors_add(&errors, "site_id", "must be a UUID");
@@ -223,15 +220,7 @@ static void consultations_http_list(fn_req *req) {
   if (db == NULL)
     return;
   fn_status st = consultations_db_list(db, req->caller.id, status, site_id, &page, &res);
-  if (st == FN_OK && PQntuples(res) == 0) {
-    member_caller caller; /* an empty page: tell "nothing to show" from "no longer active" */
-    st = members_db_load_caller(db, req->caller.id, &caller);
-  }
-  if (st != FN_OK)
-    req_fail(req, st, NULL);
-  else
-    page_reply(req, res, 0, 1, &page);
-  PQclear(res);
+  members_reply_page(req, db, st, res, &page);
 }
 
 static void consultations_http_get(fn_req *req) {

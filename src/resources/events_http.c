@@ -240,14 +240,9 @@ static void events_http_list(fn_req *req) {
     json_errors_add(&errors, "from", "must be an RFC 3339 date-time");
   if (to && !json_parse_timestamp(to, &ts))
     json_errors_add(&errors, "to", "must be an RFC 3339 date-time");
-  int kind_ok = kind == NULL, status_ok = status == NULL;
-  for (const char *const *k = kind_choices; !kind_ok && *k; k++)
-    kind_ok = strcmp(*k, kind) == 0;
-  for (const char *const *s = status_choices; !status_ok && *s; s++)
-    status_ok = strcmp(*s, status) == 0;
-  if (!kind_ok)
+  if (kind && !json_is_choice(kind, kind_choices))
     json_errors_add(&errors, "kind", "is not an event kind");
-  if (!status_ok)
+  if (status && !json_is_choice(status, status_choices))
     json_errors_add(&errors, "status", "must be one of: pending published cancelled");
   if (errors) {
     reply_invalid(req, errors);

@@ -393,6 +393,18 @@ fail:
   req_fail(req, st, detail);
 }
 
+void members_reply_page(fn_req *req, db_conn *db, fn_status st, PGresult *res, const page_request *page) {
+  if (st == FN_OK && PQntuples(res) == 0) {
+    member_caller caller;
+    st = members_db_load_caller(db, req->caller.id, &caller);
+  }
+  if (st != FN_OK)
+    req_fail(req, st, NULL);
+  else
+    page_reply(req, res, 0, 1, page);
+  PQclear(res);
+}
+
 /* GET /v1/me/export: everything stored about the caller (a subject access request). */
 static void members_http_export_me(fn_req *req) {
   char *json = NULL;

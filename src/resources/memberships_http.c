@@ -346,10 +346,7 @@ static void memberships_http_list(fn_req *req) {
   }
   if (page_from_request(req, &page) != FN_OK)
     return;
-  int state_ok = state == NULL;
-  for (const char *const *s = list_state_choices; !state_ok && *s; s++)
-    state_ok = strcmp(*s, state) == 0;
-  if (!state_ok) {
+  if (state && !json_is_choice(state, list_state_choices)) {
     reply_field_error(req, "state", "must be one of: requested invited active");
     return;
   }

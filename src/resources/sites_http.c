@@ -82,15 +82,7 @@ static void sites_http_list(fn_req *req) {
   if (db == NULL)
     return;
   fn_status st = sites_db_list(db, req->caller.id, archived && strcmp(archived, "true") == 0, &page, &res);
-  if (st == FN_OK && PQntuples(res) == 0) {
-    member_caller caller; /* an empty page: tell "nothing to show" from "no longer active" */
-    st = members_db_load_caller(db, req->caller.id, &caller);
-  }
-  if (st != FN_OK)
-    req_fail(req, st, NULL);
-  else
-    page_reply(req, res, 0, 1, &page);
-  PQclear(res);
+  members_reply_page(req, db, st, res, &page);
 }
 
 static void sites_http_get(fn_req *req) {
