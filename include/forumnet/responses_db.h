@@ -2,6 +2,7 @@
 #define FORUMNET_RESPONSES_DB_H
 
 #include "forumnet/db.h"
+#include "forumnet/pagination.h"
 
 /* A group's place in a consultation, and the caller's place in the group. */
 typedef struct response_target {
@@ -22,9 +23,9 @@ fn_status responses_db_upsert(db_conn *db, const char *consultation_id, const ch
                               const char *status);
 /* The Response representation. *json, caller frees; *version its version. */
 fn_status responses_db_get(db_conn *db, const char *consultation_id, const char *group_id, char **json, long *version);
-/* {"items":[...],"next_cursor":null}: submitted responses when read_submitted, plus the responses
- * of groups where caller_id is an active member. *json: caller frees. */
+/* A page of responses in (created_at, group_id) order: submitted ones when read_submitted, plus
+ * the responses of groups where caller_id is an active member. Columns (json, cursor_key). */
 fn_status responses_db_list(db_conn *db, const char *consultation_id, const char *caller_id, int read_submitted,
-                            char **json);
+                            const page_request *page, PGresult **result);
 
 #endif

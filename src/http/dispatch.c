@@ -13,6 +13,7 @@
 #include <time.h>
 #include <ulfius.h>
 
+#include "forumnet/json_util.h"
 #include "forumnet/log.h"
 #include "forumnet/metrics.h"
 #include "forumnet/router.h"
@@ -118,7 +119,8 @@ static fn_status authenticate(fn_req *req, const char **detail) {
   /* The two kinds of token are never interchangeable: members' on every route, partners'
    * only where the route says so, and only with the events:write scope. */
   int partner = strcmp(claims.typ, TOKEN_TYPE_PARTNER) == 0;
-  if (!partner && strcmp(claims.typ, TOKEN_TYPE_ACCESS) != 0) {
+  /* Every subject is a member or partner id: anything else never reaches the database. */
+  if ((!partner && strcmp(claims.typ, TOKEN_TYPE_ACCESS) != 0) || !json_is_uuid(claims.sub)) {
     *detail = "The access token is invalid or expired.";
     return FN_UNAUTHENTICATED;
   }

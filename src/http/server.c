@@ -5,8 +5,10 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <ulfius.h>
+#include <unistd.h>
 
 #include "forumnet/log.h"
 #include "forumnet/metrics.h"
@@ -94,6 +96,10 @@ int server_run(fn_app *app) {
       {MHD_OPTION_SOCK_ADDR, 0, &addr},
       {MHD_OPTION_CONNECTION_LIMIT, app->cfg.max_connections, NULL},
       {MHD_OPTION_CONNECTION_TIMEOUT, app->cfg.connection_timeout, NULL},
+      /* MHD parses the request line, headers and query into this per-connection pool; its 32 KiB
+       * default could not hold a few hundred query parameters and then dropped the connection
+       * without an answer. */
+      {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 512 * 1024, NULL},
       {MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL},
       {app->cfg.http_threads ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, app->cfg.http_threads, NULL},
       {MHD_OPTION_END, 0, NULL},
@@ -117,11 +123,18 @@ int server_run(fn_app *app) {
   int sig = 0;
   sigwait(&stop_signals, &sig);
   log_info("received signal %d: finishing requests in flight", sig);
-  MHD_quiesce_daemon(instance.mhd_daemon); /* stop accepting new connections */
+  /* Stop accepting. MHD stops polling the listening socket but leaves it open (and to us), so the
+   * kernel would still complete handshakes and queue connections that are never served until the
+   * process exits; shutdown() makes it refuse them, and reset any already queued, at once. */
+  MHD_socket listen_fd = MHD_quiesce_daemon(instance.mhd_daemon);
+  if (listen_fd != MHD_INVALID_SOCKET)
+    shutdown(listen_fd, SHUT_RDWR);
   for (int waited_ms = 0; atomic_load(&requests_in_flight) > 0 && waited_ms < SHUTDOWN_GRACE_SECONDS * 1000;
        waited_ms += 20)
     nanosleep(&(struct timespec){.tv_sec = 0, .tv_nsec = 20 * 1000000L}, NULL);
   ulfius_stop_framework(&instance);
+  if (listen_fd != MHD_INVALID_SOCKET) /* only after MHD_stop_daemon: its threads may still use it */
+    close(listen_fd);
   ulfius_clean_instance(&instance);
   log_info("forumnet stopped");
   return 0;

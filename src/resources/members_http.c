@@ -358,8 +358,11 @@ static void members_http_update_me(fn_req *req) {
   member_changes c = changes_from_body(req->body);
   c.email = c.role = c.home_site_id = c.status = NULL; /* not settable here (rejected above) */
   if ((st = db_begin(db)) != FN_OK || (st = members_db_lock(db, req->caller.id, req->caller.id, &self)) != FN_OK ||
-      (st = req_if_match(req, self.version)) != FN_OK)
+      (st = req_if_match(req, self.version)) != FN_OK) {
+    if (st == FN_NOT_FOUND)
+      st = FN_UNAUTHENTICATED; /* the token's member does not exist (any more) */
     goto fail;
+  }
   if (strcmp(self.status, "active") != 0) {
     st = FN_UNAUTHENTICATED;
     goto fail;

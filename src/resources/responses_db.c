@@ -74,22 +74,19 @@ fn_status responses_db_get(db_conn *db, const char *consultation_id, const char 
 /* Owners and admins never see a group's drafts: only what the group submitted. */
 static const db_stmt list_responses = {
     "responses_list",
-    "SELECT json_build_object('items', coalesce(json_agg(" RESPONSE_JSON_SQL " ORDER BY g.name, g.id), '[]'::json),"
-    " 'next_cursor', NULL)"
+    "SELECT " RESPONSE_JSON_SQL ", cursor_key(r.created_at, r.group_id)"
     " FROM consultation_responses r JOIN groups g ON g.id = r.group_id"
-    " WHERE r.consultation_id = $1"
+    " WHERE r.consultation_id = $1 AND (r.created_at, r.group_id) > ($4::timestamptz, $5::uuid)"
     "   AND (($3::bool AND r.status = 'submitted')"
     "        OR EXISTS (SELECT 1 FROM group_memberships gm"
-    "                   WHERE gm.group_id = r.group_id AND gm.member_id = $2 AND gm.state = 'active'))"};
+    "                   WHERE gm.group_id = r.group_id AND gm.member_id = $2 AND gm.state = 'active'))"
+    " ORDER BY r.created_at, r.group_id LIMIT $6"};
 
 fn_status responses_db_list(db_conn *db, const char *consultation_id, const char *caller_id, int read_submitted,
-                            char **json) {
+                            const page_request *page, PGresult **result) {
   fn_status st;
-  const char *params[] = {consultation_id, caller_id, read_submitted ? "true" : "false"};
-  PGresult *res = db_exec(db, &list_responses, 3, params, &st);
-  if (res == NULL)
-    return st;
-  *json = strndup(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
-  PQclear(res);
-  return FN_OK;
+  const char *params[] = {consultation_id, caller_id,      read_submitted ? "true" : "false",
+                          page->after_ts,  page->after_id, page->limit_plus_one};
+  *result = db_exec(db, &list_responses, 6, params, &st);
+  return st;
 }

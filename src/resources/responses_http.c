@@ -148,22 +148,25 @@ fail:
 static void responses_http_list(fn_req *req) {
   const char *cid = req_param(req, "consultation_id");
   consultation_access a;
-  char *json = NULL;
+  page_request page;
+  PGresult *res = NULL;
   fn_status st;
   if (!req_is_id(cid)) {
     req_fail(req, FN_NOT_FOUND, "No such consultation.");
     return;
   }
+  if (page_from_request(req, &page) != FN_OK)
+    return;
   db_conn *db = req_db(req);
   if (db == NULL)
     return;
   if ((st = consultations_db_access(db, cid, req->caller.id, 0, &a)) != FN_OK || !a.visible ||
-      (st = responses_db_list(db, cid, req->caller.id, a.owner_or_admin, &json)) != FN_OK) {
+      (st = responses_db_list(db, cid, req->caller.id, a.owner_or_admin, &page, &res)) != FN_OK) {
     req_fail(req, st == FN_OK ? FN_NOT_FOUND : st, "No such consultation.");
     return;
   }
-  reply_json_text(req, 200, json, strlen(json));
-  free(json);
+  page_reply(req, res, 0, 1, &page);
+  PQclear(res);
 }
 
 const fn_route responses_routes[] = {

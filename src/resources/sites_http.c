@@ -230,6 +230,9 @@ static void sites_http_list_managers(fn_req *req) {
     req_fail(req, FN_NOT_FOUND, "No such site.");
     return;
   }
+  page_request page; /* one page always holds the whole (short) list; bad values are still 400 */
+  if (page_from_request(req, &page) != FN_OK)
+    return;
   db_conn *db = req_db(req);
   if (db == NULL)
     return;

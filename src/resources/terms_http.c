@@ -10,6 +10,7 @@
 #include "forumnet/groups_db.h"
 #include "forumnet/http.h"
 #include "forumnet/json_util.h"
+#include "forumnet/pagination.h"
 #include "forumnet/routes.h"
 #include "forumnet/terms_db.h"
 
@@ -59,6 +60,9 @@ static void terms_http_list(fn_req *req) {
     req_fail(req, FN_NOT_FOUND, "No such group.");
     return;
   }
+  page_request page; /* one page always holds the whole (short) list; bad values are still 400 */
+  if (page_from_request(req, &page) != FN_OK)
+    return;
   db_conn *db = req_db(req);
   if (db == NULL)
     return;

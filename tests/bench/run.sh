@@ -26,6 +26,8 @@ BENCH_DIR=$ROOT/tests/bench
 . scripts/lib/deps.sh
 # shellcheck source=scripts/lib/pg.sh
 . scripts/lib/pg.sh
+# shellcheck source=tests/bench/lib.sh
+. tests/bench/lib.sh
 
 CONNS=${CONNS:-32}
 DURATION=${DURATION:-10}
@@ -101,105 +103,38 @@ PGBENCH=$PG_BIN/pgbench
 command -v wrk >/dev/null || die "wrk not found"
 
 step "Release build (build-bench/)"
-cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DFORUMNET_TESTS=OFF >/dev/null || die "cmake configure failed"
-cmake --build "$BUILD_DIR" -j"$JOBS" -- --no-print-directory >/dev/null 2>"$BUILD_DIR/bench-build.err" || {
-  cat "$BUILD_DIR/bench-build.err" >&2
-  die "build failed"
-}
-FORUMNET=$BUILD_DIR/forumnet
+bench_build "$BUILD_DIR" Release
 echo "built $FORUMNET ($("$FORUMNET" version 2>/dev/null || echo '?'))"
 
 WORK=$(mktemp -d /tmp/forumnet-bench-work.XXXXXX)
 
 # --- throwaway PostgreSQL -----------------------------------------------------------------------------------
 step "Throwaway PostgreSQL 15"
-# Under /tmp rather than $TMPDIR: as root the server runs as another user, who must be able to reach it.
-PG_BASE=$(mktemp -d /tmp/forumnet-bench.XXXXXX)
-chmod 755 "$PG_BASE"
-PG_DATA=$PG_BASE/pg
-PG_SOCK=$PG_BASE/run
-PG_PORT=5432 # only names the socket file in our private socket directory; no TCP
-# The same settings as scripts/test.sh: durability off (the cluster is deleted at exit). pgbench -S and the
-# GET scenarios only read; login and any POST scenario write, without waiting for fsync.
-PG_INITDB_NOSYNC=1 PG_MAX_CONNECTIONS=200 \
-  PG_EXTRA_SETTINGS=$'fsync = off\nsynchronous_commit = off\nfull_page_writes = off' \
-  pg_start "$PG_DATA" "$PG_SOCK" "$PG_PORT" || die "could not start PostgreSQL"
-pg_createdb "$PG_SOCK" "$PG_PORT" forumnet
+bench_pg_start
 pg_createdb "$PG_SOCK" "$PG_PORT" pgbench
-DATABASE_URL=$(pg_url "$PG_SOCK" "$PG_PORT" forumnet)
-psql_forumnet() { pg_psql "$PG_SOCK" "$PG_PORT" forumnet "$@"; }
-PG_VERSION=$(psql_forumnet -At -c 'SHOW server_version')
-PG_SETTINGS=$(psql_forumnet -At -F ' = ' -c "SELECT name, current_setting(name) FROM pg_settings
-  WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes', 'max_connections', 'shared_buffers')
-  ORDER BY name" | paste -sd ';' | sed 's/;/; /g')
 echo "PostgreSQL $PG_VERSION at $PG_SOCK (settings: $PG_SETTINGS)"
 
 # --- schema and data ----------------------------------------------------------------------------------------
 step "Migrate and seed"
 SEED_START=$SECONDS
-FORUMNET_DATABASE_URL=$DATABASE_URL "$FORUMNET" migrate </dev/null >/dev/null
-SEED_OUT=$(FORUMNET_DATABASE_URL=$DATABASE_URL "$FORUMNET" seed --demo </dev/null)
-ADMIN_EMAIL=admin@demo.forumnet.test
-PRACTITIONER_EMAIL=practitioner.hackney@demo.forumnet.test
-ADMIN_PASSWORD=$(awk -v e="$ADMIN_EMAIL" '$2 == e { print $3 }' <<<"$SEED_OUT")
-PRACTITIONER_PASSWORD=$(awk -v e="$PRACTITIONER_EMAIL" '$2 == e { print $3 }' <<<"$SEED_OUT")
-[[ -n "$ADMIN_PASSWORD" && -n "$PRACTITIONER_PASSWORD" ]] ||
-  die "could not find the demo passwords in the output of forumnet seed --demo"
-# Bulk data straight into the tables (the API would spend ~0.1 s of Argon2id per member). The members share the
-# admin's password hash; nobody logs in as them.
-psql_forumnet <<'SQL'
-INSERT INTO sites (slug, name, organisation, region)
-SELECT 'bench-' || g, 'Bench Site ' || g, 'Bench Organisation ' || g, 'Region ' || (1 + g % 9)
-FROM generate_series(1, 50) AS g;
-INSERT INTO members (email, display_name, role, discipline, home_site_id, password_hash)
-SELECT 'bench.member' || g || '@bench.forumnet.test', 'Bench Member ' || g, 'practitioner', 'Social work',
-       (SELECT id FROM sites WHERE slug = 'bench-' || (1 + g % 50)),
-       (SELECT password_hash FROM members WHERE email = 'admin@demo.forumnet.test')
-FROM generate_series(1, 200) AS g;
-ANALYZE;
-SQL
-SITE_ID=$(psql_forumnet -At -c "SELECT id FROM sites WHERE slug = 'bench-25'")
-MEMBER_ID=$(psql_forumnet -At -c "SELECT id FROM members WHERE email = 'bench.member100@bench.forumnet.test'")
+bench_seed
 COUNTS=$(psql_forumnet -At -F ' ' -c 'SELECT (SELECT count(*) FROM sites), (SELECT count(*) FROM members)')
 echo "seeded in $((SECONDS - SEED_START))s: $((${COUNTS% *})) sites, $((${COUNTS#* })) members (demo network + bulk)"
 
 # --- forumnet serve -----------------------------------------------------------------------------------------
 step "forumnet serve"
-HTTP_PORT=$(pg_free_port 18080)
-BASE_URL=http://127.0.0.1:$HTTP_PORT
-SERVER_LOG=$WORK/forumnet.log
-SERVER_ENV=(
-  "FORUMNET_DATABASE_URL=$DATABASE_URL"
-  "FORUMNET_LISTEN=127.0.0.1:$HTTP_PORT"
-  "FORUMNET_JWT_SECRET=bench-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-  "FORUMNET_LOG_REQUESTS=0"
-)
+SERVER_ENV=()
 for knob in FORUMNET_HTTP_THREADS FORUMNET_DB_POOL_SIZE; do
   if [[ -n "${!knob:-}" ]]; then SERVER_ENV+=("$knob=${!knob}"); fi
 done
 HTTP_THREADS_SHOWN=${FORUMNET_HTTP_THREADS:-default}
 POOL_SHOWN=${FORUMNET_DB_POOL_SIZE:-default}
-env -u FORUMNET_HTTP_THREADS -u FORUMNET_DB_POOL_SIZE "${SERVER_ENV[@]}" "$FORUMNET" serve </dev/null >"$SERVER_LOG" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 1 100); do
-  if curl -fsS -o /dev/null "$BASE_URL/readyz" 2>/dev/null; then break; fi
-  kill -0 "$SERVER_PID" 2>/dev/null || die "forumnet serve exited early"
-  sleep 0.1
-done
-curl -fsS -o /dev/null "$BASE_URL/readyz" || die "forumnet serve did not become ready at $BASE_URL"
+# shellcheck disable=SC2119 # no wrapper: run forumnet directly
+bench_serve
 echo "listening on $BASE_URL (FORUMNET_HTTP_THREADS=$HTTP_THREADS_SHOWN, FORUMNET_DB_POOL_SIZE=$POOL_SHOWN)"
 
-# Prints the access token for EMAIL / PASSWORD.
-login() {
-  local body token
-  body=$(curl -fsS -H 'Content-Type: application/json' \
-    --data "{\"email\":\"$1\",\"password\":\"$2\"}" "$BASE_URL/v1/auth/login") || die "login as $1 failed"
-  token=$(sed -n 's/.*"access_token"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p' <<<"$body")
-  [[ -n "$token" ]] || die "no access_token in the login response for $1"
-  printf '%s\n' "$token"
-}
-ADMIN_TOKEN=$(login "$ADMIN_EMAIL" "$ADMIN_PASSWORD")
-PRACTITIONER_TOKEN=$(login "$PRACTITIONER_EMAIL" "$PRACTITIONER_PASSWORD")
+ADMIN_TOKEN=$(bench_login "$ADMIN_EMAIL" "$ADMIN_PASSWORD")
+PRACTITIONER_TOKEN=$(bench_login "$PRACTITIONER_EMAIL" "$PRACTITIONER_PASSWORD")
 # For wrk Lua scripts (tests/bench/*.lua).
 export BENCH_BASE_URL=$BASE_URL BENCH_ADMIN_TOKEN=$ADMIN_TOKEN BENCH_PRACTITIONER_TOKEN=$PRACTITIONER_TOKEN \
   BENCH_SITE_ID=$SITE_ID BENCH_MEMBER_ID=$MEMBER_ID BENCH_PRACTITIONER_EMAIL=$PRACTITIONER_EMAIL \

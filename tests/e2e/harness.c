@@ -1971,3 +1971,201 @@ void harness_race_raw(harness_race_raw_req *reqs, int n) {
     pthread_join(threads[i], NULL);
   pthread_barrier_destroy(&barrier);
 }
+
+/* ==================================================================================== */
+/* Fault tests: the server process, PostgreSQL control, raw sockets                      */
+/* ==================================================================================== */
+
+long harness_server_pid(void) {
+  harness_server *s = current_server();
+  return s ? (long)s->pid : 0;
+}
+
+int harness_server_wait_exit(int timeout_ms) {
+  harness_server *s = current_server();
+  if (!s)
+    return -1;
+  pid_t pid = s->pid;
+  g_server_depth--;
+  if (pid <= 0)
+    return -1;
+  int64_t deadline = harness_now_ms() + timeout_ms;
+  int wstatus = 0;
+  for (;;) {
+    pid_t r = waitpid(pid, &wstatus, WNOHANG);
+    if (r == pid)
+      return wstatus;
+    if (r < 0 && errno != EINTR)
+      return -1;
+    if (harness_now_ms() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, NULL, 0);
+      return -1;
+    }
+    harness_sleep_ms(10);
+  }
+}
+
+http_response *http_request_timeout(const char *method, const char *path, const char *token, const char *content_type,
+                                    const char *body, const char *const *headers, long timeout_ms) {
+  return curl_exchange(method, path, token, content_type, body, body ? strlen(body) : 0, headers, timeout_ms);
+}
+
+bool harness_pg_control_available(void) {
+  const char *stop = getenv("FORUMNET_TEST_PG_STOP"), *start = getenv("FORUMNET_TEST_PG_START");
+  return stop && *stop && start && *start;
+}
+
+bool harness_run_env_command(const char *env_name) {
+  const char *cmd = getenv(env_name);
+  if (!cmd || !*cmd) {
+    print_error("%s is not set\n", env_name);
+    return false;
+  }
+  fflush(NULL);
+  int rc = system(cmd);
+  if (rc == -1 || !WIFEXITED(rc) || WEXITSTATUS(rc) != 0) {
+    print_error("%s (%s) failed with status %d\n", env_name, cmd, rc);
+    return false;
+  }
+  return true;
+}
+
+long harness_psql_background(const char *sql) {
+  const char *url = required_env("FORUMNET_TEST_DATABASE_URL");
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0)
+    fail_msg("harness: fork: %s", strerror(errno));
+  if (pid == 0) {
+    int devnull = open("/dev/null", O_RDWR);
+    if (devnull >= 0) {
+      dup2(devnull, 0);
+      dup2(devnull, 1);
+    }
+    execlp("psql", "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql, url, (char *)NULL);
+    dprintf(2, "harness: exec psql: %s\n", strerror(errno));
+    _exit(127);
+  }
+  return (long)pid;
+}
+
+int harness_psql_wait(long pid, int timeout_ms) {
+  int64_t deadline = harness_now_ms() + timeout_ms;
+  int wstatus = 0;
+  for (;;) {
+    pid_t r = waitpid((pid_t)pid, &wstatus, WNOHANG);
+    if (r == (pid_t)pid)
+      return WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1;
+    if (r < 0 && errno != EINTR)
+      return -1;
+    if (harness_now_ms() > deadline) {
+      kill((pid_t)pid, SIGKILL);
+      waitpid((pid_t)pid, NULL, 0);
+      return -1;
+    }
+    harness_sleep_ms(10);
+  }
+}
+
+bool harness_psql_wait_count(const char *count_query, long n, int timeout_ms) {
+  int64_t deadline = harness_now_ms() + timeout_ms;
+  for (;;) {
+    if (harness_psql_long(count_query) >= n)
+      return true;
+    if (harness_now_ms() > deadline)
+      return false;
+    harness_sleep_ms(20);
+  }
+}
+
+int harness_server_connect(void) {
+  char err[128];
+  return raw_connect(err, sizeof err);
+}
+
+/* ==================================================================================== */
+/* Security suites                                                                       */
+/* ==================================================================================== */
+
+http_response *http_send_raw(const char *method, const char *path, const char *raw, size_t raw_len, int timeout_ms) {
+  global_init();
+  http_response *r = response_new(method, path);
+  int fd = raw_connect(r->error, sizeof r->error);
+  if (fd < 0) {
+    r->body = xstrdup("");
+    return r;
+  }
+  raw_send_all(fd, raw, raw_len); /* the server may answer (and close) before reading it all */
+  buf in = {0};
+  int64_t deadline = harness_now_ms() + timeout_ms;
+  for (;;) {
+    if (raw_response_complete(&in))
+      break;
+    int left = (int)(deadline - harness_now_ms());
+    if (left <= 0) {
+      snprintf(r->error, sizeof r->error, "no response within %d ms", timeout_ms);
+      break;
+    }
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    int pr = poll(&pfd, 1, left);
+    if (pr < 0 && errno == EINTR)
+      continue;
+    if (pr <= 0)
+      continue;
+    char tmp[8192];
+    ssize_t n = recv(fd, tmp, sizeof tmp, 0);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break;
+    buf_append(&in, tmp, (size_t)n);
+  }
+  close(fd);
+  char saved_error[sizeof r->error];
+  memcpy(saved_error, r->error, sizeof saved_error);
+  raw_parse(r, &in);
+  if (r->status == 0 && saved_error[0])
+    memcpy(r->error, saved_error, sizeof saved_error);
+  free(in.data);
+  return r;
+}
+
+int harness_psql_try(const char *sql) {
+  const char *url = getenv("FORUMNET_TEST_DATABASE_URL");
+  if (!url || !*url)
+    return -1;
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid == 0) {
+    int devnull = open("/dev/null", O_WRONLY);
+    if (devnull >= 0) {
+      dup2(devnull, 1);
+      dup2(devnull, 2);
+    }
+    execlp("psql", "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-Atc", sql, url, (char *)NULL);
+    _exit(127);
+  }
+  if (pid < 0)
+    return -1;
+  int wstatus = 0;
+  while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1;
+}
+
+void harness_exchange_log_pause(bool paused) {
+  static char saved[4096];
+  static bool is_paused;
+  if (paused && !is_paused) {
+    const char *v = getenv("HARNESS_EXCHANGE_LOG");
+    if (!v || !*v || strlen(v) >= sizeof saved)
+      return;
+    memcpy(saved, v, strlen(v) + 1);
+    unsetenv("HARNESS_EXCHANGE_LOG");
+    is_paused = true;
+  } else if (!paused && is_paused) {
+    setenv("HARNESS_EXCHANGE_LOG", saved, 1);
+    is_paused = false;
+  }
+}

@@ -550,4 +550,69 @@ typedef struct harness_race_raw_req {
  * all of them.  Assert on the answers afterwards, in the test's own thread. */
 void harness_race_raw(harness_race_raw_req *reqs, int n);
 
+/* ------------------------------------------------------------------------------------
+ * Fault tests (e2e_fault_*_serial.c): the server process, PostgreSQL control, raw sockets
+ * ------------------------------------------------------------------------------------ */
+
+/* Process id of the current server, 0 if none. */
+long harness_server_pid(void);
+
+/* For a test that signalled the current server itself (kill(harness_server_pid(), SIGTERM)):
+ * waits up to timeout_ms for it to exit, then pops it like harness_server_stop (killing it with
+ * SIGKILL first if it is still running).  Returns its waitpid() status, or -1 if it had to be
+ * killed.  Never fails the test: the caller asserts on the result. */
+int harness_server_wait_exit(int timeout_ms);
+
+/* http_request with an overall time limit in milliseconds (http_request allows 30 s); the
+ * connection attempt is limited to min(timeout_ms, 5000).  Thread-safe like http_request. */
+http_response *http_request_timeout(const char *method, const char *path, const char *token, const char *content_type,
+                                    const char *body, const char *const *headers, long timeout_ms);
+
+/* True when FORUMNET_TEST_PG_STOP and FORUMNET_TEST_PG_START are both set (scripts/test.sh). */
+bool harness_pg_control_available(void);
+
+/* Runs the shell command held by the environment variable env_name (FORUMNET_TEST_PG_STOP or
+ * FORUMNET_TEST_PG_START) with system().  True when it exits 0; false, with a message on the
+ * cmocka error stream, when the variable is unset or the command fails. */
+bool harness_run_env_command(const char *env_name);
+
+/* Starts `psql -X -q -v ON_ERROR_STOP=1 -c sql "$FORUMNET_TEST_DATABASE_URL"` in the background
+ * (output to /dev/null), e.g. to hold a lock while the server works:
+ * "BEGIN; LOCK TABLE sites IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3); COMMIT".
+ * Returns its pid; fails the test if it cannot start. */
+long harness_psql_background(const char *sql);
+
+/* Waits up to timeout_ms for a psql started by harness_psql_background.  Returns its exit
+ * status, or -1 if it had to be killed (SIGKILL).  Never fails the test. */
+int harness_psql_wait(long pid, int timeout_ms);
+
+/* Polls harness_psql_long(count_query) every 20 ms until it is at least n; true if that
+ * happened within timeout_ms. */
+bool harness_psql_wait_count(const char *count_query, long n, int timeout_ms);
+
+/* A blocking TCP connection to the current server (127.0.0.1), without sending anything; -1
+ * (errno set) if connect() fails.  The caller closes it. */
+int harness_server_connect(void);
+
+/* ------------------------------------------------------------------------------------
+ * Security suites (e2e_owasp_*.c, e2e_data_protection.c, e2e_audit.c)
+ * ------------------------------------------------------------------------------------ */
+
+/* Sends raw bytes (a whole HTTP/1.1 request: the caller's own request line, headers and framing)
+ * over a new connection to the current server and reads the answer (timeout_ms at most; status 0
+ * and ->error when none came), parsed like http_send_declared_length's.  method and path only
+ * label the answer in failure messages.  For requests libcurl and hpath cannot build: URLs or
+ * headers of any length, odd framing. */
+http_response *http_send_raw(const char *method, const char *path, const char *raw, size_t raw_len, int timeout_ms);
+
+/* Runs sql (any statements) through psql like harness_psql_scalar, but never fails the test:
+ * returns psql's exit status (0 on success), for teardowns cleaning up after a failed test. */
+int harness_psql_try(const char *sql);
+
+/* Pauses (true) or resumes (false) the HARNESS_EXCHANGE_LOG record of exchanges, around requests a
+ * test makes to provoke answers the OpenAPI document need not describe: forced database failures
+ * (500), refusals by the HTTP layer (431), HEAD.  Call from the test's own thread while no other
+ * thread makes requests.  Resuming when not paused does nothing. */
+void harness_exchange_log_pause(bool paused);
+
 #endif
