@@ -202,6 +202,17 @@ else
   fail contract
 fi
 
+# A short bounded fuzzing run (libFuzzer + ASan/UBSan); longer runs: FUZZ_SECONDS=300 tests/fuzz/run.sh.
+# Skipped in the sanitizer pass: the fuzzers are sanitizer builds already.
+if [[ "$SANITIZE" == OFF ]]; then
+  step "Fuzzing (tests/fuzz, ${FUZZ_SECONDS:-5} s per harness)"
+  if FUZZ_SECONDS=${FUZZ_SECONDS:-5} bash tests/fuzz/run.sh </dev/null; then
+    pass fuzz
+  else
+    fail fuzz
+  fi
+fi
+
 step "e2e responses against openapi/openapi.json"
 if [[ ! -s "$HARNESS_EXCHANGE_LOG" ]]; then
   skip openapi-responses "no exchanges logged"

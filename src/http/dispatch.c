@@ -179,6 +179,7 @@ fn_status dispatch_parse_form(const void *data, size_t len, json_t **out, char *
   if (copy == NULL || obj == NULL) {
     free(copy);
     json_decref(obj);
+    snprintf(detail, detail_len, "Out of memory.");
     return FN_INTERNAL;
   }
   if (len > 0) /* an empty body is a NULL pointer (Ulfius), and memcpy's source must not be NULL */
