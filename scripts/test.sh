@@ -213,6 +213,16 @@ if [[ "$SANITIZE" == OFF ]]; then
   fi
 fi
 
+# Valgrind memcheck of the server under a short mixed load (its own Debug build and PostgreSQL).
+if [[ "$SANITIZE" == OFF ]]; then
+  step "Valgrind memcheck (tests/valgrind)"
+  if bash tests/valgrind/run.sh </dev/null; then
+    pass valgrind
+  else
+    fail valgrind
+  fi
+fi
+
 step "e2e responses against openapi/openapi.json"
 if [[ ! -s "$HARNESS_EXCHANGE_LOG" ]]; then
   skip openapi-responses "no exchanges logged"

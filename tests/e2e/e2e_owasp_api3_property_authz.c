@@ -245,6 +245,7 @@ static void test_memberships(void **state) {
                          {"accepted_terms_version", json_integer(1)}, {"display_name", json_string("Someone else")},
                          {"group_id", json_string(W.group1)}, {"version", json_integer(5)},
                          {"role", json_string("convener")});
+  json_decref(empty);
   /* an invitation that is already accepted */
   json_t *invite = json_pack("{s:s}", "member_id", W.lone_a.id);
   expect_fields_rejected("POST", list, W.conv2.token, invite, {"state", json_string("active")},
