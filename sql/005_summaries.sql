@@ -25,12 +25,16 @@ CREATE INDEX event_registrations_member ON event_registrations (member_id, statu
 -- registration carries its event's start, kept right by the two triggers below (in the database,
 -- so no code path can forget it), and a partial index serves "upcoming, going or waitlisted".
 ALTER TABLE event_registrations ADD COLUMN event_starts_at timestamptz;
-UPDATE event_registrations r SET event_starts_at = e.starts_at FROM events e WHERE e.id = r.event_id;
+ALTER TABLE event_registrations ADD COLUMN event_published boolean;
+UPDATE event_registrations r SET event_starts_at = e.starts_at, event_published = e.status = 'published'
+FROM events e WHERE e.id = r.event_id;
 ALTER TABLE event_registrations ALTER COLUMN event_starts_at SET NOT NULL;
+ALTER TABLE event_registrations ALTER COLUMN event_published SET NOT NULL;
 
 CREATE FUNCTION event_registrations_set_starts() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  SELECT starts_at INTO NEW.event_starts_at FROM events WHERE id = NEW.event_id;
+  SELECT starts_at, status = 'published' INTO NEW.event_starts_at, NEW.event_published
+  FROM events WHERE id = NEW.event_id;
   RETURN NEW;
 END $$;
 CREATE TRIGGER event_registrations_starts BEFORE INSERT ON event_registrations
@@ -38,12 +42,17 @@ CREATE TRIGGER event_registrations_starts BEFORE INSERT ON event_registrations
 
 CREATE FUNCTION events_propagate_starts() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  UPDATE event_registrations SET event_starts_at = NEW.starts_at WHERE event_id = NEW.id;
+  UPDATE event_registrations SET event_starts_at = NEW.starts_at, event_published = NEW.status = 'published'
+  WHERE event_id = NEW.id;
   RETURN NULL;
 END $$;
-CREATE TRIGGER events_starts_changed AFTER UPDATE OF starts_at ON events
-  FOR EACH ROW WHEN (OLD.starts_at IS DISTINCT FROM NEW.starts_at) EXECUTE FUNCTION events_propagate_starts();
+CREATE TRIGGER events_starts_changed AFTER UPDATE OF starts_at, status ON events
+  FOR EACH ROW WHEN (OLD.starts_at IS DISTINCT FROM NEW.starts_at OR OLD.status IS DISTINCT FROM NEW.status)
+  EXECUTE FUNCTION events_propagate_starts();
 
 DROP INDEX event_registrations_member;
+-- Published too: checking each event's status was 45% of an overview page (tests/bench/README.md).
 CREATE INDEX event_registrations_member_upcoming ON event_registrations (member_id, event_starts_at)
-  INCLUDE (event_id) WHERE status IN ('going', 'waitlisted');
+  WHERE status IN ('going', 'waitlisted') AND event_published;
+-- Network-wide upcoming events, counted once per summary request.
+CREATE INDEX events_network_upcoming ON events (starts_at) WHERE status = 'published' AND network_wide;

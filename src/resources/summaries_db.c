@@ -63,8 +63,7 @@ static const db_stmt figures = {
     "     WHERE es.site_id = s.id AND e.status = 'published' AND e.starts_at >= now() AND NOT e.network_wide) ev"
     " CROSS JOIN LATERAL (SELECT count(*) AS n FROM members m"
     "     JOIN event_registrations r ON r.member_id = m.id AND r.status IN ('going', 'waitlisted')"
-    "       AND r.event_starts_at >= now()"
-    "     JOIN events e ON e.id = r.event_id AND e.status = 'published'"
+    "       AND r.event_starts_at >= now() AND r.event_published"
     "     WHERE m.home_site_id = s.id) er"
     " ORDER BY t.n"};
 

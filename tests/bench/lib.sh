@@ -7,10 +7,23 @@
 #                                  sets FORUMNET (the binary)
 #   bench_pg_start                 throwaway PostgreSQL 15 under /tmp with scripts/test.sh's settings, database
 #                                  `forumnet`; sets PG_BASE PG_DATA PG_SOCK PG_PORT DATABASE_URL PG_VERSION PG_SETTINGS
-#                                  and defines psql_forumnet [psql args...]
+#                                  and defines psql_forumnet [psql args...]. BENCH_PG_EXTRA_SETTINGS (postgresql.conf
+#                                  lines, newline separated) are added when set (the scale run preloads auto_explain).
 #   bench_seed                     migrate, `seed --demo`, then 50 sites and 200 practitioners by SQL (they share the
 #                                  demo admin's password hash); sets ADMIN_EMAIL ADMIN_PASSWORD PRACTITIONER_EMAIL
 #                                  PRACTITIONER_PASSWORD SITE_ID MEMBER_ID
+#   bench_seed_scale N             after bench_seed: `forumnet seed --scale N` (seed 1; output in WORK/seed-scale.txt),
+#                                  then VACUUM ANALYZE and CHECKPOINT (what autovacuum and the checkpointer would have
+#                                  done before anyone measured); sets SCALE_PASSWORD SCALE_ADMIN_EMAIL
+#                                  SCALE_MANAGER_EMAIL SCALE_MANAGER_SITES (array: the manager's sites, at most 4, by
+#                                  id) SCALE_SEED_SECONDS SCALE_VACUUM_SECONDS
+#   bench_explain_summaries OUT ADMIN_TOKEN MANAGER_TOKEN SITE_ID
+#                                  needs a cluster started with BENCH_PG_EXTRA_SETTINGS=$BENCH_SCALE_PG_SETTINGS
+#                                  (auto_explain preloaded, inactive until asked) and a running server: logs one GET /v1/sites/SITE_ID/summary (manager) and one
+#                                  GET /v1/summaries/sites (admin) with auto_explain (ANALYZE, BUFFERS) and writes to
+#                                  OUT the summary statement's text, its parameters and both plans, as the server ran
+#                                  them; then times 5 more of each without auto_explain and sets EXPLAIN_SITE_MS and
+#                                  EXPLAIN_PAGE_MS (the statement's durations in ms, space separated)
 #   bench_serve [WRAPPER...]       start `[WRAPPER...] $FORUMNET serve` on a free port with SERVER_ENV (an array of
 #                                  KEY=VALUE the caller may extend first; FORUMNET_* from the caller's environment are
 #                                  not passed on) and wait up to BENCH_READY_SECONDS (10) for /readyz;
@@ -20,6 +33,8 @@
 #   bench_cleanup_pg               stop the cluster; remove PG_BASE unless BENCH_KEEP=1
 #
 # shellcheck disable=SC2034 # the globals set here are read by the scripts that source this file
+# auto_explain is loaded but logs nothing (log_min_duration -1) until bench_explain_summaries turns it on.
+BENCH_SCALE_PG_SETTINGS="shared_preload_libraries = 'auto_explain'"
 # The JWT secret is random per run and kept in BENCH_JWT_SECRET (tests may forge tokens with it).
 
 bench_build() {
@@ -42,7 +57,7 @@ bench_pg_start() {
   PG_PORT=5432 # only names the socket file in our private socket directory; no TCP
   # The same settings as scripts/test.sh: durability off (the cluster is deleted at exit).
   PG_INITDB_NOSYNC=1 PG_MAX_CONNECTIONS=200 \
-    PG_EXTRA_SETTINGS=$'fsync = off\nsynchronous_commit = off\nfull_page_writes = off' \
+    PG_EXTRA_SETTINGS=$'fsync = off\nsynchronous_commit = off\nfull_page_writes = off'${BENCH_PG_EXTRA_SETTINGS:+$'\n'$BENCH_PG_EXTRA_SETTINGS} \
     pg_start "$PG_DATA" "$PG_SOCK" "$PG_PORT" || die "could not start PostgreSQL"
   pg_createdb "$PG_SOCK" "$PG_PORT" forumnet
   DATABASE_URL=$(pg_url "$PG_SOCK" "$PG_PORT" forumnet)
@@ -79,6 +94,169 @@ ANALYZE;
 SQL
   SITE_ID=$(psql_forumnet -At -c "SELECT id FROM sites WHERE slug = 'bench-25'")
   MEMBER_ID=$(psql_forumnet -At -c "SELECT id FROM members WHERE email = 'bench.member100@bench.forumnet.test'")
+}
+
+bench_seed_scale() {
+  local scale=$1 out=${WORK:?bench_seed_scale needs WORK}/seed-scale.txt start
+  start=$SECONDS
+  FORUMNET_DATABASE_URL=$DATABASE_URL "$FORUMNET" seed --scale "$scale" </dev/null >"$out" 2>&1 || {
+    cat "$out" >&2
+    die "forumnet seed --scale $scale failed"
+  }
+  SCALE_SEED_SECONDS=$((SECONDS - start))
+  # "logins (every generated member has this password, shown once: PASSWORD)", then "  admin     EMAIL" and
+  # "  manager   EMAIL (site scale-s1-1)".
+  SCALE_PASSWORD=$(sed -n 's/.*shown once: \([^ )]*\))$/\1/p' "$out")
+  SCALE_ADMIN_EMAIL=$(awk '$1 == "admin" && $2 ~ /@/ { print $2; exit }' "$out")
+  SCALE_MANAGER_EMAIL=$(awk '$1 == "manager" && $2 ~ /@/ { print $2; exit }' "$out")
+  [[ -n "$SCALE_PASSWORD" && -n "$SCALE_ADMIN_EMAIL" && -n "$SCALE_MANAGER_EMAIL" ]] || {
+    cat "$out" >&2
+    die "could not find the logins in the output of forumnet seed --scale $scale"
+  }
+  start=$SECONDS
+  # VACUUM sets hint bits and the visibility map (index-only scans) as autovacuum would after a bulk load, and
+  # ANALYZE refreshes the statistics; the checkpoint writes the load's dirty buffers now rather than during a
+  # measurement.
+  psql_forumnet -c 'VACUUM (ANALYZE)' -c 'CHECKPOINT' || die "VACUUM ANALYZE after the scale seed failed"
+  SCALE_VACUUM_SECONDS=$((SECONDS - start))
+  mapfile -t SCALE_MANAGER_SITES < <(psql_forumnet -At -v email="$SCALE_MANAGER_EMAIL" <<'SQL'
+SELECT sm.site_id FROM site_managers sm JOIN members m ON m.id = sm.member_id JOIN sites s ON s.id = sm.site_id
+WHERE m.email = :'email' AND s.archived_at IS NULL ORDER BY s.created_at, s.id LIMIT 4;
+SQL
+  )
+  ((${#SCALE_MANAGER_SITES[@]} > 0)) || die "the scale manager $SCALE_MANAGER_EMAIL manages no open site"
+}
+
+# Reads a slice of the cluster's log (stdin) and prints what the server's summary statement left in it: the
+# parameters of its execution and auto_explain's plan. A log record is a timestamped line and the
+# tab-indented lines after it.
+_bench_summary_records() {
+  awk -v marker='json_array_elements_text($1::json) WITH ORDINALITY' '
+    function flush() {
+      if (rec == "") return
+      if (want_detail && rec ~ /DETAIL:  parameters:/) {
+        sub(/^.*DETAIL:  /, "", rec); params = rec; want_detail = 0
+      } else if (index(rec, marker)) {
+        if (rec ~ /  plan:\n/) {
+          n = split(rec, lines, "\n"); d = lines[1]; sub(/^.*duration: /, "", d); sub(/  plan:$/, "", d)
+          plan = "auto_explain: duration " d "\n"
+          for (i = 2; i <= n; i++) {
+            l = lines[i]; sub(/^\t/, "", l)
+            if (l ~ /^Query Text: /) { sub(/^Query Text: /, "", l); text = l; continue }
+            plan = plan l "\n"
+          }
+        } else if (rec ~ /summaries_figures/) {
+          want_detail = 1
+        }
+      }
+      rec = ""
+    }
+    /^[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] / { flush(); rec = $0; next }
+    { rec = rec "\n" $0 }
+    END {
+      flush()
+      print "-- " (params == "" ? "parameters: (not logged)" : params)
+      printf "%s", plan
+      print "-- QUERY TEXT " text
+    }'
+}
+
+# ALTER SYSTEM SET (or RESET) each NAME=VALUE, then reload. Backends apply it before their next statement.
+_bench_pg_set() {
+  local sql='' kv
+  for kv in "$@"; do
+    if [[ $kv == *=* ]]; then sql+="ALTER SYSTEM SET ${kv%%=*} = '${kv#*=}';"$'\n'; else sql+="ALTER SYSTEM RESET $kv;"$'\n'; fi
+  done
+  psql_forumnet >/dev/null <<<"${sql}SELECT pg_reload_conf();"
+  sleep 1 # the postmaster forwards the reload signal to every backend
+}
+
+# GET PATH with TOKEN, warning unless 200.
+_bench_get() {
+  local code
+  code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $2" "$BASE_URL$1")
+  [[ $code == 200 ]] || echo "WARNING: GET $1 (for the explain) answered HTTP $code" >&2
+  sleep 0.3 # lets the log catch up before the next mark
+}
+
+# Waits (up to 60 s) until no other session runs a statement: requests a load generator left queued in forumnet
+# must not land in the log slices below.
+_bench_wait_idle() {
+  local i busy
+  for ((i = 0; i < 300; i++)); do
+    busy=$(psql_forumnet -At -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'
+      AND state <> 'idle' AND pid <> pg_backend_pid()")
+    [[ $busy == 0 ]] && return 0
+    sleep 0.2
+  done
+  echo "WARNING: the database is still busy; the explain may mix in other requests" >&2
+}
+
+_bench_log_size() { stat -c %s "$PG_DATA/server.log"; }
+_bench_log_slice() { dd if="$PG_DATA/server.log" iflag=skip_bytes,count_bytes skip="$1" count="$(($2 - $1))" status=none; }
+# "duration: 12.345 ms  execute summaries_figures: ..." lines: the durations, space separated.
+_bench_durations() { grep -o 'duration: [0-9.]* ms  execute summaries_figures' | awk '{ printf "%s%s", sep, $2; sep = " " }'; }
+
+bench_explain_summaries() {
+  local out=$1 admin_token=$2 manager_token=$3 site_id=$4 a b c i site page text site_ms page_ms
+  local site_path=/v1/sites/$site_id/summary page_path=/v1/summaries/sites
+  _bench_wait_idle
+  # One request of each with auto_explain on (every statement of every session is logged with its plan, and with
+  # log_min_duration_statement its parameters), then five of each with only the durations logged: auto_explain's
+  # per-node timing slows the statement down (by about a third for the page of 50 sites), the durations do not.
+  _bench_pg_set auto_explain.log_min_duration=0 auto_explain.log_analyze=on auto_explain.log_buffers=on \
+    auto_explain.log_timing=on auto_explain.log_nested_statements=off auto_explain.log_settings=on \
+    log_min_duration_statement=0 || die "could not turn auto_explain on (is it in shared_preload_libraries?)"
+  a=$(_bench_log_size)
+  _bench_get "$site_path" "$manager_token"
+  b=$(_bench_log_size)
+  _bench_get "$page_path" "$admin_token"
+  c=$(_bench_log_size)
+  site=$(_bench_log_slice "$a" "$b" | _bench_summary_records)
+  page=$(_bench_log_slice "$b" "$c" | _bench_summary_records)
+  _bench_pg_set auto_explain.log_min_duration auto_explain.log_analyze auto_explain.log_buffers \
+    auto_explain.log_timing auto_explain.log_nested_statements auto_explain.log_settings ||
+    die "could not turn auto_explain off"
+  a=$(_bench_log_size)
+  for i in 1 2 3 4 5; do _bench_get "$site_path" "$manager_token"; done
+  b=$(_bench_log_size)
+  for i in 1 2 3 4 5; do _bench_get "$page_path" "$admin_token"; done
+  c=$(_bench_log_size)
+  site_ms=$(_bench_log_slice "$a" "$b" | _bench_durations)
+  page_ms=$(_bench_log_slice "$b" "$c" | _bench_durations)
+  _bench_pg_set log_min_duration_statement || die "could not turn statement logging off"
+  # Each slice must hold its own request's execution: the site's alone, then a page of several.
+  grep -qF "\$1 = '[\"$site_id\"]'" <<<"$site" ||
+    echo "WARNING: the one-site plan in the log is not for [\"$site_id\"] alone; see $out" >&2
+  grep -q "\$1 = '\[\"[^\"]*\", " <<<"$page" || echo "WARNING: the page plan in the log is not for several sites; see $out" >&2
+  text=$(sed -n 's/^-- QUERY TEXT //p' <<<"$site")
+  [[ -n "$text" ]] || text=$(sed -n 's/^-- QUERY TEXT //p' <<<"$page")
+  EXPLAIN_SITE_MS=$site_ms
+  EXPLAIN_PAGE_MS=$page_ms
+  {
+    echo "# The summary statement (summaries_figures) as forumnet ran it"
+    echo
+    echo "PostgreSQL $PG_VERSION, $(date -u '+%Y-%m-%d %H:%M UTC'). Captured with auto_explain (log_analyze, log_buffers,"
+    echo "log_timing) on the server's own pooled connections, which run with jit=off (src/db/pool.c; see"
+    echo "\"Settings\" under each plan). Those connections had run the statement before, so these are the plans"
+    echo "the plan cache settled on (a generic plan shows \$2/\$3 in its conditions, a custom one the values)."
+    echo
+    echo "Statement durations without auto_explain (log_min_duration_statement, 5 requests each):"
+    echo "one site ${site_ms:-?} ms; page of sites ${page_ms:-?} ms."
+    echo
+    echo "## One site: GET $site_path (manager)"
+    echo
+    grep -v '^-- QUERY TEXT ' <<<"$site"
+    echo
+    echo "## A page of sites: GET $page_path (admin, first page, default limit 50)"
+    echo
+    grep -v '^-- QUERY TEXT ' <<<"$page"
+    echo
+    echo "## Statement text (line breaks added before each LATERAL figure)"
+    echo
+    sed 's/ CROSS JOIN LATERAL /\n CROSS JOIN LATERAL /g; s/ JOIN sites si /\n JOIN sites si /' <<<"$text"
+  } >"$out"
+  [[ -n "$text" ]] || die "no plan of the summary statement in the PostgreSQL log ($PG_DATA/server.log)"
 }
 
 # shellcheck disable=SC2120 # callers pass a wrapper or nothing

@@ -154,6 +154,7 @@ static json_t *summary_figures(void) {
                           "practitioners_in_groups",
                           "practitioner_share",
                           "event_registrations",
+                          "upcoming_events", /* network-wide events made by suites running alongside count too */
                           "suppressed",
                           "from",
                           "to"};
