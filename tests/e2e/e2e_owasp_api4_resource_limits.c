@@ -417,9 +417,9 @@ static void expect_answered_at(http_response *r, const char *what, const char *f
 
 static void test_many_distinct_query_parameters(void **state) {
   (void)state;
-  /* libmicrohttpd parses the request into a per-connection pool (512 KiB here, src/http/server.c);
-   * far beyond this (e.g. 5000 parameters) it closes the connection without an answer. */
-  const size_t counts[] = {100, 300, 450, 1000, 2000};
+  /* libmicrohttpd parses the request into a per-connection pool (128 KiB here, src/http/server.c);
+   * beyond about 1000 parameters (e.g. 2000) it closes the connection without an answer. */
+  const size_t counts[] = {100, 300, 450, 1000};
   for (size_t k = 0; k < sizeof counts / sizeof counts[0]; k++) {
     char *path = query_with(counts[k], false);
     char what[96];
@@ -431,7 +431,7 @@ static void test_many_distinct_query_parameters(void **state) {
 
 static void test_one_query_parameter_repeated(void **state) {
   (void)state;
-  const size_t counts[] = {100, 300, 1000, 3000};
+  const size_t counts[] = {100, 300, 1000};
   for (size_t k = 0; k < sizeof counts / sizeof counts[0]; k++) {
     char *path = query_with(counts[k], true);
     char what[96];
