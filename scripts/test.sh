@@ -6,6 +6,9 @@
 #   FORUMNET_SANITIZE=1   build with AddressSanitizer + UBSan into build-asan/ instead of build/
 #   FORUMNET_TEST_KEEP=1  keep the throwaway cluster's directory (its path is printed) after the run
 #   CTEST_ARGS="-R e2e"   extra arguments for ctest (e.g. run a subset)
+#   FORUMNET_BUILD_DIR=d  build into d/ instead of build/ (or build-asan/), e.g. one per git worktree
+#   FORUMNET_TEST_QUICK=1 a developer's inner loop: skip the Release build, contract tests, fuzzing and
+#                         valgrind (CI never sets it)
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -102,14 +105,15 @@ else
 fi
 
 # --- build --------------------------------------------------------------------------------------------------
+QUICK=${FORUMNET_TEST_QUICK:-0}
 if [[ "${FORUMNET_SANITIZE:-0}" == 1 ]]; then
-  BUILD_DIR=build-asan
+  BUILD_DIR=${FORUMNET_BUILD_DIR:-build-asan}
   SANITIZE=ON
   : "${UBSAN_OPTIONS:=print_stacktrace=1:halt_on_error=1}"
   : "${ASAN_OPTIONS:=detect_leaks=1:strict_string_checks=1}"
   export UBSAN_OPTIONS ASAN_OPTIONS
 else
-  BUILD_DIR=build
+  BUILD_DIR=${FORUMNET_BUILD_DIR:-build}
   SANITIZE=OFF
 fi
 step "Build ($BUILD_DIR, FORUMNET_SANITIZE=$SANITIZE)"
@@ -120,6 +124,19 @@ if ! cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFORUMNET_TES
 fi
 pass build "$BUILD_DIR"
 FORUMNET_BIN="$ROOT/$BUILD_DIR/forumnet"
+
+# The standard Release build (-O2 turns on warnings such as -Wformat-truncation that -O0/-Og miss), tests
+# included, so that `cmake -DCMAKE_BUILD_TYPE=Release` as the README shows it cannot break unnoticed.
+if [[ "$SANITIZE" == OFF && "$QUICK" != 1 ]]; then
+  step "Release build (build-release)"
+  if cmake -S . -B "$BUILD_DIR-release" -DCMAKE_BUILD_TYPE=Release -DFORUMNET_TESTS=ON >/dev/null &&
+    cmake --build "$BUILD_DIR-release" -j"$JOBS" >"$BUILD_DIR-release.log" 2>&1; then
+    pass release-build "$BUILD_DIR-release"
+  else
+    tail -n 40 "$BUILD_DIR-release.log" 2>/dev/null || true
+    fail release-build
+  fi
+fi
 
 # --- static analysis ----------------------------------------------------------------------------------------
 step "cppcheck src/"
@@ -196,7 +213,9 @@ else
 fi
 
 step "Contract tests (generated TypeScript client; /docs in Chromium)"
-if FORUMNET_BIN="$FORUMNET_BIN" bash tests/contract/run.sh </dev/null; then
+if [[ "$QUICK" == 1 ]]; then
+  skip contract "FORUMNET_TEST_QUICK=1"
+elif FORUMNET_BIN="$FORUMNET_BIN" bash tests/contract/run.sh </dev/null; then
   pass contract
 else
   fail contract
@@ -204,7 +223,7 @@ fi
 
 # A short bounded fuzzing run (libFuzzer + ASan/UBSan); longer runs: FUZZ_SECONDS=300 tests/fuzz/run.sh.
 # Skipped in the sanitizer pass: the fuzzers are sanitizer builds already.
-if [[ "$SANITIZE" == OFF ]]; then
+if [[ "$SANITIZE" == OFF && "$QUICK" != 1 ]]; then
   step "Fuzzing (tests/fuzz, ${FUZZ_SECONDS:-5} s per harness)"
   if FUZZ_SECONDS=${FUZZ_SECONDS:-5} bash tests/fuzz/run.sh </dev/null; then
     pass fuzz
@@ -214,7 +233,7 @@ if [[ "$SANITIZE" == OFF ]]; then
 fi
 
 # Valgrind memcheck of the server under a short mixed load (its own Debug build and PostgreSQL).
-if [[ "$SANITIZE" == OFF ]]; then
+if [[ "$SANITIZE" == OFF && "$QUICK" != 1 ]]; then
   step "Valgrind memcheck (tests/valgrind)"
   if bash tests/valgrind/run.sh </dev/null; then
     pass valgrind

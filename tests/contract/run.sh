@@ -11,7 +11,7 @@
 #   7. SIGTERM the server; it must exit 0
 #
 # Needs FORUMNET_TEST_DATABASE_URL (scripts/test.sh exports it: a migrated, throwaway database), a built
-# build/forumnet, node >= 20 and npm, and Debian's `chromium`. Optional:
+# build/forumnet, node >= 18 (Debian 12 ships 18.19) and npm, and Debian's `chromium`. Optional:
 #   FORUMNET_BIN        the server binary (default: build/forumnet)
 #   FORUMNET_DOCS_JS    Redoc's redoc.standalone.js (default: tools/node_modules/redoc/bundles/..., which
 #                       scripts/lib/tools.sh installs when missing)
@@ -116,8 +116,8 @@ cd "$HERE" || exit 1
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   give_up "node and npm are needed (Debian: apt-get install nodejs npm)"
 fi
-node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' ||
-  give_up "node $(node --version) is too old: playwright-core needs node >= 20"
+node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 18 ? 0 : 1)' ||
+  give_up "node $(node --version) is too old: the contract tools need node >= 18"
 
 # --- 1. npm ci ------------------------------------------------------------------------------------------
 LOCK_SUM=$(sha256sum package-lock.json | cut -d' ' -f1)

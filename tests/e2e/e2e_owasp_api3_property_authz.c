@@ -519,7 +519,7 @@ static void scan_at(const json_t *v, const char *allowed, const char *where, con
 static void expect_no_secrets_at(const char *path, const char *token, bool notes_allowed, const char *file, int line) {
   http_response *r = http_get(path, token);
   char where[400];
-  snprintf(where, sizeof where, "GET %s (status %ld)", path, r->status);
+  snprintf(where, sizeof where, "GET %.300s (status %ld)", path, r->status); /* bounded: -Wformat-truncation */
   scan_at(r->json, NULL, where, file, line);
   if (!notes_allowed && strstr(r->body, g_notes))
     harness_fail_at(file, line, "%s carries the meeting notes of a group the caller is not in", where);
