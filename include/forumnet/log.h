@@ -1,6 +1,8 @@
 #ifndef FORUMNET_LOG_H
 #define FORUMNET_LOG_H
 
+#include <stddef.h>
+
 /* Operational messages: one JSON line each on stderr. Never pass secrets, tokens,
  * passwords or request bodies to these functions. */
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -22,5 +24,9 @@ void log_access(const log_access_entry *entry);
 
 /* Current UTC time as RFC 3339 with milliseconds into buf (>= 32 bytes). */
 void log_timestamp(char *buf, unsigned long buf_len);
+
+/* Copies in to out (out_len bytes, NUL-terminated, truncated at a whole character), replacing every
+ * byte that is not part of valid UTF-8 with U+FFFD, so a log line can always be written as JSON. */
+void log_utf8_sanitize(const char *in, char *out, size_t out_len);
 
 #endif

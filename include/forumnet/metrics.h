@@ -4,7 +4,8 @@
 #include "forumnet/db.h"
 
 /* Counters are lock-free; route slots are fixed at start from the route table. */
-void metrics_init(int route_count);
+/* 0, or -1 when out of memory (the server must not start). */
+int metrics_init(int route_count);
 /* route_index -1 for requests that matched no route. */
 void metrics_observe(int route_index, int http_status, double seconds);
 /* Prometheus text exposition; caller frees. route_label(i)/route_method(i) name the slots. */

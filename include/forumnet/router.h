@@ -6,7 +6,8 @@
 #include "forumnet/http.h"
 
 /* Collects every resource's route table (http/routes.c) into one indexed list. */
-void router_init(void);
+/* Collects every route table (routes.h). 0, or -1 when out of memory: the server must not start. */
+int router_init(void);
 int router_route_count(void);
 const fn_route *router_route(int index);
 

@@ -8,15 +8,14 @@
 #include "forumnet/db.h"
 #include "forumnet/log.h"
 
-/* Upper bound on distinct statements one connection prepares. */
-#define DB_MAX_PREPARED 256
-
 struct db_conn {
   PGconn *pg;
   int in_use;
   int broken; /* reset before next use */
-  const db_stmt *prepared[DB_MAX_PREPARED];
-  int prepared_count;
+  /* The statements this session has prepared: grows with the code (about 170 today), so no
+   * limit can be hit silently (a forgotten one would be prepared again and fail with 42P05). */
+  const db_stmt **prepared;
+  int prepared_count, prepared_capacity;
   char sqlstate[6];
 };
 
@@ -88,8 +87,10 @@ void db_pool_destroy(db_pool *pool) {
   pthread_mutex_lock(&pool->lock);
   pool->closing = 1;
   pthread_mutex_unlock(&pool->lock);
-  for (unsigned i = 0; i < pool->size; i++)
+  for (unsigned i = 0; i < pool->size; i++) {
     PQfinish(pool->conns[i].pg);
+    free(pool->conns[i].prepared);
+  }
   pthread_mutex_destroy(&pool->lock);
   free(pool->conns);
   free(pool);
@@ -267,6 +268,18 @@ static fn_status classify_failure(db_conn *c, PGresult *res, const char *what) {
 PGresult *db_exec(db_conn *c, const db_stmt *stmt, int nparams, const char *const *params, fn_status *st) {
   c->sqlstate[0] = '\0';
   if (!is_prepared(c, stmt)) {
+    /* Room to record it first: a statement prepared but not recorded would fail next time. */
+    if (c->prepared_count == c->prepared_capacity) {
+      int capacity = c->prepared_capacity ? 2 * c->prepared_capacity : 256;
+      const db_stmt **grown = realloc(c->prepared, (size_t)capacity * sizeof *grown);
+      if (grown == NULL) {
+        log_error("out of memory recording prepared statement %s", stmt->name);
+        *st = FN_INTERNAL;
+        return NULL;
+      }
+      c->prepared = grown;
+      c->prepared_capacity = capacity;
+    }
     PGresult *prep = PQprepare(c->pg, stmt->name, stmt->sql, 0, NULL);
     if (PQresultStatus(prep) != PGRES_COMMAND_OK) {
       *st = classify_failure(c, prep, stmt->name);
@@ -274,8 +287,7 @@ PGresult *db_exec(db_conn *c, const db_stmt *stmt, int nparams, const char *cons
       return NULL;
     }
     PQclear(prep);
-    if (c->prepared_count < DB_MAX_PREPARED)
-      c->prepared[c->prepared_count++] = stmt;
+    c->prepared[c->prepared_count++] = stmt;
   }
   PGresult *res = PQexecPrepared(c->pg, stmt->name, nparams, params, NULL, NULL, 0);
   ExecStatusType rs = PQresultStatus(res);

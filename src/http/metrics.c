@@ -21,9 +21,10 @@ typedef struct route_metrics {
 static route_metrics *slots; /* route_count + 1: the last slot is "unmatched" */
 static int slot_count;
 
-void metrics_init(int route_count) {
+int metrics_init(int route_count) {
   slot_count = route_count + 1;
   slots = calloc((size_t)slot_count, sizeof *slots);
+  return slots != NULL ? 0 : -1;
 }
 
 void metrics_observe(int route_index, int http_status, double seconds) {

@@ -1,20 +1,29 @@
 #include "forumnet/router.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "forumnet/routes.h"
 
-#define ROUTER_MAX_ROUTES 256
-
-static const fn_route *routes[ROUTER_MAX_ROUTES];
+/* Every route of every table, sized at start-up: no route can be dropped by a fixed limit. */
+static const fn_route **routes;
 static int route_count;
 
-void router_init(void) {
-  route_count = 0;
+int router_init(void) {
+  int n = 0;
   for (const fn_route *const *table = all_route_tables; *table != NULL; table++)
-    for (const fn_route *r = *table; r->method != NULL && route_count < ROUTER_MAX_ROUTES; r++)
+    for (const fn_route *r = *table; r->method != NULL; r++)
+      n++;
+  free(routes);
+  route_count = 0;
+  routes = calloc((size_t)n + 1, sizeof *routes);
+  if (routes == NULL)
+    return -1;
+  for (const fn_route *const *table = all_route_tables; *table != NULL; table++)
+    for (const fn_route *r = *table; r->method != NULL; r++)
       routes[route_count++] = r;
+  return 0;
 }
 
 int router_route_count(void) { return route_count; }

@@ -70,8 +70,10 @@ int server_run(fn_app *app) {
     log_error("cannot resolve FORUMNET_LISTEN host %s", app->cfg.listen_host);
     return 1;
   }
-  router_init();
-  metrics_init(router_route_count());
+  if (router_init() != 0 || metrics_init(router_route_count()) != 0) {
+    log_error("out of memory setting up the routes");
+    return 1;
+  }
   if (ulfius_init_instance(&instance, app->cfg.listen_port, NULL, NULL) != U_OK)
     return 1;
   /* One byte over the limit is kept so a chunked oversize body can be detected (413). */

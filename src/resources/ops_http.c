@@ -65,11 +65,12 @@ static void ops_http_docs(fn_req *req) {
   reply_text(req, 200, "text/html; charset=utf-8", docs_html, sizeof docs_html - 1);
 }
 
-/* The bundle is read once, on first use, from FORUMNET_DOCS_JS. */
+/* The bundle is read once, on first use, from FORUMNET_DOCS_JS; written only under the lock,
+ * and read after taking it once (so every thread sees the finished load). */
 static char *docs_js;
 static size_t docs_js_len;
-static pthread_once_t docs_js_once = PTHREAD_ONCE_INIT;
-static const char *docs_js_path;
+static int docs_js_loaded;
+static pthread_mutex_t docs_js_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Redoc's footer shows a logo from Redocly's CDN that no option turns off; the page must not
  * reach outside this origin, so the bundle's reference to it becomes an empty inline image. */
@@ -109,8 +110,8 @@ static void replace_remote_logo(void) {
   docs_js_len = (size_t)(w - out);
 }
 
-static void load_docs_js(void) {
-  FILE *f = fopen(docs_js_path, "rb");
+static void load_docs_js(const char *path) {
+  FILE *f = fopen(path, "rb");
   if (f == NULL)
     return;
   if (fseek(f, 0, SEEK_END) == 0) {
@@ -130,8 +131,12 @@ static void load_docs_js(void) {
 }
 
 static void ops_http_docs_js(fn_req *req) {
-  docs_js_path = req->app->cfg.docs_js_path;
-  pthread_once(&docs_js_once, load_docs_js);
+  pthread_mutex_lock(&docs_js_lock);
+  if (!docs_js_loaded) {
+    load_docs_js(req->app->cfg.docs_js_path);
+    docs_js_loaded = 1;
+  }
+  pthread_mutex_unlock(&docs_js_lock);
   if (docs_js == NULL) {
     reply_problem(req, FN_UNAVAILABLE, "The docs bundle is not installed (FORUMNET_DOCS_JS).");
     return;
