@@ -54,6 +54,10 @@ fn_status db_begin(db_conn *conn);
 fn_status db_commit(db_conn *conn);
 void db_rollback(db_conn *conn);
 
+/* A new copy of a result's text value (caller frees); NULL only when out of memory, which
+ * callers must turn into FN_INTERNAL (never pass the result to strlen unchecked). */
+char *db_value_dup(const PGresult *res, int row, int col);
+
 /* SQLSTATE of the last failed db_exec on this connection ("" if none). Borrowed. */
 const char *db_last_sqlstate(const db_conn *conn);
 

@@ -325,6 +325,10 @@ void db_rollback(db_conn *c) {
     (void)simple_command(c, "ROLLBACK");
 }
 
+char *db_value_dup(const PGresult *res, int row, int col) {
+  return strndup(PQgetvalue(res, row, col), (size_t)PQgetlength(res, row, col));
+}
+
 const char *db_last_sqlstate(const db_conn *c) { return c->sqlstate; }
 
 fn_status db_ping(db_conn *c, int *applied_migrations) {
