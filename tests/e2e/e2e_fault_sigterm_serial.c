@@ -37,7 +37,7 @@
 #define MAX_FAST_REQUESTS 3000   /* per fast thread: loops are bounded in count ... */
 #define FAST_AFTER_SIGNAL_MS 800 /* ... and in time */
 #define FAST_PAUSE_MS 5
-#define LOCK_HOLD_MS 2000
+#define LOCK_HOLD_MS 5000     /* long enough to stay held on a loaded 2-core machine (2 s was not, once) */
 #define SIGNAL_SLACK_MS 100   /* a request sent this long before the signal has surely been accepted */
 #define REFUSE_WITHIN_MS 1000 /* a connection after the signal must fail within this */
 #define GRACE_MS 10000        /* the server's shutdown grace (src/http/server.c) */
