@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Lints openapi/openapi.yaml with Redocly CLI (rules in openapi/redocly.yaml), then bundles it to
+# Lints openapi/openapi.yaml with Redocly CLI (rules in openapi/redocly.yaml) and with Spectral and the
+# OWASP API Security ruleset (rules in openapi/.spectral.yaml; any error fails), then bundles it to
 # openapi/openapi.json: the same document as JSON (key order kept, 2-space indent), which the server
 # embeds at build time and serves at GET /openapi.json, and which tools/validate-responses.mjs and the
 # generated client read. openapi.yaml is the source; openapi.json is committed and never edited by hand.
 #
-# Redocly is a dev tool pinned in tools/package.json and tools/package-lock.json, installed with `npm ci`
-# into tools/node_modules (scripts/lib/tools.sh) the first time and whenever the lock file changes. Needs
-# node >= 18.17 and npm, and the npm registry on first use.
+# Redocly and Spectral are dev tools pinned in tools/package.json and tools/package-lock.json, installed
+# with `npm ci` into tools/node_modules (scripts/lib/tools.sh) the first time and whenever the lock file
+# changes. Needs node >= 18.18 and npm, and the npm registry on first use.
 #
 # Usage: scripts/lint_openapi.sh [--check] [extra redocly lint arguments]
 #   (default)  lint, then write openapi/openapi.json from openapi.yaml (only touched when it changes)
@@ -19,9 +20,11 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 spec="$root/openapi/openapi.yaml"
 json="$root/openapi/openapi.json"
 config="$root/openapi/redocly.yaml"
+spectral_rules="$root/openapi/.spectral.yaml"
 # shellcheck source=scripts/lib/tools.sh
 . "$root/scripts/lib/tools.sh"
 redocly="$TOOLS_BIN/redocly"
+spectral="$TOOLS_BIN/spectral"
 
 die() {
   printf 'lint_openapi: %s\n' "$*" >&2
@@ -39,6 +42,18 @@ tools_install || die "cannot install the npm tooling in tools/"
 
 echo "lint_openapi: redocly $("$redocly" --version) lint ${spec#"$root"/}" >&2
 "$redocly" lint --config "$config" "$@" "$spec" || exit
+
+# Spectral: any error fails, and is printed with its place; warnings (each rule left at warning has its
+# reason in the ruleset) are counted per rule. SPECTRAL_VERBOSE=1 prints every warning too.
+echo "lint_openapi: spectral $("$spectral" --version) lint ${spec#"$root"/} (${spectral_rules#"$root"/})" >&2
+spectral_out=$("$spectral" lint --ruleset "$spectral_rules" --fail-severity error --format text --quiet \
+  "$spec" 2>&1) || {
+  printf '%s\n' "$spectral_out" >&2
+  die "spectral found errors in ${spec#"$root"/} (rules: ${spectral_rules#"$root"/})"
+}
+[[ "${SPECTRAL_VERBOSE:-0}" == 1 && -n "$spectral_out" ]] && printf '%s\n' "$spectral_out" >&2
+echo "lint_openapi: spectral: 0 errors, $(grep -c ' warning ' <<<"$spectral_out" || true) warnings" >&2
+grep ' warning ' <<<"$spectral_out" | awk '{print $3}' | sort | uniq -c | sed 's/^ */lint_openapi:   /' >&2 || true
 
 # Bundle into a private directory: redocly picks the output's extension itself, so the file is named
 # openapi.json there.

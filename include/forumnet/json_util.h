@@ -53,7 +53,16 @@ fn_status json_validate_items(const json_t *array, const char *field, const fiel
 /* Validates obj (the body member `field`) against specs, adding errors named "field.name". */
 fn_status json_validate_nested(const json_t *obj, const char *field, const field_spec *specs, json_t **errors);
 
-/* Appends {"field": field, "message": message} to errors (created when *errors is NULL). */
+/* Bounds of a validation problem's `errors` list, so that its size never follows the request's (a body
+ * of many, or long, unknown keys): at most JSON_ERRORS_MAX entries (the first ones), each field name cut
+ * to JSON_ERROR_FIELD_MAX and each message to JSON_ERROR_MESSAGE_MAX characters. openapi.yaml
+ * (Problem.errors, FieldError) documents the same numbers. */
+#define JSON_ERRORS_MAX 100
+#define JSON_ERROR_FIELD_MAX 128
+#define JSON_ERROR_MESSAGE_MAX 256
+
+/* Appends {"field": field, "message": message} to errors (created when *errors is NULL), within the
+ * bounds above: nothing is appended once the list holds JSON_ERRORS_MAX entries. */
 void json_errors_add(json_t **errors, const char *field, const char *message);
 
 /* Validators shared with query-parameter parsing. */
@@ -62,6 +71,9 @@ int json_is_email(const char *s);
 int json_is_slug(const char *s, long min, long max);
 /* Number of UTF-8 code points, or -1 if s is not valid UTF-8. */
 long json_utf8_length(const char *s);
+/* A new string: s cut to at most max_chars code points, then to its longest valid UTF-8 prefix (NULL
+ * when out of memory). The caller frees it. */
+char *json_utf8_cut(const char *s, long max_chars);
 /* 1 if s is an RFC 3339 date-time (seconds 00-59, fraction of 1-9 digits, Z or +-HH:MM; T and Z in
  * either case) no earlier than 0001-01-01T00:00:00Z (PostgreSQL has no year 0); then *epoch_us (if not
  * NULL) is the instant in microseconds since 1970-01-01T00:00:00Z. */

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # The pinned Node.js dev tooling in tools/ (tools/package.json + tools/package-lock.json): Redocly CLI for
 # the OpenAPI lint and bundle, Redoc's standalone bundle for GET /docs, Ajv for tools/validate-responses.mjs.
-# Source it; needs node >= 18.17 and npm, and the npm registry the first time and whenever the lock changes.
+# Source it; needs node ^18.19 or >= 20.17 and npm, and the npm registry the first time and whenever the lock changes.
 #
 #   tools_install      `npm ci` into tools/node_modules (git-ignored) unless it already matches the lock file;
 #                      returns non-zero, with a message on stderr, when node/npm are missing or npm ci fails
@@ -22,7 +22,8 @@ export NO_UPDATE_NOTIFIER=1
 
 tools_err() { printf 'tools: %s\n' "$*" >&2; }
 
-# Succeeds when node (>= 18.17, what Redocly CLI 1.34 needs; Debian 12 ships 18.20) and npm are on PATH.
+# Succeeds when node (^18.19 or >= 20.17: what Redocly CLI 1.34 and Spectral 6.16 both accept; Debian 12
+# ships 18.20) and npm are on PATH.
 tools_check_node() {
   if ! command -v node >/dev/null 2>&1; then
     tools_err "node is not installed (Debian: apt-get install nodejs npm)"
@@ -34,9 +35,9 @@ tools_check_node() {
   fi
   if ! node -e '
     const [maj, min] = process.versions.node.split(".").map(Number);
-    process.exit(maj > 18 || (maj === 18 && min >= 17) ? 0 : 1);
+    process.exit(maj > 20 || (maj === 20 && min >= 17) || (maj === 18 && min >= 19) ? 0 : 1);
   '; then
-    tools_err "node $(node --version) is too old; the tools in tools/ need node >= 18.17"
+    tools_err "node $(node --version) is too old; the tools in tools/ need node ^18.19 or >= 20.17"
     return 1
   fi
 }

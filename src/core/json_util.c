@@ -31,9 +31,17 @@ fn_status json_parse_object(const void *data, size_t len, json_t **out, char *de
   return FN_OK;
 }
 
-/* s cut back to its longest valid UTF-8 prefix (a new string), or NULL when out of memory. */
-static char *utf8_prefix(const char *s) {
-  char *copy = strdup(s);
+char *json_utf8_cut(const char *s, long max_chars) {
+  size_t len = 0;
+  long chars = 0;
+  /* Count lead bytes (not 10xxxxxx continuation bytes): the cut falls before the (max_chars+1)th. */
+  for (const unsigned char *p = (const unsigned char *)s; p[len]; len++)
+    if ((p[len] & 0xC0) != 0x80 && ++chars > max_chars)
+      break;
+  char *copy = strndup(s, len);
+  /* Callers build field names with snprintf into fixed buffers ("attendance[0].%.32s"), which can cut
+   * a multi-byte character of a client's key in half; jansson refuses invalid UTF-8 and the error would
+   * be lost (found by tests/fuzz/fuzz_json_body). Keep the valid prefix. */
   for (size_t n = copy ? strlen(copy) : 0; n > 0 && json_utf8_length(copy) < 0;)
     copy[--n] = '\0';
   return copy;
@@ -42,18 +50,13 @@ static char *utf8_prefix(const char *s) {
 void json_errors_add(json_t **errors, const char *field, const char *message) {
   if (*errors == NULL)
     *errors = json_array();
-  json_t *e = json_pack("{s:s, s:s}", "field", field, "message", message);
-  if (e == NULL) {
-    /* Callers build field names with snprintf into fixed buffers ("attendance[0].%.32s"), which can
-     * cut a multi-byte character of a client's key in half; jansson refuses the invalid UTF-8 and
-     * the error would be lost (found by tests/fuzz/fuzz_json_body). Keep the valid prefix. */
-    char *f = utf8_prefix(field), *m = utf8_prefix(message);
-    if (f && m)
-      e = json_pack("{s:s, s:s}", "field", f, "message", m);
-    free(f);
-    free(m);
-  }
-  json_array_append_new(*errors, e);
+  if (*errors == NULL || json_array_size(*errors) >= JSON_ERRORS_MAX)
+    return;
+  char *f = json_utf8_cut(field, JSON_ERROR_FIELD_MAX), *m = json_utf8_cut(message, JSON_ERROR_MESSAGE_MAX);
+  if (f && m)
+    json_array_append_new(*errors, json_pack("{s:s, s:s}", "field", f, "message", m));
+  free(f);
+  free(m);
 }
 
 int json_is_uuid(const char *s) {

@@ -1,10 +1,15 @@
 /* Request accessors and reply helpers shared by every handler. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <ulfius.h>
 
 #include "forumnet/http.h"
+#include "forumnet/json_util.h"
 #include "forumnet/log.h"
+
+/* Longest problem `detail`, in characters (openapi.yaml: Problem.detail maxLength). */
+#define PROBLEM_DETAIL_MAX 500
 
 static const char *const role_names[] = {[ROLE_NONE] = "none",
                                          [ROLE_PRACTITIONER] = "practitioner",
@@ -120,8 +125,12 @@ void reply_problem_with(fn_req *req, fn_status st, const char *detail, json_t *e
   int http = fn_status_http(st);
   char type[96];
   snprintf(type, sizeof type, "urn:forumnet:problem:%s", fn_status_slug(st));
+  /* A detail is at most PROBLEM_DETAIL_MAX characters, as openapi.yaml (Problem.detail) says, whatever
+   * a handler composed. */
+  char *cut = json_utf8_cut(detail ? detail : default_detail(st), PROBLEM_DETAIL_MAX);
   json_t *body = json_pack("{s:s, s:s, s:i, s:s, s:s}", "type", type, "title", fn_status_title(st), "status", http,
-                           "detail", detail ? detail : default_detail(st), "request_id", req->request_id);
+                           "detail", cut ? cut : default_detail(st), "request_id", req->request_id);
+  free(cut);
   if (extra) {
     json_object_update_missing(body, extra); /* never overrides type, title, status, detail */
     json_decref(extra);

@@ -393,6 +393,54 @@ static void test_errors_add(void **state) {
   json_decref(errors);
 }
 
+/* The errors list never grows with the request (openapi.yaml: Problem.errors maxItems, FieldError
+ * maxLength): at most JSON_ERRORS_MAX entries, field names and messages cut to their bounds in
+ * characters, and always valid UTF-8. */
+static void test_errors_add_is_bounded(void **state) {
+  (void)state;
+  json_t *errors = NULL;
+  for (int i = 0; i < JSON_ERRORS_MAX + 50; i++)
+    json_errors_add(&errors, "field", "is wrong");
+  assert_int_equal(json_array_size(errors), JSON_ERRORS_MAX);
+  json_decref(errors);
+
+  /* 300 two-byte characters: cut to JSON_ERROR_FIELD_MAX characters (not bytes). */
+  char field[601], message[1001];
+  for (int i = 0; i < 300; i++)
+    memcpy(field + 2 * i, "\xc3\xa9", 2);
+  field[600] = '\0';
+  memset(message, 'm', 1000);
+  message[1000] = '\0';
+  errors = NULL;
+  json_errors_add(&errors, field, message);
+  assert_int_equal(json_array_size(errors), 1);
+  const char *f = json_string_value(json_object_get(json_array_get(errors, 0), "field"));
+  const char *m = json_string_value(json_object_get(json_array_get(errors, 0), "message"));
+  assert_int_equal(json_utf8_length(f), JSON_ERROR_FIELD_MAX);
+  assert_int_equal(strlen(f), 2 * JSON_ERROR_FIELD_MAX);
+  assert_int_equal(json_utf8_length(m), JSON_ERROR_MESSAGE_MAX);
+  json_decref(errors);
+}
+
+static void test_utf8_cut(void **state) {
+  (void)state;
+  char *s = json_utf8_cut("abc", 5);
+  assert_string_equal(s, "abc");
+  free(s);
+  s = json_utf8_cut("abcdef", 3);
+  assert_string_equal(s, "abc");
+  free(s);
+  s = json_utf8_cut("a\xc3\xa9\xe2\x82\xacz", 3); /* a, e-acute, euro sign, z: 3 characters, 6 bytes */
+  assert_string_equal(s, "a\xc3\xa9\xe2\x82\xac");
+  free(s);
+  s = json_utf8_cut("ab\xe2\x82", 10); /* a character cut in half at the end: dropped */
+  assert_string_equal(s, "ab");
+  free(s);
+  s = json_utf8_cut("", 0);
+  assert_string_equal(s, "");
+  free(s);
+}
+
 /* ---- validators ---- */
 
 static void test_is_uuid(void **state) {
@@ -519,6 +567,8 @@ int main(void) {
       cmocka_unit_test(test_validate_typed_strings),
       cmocka_unit_test(test_validate_empty_specs),
       cmocka_unit_test(test_errors_add),
+      cmocka_unit_test(test_errors_add_is_bounded),
+      cmocka_unit_test(test_utf8_cut),
       cmocka_unit_test(test_is_uuid),
       cmocka_unit_test(test_is_email),
       cmocka_unit_test(test_is_slug),
