@@ -34,11 +34,12 @@ typedef struct fn_req fn_req;
 typedef void (*fn_handler)(fn_req *req);
 
 enum route_flags {
-  ROUTE_PUBLIC = 1u << 0,        /* no token needed */
-  ROUTE_JSON_BODY = 1u << 1,     /* requires a JSON object body (415/400 checked before the handler) */
-  ROUTE_FORM_BODY = 1u << 2,     /* with ROUTE_JSON_BODY: also accepts x-www-form-urlencoded */
-  ROUTE_OPTIONAL_BODY = 1u << 3, /* with ROUTE_JSON_BODY: an empty body counts as {} */
-  ROUTE_PARTNER = 1u << 4,       /* partner tokens (typ "partner", scope events:write) are accepted too */
+  ROUTE_PUBLIC = 1u << 0,            /* no token needed */
+  ROUTE_JSON_BODY = 1u << 1,         /* requires a JSON object body (415/400 checked before the handler) */
+  ROUTE_FORM_BODY = 1u << 2,         /* with ROUTE_JSON_BODY: also accepts x-www-form-urlencoded */
+  ROUTE_OPTIONAL_BODY = 1u << 3,     /* with ROUTE_JSON_BODY: an empty body counts as {} */
+  ROUTE_PARTNER = 1u << 4,           /* partner tokens (typ "partner", scope events:write) are accepted too */
+  ROUTE_ONE_TIME_PASSWORD = 1u << 5, /* open to a member who must still replace a one-time password */
 };
 
 /* One entry of a resource's route table; tables end with {NULL}. */
