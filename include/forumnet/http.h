@@ -15,10 +15,17 @@ typedef enum member_role { ROLE_NONE = 0, ROLE_PRACTITIONER, ROLE_FACILITATOR, R
 member_role role_from_string(const char *s);  /* ROLE_NONE if unknown or NULL */
 const char *role_to_string(member_role role); /* borrowed, static */
 
+struct fn_req;
+struct token_subject;
+
 /* Process-wide state shared by every request. */
 typedef struct fn_app {
   fn_config cfg;
   db_pool *pool;
+  /* How the dispatcher learns whether a verified token's subject still holds it (authenticate in
+   * dispatch.c). NULL, always in the server: auth_db_token_subject on the request's connection.
+   * Only the fuzz harnesses, which have no database, put a stand-in here. */
+  fn_status (*token_subject)(struct fn_req *req, int partner, const char *id, long iat_ms, struct token_subject *out);
 } fn_app;
 
 /* Who is calling, as established by the token. Authorization always re-reads the

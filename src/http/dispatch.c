@@ -107,6 +107,17 @@ static fn_status check_body_size(fn_req *req) {
   return FN_OK;
 }
 
+/* The subject's state, read with the request's connection (which the handler then reuses). */
+static fn_status read_token_subject(fn_req *req, int partner, const char *id, long iat_ms, token_subject *out) {
+  db_conn *db = req_db(req);
+  if (db == NULL)
+    return FN_UNAVAILABLE; /* replied */
+  fn_status st = auth_db_token_subject(db, partner, id, iat_ms, out);
+  if (st != FN_OK)
+    req_fail(req, st, NULL);
+  return st;
+}
+
 static fn_status authenticate(fn_req *req, const char **detail) {
   const char *h = req_header(req, "Authorization");
   if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0 || h[7] == '\0') {
@@ -134,15 +145,11 @@ static fn_status authenticate(fn_req *req, const char **detail) {
    * connection: a suspension, erasure, password change, secret rotation or revocation after
    * iat_ms ends it (the token cache above holds no such state, so nothing cached outlives
    * a change), and a one-time password confines the member to ROUTE_ONE_TIME_PASSWORD. */
-  db_conn *db = req_db(req);
-  if (db == NULL)
-    return FN_UNAVAILABLE; /* replied */
   token_subject subject;
-  fn_status st = auth_db_token_subject(db, partner, claims.sub, claims.iat_ms, &subject);
-  if (st != FN_OK) {
-    req_fail(req, st, NULL);
-    return st;
-  }
+  fn_status st = req->app->token_subject ? req->app->token_subject(req, partner, claims.sub, claims.iat_ms, &subject)
+                                         : read_token_subject(req, partner, claims.sub, claims.iat_ms, &subject);
+  if (st != FN_OK)
+    return st; /* replied */
   if (!subject.valid) {
     *detail = "The access token is invalid or expired.";
     return FN_UNAUTHENTICATED;
