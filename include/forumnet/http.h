@@ -15,10 +15,17 @@ typedef enum member_role { ROLE_NONE = 0, ROLE_PRACTITIONER, ROLE_FACILITATOR, R
 member_role role_from_string(const char *s);  /* ROLE_NONE if unknown or NULL */
 const char *role_to_string(member_role role); /* borrowed, static */
 
+struct fn_req;
+struct token_subject;
+
 /* Process-wide state shared by every request. */
 typedef struct fn_app {
   fn_config cfg;
   db_pool *pool;
+  /* How the dispatcher learns whether a verified token's subject still holds it (authenticate in
+   * dispatch.c). NULL, always in the server: auth_db_token_subject on the request's connection.
+   * Only the fuzz harnesses, which have no database, put a stand-in here. */
+  fn_status (*token_subject)(struct fn_req *req, int partner, const char *id, long iat_ms, struct token_subject *out);
 } fn_app;
 
 /* Who is calling, as established by the token. Authorization always re-reads the
@@ -34,11 +41,12 @@ typedef struct fn_req fn_req;
 typedef void (*fn_handler)(fn_req *req);
 
 enum route_flags {
-  ROUTE_PUBLIC = 1u << 0,        /* no token needed */
-  ROUTE_JSON_BODY = 1u << 1,     /* requires a JSON object body (415/400 checked before the handler) */
-  ROUTE_FORM_BODY = 1u << 2,     /* with ROUTE_JSON_BODY: also accepts x-www-form-urlencoded */
-  ROUTE_OPTIONAL_BODY = 1u << 3, /* with ROUTE_JSON_BODY: an empty body counts as {} */
-  ROUTE_PARTNER = 1u << 4,       /* partner tokens (typ "partner", scope events:write) are accepted too */
+  ROUTE_PUBLIC = 1u << 0,            /* no token needed */
+  ROUTE_JSON_BODY = 1u << 1,         /* requires a JSON object body (415/400 checked before the handler) */
+  ROUTE_FORM_BODY = 1u << 2,         /* with ROUTE_JSON_BODY: also accepts x-www-form-urlencoded */
+  ROUTE_OPTIONAL_BODY = 1u << 3,     /* with ROUTE_JSON_BODY: an empty body counts as {} */
+  ROUTE_PARTNER = 1u << 4,           /* partner tokens (typ "partner", scope events:write) are accepted too */
+  ROUTE_ONE_TIME_PASSWORD = 1u << 5, /* open to a member who must still replace a one-time password */
 };
 
 /* One entry of a resource's route table; tables end with {NULL}. */

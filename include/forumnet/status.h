@@ -5,13 +5,14 @@
  * maps it to an HTTP status; problem.c turns that into a problem+json body. */
 typedef enum fn_status {
   FN_OK = 0,
-  FN_CREATED,         /* a new resource was stored */
-  FN_NO_CONTENT,      /* done, nothing to return */
-  FN_NOT_MODIFIED,    /* If-None-Match matched */
-  FN_INVALID,         /* malformed or invalid input */
-  FN_UNAUTHENTICATED, /* missing or invalid credentials */
-  FN_FORBIDDEN,       /* authenticated but not allowed */
-  FN_NOT_FOUND,       /* unknown, or not visible to the caller */
+  FN_CREATED,                  /* a new resource was stored */
+  FN_NO_CONTENT,               /* done, nothing to return */
+  FN_NOT_MODIFIED,             /* If-None-Match matched */
+  FN_INVALID,                  /* malformed or invalid input */
+  FN_UNAUTHENTICATED,          /* missing or invalid credentials */
+  FN_FORBIDDEN,                /* authenticated but not allowed */
+  FN_PASSWORD_CHANGE_REQUIRED, /* 403: a one-time password allows nothing but GET|PATCH /v1/me */
+  FN_NOT_FOUND,                /* unknown, or not visible to the caller */
   FN_METHOD_NOT_ALLOWED,
   FN_CONFLICT,              /* duplicate, illegal state change */
   FN_PRECONDITION_FAILED,   /* If-Match mismatch */

@@ -18,10 +18,16 @@ typedef struct token_claims {
   char role[16];  /* member tokens: role at issue time (informative; authorization reads the database) */
   char scope[64]; /* partner tokens */
   long iat, exp;
+  long iat_ms; /* issue time in milliseconds (claim iat_ms; iat * 1000 in a token without it): compared with the
+                  subject's last credential change, which whole seconds cannot order */
 } token_claims;
 
+/* Milliseconds since the epoch (CLOCK_REALTIME): the issue time of a token issued now. */
+long token_now_ms(void);
+
 /* Signs claims->sub/typ/role/scope with the configured algorithm and key, adding
- * iss, aud, iat, nbf, exp (now + ttl) and a random jti. *out is a new string the
+ * iss, aud, iat, iat_ms, nbf, exp (now + ttl) and a random jti. iat_ms is claims->iat_ms
+ * when it lies within the second `now`, else now * 1000. *out is a new string the
  * caller frees with free(). */
 fn_status token_issue(const fn_config *cfg, const token_claims *claims, long ttl, time_t now, char **out);
 
@@ -32,8 +38,11 @@ fn_status token_issue(const fn_config *cfg, const token_claims *claims, long ttl
 fn_status token_verify(const fn_config *cfg, const char *token, time_t now, token_claims *out);
 
 /* token_verify behind a small cache of tokens that verified before: a hit costs a hash
- * and a compare instead of an HMAC/RSA check and two JSON parses. Only `exp` can turn a
- * verified token invalid later (iat/nbf only become more valid), so a hit re-checks it.
+ * and a compare instead of an HMAC/RSA check and two JSON parses. Of the token's own
+ * claims only `exp` can turn a verified token invalid later (iat/nbf only become more
+ * valid), so a hit re-checks it. The cache holds nothing about the subject: whether a
+ * credential change since iat_ms revoked the token is read from the database on every
+ * request, hit or miss (dispatch.c, authenticate), so no cached result outlives one.
  * Thread-safe. */
 fn_status token_verify_cached(const fn_config *cfg, const char *token, time_t now, token_claims *out);
 

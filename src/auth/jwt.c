@@ -4,6 +4,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "forumnet/json_util.h"
 #include "forumnet/token.h"
@@ -33,7 +34,14 @@ static const char *pinned_alg_name(const fn_config *cfg) {
   }
 }
 
+long token_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
 fn_status token_issue(const fn_config *cfg, const token_claims *claims, long ttl, time_t now, char **out) {
+  long iat_ms = claims->iat_ms / 1000 == (long)now ? claims->iat_ms : (long)now * 1000L;
   jwt_t *jwt = NULL;
   fn_status st = FN_INTERNAL;
   char jti[32];
@@ -49,8 +57,8 @@ fn_status token_issue(const fn_config *cfg, const token_claims *claims, long ttl
       jwt_add_header(jwt, "kid", cfg->jwt_kid) != 0 || jwt_add_grant(jwt, "iss", cfg->jwt_issuer) != 0 ||
       jwt_add_grant(jwt, "aud", cfg->jwt_audience) != 0 || jwt_add_grant(jwt, "sub", claims->sub) != 0 ||
       jwt_add_grant(jwt, "typ", claims->typ) != 0 || jwt_add_grant(jwt, "jti", jti) != 0 ||
-      jwt_add_grant_int(jwt, "iat", (long)now) != 0 || jwt_add_grant_int(jwt, "nbf", (long)now) != 0 ||
-      jwt_add_grant_int(jwt, "exp", (long)now + ttl) != 0)
+      jwt_add_grant_int(jwt, "iat", (long)now) != 0 || jwt_add_grant_int(jwt, "iat_ms", iat_ms) != 0 ||
+      jwt_add_grant_int(jwt, "nbf", (long)now) != 0 || jwt_add_grant_int(jwt, "exp", (long)now + ttl) != 0)
     goto out;
   if (claims->role[0] && jwt_add_grant(jwt, "role", claims->role) != 0)
     goto out;
@@ -176,6 +184,11 @@ fn_status token_verify(const fn_config *cfg, const char *token, time_t now, toke
   if (!integer_claim(payload, "exp", &out->exp) || !integer_claim(payload, "iat", &out->iat))
     goto out;
   if (now >= out->exp + CLOCK_LEEWAY_SECONDS || out->iat > now + CLOCK_LEEWAY_SECONDS || out->iat > out->exp)
+    goto out;
+  /* iat_ms, when present, must agree with iat (it only adds the milliseconds). */
+  out->iat_ms = out->iat * 1000L;
+  if (json_object_get(payload, "iat_ms") != NULL &&
+      (!integer_claim(payload, "iat_ms", &out->iat_ms) || out->iat_ms < 0 || out->iat_ms / 1000 != out->iat))
     goto out;
   long nbf;
   if (json_object_get(payload, "nbf") != NULL &&

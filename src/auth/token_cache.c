@@ -1,4 +1,6 @@
-/* A direct-mapped cache of verified access tokens (see token_verify_cached). */
+/* A direct-mapped cache of verified access tokens (see token_verify_cached). It caches the
+ * signature and claim checks only: revocation by a credential change is checked after it,
+ * on every request, by the dispatcher. */
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>

@@ -16,6 +16,7 @@ static const struct status_info status_table[] = {
     [FN_INVALID] = {400, "Bad Request", "invalid-request"},
     [FN_UNAUTHENTICATED] = {401, "Unauthorized", "unauthenticated"},
     [FN_FORBIDDEN] = {403, "Forbidden", "forbidden"},
+    [FN_PASSWORD_CHANGE_REQUIRED] = {403, "Password Change Required", "password-change-required"},
     [FN_NOT_FOUND] = {404, "Not Found", "not-found"},
     [FN_METHOD_NOT_ALLOWED] = {405, "Method Not Allowed", "method-not-allowed"},
     [FN_CONFLICT] = {409, "Conflict", "conflict"},

@@ -1,7 +1,8 @@
 /* The request pipeline. Ulfius hands every request to dispatch_request() (it is the
  * default endpoint), so there is exactly one place where the cross-cutting rules of
  * API.md section 1 are applied, in this order:
- *   route (404/405) -> body size (413) -> token (401) -> content type (415) -> JSON (400) -> handler. */
+ *   route (404/405) -> body size (413) -> token (401; 403 password-change-required) -> content type (415)
+ *   -> JSON (400) -> handler. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <netinet/in.h>
@@ -13,6 +14,7 @@
 #include <time.h>
 #include <ulfius.h>
 
+#include "forumnet/auth_db.h"
 #include "forumnet/json_util.h"
 #include "forumnet/log.h"
 #include "forumnet/metrics.h"
@@ -105,6 +107,17 @@ static fn_status check_body_size(fn_req *req) {
   return FN_OK;
 }
 
+/* The subject's state, read with the request's connection (which the handler then reuses). */
+static fn_status read_token_subject(fn_req *req, int partner, const char *id, long iat_ms, token_subject *out) {
+  db_conn *db = req_db(req);
+  if (db == NULL)
+    return FN_UNAVAILABLE; /* replied */
+  fn_status st = auth_db_token_subject(db, partner, id, iat_ms, out);
+  if (st != FN_OK)
+    req_fail(req, st, NULL);
+  return st;
+}
+
 static fn_status authenticate(fn_req *req, const char **detail) {
   const char *h = req_header(req, "Authorization");
   if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0 || h[7] == '\0') {
@@ -127,6 +140,23 @@ static fn_status authenticate(fn_req *req, const char **detail) {
   if (partner && (!(req->route->flags & ROUTE_PARTNER) || strcmp(claims.scope, "events:write") != 0)) {
     *detail = "This route does not accept partner tokens.";
     return FN_UNAUTHENTICATED;
+  }
+  /* The token is genuine; is it still the subject's? One primary-key read on the request's
+   * connection: a suspension, erasure, password change, secret rotation or revocation after
+   * iat_ms ends it (the token cache above holds no such state, so nothing cached outlives
+   * a change), and a one-time password confines the member to ROUTE_ONE_TIME_PASSWORD. */
+  token_subject subject;
+  fn_status st = req->app->token_subject ? req->app->token_subject(req, partner, claims.sub, claims.iat_ms, &subject)
+                                         : read_token_subject(req, partner, claims.sub, claims.iat_ms, &subject);
+  if (st != FN_OK)
+    return st; /* replied */
+  if (!subject.valid) {
+    *detail = "The access token is invalid or expired.";
+    return FN_UNAUTHENTICATED;
+  }
+  if (subject.must_change_password && !(req->route->flags & ROUTE_ONE_TIME_PASSWORD)) {
+    *detail = "Set your own password first: PATCH /v1/me with current_password and new_password.";
+    return FN_PASSWORD_CHANGE_REQUIRED;
   }
   req->caller.authenticated = 1;
   req->caller.is_partner = partner;
@@ -256,8 +286,10 @@ static void run_pipeline(fn_req *req) {
     return;
   }
   const char *detail = NULL;
-  if (!(req->route->flags & ROUTE_PUBLIC) && authenticate(req, &detail) != FN_OK) {
-    reply_problem(req, FN_UNAUTHENTICATED, detail);
+  fn_status auth = (req->route->flags & ROUTE_PUBLIC) ? FN_OK : authenticate(req, &detail);
+  if (auth != FN_OK) {
+    if (req->status == 0) /* not replied yet (a database failure has been) */
+      reply_problem(req, auth, detail);
     return;
   }
   if ((req->route->flags & ROUTE_OPTIONAL_BODY) && req->u->binary_body_length == 0) {

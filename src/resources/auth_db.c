@@ -1,14 +1,18 @@
-/* Every SQL statement of authentication: accounts by email, refresh-token chains and
- * the login-failure windows. */
+/* Every SQL statement of authentication: accounts by email, token subjects, refresh-token
+ * chains and the login-attempt windows. */
 #include "forumnet/auth_db.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const db_stmt find_login = {
-    "auth_find_login",
-    "SELECT id, role, status, coalesce(password_hash, '') FROM members WHERE lower(email) = lower($1)"};
+/* A one-time password (must_change_password) is valid for 7 days from when it was set. */
+#define ONE_TIME_PASSWORD_EXPIRED(m)                                                                                   \
+  "(" m ".must_change_password AND " m ".password_set_at <= clock_timestamp() - interval '7 days')"
+
+static const db_stmt find_login = {"auth_find_login",
+                                   "SELECT id, role, status, coalesce(password_hash, ''), " ONE_TIME_PASSWORD_EXPIRED(
+                                       "m") " FROM members m WHERE lower(email) = lower($1)"};
 
 fn_status auth_db_find_login(db_conn *db, const char *email, login_account *out) {
   fn_status st;
@@ -23,28 +27,65 @@ fn_status auth_db_find_login(db_conn *db, const char *email, login_account *out)
     snprintf(out->role, sizeof out->role, "%s", PQgetvalue(res, 0, 1));
     snprintf(out->status, sizeof out->status, "%s", PQgetvalue(res, 0, 2));
     snprintf(out->password_hash, sizeof out->password_hash, "%s", PQgetvalue(res, 0, 3));
+    out->one_time_password_expired = strcmp(PQgetvalue(res, 0, 4), "t") == 0;
   }
   PQclear(res);
   return FN_OK;
 }
 
-static const db_stmt login_blocked = {
-    "auth_login_blocked", "SELECT coalesce(max(ceil(extract(epoch FROM window_start + make_interval(secs => $3::int)"
-                          "   - clock_timestamp()))), 0)::bigint"
-                          " FROM login_failures"
-                          " WHERE window_start > clock_timestamp() - make_interval(secs => $3::int)"
-                          "   AND ((bucket = $1 AND failures >= $4::int) OR (bucket = $2 AND failures >= $5::int))"};
+/* Milliseconds of a credential change, comparable with a token's iat_ms claim. */
+#define CHANGED_MS "floor(extract(epoch FROM credentials_changed_at) * 1000)::bigint"
 
-fn_status auth_db_login_blocked_for(db_conn *db, const char *email_bucket, const char *address_bucket,
-                                    unsigned window_seconds, unsigned email_limit, unsigned address_limit,
-                                    long *retry_after) {
+static const db_stmt member_subject = {"auth_member_subject",
+                                       "SELECT status = 'active' AND $2::bigint >= " CHANGED_MS ", must_change_password"
+                                       " FROM members WHERE id = $1"};
+static const db_stmt partner_subject = {"auth_partner_subject",
+                                        "SELECT revoked_at IS NULL AND $2::bigint >= " CHANGED_MS
+                                        ", false FROM partners WHERE id = $1"};
+
+fn_status auth_db_token_subject(db_conn *db, int partner, const char *id, long iat_ms, token_subject *s) {
   fn_status st;
-  char window[16], elimit[16], alimit[16];
+  char issued[24];
+  snprintf(issued, sizeof issued, "%ld", iat_ms);
+  const char *params[] = {id, issued};
+  memset(s, 0, sizeof *s);
+  PGresult *res = db_exec(db, partner ? &partner_subject : &member_subject, 2, params, &st);
+  if (res == NULL)
+    return st;
+  if (PQntuples(res) > 0) {
+    s->valid = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    s->must_change_password = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+  }
+  PQclear(res);
+  return FN_OK;
+}
+
+/* A fixed window per bucket: the first attempt after a window ends opens a new one. The
+ * answer is the wait for the buckets this attempt took over their limits (0: go ahead). */
+static const db_stmt claim_attempt = {
+    "auth_claim_attempt",
+    "WITH c AS (INSERT INTO login_failures AS f (bucket, window_start, failures)"
+    "  SELECT b, clock_timestamp(), 1 FROM unnest(ARRAY[$1, $2]::text[]) AS b"
+    "  ON CONFLICT (bucket) DO UPDATE SET"
+    "   failures = CASE WHEN f.window_start <= clock_timestamp() - make_interval(secs => $3::int)"
+    "              THEN 1 ELSE f.failures + 1 END,"
+    "   window_start = CASE WHEN f.window_start <= clock_timestamp() - make_interval(secs => $3::int)"
+    "              THEN clock_timestamp() ELSE f.window_start END"
+    "  RETURNING bucket, failures, window_start)"
+    " SELECT coalesce(max(greatest(1, ceil(extract(epoch FROM window_start + make_interval(secs => $3::int)"
+    "   - clock_timestamp())))), 0)::bigint"
+    " FROM c WHERE (bucket = $1 AND failures > $4::int) OR (bucket = $2 AND failures > $5::int)"};
+
+fn_status auth_db_claim_attempt(db_conn *db, const char *key_bucket, const char *address_bucket,
+                                unsigned window_seconds, unsigned key_limit, unsigned address_limit,
+                                long *retry_after) {
+  fn_status st;
+  char window[16], klimit[16], alimit[16];
   snprintf(window, sizeof window, "%u", window_seconds);
-  snprintf(elimit, sizeof elimit, "%u", email_limit);
+  snprintf(klimit, sizeof klimit, "%u", key_limit);
   snprintf(alimit, sizeof alimit, "%u", address_limit);
-  const char *params[] = {email_bucket, address_bucket, window, elimit, alimit};
-  PGresult *res = db_exec(db, &login_blocked, 5, params, &st);
+  const char *params[] = {key_bucket, address_bucket, window, klimit, alimit};
+  PGresult *res = db_exec(db, &claim_attempt, 5, params, &st);
   if (res == NULL)
     return st;
   *retry_after = atol(PQgetvalue(res, 0, 0));
@@ -52,30 +93,26 @@ fn_status auth_db_login_blocked_for(db_conn *db, const char *email_bucket, const
   return FN_OK;
 }
 
-/* A fixed window per bucket: the first failure after a window ends opens a new one. */
-static const db_stmt record_failure = {
-    "auth_record_failure",
-    "INSERT INTO login_failures AS f (bucket, window_start, failures)"
-    " SELECT b, clock_timestamp(), 1 FROM unnest(ARRAY[$1, $2]::text[]) AS b"
-    " ON CONFLICT (bucket) DO UPDATE SET"
-    "  failures = CASE WHEN f.window_start <= clock_timestamp() - make_interval(secs => $3::int)"
-    "             THEN 1 ELSE f.failures + 1 END,"
-    "  window_start = CASE WHEN f.window_start <= clock_timestamp() - make_interval(secs => $3::int)"
-    "             THEN clock_timestamp() ELSE f.window_start END"};
+static const db_stmt attempt_succeeded = {
+    "auth_attempt_succeeded", "WITH k AS (DELETE FROM login_failures WHERE bucket = $1)"
+                              " UPDATE login_failures SET failures = failures - 1 WHERE bucket = $2 AND failures > 0"};
 
-fn_status auth_db_record_login_failure(db_conn *db, const char *email_bucket, const char *address_bucket,
-                                       unsigned window_seconds) {
-  char window[16];
-  snprintf(window, sizeof window, "%u", window_seconds);
-  const char *params[] = {email_bucket, address_bucket, window};
-  return db_exec_command(db, &record_failure, 3, params);
+fn_status auth_db_attempt_succeeded(db_conn *db, const char *key_bucket, const char *address_bucket) {
+  const char *params[] = {key_bucket, address_bucket};
+  return db_exec_command(db, &attempt_succeeded, 2, params);
 }
 
-static const db_stmt clear_failures = {"auth_clear_failures", "DELETE FROM login_failures WHERE bucket = $1"};
+/* SKIP LOCKED: never waits for (or deadlocks with) a concurrent claim of an old bucket. */
+static const db_stmt purge_attempts = {
+    "auth_purge_attempts",
+    "DELETE FROM login_failures WHERE bucket IN (SELECT bucket FROM login_failures"
+    " WHERE window_start <= clock_timestamp() - make_interval(secs => $1::int) LIMIT 100 FOR UPDATE SKIP LOCKED)"};
 
-fn_status auth_db_clear_login_failures(db_conn *db, const char *email_bucket) {
-  const char *params[] = {email_bucket};
-  return db_exec_command(db, &clear_failures, 1, params);
+fn_status auth_db_purge_attempts(db_conn *db, unsigned window_seconds) {
+  char window[16];
+  snprintf(window, sizeof window, "%u", window_seconds);
+  const char *params[] = {window};
+  return db_exec_command(db, &purge_attempts, 1, params);
 }
 
 static const db_stmt insert_refresh = {
@@ -91,12 +128,12 @@ fn_status auth_db_insert_refresh(db_conn *db, const char *digest, const char *ch
   return db_exec_command(db, &insert_refresh, 4, params);
 }
 
-static const db_stmt lock_refresh = {
-    "auth_lock_refresh", "SELECT rt.id, rt.chain_id, rt.member_id, m.role,"
-                         " (rt.used_at IS NOT NULL OR rt.revoked_at IS NOT NULL), rt.expires_at <= clock_timestamp(),"
-                         " m.status = 'active'"
-                         " FROM refresh_tokens rt JOIN members m ON m.id = rt.member_id"
-                         " WHERE rt.token_hash = $1 FOR UPDATE OF rt"};
+static const db_stmt lock_refresh = {"auth_lock_refresh",
+                                     "SELECT rt.id, rt.chain_id, rt.member_id, m.role, rt.used_at IS NOT NULL,"
+                                     " rt.revoked_at IS NOT NULL, rt.expires_at <= clock_timestamp(),"
+                                     " m.status = 'active' AND NOT " ONE_TIME_PASSWORD_EXPIRED(
+                                         "m") " FROM refresh_tokens rt JOIN members m ON m.id = rt.member_id"
+                                              " WHERE rt.token_hash = $1 FOR UPDATE OF rt"};
 
 fn_status auth_db_lock_refresh(db_conn *db, const char *digest, refresh_token_row *out) {
   fn_status st;
@@ -112,9 +149,10 @@ fn_status auth_db_lock_refresh(db_conn *db, const char *digest, refresh_token_ro
   snprintf(out->chain_id, sizeof out->chain_id, "%s", PQgetvalue(res, 0, 1));
   snprintf(out->member_id, sizeof out->member_id, "%s", PQgetvalue(res, 0, 2));
   snprintf(out->member_role, sizeof out->member_role, "%s", PQgetvalue(res, 0, 3));
-  out->spent = strcmp(PQgetvalue(res, 0, 4), "t") == 0;
-  out->expired = strcmp(PQgetvalue(res, 0, 5), "t") == 0;
-  out->member_active = strcmp(PQgetvalue(res, 0, 6), "t") == 0;
+  out->used = strcmp(PQgetvalue(res, 0, 4), "t") == 0;
+  out->revoked = strcmp(PQgetvalue(res, 0, 5), "t") == 0;
+  out->expired = strcmp(PQgetvalue(res, 0, 6), "t") == 0;
+  out->member_active = strcmp(PQgetvalue(res, 0, 7), "t") == 0;
   PQclear(res);
   return FN_OK;
 }
@@ -148,7 +186,8 @@ fn_status auth_db_revoke_chain_of(db_conn *db, const char *digest) {
 
 static const db_stmt revoke_member = {
     "auth_revoke_member",
-    "UPDATE refresh_tokens SET revoked_at = clock_timestamp() WHERE member_id = $1 AND revoked_at IS NULL"};
+    "WITH m AS (UPDATE members SET credentials_changed_at = clock_timestamp() WHERE id = $1)"
+    " UPDATE refresh_tokens SET revoked_at = clock_timestamp() WHERE member_id = $1 AND revoked_at IS NULL"};
 
 fn_status auth_db_revoke_member(db_conn *db, const char *member_id) {
   const char *params[] = {member_id};

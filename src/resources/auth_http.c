@@ -43,9 +43,11 @@ static void issue_tokens(fn_req *req, db_conn *db, const char *member_id, const 
   snprintf(claims.sub, sizeof claims.sub, "%s", member_id);
   snprintf(claims.typ, sizeof claims.typ, "%s", TOKEN_TYPE_ACCESS);
   snprintf(claims.role, sizeof claims.role, "%s", role);
+  claims.iat_ms = token_now_ms();
   if ((st = auth_db_insert_refresh(db, digest, chain_id, member_id, req->app->cfg.refresh_token_ttl)) != FN_OK ||
       (st = members_db_get_self(db, member_id, &member_json, &version)) != FN_OK ||
-      (st = token_issue(&req->app->cfg, &claims, req->app->cfg.access_token_ttl, time(NULL), &access)) != FN_OK ||
+      (st = token_issue(&req->app->cfg, &claims, req->app->cfg.access_token_ttl, (time_t)(claims.iat_ms / 1000),
+                        &access)) != FN_OK ||
       (st = db_commit(db)) != FN_OK) {
     free(member_json);
     free(access);
@@ -61,52 +63,82 @@ static void issue_tokens(fn_req *req, db_conn *db, const char *member_id, const 
   reply_json(req, 200, body);
 }
 
+/* login_failures never holds what was typed as an email (it may be a password typed into the
+ * wrong field): the bucket is a BLAKE2b of the lowercased text, keyed with a key derived from
+ * the server's signing secret. */
+#define EMAIL_BUCKET_LEN (6 + 2 * 32 + 1)
+static void email_bucket_of(const fn_config *cfg, const char *email, char out[EMAIL_BUCKET_LEN]) {
+  static const char context[] = "forumnet login_failures email key v1";
+  unsigned char key[crypto_generichash_KEYBYTES], digest[32];
+  char lower[256];
+  size_t n = 0;
+  crypto_generichash_state state;
+  crypto_generichash_init(&state, NULL, 0, sizeof key);
+  crypto_generichash_update(&state, (const unsigned char *)context, sizeof context);
+  crypto_generichash_update(&state, cfg->jwt_secret, cfg->jwt_secret_len);
+  crypto_generichash_final(&state, key, sizeof key);
+  for (const char *p = email; *p && n < sizeof lower; p++) /* at most 254 bytes (login_fields) */
+    lower[n++] = (char)tolower((unsigned char)*p);
+  crypto_generichash(digest, sizeof digest, (const unsigned char *)lower, n, key, sizeof key);
+  memcpy(out, "email:", 6);
+  sodium_bin2hex(out + 6, EMAIL_BUCKET_LEN - 6, digest, sizeof digest);
+  sodium_memzero(key, sizeof key);
+}
+
+/* Claims this attempt in the key's and the address's windows before any credential is
+ * checked (and purges ended windows). 0 when it replied: 429 over a limit, or an error. */
+static int claim_attempt(fn_req *req, db_conn *db, const char *key_bucket, const char *address_bucket,
+                         const char *limited_detail) {
+  const fn_config *cfg = &req->app->cfg;
+  long retry_after = 0;
+  fn_status st;
+  if ((st = auth_db_purge_attempts(db, cfg->login_window_seconds)) != FN_OK ||
+      (st = auth_db_claim_attempt(db, key_bucket, address_bucket, cfg->login_window_seconds,
+                                  cfg->login_max_failures_per_email, cfg->login_max_failures_per_address,
+                                  &retry_after)) != FN_OK) {
+    req_fail(req, st, NULL);
+    return 0;
+  }
+  if (retry_after > 0) {
+    char seconds[24];
+    snprintf(seconds, sizeof seconds, "%ld", retry_after);
+    reply_problem(req, FN_RATE_LIMITED, limited_detail);
+    reply_header(req, "Retry-After", seconds);
+    return 0;
+  }
+  return 1;
+}
+
 static void auth_http_login(fn_req *req) {
   if (req_validate_body(req, login_fields) != FN_OK)
     return;
   const char *email = json_get_string(req->body, "email");
   const char *password = json_get_string(req->body, "password");
-  char email_bucket[300], address_bucket[96];
-  size_t n = (size_t)snprintf(email_bucket, sizeof email_bucket, "email:");
-  for (const char *p = email; *p && n < sizeof email_bucket - 1; p++)
-    email_bucket[n++] = (char)tolower((unsigned char)*p);
-  email_bucket[n] = '\0';
+  char email_bucket[EMAIL_BUCKET_LEN], address_bucket[96];
+  email_bucket_of(&req->app->cfg, email, email_bucket);
   snprintf(address_bucket, sizeof address_bucket, "addr:%s", req->client_address);
 
-  const fn_config *cfg = &req->app->cfg;
   login_account account;
-  long retry_after = 0;
   fn_status st;
   db_conn *db = req_db(req);
-  if (db == NULL)
+  if (db == NULL || !claim_attempt(req, db, email_bucket, address_bucket, "Too many failed logins. Try again later."))
     return;
-  if ((st = auth_db_login_blocked_for(db, email_bucket, address_bucket, cfg->login_window_seconds,
-                                      cfg->login_max_failures_per_email, cfg->login_max_failures_per_address,
-                                      &retry_after)) != FN_OK ||
-      (st = auth_db_find_login(db, email, &account)) != FN_OK) {
+  if ((st = auth_db_find_login(db, email, &account)) != FN_OK) {
     req_fail(req, st, NULL);
-    return;
-  }
-  if (retry_after > 0) {
-    char seconds[24];
-    snprintf(seconds, sizeof seconds, "%ld", retry_after);
-    reply_problem(req, FN_RATE_LIMITED, "Too many failed logins. Try again later.");
-    reply_header(req, "Retry-After", seconds);
     return;
   }
   /* Argon2id takes tens of milliseconds: do not hold a pooled connection meanwhile. */
   req_db_release(req);
-  int active = account.found && strcmp(account.status, "active") == 0;
+  int active = account.found && strcmp(account.status, "active") == 0 && !account.one_time_password_expired;
   int ok = password_verify(active ? account.password_hash : NULL, password) && active;
 
   if ((db = req_db(req)) == NULL)
     return;
-  if (!ok) {
-    st = auth_db_record_login_failure(db, email_bucket, address_bucket, cfg->login_window_seconds);
-    req_fail(req, st == FN_OK ? FN_UNAUTHENTICATED : st, st == FN_OK ? INVALID_LOGIN : NULL);
+  if (!ok) { /* the attempt was counted when claimed */
+    req_fail(req, FN_UNAUTHENTICATED, INVALID_LOGIN);
     return;
   }
-  if ((st = auth_db_clear_login_failures(db, email_bucket)) != FN_OK || (st = db_begin(db)) != FN_OK) {
+  if ((st = auth_db_attempt_succeeded(db, email_bucket, address_bucket)) != FN_OK || (st = db_begin(db)) != FN_OK) {
     req_fail(req, st, NULL);
     return;
   }
@@ -127,8 +159,12 @@ static void auth_http_refresh(fn_req *req) {
     req_fail(req, st == FN_NOT_FOUND ? FN_UNAUTHENTICATED : st, INVALID_REFRESH);
     return;
   }
-  if (token.spent) {
-    /* A spent token presented again means it was copied: end the whole session chain. */
+  if (token.revoked) { /* an ended session (logout, password change, suspension, reuse): not reuse */
+    req_fail(req, FN_UNAUTHENTICATED, INVALID_REFRESH);
+    return;
+  }
+  if (token.used) {
+    /* A rotated token of a live chain presented again means it was copied: end the chain. */
     json_t *details = json_pack("{s:s}", "chain_id", token.chain_id);
     if ((st = auth_db_revoke_chain(db, token.chain_id)) == FN_OK &&
         (st = audit_db_record(db, req, "auth.refresh_reuse", "member", token.member_id, details)) == FN_OK)
@@ -223,36 +259,21 @@ static void auth_http_token(fn_req *req) {
   snprintf(address_bucket, sizeof address_bucket, "addr:%s", req->client_address);
   token_digest_hex(client_secret, digest);
   partner_client client;
-  long retry_after = 0;
   fn_status st;
   db_conn *db = req_db(req);
-  if (db == NULL)
+  if (db == NULL ||
+      !claim_attempt(req, db, client_bucket, address_bucket, "Too many failed token requests. Try again later."))
     return;
-  if ((st = auth_db_login_blocked_for(db, client_bucket, address_bucket, cfg->login_window_seconds,
-                                      cfg->login_max_failures_per_email, cfg->login_max_failures_per_address,
-                                      &retry_after)) != FN_OK ||
-      (st = partners_db_find_client(db, client_id, &client)) != FN_OK) {
+  if ((st = partners_db_find_client(db, client_id, &client)) != FN_OK) {
     req_fail(req, st, NULL);
-    return;
-  }
-  if (retry_after > 0) {
-    char seconds[24];
-    snprintf(seconds, sizeof seconds, "%ld", retry_after);
-    reply_problem(req, FN_RATE_LIMITED, "Too many failed token requests. Try again later.");
-    reply_header(req, "Retry-After", seconds);
     return;
   }
   /* Digests are compared in constant time (no slow hash is involved: secrets are 32 random bytes). */
   int ok = client.found && !client.revoked && sodium_memcmp(client.secret_digest, digest, sizeof digest - 1) == 0;
-  if (!ok) {
-    st = auth_db_record_login_failure(db, client_bucket, address_bucket, cfg->login_window_seconds);
-    if (st != FN_OK) {
-      req_fail(req, st, NULL);
-    } else {
-      reply_oauth_error(req, FN_UNAUTHENTICATED, "invalid_client", "Unknown client, wrong secret, or revoked client.");
-      if (basic_user) /* RFC 6749 5.2: challenge with the scheme the client used */
-        reply_header(req, "WWW-Authenticate", "Basic realm=\"forumnet\"");
-    }
+  if (!ok) { /* the attempt was counted when claimed */
+    reply_oauth_error(req, FN_UNAUTHENTICATED, "invalid_client", "Unknown client, wrong secret, or revoked client.");
+    if (basic_user) /* RFC 6749 5.2: challenge with the scheme the client used */
+      reply_header(req, "WWW-Authenticate", "Basic realm=\"forumnet\"");
     return;
   }
   token_claims claims = {0};
@@ -260,8 +281,9 @@ static void auth_http_token(fn_req *req) {
   snprintf(claims.sub, sizeof claims.sub, "%s", client.id);
   snprintf(claims.typ, sizeof claims.typ, "%s", TOKEN_TYPE_PARTNER);
   snprintf(claims.scope, sizeof claims.scope, "%s", PARTNER_SCOPE);
-  if ((st = auth_db_clear_login_failures(db, client_bucket)) != FN_OK ||
-      (st = token_issue(cfg, &claims, cfg->access_token_ttl, time(NULL), &access)) != FN_OK) {
+  claims.iat_ms = token_now_ms();
+  if ((st = auth_db_attempt_succeeded(db, client_bucket, address_bucket)) != FN_OK ||
+      (st = token_issue(cfg, &claims, cfg->access_token_ttl, (time_t)(claims.iat_ms / 1000), &access)) != FN_OK) {
     req_fail(req, st, NULL);
     return;
   }

@@ -249,8 +249,8 @@ fn_status members_db_password_hash(db_conn *db, const char *member_id, char *has
 
 static const db_stmt set_password = {
     "members_set_password",
-    "UPDATE members SET password_hash = $2, must_change_password = false, version = version + 1,"
-    " updated_at = clock_timestamp() WHERE id = $1"};
+    "UPDATE members SET password_hash = $2, must_change_password = false, password_set_at = clock_timestamp(),"
+    " version = version + 1, updated_at = clock_timestamp() WHERE id = $1"};
 
 fn_status members_db_set_password(db_conn *db, const char *member_id, const char *hash) {
   const char *params[] = {member_id, hash};
@@ -307,16 +307,14 @@ fn_status members_db_export(db_conn *db, const char *member_id, char **json) {
   return st;
 }
 
-/* One statement, so nothing personal survives a half-done erasure (the CTEs all see the row
- * as it was, hence `old` for the email's login-failure counter). */
+/* One statement, so nothing personal survives a half-done erasure. (login_failures holds
+ * only a keyed digest of the email, deleted when its window ends.) */
 static const db_stmt erase_member = {
     "members_erase",
-    "WITH old AS (SELECT email FROM members WHERE id = $1),"
-    " m AS (UPDATE members SET email = NULL, display_name = 'former member', discipline = NULL,"
+    "WITH m AS (UPDATE members SET email = NULL, display_name = 'former member', discipline = NULL,"
     "        password_hash = NULL, must_change_password = false, status = 'erased', version = version + 1,"
-    "        updated_at = clock_timestamp() WHERE id = $1 RETURNING id),"
+    "        credentials_changed_at = clock_timestamp(), updated_at = clock_timestamp() WHERE id = $1 RETURNING id),"
     " rt AS (DELETE FROM refresh_tokens WHERE member_id = $1),"
-    " lf AS (DELETE FROM login_failures WHERE bucket = 'email:' || lower((SELECT email FROM old))),"
     " sm AS (DELETE FROM site_managers WHERE member_id = $1),"
     " gm AS (DELETE FROM group_memberships WHERE member_id = $1 RETURNING group_id)"
     " SELECT (SELECT count(*) FROM m), coalesce((SELECT json_agg(DISTINCT group_id) FROM gm), '[]'::json)"};

@@ -108,16 +108,18 @@ fn_status partners_db_update(db_conn *db, const char *id, const char *name, cons
 }
 
 static const db_stmt set_secret = {"partners_set_secret",
-                                   "UPDATE partners SET secret_digest = $2, version = version + 1 WHERE id = $1"};
+                                   "UPDATE partners SET secret_digest = $2, credentials_changed_at = clock_timestamp(),"
+                                   " version = version + 1 WHERE id = $1"};
 
 fn_status partners_db_set_secret(db_conn *db, const char *id, const char *secret_digest) {
   const char *params[] = {id, secret_digest};
   return db_exec_command(db, &set_secret, 2, params);
 }
 
-static const db_stmt revoke_partner = {"partners_revoke",
-                                       "UPDATE partners SET revoked_at = clock_timestamp(), version = version + 1"
-                                       " WHERE id = $1 AND revoked_at IS NULL"};
+static const db_stmt revoke_partner = {
+    "partners_revoke", "UPDATE partners SET revoked_at = clock_timestamp(), credentials_changed_at = clock_timestamp(),"
+                       " version = version + 1"
+                       " WHERE id = $1 AND revoked_at IS NULL"};
 
 fn_status partners_db_revoke(db_conn *db, const char *id) {
   const char *params[] = {id};

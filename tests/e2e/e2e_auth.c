@@ -417,6 +417,7 @@ static void test_missing_or_malformed_authorization(void **state) {
 }
 
 /* The claims of a token the server should accept for member sub. */
+/* Without iat_ms: the server then takes the start of the iat second as the issue time. */
 static json_t *good_claims(const char *sub) {
   long now = (long)time(NULL);
   return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "iss", "forumnet", "aud", "forumnet-api", "sub", sub, "typ",
@@ -450,9 +451,19 @@ static void test_forged_control_token_is_accepted(void **state) {
   http_response_free(r);
   free(t);
 
-  /* Within the 30 s leeway an expired token still works. */
+  /* Within the 30 s leeway an expired token still works. Its iat must not precede the account
+   * (a token issued before the member's last credential change is rejected): wait until the
+   * admin is at least 12 s old. */
+  char q[256];
+  snprintf(q, sizeof q,
+           "SELECT floor(extract(epoch FROM clock_timestamp() - credentials_changed_at)) FROM members"
+           " WHERE id = '%s'",
+           g_admin.id);
+  long age = harness_psql_long(q);
+  if (age < 12)
+    harness_sleep_ms((int)(12 - age) * 1000);
   json_t *c = good_claims(g_admin.id);
-  json_object_set_new(c, "iat", json_integer((json_int_t)time(NULL) - 300));
+  json_object_set_new(c, "iat", json_integer((json_int_t)time(NULL) - 11));
   json_object_set_new(c, "exp", json_integer((json_int_t)time(NULL) - 10));
   t = sign("HS256", HARNESS_JWT_SECRET, "k1", c);
   r = http_get("/v1/me", t);
@@ -505,6 +516,14 @@ static void test_forged_tokens_are_rejected(void **state) {
   json_object_set_new(c, "iat", json_integer(now + 3600));
   json_object_set_new(c, "exp", json_integer(now + 4000));
   expect_token_rejected(sign("HS256", HARNESS_JWT_SECRET, "k1", c), "iat an hour in the future");
+
+  c = good_claims(sub);
+  json_object_set_new(c, "iat_ms", json_integer((json_int_t)(now - 5) * 1000));
+  expect_token_rejected(sign("HS256", HARNESS_JWT_SECRET, "k1", c), "iat_ms disagreeing with iat");
+
+  c = good_claims(sub);
+  json_object_set_new(c, "iat_ms", json_string("now"));
+  expect_token_rejected(sign("HS256", HARNESS_JWT_SECRET, "k1", c), "iat_ms not an integer");
 
   c = good_claims(sub);
   json_object_set_new(c, "iss", json_string("someone-else"));
@@ -740,7 +759,7 @@ static void test_new_member_must_change_password(void **state) {
   (void)state;
   harness_use_unique_source_address(); /* the last login below fails on purpose */
   harness_account m;
-  harness_new_member(g_admin.token, "practitioner", g_site, &m);
+  harness_new_member_one_time(g_admin.token, "practitioner", g_site, &m);
   http_response *r = http_get("/v1/me", m.token);
   assert_status(r, 200);
   assert_true(json_is_true(hjson_get(r->json, "must_change_password")));
@@ -752,7 +771,10 @@ static void test_new_member_must_change_password(void **state) {
   assert_true(json_is_false(hjson_get(r->json, "must_change_password")));
   http_response_free(r);
 
-  r = http_get("/v1/me", m.token);
+  /* The change ended the token it was made with: log in with the new password. */
+  char token[HARNESS_TOKEN_MAX];
+  harness_login(m.email, "my-own-password-123", token, NULL);
+  r = http_get("/v1/me", token);
   assert_true(json_is_false(hjson_get(r->json, "must_change_password")));
   http_response_free(r);
 

@@ -94,10 +94,11 @@ static void assert_same_problem(http_response *a, http_response *b) {
 
 /* A partner token forged with the test servers' key: typ "partner", sub, scope (NULL: none). */
 static char *forge_partner_token(const char *sub, const char *typ, const char *scope) {
-  long now = (long)time(NULL);
-  json_t *claims = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "iss", "forumnet", "aud", "forumnet-api",
-                             "sub", sub, "typ", typ, "iat", (json_int_t)now, "nbf", (json_int_t)now, "exp",
-                             (json_int_t)(now + 600), "jti", "e2e-forged-partner");
+  int64_t now_ms = harness_epoch_ms();
+  long now = (long)(now_ms / 1000);
+  json_t *claims = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s}", "iss", "forumnet", "aud", "forumnet-api",
+                             "sub", sub, "typ", typ, "iat", (json_int_t)now, "iat_ms", (json_int_t)now_ms, "nbf",
+                             (json_int_t)now, "exp", (json_int_t)(now + 600), "jti", "e2e-forged-partner");
   if (scope)
     json_object_set_new(claims, "scope", json_string(scope));
   json_t *header = json_pack("{s:s}", "kid", "k1");

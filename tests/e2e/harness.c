@@ -64,6 +64,12 @@ int64_t harness_now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t harness_epoch_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 void harness_sleep_ms(int ms) {
   struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
   while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
@@ -1290,12 +1296,37 @@ void harness_new_site_id(const char *admin_token, char *site_id_out) {
   json_decref(harness_new_site(admin_token, site_id_out));
 }
 
+/* Clears must_change_password as if the member had set their own password (PATCH /v1/me),
+ * which would cost three more Argon2 hashes (verify, hash, the new login) per account; the
+ * password stays the one-time one, and no credential change is recorded, so tokens stay valid. */
+static void member_chose_password(const char *member_id, const char *file, int line) {
+  if (!harness_is_uuid(member_id))
+    harness_fail_at(file, line, "not a member id: %s", member_id);
+  char sql[160];
+  snprintf(sql, sizeof sql, "UPDATE members SET must_change_password = false WHERE id = '%s'", member_id);
+  if (harness_psql_try(sql) != 0)
+    harness_fail_at(file, line, "psql could not clear must_change_password of %s", member_id);
+}
+
+static void new_member_at(const char *creator_token, const char *role, const char *home_site_id,
+                          const char *display_name, const char *email_prefix, bool one_time, harness_account *out);
+
 void harness_new_member(const char *creator_token, const char *role, const char *home_site_id, harness_account *out) {
-  harness_new_member_named(creator_token, role, home_site_id, NULL, NULL, out);
+  new_member_at(creator_token, role, home_site_id, NULL, NULL, false, out);
+}
+
+void harness_new_member_one_time(const char *creator_token, const char *role, const char *home_site_id,
+                                 harness_account *out) {
+  new_member_at(creator_token, role, home_site_id, NULL, NULL, true, out);
 }
 
 void harness_new_member_named(const char *creator_token, const char *role, const char *home_site_id,
                               const char *display_name, const char *email_prefix, harness_account *out) {
+  new_member_at(creator_token, role, home_site_id, display_name, email_prefix, false, out);
+}
+
+static void new_member_at(const char *creator_token, const char *role, const char *home_site_id,
+                          const char *display_name, const char *email_prefix, bool one_time, harness_account *out) {
   memset(out, 0, sizeof *out);
   harness_unique_email(email_prefix ? email_prefix : role, out->email);
   if (display_name) {
@@ -1326,6 +1357,8 @@ void harness_new_member_named(const char *creator_token, const char *role, const
   copy_bounded(out->refresh, sizeof out->refresh, hjson_str(r->json, "refresh_token"), "refresh_token", __FILE__,
                __LINE__);
   http_response_free(r);
+  if (!one_time)
+    member_chose_password(out->id, __FILE__, __LINE__);
 }
 
 void harness_new_manager_of(const char *admin_token, const char *site_id, harness_account *out) {
@@ -1496,14 +1529,16 @@ bool harness_is_uuid(const char *s) {
 
 void harness_forge_access_token(const char *member_id, const char *role, char *token_out) {
   global_init();
-  long now = (long)time(NULL);
+  int64_t now_ms = harness_epoch_ms();
+  long now = (long)(now_ms / 1000);
   unsigned char raw[16];
   randombytes_buf(raw, sizeof raw);
   char jti[2 * sizeof raw + 1];
   sodium_bin2hex(jti, sizeof jti, raw, sizeof raw);
-  json_t *claims = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "iss", "forumnet", "aud", "forumnet-api",
-                             "sub", member_id, "typ", "access", "role", role ? role : "practitioner", "iat",
-                             (json_int_t)now, "nbf", (json_int_t)now, "exp", (json_int_t)(now + 3600), "jti", jti);
+  json_t *claims =
+      json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s}", "iss", "forumnet", "aud", "forumnet-api", "sub",
+                member_id, "typ", "access", "role", role ? role : "practitioner", "iat", (json_int_t)now, "iat_ms",
+                (json_int_t)now_ms, "nbf", (json_int_t)now, "exp", (json_int_t)(now + 3600), "jti", jti);
   json_t *header = json_pack("{s:s}", "kid", "k1");
   char *t = harness_jwt_sign("HS256", HARNESS_JWT_SECRET, HARNESS_JWT_SECRET_LEN, header, claims);
   json_decref(header);
@@ -1535,6 +1570,7 @@ void harness_new_member_quick(const char *creator_token, const char *role, const
   if (home_site_id)
     snprintf(out->home_site_id, sizeof out->home_site_id, "%s", home_site_id);
   http_response_free(r);
+  member_chose_password(out->id, __FILE__, __LINE__);
   harness_forge_access_token(out->id, role, out->token);
 }
 

@@ -280,8 +280,16 @@ json_t *harness_new_site(const char *admin_token, char *site_id_out);
 void harness_new_site_id(const char *admin_token, char *site_id_out);
 
 /* POST /v1/members as creator_token (role; home_site_id may be NULL), asserts 201, then logs
- * the new member in with its one-time password.  Fills *out. */
+ * the new member in with its one-time password.  Fills *out.  Then clears the member's
+ * must_change_password in the database, standing in for the member setting their own password
+ * (a one-time password allows only GET|PATCH /v1/me): acct->password stays valid, and so do
+ * the tokens. */
 void harness_new_member(const char *creator_token, const char *role, const char *home_site_id, harness_account *out);
+
+/* Like harness_new_member, but the member keeps the one-time password: must_change_password
+ * is true, and the token works only on GET|PATCH /v1/me until the password is changed. */
+void harness_new_member_one_time(const char *creator_token, const char *role, const char *home_site_id,
+                                 harness_account *out);
 
 /* Same with a chosen display name (NULL: a unique one) and email prefix (NULL: the role). */
 void harness_new_member_named(const char *creator_token, const char *role, const char *home_site_id,
@@ -331,6 +339,9 @@ bool harness_is_uuid(const char *s);
 /* Milliseconds since an arbitrary epoch (monotonic). */
 int64_t harness_now_ms(void);
 
+/* Milliseconds since the Unix epoch (wall clock): the iat_ms claim of a token forged now. */
+int64_t harness_epoch_ms(void);
+
 /* Sleeps ms milliseconds. */
 void harness_sleep_ms(int ms);
 
@@ -340,12 +351,13 @@ void harness_sleep_ms(int ms);
 
 /* Writes to token_out (HARNESS_TOKEN_MAX) an access token the server accepts for member_id:
  * HS256 with HARNESS_JWT_SECRET, kid k1, iss/aud of every test server, typ "access", the given
- * role claim, valid for one hour.  Costs no login (the server authorises with the member's
- * current role and status from the database anyway). */
+ * role claim, iat and iat_ms (milliseconds) now, valid for one hour.  Costs no login (the server authorises with the
+ * member's current role and status from the database anyway). */
 void harness_forge_access_token(const char *member_id, const char *role, char *token_out);
 
 /* Like harness_new_member but the token is forged (harness_forge_access_token) instead of
  * logging in with the one-time password: one Argon2 hash (the server's) instead of two.
+ * must_change_password is cleared like harness_new_member's.
  * refresh stays "".  For suites that need many accounts and test no authentication. */
 void harness_new_member_quick(const char *creator_token, const char *role, const char *home_site_id,
                               harness_account *out);

@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <ulfius.h>
 
+#include "forumnet/auth_db.h"
 #include "forumnet/db.h"
 #include "forumnet/metrics.h"
 #include "forumnet/router.h"
@@ -110,11 +111,20 @@ void fuzz_config_hs256(fn_config *cfg) {
   cfg->log_requests = 0;
 }
 
+/* fn_app.token_subject without a database: every verified token's subject still holds it. */
+static fn_status any_subject_holds(struct fn_req *req, int partner, const char *id, long iat_ms, token_subject *out) {
+  (void)req, (void)partner, (void)id, (void)iat_ms;
+  out->valid = 1;
+  out->must_change_password = 0;
+  return FN_OK;
+}
+
 void fuzz_app_init(fuzz_app *fa) {
   FUZZ_CHECK(sodium_init() >= 0, "sodium_init failed");
   memset(fa, 0, sizeof *fa);
   fuzz_config_hs256(&fa->app.cfg);
   FUZZ_CHECK(db_pool_create(&fa->app.cfg, &fa->app.pool) == FN_OK, "db_pool_create failed");
+  fa->app.token_subject = any_subject_holds;
   (void)router_init();
   (void)metrics_init(router_route_count());
 

@@ -40,7 +40,9 @@ void fuzz_check_errors(const json_t *errors, const char *where);
 
 /* The HS256 configuration every pipeline harness uses, and an application whose database pool has
  * no connections and gives up at once: a request that gets past validation is answered 503 by
- * the handler's first req_db(), so handlers run up to their database work and no further. */
+ * the handler's first req_db(), so handlers run up to their database work and no further. The
+ * dispatcher's check that a verified token's subject still holds it (a database read) is answered
+ * by a stand-in: every subject is valid and has no one-time password. */
 typedef struct fuzz_app {
   fn_app app;
   char member_token[1024];  /* a valid member access token (typ access, role admin) */
