@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ROUNDS 6
+#define ROUNDS 10
 
 static harness_account g_admin;
 static char *g_suspended; /* comma-separated ids this file suspended, to make active again */
