@@ -57,6 +57,8 @@ fn_status members_db_update(db_conn *db, const char *member_id, const member_cha
                             long *version);
 /* Active admins other than member_id, counted under a lock that serializes demotions. */
 fn_status members_db_other_active_admins(db_conn *db, const char *member_id, long *count);
+/* 1 in *within if email (case-insensitive) belongs to a member whose home site the caller manages. */
+fn_status members_db_email_within_callers_sites(db_conn *db, const char *caller_id, const char *email, int *within);
 fn_status members_db_password_hash(db_conn *db, const char *member_id, char *hash, size_t hash_len);
 fn_status members_db_set_password(db_conn *db, const char *member_id, const char *hash);
 

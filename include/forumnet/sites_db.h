@@ -28,7 +28,7 @@ fn_status sites_db_timezone_known(db_conn *db, const char *timezone, int *ok);
 /* 1 in *ok if the site exists and is not archived. */
 fn_status sites_db_is_open(db_conn *db, const char *site_id, int *ok);
 
-/* 1 in *is if member_id is listed as a manager of site_id. */
+/* 1 in *is if member_id manages site_id: listed for it and holding the manager role (manages_site()). */
 fn_status sites_db_is_manager(db_conn *db, const char *site_id, const char *member_id, int *is);
 
 /* Inside a transaction. */
@@ -37,10 +37,15 @@ fn_status sites_db_lock(db_conn *db, const char *site_id, site_row *out);
 fn_status sites_db_update(db_conn *db, const char *site_id, const json_t *body, char **json, long *version);
 fn_status sites_db_archive(db_conn *db, const char *site_id);
 
-/* Managers of a site: {"items":[{member_id, display_name, since}], "next_cursor": null} as text. */
-fn_status sites_db_list_managers(db_conn *db, const char *caller_id, const char *site_id, char **json);
+/* One page of a site's managers; columns (json {member_id, display_name, since}, cursor_key).
+ * FN_UNAUTHENTICATED if the caller is no longer active, FN_NOT_FOUND if there is no such site. */
+fn_status sites_db_list_managers(db_conn *db, const char *caller_id, const char *site_id, const page_request *page,
+                                 PGresult **result);
 /* FN_NOT_FOUND if the member is unknown; *role_ok 0 if they are not a manager. *added 1 if new. */
 fn_status sites_db_add_manager(db_conn *db, const char *site_id, const char *member_id, int *role_ok, int *added);
+/* Ends every site management of member_id (a demotion); *site_ids: a new JSON array of the
+ * sites they managed (caller decrefs). Inside the demotion's transaction. */
+fn_status sites_db_end_management(db_conn *db, const char *member_id, json_t **site_ids);
 /* FN_NOT_FOUND if the member was not a manager of the site. */
 fn_status sites_db_remove_manager(db_conn *db, const char *site_id, const char *member_id);
 

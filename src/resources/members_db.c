@@ -123,6 +123,9 @@ fn_status members_db_list(db_conn *db, const char *caller_id, const char *site_i
                           const page_request *page, PGresult **result) {
   fn_status st;
   char *pattern = q ? substring_pattern(q) : NULL;
+  *result = NULL;
+  if (q && pattern == NULL)
+    return FN_INTERNAL; /* never run the search unfiltered */
   const char *params[] = {caller_id, page->after_ts, page->after_id, site_id, role, pattern, page->limit_plus_one};
   *result = db_exec(db, &list_members, 7, params, &st);
   free(pattern);
@@ -211,20 +214,40 @@ fn_status members_db_update(db_conn *db, const char *member_id, const member_cha
   return FN_OK;
 }
 
-/* The advisory lock makes two concurrent demotions of the last two admins serialize,
- * so the count each sees is true when it commits. */
+/* The advisory lock makes two concurrent demotions of the last two admins serialize. It is taken
+ * in a statement of its own: a statement's snapshot is taken when it starts, so a count in the
+ * statement that waited for the lock would not see the demotion committed during the wait. Under
+ * READ COMMITTED the next statement's snapshot does. */
+static const db_stmt admins_lock = {"members_admins_lock", "SELECT pg_advisory_xact_lock(7382119137896035701)"};
+
 static const db_stmt other_admins = {
     "members_other_active_admins",
-    "SELECT count(*) FROM members, (SELECT pg_advisory_xact_lock(7382119137896035701)) AS serialize"
-    " WHERE role = 'admin' AND status = 'active' AND id <> $1"};
+    "SELECT count(*) FROM members WHERE role = 'admin' AND status = 'active' AND id <> $1"};
 
 fn_status members_db_other_active_admins(db_conn *db, const char *member_id, long *count) {
   fn_status st;
   const char *params[] = {member_id};
+  if ((st = db_exec_command(db, &admins_lock, 0, NULL)) != FN_OK)
+    return st;
   PGresult *res = db_exec(db, &other_admins, 1, params, &st);
   if (res == NULL)
     return st;
   *count = atol(PQgetvalue(res, 0, 0));
+  PQclear(res);
+  return FN_OK;
+}
+
+static const db_stmt email_within = {
+    "members_email_within_callers_sites",
+    "SELECT EXISTS (SELECT 1 FROM members m WHERE lower(m.email) = lower($2) AND manages_site($1, m.home_site_id))"};
+
+fn_status members_db_email_within_callers_sites(db_conn *db, const char *caller_id, const char *email, int *within) {
+  fn_status st;
+  const char *params[] = {caller_id, email};
+  PGresult *res = db_exec(db, &email_within, 2, params, &st);
+  if (res == NULL)
+    return st;
+  *within = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
   PQclear(res);
   return FN_OK;
 }
@@ -257,7 +280,9 @@ fn_status members_db_set_password(db_conn *db, const char *member_id, const char
   return db_exec_command(db, &set_password, 2, params);
 }
 
-/* Built in SQL so it reads every table that holds something about the member in one go. */
+/* Built in SQL so it reads every table that holds something about the member in one go: every
+ * column that names a member (tests/e2e/e2e_data_protection.c checks that against the catalog).
+ * What the member did to others keeps no other member's id (an invitation says where, not whom). */
 static const db_stmt export_member = {
     "members_export",
     "SELECT json_build_object("
@@ -271,9 +296,21 @@ static const db_stmt export_member = {
     "   'joined_at', rfc3339(gm.joined_at), 'accepted_terms_version', gm.accepted_terms_version)"
     "   ORDER BY gm.created_at) FROM group_memberships gm JOIN groups g ON g.id = gm.group_id"
     "   WHERE gm.member_id = m.id), '[]'::json),"
+    " 'invitations_sent', coalesce((SELECT json_agg(json_build_object('group_id', gm.group_id, 'state', gm.state,"
+    "   'sent_at', rfc3339(gm.created_at)) ORDER BY gm.created_at)"
+    "   FROM group_memberships gm WHERE gm.invited_by = m.id), '[]'::json),"
+    " 'groups_created', coalesce((SELECT json_agg(json_build_object('id', g.id, 'name', g.name,"
+    "   'created_at', rfc3339(g.created_at)) ORDER BY g.created_at) FROM groups g WHERE g.created_by = m.id), "
+    "'[]'::json),"
+    " 'terms_versions', coalesce((SELECT json_agg(json_build_object('group_id', t.group_id, 'version', t.version,"
+    "   'body', t.body, 'review_on', t.review_on, 'created_at', rfc3339(t.created_at)) ORDER BY t.created_at)"
+    "   FROM group_terms t WHERE t.created_by = m.id), '[]'::json),"
     " 'terms_acceptances', coalesce((SELECT json_agg(json_build_object('group_id', ta.group_id,"
     "   'version', ta.version, 'accepted_at', rfc3339(ta.accepted_at)) ORDER BY ta.accepted_at)"
     "   FROM terms_acceptances ta WHERE ta.member_id = m.id), '[]'::json),"
+    " 'meetings_created', coalesce((SELECT json_agg(json_build_object('id', mt.id, 'group_id', mt.group_id,"
+    "   'starts_at', rfc3339(mt.starts_at), 'ends_at', rfc3339(mt.ends_at), 'created_at', rfc3339(mt.created_at))"
+    "   ORDER BY mt.created_at) FROM meetings mt WHERE mt.created_by = m.id), '[]'::json),"
     " 'meeting_attendance', coalesce((SELECT json_agg(json_build_object('meeting_id', a.meeting_id,"
     "   'group_id', mt.group_id, 'starts_at', rfc3339(mt.starts_at), 'status', a.status) ORDER BY mt.starts_at)"
     "   FROM meeting_attendance a JOIN meetings mt ON mt.id = a.meeting_id WHERE a.member_id = m.id), '[]'::json),"
@@ -287,10 +324,15 @@ static const db_stmt export_member = {
     "   FROM consultations k WHERE k.created_by = m.id), '[]'::json),"
     " 'events_created', coalesce((SELECT json_agg(json_build_object('id', e.id, 'title', e.title))"
     "   FROM events e WHERE e.created_by = m.id), '[]'::json),"
+    /* rows the member wrote, and rows about them (their account, or naming them in details.member_id);
+     * another member named in details.member_id is left out */
     " 'audit_entries', coalesce((SELECT json_agg(json_build_object('at', rfc3339(al.at), 'action', al.action,"
-    "   'resource_type', al.resource_type, 'resource_id', al.resource_id) ORDER BY al.id)"
-    "   FROM audit_log al WHERE al.actor_id = m.id"
-    "      OR (al.resource_type = 'member' AND al.resource_id = m.id::text)), '[]'::json))"
+    "   'resource_type', al.resource_type, 'resource_id', al.resource_id, 'by_me', al.actor_id IS NOT DISTINCT FROM "
+    "m.id,"
+    "   'details', al.details - CASE WHEN al.details->>'member_id' = m.id::text THEN '' ELSE 'member_id' END)"
+    "   ORDER BY al.id) FROM audit_log al WHERE al.actor_id = m.id"
+    "      OR (al.resource_type = 'member' AND al.resource_id = m.id::text)"
+    "      OR al.details->>'member_id' = m.id::text), '[]'::json))"
     " FROM members m WHERE m.id = $1 AND m.status = 'active'"};
 
 fn_status members_db_export(db_conn *db, const char *member_id, char **json) {

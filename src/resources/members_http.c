@@ -15,6 +15,10 @@
 #include "forumnet/routes.h"
 #include "forumnet/sites_db.h"
 
+/* What a manager is told when the email belongs to an account outside their sites: it does not say
+ * that an account exists, nor whose or where (README "Members"). */
+#define EMAIL_UNAVAILABLE "This email address cannot be used for a new account here; an admin can help."
+
 static const char *const role_choices[] = {"admin", "manager", "facilitator", "practitioner", NULL};
 static const char *const settable_status_choices[] = {"active", "suspended", NULL};
 
@@ -187,6 +191,17 @@ static void members_http_create(fn_req *req) {
       (st = audit_db_record(db, req, "member.created", "member", id, details)) == FN_OK)
     st = db_commit(db);
   json_decref(details);
+  if (st == FN_CONFLICT && caller.role != ROLE_ADMIN) {
+    /* A manager learns that an account exists only where they could see it anyway (their sites). */
+    int within = 0;
+    db_rollback(db);
+    if ((st = members_db_email_within_callers_sites(db, caller.id, json_get_string(req->body, "email"), &within)) ==
+        FN_OK) {
+      st = FN_CONFLICT;
+      detail = within ? "A member with this email exists." : EMAIL_UNAVAILABLE;
+    }
+    goto fail;
+  }
   if (st != FN_OK) {
     detail = st == FN_CONFLICT ? "A member with this email exists." : NULL;
     goto fail;
@@ -218,6 +233,24 @@ static fn_status audit_member_change(fn_req *req, db_conn *db, const member_row 
     st = audit_db_record(db, req, "member.status_changed", "member", before->id, d);
     json_decref(d);
   }
+  return st;
+}
+
+/* A manager who loses the role loses their sites in the same transaction (one audit row per site),
+ * so that promoting them again later does not silently give the sites back. */
+static fn_status end_site_management(fn_req *req, db_conn *db, const member_row *before, const member_changes *c) {
+  if (before->role != ROLE_MANAGER || c->role == NULL || role_from_string(c->role) == ROLE_MANAGER)
+    return FN_OK;
+  json_t *sites = NULL, *site;
+  size_t i;
+  fn_status st = sites_db_end_management(db, before->id, &sites);
+  json_array_foreach(sites, i, site) {
+    json_t *d = json_pack("{s:s, s:s}", "member_id", before->id, "reason", "role_changed");
+    if (st == FN_OK)
+      st = audit_db_record(db, req, "site.manager_removed", "site", json_string_value(site), d);
+    json_decref(d);
+  }
+  json_decref(sites);
   return st;
 }
 
@@ -278,6 +311,7 @@ static void members_http_update(fn_req *req) {
   }
   if ((st = members_db_update(db, id, &c, &json, &version)) != FN_OK ||
       (st = audit_member_change(req, db, &target, &c)) != FN_OK ||
+      (st = end_site_management(req, db, &target, &c)) != FN_OK ||
       (c.status && strcmp(c.status, "suspended") == 0 && (st = auth_db_revoke_member(db, id)) != FN_OK) ||
       (st = db_commit(db)) != FN_OK) {
     if (st == FN_CONFLICT)
@@ -427,7 +461,7 @@ static void members_http_export_me(fn_req *req) {
 /* Erasure (DELETE /v1/me, DELETE /v1/members/{id} by an admin): one transaction wipes the
  * personal fields, ends sessions, management and memberships, recomputes the groups left, and
  * writes the audit row. Contributions stay, attributed to "former member". */
-static void erase_member(fn_req *req, const char *target_id) {
+static void erase_member(fn_req *req, const char *target_id, int via_me) {
   member_caller caller;
   member_row target;
   char *group_ids = NULL;
@@ -440,9 +474,11 @@ static void erase_member(fn_req *req, const char *target_id) {
   if ((st = members_db_begin_as_caller(db, req->caller.id, &caller)) != FN_OK ||
       (st = members_db_lock(db, target_id, caller.id, &target)) != FN_OK)
     goto fail;
-  if (!self && caller.role != ROLE_ADMIN) {
+  /* DELETE /v1/members/{id} is admin-only, even on one's own id (API.md section 3): self-erasure
+   * is DELETE /v1/me. Who may not see the member gets 404. */
+  if (!via_me && caller.role != ROLE_ADMIN) {
     st = members_can_view(&caller, &target) ? FN_FORBIDDEN : FN_NOT_FOUND;
-    detail = "Only admins erase other members.";
+    detail = self ? "Erase your own account with DELETE /v1/me." : "Only admins erase other members.";
     goto fail;
   }
   if (strcmp(target.status, "erased") == 0) {
@@ -474,7 +510,7 @@ fail:
   req_fail(req, st, st == FN_NOT_FOUND ? "No such member." : detail);
 }
 
-static void members_http_erase_me(fn_req *req) { erase_member(req, req->caller.id); }
+static void members_http_erase_me(fn_req *req) { erase_member(req, req->caller.id, 1); }
 
 static void members_http_erase(fn_req *req) {
   const char *id = req_param(req, "member_id");
@@ -482,7 +518,7 @@ static void members_http_erase(fn_req *req) {
     req_fail(req, FN_NOT_FOUND, "No such member.");
     return;
   }
-  erase_member(req, id);
+  erase_member(req, id, 0);
 }
 
 const fn_route members_routes[] = {

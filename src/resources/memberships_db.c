@@ -69,11 +69,10 @@ fn_status memberships_db_lock(db_conn *db, const char *group_id, const char *mem
   return st;
 }
 
-static const db_stmt candidate = {
-    "memberships_candidate",
-    "SELECT m.status = 'active', m.role, coalesce(m.home_site_id = g.site_id, false),"
-    " EXISTS (SELECT 1 FROM site_managers sm WHERE sm.member_id = m.id AND sm.site_id = g.site_id)"
-    " FROM members m, groups g WHERE m.id = $2 AND g.id = $1"};
+static const db_stmt candidate = {"memberships_candidate",
+                                  "SELECT m.status = 'active', m.role, coalesce(m.home_site_id = g.site_id, false),"
+                                  " manages_site(m.id, g.site_id)"
+                                  " FROM members m, groups g WHERE m.id = $2 AND g.id = $1"};
 
 fn_status memberships_db_candidate(db_conn *db, const char *group_id, const char *member_id,
                                    membership_candidate *out) {

@@ -83,8 +83,8 @@ fn_status sites_db_is_open(db_conn *db, const char *site_id, int *ok) {
   return st;
 }
 
-static const db_stmt is_manager = {"sites_is_manager",
-                                   "SELECT EXISTS (SELECT 1 FROM site_managers WHERE site_id = $1 AND member_id = $2)"};
+/* manages_site() (sql/008) asks for the manager role too: a row that outlived a demotion grants nothing. */
+static const db_stmt is_manager = {"sites_is_manager", "SELECT manages_site($2, $1)"};
 
 fn_status sites_db_is_manager(db_conn *db, const char *site_id, const char *member_id, int *is) {
   fn_status st;
@@ -179,28 +179,35 @@ fn_status sites_db_archive(db_conn *db, const char *site_id) {
   return db_exec_command(db, &archive_site, 1, params);
 }
 
+/* No row: the caller is no longer active; false: there is no such site. */
+static const db_stmt site_exists = {"sites_exists",
+                                    "SELECT s.id IS NOT NULL FROM members c LEFT JOIN sites s ON s.id = $2"
+                                    " WHERE c.id = $1 AND c.status = 'active'"};
+
+/* Keyset pages in (since, member_id) order, like every other list. Only members who hold the
+ * manager role are listed, as manages_site() counts them. */
 static const db_stmt list_managers = {
     "sites_list_managers",
-    "SELECT s.id IS NOT NULL, json_build_object('items', coalesce((SELECT json_agg(json_build_object("
-    "   'member_id', m.id, 'display_name', m.display_name, 'since', rfc3339(sm.created_at))"
-    "   ORDER BY sm.created_at, m.id)"
-    "   FROM site_managers sm JOIN members m ON m.id = sm.member_id WHERE sm.site_id = s.id), '[]'::json),"
-    "  'next_cursor', NULL)"
-    " FROM members c LEFT JOIN sites s ON s.id = $2 WHERE c.id = $1 AND c.status = 'active'"};
+    "SELECT json_build_object('member_id', m.id, 'display_name', m.display_name, 'since', rfc3339(sm.created_at)),"
+    " cursor_key(sm.created_at, sm.member_id)"
+    " FROM site_managers sm JOIN members m ON m.id = sm.member_id"
+    " WHERE sm.site_id = $1 AND m.role = 'manager' AND (sm.created_at, sm.member_id) > ($2::timestamptz, $3::uuid)"
+    " ORDER BY sm.created_at, sm.member_id LIMIT $4"};
 
-fn_status sites_db_list_managers(db_conn *db, const char *caller_id, const char *site_id, char **json) {
+fn_status sites_db_list_managers(db_conn *db, const char *caller_id, const char *site_id, const page_request *page,
+                                 PGresult **result) {
   fn_status st;
-  const char *params[] = {caller_id, site_id};
-  PGresult *res = db_exec(db, &list_managers, 2, params, &st);
+  const char *check[] = {caller_id, site_id};
+  PGresult *res = db_exec(db, &site_exists, 2, check, &st);
+  *result = NULL;
   if (res == NULL)
     return st;
-  if (PQntuples(res) == 0)
-    st = FN_UNAUTHENTICATED;
-  else if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
-    st = FN_NOT_FOUND;
-  else
-    *json = strndup(PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1));
+  st = PQntuples(res) == 0 ? FN_UNAUTHENTICATED : strcmp(PQgetvalue(res, 0, 0), "t") != 0 ? FN_NOT_FOUND : FN_OK;
   PQclear(res);
+  if (st != FN_OK)
+    return st;
+  const char *params[] = {site_id, page->after_ts, page->after_id, page->limit_plus_one};
+  *result = db_exec(db, &list_managers, 4, params, &st);
   return st;
 }
 
@@ -238,6 +245,22 @@ fn_status sites_db_remove_manager(db_conn *db, const char *site_id, const char *
   st = PQntuples(res) > 0 ? FN_OK : FN_NOT_FOUND;
   PQclear(res);
   return st;
+}
+
+static const db_stmt end_management = {
+    "sites_end_management", "WITH ended AS (DELETE FROM site_managers WHERE member_id = $1 RETURNING site_id)"
+                            " SELECT coalesce(json_agg(site_id ORDER BY site_id), '[]'::json) FROM ended"};
+
+fn_status sites_db_end_management(db_conn *db, const char *member_id, json_t **site_ids) {
+  fn_status st;
+  const char *params[] = {member_id};
+  *site_ids = NULL;
+  PGresult *res = db_exec(db, &end_management, 1, params, &st);
+  if (res == NULL)
+    return st;
+  *site_ids = json_loadb(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0), 0, NULL);
+  PQclear(res);
+  return *site_ids ? FN_OK : FN_INTERNAL;
 }
 
 fn_status sites_can_create(const member_caller *caller) { return caller->role == ROLE_ADMIN ? FN_OK : FN_FORBIDDEN; }

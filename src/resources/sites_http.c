@@ -49,13 +49,16 @@ static void reply_site(fn_req *req, int http_status, const char *id, char *json,
   free(json);
 }
 
-/* A timezone must be one PostgreSQL can convert to, or summaries would fail later. */
+/* A timezone must be one PostgreSQL can convert to, or summaries would fail later. Replies
+ * itself whenever it returns anything but FN_OK (400, or the database's failure, e.g. 503). */
 static fn_status check_timezone(fn_req *req, db_conn *db) {
   const char *tz = json_get_string(req->body, "timezone");
   int known = 1;
   fn_status st = tz ? sites_db_timezone_known(db, tz, &known) : FN_OK;
-  if (st != FN_OK)
+  if (st != FN_OK) {
+    req_fail(req, st, NULL);
     return st;
+  }
   if (!known) {
     json_t *errors = NULL;
     json_errors_add(&errors, "timezone", "is not a known IANA time zone name");
@@ -225,24 +228,23 @@ fail:
 
 static void sites_http_list_managers(fn_req *req) {
   const char *id = req_param(req, "site_id");
-  char *json = NULL;
+  page_request page;
+  PGresult *res = NULL;
   if (!req_is_id(id)) {
     req_fail(req, FN_NOT_FOUND, "No such site.");
     return;
   }
-  page_request page; /* one page always holds the whole (short) list; bad values are still 400 */
   if (page_from_request(req, &page) != FN_OK)
     return;
   db_conn *db = req_db(req);
   if (db == NULL)
     return;
-  fn_status st = sites_db_list_managers(db, req->caller.id, id, &json);
-  if (st != FN_OK) {
+  fn_status st = sites_db_list_managers(db, req->caller.id, id, &page, &res);
+  if (st != FN_OK)
     req_fail(req, st, st == FN_NOT_FOUND ? "No such site." : NULL);
-    return;
-  }
-  reply_json_text(req, 200, json, strlen(json));
-  free(json);
+  else
+    page_reply(req, res, 0, 1, &page);
+  PQclear(res);
 }
 
 /* PUT and DELETE /v1/sites/{site_id}/managers/{member_id} differ only in the change. */

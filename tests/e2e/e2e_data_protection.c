@@ -467,9 +467,130 @@ static void test_erasure_is_forever(void **state) {
   expect_locked_out(&g_erased);
 }
 
+/* ---------------------------------------------------------------- export completeness */
+
+/* Every column of the schema that names a member, and where the export shows it. A column the
+ * export leaves out on purpose has its reason instead. A new table or column naming a member
+ * fails the test below until it is added here (and, normally, to the export). */
+static const struct {
+  const char *column;     /* table.column */
+  const char *export_key; /* the export's list holding its rows, or NULL */
+  const char *why_not;    /* when export_key is NULL: why it is not exported */
+} g_member_columns[] = {
+    {"site_managers.member_id", "managed_sites", NULL},
+    {"refresh_tokens.member_id", "sessions", NULL}, /* times only: digests are secrets */
+    {"audit_log.actor_id", "audit_entries", NULL},
+    {"groups.created_by", "groups_created", NULL},
+    {"group_memberships.member_id", "group_memberships", NULL},
+    {"group_memberships.invited_by", "invitations_sent", NULL},
+    {"group_terms.created_by", "terms_versions", NULL},
+    {"terms_acceptances.member_id", "terms_acceptances", NULL},
+    {"meetings.created_by", "meetings_created", NULL},
+    {"meeting_attendance.member_id", "meeting_attendance", NULL},
+    {"consultations.created_by", "consultations_owned", NULL},
+    {"events.created_by", "events_created", NULL},
+    {"event_registrations.member_id", "event_registrations", NULL},
+    {"idempotency_keys.client_id", NULL,
+     "Idempotency-Key replay records, kept 48 hours: copies of answers the member already received; what "
+     "they created is exported under its own key"},
+    /* login_failures holds no member id (its buckets are keyed by what was typed): a secret, not exported */
+};
+
+/* The columns naming a member: foreign keys to members(id), and uuid columns named like one. */
+static const char *const g_member_columns_sql =
+    "SELECT coalesce(string_agg(col, ',' ORDER BY col), '') FROM ("
+    " SELECT c.conrelid::regclass::text || '.' || a.attname AS col FROM pg_constraint c"
+    " JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)"
+    " WHERE c.contype = 'f' AND c.confrelid = 'members'::regclass"
+    " UNION SELECT k.table_name || '.' || k.column_name FROM information_schema.columns k"
+    " JOIN information_schema.tables t ON t.table_schema = k.table_schema AND t.table_name = k.table_name"
+    " WHERE k.table_schema = current_schema() AND t.table_type = 'BASE TABLE' AND k.table_name <> 'members'"
+    "   AND k.data_type = 'uuid' AND (k.column_name ~ '(^|_)(member|actor|client|owner|user|author|recipient)_id$'"
+    "        OR k.column_name ~ '_by$')) x";
+
+static void test_export_covers_every_table_naming_a_member(void **state) {
+  (void)state;
+  /* X, a manager, leaves a row in every table that names a member */
+  harness_account x, y;
+  harness_new_manager_of(g_admin.token, g_site, &x);
+  harness_new_member_quick(g_admin.token, "practitioner", g_site, &y);
+  char group[HARNESS_ID_MAX], consult[HARNESS_ID_MAX], event[HARNESS_ID_MAX], meeting[HARNESS_ID_MAX];
+  char starts[32], ends[32];
+  json_decref(harness_new_group(x.token, g_site, 2, 8, group));
+  harness_group_invite(group, x.token, y.id, NULL);
+  harness_group_activate(group, y.token, y.id);
+  int tv = harness_group_post_terms(group, x.token, "Written by the manager.");
+  harness_group_accept_terms(group, tv, x.token);
+  http_response *r = http_json("POST", hpath("/v1/groups/%s/meetings", group), x.token,
+                               json_pack("{s:s, s:s}", "starts_at", harness_rfc3339_from_now(-3 * 86400, starts),
+                                         "ends_at", harness_rfc3339_from_now(-3 * 86400 + 3600, ends)));
+  assert_status(r, 201);
+  snprintf(meeting, sizeof meeting, "%s", hjson_str(r->json, "id"));
+  http_response_free(r);
+  r = http_json("PUT", hpath("/v1/groups/%s/meetings/%s/attendance", group, meeting), x.token,
+                json_pack("{s:[{s:s, s:s}]}", "attendance", "member_id", x.id, "status", "present"));
+  assert_status(r, 200);
+  http_response_free(r);
+  json_decref(harness_new_consultation(x.token, harness_consultation_body(g_site, NULL, 3600, WEEK), consult));
+  json_decref(harness_new_event(x.token, harness_event_body("seminar", 6 * 86400, 3600, g_site), event));
+  register_for(event, x.token, "going");
+
+  r = http_get("/v1/me/export", x.token);
+  assert_status(r, 200);
+  json_t *exp = r->json;
+  char *found = harness_psql_scalar(g_member_columns_sql);
+  int checked = 0;
+  for (char *save = NULL, *col = strtok_r(found, ",", &save); col; col = strtok_r(NULL, ",", &save)) {
+    size_t k = 0, n = sizeof g_member_columns / sizeof g_member_columns[0];
+    while (k < n && strcmp(g_member_columns[k].column, col) != 0)
+      k++;
+    if (k == n)
+      harness_fail("%s names a member, but the export does not account for it: export it in members_db_export "
+                   "and list it in g_member_columns (or list it there with the reason it is not exported)",
+                   col);
+    if (g_member_columns[k].export_key == NULL) {
+      assert_true(g_member_columns[k].why_not && strlen(g_member_columns[k].why_not) > 20);
+      continue;
+    }
+    char table[128], q[512];
+    snprintf(table, sizeof table, "%s", col);
+    char *dot = strchr(table, '.');
+    assert_non_null(dot);
+    *dot = '\0';
+    snprintf(q, sizeof q, "SELECT count(*) FROM %s WHERE %s = '%s'", table, dot + 1, x.id);
+    long rows = harness_psql_long(q);
+    if (rows < 1)
+      harness_fail("the test made no row of %s for its member: extend its fixture", col);
+    json_t *list = json_object_get(exp, g_member_columns[k].export_key);
+    if (!json_is_array(list) || (long)json_array_size(list) < rows)
+      harness_fail("%s holds %ld rows of the member, the export's %s shows %zu: %s", col, rows,
+                   g_member_columns[k].export_key, json_is_array(list) ? json_array_size(list) : 0, r->body);
+    checked++;
+  }
+  free(found);
+  assert_true(checked >= 13);
+  /* what X did to Y does not carry Y's id; the audit rows carry their details */
+  if (strstr(r->body, y.id))
+    harness_fail("the manager's export carries the invitee's id: %s", r->body);
+  json_t *e = find(hjson_get(exp, "audit_entries"), "action", "member.created");
+  /* X was created by the admin: by_me false, details {"role": "manager"} */
+  if (e == NULL || json_is_true(hjson_get(e, "by_me")) ||
+      strcmp(hjson_str(e, "details.role") ? hjson_str(e, "details.role") : "", "manager") != 0)
+    harness_fail("the export's audit entry member.created lacks its details: %s", r->body);
+  json_t *t = find(hjson_get(exp, "terms_versions"), "group_id", group);
+  if (t == NULL || strcmp(hjson_str(t, "body"), "Written by the manager.") != 0)
+    harness_fail("the export lacks the terms version the member wrote: %s", r->body);
+  if (!find(hjson_get(exp, "meetings_created"), "id", meeting) ||
+      !find(hjson_get(exp, "invitations_sent"), "group_id", group) ||
+      !find(hjson_get(exp, "groups_created"), "id", group))
+    harness_fail("the export lacks a meeting, an invitation or a group the member made: %s", r->body);
+  http_response_free(r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_export_has_my_data_and_nobody_elses),
+      cmocka_unit_test(test_export_covers_every_table_naming_a_member),
       cmocka_unit_test(test_managers_cannot_erase),
       cmocka_unit_test(test_erasing_myself),
       cmocka_unit_test(test_admin_erases_a_member),

@@ -711,6 +711,138 @@ static void test_concurrent_creation_of_one_email(void **state) {
   }
 }
 
+/* ---------------------------------------------------------------- issue 11 */
+
+/* A demotion ends the member's site management, audited; promoting them again gives no site back. */
+static void test_demoted_manager_loses_their_sites(void **state) {
+  (void)state;
+  char site[HARNESS_ID_MAX];
+  harness_account m;
+  harness_new_site_id(g_admin.token, site);
+  harness_new_manager_of(g_admin.token, site, &m);
+  assert_true(harness_list_contains(hpath("/v1/sites/%s/managers", site), g_admin.token, "member_id", m.id));
+
+  http_response *r =
+      patch_member(m.id, g_admin.token, json_pack("{s:s, s:s}", "role", "facilitator", "home_site_id", site));
+  assert_status(r, 200);
+  http_response_free(r);
+  if (harness_list_contains(hpath("/v1/sites/%s/managers", site), g_admin.token, "member_id", m.id))
+    harness_fail("a demoted member is still listed as a manager of %s", site);
+  char q[512];
+  snprintf(q, sizeof q,
+           "SELECT count(*) FROM audit_log WHERE action = 'site.manager_removed' AND resource_id = '%s'"
+           " AND actor_id::text = '%s' AND details->>'member_id' = '%s'",
+           site, g_admin.id, m.id);
+  assert_int_equal(harness_psql_long(q), 1);
+
+  r = patch_member(m.id, g_admin.token, json_pack("{s:s}", "role", "manager"));
+  assert_status(r, 200);
+  http_response_free(r);
+  if (harness_list_contains(hpath("/v1/sites/%s/managers", site), g_admin.token, "member_id", m.id))
+    harness_fail("promoting a member again restored their old site management");
+  /* and nothing a site's manager may do works for them */
+  r = http_get(hpath("/v1/members?site_id=%s", site), m.token);
+  assert_problem_type(r, 403, "forbidden");
+  http_response_free(r);
+  r = http_json("PATCH", hpath("/v1/sites/%s", site), m.token, json_pack("{s:s}", "region", "Not theirs"));
+  assert_problem_type(r, 403, "forbidden");
+  http_response_free(r);
+  char email[HARNESS_EMAIL_MAX];
+  r = create_member(m.token, harness_unique_email("exmgr", email), "practitioner", site);
+  assert_problem_type(r, 403, "forbidden");
+  http_response_free(r);
+}
+
+/* A row the demotion did not end (written behind the API's back) grants nothing: manages_site()
+ * asks for the manager role too. */
+static void test_management_needs_the_manager_role(void **state) {
+  (void)state;
+  char site[HARNESS_ID_MAX], other[HARNESS_ID_MAX], group[HARNESS_ID_MAX];
+  harness_account f, conv;
+  harness_new_site_id(g_admin.token, site);
+  harness_new_site_id(g_admin.token, other);
+  harness_new_member_quick(g_admin.token, "practitioner", other, &f);
+  harness_new_member_quick(g_admin.token, "practitioner", site, &conv);
+  char sql[512];
+  snprintf(sql, sizeof sql, "INSERT INTO site_managers (site_id, member_id) VALUES ('%s', '%s')", site, f.id);
+  assert_int_equal(harness_psql_try(sql), 0);
+  /* a practitioner of another site may join a group at this site only if they managed it */
+  json_decref(harness_new_group(conv.token, site, 2, 8, group));
+  http_response *r =
+      http_json("POST", hpath("/v1/groups/%s/members", group), conv.token, json_pack("{s:s}", "member_id", f.id));
+  if (r->status == 201)
+    harness_fail("a stale site_managers row made a practitioner eligible as the site's manager");
+  http_response_free(r);
+  snprintf(sql, sizeof sql, "DELETE FROM site_managers WHERE member_id = '%s'", f.id);
+  harness_psql_try(sql);
+}
+
+/* A manager learns about an existing email only when its account is at a site they manage. */
+static void test_manager_duplicate_email_reveals_nothing_outside_their_sites(void **state) {
+  (void)state;
+  char in_site[HARNESS_EMAIL_MAX], elsewhere[HARNESS_EMAIL_MAX], nowhere[HARNESS_EMAIL_MAX];
+  harness_unique_email("mine", in_site);
+  harness_unique_email("theirs", elsewhere);
+  harness_unique_email("admin", nowhere);
+  http_response *r = create_member(g_admin.token, in_site, "practitioner", g_site_a);
+  assert_status(r, 201);
+  http_response_free(r);
+  r = create_member(g_admin.token, elsewhere, "practitioner", g_site_b);
+  assert_status(r, 201);
+  http_response_free(r);
+  r = create_member(g_admin.token, nowhere, "admin", NULL);
+  assert_status(r, 201);
+  http_response_free(r);
+
+  r = create_member(g_mgr_a.token, in_site, "practitioner", g_site_a);
+  assert_problem_type(r, 409, "conflict");
+  assert_json_str(r->json, "detail", "A member with this email exists.");
+  http_response_free(r);
+  /* elsewhere: another site's member, or an admin with no site; both answers are the same */
+  char *detail[2] = {NULL, NULL};
+  const char *emails[] = {elsewhere, nowhere};
+  for (int i = 0; i < 2; i++) {
+    r = create_member(g_mgr_a.token, emails[i], "practitioner", g_site_a);
+    assert_problem_type(r, 409, "conflict");
+    const char *d = hjson_str(r->json, "detail");
+    assert_non_null(d);
+    if (strstr(d, "exists") || strstr(d, "member") || strstr(d, "account exists"))
+      harness_fail("the answer about an account outside the manager's sites confirms it: %s", d);
+    detail[i] = strdup(d);
+    http_response_free(r);
+  }
+  assert_string_equal(detail[0], detail[1]);
+  free(detail[0]);
+  free(detail[1]);
+  /* admins are still told plainly */
+  r = create_member(g_admin.token, elsewhere, "practitioner", g_site_a);
+  assert_problem_type(r, 409, "conflict");
+  assert_json_str(r->json, "detail", "A member with this email exists.");
+  http_response_free(r);
+}
+
+/* DELETE /v1/members/{id} is admin-only even on one's own id; self-erasure is DELETE /v1/me. */
+static void test_non_admins_cannot_erase_themselves_through_members(void **state) {
+  (void)state;
+  harness_account p, m;
+  harness_new_member_quick(g_admin.token, "practitioner", g_site_a, &p);
+  harness_new_manager_quick(g_admin.token, g_site_b, &m);
+  const harness_account *who[] = {&p, &m};
+  for (int i = 0; i < 2; i++) {
+    http_response *r = http_request("DELETE", hpath("/v1/members/%s", who[i]->id), who[i]->token, NULL, NULL, NULL);
+    assert_problem_type(r, 403, "forbidden");
+    http_response_free(r);
+    r = get_member(who[i]->id, who[i]->token);
+    assert_status(r, 200);
+    assert_json_str(r->json, "status", "active");
+    http_response_free(r);
+  }
+  /* a manager naming a member they cannot see: 404 */
+  http_response *r = http_request("DELETE", hpath("/v1/members/%s", p.id), m.token, NULL, NULL, NULL);
+  assert_problem_type(r, 404, "not-found");
+  http_response_free(r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_admin_creates_each_role),
@@ -730,6 +862,10 @@ int main(void) {
       cmocka_unit_test(test_patch_validation),
       cmocka_unit_test(test_member_stale_if_match_is_412),
       cmocka_unit_test(test_concurrent_creation_of_one_email),
+      cmocka_unit_test(test_demoted_manager_loses_their_sites),
+      cmocka_unit_test(test_management_needs_the_manager_role),
+      cmocka_unit_test(test_manager_duplicate_email_reveals_nothing_outside_their_sites),
+      cmocka_unit_test(test_non_admins_cannot_erase_themselves_through_members),
   };
   return cmocka_run_group_tests_name("e2e_members", tests, group_setup, group_teardown);
 }

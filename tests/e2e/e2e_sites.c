@@ -760,6 +760,50 @@ static void test_managers_lifecycle_and_audit(void **state) {
   assert_int_equal(removed, 1);
 }
 
+/* GET /v1/sites/{id}/managers pages like every list (issue 11): limit and cursor are honoured. */
+static void test_managers_list_pages(void **state) {
+  (void)state;
+  char site[HARNESS_ID_MAX];
+  harness_new_site_id(g_admin.token, site);
+  harness_account m[3];
+  for (int i = 0; i < 3; i++)
+    harness_new_manager_quick(g_admin.token, site, &m[i]);
+  json_t *seen = json_object();
+  char cursor[512] = "";
+  int pages = 0;
+  for (;;) {
+    http_response *r = cursor[0]
+                           ? http_get(hpath("/v1/sites/%s/managers?limit=2&cursor=%s", site, cursor), g_admin.token)
+                           : http_get(hpath("/v1/sites/%s/managers?limit=2", site), g_admin.token);
+    assert_status(r, 200);
+    json_t *items = hjson_get(r->json, "items");
+    assert_true(json_array_size(items) <= 2);
+    size_t i;
+    json_t *it;
+    json_array_foreach(items, i, it) {
+      if (json_object_get(seen, hjson_str(it, "member_id")))
+        harness_fail("manager %s shown on two pages", hjson_str(it, "member_id"));
+      json_object_set_new(seen, hjson_str(it, "member_id"), json_true());
+    }
+    pages++;
+    const char *next = hjson_str(r->json, "next_cursor");
+    if (next == NULL) {
+      http_response_free(r);
+      break;
+    }
+    char *esc = harness_urlencode(next);
+    snprintf(cursor, sizeof cursor, "%s", esc);
+    free(esc);
+    http_response_free(r);
+    assert_true(pages < 5);
+  }
+  assert_int_equal(pages, 2);
+  for (int i = 0; i < 3; i++)
+    if (!json_object_get(seen, m[i].id))
+      harness_fail("manager %s missing from the pages", m[i].id);
+  json_decref(seen);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_admin_crud),
@@ -784,6 +828,7 @@ int main(void) {
       cmocka_unit_test(test_managers_put_non_manager_is_409),
       cmocka_unit_test(test_managers_unknown_ids_are_404),
       cmocka_unit_test(test_managers_lifecycle_and_audit),
+      cmocka_unit_test(test_managers_list_pages),
   };
   return cmocka_run_group_tests_name("e2e_sites", tests, group_setup, group_teardown);
 }
