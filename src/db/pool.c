@@ -15,6 +15,7 @@ struct db_conn {
   PGconn *pg;
   int in_use;
   int broken; /* reset before next use */
+  int held;   /* in a transaction held open by db_hold_begin (db_begin/db_commit join it) */
   const db_stmt *prepared[DB_MAX_PREPARED];
   int prepared_count;
   char sqlstate[6];
@@ -199,6 +200,7 @@ fn_status db_pool_acquire(db_pool *pool, db_conn **out) {
 void db_pool_release(db_pool *pool, db_conn *c) {
   if (c == NULL)
     return;
+  c->held = 0;
   if (c->pg != NULL && !c->broken && PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
     PGresult *r = PQexec(c->pg, "ROLLBACK");
     if (PQresultStatus(r) != PGRES_COMMAND_OK)
@@ -304,13 +306,37 @@ static fn_status simple_command(db_conn *c, const char *sql) {
   return st;
 }
 
-fn_status db_begin(db_conn *c) { return simple_command(c, "BEGIN"); }
+fn_status db_begin(db_conn *c) { return c->held ? FN_OK : simple_command(c, "BEGIN"); }
 
-fn_status db_commit(db_conn *c) { return simple_command(c, "COMMIT"); }
+fn_status db_commit(db_conn *c) {
+  if (!c->held)
+    return simple_command(c, "COMMIT");
+  /* Deferred to db_hold_end; a failed statement has already doomed the transaction. */
+  return PQtransactionStatus(c->pg) == PQTRANS_INTRANS ? FN_OK : FN_INTERNAL;
+}
 
 void db_rollback(db_conn *c) {
+  c->held = 0;
   if (c->pg != NULL && !c->broken && PQtransactionStatus(c->pg) != PQTRANS_IDLE)
     (void)simple_command(c, "ROLLBACK");
+}
+
+fn_status db_hold_begin(db_conn *c) {
+  fn_status st = simple_command(c, "BEGIN");
+  c->held = st == FN_OK;
+  return st;
+}
+
+int db_hold_active(const db_conn *c) { return c->held; }
+
+fn_status db_hold_end(db_conn *c, int commit) {
+  if (!c->held)
+    return FN_INTERNAL;
+  c->held = 0;
+  if (commit && PQtransactionStatus(c->pg) == PQTRANS_INTRANS)
+    return simple_command(c, "COMMIT");
+  db_rollback(c);
+  return commit ? FN_INTERNAL : FN_OK;
 }
 
 const char *db_last_sqlstate(const db_conn *c) { return c->sqlstate; }
