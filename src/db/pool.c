@@ -336,7 +336,9 @@ fn_status db_hold_end(db_conn *c, int commit) {
   if (commit && PQtransactionStatus(c->pg) == PQTRANS_INTRANS)
     return simple_command(c, "COMMIT");
   db_rollback(c);
-  return commit ? FN_INTERNAL : FN_OK;
+  if (!commit)
+    return FN_OK;
+  return c->broken || PQstatus(c->pg) != CONNECTION_OK ? FN_UNAVAILABLE : FN_INTERNAL;
 }
 
 const char *db_last_sqlstate(const db_conn *c) { return c->sqlstate; }

@@ -5,9 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Expired records are removed first, so an old key is simply new again. */
+/* Expired records are removed first, so an old key is simply new again. The claim's transaction
+ * lasts as long as the request's work: rows another request is already deleting are skipped, not
+ * waited for (else every keyed POST would queue behind the slowest one), and a few at a time. */
 static const db_stmt expire = {"idempotency_expire",
-                               "DELETE FROM idempotency_keys WHERE created_at < now() - interval '48 hours'"};
+                               "DELETE FROM idempotency_keys WHERE ctid = ANY (ARRAY(SELECT ctid FROM idempotency_keys"
+                               " WHERE created_at < now() - interval '48 hours' LIMIT 100 FOR UPDATE SKIP LOCKED))"};
 
 static const db_stmt claim = {"idempotency_claim",
                               "INSERT INTO idempotency_keys (client_id, key, request_hash) VALUES ($1, $2, $3)"
