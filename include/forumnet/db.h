@@ -58,6 +58,15 @@ void db_rollback(db_conn *conn);
  * callers must turn into FN_INTERNAL (never pass the result to strlen unchecked). */
 char *db_value_dup(const PGresult *res, int row, int col);
 
+/* A transaction held open around a whole handler (the request layer's Idempotency-Key): until
+ * db_hold_end, db_begin joins it and db_commit is deferred (FN_OK while the transaction is
+ * healthy), so the handler's work and what the request layer adds commit together.
+ * db_rollback still rolls back at once and ends the hold. db_hold_end commits (commit != 0)
+ * or rolls back; FN_INTERNAL when there is no held transaction left to commit. */
+fn_status db_hold_begin(db_conn *conn);
+int db_hold_active(const db_conn *conn);
+fn_status db_hold_end(db_conn *conn, int commit);
+
 /* SQLSTATE of the last failed db_exec on this connection ("" if none). Borrowed. */
 const char *db_last_sqlstate(const db_conn *conn);
 

@@ -20,7 +20,7 @@ typedef struct event_caller {
 typedef struct event_access {
   char id[37];
   char status[16]; /* pending | published | cancelled */
-  long version;
+  long version;    /* the owner's edits and status changes, never registrations (the ETag) */
   long capacity;   /* 0: no limit */
   int visible;     /* event_visible() for the caller */
   int owner;       /* the member who created it, or the partner */
@@ -54,11 +54,11 @@ fn_status events_db_check_audience(db_conn *db, const event_caller *caller, cons
  * event with this external_id. */
 fn_status events_db_insert(db_conn *db, const json_t *body, const event_caller *caller, const char *status,
                            char id_out[37], char existing_id[37]);
-fn_status events_db_update(db_conn *db, const char *event_id, const json_t *body);
+/* Applies the body's fields. moderated: an untrusted partner's change, which sends a published
+ * event back to pending when its title, description, times, place, online_url or audience change.
+ * status: the event's status afterwards. */
+fn_status events_db_update(db_conn *db, const char *event_id, const json_t *body, int moderated, char status[16]);
 fn_status events_db_set_status(db_conn *db, const char *event_id, const char *status);
-/* A registration changed: the event's representation (registration_counts, my_registration)
- * changed with it, so its version (the ETag) moves too. */
-fn_status events_db_touch(db_conn *db, const char *event_id);
 fn_status events_db_going_count(db_conn *db, const char *event_id, long *going);
 
 #endif

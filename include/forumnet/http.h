@@ -47,6 +47,7 @@ enum route_flags {
   ROUTE_OPTIONAL_BODY = 1u << 3,     /* with ROUTE_JSON_BODY: an empty body counts as {} */
   ROUTE_PARTNER = 1u << 4,           /* partner tokens (typ "partner", scope events:write) are accepted too */
   ROUTE_ONE_TIME_PASSWORD = 1u << 5, /* open to a member who must still replace a one-time password */
+  ROUTE_IDEMPOTENT = 1u << 6,        /* a creating POST: honours Idempotency-Key (req_run_handler) */
 };
 
 /* One entry of a resource's route table; tables end with {NULL}. */
@@ -121,6 +122,13 @@ void req_fail(fn_req *req, fn_status st, const char *detail);
 
 /* 1 if s is a canonical UUID; handlers answer 404 for malformed ids in paths. */
 int req_is_id(const char *s);
+
+/* Runs the route's handler. On a ROUTE_IDEMPOTENT route with an Idempotency-Key it claims the key
+ * in a transaction held around the handler (db_hold_begin) and stores a 2xx answer (status, body,
+ * Location, ETag) before that transaction commits; a retry with the same key and request replays
+ * it (Idempotent-Replayed: true), the same key with another body or route is 422, a malformed key
+ * 400. Handlers need nothing for it: their db_begin/db_commit join the held transaction. */
+void req_run_handler(fn_req *req);
 
 /* Validates the body against specs; on failure replies 400 and returns FN_INVALID. */
 fn_status req_validate_body(fn_req *req, const struct field_spec *specs);

@@ -13,8 +13,10 @@ typedef enum idempotency_state {
 typedef struct idempotency_record {
   idempotency_state state;
   int response_code;
-  char *response_body; /* REPLAY only; caller frees */
-  char resource_id[37];
+  /* REPLAY only; the caller frees them (NULL when the answer had none). */
+  char *sealed_body; /* the body as stored (sealed by the request layer) */
+  char *location;
+  char *etag;
 } idempotency_record;
 
 /* Claims (client, key) for a request whose canonical digest is request_hash, inside the
@@ -24,6 +26,7 @@ fn_status idempotency_db_claim(db_conn *db, const char *client_id, const char *k
                                idempotency_record *out);
 /* Stores the answer of a NEW claim, in the same transaction as the work. */
 fn_status idempotency_db_store(db_conn *db, const char *client_id, const char *key, int response_code,
-                               const char *response_body, const char *resource_id);
+                               const char *sealed_body, const char *location, const char *etag);
+void idempotency_record_free(idempotency_record *rec);
 
 #endif

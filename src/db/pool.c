@@ -12,6 +12,7 @@ struct db_conn {
   PGconn *pg;
   int in_use;
   int broken; /* reset before next use */
+  int held; /* in a transaction held open by db_hold_begin (db_begin/db_commit join it) */
   /* The statements this session has prepared: grows with the code (about 170 today), so no
    * limit can be hit silently (a forgotten one would be prepared again and fail with 42P05). */
   const db_stmt **prepared;
@@ -200,6 +201,7 @@ fn_status db_pool_acquire(db_pool *pool, db_conn **out) {
 void db_pool_release(db_pool *pool, db_conn *c) {
   if (c == NULL)
     return;
+  c->held = 0;
   if (c->pg != NULL && !c->broken && PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
     PGresult *r = PQexec(c->pg, "ROLLBACK");
     if (PQresultStatus(r) != PGRES_COMMAND_OK)
@@ -316,17 +318,43 @@ static fn_status simple_command(db_conn *c, const char *sql) {
   return st;
 }
 
-fn_status db_begin(db_conn *c) { return simple_command(c, "BEGIN"); }
+fn_status db_begin(db_conn *c) { return c->held ? FN_OK : simple_command(c, "BEGIN"); }
 
-fn_status db_commit(db_conn *c) { return simple_command(c, "COMMIT"); }
+fn_status db_commit(db_conn *c) {
+  if (!c->held)
+    return simple_command(c, "COMMIT");
+  /* Deferred to db_hold_end; a failed statement has already doomed the transaction. */
+  return PQtransactionStatus(c->pg) == PQTRANS_INTRANS ? FN_OK : FN_INTERNAL;
+}
 
 void db_rollback(db_conn *c) {
+  c->held = 0;
   if (c->pg != NULL && !c->broken && PQtransactionStatus(c->pg) != PQTRANS_IDLE)
     (void)simple_command(c, "ROLLBACK");
 }
 
 char *db_value_dup(const PGresult *res, int row, int col) {
   return strndup(PQgetvalue(res, row, col), (size_t)PQgetlength(res, row, col));
+}
+
+fn_status db_hold_begin(db_conn *c) {
+  fn_status st = simple_command(c, "BEGIN");
+  c->held = st == FN_OK;
+  return st;
+}
+
+int db_hold_active(const db_conn *c) { return c->held; }
+
+fn_status db_hold_end(db_conn *c, int commit) {
+  if (!c->held)
+    return FN_INTERNAL;
+  c->held = 0;
+  if (commit && PQtransactionStatus(c->pg) == PQTRANS_INTRANS)
+    return simple_command(c, "COMMIT");
+  db_rollback(c);
+  if (!commit)
+    return FN_OK;
+  return c->broken || PQstatus(c->pg) != CONNECTION_OK ? FN_UNAVAILABLE : FN_INTERNAL;
 }
 
 const char *db_last_sqlstate(const db_conn *c) { return c->sqlstate; }

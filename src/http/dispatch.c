@@ -302,7 +302,7 @@ static void run_pipeline(fn_req *req) {
       return;
     }
   }
-  req->route->handler(req);
+  req_run_handler(req);
 }
 
 int dispatch_request(const struct _u_request *u, struct _u_response *res, void *app) {

@@ -414,7 +414,7 @@ fail:
 
 const fn_route consultations_routes[] = {
     {"GET", "/v1/consultations", consultations_http_list, 0},
-    {"POST", "/v1/consultations", consultations_http_create, ROUTE_JSON_BODY},
+    {"POST", "/v1/consultations", consultations_http_create, ROUTE_JSON_BODY | ROUTE_IDEMPOTENT},
     {"GET", "/v1/consultations/{consultation_id}", consultations_http_get, 0},
     {"PATCH", "/v1/consultations/{consultation_id}", consultations_http_update, ROUTE_JSON_BODY},
     {"PUT", "/v1/consultations/{consultation_id}/outcome", consultations_http_put_outcome, ROUTE_JSON_BODY},

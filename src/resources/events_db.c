@@ -267,7 +267,10 @@ fn_status events_db_insert(db_conn *db, const json_t *body, const event_caller *
   return FN_CONFLICT;
 }
 
-/* (present, value) pairs; an audience, when present, replaces the old one. */
+/* (present, value) pairs; an audience, when present, replaces the old one. With $21 (an untrusted
+ * partner's change), a published event whose title, description, times, place, online_url or
+ * audience really changes (the same value again is no change) goes back to pending (API.md section 7).
+ * The SET's e.* and the event_sites subquery read the row as it was before this statement. */
 static const db_stmt update_event = {
     "events_update",
     "WITH e AS (UPDATE events e SET"
@@ -280,18 +283,30 @@ static const db_stmt update_event = {
     "   online_url = CASE WHEN $14::bool THEN $15 ELSE e.online_url END,"
     "   capacity = CASE WHEN $16::bool THEN $17::int ELSE e.capacity END,"
     "   network_wide = CASE WHEN $18::bool THEN $19::bool ELSE e.network_wide END,"
+    "   status = CASE WHEN $21::bool AND e.status = 'published' AND ("
+    "       ($4::bool AND $5 IS DISTINCT FROM e.title) OR ($6::bool AND $7 IS DISTINCT FROM e.description)"
+    "       OR ($8::bool AND $9::timestamptz IS DISTINCT FROM e.starts_at)"
+    "       OR ($10::bool AND $11::timestamptz IS DISTINCT FROM e.ends_at)"
+    "       OR ($12::bool AND $13 IS DISTINCT FROM e.location) OR ($14::bool AND $15 IS DISTINCT FROM e.online_url)"
+    "       OR ($18::bool AND ($19::bool IS DISTINCT FROM e.network_wide OR (NOT $19::bool AND"
+    "         ARRAY(SELECT es.site_id FROM event_sites es WHERE es.event_id = $1 ORDER BY 1) IS DISTINCT FROM"
+    "         ARRAY(SELECT DISTINCT x::uuid FROM json_array_elements_text($20::json) x ORDER BY 1)))))"
+    "     THEN 'pending' ELSE e.status END,"
     "   version = e.version + 1, revision = e.revision + 1"
-    "   WHERE e.id = $1 RETURNING e.id),"
-    " d AS (DELETE FROM event_sites WHERE $18::bool AND event_id = $1),"
+    "   WHERE e.id = $1 RETURNING e.status),"
+    /* Only the sites that leave: a site kept in the audience must not be deleted by d while s's
+     * ON CONFLICT skips re-inserting it (both see the rows as they were). */
+    " d AS (DELETE FROM event_sites WHERE $18::bool AND event_id = $1"
+    "       AND site_id NOT IN (SELECT x::uuid FROM json_array_elements_text($20::json) x)),"
     " s AS (INSERT INTO event_sites (event_id, site_id)"
     "       SELECT $1, x::uuid FROM json_array_elements_text($20::json) x WHERE $18::bool ON CONFLICT DO NOTHING)"
-    " SELECT 1 FROM e"};
+    " SELECT status FROM e"};
 
 static const char *present(const json_t *body, const char *key) {
   return json_object_get(body, key) ? "true" : "false";
 }
 
-fn_status events_db_update(db_conn *db, const char *event_id, const json_t *body) {
+fn_status events_db_update(db_conn *db, const char *event_id, const json_t *body, int moderated, char status[16]) {
   json_t *audience = json_object_get(body, "audience");
   char capacity[24], *sites = site_ids_text(audience);
   const char *network = audience && strcmp(json_get_string(audience, "scope"), "network") == 0 ? "true" : "false";
@@ -314,9 +329,18 @@ fn_status events_db_update(db_conn *db, const char *event_id, const json_t *body
                           int_text(json_object_get(body, "capacity"), capacity, sizeof capacity),
                           present(body, "audience"),
                           network,
-                          sites};
-  fn_status st = db_exec_command(db, &update_event, 20, params);
+                          sites,
+                          moderated ? "true" : "false"};
+  fn_status st;
+  PGresult *res = db_exec(db, &update_event, 21, params, &st);
   free(sites);
+  if (res == NULL)
+    return st;
+  if (PQntuples(res) == 0)
+    st = FN_NOT_FOUND;
+  else
+    snprintf(status, 16, "%s", PQgetvalue(res, 0, 0));
+  PQclear(res);
   return st;
 }
 
@@ -326,13 +350,6 @@ static const db_stmt set_status = {
 fn_status events_db_set_status(db_conn *db, const char *event_id, const char *status) {
   const char *params[] = {event_id, status};
   return db_exec_command(db, &set_status, 2, params);
-}
-
-static const db_stmt touch_event = {"events_touch", "UPDATE events SET version = version + 1 WHERE id = $1"};
-
-fn_status events_db_touch(db_conn *db, const char *event_id) {
-  const char *params[] = {event_id};
-  return db_exec_command(db, &touch_event, 1, params);
 }
 
 static const db_stmt going_count = {

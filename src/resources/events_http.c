@@ -1,6 +1,7 @@
 /* /v1/events: learning forums, seminars and workshops from the network and its partners
  * (API.md section 7). Partner systems retry, time out and resend: POST honours
- * Idempotency-Key and a partner's external_id is unique, both under concurrency. */
+ * Idempotency-Key (the request layer, ROUTE_IDEMPOTENT) and a partner's external_id is unique,
+ * both under concurrency. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,10 +10,8 @@
 #include "forumnet/audit_db.h"
 #include "forumnet/events_db.h"
 #include "forumnet/http.h"
-#include "forumnet/idempotency_db.h"
 #include "forumnet/json_util.h"
 #include "forumnet/pagination.h"
-#include "forumnet/password.h"
 #include "forumnet/registrations_db.h"
 #include "forumnet/routes.h"
 
@@ -147,30 +146,15 @@ static void reply_event_json(fn_req *req, int http_status, const char *id, const
   reply_json_text(req, http_status, json, strlen(json));
 }
 
-/* 1..200 printable ASCII characters. */
-static int valid_idempotency_key(const char *key) {
-  size_t len = strlen(key);
-  if (len == 0 || len > 200)
-    return 0;
-  for (size_t i = 0; i < len; i++)
-    if (key[i] < 0x21 || key[i] > 0x7e)
-      return 0;
-  return 1;
-}
-
+/* Idempotency-Key is the request layer's (ROUTE_IDEMPOTENT). */
 static void events_http_create(fn_req *req) {
-  const char *key = req_header(req, "Idempotency-Key"), *detail = NULL;
+  const char *detail = NULL;
   event_caller caller;
-  idempotency_record claim = {0};
-  char id[37], existing[37] = "", hash[65], *json = NULL;
+  char id[37], existing[37] = "", *json = NULL;
   long version = 0;
   fn_status st;
   if (validate(req, create_fields) != FN_OK)
     return;
-  if (key && !valid_idempotency_key(key)) {
-    req_fail(req, FN_INVALID, "Idempotency-Key must be 1 to 200 printable ASCII characters.");
-    return;
-  }
   db_conn *db = req_db(req);
   if (db == NULL)
     return;
@@ -179,28 +163,6 @@ static void events_http_create(fn_req *req) {
   if (!caller.is_partner && caller.role != ROLE_ADMIN && caller.role != ROLE_MANAGER) {
     req_fail(req, FN_FORBIDDEN, "Admins, managers and partner systems post events.");
     return;
-  }
-  if (key) {
-    /* The request is compared in canonical form (sorted keys), not byte for byte. */
-    char *canonical = json_dumps(req->body, JSON_COMPACT | JSON_SORT_KEYS);
-    token_digest_hex(canonical ? canonical : "", hash);
-    free(canonical);
-    if ((st = idempotency_db_claim(db, caller.id, key, hash, &claim)) != FN_OK)
-      goto fail;
-    if (claim.state == IDEMPOTENCY_MISMATCH) {
-      req_fail(req, FN_UNPROCESSABLE, "This Idempotency-Key was used with a different request body.");
-      return;
-    }
-    if (claim.state == IDEMPOTENCY_REPLAY) {
-      db_rollback(db);
-      reply_header(req, "Idempotent-Replayed", "true");
-      json_t *stored = json_loads(claim.response_body, 0, NULL); /* the ETag it was answered with */
-      long replay_version = stored ? (long)json_integer_value(json_object_get(stored, "version")) : 1;
-      json_decref(stored);
-      reply_event_json(req, claim.response_code, claim.resource_id, claim.response_body, replay_version);
-      free(claim.response_body);
-      return;
-    }
   }
   if (check_audience(req, db, &caller) != FN_OK)
     return;
@@ -213,8 +175,7 @@ static void events_http_create(fn_req *req) {
     return;
   }
   if (st != FN_OK || (st = audit_db_record(db, req, "event.created", "event", id, NULL)) != FN_OK ||
-      (st = events_db_get(db, id, &caller, &json, &version)) != FN_OK ||
-      (key && (st = idempotency_db_store(db, caller.id, key, 201, json, id)) != FN_OK) || (st = db_commit(db)) != FN_OK)
+      (st = events_db_get(db, id, &caller, &json, &version)) != FN_OK || (st = db_commit(db)) != FN_OK)
     goto fail;
   reply_event_json(req, 201, id, json, version);
   free(json);
@@ -370,8 +331,13 @@ static void events_http_update(fn_req *req) {
   if (json_object_get(req->body, "audience") && check_audience(req, db, &caller) != FN_OK)
     return;
   if (changes > 0) {
-    if ((st = events_db_update(db, id, req->body)) != FN_OK ||
+    char now_status[16] = "";
+    if ((st = events_db_update(db, id, req->body, caller.is_partner && !caller.trusted, now_status)) != FN_OK ||
         (st = audit_db_record(db, req, "event.updated", "event", id, NULL)) != FN_OK)
+      goto fail;
+    /* An untrusted partner's change to what members see goes back to moderation. */
+    if (strcmp(a.status, now_status) != 0 &&
+        (st = audit_db_record(db, req, "event.unpublished", "event", id, NULL)) != FN_OK)
       goto fail;
     /* More places (or no limit any more) go to the waitlist first, oldest first. */
     if (capacity && (st = registrations_db_promote(
@@ -422,7 +388,7 @@ fail:
 
 const fn_route events_routes[] = {
     {"GET", "/v1/events", events_http_list, ROUTE_PARTNER},
-    {"POST", "/v1/events", events_http_create, ROUTE_JSON_BODY | ROUTE_PARTNER},
+    {"POST", "/v1/events", events_http_create, ROUTE_JSON_BODY | ROUTE_PARTNER | ROUTE_IDEMPOTENT},
     {"GET", "/v1/events/{event_id}", events_http_get, ROUTE_PARTNER},
     {"PATCH", "/v1/events/{event_id}", events_http_update, ROUTE_JSON_BODY | ROUTE_PARTNER},
     {"DELETE", "/v1/events/{event_id}", events_http_cancel, ROUTE_PARTNER},

@@ -245,7 +245,7 @@ fail:
 
 const fn_route groups_routes[] = {
     {"GET", "/v1/groups", groups_http_list, 0},
-    {"POST", "/v1/groups", groups_http_create, ROUTE_JSON_BODY},
+    {"POST", "/v1/groups", groups_http_create, ROUTE_JSON_BODY | ROUTE_IDEMPOTENT},
     {"GET", "/v1/groups/{group_id}", groups_http_get, 0},
     {"PATCH", "/v1/groups/{group_id}", groups_http_update, ROUTE_JSON_BODY},
     {"DELETE", "/v1/groups/{group_id}", groups_http_close, 0},

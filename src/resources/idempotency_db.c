@@ -5,18 +5,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Expired records are removed first, so an old key is simply new again. */
+/* Expired records are removed first, so an old key is simply new again. The claim's transaction
+ * lasts as long as the request's work: rows another request is already deleting are skipped, not
+ * waited for (else every keyed POST would queue behind the slowest one), and a few at a time. */
 static const db_stmt expire = {"idempotency_expire",
-                               "DELETE FROM idempotency_keys WHERE created_at < now() - interval '48 hours'"};
+                               "DELETE FROM idempotency_keys WHERE ctid = ANY (ARRAY(SELECT ctid FROM idempotency_keys"
+                               " WHERE created_at < now() - interval '48 hours' LIMIT 100 FOR UPDATE SKIP LOCKED))"};
 
 static const db_stmt claim = {"idempotency_claim",
                               "INSERT INTO idempotency_keys (client_id, key, request_hash) VALUES ($1, $2, $3)"
                               " ON CONFLICT DO NOTHING RETURNING 1"};
 
+/* Columns: same request, code, sealed body, Location, ETag (the last three NULL when absent). */
 static const db_stmt stored = {"idempotency_stored",
-                               "SELECT request_hash = $3, coalesce(response_code, 0), coalesce(response_body, ''),"
-                               " coalesce(resource_id::text, '') FROM idempotency_keys"
+                               "SELECT request_hash = $3, coalesce(response_code, 0), response_sealed,"
+                               " response_location, response_etag FROM idempotency_keys"
                                " WHERE client_id = $1 AND key = $2"};
+
+static char *column_or_null(PGresult *res, int col) {
+  return PQgetisnull(res, 0, col) ? NULL : strdup(PQgetvalue(res, 0, col));
+}
 
 fn_status idempotency_db_claim(db_conn *db, const char *client_id, const char *key, const char *request_hash,
                                idempotency_record *out) {
@@ -43,20 +51,34 @@ fn_status idempotency_db_claim(db_conn *db, const char *client_id, const char *k
   } else {
     out->state = IDEMPOTENCY_REPLAY;
     out->response_code = atoi(PQgetvalue(res, 0, 1));
-    out->response_body = strdup(PQgetvalue(res, 0, 2));
-    snprintf(out->resource_id, sizeof out->resource_id, "%s", PQgetvalue(res, 0, 3));
+    out->sealed_body = column_or_null(res, 2);
+    out->location = column_or_null(res, 3);
+    out->etag = column_or_null(res, 4);
+    if ((!PQgetisnull(res, 0, 2) && out->sealed_body == NULL) || (!PQgetisnull(res, 0, 3) && out->location == NULL) ||
+        (!PQgetisnull(res, 0, 4) && out->etag == NULL)) {
+      idempotency_record_free(out);
+      st = FN_INTERNAL;
+    }
   }
   PQclear(res);
   return st;
 }
 
-static const db_stmt store = {"idempotency_store", "UPDATE idempotency_keys SET response_code = $3, response_body = $4,"
-                                                   " resource_id = $5::uuid WHERE client_id = $1 AND key = $2"};
+static const db_stmt store = {"idempotency_store",
+                              "UPDATE idempotency_keys SET response_code = $3, response_sealed = $4,"
+                              " response_location = $5, response_etag = $6 WHERE client_id = $1 AND key = $2"};
 
 fn_status idempotency_db_store(db_conn *db, const char *client_id, const char *key, int response_code,
-                               const char *response_body, const char *resource_id) {
+                               const char *sealed_body, const char *location, const char *etag) {
   char code[16];
   snprintf(code, sizeof code, "%d", response_code);
-  const char *params[] = {client_id, key, code, response_body, resource_id};
-  return db_exec_command(db, &store, 5, params);
+  const char *params[] = {client_id, key, code, sealed_body, location, etag};
+  return db_exec_command(db, &store, 6, params);
+}
+
+void idempotency_record_free(idempotency_record *rec) {
+  free(rec->sealed_body);
+  free(rec->location);
+  free(rec->etag);
+  rec->sealed_body = rec->location = rec->etag = NULL;
 }

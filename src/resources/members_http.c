@@ -528,7 +528,7 @@ const fn_route members_routes[] = {
     {"GET", "/v1/me", members_http_get_me, ROUTE_ONE_TIME_PASSWORD},
     {"PATCH", "/v1/me", members_http_update_me, ROUTE_JSON_BODY | ROUTE_ONE_TIME_PASSWORD},
     {"GET", "/v1/members", members_http_list, 0},
-    {"POST", "/v1/members", members_http_create, ROUTE_JSON_BODY},
+    {"POST", "/v1/members", members_http_create, ROUTE_JSON_BODY | ROUTE_IDEMPOTENT},
     {"GET", "/v1/members/{member_id}", members_http_get, 0},
     {"PATCH", "/v1/members/{member_id}", members_http_update, ROUTE_JSON_BODY},
     {NULL, NULL, NULL, 0},

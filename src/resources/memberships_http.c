@@ -389,7 +389,8 @@ static void memberships_http_get(fn_req *req) {
 
 const fn_route memberships_routes[] = {
     {"GET", "/v1/groups/{group_id}/members", memberships_http_list, 0},
-    {"POST", "/v1/groups/{group_id}/members", memberships_http_create, ROUTE_JSON_BODY | ROUTE_OPTIONAL_BODY},
+    {"POST", "/v1/groups/{group_id}/members", memberships_http_create,
+     ROUTE_JSON_BODY | ROUTE_OPTIONAL_BODY | ROUTE_IDEMPOTENT},
     {"GET", "/v1/groups/{group_id}/members/{member_id}", memberships_http_get, 0},
     {"PATCH", "/v1/groups/{group_id}/members/{member_id}", memberships_http_update, ROUTE_JSON_BODY},
     {"DELETE", "/v1/groups/{group_id}/members/{member_id}", memberships_http_delete, 0},

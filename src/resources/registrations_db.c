@@ -92,8 +92,9 @@ fn_status registrations_db_set(db_conn *db, const event_access *a, const char *m
   res = db_exec(db, &upsert_registration, 4, params, &st);
   if (res == NULL || (st = json_and_version(res, out)) != FN_OK)
     return st;
-  if ((st = events_db_touch(db, a->id)) != FN_OK ||
-      (strcmp(old, "going") == 0 && (st = registrations_db_promote(db, a->id, a->capacity)) != FN_OK)) {
+  /* The event's version (its ETag) stays: counts are not the owner's edit, and a partner's
+   * If-Match must not go stale with every registration. */
+  if (strcmp(old, "going") == 0 && (st = registrations_db_promote(db, a->id, a->capacity)) != FN_OK) {
     free(out->json);
     out->json = NULL;
   }
@@ -186,9 +187,8 @@ fn_status registrations_db_withdraw_member(db_conn *db, const char *member_id) {
   for (int i = 0; events && st == FN_OK && i < PQntuples(events); i++) {
     const char *event_id = PQgetvalue(events, i, 0);
     const char *decline_params[] = {member_id, event_id};
-    if ((st = db_exec_command(db, &decline_member, 2, decline_params)) == FN_OK &&
-        (st = registrations_db_promote(db, event_id, atol(PQgetvalue(events, i, 1)))) == FN_OK)
-      st = events_db_touch(db, event_id);
+    if ((st = db_exec_command(db, &decline_member, 2, decline_params)) == FN_OK)
+      st = registrations_db_promote(db, event_id, atol(PQgetvalue(events, i, 1)));
   }
   PQclear(events);
   return st;

@@ -304,7 +304,7 @@ static void sites_http_remove_manager(fn_req *req) { change_manager(req, 0); }
 
 const fn_route sites_routes[] = {
     {"GET", "/v1/sites", sites_http_list, 0},
-    {"POST", "/v1/sites", sites_http_create, ROUTE_JSON_BODY},
+    {"POST", "/v1/sites", sites_http_create, ROUTE_JSON_BODY | ROUTE_IDEMPOTENT},
     {"GET", "/v1/sites/{site_id}", sites_http_get, 0},
     {"PATCH", "/v1/sites/{site_id}", sites_http_update, ROUTE_JSON_BODY},
     {"DELETE", "/v1/sites/{site_id}", sites_http_archive, 0},

@@ -179,8 +179,8 @@ fail:
 
 const fn_route terms_routes[] = {
     {"GET", "/v1/groups/{group_id}/terms", terms_http_list, 0},
-    {"POST", "/v1/groups/{group_id}/terms", terms_http_publish, ROUTE_JSON_BODY},
+    {"POST", "/v1/groups/{group_id}/terms", terms_http_publish, ROUTE_JSON_BODY | ROUTE_IDEMPOTENT},
     {"POST", "/v1/groups/{group_id}/terms/{version}/acceptances", terms_http_accept,
-     ROUTE_JSON_BODY | ROUTE_OPTIONAL_BODY},
+     ROUTE_JSON_BODY | ROUTE_OPTIONAL_BODY | ROUTE_IDEMPOTENT},
     {NULL, NULL, NULL, 0},
 };

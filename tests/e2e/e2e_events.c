@@ -828,6 +828,109 @@ static void test_owner_updates(void **state) {
   json_decref(harness_event_get(id, g_mgr_b.token));
 }
 
+/* A published event of an untrusted partner (approved for site A) whose title, description,
+ * times, place, online_url or audience the partner changes goes back to pending until an admin or
+ * a manager of an audience site publishes it again; sending the values it has is no change; other
+ * fields (kind, capacity), a trusted partner's and an owner manager's edits stay published
+ * (API.md section 7, issue 11). */
+static void test_partner_edits_return_to_pending(void **state) {
+  (void)state;
+  struct {
+    const char *field;
+    json_t *changed; /* new reference */
+  } cases[] = {
+      {"title", json_string("Free prizes, log in here")},
+      {"description", json_string("Enter your password at the link.")},
+      {"starts_at", NULL}, /* set below: an hour earlier */
+      {"ends_at", NULL},   /* an hour later */
+      {"location", json_string("Somewhere else")},
+      {"online_url", json_string("https://phish.example.org/login")},
+      {"audience", json_pack("{s:s}", "scope", "network")},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char id[HARNESS_ID_MAX];
+    time_t starts = time(NULL) + 23 * DAY;
+    json_t *body = body_at("seminar", starts, 3600, NULL);
+    json_object_set_new(body, "audience",
+                        json_pack("{s:s, s:[s,s]}", "scope", "sites", "site_ids", g_site_a, g_site_b));
+    json_object_set_new(body, "location", json_string("Hall A"));
+    json_object_set_new(body, "online_url", json_string("https://meet.example.org/a"));
+    json_object_set_new(body, "description", json_string("About it."));
+    json_t *e = harness_new_event(g_p1.token, body, id);
+    assert_json_str(e, "status", "pending");
+    json_decref(e);
+    harness_event_publish(id, g_mgr_a.token);
+    e = harness_event_get(id, g_p1.token);
+    const char *field = cases[i].field;
+    if (cases[i].changed == NULL) {
+      char text[32];
+      cases[i].changed = json_string(fmt_time(strcmp(field, "starts_at") == 0 ? starts - 3600 : starts + 7200, text));
+    }
+
+    /* the same value again (the sites in another order) is no change */
+    json_t *same = json_deep_copy(json_object_get(e, field));
+    if (strcmp(field, "audience") == 0)
+      json_object_set_new(same, "site_ids", json_pack("[s,s]", g_site_b, g_site_a));
+    http_response *r = patch_event(id, g_p1.token, json_pack("{s:o}", field, same));
+    assert_status(r, 200);
+    if (strcmp(hjson_str(r->json, "status"), "published") != 0)
+      harness_fail("%s sent unchanged: the event left published (%s)", field, r->body);
+    http_response_free(r);
+
+    /* a real change: back to pending, out of members' sight, until published again */
+    r = patch_event(id, g_p1.token, json_pack("{s:O}", field, cases[i].changed));
+    assert_status(r, 200);
+    if (strcmp(hjson_str(r->json, "status"), "pending") != 0)
+      harness_fail("an untrusted partner's change of %s left the event %s", field, hjson_str(r->json, "status"));
+    assert_json_int(r->json, "version", hjson_version(e) + 2); /* the unchanged PATCH, then this one */
+    assert_true(json_equal(hjson_get(r->json, field), cases[i].changed));
+    http_response_free(r);
+    r = get_event(id, g_prac_a.token);
+    assert_problem_type(r, 404, "not-found");
+    http_response_free(r);
+    assert_int_equal(harness_audit_count("event.unpublished", id, g_p1.id), 1);
+    /* the partner cannot publish it again itself; a manager of an audience site can */
+    r = patch_event(id, g_p1.token, json_pack("{s:s}", "status", "published"));
+    assert_problem_type(r, 403, "forbidden");
+    http_response_free(r);
+    if (strcmp(field, "audience") == 0)
+      harness_event_publish(id, g_admin.token); /* now network-wide: an admin publishes */
+    else
+      harness_event_publish(id, g_mgr_b.token);
+    json_decref(harness_event_get(id, g_prac_a.token));
+    json_decref(e);
+    json_decref(cases[i].changed);
+  }
+
+  /* fields members are not misled by stay published */
+  char id[HARNESS_ID_MAX];
+  json_decref(harness_new_event(g_p1.token, harness_event_body("seminar", 23 * DAY, 3600, g_site_a), id));
+  harness_event_publish(id, g_mgr_a.token);
+  http_response *r = patch_event(id, g_p1.token, json_pack("{s:s, s:i}", "kind", "workshop", "capacity", 30));
+  assert_status(r, 200);
+  assert_json_str(r->json, "status", "published");
+  http_response_free(r);
+
+  /* a trusted partner's and an owner manager's edits stay published */
+  json_t *e = harness_new_event(g_trusted.token, harness_event_body("seminar", 23 * DAY, 3600, g_site_a), id);
+  assert_json_str(e, "status", "published");
+  json_decref(e);
+  r = patch_event(id, g_trusted.token,
+                  json_pack("{s:s, s:s, s:{s:s}}", "title", "Trusted change", "online_url",
+                            "https://meet.example.org/t", "audience", "scope", "network"));
+  assert_status(r, 200);
+  assert_json_str(r->json, "status", "published");
+  http_response_free(r);
+  json_decref(harness_new_event(g_mgr_a.token, harness_event_body("seminar", 23 * DAY, 3600, g_site_a), id));
+  r = patch_event(id, g_mgr_a.token,
+                  json_pack("{s:s, s:s, s:s}", "title", "Manager's change", "online_url", "https://meet.example.org/m",
+                            "location", "Room 2"));
+  assert_status(r, 200);
+  assert_json_str(r->json, "status", "published");
+  http_response_free(r);
+  json_decref(harness_event_get(id, g_prac_a.token));
+}
+
 /* An http(s) URL needs a host: the scheme alone, or a host with spaces, is no URL. */
 static void test_online_url_needs_a_host(void **state) {
   (void)state;
@@ -1326,6 +1429,7 @@ int main(void) {
       cmocka_unit_test(test_pagination_walk),
       cmocka_unit_test(test_publication),
       cmocka_unit_test(test_owner_updates),
+      cmocka_unit_test(test_partner_edits_return_to_pending),
       cmocka_unit_test(test_online_url_needs_a_host),
       cmocka_unit_test(test_patch_keeps_14_day_limit),
       cmocka_unit_test(test_capacity_below_going),

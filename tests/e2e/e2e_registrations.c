@@ -469,11 +469,51 @@ static void test_concurrent_leave_and_join(void **state) {
   }
 }
 
+/* Registrations are not the owner's edit: they never move the event's version (its ETag), so a
+ * partner's PATCH with the If-Match it read a moment ago still succeeds on a popular event
+ * (issue 11). The counts still change. */
+static void test_registrations_keep_event_etag(void **state) {
+  (void)state;
+  char id[HARNESS_ID_MAX];
+  json_t *e = harness_new_event(g_partner.token, harness_event_body("seminar", 11 * DAY, 3600, g_site_a), id);
+  json_decref(e);
+  harness_event_publish(id, g_mgr_a.token);
+  http_response *r = http_get(hpath("/v1/events/%s", id), g_partner.token);
+  assert_status(r, 200);
+  char etag[32];
+  snprintf(etag, sizeof etag, "%s", http_header(r, "ETag"));
+  json_int_t version = hjson_version(r->json);
+  http_response_free(r);
+
+  for (int i = 0; i < 4; i++)
+    reg(id, &g_m[i], i == 3 ? "interested" : "going", 201, i == 3 ? "interested" : "going");
+  reg(id, &g_m[0], "declined", 200, "declined"); /* a change of answer */
+
+  r = http_get(hpath("/v1/events/%s", id), g_partner.token);
+  assert_status(r, 200);
+  assert_header_equal(r, "ETag", etag);
+  assert_json_int(r->json, "version", version);
+  assert_json_int(r->json, "registration_counts.going", 2);
+  assert_json_int(r->json, "registration_counts.interested", 1);
+  assert_json_int(r->json, "registration_counts.declined", 1);
+  http_response_free(r);
+
+  char h[80];
+  snprintf(h, sizeof h, "If-Match: %s", etag);
+  const char *const headers[] = {h, NULL};
+  r = http_json_with_headers("PATCH", hpath("/v1/events/%s", id), g_partner.token, json_pack("{s:i}", "capacity", 50),
+                             headers);
+  assert_status(r, 200);
+  assert_json_int(r->json, "version", version + 1);
+  http_response_free(r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_waitlist_and_promotion),  cmocka_unit_test(test_who_lists_and_counts),
-      cmocka_unit_test(test_registration_validation), cmocka_unit_test(test_raising_capacity_promotes),
-      cmocka_unit_test(test_concurrent_last_place),   cmocka_unit_test(test_concurrent_leave_and_join),
+      cmocka_unit_test(test_waitlist_and_promotion),        cmocka_unit_test(test_who_lists_and_counts),
+      cmocka_unit_test(test_registration_validation),       cmocka_unit_test(test_raising_capacity_promotes),
+      cmocka_unit_test(test_concurrent_last_place),         cmocka_unit_test(test_concurrent_leave_and_join),
+      cmocka_unit_test(test_registrations_keep_event_etag),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
