@@ -67,6 +67,12 @@ fn_status db_hold_begin(db_conn *conn);
 int db_hold_active(const db_conn *conn);
 fn_status db_hold_end(db_conn *conn, int commit);
 
+/* Marks a request's connection: after a successful db_commit, every db_exec fails with
+ * FN_INTERNAL (and logs the statement) until the next db_begin. A handler builds its reply
+ * inside its transaction, so that once COMMIT succeeded nothing can fail any more (a 5xx for a
+ * stored change invites a duplicate retry). Reset by db_pool_acquire. */
+void db_end_on_commit(db_conn *conn);
+
 /* SQLSTATE of the last failed db_exec on this connection ("" if none). Borrowed. */
 const char *db_last_sqlstate(const db_conn *conn);
 

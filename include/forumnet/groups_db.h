@@ -29,11 +29,18 @@ typedef struct group_access {
  * FN_UNAUTHENTICATED: caller no longer active; FN_NOT_FOUND: no such group. */
 fn_status groups_db_access(db_conn *db, const char *group_id, const char *caller_id, int lock, group_access *out);
 
+/* What the transaction calling groups_db_recompute changed, for the group's version (its
+ * ETag). A change raises the version exactly once; a derivation that changes nothing writes nothing. */
+typedef enum group_change {
+  GROUP_CHANGE_DERIVED,       /* nothing in the Group itself: raised only if member_count or status change */
+  GROUP_CHANGE_MEMBERSHIP,    /* a member's my_membership (state, role, or its existence): raised once */
+  GROUP_CHANGE_VERSION_RAISED /* the transaction already raised it (PATCH, new terms): never again */
+} group_change;
+
 /* Recomputes member_count and, for forming/active groups, status (the rule in
- * API.md section 5 / README), and bumps the group's version: call it after every change
- * to the group's memberships or terms, so the group's ETag (which covers my_membership)
- * changes with them. */
-fn_status groups_db_recompute(db_conn *db, const char *group_id);
+ * API.md section 5 / README): call it after every change to the group's memberships or
+ * terms, so the group's ETag (which covers my_membership) changes with them, and only then. */
+fn_status groups_db_recompute(db_conn *db, const char *group_id, group_change change);
 
 /* The Group representation for the caller (my_membership included). *json: caller frees. */
 fn_status groups_db_get(db_conn *db, const char *group_id, const char *caller_id, char **json, long *version);

@@ -116,6 +116,17 @@ int req_if_none_match(const fn_req *req, long version);
 /* FN_OK when If-Match is absent, "*", or names this version; else FN_PRECONDITION_FAILED. */
 fn_status req_if_match(const fn_req *req, long version);
 
+/* Answers a single-resource GET: ETag `version`, then 304 when If-None-Match names it, else
+ * 200 with json. Frees json. */
+void reply_conditional(fn_req *req, char *json, long version);
+
+/* Ends a successful change: commits the request's transaction and only then replies
+ * http_status with json (the representation, read inside the transaction), ETag `version`
+ * and Location `location` (may be NULL). Once COMMIT succeeded nothing can fail, so a stored
+ * change is never answered with a 5xx. On failure replies nothing and returns the status
+ * for the caller's req_fail. Frees json either way. */
+fn_status req_commit_reply(fn_req *req, int http_status, char *json, long version, const char *location);
+
 /* Ends a failed handler: rolls back the request's open transaction, if any, and
  * replies with the problem for st (detail may be NULL for the standard text). */
 void req_fail(fn_req *req, fn_status st, const char *detail);

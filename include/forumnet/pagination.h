@@ -29,6 +29,11 @@ void page_cursor_encode(const char *key, char *out, size_t out_len);
  * item's JSON text and key_col its cursor_key(). Uses at most page->limit rows. */
 void page_reply(fn_req *req, PGresult *res, int json_col, int key_col, const page_request *page);
 
+/* page_reply with more members before "items": members is JSON object members text, each
+ * followed by a comma (e.g. "\"current_version\":2,"), or "". */
+void page_reply_with(fn_req *req, PGresult *res, int json_col, int key_col, const page_request *page,
+                     const char *members);
+
 /* Parses ?limit=/?cursor= from the request; on failure replies 400 and returns FN_INVALID. */
 fn_status page_from_request(fn_req *req, page_request *out);
 

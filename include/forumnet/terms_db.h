@@ -4,9 +4,11 @@
 #include <jansson.h>
 
 #include "forumnet/db.h"
+#include "forumnet/pagination.h"
 
-/* {"current_version": n, "items": [Terms, newest first]}. *json: caller frees. */
-fn_status terms_db_list(db_conn *db, const char *group_id, char **json);
+/* One page of a group's Terms, newest first: rows of (Terms JSON, cursor_key,
+ * the group's terms_version). Caller PQclear()s. */
+fn_status terms_db_list(db_conn *db, const char *group_id, const page_request *page, PGresult **result);
 /* One version's Terms. *json: caller frees; FN_NOT_FOUND if none. */
 fn_status terms_db_get(db_conn *db, const char *group_id, int version, char **json);
 

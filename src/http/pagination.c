@@ -81,9 +81,15 @@ fn_status page_from_request(fn_req *req, page_request *out) {
 
 /* Items are already JSON text built by PostgreSQL; they are joined, not re-parsed. */
 void page_reply(fn_req *req, PGresult *res, int json_col, int key_col, const page_request *page) {
+  page_reply_with(req, res, json_col, key_col, page, "");
+}
+
+void page_reply_with(fn_req *req, PGresult *res, int json_col, int key_col, const page_request *page,
+                     const char *members) {
   int rows = PQntuples(res);
   int shown = rows > page->limit ? page->limit : rows;
-  size_t total = 64;
+  size_t members_len = strlen(members);
+  size_t total = 64 + members_len;
   for (int i = 0; i < shown; i++)
     total += (size_t)PQgetlength(res, i, json_col) + 1;
   char cursor[256] = "";
@@ -96,8 +102,11 @@ void page_reply(fn_req *req, PGresult *res, int json_col, int key_col, const pag
     return;
   }
   size_t off = 0;
-  memcpy(buf + off, "{\"items\":[", 10);
-  off += 10;
+  buf[off++] = '{';
+  memcpy(buf + off, members, members_len);
+  off += members_len;
+  memcpy(buf + off, "\"items\":[", 9);
+  off += 9;
   for (int i = 0; i < shown; i++) {
     if (i > 0)
       buf[off++] = ',';

@@ -51,6 +51,8 @@ db_conn *req_db(fn_req *req) {
   if (req->db == NULL && db_pool_acquire(req->app->pool, &req->db) != FN_OK) {
     req->db = NULL;
     reply_problem(req, FN_UNAVAILABLE, "The database is unavailable. Try again shortly.");
+  } else {
+    db_end_on_commit(req->db);
   }
   return req->db;
 }
@@ -166,6 +168,27 @@ void reply_etag(fn_req *req, long version) {
   char etag[32];
   snprintf(etag, sizeof etag, "\"%ld\"", version);
   reply_header(req, "ETag", etag);
+}
+
+void reply_conditional(fn_req *req, char *json, long version) {
+  reply_etag(req, version);
+  if (req_if_none_match(req, version))
+    reply_empty(req, 304);
+  else
+    reply_json_text(req, 200, json, strlen(json));
+  free(json);
+}
+
+fn_status req_commit_reply(fn_req *req, int http_status, char *json, long version, const char *location) {
+  fn_status st = db_commit(req->db);
+  if (st == FN_OK) {
+    reply_etag(req, version);
+    if (location != NULL)
+      reply_header(req, "Location", location);
+    reply_json_text(req, http_status, json, strlen(json));
+  }
+  free(json);
+  return st;
 }
 
 /* 1 if the comma-separated entity-tag list names version. With strong comparison

@@ -148,30 +148,15 @@ static fn_status check_targets_allowed(fn_req *req, db_conn *db, const member_ca
   return *st;
 }
 
-static void reply_consultation(fn_req *req, int http_status, const char *id) {
-  char *json = NULL;
+/* Reads the Consultation inside the transaction, then commits and replies. */
+static fn_status commit_and_reply_consultation(fn_req *req, int http_status, const char *id) {
+  char *json = NULL, location[96];
   long version = 0;
   fn_status st = consultations_db_get(req->db, id, req->caller.id, &json, &version);
-  if (st != FN_OK) {
-    req_fail(req, st, NULL);
-    return;
-  }
-  reply_etag(req, version);
-  if (http_status == 201) {
-    char location[96];
-    snprintf(location, sizeof location, "/v1/consultations/%s", id);
-    reply_header(req, "Location", location);
-  }
-  /* No 304 while a consultation is closed in effect but not yet recorded as closed: its
-   * version did not move when the clock passed closes_at. */
-  consultation_access a;
-  int settled =
-      consultations_db_access(req->db, id, req->caller.id, 0, &a) == FN_OK && !(a.stored_open && !a.closes_in_future);
-  if (http_status == 200 && settled && req_if_none_match(req, version))
-    reply_empty(req, 304);
-  else
-    reply_json_text(req, http_status, json, strlen(json));
-  free(json);
+  if (st != FN_OK)
+    return st;
+  snprintf(location, sizeof location, "/v1/consultations/%s", id);
+  return req_commit_reply(req, http_status, json, version, http_status == 201 ? location : NULL);
 }
 
 static void consultations_http_create(fn_req *req) {
@@ -193,9 +178,8 @@ static void consultations_http_create(fn_req *req) {
     return;
   if ((st = consultations_db_insert(db, req->body, caller.id, id)) != FN_OK ||
       (st = audit_db_record(db, req, "consultation.created", "consultation", id, NULL)) != FN_OK ||
-      (st = db_commit(db)) != FN_OK)
+      (st = commit_and_reply_consultation(req, 201, id)) != FN_OK)
     goto fail;
-  reply_consultation(req, 201, id);
   return;
 fail:
   req_fail(req, st, NULL);
@@ -238,7 +222,21 @@ static void consultations_http_get(fn_req *req) {
     req_fail(req, st == FN_OK ? FN_NOT_FOUND : st, "No such consultation.");
     return;
   }
-  reply_consultation(req, 200, id);
+  char *json = NULL;
+  long version = 0;
+  if ((st = consultations_db_get(db, id, req->caller.id, &json, &version)) != FN_OK) {
+    req_fail(req, st, "No such consultation.");
+    return;
+  }
+  /* No 304 while a consultation is closed in effect but not yet recorded as closed: its
+   * version did not move when the clock passed closes_at. */
+  if (a.stored_open && !a.closes_in_future) {
+    reply_etag(req, version);
+    reply_json_text(req, 200, json, strlen(json));
+    free(json);
+    return;
+  }
+  reply_conditional(req, json, version);
 }
 
 /* Loads and authorizes a consultation for a change by its owner or an admin. */
@@ -359,9 +357,8 @@ static void consultations_http_update(fn_req *req) {
         (st = record_status(req, db, id, "closed", "consultation.closed")) != FN_OK)
       goto fail;
   }
-  if ((st = db_commit(db)) != FN_OK)
+  if ((st = commit_and_reply_consultation(req, 200, id)) != FN_OK)
     goto fail;
-  reply_consultation(req, 200, id);
   return;
 illegal_move:
   st = FN_CONFLICT;
@@ -401,9 +398,8 @@ static void consultations_http_put_outcome(fn_req *req) {
   if ((st = consultations_db_set_outcome(db, id, req->body)) != FN_OK ||
       (st = audit_db_record(db, req, first ? "consultation.outcome_published" : "consultation.outcome_updated",
                             "consultation", id, NULL)) != FN_OK ||
-      (st = db_commit(db)) != FN_OK)
+      (st = commit_and_reply_consultation(req, 200, id)) != FN_OK)
     goto fail;
-  reply_consultation(req, 200, id);
   return;
 fail:
   req_fail(req, st,

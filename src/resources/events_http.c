@@ -346,12 +346,13 @@ static void events_http_update(fn_req *req) {
   }
   if (wanted && strcmp(wanted, "published") == 0 && (st = publish(req, db, &a, &detail)) != FN_OK)
     goto fail;
-  if ((st = db_commit(db)) != FN_OK || (st = events_db_get(db, id, &caller, &json, &version)) != FN_OK)
+  if ((st = events_db_get(db, id, &caller, &json, &version)) != FN_OK || (st = db_commit(db)) != FN_OK)
     goto fail;
   reply_event_json(req, 200, id, json, version);
   free(json);
   return;
 fail:
+  free(json);
   req_fail(req, st, st == FN_NOT_FOUND ? "No such event." : detail);
 }
 

@@ -69,7 +69,9 @@ fn_status groups_db_access(db_conn *db, const char *group_id, const char *caller
 }
 
 /* The forming <-> active rule: at least min_members active members, terms published, and
- * every active member has accepted the current version. dormant and closed are manual. */
+ * every active member has accepted the current version. dormant and closed are manual.
+ * The row is written when member_count or status change, or when $2 says the transaction
+ * changed a caller's my_membership; $3 says whether that write raises version. */
 static const db_stmt recompute = {
     "groups_recompute",
     "WITH s AS ("
@@ -82,12 +84,14 @@ static const db_stmt recompute = {
     "    WHEN s.active >= g.min_members AND g.terms_version >= 1 AND s.unaccepted = 0 THEN 'active'"
     "    ELSE 'forming' END AS status"
     "  FROM groups g, s WHERE g.id = $1)"
-    " UPDATE groups g SET member_count = n.active, status = n.status, version = g.version + 1"
-    " FROM n WHERE g.id = $1"};
+    " UPDATE groups g SET member_count = n.active, status = n.status,"
+    "  version = g.version + CASE WHEN $3::bool THEN 1 ELSE 0 END"
+    " FROM n WHERE g.id = $1 AND ($2::bool OR (g.member_count, g.status) IS DISTINCT FROM (n.active, n.status))"};
 
-fn_status groups_db_recompute(db_conn *db, const char *group_id) {
-  const char *params[] = {group_id};
-  return db_exec_command(db, &recompute, 1, params);
+fn_status groups_db_recompute(db_conn *db, const char *group_id, group_change change) {
+  const char *params[] = {group_id, change == GROUP_CHANGE_MEMBERSHIP ? "true" : "false",
+                          change == GROUP_CHANGE_VERSION_RAISED ? "false" : "true"};
+  return db_exec_command(db, &recompute, 3, params);
 }
 
 static const db_stmt get_group = {"groups_get",
@@ -212,7 +216,7 @@ fn_status groups_db_update(db_conn *db, const char *group_id, const json_t *body
                           present(body, "status"),
                           json_get_string(body, "status")};
   fn_status st = db_exec_command(db, &update_group, 15, params);
-  return st == FN_OK ? groups_db_recompute(db, group_id) : st;
+  return st == FN_OK ? groups_db_recompute(db, group_id, GROUP_CHANGE_VERSION_RAISED) : st;
 }
 
 static const db_stmt close_group = {"groups_close",

@@ -62,23 +62,15 @@ static void reply_field_error(fn_req *req, const char *field, const char *messag
   reply_invalid(req, errors);
 }
 
-/* Replies with the Group as the caller sees it (after a commit, on the same connection). */
-static void reply_group(fn_req *req, int http_status, const char *id) {
-  char *json = NULL;
+/* Reads the Group as the caller sees it inside the transaction, then commits and replies. */
+static fn_status commit_and_reply_group(fn_req *req, db_conn *db, int http_status, const char *id) {
+  char *json = NULL, location[80];
   long version = 0;
-  fn_status st = groups_db_get(req->db, id, req->caller.id, &json, &version);
-  if (st != FN_OK) {
-    req_fail(req, st, NULL);
-    return;
-  }
-  reply_etag(req, version);
-  if (http_status == 201) {
-    char location[80];
-    snprintf(location, sizeof location, "/v1/groups/%s", id);
-    reply_header(req, "Location", location);
-  }
-  reply_json_text(req, http_status, json, strlen(json));
-  free(json);
+  fn_status st = groups_db_get(db, id, req->caller.id, &json, &version);
+  if (st != FN_OK)
+    return st;
+  snprintf(location, sizeof location, "/v1/groups/%s", id);
+  return req_commit_reply(req, http_status, json, version, http_status == 201 ? location : NULL);
 }
 
 static void groups_http_list(fn_req *req) {
@@ -124,12 +116,7 @@ static void groups_http_get(fn_req *req) {
     req_fail(req, st, st == FN_NOT_FOUND ? "No such group." : NULL);
     return;
   }
-  reply_etag(req, version);
-  if (req_if_none_match(req, version))
-    reply_empty(req, 304);
-  else
-    reply_json_text(req, 200, json, strlen(json));
-  free(json);
+  reply_conditional(req, json, version);
 }
 
 static void groups_http_create(fn_req *req) {
@@ -157,9 +144,9 @@ static void groups_http_create(fn_req *req) {
     return;
   }
   if ((st = groups_db_insert(db, req->body, caller.id, id)) != FN_OK ||
-      (st = audit_db_record(db, req, "group.created", "group", id, NULL)) != FN_OK || (st = db_commit(db)) != FN_OK)
+      (st = audit_db_record(db, req, "group.created", "group", id, NULL)) != FN_OK ||
+      (st = commit_and_reply_group(req, db, 201, id)) != FN_OK)
     goto fail;
-  reply_group(req, 201, id);
   return;
 fail:
   req_fail(req, st, detail);
@@ -207,9 +194,8 @@ static void groups_http_update(fn_req *req) {
       goto fail;
     }
   }
-  if ((st = db_commit(db)) != FN_OK)
+  if ((st = commit_and_reply_group(req, db, 200, id)) != FN_OK)
     goto fail;
-  reply_group(req, 200, id);
   return;
 fail:
   req_fail(req, st,

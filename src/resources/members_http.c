@@ -417,11 +417,9 @@ static void members_http_update_me(fn_req *req) {
   if ((c.display_name || c.set_discipline) &&
       (st = members_db_update(db, req->caller.id, &c, &json, &version)) != FN_OK)
     goto fail;
-  if ((st = db_commit(db)) != FN_OK)
-    goto fail;
   free(json);
   json = NULL;
-  if ((st = members_db_get_self(db, req->caller.id, &json, &version)) != FN_OK)
+  if ((st = members_db_get_self(db, req->caller.id, &json, &version)) != FN_OK || (st = db_commit(db)) != FN_OK)
     goto fail;
   reply_member(req, 200, json, version);
   return;
@@ -494,7 +492,8 @@ static void erase_member(fn_req *req, const char *target_id, int via_me) {
   json_t *groups = json_loads(group_ids, 0, NULL);
   size_t i;
   json_t *g;
-  json_array_foreach(groups, i, g) if (st == FN_OK) st = groups_db_recompute(db, json_string_value(g));
+  json_array_foreach(groups, i, g) if (st == FN_OK) st =
+      groups_db_recompute(db, json_string_value(g), GROUP_CHANGE_DERIVED);
   json_decref(groups);
   json_t *details = json_pack("{s:b}", "self", self);
   if (st == FN_OK)

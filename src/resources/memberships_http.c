@@ -51,27 +51,27 @@ static void reply_field_error(fn_req *req, const char *field, const char *messag
   reply_invalid(req, errors);
 }
 
-static void reply_membership(fn_req *req, int http_status, const char *group_id, const char *member_id) {
-  char *json = NULL;
-  fn_status st = memberships_db_get(req->db, group_id, member_id, &json);
-  if (st != FN_OK) {
-    req_fail(req, st, NULL);
-    return;
-  }
-  if (http_status == 201) {
-    char location[128];
-    snprintf(location, sizeof location, "/v1/groups/%s/members/%s", group_id, member_id);
-    reply_header(req, "Location", location);
-  }
-  json_t *parsed = json_loads(json, 0, NULL);
-  long version = parsed ? (long)json_integer_value(json_object_get(parsed, "version")) : 0;
+/* The Membership and its version (read on the request's connection). */
+static fn_status load_membership(fn_req *req, const char *group_id, const char *member_id, char **json, long *version) {
+  fn_status st = memberships_db_get(req->db, group_id, member_id, json);
+  if (st != FN_OK)
+    return st;
+  json_t *parsed = json_loads(*json, 0, NULL);
+  *version = parsed ? (long)json_integer_value(json_object_get(parsed, "version")) : 0;
   json_decref(parsed);
-  reply_etag(req, version);
-  if (http_status == 200 && strcmp(req->route->method, "GET") == 0 && req_if_none_match(req, version))
-    reply_empty(req, 304);
-  else
-    reply_json_text(req, http_status, json, strlen(json));
-  free(json);
+  return FN_OK;
+}
+
+/* Reads the Membership inside the transaction, then commits and replies. */
+static fn_status commit_and_reply_membership(fn_req *req, int http_status, const char *group_id,
+                                             const char *member_id) {
+  char *json = NULL, location[128];
+  long version = 0;
+  fn_status st = load_membership(req, group_id, member_id, &json, &version);
+  if (st != FN_OK)
+    return st;
+  snprintf(location, sizeof location, "/v1/groups/%s/members/%s", group_id, member_id);
+  return req_commit_reply(req, http_status, json, version, http_status == 201 ? location : NULL);
 }
 
 /* A representative may name, in a network-wide group, the site group they speak for. */
@@ -149,13 +149,12 @@ static void memberships_http_create(fn_req *req) {
   if (st == FN_OK)
     st = audit_db_record(db, req, self ? "membership.requested" : "membership.invited", "group", gid, details);
   if (st == FN_OK)
-    st = groups_db_recompute(db, gid);
+    st = groups_db_recompute(db, gid, GROUP_CHANGE_MEMBERSHIP);
   json_decref(details);
   if (st == FN_CONFLICT)
     detail = "This member already has a membership of the group.";
-  if (st != FN_OK || (st = db_commit(db)) != FN_OK)
+  if (st != FN_OK || (st = commit_and_reply_membership(req, 201, gid, target)) != FN_OK)
     goto fail;
-  reply_membership(req, 201, gid, target);
   return;
 fail:
   req_fail(req, st, st == FN_NOT_FOUND ? "No such group." : detail);
@@ -244,6 +243,8 @@ static void memberships_http_update(fn_req *req) {
   if ((st = memberships_db_lock(db, gid, mid, &m)) != FN_OK || (st = groups_require_open(&a, &detail)) != FN_OK ||
       (st = req_if_match(req, m.version)) != FN_OK)
     goto fail;
+  /* The Group shows its caller's state and role (my_membership): their change is the Group's. */
+  int mine_changed = (state && strcmp(m.state, "active") != 0) || (role && strcmp(role, m.role) != 0);
   if (state && (st = activate(req, db, &a, mid, &m, self, &detail)) != FN_OK)
     goto fail;
   if (state)
@@ -279,9 +280,9 @@ static void memberships_http_update(fn_req *req) {
     if (st != FN_OK)
       goto fail;
   }
-  if ((st = groups_db_recompute(db, gid)) != FN_OK || (st = db_commit(db)) != FN_OK)
+  if ((st = groups_db_recompute(db, gid, mine_changed ? GROUP_CHANGE_MEMBERSHIP : GROUP_CHANGE_DERIVED)) != FN_OK ||
+      (st = commit_and_reply_membership(req, 200, gid, mid)) != FN_OK)
     goto fail;
-  reply_membership(req, 200, gid, mid);
   return;
 fail:
   req_fail(req, st, st == FN_NOT_FOUND ? "No such membership." : detail);
@@ -327,7 +328,8 @@ static void memberships_http_delete(fn_req *req) {
   if (st == FN_OK)
     st = audit_db_record(db, req, self ? "membership.left" : "membership.removed", "group", gid, details);
   json_decref(details);
-  if (st != FN_OK || (st = groups_db_recompute(db, gid)) != FN_OK || (st = db_commit(db)) != FN_OK)
+  if (st != FN_OK || (st = groups_db_recompute(db, gid, GROUP_CHANGE_MEMBERSHIP)) != FN_OK ||
+      (st = db_commit(db)) != FN_OK)
     goto fail;
   reply_empty(req, 204);
   return;
@@ -369,6 +371,8 @@ static void memberships_http_list(fn_req *req) {
 static void memberships_http_get(fn_req *req) {
   const char *gid = req_param(req, "group_id"), *mid = req_param(req, "member_id");
   group_access a;
+  char *json = NULL;
+  long version = 0;
   fn_status st;
   if (!req_is_id(gid) || !req_is_id(mid)) {
     req_fail(req, FN_NOT_FOUND, NULL);
@@ -380,11 +384,11 @@ static void memberships_http_get(fn_req *req) {
   /* Everyone may read their own membership; others' follow the inner-life rule. */
   if ((st = groups_db_access(db, gid, req->caller.id, 0, &a)) != FN_OK ||
       (strcmp(mid, req->caller.id) != 0 && (st = groups_require_inner(&a)) != FN_OK) ||
-      (st = groups_require_view(&a)) != FN_OK) {
+      (st = groups_require_view(&a)) != FN_OK || (st = load_membership(req, gid, mid, &json, &version)) != FN_OK) {
     req_fail(req, st, st == FN_NOT_FOUND ? "No such membership." : NULL);
     return;
   }
-  reply_membership(req, 200, gid, mid);
+  reply_conditional(req, json, version);
 }
 
 const fn_route memberships_routes[] = {

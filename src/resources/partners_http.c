@@ -54,14 +54,15 @@ static void new_secret(char secret[64], char digest[65]) {
   token_digest_hex(secret, digest);
 }
 
-/* Replies with the Partner, plus client_secret when one was just made. */
-static void reply_partner(fn_req *req, int http_status, const char *id, const char *secret) {
+/* Reads the Partner inside the transaction, commits, then replies with it, plus
+ * client_secret when one was just made. On failure replies nothing. */
+static fn_status commit_and_reply_partner(fn_req *req, int http_status, const char *id, const char *secret) {
   char *json = NULL;
   long version = 0;
   fn_status st = partners_db_get(req->db, id, &json, &version);
-  if (st != FN_OK) {
-    req_fail(req, st, failure_detail(st));
-    return;
+  if (st != FN_OK || (st = db_commit(req->db)) != FN_OK) {
+    free(json);
+    return st;
   }
   json_t *body = json_loads(json, 0, NULL);
   free(json);
@@ -74,6 +75,7 @@ static void reply_partner(fn_req *req, int http_status, const char *id, const ch
     reply_header(req, "Location", location);
   }
   reply_json(req, http_status, body);
+  return FN_OK;
 }
 
 static void partners_http_create(fn_req *req) {
@@ -92,13 +94,10 @@ static void partners_http_create(fn_req *req) {
       (st = partners_db_insert(db, json_get_string(req->body, "name"),
                                json_is_true(json_object_get(req->body, "trusted")), client_id, digest, id)) == FN_OK &&
       (st = audit_db_record(db, req, "partner.created", "partner", id, details)) == FN_OK)
-    st = db_commit(db);
+    st = commit_and_reply_partner(req, 201, id, secret);
   json_decref(details);
-  if (st != FN_OK) {
+  if (st != FN_OK)
     req_fail(req, st, failure_detail(st));
-    return;
-  }
-  reply_partner(req, 201, id, secret);
 }
 
 static void partners_http_list(fn_req *req) {
@@ -172,12 +171,9 @@ static void partners_http_update(fn_req *req) {
                                trusted ? (json_is_true(trusted) ? "true" : "false") : NULL)) == FN_OK)
     st = audit_db_record(db, req, "partner.updated", "partner", id, req->body);
   if (st == FN_OK)
-    st = db_commit(db);
-  if (st != FN_OK) {
+    st = commit_and_reply_partner(req, 200, id, NULL);
+  if (st != FN_OK)
     req_fail(req, st, failure_detail(st));
-    return;
-  }
-  reply_partner(req, 200, id, NULL);
 }
 
 static void partners_http_rotate(fn_req *req) {

@@ -71,16 +71,43 @@ fn_status responses_db_get(db_conn *db, const char *consultation_id, const char 
   return st;
 }
 
-/* Owners and admins never see a group's drafts: only what the group submitted. */
+/* Who reads a response ($2 the caller, $3 whether they read submitted ones): owners and
+ * admins never see a group's drafts, only what the group submitted; the group's active
+ * members see its response, draft included. */
+#define RESPONSE_READABLE_SQL                                                                                          \
+  " (($3::bool AND r.status = 'submitted')"                                                                            \
+  "  OR EXISTS (SELECT 1 FROM group_memberships gm"                                                                    \
+  "             WHERE gm.group_id = r.group_id AND gm.member_id = $2 AND gm.state = 'active'))"
+
+static const db_stmt get_readable = {"responses_get_readable",
+                                     "SELECT " RESPONSE_JSON_SQL ", r.version FROM consultation_responses r"
+                                     " JOIN groups g ON g.id = r.group_id"
+                                     " WHERE r.consultation_id = $1 AND r.group_id = $4 AND" RESPONSE_READABLE_SQL};
+
+fn_status responses_db_get_readable(db_conn *db, const char *consultation_id, const char *group_id,
+                                    const char *caller_id, int read_submitted, char **json, long *version) {
+  fn_status st;
+  const char *params[] = {consultation_id, caller_id, read_submitted ? "true" : "false", group_id};
+  PGresult *res = db_exec(db, &get_readable, 4, params, &st);
+  if (res == NULL)
+    return st;
+  if (PQntuples(res) == 0) {
+    st = FN_NOT_FOUND;
+  } else {
+    *json = strndup(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+    *version = atol(PQgetvalue(res, 0, 1));
+    if (*json == NULL)
+      st = FN_INTERNAL;
+  }
+  PQclear(res);
+  return st;
+}
+
 static const db_stmt list_responses = {
-    "responses_list",
-    "SELECT " RESPONSE_JSON_SQL ", cursor_key(r.created_at, r.group_id)"
-    " FROM consultation_responses r JOIN groups g ON g.id = r.group_id"
-    " WHERE r.consultation_id = $1 AND (r.created_at, r.group_id) > ($4::timestamptz, $5::uuid)"
-    "   AND (($3::bool AND r.status = 'submitted')"
-    "        OR EXISTS (SELECT 1 FROM group_memberships gm"
-    "                   WHERE gm.group_id = r.group_id AND gm.member_id = $2 AND gm.state = 'active'))"
-    " ORDER BY r.created_at, r.group_id LIMIT $6"};
+    "responses_list", "SELECT " RESPONSE_JSON_SQL ", cursor_key(r.created_at, r.group_id)"
+                      " FROM consultation_responses r JOIN groups g ON g.id = r.group_id"
+                      " WHERE r.consultation_id = $1 AND (r.created_at, r.group_id) > ($4::timestamptz, $5::uuid)"
+                      "   AND" RESPONSE_READABLE_SQL " ORDER BY r.created_at, r.group_id LIMIT $6"};
 
 fn_status responses_db_list(db_conn *db, const char *consultation_id, const char *caller_id, int read_submitted,
                             const page_request *page, PGresult **result) {

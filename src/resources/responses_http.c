@@ -133,13 +133,12 @@ static void responses_http_put(fn_req *req) {
         db, req, strcmp(status, "submitted") == 0 ? "consultation.response_submitted" : "consultation.response_drafted",
         "consultation", cid, details);
   json_decref(details);
-  char *json = NULL;
+  char *json = NULL, location[128];
   long version = 0;
-  if (st != FN_OK || (st = db_commit(db)) != FN_OK || (st = responses_db_get(db, cid, gid, &json, &version)) != FN_OK)
+  snprintf(location, sizeof location, "/v1/consultations/%s/responses/%s", cid, gid);
+  if (st != FN_OK || (st = responses_db_get(db, cid, gid, &json, &version)) != FN_OK ||
+      (st = req_commit_reply(req, t.exists ? 200 : 201, json, version, t.exists ? NULL : location)) != FN_OK)
     goto fail;
-  reply_etag(req, version);
-  reply_json_text(req, t.exists ? 200 : 201, json, strlen(json));
-  free(json);
   return;
 fail:
   req_fail(req, st, st == FN_NOT_FOUND && detail == NULL ? "No such consultation." : detail);
@@ -169,8 +168,31 @@ static void responses_http_list(fn_req *req) {
   PQclear(res);
 }
 
+static void responses_http_get(fn_req *req) {
+  const char *cid = req_param(req, "consultation_id"), *gid = req_param(req, "group_id");
+  consultation_access a;
+  char *json = NULL;
+  long version = 0;
+  fn_status st;
+  if (!req_is_id(cid) || !req_is_id(gid)) {
+    req_fail(req, FN_NOT_FOUND, "No such response.");
+    return;
+  }
+  db_conn *db = req_db(req);
+  if (db == NULL)
+    return;
+  if ((st = consultations_db_access(db, cid, req->caller.id, 0, &a)) != FN_OK || !a.visible ||
+      (st = responses_db_get_readable(db, cid, gid, req->caller.id, a.owner_or_admin, &json, &version)) != FN_OK) {
+    st = st == FN_OK ? FN_NOT_FOUND : st;
+    req_fail(req, st, st == FN_NOT_FOUND ? "No such response." : NULL);
+    return;
+  }
+  reply_conditional(req, json, version);
+}
+
 const fn_route responses_routes[] = {
     {"GET", "/v1/consultations/{consultation_id}/responses", responses_http_list, 0},
+    {"GET", "/v1/consultations/{consultation_id}/responses/{group_id}", responses_http_get, 0},
     {"PUT", "/v1/consultations/{consultation_id}/responses/{group_id}", responses_http_put, ROUTE_JSON_BODY},
     {NULL, NULL, NULL, 0},
 };

@@ -13,25 +13,24 @@
   "   ON gm.group_id = ta.group_id AND gm.member_id = ta.member_id AND gm.state = 'active'"                            \
   "   WHERE ta.group_id = t.group_id AND ta.version = t.version))"
 
-static const db_stmt list_terms = {"terms_list",
-                                   "SELECT json_build_object('current_version', g.terms_version, 'items', coalesce("
-                                   "  (SELECT json_agg(" TERMS_JSON_SQL " ORDER BY t.version DESC)"
-                                   "   FROM group_terms t WHERE t.group_id = g.id), '[]'::json))"
-                                   " FROM groups g WHERE g.id = $1"};
-
 static char *first_value(PGresult *res) { return strndup(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0)); }
 
-fn_status terms_db_list(db_conn *db, const char *group_id, char **json) {
+/* Versions have no uuid of their own: the keyset's id is the version number as a uuid
+ * (00000000-0000-0000-0000-00000000000a for 10), which orders like the number. */
+#define TERMS_KEY_ID "lpad(to_hex(t.version), 32, '0')::uuid"
+
+/* Newest first: a cursor names the last version shown, the next page starts below it. */
+static const db_stmt list_terms = {
+    "terms_list", "SELECT " TERMS_JSON_SQL ", cursor_key(t.created_at, " TERMS_KEY_ID "), g.terms_version"
+                  " FROM group_terms t JOIN groups g ON g.id = t.group_id WHERE t.group_id = $1"
+                  "   AND ($2::timestamptz = '-infinity'"
+                  "        OR (t.created_at, " TERMS_KEY_ID ") < ($2::timestamptz, $3::uuid))"
+                  " ORDER BY t.created_at DESC, t.version DESC LIMIT $4"};
+
+fn_status terms_db_list(db_conn *db, const char *group_id, const page_request *page, PGresult **result) {
   fn_status st;
-  const char *params[] = {group_id};
-  PGresult *res = db_exec(db, &list_terms, 1, params, &st);
-  if (res == NULL)
-    return st;
-  if (PQntuples(res) == 0)
-    st = FN_NOT_FOUND;
-  else
-    *json = first_value(res);
-  PQclear(res);
+  const char *params[] = {group_id, page->after_ts, page->after_id, page->limit_plus_one};
+  *result = db_exec(db, &list_terms, 4, params, &st);
   return st;
 }
 

@@ -54,25 +54,29 @@ static int parse_version(const char *s) {
 static void terms_http_list(fn_req *req) {
   const char *gid = req_param(req, "group_id");
   group_access a;
-  char *json = NULL;
+  page_request page;
+  PGresult *res = NULL;
   fn_status st;
   if (!req_is_id(gid)) {
     req_fail(req, FN_NOT_FOUND, "No such group.");
     return;
   }
-  page_request page; /* one page always holds the whole (short) list; bad values are still 400 */
   if (page_from_request(req, &page) != FN_OK)
     return;
   db_conn *db = req_db(req);
   if (db == NULL)
     return;
   if ((st = groups_db_access(db, gid, req->caller.id, 0, &a)) != FN_OK || (st = groups_require_view(&a)) != FN_OK ||
-      (st = terms_db_list(db, gid, &json)) != FN_OK) {
+      (st = terms_db_list(db, gid, &page, &res)) != FN_OK) {
     req_fail(req, st, st == FN_NOT_FOUND ? "No such group." : NULL);
     return;
   }
-  reply_json_text(req, 200, json, strlen(json));
-  free(json);
+  /* current_version from the page's own statement when it has rows, so that both agree */
+  char members[48];
+  int current = PQntuples(res) > 0 ? atoi(PQgetvalue(res, 0, 2)) : a.terms_version;
+  snprintf(members, sizeof members, "\"current_version\":%d,", current);
+  page_reply_with(req, res, 0, 1, &page, members);
+  PQclear(res);
 }
 
 static void terms_http_publish(fn_req *req) {
@@ -105,8 +109,8 @@ static void terms_http_publish(fn_req *req) {
   json_t *details = json_pack("{s:i}", "version", version);
   st = audit_db_record(db, req, "group.terms_published", "group", gid, details);
   json_decref(details);
-  if (st != FN_OK || (st = groups_db_recompute(db, gid)) != FN_OK || (st = db_commit(db)) != FN_OK ||
-      (st = terms_db_get(db, gid, version, &json)) != FN_OK)
+  if (st != FN_OK || (st = groups_db_recompute(db, gid, GROUP_CHANGE_VERSION_RAISED)) != FN_OK ||
+      (st = terms_db_get(db, gid, version, &json)) != FN_OK || (st = db_commit(db)) != FN_OK)
     goto fail;
   char location[96];
   snprintf(location, sizeof location, "/v1/groups/%s/terms", gid);
@@ -115,6 +119,7 @@ static void terms_http_publish(fn_req *req) {
   free(json);
   return;
 fail:
+  free(json);
   req_fail(req, st,
            st == FN_NOT_FOUND   ? "No such group."
            : st == FN_FORBIDDEN ? "Only the group's conveners and facilitators publish terms."
@@ -162,15 +167,16 @@ static void terms_http_accept(fn_req *req) {
     json_t *details = json_pack("{s:i}", "version", version);
     st = audit_db_record(db, req, "group.terms_accepted", "group", gid, details);
     json_decref(details);
-    if (st != FN_OK || (st = groups_db_recompute(db, gid)) != FN_OK)
+    if (st != FN_OK || (st = groups_db_recompute(db, gid, GROUP_CHANGE_DERIVED)) != FN_OK)
       goto fail;
   }
-  if ((st = db_commit(db)) != FN_OK || (st = terms_db_get(db, gid, version, &json)) != FN_OK)
+  if ((st = terms_db_get(db, gid, version, &json)) != FN_OK || (st = db_commit(db)) != FN_OK)
     goto fail;
   reply_json_text(req, created ? 201 : 200, json, strlen(json));
   free(json);
   return;
 fail:
+  free(json);
   req_fail(req, st,
            st == FN_NOT_FOUND   ? "No such terms version."
            : st == FN_FORBIDDEN ? "Only the group's active members accept its terms."

@@ -666,6 +666,152 @@ static void test_who_reads_responses_and_the_rate(void **state) {
   json_decref(items);
 }
 
+/* ---------------------------------------------------------------- one response, and paging */
+
+static http_response *get_resp(const char *cid, const char *gid, const char *token, const char *if_none_match) {
+  char h[64];
+  snprintf(h, sizeof h, "If-None-Match: %s", if_none_match ? if_none_match : "");
+  const char *const headers[] = {h, NULL};
+  return http_get_with_headers(hpath("/v1/consultations/%s/responses/%s", cid, gid), token,
+                               if_none_match ? headers : NULL);
+}
+
+/* 200 with the group's response (its status as expected) and its ETag, and 304 for that ETag. */
+static void expect_readable(const char *cid, const char *gid, const harness_account *who, const char *status) {
+  http_response *r = get_resp(cid, gid, who->token, NULL);
+  if (r->status != 200)
+    harness_fail("%s %s should read group %s's response: %ld %s", who->role, who->id, gid, r->status, r->body);
+  assert_etag_matches_version(r);
+  assert_json_str(r->json, "group_id", gid);
+  assert_json_str(r->json, "consultation_id", cid);
+  assert_json_str(r->json, "status", status);
+  expect_only_keys(r->json);
+  char etag[32];
+  snprintf(etag, sizeof etag, "%s", http_header(r, "ETag"));
+  http_response_free(r);
+  r = get_resp(cid, gid, who->token, etag);
+  assert_status(r, 304);
+  assert_int_equal(r->body_len, 0);
+  http_response_free(r);
+}
+
+static void expect_unreadable(const char *cid, const char *gid, const harness_account *who) {
+  http_response *r = get_resp(cid, gid, who->token, NULL);
+  if (r->status != 404)
+    harness_fail("%s %s should get 404 for group %s's response: %ld %s", who->role, who->id, gid, r->status, r->body);
+  assert_problem_type(r, 404, "not-found");
+  http_response_free(r);
+}
+
+/* GET /v1/consultations/{id}/responses/{group_id}: the ETag that PUT's If-Match needs, read
+ * by the list's rule (owner and admins: submitted; the group's active members: draft too). */
+static void test_get_one_response_every_role(void **state) {
+  (void)state;
+  char cid[HARNESS_ID_MAX];
+  new_open(W.mgr_a.token, W.site_a, W.group1, cid);
+  expect_unreadable(cid, W.group1, &W.rep1); /* no response yet */
+
+  http_response *r = put_resp(cid, W.group1, W.rep1.token, answers("submitted", "Group one, submitted"));
+  assert_status(r, 201);
+  assert_header_equal(r, "Location", hpath("/v1/consultations/%s/responses/%s", cid, W.group1));
+  http_response_free(r);
+  r = put_resp(cid, W.group2, W.mem2.token, answers("draft", "Group two, a draft"));
+  assert_status(r, 201);
+  http_response_free(r);
+
+  /* group 1's submitted response: its active members, the owner, admins */
+  const harness_account *g1_readers[] = {&W.conv1, &W.rep1, &W.mem1, &W.mem1b, &W.fac_b, &W.mgr_a, &g_admin};
+  for (size_t i = 0; i < sizeof g1_readers / sizeof g1_readers[0]; i++)
+    expect_readable(cid, W.group1, g1_readers[i], "submitted");
+  /* group 2's draft: its active members only */
+  expect_readable(cid, W.group2, &W.mem2, "draft");
+  expect_readable(cid, W.group2, &W.conv2, "draft");
+  const harness_account *not_g2[] = {&W.mgr_a, &g_admin, &W.rep1, &W.lone_a, &W.mgr_a2};
+  for (size_t i = 0; i < sizeof not_g2 / sizeof not_g2[0]; i++)
+    expect_unreadable(cid, W.group2, not_g2[i]);
+  /* who sees the consultation but is neither owner nor in group 1; and who cannot see it */
+  const harness_account *not_g1[] = {&W.mem2, &W.conv2, &W.lone_a, &W.mgr_a2, &W.pb, &W.mgr_b, &W.conv_b};
+  for (size_t i = 0; i < sizeof not_g1 / sizeof not_g1[0]; i++)
+    expect_unreadable(cid, W.group1, not_g1[i]);
+  /* unknown and malformed ids */
+  expect_unreadable(cid, "00000000-0000-4000-8000-000000000000", &g_admin);
+  r = http_get(hpath("/v1/consultations/%s/responses/not-a-uuid", cid), g_admin.token);
+  assert_problem_type(r, 404, "not-found");
+  http_response_free(r);
+  r = http_get(hpath("/v1/consultations/00000000-0000-4000-8000-000000000000/responses/%s", W.group1), g_admin.token);
+  assert_problem_type(r, 404, "not-found");
+  http_response_free(r);
+
+  /* what it is for: the ETag it gives is the If-Match a change needs */
+  r = get_resp(cid, W.group2, W.mem2.token, NULL);
+  assert_status(r, 200);
+  json_int_t v = hjson_version(r->json);
+  char old_etag[32];
+  snprintf(old_etag, sizeof old_etag, "%s", http_header(r, "ETag"));
+  http_response_free(r);
+  r = put_resp_if(cid, W.group2, W.mem2.token, answers("draft", "Group two, a better draft"), v);
+  assert_status(r, 200);
+  assert_json_int(r->json, "version", v + 1);
+  http_response_free(r);
+  r = get_resp(cid, W.group2, W.mem2.token, old_etag); /* changed: no 304 for the old ETag */
+  assert_status(r, 200);
+  assert_json_str(json_array_get(hjson_get(r->json, "answers"), 0), "text", "Group two, a better draft");
+  assert_etag_matches_version(r);
+  http_response_free(r);
+}
+
+/* The responses list is paged like every other: limit=1 walks every item once. */
+static void test_responses_list_is_paged(void **state) {
+  (void)state;
+  static harness_consult_world V; /* its own site A: the groups asked are exactly its three */
+  harness_consult_world_build(g_admin.token, &V);
+  char g3[HARNESS_ID_MAX];
+  json_decref(harness_new_group(V.mgr_a2.token, V.site_a, 0, 0, g3));
+  char cid[HARNESS_ID_MAX];
+  new_open(V.mgr_a.token, V.site_a, NULL, cid);
+  const char *groups[] = {V.group1, V.group2, g3};
+  const char *submitters[] = {V.rep1.token, V.conv2.token, V.mgr_a2.token};
+  for (int i = 0; i < 3; i++) {
+    http_response *r = put_resp(cid, groups[i], submitters[i], answers("submitted", "Agreed"));
+    assert_status(r, 201);
+    http_response_free(r);
+  }
+  const int limits[] = {1, 2, 3};
+  for (int l = 0; l < 3; l++) {
+    char cursor[512] = "";
+    int seen[3] = {0, 0, 0}, total = 0, pages = 0;
+    for (;;) {
+      http_response *r =
+          http_get(cursor[0] ? hpath("/v1/consultations/%s/responses?limit=%d&cursor=%s", cid, limits[l], cursor)
+                             : hpath("/v1/consultations/%s/responses?limit=%d", cid, limits[l]),
+                   V.mgr_a.token);
+      assert_status(r, 200);
+      json_t *items = hjson_get(r->json, "items");
+      if (json_array_size(items) > (size_t)limits[l])
+        harness_fail("limit=%d gave %zu items", limits[l], json_array_size(items));
+      size_t i;
+      json_t *it;
+      json_array_foreach(items, i, it) {
+        for (int g = 0; g < 3; g++)
+          if (strcmp(hjson_str(it, "group_id"), groups[g]) == 0)
+            seen[g]++;
+        total++;
+      }
+      pages++;
+      const char *next = hjson_str(r->json, "next_cursor");
+      if (next == NULL || pages > 4) {
+        http_response_free(r);
+        break;
+      }
+      snprintf(cursor, sizeof cursor, "%s", next);
+      http_response_free(r);
+    }
+    if (total != 3 || seen[0] != 1 || seen[1] != 1 || seen[2] != 1)
+      harness_fail("limit=%d walk saw %d items (%d, %d, %d times) in %d pages", limits[l], total, seen[0], seen[1],
+                   seen[2], pages);
+  }
+}
+
 /* ---------------------------------------------------------------- closed */
 
 static void test_no_writes_after_close(void **state) {
@@ -792,6 +938,8 @@ int main(void) {
       cmocka_unit_test(test_concurrent_edits_one_wins),
       cmocka_unit_test(test_concurrent_creates_make_one_response),
       cmocka_unit_test(test_who_reads_responses_and_the_rate),
+      cmocka_unit_test(test_get_one_response_every_role),
+      cmocka_unit_test(test_responses_list_is_paged),
       cmocka_unit_test(test_no_writes_after_close),
       cmocka_unit_test(test_closes_at_passing_closes_it),
       cmocka_unit_test(test_outcome_on_effectively_closed_without_patch),

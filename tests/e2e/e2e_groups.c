@@ -879,6 +879,86 @@ static void test_etag_follows_my_membership(void **state) {
   }
 }
 
+static json_int_t group_version(const char *gid, const char *token) {
+  json_t *g = harness_group_get(gid, token);
+  json_int_t v = hjson_version(g);
+  json_decref(g);
+  return v;
+}
+
+#define expect_version(gid, token, expected)                                                                           \
+  do {                                                                                                                 \
+    json_int_t got_ = group_version((gid), (token));                                                                   \
+    if (got_ != (expected))                                                                                            \
+      harness_fail("group version %" JSON_INTEGER_FORMAT ", expected %" JSON_INTEGER_FORMAT, got_,                     \
+                   (json_int_t)(expected));                                                                            \
+  } while (0)
+
+/* A change raises the group's version exactly once (a PATCH used to raise it by 2: the update,
+ * then the derived status rewriting the row); a change that leaves the Group as everyone sees it
+ * (member_count, status, anybody's my_membership) writes nothing and keeps the ETag. */
+static void test_version_raised_exactly_once(void **state) {
+  (void)state;
+  char gid[HARNESS_ID_MAX];
+  json_decref(harness_new_group(g_pa.token, g_site_a, 2, 8, gid));
+  json_int_t v = group_version(gid, g_pa.token);
+
+  http_response *r = patch_group(gid, g_pa.token, json_pack("{s:s}", "name", "Renamed once"));
+  assert_status(r, 200);
+  assert_json_int(r->json, "version", v + 1);
+  assert_etag_matches_version(r);
+  http_response_free(r);
+  expect_version(gid, g_pa.token, ++v);
+
+  /* A join request changes the requester's my_membership: once. Its approval: member_count, once. */
+  harness_group_request(gid, g_pa2.token);
+  expect_version(gid, g_pa.token, ++v);
+  harness_group_activate(gid, g_pa.token, g_pa2.id);
+  expect_version(gid, g_pa.token, ++v);
+
+  /* New terms: terms_version (and the derived status, still forming): once. */
+  harness_group_post_terms(gid, g_pa.token, "Version test terms");
+  expect_version(gid, g_pa.token, ++v);
+  /* The first acceptance leaves the group forming (pa2 has not accepted): nothing changes. */
+  harness_group_accept_terms(gid, 1, g_pa.token);
+  expect_version(gid, g_pa.token, v);
+  json_t *g = harness_group_get(gid, g_pa.token);
+  assert_json_str(g, "status", "forming");
+  json_decref(g);
+  /* The second makes it active: once. */
+  harness_group_accept_terms(gid, 1, g_pa2.token);
+  g = harness_group_get(gid, g_pa.token);
+  assert_json_str(g, "status", "active");
+  assert_json_int(g, "version", ++v);
+  json_decref(g);
+
+  /* PATCH status active on an active group, and dormant then active again: once each. */
+  r = patch_group(gid, g_pa.token, json_pack("{s:s}", "status", "active"));
+  assert_status(r, 200);
+  assert_json_str(r->json, "status", "active");
+  assert_json_int(r->json, "version", ++v);
+  http_response_free(r);
+  r = patch_group(gid, g_pa.token, json_pack("{s:s}", "status", "dormant"));
+  assert_status(r, 200);
+  assert_json_int(r->json, "version", ++v);
+  http_response_free(r);
+  r = patch_group(gid, g_pa.token, json_pack("{s:s}", "status", "active"));
+  assert_status(r, 200);
+  assert_json_str(r->json, "status", "active");
+  assert_json_int(r->json, "version", ++v);
+  http_response_free(r);
+
+  /* A membership PATCH that changes nothing the Group shows (already active): no new version. */
+  r = http_json("PATCH", hpath("/v1/groups/%s/members/%s", gid, g_pa2.id), g_pa.token,
+                json_pack("{s:s}", "state", "active"));
+  assert_status(r, 200);
+  http_response_free(r);
+  expect_version(gid, g_pa.token, v);
+  /* A role change shows in pa2's my_membership: once. */
+  harness_group_set_role(gid, g_pa.token, g_pa2.id, "facilitator");
+  expect_version(gid, g_pa.token, ++v);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_practitioner_proposes_at_home_site),
@@ -890,6 +970,7 @@ int main(void) {
       cmocka_unit_test(test_pagination_walk),
       cmocka_unit_test(test_etag_follows_my_membership),
       cmocka_unit_test(test_patch_rules),
+      cmocka_unit_test(test_version_raised_exactly_once),
       cmocka_unit_test(test_close_by_convener_and_frozen),
       cmocka_unit_test(test_close_by_facilitator_manager_admin),
       cmocka_unit_test(test_unknown_and_malformed_ids),

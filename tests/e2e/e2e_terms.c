@@ -428,9 +428,73 @@ static void test_acceptance_races_new_version(void **state) {
   }
 }
 
+/* Walks GET /terms with ?limit=: every page carries current_version, the versions come newest
+ * first, each exactly once, and the last page's next_cursor is null. */
+static void walk_terms(const char *gid, const char *token, int limit, int versions) {
+  char cursor[512] = "";
+  int expected = versions, pages = 0;
+  for (;;) {
+    http_response *r = http_get(cursor[0] ? hpath("/v1/groups/%s/terms?limit=%d&cursor=%s", gid, limit, cursor)
+                                          : hpath("/v1/groups/%s/terms?limit=%d", gid, limit),
+                                token);
+    assert_status(r, 200);
+    assert_json_int(r->json, "current_version", versions);
+    json_t *items = hjson_get(r->json, "items");
+    if (json_array_size(items) > (size_t)limit)
+      harness_fail("limit=%d gave %zu items: %s", limit, json_array_size(items), r->body);
+    size_t i;
+    json_t *t;
+    json_array_foreach(items, i, t) {
+      if (json_integer_value(json_object_get(t, "version")) != expected)
+        harness_fail("expected version %d next (limit=%d): %s", expected, limit, r->body);
+      expected--;
+    }
+    pages++;
+    const char *next = hjson_str(r->json, "next_cursor");
+    if (next == NULL) {
+      assert_true(hjson_is_null(r->json, "next_cursor"));
+      http_response_free(r);
+      break;
+    }
+    if (json_array_size(items) == 0 || pages > versions + 1)
+      harness_fail("a next_cursor after an empty page, or too many pages: %s", r->body);
+    snprintf(cursor, sizeof cursor, "%s", next);
+    http_response_free(r);
+  }
+  if (expected != 0)
+    harness_fail("limit=%d walk missed versions: stopped before version %d", limit, expected);
+  int want_pages = (versions + limit - 1) / limit;
+  if (pages != want_pages && pages != want_pages + 1) /* the last page may come back empty */
+    harness_fail("limit=%d walk took %d pages for %d versions", limit, pages, versions);
+}
+
+static void test_list_is_paged(void **state) {
+  (void)state;
+  char gid[HARNESS_ID_MAX];
+  json_decref(harness_new_group(g_conv.token, g_site_a, 0, 0, gid));
+  for (int v = 1; v <= 4; v++) {
+    char body[64];
+    snprintf(body, sizeof body, "Terms, version %d", v);
+    harness_group_post_terms(gid, g_conv.token, body);
+  }
+  walk_terms(gid, g_conv.token, 1, 4);
+  walk_terms(gid, g_mgr_a.token, 3, 4); /* a reader who is no member: the site's manager */
+  walk_terms(gid, g_conv.token, 200, 4);
+  /* limit and cursor are checked as on every list. */
+  http_response *r = http_get(hpath("/v1/groups/%s/terms?limit=0", gid), g_conv.token);
+  assert_problem_type(r, 400, "invalid-request");
+  assert_error_field(r, "limit");
+  http_response_free(r);
+  r = http_get(hpath("/v1/groups/%s/terms?cursor=notacursor", gid), g_conv.token);
+  assert_problem_type(r, 400, "invalid-request");
+  assert_error_field(r, "cursor");
+  http_response_free(r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_publish_and_read),
+      cmocka_unit_test(test_list_is_paged),
       cmocka_unit_test(test_status_follows_the_rule),
       cmocka_unit_test(test_who_may_accept),
       cmocka_unit_test(test_acceptance_races_new_version),
