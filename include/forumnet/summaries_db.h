@@ -18,6 +18,7 @@ enum summary_column {
   SUMMARY_MEETINGS_HELD,
   SUMMARY_MEAN_ATTENDANCE_RATE,
   SUMMARY_ATTENDANCE_RECORDED,
+  SUMMARY_ATTENDANCE_PRESENT,
   SUMMARY_CONSULTATIONS_OPEN,
   SUMMARY_CONSULTATIONS_CLOSED,
   SUMMARY_GROUPS_TARGETED,
@@ -29,8 +30,8 @@ enum summary_column {
 };
 
 /* The raw figures of each site in site_ids (a JSON array of UUIDs, as text) for the window
- * [from, to), one row per site in the order given. Themes are only those shared by at least
- * `threshold` meetings. No names, notes or free text are ever read. *result: caller PQclear()s. */
+ * [from, to) (the widened window: summaries_window_widen), one row per site in the order given. Themes are only those
+ * shared by at least `threshold` meetings. No names, notes or free text are ever read. *result: caller PQclear()s. */
 fn_status summaries_db_figures(db_conn *db, const char *site_ids_json, const char *from, const char *to,
                                unsigned threshold, PGresult **result);
 

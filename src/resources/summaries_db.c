@@ -14,7 +14,7 @@
 static const db_stmt figures = {
     "summaries_figures",
     "SELECT s.id, si.name, gc.forming, gc.active, gc.dormant, gc.closed, am.n, pr.n, pr.in_groups, mt.held,"
-    "  round(mt.rate, 3), mt.recorded, cc.open, cc.closed, rr.targeted, rr.submitted,"
+    "  round(mt.rate, 3), mt.recorded, mt.present, cc.open, cc.closed, rr.targeted, rr.submitted,"
     "  (SELECT count(*) FROM events e WHERE e.status = 'published' AND e.starts_at >= now() AND e.network_wide)"
     "    + ev.n, er.n, coalesce(th.themes, '[]'::json)"
     " FROM json_array_elements_text($1::json) WITH ORDINALITY AS t(x, n)"
@@ -34,7 +34,7 @@ static const db_stmt figures = {
     "     FROM members m WHERE m.home_site_id = s.id AND m.role = 'practitioner' AND m.status = 'active') pr"
     " CROSS JOIN LATERAL (SELECT count(*) AS held,"
     "       avg(x.present_count::numeric / nullif(x.attendance_count, 0)) AS rate,"
-    "       coalesce(sum(x.attendance_count), 0) AS recorded"
+    "       coalesce(sum(x.attendance_count), 0) AS recorded, coalesce(sum(x.present_count), 0) AS present"
     "     FROM groups g JOIN meetings x ON x.group_id = g.id"
     "       AND x.starts_at >= $2::timestamptz AND x.starts_at < least($3::timestamptz, now())"
     "     WHERE g.site_id = s.id) mt"
@@ -101,5 +101,5 @@ fn_status summaries_db_site_page(db_conn *db, const char *caller_id, const page_
   *ids = strdup(PQgetvalue(res, 0, 0));
   snprintf(next_key, 96, "%s", PQgetvalue(res, 0, 1));
   PQclear(res);
-  return FN_OK;
+  return *ids ? FN_OK : FN_INTERNAL; /* never a NULL parameter: it would summarise no site */
 }

@@ -20,14 +20,19 @@
  *   site U: nothing (the baseline of network-wide upcoming events)
  *   site O: named `Site "A", North <unique>` for CSV quoting
  *
+ * Every window is widened by the server to whole UTC days, at least 7 of them, ending at `to` rounded up
+ * to the next 00:00Z (API.md section 8); the windows below are chosen on whole days, so that which
+ * meetings they hold does not depend on the time of day the suite runs.
+ *
  * Hand-computed for S over the default window (the last 12 months):
  *   groups {forming 1, active 1, dormant 0, closed 1}; active_members 5 (p0 p1 p2 F p3: distinct,
  *   non-closed groups, active memberships only); practitioners 6; practitioners_in_groups 4 (p0-p3),
  *   suppressed with its share since "2 in no group" is below the threshold; meetings_held 3; mean_attendance_rate
  *   (3/4 + 2/4) / 2 = 0.625 (m3 has no records); consultations {open 1, closed 1, groups_targeted 3
- *   (C1: G1 G2; C2: G1), groups_submitted 2, response_rate 0.667}; upcoming_events = U's + 2;
- *   event_registrations 3; top_themes [caseload: 3] (supervision 1 is below the threshold 3);
- *   suppressed [].
+ *   (C1: G1 G2; C2: G1), groups_submitted 2, response_rate 0.667, both suppressed since 2 submitted is
+ *   below the threshold}; upcoming_events = U's + 2; event_registrations 3; top_themes [caseload: 3]
+ *   (supervision 1 is below the threshold 3); suppressed [practitioners_in_groups, practitioner_share,
+ *   consultations.groups_submitted, consultations.response_rate].
  */
 #include "harness.h"
 
@@ -51,6 +56,7 @@ typedef struct summaries_world {
   char g1[HARNESS_ID_MAX], g2[HARNESS_ID_MAX], g3[HARNESS_ID_MAX], gt[HARNESS_ID_MAX];
   char group_names[4][HARNESS_NAME_MAX];
   char m0[HARNESS_ID_MAX], m1[HARNESS_ID_MAX], m2[HARNESS_ID_MAX], m3[HARNESS_ID_MAX], m4[HARNESS_ID_MAX];
+  time_t m0_start, m1_start; /* as the server stored them */
   char notes[HARNESS_NAME_MAX + 16], agenda[HARNESS_NAME_MAX + 16], answer[HARNESS_NAME_MAX + 16];
   char terms[HARNESS_NAME_MAX + 16], location[HARNESS_NAME_MAX + 16];
   char c1[HARNESS_ID_MAX], c2[HARNESS_ID_MAX], c3[HARNESS_ID_MAX];
@@ -83,8 +89,10 @@ static void expect_group_status(const char *gid, const char *status) {
 
 /* A meeting of gid starting now + start_offset seconds for an hour, with the world's agenda, notes and
  * location, and themes (stolen). */
-static void new_meeting(const char *gid, const harness_account *leader, long start_offset, json_t *themes,
-                        char *id_out) {
+static time_t parse_utc(const char *s);
+
+static time_t new_meeting(const char *gid, const harness_account *leader, long start_offset, json_t *themes,
+                          char *id_out) {
   char starts[32], ends[32];
   harness_rfc3339_from_now(start_offset, starts);
   harness_rfc3339_from_now(start_offset + 3600, ends);
@@ -94,7 +102,11 @@ static void new_meeting(const char *gid, const harness_account *leader, long sta
                           "notes", W.notes, "location", W.location, "themes", themes));
   assert_status(r, 201);
   snprintf(id_out, HARNESS_ID_MAX, "%s", hjson_str(r->json, "id") ? hjson_str(r->json, "id") : "");
+  time_t start = parse_utc(hjson_str(r->json, "starts_at"));
+  if (start == (time_t)-1)
+    harness_fail("summaries world: a meeting's starts_at should be RFC 3339 UTC: %s", r->body);
   http_response_free(r);
+  return start;
 }
 
 static json_t *att(const harness_account *who, const char *status) {
@@ -224,10 +236,10 @@ static void build_world(void) {
   harness_group_activate(W.gt, W.t2.token, W.t2.id);
 
   /* meetings */
-  new_meeting(W.g1, &W.p[0], -400 * DAY, json_pack("[s]", "caseload"), W.m0);
+  W.m0_start = new_meeting(W.g1, &W.p[0], -400 * DAY, json_pack("[s]", "caseload"), W.m0);
   record_attendance(W.g1, W.m0, &W.p[0],
                     json_pack("[o, o, o]", att(&W.p[0], "present"), att(&W.p[1], "present"), att(&W.p[2], "absent")));
-  new_meeting(W.g1, &W.p[0], -3 * DAY, json_pack("[s, s]", "caseload", "supervision"), W.m1);
+  W.m1_start = new_meeting(W.g1, &W.p[0], -3 * DAY, json_pack("[s, s]", "caseload", "supervision"), W.m1);
   record_attendance(W.g1, W.m1, &W.p[0],
                     json_pack("[o, o, o, o]", att(&W.p[0], "present"), att(&W.p[1], "present"), att(&W.p[2], "present"),
                               att(&W.f, "apologies")));
@@ -302,6 +314,7 @@ static const char *const summary_keys[] = {"site_id",
                                            "site_name",
                                            "from",
                                            "to",
+                                           "window",
                                            "groups",
                                            "active_members",
                                            "practitioners",
@@ -323,6 +336,8 @@ static const char *const suppressible[] = {"active_members",
                                            "practitioner_share",
                                            "mean_attendance_rate",
                                            "event_registrations",
+                                           "consultations.groups_submitted",
+                                           "consultations.response_rate",
                                            NULL};
 
 static bool in_list(const char *const *list, const char *s) {
@@ -396,10 +411,25 @@ static void assert_summary_equal_at(const json_t *got, const json_t *expected, c
 
 static double rounded3(double x) { return floor(x * 1000 + 0.5) / 1000; }
 
+/* A field of a summary by its name in "suppressed": "key" or "parent.key". */
+static json_t *field_of(const json_t *o, const char *name) {
+  const char *dot = strchr(name, '.');
+  if (!dot)
+    return hjson_get(o, name);
+  char parent[64];
+  snprintf(parent, sizeof parent, "%.*s", (int)(dot - name), name);
+  return json_object_get(hjson_get(o, parent), dot + 1);
+}
+
+static time_t floor_day(time_t t) { return t - (((t % DAY) + DAY) % DAY); }
+static time_t ceil_day(time_t t) { return floor_day(t) == t ? t : floor_day(t) + DAY; }
+
 /* The rules every summary object keeps, whatever its site (threshold: the server's):
- *   exactly the documented keys; suppressed names only suppressible fields, once each, all null;
+ *   exactly the documented keys; the window used covers the one asked for, in whole UTC days, at
+ *   least 7; suppressed names only suppressible fields, once each, all null;
  *   every people count is null and listed, or at least the threshold; a share or rate is null and
- *   listed when any count under it is; the response rate is submitted / targeted; themes reach the
+ *   listed when any count under it is; the response rate is submitted / targeted, shown only when
+ *   groups_submitted reaches the threshold (or null without targets); themes reach the
  *   threshold and come most shared first; the only strings are ids, the site name, the window,
  *   theme tags and field names (no free text). */
 #define check_invariants(o, threshold, ctx) check_invariants_at((o), (threshold), (ctx), __FILE__, __LINE__)
@@ -414,14 +444,27 @@ static void check_invariants_at(const json_t *o, long threshold, const char *ctx
   } while (0)
   if (!json_is_object(o))
     BAD("not an object");
-  if (json_object_size(o) != 16)
-    BAD("expected exactly the 16 documented keys, got %zu", json_object_size(o));
+  if (json_object_size(o) != 17)
+    BAD("expected exactly the 17 documented keys, got %zu", json_object_size(o));
   for (size_t i = 0; summary_keys[i]; i++)
     if (!json_object_get(o, summary_keys[i]))
       BAD("missing key %s", summary_keys[i]);
   if (!harness_is_uuid(hjson_str(o, "site_id")) || !hjson_str(o, "site_name") || !hjson_str(o, "from") ||
       !hjson_str(o, "to"))
     BAD("site_id, site_name, from, to must be strings");
+  json_t *w = hjson_get(o, "window");
+  time_t asked_from = parse_utc(hjson_str(o, "from")), asked_to = parse_utc(hjson_str(o, "to"));
+  time_t used_from = parse_utc(json_string_value(json_object_get(w, "from")));
+  time_t used_to = parse_utc(json_string_value(json_object_get(w, "to")));
+  if (!json_is_object(w) || json_object_size(w) != 2 || used_from == (time_t)-1 || used_to == (time_t)-1)
+    BAD("window must be exactly {from, to}, RFC 3339 UTC");
+  if (used_from % DAY != 0 || used_to % DAY != 0 || used_to - used_from < 7 * DAY)
+    BAD("the window used must be whole UTC days, at least 7 of them");
+  if (used_from > asked_from || used_to < asked_to)
+    BAD("the window used must cover the window asked for");
+  /* to is echoed in whole seconds, rounded down: a fraction past 00:00:00 reaches into the next day */
+  if (used_to != ceil_day(asked_to) && used_to != ceil_day(asked_to + 1))
+    BAD("the window used must end at the asked end rounded up to 00:00Z");
 
   json_t *sup = hjson_get(o, "suppressed");
   if (!json_is_array(sup))
@@ -431,7 +474,7 @@ static void check_invariants_at(const json_t *o, long threshold, const char *ctx
   json_array_foreach(sup, i, e) {
     if (!json_is_string(e) || !in_list(suppressible, json_string_value(e)))
       BAD("suppressed lists %s, which is not a suppressible field", json_is_string(e) ? json_string_value(e) : "?");
-    if (!hjson_is_null(o, json_string_value(e)))
+    if (!json_is_null(field_of(o, json_string_value(e))))
       BAD("%s is listed as suppressed but has a value", json_string_value(e));
     json_array_foreach(sup, j, e2) {
       if (j > i && json_equal(e, e2))
@@ -487,18 +530,28 @@ static void check_invariants_at(const json_t *o, long threshold, const char *ctx
     BAD("consultations must be an object of exactly open, closed, groups_targeted, groups_submitted, response_rate");
   for (i = 0; i < 4; i++) {
     json_t *v = json_object_get(c, cs[i]);
+    if (i == 3 && json_is_null(v) && suppressed_has(o, "consultations.groups_submitted"))
+      continue;
     if (!json_is_integer(v) || json_integer_value(v) < 0)
       BAD("consultations.%s must be an integer >= 0", cs[i]);
   }
   json_int_t targeted = json_integer_value(json_object_get(c, "groups_targeted"));
-  json_int_t submitted = json_integer_value(json_object_get(c, "groups_submitted"));
+  json_t *sub_v = json_object_get(c, "groups_submitted");
+  json_int_t submitted = json_integer_value(sub_v);
   json_t *rr = json_object_get(c, "response_rate");
   if (submitted > targeted)
     BAD("more groups submitted than targeted");
-  if (targeted == 0 ? !json_is_null(rr)
-                    : !(json_is_number(rr) &&
-                        fabs(json_number_value(rr) - rounded3((double)submitted / (double)targeted)) < 1e-9))
-    BAD("consultations.response_rate must be groups_submitted / groups_targeted (null without targets)");
+  if (json_is_null(sub_v) != suppressed_has(o, "consultations.response_rate"))
+    BAD("consultations.groups_submitted and response_rate are suppressed together");
+  if (json_is_integer(sub_v) && targeted > 0 && submitted < threshold)
+    BAD("a response rate whose numerator (groups_submitted) is below the threshold must be suppressed");
+  if (targeted == 0 ? !json_is_null(rr) || json_is_null(sub_v)
+                    : !(json_is_null(sub_v)
+                            ? json_is_null(rr)
+                            : json_is_number(rr) &&
+                                  fabs(json_number_value(rr) - rounded3((double)submitted / (double)targeted)) < 1e-9))
+    BAD("consultations.response_rate must be groups_submitted / groups_targeted (null without targets, or "
+        "suppressed)");
   json_t *themes = hjson_get(o, "top_themes");
   if (!json_is_array(themes) || json_array_size(themes) > 10)
     BAD("top_themes must be an array of at most 10");
@@ -522,18 +575,22 @@ static http_response *get_summary(const char *site, const char *token, const cha
   return http_get(hpath("/v1/sites/%s/summary%s", site, query ? query : ""), token);
 }
 
-/* GET the summary of site as token; asserts 200 and the invariants (threshold 3); new reference. */
-static json_t *summary_of(const char *site, const char *token, const char *query) {
+/* GET the summary of site as token; asserts 200 and the invariants (at threshold); new reference. */
+static json_t *summary_of_at(const char *site, const char *token, const char *query, long threshold) {
   http_response *r = get_summary(site, token, query);
   assert_status(r, 200);
   const char *ct = http_header(r, "Content-Type");
   if (!ct || strncmp(ct, "application/json", 16) != 0)
     harness_fail("a summary should be application/json, got %s", ct ? ct : "(none)");
-  check_invariants(r->json, 3, "site summary");
+  check_invariants(r->json, threshold, "site summary");
   assert_json_str(r->json, "site_id", site);
   json_t *o = json_incref(r->json);
   http_response_free(r);
   return o;
+}
+
+static json_t *summary_of(const char *site, const char *token, const char *query) {
+  return summary_of_at(site, token, query, 3);
 }
 
 static time_t parse_utc(const char *s) {
@@ -559,7 +616,9 @@ static char *window(long from_offset, long to_offset, char *out) {
   return out;
 }
 
-/* The expected summary of S with the given figures (upcoming_events, from and to copied from got). */
+/* The expected summary of S with the given figures (upcoming_events, from, to and window copied from
+ * got: check_invariants and test_window check those). With groups_submitted null in consultations,
+ * it and the response rate are listed as suppressed. */
 /* S has 6 practitioners and 4 of them in groups: showing both would give away "2 in no group", a
  * number below the threshold, so practitioners_in_groups and its share are suppressed too
  * (complementary suppression). */
@@ -567,16 +626,29 @@ static json_t *expected_s(const json_t *got, int held, json_t *mean_rate, json_t
                           json_t *suppressed) {
   json_array_append_new(suppressed, json_string("practitioners_in_groups"));
   json_array_append_new(suppressed, json_string("practitioner_share"));
-  return json_pack("{s:s, s:s, s:O, s:O, s:{s:i, s:i, s:i, s:i}, s:i, s:i, s:n, s:n, s:i, s:o, s:o, s:O, s:i, s:o, "
-                   "s:o}",
+  if (json_is_null(json_object_get(consultations, "groups_submitted"))) {
+    json_array_append_new(suppressed, json_string("consultations.groups_submitted"));
+    json_array_append_new(suppressed, json_string("consultations.response_rate"));
+  }
+  return json_pack("{s:s, s:s, s:O, s:O, s:O, s:{s:i, s:i, s:i, s:i}, s:i, s:i, s:n, s:n, s:i, s:o, s:o, s:O, s:i, "
+                   "s:o, s:o}",
                    "site_id", W.s, "site_name", W.s_name, "from", hjson_get(got, "from"), "to", hjson_get(got, "to"),
-                   "groups", "forming", 1, "active", 1, "dormant", 0, "closed", 1, "active_members", 5, "practitioners",
-                   6, "practitioners_in_groups", "practitioner_share", "meetings_held", held, "mean_attendance_rate",
-                   mean_rate, "consultations", consultations, "upcoming_events", hjson_get(got, "upcoming_events"),
-                   "event_registrations", 3, "top_themes", themes, "suppressed", suppressed);
+                   "window", hjson_get(got, "window"), "groups", "forming", 1, "active", 1, "dormant", 0, "closed", 1,
+                   "active_members", 5, "practitioners", 6, "practitioners_in_groups", "practitioner_share",
+                   "meetings_held", held, "mean_attendance_rate", mean_rate, "consultations", consultations,
+                   "upcoming_events", hjson_get(got, "upcoming_events"), "event_registrations", 3, "top_themes", themes,
+                   "suppressed", suppressed);
 }
 
+/* S's consultations: 2 of 3 targeted groups submitted, a numerator below the threshold 3, so the
+ * response rate is suppressed, and groups_submitted with it (2 / 3 would give the rate away). */
 static json_t *s_consultations_default(void) {
+  return json_pack("{s:i, s:i, s:i, s:n, s:n}", "open", 1, "closed", 1, "groups_targeted", 3, "groups_submitted",
+                   "response_rate");
+}
+
+/* The same at threshold 1 or 2: nothing suppressed. */
+static json_t *s_consultations_shown(void) {
   return json_pack("{s:i, s:i, s:i, s:i, s:f}", "open", 1, "closed", 1, "groups_targeted", 3, "groups_submitted", 2,
                    "response_rate", 0.667);
 }
@@ -586,16 +658,17 @@ static json_t *no_consultations(void) {
                    "response_rate");
 }
 
-/* The expected summary of T at threshold 3 (upcoming_events, from and to copied from got). */
+/* The expected summary of T at threshold 3 (upcoming_events, from, to and window copied from got). */
 static json_t *expected_t(const json_t *got) {
-  return json_pack("{s:s, s:s, s:O, s:O, s:{s:i, s:i, s:i, s:i}, s:n, s:n, s:n, s:n, s:i, s:n, s:o, s:O, s:n, s:[], "
-                   "s:[s, s, s, s, s, s]}",
+  return json_pack("{s:s, s:s, s:O, s:O, s:O, s:{s:i, s:i, s:i, s:i}, s:n, s:n, s:n, s:n, s:i, s:n, s:o, s:O, s:n, "
+                   "s:[], s:[s, s, s, s, s, s]}",
                    "site_id", W.t, "site_name", W.t_name, "from", hjson_get(got, "from"), "to", hjson_get(got, "to"),
-                   "groups", "forming", 1, "active", 0, "dormant", 0, "closed", 0, "active_members", "practitioners",
-                   "practitioners_in_groups", "practitioner_share", "meetings_held", 1, "mean_attendance_rate",
-                   "consultations", no_consultations(), "upcoming_events", hjson_get(got, "upcoming_events"),
-                   "event_registrations", "top_themes", "suppressed", "active_members", "practitioners",
-                   "practitioners_in_groups", "practitioner_share", "mean_attendance_rate", "event_registrations");
+                   "window", hjson_get(got, "window"), "groups", "forming", 1, "active", 0, "dormant", 0, "closed", 0,
+                   "active_members", "practitioners", "practitioners_in_groups", "practitioner_share", "meetings_held",
+                   1, "mean_attendance_rate", "consultations", no_consultations(), "upcoming_events",
+                   hjson_get(got, "upcoming_events"), "event_registrations", "top_themes", "suppressed",
+                   "active_members", "practitioners", "practitioners_in_groups", "practitioner_share",
+                   "mean_attendance_rate", "event_registrations");
 }
 
 /* ---------------------------------------------------------------- the site summary, by hand */
@@ -615,12 +688,19 @@ static void test_site_summary_exact_for_its_manager(void **state) {
   if (labs((long)(to - now)) > 120 || labs((long)(to - from) - 365 * DAY) > 2 * DAY)
     harness_fail("the default window should be the last 12 months up to now, got %s .. %s", hjson_str(got, "from"),
                  hjson_str(got, "to"));
+  /* the figures' window: those 12 months in whole UTC days, up to the next 00:00Z */
+  const json_t *w = hjson_get(got, "window");
+  time_t used_from = parse_utc(hjson_str(w, "from")), used_to = parse_utc(hjson_str(w, "to"));
+  if (used_from != floor_day(from) || used_to != ceil_day(to) || used_to <= now - 120 || used_to > now + DAY + 120)
+    harness_fail("the default window should be widened to %s's 00:00Z .. the 00:00Z after %s, got %s .. %s",
+                 hjson_str(got, "from"), hjson_str(got, "to"), hjson_str(w, "from"), hjson_str(w, "to"));
   json_decref(exp);
 
   /* the admin reads the same figures */
   json_t *admin = summary_of(W.s, g_admin.token, NULL);
   json_object_set(admin, "from", hjson_get(got, "from"));
   json_object_set(admin, "to", hjson_get(got, "to"));
+  json_object_set(admin, "window", hjson_get(got, "window"));
   json_object_set(admin, "upcoming_events", hjson_get(got, "upcoming_events"));
   assert_summary_equal(admin, got, "summary of S for an admin (vs its manager)");
   json_decref(admin);
@@ -666,6 +746,7 @@ static void test_small_site_is_suppressed(void **state) {
   json_object_set(admin, "upcoming_events", hjson_get(got, "upcoming_events"));
   json_object_set(admin, "from", hjson_get(got, "from"));
   json_object_set(admin, "to", hjson_get(got, "to"));
+  json_object_set(admin, "window", hjson_get(got, "window"));
   assert_summary_equal(admin, got, "summary of T for an admin (vs its manager): suppressed for admins too");
   json_decref(admin);
   json_decref(got);
@@ -689,13 +770,15 @@ static void test_threshold_is_configurable(void **state) {
   assert_status(r, 200);
   check_invariants(r->json, 5, "summary of S at threshold 5");
   json_t *exp = json_pack(
-      "{s:s, s:s, s:O, s:O, s:{s:i, s:i, s:i, s:i}, s:i, s:i, s:n, s:n, s:i, s:f, s:o, s:O, s:n, s:[], s:[s, s, s]}",
+      "{s:s, s:s, s:O, s:O, s:{s:i, s:i, s:i, s:i}, s:i, s:i, s:n, s:n, s:i, s:f, s:o, s:O, s:n, s:[], "
+      "s:[s, s, s, s, s]}",
       "site_id", W.s, "site_name", W.s_name, "from", hjson_get(r->json, "from"), "to", hjson_get(r->json, "to"),
       "groups", "forming", 1, "active", 1, "dormant", 0, "closed", 1, "active_members", 5, "practitioners", 6,
       "practitioners_in_groups", "practitioner_share", "meetings_held", 3, "mean_attendance_rate", 0.625,
       "consultations", s_consultations_default(), "upcoming_events", hjson_get(r->json, "upcoming_events"),
       "event_registrations", "top_themes", "suppressed", "practitioners_in_groups", "practitioner_share",
-      "event_registrations");
+      "event_registrations", "consultations.groups_submitted", "consultations.response_rate");
+  json_object_set(exp, "window", hjson_get(r->json, "window"));
   assert_summary_equal(r->json, exp, "summary of S at threshold 5");
   json_decref(exp);
   http_response_free(r);
@@ -714,9 +797,18 @@ static void test_threshold_is_configurable(void **state) {
                   "meetings_held", 1, "mean_attendance_rate", 0.5, "consultations", no_consultations(),
                   "upcoming_events", hjson_get(r->json, "upcoming_events"), "event_registrations", 1, "top_themes",
                   "theme", "caseload", "meetings", 1, "suppressed");
+  json_object_set(exp, "window", hjson_get(r->json, "window"));
   assert_summary_equal(r->json, exp, "summary of T at threshold 1");
   json_decref(exp);
   http_response_free(r);
+  /* and S's response rate, 2 of 3 groups, which threshold 3 hides */
+  json_t *s1 = summary_of_at(W.s, W.m.token, NULL, 1);
+  exp = s_consultations_shown();
+  assert_summary_equal(hjson_get(s1, "consultations"), exp, "S's consultations at threshold 1");
+  if (suppressed_has(s1, "consultations.response_rate") || suppressed_has(s1, "consultations.groups_submitted"))
+    harness_fail("at threshold 1, S's response rate (2 of 3 groups) should not be suppressed");
+  json_decref(exp);
+  json_decref(s1);
   harness_server_stop();
 }
 
@@ -769,34 +861,71 @@ static void test_no_names_notes_or_free_text(void **state) {
 
 /* ---------------------------------------------------------------- the window */
 
+static void utc_text(time_t t, char out[32]) {
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* "?from=<from>&to=<to>" (absolute instants) in out (128 bytes); returns out. */
+static char *window_at(time_t from, time_t to, char *out) {
+  char f[32], t[32];
+  utc_text(from, f);
+  utc_text(to, t);
+  snprintf(out, 128, "?from=%s&to=%s", f, t);
+  return out;
+}
+
+/* Asserts got's window is [from, to) exactly. */
+static void expect_used_window(const json_t *got, time_t from, time_t to, const char *what) {
+  char f[32], t[32];
+  utc_text(from, f);
+  utc_text(to, t);
+  const json_t *w = hjson_get(got, "window");
+  if (!hjson_str(w, "from") || !hjson_str(w, "to") || strcmp(hjson_str(w, "from"), f) != 0 ||
+      strcmp(hjson_str(w, "to"), t) != 0)
+    harness_fail("%s: the window used should be %s .. %s, got %s .. %s", what, f, t,
+                 hjson_str(w, "from") ? hjson_str(w, "from") : "?", hjson_str(w, "to") ? hjson_str(w, "to") : "?");
+}
+
+/* Windows are widened to whole UTC days, at least 7, ending at `to` rounded up to 00:00Z; the windows
+ * here are chosen by the meetings' UTC days (m1's day holds no other meeting of S, nor do the 6 days
+ * before it; m0 is alone for a year around it). */
 static void test_window(void **state) {
   (void)state;
   char q[128], sent_from[32];
-  /* a window before every meeting but m0: nothing held, nothing open, no rate */
+  /* a window before every meeting but m0: nothing held, nothing open, no rate (5 days asked, 7 used) */
   window(-10 * DAY, -5 * DAY, q);
   json_t *got = summary_of(W.s, W.m.token, q);
   json_t *exp =
       expected_s(got, 0, json_null(), no_consultations(), json_array(), json_pack("[s]", "mean_attendance_rate"));
   assert_summary_equal(got, exp, "summary of S from 10 to 5 days ago");
   json_decref(exp);
-  /* the window is echoed as sent */
+  /* the window asked for is echoed as sent, and the one used beside it */
   snprintf(sent_from, sizeof sent_from, "%.*s", (int)(strchr(q, '&') - q - 6), q + 6);
   assert_json_str(got, "from", sent_from);
   assert_json_str(got, "to", strchr(q, '&') + 4);
+  time_t asked_to = parse_utc(strchr(q, '&') + 4);
+  expect_used_window(got, ceil_day(asked_to) - 7 * DAY, ceil_day(asked_to), "10 to 5 days ago");
   json_decref(got);
 
-  /* m1 only: 3 of 4 present; one mention of a theme is not shared; the consultations opened a minute
-   * ago, after this window */
-  got = summary_of(W.s, W.m.token, window(-3 * DAY - 3600, -2 * DAY - 3600, q));
+  /* m1 only: its UTC day, widened to the week ending with it; 3 of 4 present; one mention of a theme
+   * is not shared; the consultations opened a minute ago, after this window */
+  time_t m1_day = floor_day(W.m1_start);
+  got = summary_of(W.s, W.m.token, window_at(m1_day, m1_day + DAY, q));
   exp = expected_s(got, 1, json_real(0.75), no_consultations(), json_array(), json_array());
-  assert_summary_equal(got, exp, "summary of S over m1 only");
+  assert_summary_equal(got, exp, "summary of S over m1's day");
+  expect_used_window(got, m1_day - 6 * DAY, m1_day + DAY, "m1's day");
   json_decref(exp);
   json_decref(got);
 
-  /* m0, 400 days ago: outside the default window, inside this one (2 of 3 present) */
-  got = summary_of(W.s, W.m.token, window(-401 * DAY, -399 * DAY, q));
-  exp = expected_s(got, 1, json_real(0.667), no_consultations(), json_array(), json_array());
-  assert_summary_equal(got, exp, "summary of S 401 to 399 days ago");
+  /* m0, 400 days ago: outside the default window, inside this one; 2 of 3 present, and 2 present is
+   * below the threshold: the rate is suppressed (issue 11: a rate's numerator is a count of people) */
+  time_t m0_day = floor_day(W.m0_start);
+  got = summary_of(W.s, W.m.token, window_at(m0_day - 2 * DAY, m0_day + 2 * DAY, q));
+  exp = expected_s(got, 1, json_null(), no_consultations(), json_array(), json_pack("[s]", "mean_attendance_rate"));
+  assert_summary_equal(got, exp, "summary of S around m0 (2 of 3 present)");
+  expect_used_window(got, m0_day - 5 * DAY, m0_day + 2 * DAY, "around m0");
   json_decref(exp);
   json_decref(got);
 
@@ -838,6 +967,47 @@ static void test_window(void **state) {
     assert_error_field(r, bad[i].field);
     http_response_free(r);
   }
+}
+
+/* Differencing (API.md section 8): narrowing from/to must not reveal what a wider window hides. Two
+ * windows that differ by one meeting (m1) give the same widened window and the same figures; so does
+ * an hour around m1 alone, and the week that holds it; around m0, the hour holding only m0 (2 of 3
+ * present) keeps the rate the wider window suppresses. */
+static void test_narrowing_the_window_reveals_nothing(void **state) {
+  (void)state;
+  char q[128];
+  struct {
+    time_t from, to;
+    const char *what;
+  } around_m1[] = {
+      {W.m1_start - 3600, W.m1_start, "the hour before m1 (without m1)"},
+      {W.m1_start - 3600, W.m1_start + 1, "the same and one second more (with m1)"},
+      {W.m1_start, W.m1_start + 1, "the second m1 started"},
+      {ceil_day(W.m1_start + 1) - 7 * DAY, ceil_day(W.m1_start + 1), "the week ending with m1's day"},
+  };
+  json_t *first = NULL;
+  for (size_t i = 0; i < sizeof around_m1 / sizeof around_m1[0]; i++) {
+    json_t *got = summary_of(W.s, W.m.token, window_at(around_m1[i].from, around_m1[i].to, q));
+    json_t *n = json_deep_copy(got);
+    json_object_del(n, "from"); /* the window asked for is echoed as asked */
+    json_object_del(n, "to");
+    json_object_set(n, "upcoming_events", json_integer(0)); /* others publish network events meanwhile */
+    if (!first) {
+      first = json_incref(n);
+      assert_json_int(got, "meetings_held", 1);
+    } else {
+      assert_summary_equal(n, first, around_m1[i].what);
+    }
+    json_decref(n);
+    json_decref(got);
+  }
+  json_decref(first);
+
+  json_t *hour = summary_of(W.s, W.m.token, window_at(W.m0_start - 1800, W.m0_start + 1800, q));
+  assert_json_int(hour, "meetings_held", 1);
+  if (!hjson_is_null(hour, "mean_attendance_rate") || !suppressed_has(hour, "mean_attendance_rate"))
+    harness_fail("an hour around m0 (2 of 3 present) must keep its attendance rate suppressed");
+  json_decref(hour);
 }
 
 /* A given end beyond the default other end reverses the window just as much: ?from=<tomorrow> (to is
@@ -1155,6 +1325,8 @@ static void test_overview_csv(void **state) {
                            "site_name",
                            "from",
                            "to",
+                           "window.from",
+                           "window.to",
                            "active_members",
                            "practitioners",
                            "mean_attendance_rate",
@@ -1201,13 +1373,17 @@ static void test_overview_csv(void **state) {
   expect_cell(header, s, "mean_attendance_rate", "0.625");
   expect_cell(header, s, "event_registrations", "3");
   expect_cell(header, s, "top_themes", "caseload:3");
-  expect_cell(header, s, "suppressed", "practitioners_in_groups;practitioner_share");
+  expect_cell(header, s, "consultations.groups_targeted", "3");
+  expect_cell(header, s, "consultations.groups_submitted", ""); /* 2 submitted: below the threshold */
+  expect_cell(header, s, "consultations.response_rate", "");
+  expect_cell(header, s, "suppressed",
+              "practitioners_in_groups;practitioner_share;consultations.groups_submitted;consultations.response_rate");
   /* T: suppressed cells are empty, and named */
   const json_t *t = csv_row(rows, header, W.t);
   const char *empty[] = {"active_members",     "practitioners",        "practitioners_in_groups",
                          "practitioner_share", "mean_attendance_rate", "event_registrations"};
   for (size_t i = 0; i < 6; i++) {
-    expect_cell(header, t, empty[i], "");
+    expect_cell(header, t, empty[i], ""); /* (and never a "'" for an empty cell) */
     const char *sup = csv_cell(header, t, "suppressed");
     if (!strstr(sup, empty[i]))
       harness_fail("T's suppressed cell should name %s, is \"%s\"", empty[i], sup);
@@ -1240,6 +1416,69 @@ static void test_overview_csv(void **state) {
   r = http_get_with_headers("/v1/summaries/sites", W.p[0].token, csv);
   assert_problem(r, 403);
   http_response_free(r);
+}
+
+/* CSV formula injection (issue 11): a site name a spreadsheet would read as a formula (starting with
+ * =, +, -, @, tab or CR) reaches the CSV with a ' in front, then quoted as RFC 4180 requires; numbers
+ * are never prefixed. Own sites and manager, so that no other test's rows change. */
+static void test_overview_csv_prefixes_formula_cells(void **state) {
+  (void)state;
+  char u[HARNESS_NAME_MAX];
+  harness_unique("f", u);
+  const char *names[] = {"=HYPERLINK(\"http://evil.example/\",\"x\")", "+1", "-2", "@x", "\tx", "\rx", "plain"};
+  const size_t n = sizeof names / sizeof names[0];
+  char ids[sizeof names / sizeof names[0]][HARNESS_ID_MAX], full[sizeof names / sizeof names[0]][256];
+  harness_account fm;
+  for (size_t i = 0; i < n; i++) {
+    char slug[HARNESS_NAME_MAX + 8];
+    snprintf(slug, sizeof slug, "%s-%zu", u, i);
+    snprintf(full[i], sizeof full[i], "%s %s", names[i], u);
+    http_response *r = http_json("POST", "/v1/sites", g_admin.token,
+                                 json_pack("{s:s, s:s, s:s}", "slug", slug, "name", full[i], "organisation", "E2E"));
+    assert_status(r, 201);
+    assert_json_str(r->json, "name", full[i]);
+    snprintf(ids[i], sizeof ids[i], "%s", hjson_str(r->json, "id"));
+    http_response_free(r);
+    if (i == 0)
+      harness_new_manager_quick(g_admin.token, ids[0], &fm);
+    else
+      add_manager(ids[i], &fm);
+  }
+  http_response *r;
+  json_t *rows = get_csv("/v1/summaries/sites", fm.token, &r);
+  json_t *header = json_array_get(rows, 0);
+  assert_int_equal(json_array_size(rows), n + 1);
+  for (size_t i = 0; i < n; i++) {
+    char want[300];
+    snprintf(want, sizeof want, "%s%.255s", i + 1 < n ? "'" : "", full[i]);
+    const json_t *row = csv_row(rows, header, ids[i]);
+    expect_cell(header, row, "site_name", want);
+    /* numbers as numbers: meetings_held 0, never "'0"; groups.closed 0 */
+    expect_cell(header, row, "meetings_held", "0");
+    expect_cell(header, row, "groups.closed", "0");
+  }
+  /* the raw text: the formula is inside quotes, after the ' (RFC 4180 quoting of the quotes) */
+  char raw[400], *p = raw;
+  *p++ = '"';
+  *p++ = '\'';
+  for (const char *c = full[0]; *c && p < raw + sizeof raw - 3; c++) {
+    if (*c == '"')
+      *p++ = '"';
+    *p++ = *c;
+  }
+  *p++ = '"';
+  *p = '\0';
+  if (!strstr(r->body, raw))
+    harness_fail("the CSV should hold the cell %s:\n%s", raw, r->body);
+  if (!strstr(r->body, hpath(",\"'\r%s\",", names[5] + 1)) && !strstr(r->body, hpath(",\"'\rx %s\",", u)))
+    harness_fail("the CR-led name should be prefixed and quoted:\n%s", r->body);
+  json_decref(rows);
+  http_response_free(r);
+  /* JSON keeps the names as they are */
+  json_t *items = harness_list_all("/v1/summaries/sites", fm.token);
+  for (size_t i = 0; i < n; i++)
+    assert_string_equal(hjson_str(find_row(items, ids[i]), "site_name"), full[i]);
+  json_decref(items);
 }
 
 /* "the same as CSV" (issue 6, item 3): every field of the JSON rows is a column (objects flattened as
@@ -1368,12 +1607,14 @@ int main(void) {
       cmocka_unit_test_teardown(test_threshold_is_configurable, stop_nested_servers),
       cmocka_unit_test(test_no_names_notes_or_free_text),
       cmocka_unit_test(test_window),
+      cmocka_unit_test(test_narrowing_the_window_reveals_nothing),
       cmocka_unit_test(test_reversed_window_with_a_default_end),
       cmocka_unit_test(test_site_summary_access_on_every_role),
       cmocka_unit_test(test_removed_manager_loses_access),
       cmocka_unit_test(test_overview_rows_for_admin_and_managers),
       cmocka_unit_test(test_overview_access_and_limits),
       cmocka_unit_test(test_overview_csv),
+      cmocka_unit_test(test_overview_csv_prefixes_formula_cells),
       cmocka_unit_test(test_overview_csv_has_every_json_field),
       cmocka_unit_test(test_overview_content_negotiation),
   };

@@ -575,11 +575,24 @@ async function main(): Promise<void> {
     check(s.practitioner_share === 1, `practitioner_share ${s.practitioner_share}`);
     check(s.meetings_held === 1, `meetings_held ${s.meetings_held}`);
     check(s.mean_attendance_rate === 0.75, `mean_attendance_rate ${s.mean_attendance_rate}`);
+    // One group asked and one submitted: a numerator below the threshold, so the rate and that count are
+    // suppressed (API.md section 8).
     check(
-      s.consultations.groups_targeted === 1 && s.consultations.groups_submitted === 1,
+      s.consultations.groups_targeted === 1 && s.consultations.groups_submitted === null,
       `consultations ${JSON.stringify(s.consultations)}`,
     );
-    check(s.consultations.response_rate === 1, `response_rate ${s.consultations.response_rate}`);
+    check(s.consultations.response_rate === null, `response_rate ${s.consultations.response_rate}`);
+    check(
+      s.suppressed.includes("consultations.groups_submitted") && s.suppressed.includes("consultations.response_rate"),
+      `suppressed ${JSON.stringify(s.suppressed)}`,
+    );
+    // The window used: whole UTC days, at least 7, covering the one asked for.
+    const used = { from: Date.parse(s.window.from), to: Date.parse(s.window.to) };
+    check(
+      used.from % 86400000 === 0 && used.to % 86400000 === 0 && used.to - used.from >= 7 * 86400000,
+      `window ${JSON.stringify(s.window)}`,
+    );
+    check(used.from <= Date.parse(s.from) && used.to >= Date.parse(s.to), "the window used covers the one asked");
     check(s.consultations.open === 0, `open consultations ${s.consultations.open}`);
     // Network-wide events of other tests sharing the database count for every site.
     check(s.upcoming_events >= 1, `upcoming_events ${s.upcoming_events}`);
