@@ -12,7 +12,7 @@ struct db_conn {
   PGconn *pg;
   int in_use;
   int broken; /* reset before next use */
-  int held; /* in a transaction held open by db_hold_begin (db_begin/db_commit join it) */
+  int held;   /* in a transaction held open by db_hold_begin (db_begin/db_commit join it) */
   /* The statements this session has prepared: grows with the code (about 170 today), so no
    * limit can be hit silently (a forgotten one would be prepared again and fail with 42P05). */
   const db_stmt **prepared;
