@@ -108,8 +108,10 @@ fn_status groups_db_get(db_conn *db, const char *group_id, const char *caller_id
   if (PQntuples(res) == 0) {
     st = FN_NOT_FOUND;
   } else {
-    *json = strndup(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+    *json = db_value_dup(res, 0, 0);
     *version = atol(PQgetvalue(res, 0, 1));
+    if (*json == NULL)
+      st = FN_INTERNAL;
   }
   PQclear(res);
   return st;

@@ -23,9 +23,7 @@
   "  FROM json_array_elements_text(" param "::json) WITH ORDINALITY AS e(x, n) GROUP BY 1) d ORDER BY first)"
 
 /* Copies a text column into a new string. */
-static char *column_dup(PGresult *res, int row, int col) {
-  return strndup(PQgetvalue(res, row, col), (size_t)PQgetlength(res, row, col));
-}
+static char *column_dup(PGresult *res, int row, int col) { return db_value_dup(res, row, col); }
 
 /* Reads (json, version) from the first row of a statement's result into the caller's variables. */
 static fn_status json_and_version(PGresult *res, char **json, long *version) {

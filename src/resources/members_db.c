@@ -33,11 +33,6 @@ fn_status members_db_begin_as_caller(db_conn *db, const char *caller_id, member_
   return st == FN_OK ? members_db_load_caller(db, caller_id, out) : st;
 }
 
-/* Copies a text column into a new string. */
-static char *column_dup(PGresult *res, int row, int col) {
-  return strndup(PQgetvalue(res, row, col), (size_t)PQgetlength(res, row, col));
-}
-
 /* The visibility rule of members_can_view, evaluated in SQL for the one-round-trip read. */
 static const db_stmt get_visible = {
     "members_get_visible",
@@ -59,8 +54,10 @@ fn_status members_db_get_visible(db_conn *db, const char *caller_id, const char 
   else if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
     st = FN_NOT_FOUND;
   else {
-    *json = column_dup(res, 0, 1);
+    *json = db_value_dup(res, 0, 1);
     *version = atol(PQgetvalue(res, 0, 2));
+    if (*json == NULL)
+      st = FN_INTERNAL;
   }
   PQclear(res);
   return st;
@@ -80,8 +77,10 @@ fn_status members_db_get_self(db_conn *db, const char *member_id, char **json, l
   if (PQntuples(res) == 0) {
     st = FN_UNAUTHENTICATED;
   } else {
-    *json = column_dup(res, 0, 0);
+    *json = db_value_dup(res, 0, 0);
     *version = atol(PQgetvalue(res, 0, 1));
+    if (*json == NULL)
+      st = FN_INTERNAL;
   }
   PQclear(res);
   return st;
@@ -146,11 +145,11 @@ fn_status members_db_insert(db_conn *db, const json_t *body, const char *passwor
   PGresult *res = db_exec(db, &insert_member, 6, params, &st);
   if (res == NULL)
     return st;
-  *json = column_dup(res, 0, 0);
+  *json = db_value_dup(res, 0, 0);
   *version = atol(PQgetvalue(res, 0, 1));
   snprintf(id_out, 37, "%s", PQgetvalue(res, 0, 2));
   PQclear(res);
-  return FN_OK;
+  return *json != NULL ? FN_OK : FN_INTERNAL;
 }
 
 static const db_stmt lock_member = {
@@ -208,10 +207,10 @@ fn_status members_db_update(db_conn *db, const char *member_id, const member_cha
     PQclear(res);
     return FN_NOT_FOUND;
   }
-  *json = column_dup(res, 0, 0);
+  *json = db_value_dup(res, 0, 0);
   *version = atol(PQgetvalue(res, 0, 1));
   PQclear(res);
-  return FN_OK;
+  return *json != NULL ? FN_OK : FN_INTERNAL;
 }
 
 /* The advisory lock makes two concurrent demotions of the last two admins serialize. It is taken
@@ -343,8 +342,8 @@ fn_status members_db_export(db_conn *db, const char *member_id, char **json) {
     return st;
   if (PQntuples(res) == 0)
     st = FN_UNAUTHENTICATED;
-  else
-    *json = column_dup(res, 0, 0);
+  else if ((*json = db_value_dup(res, 0, 0)) == NULL)
+    st = FN_INTERNAL;
   PQclear(res);
   return st;
 }
@@ -369,8 +368,8 @@ fn_status members_db_erase(db_conn *db, const char *member_id, char **group_ids)
   if (res == NULL)
     return st;
   st = atoi(PQgetvalue(res, 0, 0)) == 1 ? FN_OK : FN_NOT_FOUND;
-  if (st == FN_OK)
-    *group_ids = column_dup(res, 0, 1);
+  if (st == FN_OK && (*group_ids = db_value_dup(res, 0, 1)) == NULL)
+    st = FN_INTERNAL;
   PQclear(res);
   return st;
 }

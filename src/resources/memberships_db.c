@@ -27,8 +27,8 @@ fn_status memberships_db_get(db_conn *db, const char *group_id, const char *memb
     return st;
   if (PQntuples(res) == 0)
     st = FN_NOT_FOUND;
-  else
-    *json = strndup(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+  else if ((*json = db_value_dup(res, 0, 0)) == NULL)
+    st = FN_INTERNAL;
   PQclear(res);
   return st;
 }

@@ -18,7 +18,7 @@ static fn_status json_and_version(PGresult *res, registration_result *out) {
     PQclear(res);
     return FN_NOT_FOUND;
   }
-  out->json = strndup(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+  out->json = db_value_dup(res, 0, 0);
   out->version = atol(PQgetvalue(res, 0, 1));
   PQclear(res);
   return out->json ? FN_OK : FN_INTERNAL;
@@ -82,7 +82,7 @@ fn_status registrations_db_set(db_conn *db, const event_access *a, const char *m
   /* Same answer again (going while going or waitlisted included): nothing changes. */
   if (old[0] != '\0' && (asks_to_go ? in_queue : strcmp(old, status) == 0)) {
     /* The lock statement's columns 1 and 2 are (json, version). */
-    out->json = strndup(PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1));
+    out->json = db_value_dup(res, 0, 1);
     out->version = atol(PQgetvalue(res, 0, 2));
     PQclear(res);
     return out->json ? FN_OK : FN_INTERNAL;

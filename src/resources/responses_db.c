@@ -64,8 +64,10 @@ fn_status responses_db_get(db_conn *db, const char *consultation_id, const char 
   if (PQntuples(res) == 0) {
     st = FN_NOT_FOUND;
   } else {
-    *json = strndup(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+    *json = db_value_dup(res, 0, 0);
     *version = atol(PQgetvalue(res, 0, 1));
+    if (*json == NULL)
+      st = FN_INTERNAL;
   }
   PQclear(res);
   return st;
@@ -94,7 +96,7 @@ fn_status responses_db_get_readable(db_conn *db, const char *consultation_id, co
   if (PQntuples(res) == 0) {
     st = FN_NOT_FOUND;
   } else {
-    *json = strndup(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+    *json = db_value_dup(res, 0, 0);
     *version = atol(PQgetvalue(res, 0, 1));
     if (*json == NULL)
       st = FN_INTERNAL;

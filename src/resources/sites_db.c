@@ -29,8 +29,10 @@ fn_status sites_db_get(db_conn *db, const char *caller_id, const char *site_id, 
   else if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
     st = FN_NOT_FOUND;
   else {
-    *json = strndup(PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1));
+    *json = db_value_dup(res, 0, 1);
     *version = atol(PQgetvalue(res, 0, 2));
+    if (*json == NULL)
+      st = FN_INTERNAL;
   }
   PQclear(res);
   return st;
@@ -106,11 +108,11 @@ fn_status sites_db_insert(db_conn *db, const json_t *body, char **json, long *ve
   PGresult *res = db_exec(db, &insert_site, 5, params, &st);
   if (res == NULL)
     return st;
-  *json = strndup(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+  *json = db_value_dup(res, 0, 0);
   *version = atol(PQgetvalue(res, 0, 1));
   snprintf(id_out, 37, "%s", PQgetvalue(res, 0, 2));
   PQclear(res);
-  return FN_OK;
+  return *json != NULL ? FN_OK : FN_INTERNAL;
 }
 
 static const db_stmt lock_site = {"sites_lock",
@@ -164,10 +166,10 @@ fn_status sites_db_update(db_conn *db, const char *site_id, const json_t *body, 
   PGresult *res = db_exec(db, &update_site, 11, params, &st);
   if (res == NULL)
     return st;
-  *json = strndup(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+  *json = db_value_dup(res, 0, 0);
   *version = atol(PQgetvalue(res, 0, 1));
   PQclear(res);
-  return FN_OK;
+  return *json != NULL ? FN_OK : FN_INTERNAL;
 }
 
 static const db_stmt archive_site = {"sites_archive",

@@ -13,7 +13,7 @@
   "   ON gm.group_id = ta.group_id AND gm.member_id = ta.member_id AND gm.state = 'active'"                            \
   "   WHERE ta.group_id = t.group_id AND ta.version = t.version))"
 
-static char *first_value(PGresult *res) { return strndup(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0)); }
+static char *first_value(PGresult *res) { return db_value_dup(res, 0, 0); }
 
 /* Versions have no uuid of their own: the keyset's id is the version number as a uuid
  * (00000000-0000-0000-0000-00000000000a for 10), which orders like the number. */
@@ -47,8 +47,8 @@ fn_status terms_db_get(db_conn *db, const char *group_id, int version, char **js
     return st;
   if (PQntuples(res) == 0)
     st = FN_NOT_FOUND;
-  else
-    *json = first_value(res);
+  else if ((*json = first_value(res)) == NULL)
+    st = FN_INTERNAL;
   PQclear(res);
   return st;
 }

@@ -81,10 +81,15 @@ static int test_teardown(void **state) {
 /* ---------------------------------------------------------------- helpers */
 
 static json_t *claims_for(const char *sub, const char *typ) {
-  long now = (long)time(NULL);
-  return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "iss", "forumnet", "aud", "forumnet-api", "sub",
-                   sub, "typ", typ, "role", "admin", "iat", (json_int_t)now, "nbf", (json_int_t)now, "exp",
-                   (json_int_t)(now + 600), "jti", "e2e-owasp-api2");
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  long now = (long)ts.tv_sec;
+  /* iat_ms as the server issues it: without it a token counts as issued at the start of its iat
+   * second, before a member created within that same second. */
+  json_int_t now_ms = (json_int_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+  return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s}", "iss", "forumnet", "aud", "forumnet-api",
+                   "sub", sub, "typ", typ, "role", "admin", "iat", (json_int_t)now, "iat_ms", now_ms, "nbf",
+                   (json_int_t)now, "exp", (json_int_t)(now + 600), "jti", "e2e-owasp-api2");
 }
 
 /* Signs claims (stolen) with alg and key; header_extra (borrowed, may be NULL) adds to {"kid":"k1"}. */
