@@ -991,7 +991,7 @@ static void test_narrowing_the_window_reveals_nothing(void **state) {
     json_t *n = json_deep_copy(got);
     json_object_del(n, "from"); /* the window asked for is echoed as asked */
     json_object_del(n, "to");
-    json_object_set(n, "upcoming_events", json_integer(0)); /* others publish network events meanwhile */
+    json_object_set_new(n, "upcoming_events", json_integer(0)); /* others publish network events meanwhile */
     if (!first) {
       first = json_incref(n);
       assert_json_int(got, "meetings_held", 1);
