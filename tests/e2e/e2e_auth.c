@@ -443,17 +443,11 @@ static void expect_token_rejected(char *token, const char *why) {
 
 static void test_forged_control_token_is_accepted(void **state) {
   (void)state;
-  /* Proves the rejections below fail for the reason they state, not for the forging itself. */
-  char *t = sign("HS256", HARNESS_JWT_SECRET, "k1", good_claims(g_admin.id));
-  http_response *r = http_get("/v1/me", t);
-  assert_status(r, 200);
-  assert_json_str(r->json, "id", g_admin.id);
-  http_response_free(r);
-  free(t);
-
-  /* Within the 30 s leeway an expired token still works. Its iat must not precede the account
-   * (a token issued before the member's last credential change is rejected): wait until the
-   * admin is at least 12 s old. */
+  /* Proves the rejections below fail for the reason they state, not for the forging itself.
+   * These tokens carry no iat_ms, so they count as issued at the start of their iat second; a token
+   * issued before the member's last credential change is rejected.  Within the 30 s leeway an
+   * expired token still works, and the one below is issued 11 s ago: wait until the admin's
+   * credentials are at least 12 s old, so neither token predates them. */
   char q[256];
   snprintf(q, sizeof q,
            "SELECT floor(extract(epoch FROM clock_timestamp() - credentials_changed_at)) FROM members"
@@ -462,6 +456,14 @@ static void test_forged_control_token_is_accepted(void **state) {
   long age = harness_psql_long(q);
   if (age < 12)
     harness_sleep_ms((int)(12 - age) * 1000);
+  char *t = sign("HS256", HARNESS_JWT_SECRET, "k1", good_claims(g_admin.id));
+  http_response *r = http_get("/v1/me", t);
+  assert_status(r, 200);
+  assert_json_str(r->json, "id", g_admin.id);
+  http_response_free(r);
+  free(t);
+
+  /* Within the 30 s leeway an expired token still works. */
   json_t *c = good_claims(g_admin.id);
   json_object_set_new(c, "iat", json_integer((json_int_t)time(NULL) - 11));
   json_object_set_new(c, "exp", json_integer((json_int_t)time(NULL) - 10));

@@ -700,11 +700,14 @@ static void test_member_token_is_not_partner_token(void **state) {
   assert_problem_type(r, 403, "forbidden");
   http_response_free(r);
   /* even with a scope claim added, an access token stays a member token */
-  long now = (long)time(NULL);
-  json_t *claims =
-      json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "iss", "forumnet", "aud", "forumnet-api", "sub",
-                g_practitioner.id, "typ", "access", "role", "practitioner", "scope", "events:write", "iat",
-                (json_int_t)now, "nbf", (json_int_t)now, "exp", (json_int_t)(now + 600), "jti", "e2e-scoped-access");
+  /* iat_ms as the server issues it: without it the token counts as issued at the start of its iat second, which
+   * may be before the practitioner's credentials were set, and the token would be refused for that (401). */
+  int64_t now_ms = harness_epoch_ms();
+  long now = (long)(now_ms / 1000);
+  json_t *claims = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s}", "iss", "forumnet", "aud",
+                             "forumnet-api", "sub", g_practitioner.id, "typ", "access", "role", "practitioner", "scope",
+                             "events:write", "iat", (json_int_t)now, "iat_ms", (json_int_t)now_ms, "nbf",
+                             (json_int_t)now, "exp", (json_int_t)(now + 600), "jti", "e2e-scoped-access");
   json_t *header = json_pack("{s:s}", "kid", "k1");
   char *scoped = harness_jwt_sign("HS256", HARNESS_JWT_SECRET, HARNESS_JWT_SECRET_LEN, header, claims);
   json_decref(claims);
