@@ -6,7 +6,9 @@
 
 #include "forumnet/config.h"
 #include "forumnet/db.h"
-#include "forumnet/json_util.h"
+#include "forumnet/body.h"
+#include "forumnet/text.h"
+#include "forumnet/timestamp.h"
 #include "forumnet/status.h"
 
 /* Network roles, ordered by reach so "up to facilitator" is a comparison. */

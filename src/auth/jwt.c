@@ -6,7 +6,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "forumnet/json_util.h"
+#include "forumnet/body.h"
+#include "forumnet/text.h"
+#include "forumnet/timestamp.h"
 #include "forumnet/token.h"
 
 /* Clock skew tolerated between instances for iat/nbf/exp. */

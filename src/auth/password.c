@@ -3,7 +3,9 @@
 #include <sodium.h>
 #include <string.h>
 
-#include "forumnet/json_util.h"
+#include "forumnet/body.h"
+#include "forumnet/text.h"
+#include "forumnet/timestamp.h"
 
 static char dummy_hash[crypto_pwhash_STRBYTES];
 
@@ -24,7 +26,7 @@ const char *password_policy_error(const char *password) {
     return "is required";
   if (strlen(password) > PASSWORD_MAX_BYTES)
     return "must be at most 1024 bytes";
-  long chars = json_utf8_length(password);
+  long chars = utf8_length(password);
   if (chars < 0)
     return "must be valid UTF-8";
   if (chars < PASSWORD_MIN_CHARS)

@@ -7,7 +7,9 @@
 
 #include "forumnet/audit_db.h"
 #include "forumnet/cli.h"
-#include "forumnet/json_util.h"
+#include "forumnet/body.h"
+#include "forumnet/text.h"
+#include "forumnet/timestamp.h"
 #include "forumnet/members_db.h"
 #include "forumnet/password.h"
 
@@ -47,7 +49,7 @@ int cli_admin(int argc, char **argv) {
   }
   if (email == NULL || role == NULL || !password_stdin)
     return usage();
-  if (!json_is_email(email) || role_from_string(role) == ROLE_NONE || (site && !json_is_uuid(site))) {
+  if (!text_is_email(email) || role_from_string(role) == ROLE_NONE || (site && !text_is_uuid(site))) {
     fprintf(stderr, "invalid --email, --role or --site\n");
     return 2;
   }

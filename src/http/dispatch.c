@@ -15,7 +15,9 @@
 #include <ulfius.h>
 
 #include "forumnet/auth_db.h"
-#include "forumnet/json_util.h"
+#include "forumnet/body.h"
+#include "forumnet/text.h"
+#include "forumnet/timestamp.h"
 #include "forumnet/log.h"
 #include "forumnet/metrics.h"
 #include "forumnet/router.h"
@@ -133,7 +135,7 @@ static fn_status authenticate(fn_req *req, const char **detail) {
    * only where the route says so, and only with the events:write scope. */
   int partner = strcmp(claims.typ, TOKEN_TYPE_PARTNER) == 0;
   /* Every subject is a member or partner id: anything else never reaches the database. */
-  if ((!partner && strcmp(claims.typ, TOKEN_TYPE_ACCESS) != 0) || !json_is_uuid(claims.sub)) {
+  if ((!partner && strcmp(claims.typ, TOKEN_TYPE_ACCESS) != 0) || !text_is_uuid(claims.sub)) {
     *detail = "The access token is invalid or expired.";
     return FN_UNAUTHENTICATED;
   }
@@ -248,7 +250,7 @@ static fn_status parse_body(fn_req *req, const char **detail, char *buf, size_t 
   const void *data = req->u->binary_body;
   size_t len = req->u->binary_body_length;
   if (media_type_is(ct, "application/json"))
-    return json_parse_object(data, len, &req->body, buf, buf_len) == FN_OK ? FN_OK : (*detail = buf, FN_INVALID);
+    return body_parse_object(data, len, &req->body, buf, buf_len) == FN_OK ? FN_OK : (*detail = buf, FN_INVALID);
   if ((req->route->flags & ROUTE_FORM_BODY) && media_type_is(ct, "application/x-www-form-urlencoded")) {
     fn_status st = dispatch_parse_form(data, len, &req->body, buf, buf_len);
     *detail = buf;

@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "forumnet/json_util.h"
+#include "forumnet/body.h"
+#include "forumnet/text.h"
+#include "forumnet/timestamp.h"
 
 /* A cursor key looks like "2026-11-22T10:00:00.123456Z|<uuid>"; anything else is rejected
  * before it reaches SQL. */
@@ -54,7 +56,7 @@ fn_status page_parse(const char *limit, const char *cursor, page_request *out, c
     *bar = '\0';
     /* The shape alone lets "2026-13-45T25:61:61.000000Z" through, which PostgreSQL refuses (a 500):
      * the instant must be a real one (found by tests/fuzz/fuzz_cursor). */
-    if (!valid_timestamp((char *)key) || !json_parse_timestamp((char *)key, NULL) || !json_is_uuid(bar + 1)) {
+    if (!valid_timestamp((char *)key) || !rfc3339_parse((char *)key, NULL) || !text_is_uuid(bar + 1)) {
       *field = "cursor";
       return FN_INVALID;
     }
@@ -73,7 +75,7 @@ fn_status page_from_request(fn_req *req, page_request *out) {
   if (page_parse(req_query(req, "limit"), req_query(req, "cursor"), out, &field) == FN_OK)
     return FN_OK;
   json_t *errors = NULL;
-  json_errors_add(&errors, field,
+  field_errors_add(&errors, field,
                   strcmp(field, "limit") == 0 ? "must be a whole number from 1 to 200" : "is not a valid cursor");
   reply_invalid(req, errors);
   return FN_INVALID;

@@ -5,7 +5,9 @@
 #include <ulfius.h>
 
 #include "forumnet/http.h"
-#include "forumnet/json_util.h"
+#include "forumnet/body.h"
+#include "forumnet/text.h"
+#include "forumnet/timestamp.h"
 #include "forumnet/log.h"
 
 /* Longest problem `detail`, in characters (openapi.yaml: Problem.detail maxLength). */
@@ -129,7 +131,7 @@ void reply_problem_with(fn_req *req, fn_status st, const char *detail, json_t *e
   snprintf(type, sizeof type, "urn:forumnet:problem:%s", fn_status_slug(st));
   /* A detail is at most PROBLEM_DETAIL_MAX characters, as openapi.yaml (Problem.detail) says, whatever
    * a handler composed. */
-  char *cut = json_utf8_cut(detail ? detail : default_detail(st), PROBLEM_DETAIL_MAX);
+  char *cut = utf8_cut(detail ? detail : default_detail(st), PROBLEM_DETAIL_MAX);
   json_t *body = json_pack("{s:s, s:s, s:i, s:s, s:s}", "type", type, "title", fn_status_title(st), "status", http,
                            "detail", cut ? cut : default_detail(st), "request_id", req->request_id);
   free(cut);
@@ -229,7 +231,7 @@ fn_status req_if_match(const fn_req *req, long version) {
 
 fn_status req_validate_body(fn_req *req, const field_spec *specs) {
   json_t *errors = NULL;
-  if (json_validate(req->body, specs, &errors) != FN_OK) {
+  if (body_validate(req->body, specs, &errors) != FN_OK) {
     reply_invalid(req, errors);
     return FN_INVALID;
   }
@@ -242,4 +244,4 @@ void req_fail(fn_req *req, fn_status st, const char *detail) {
   reply_problem(req, st, detail);
 }
 
-int req_is_id(const char *s) { return json_is_uuid(s); }
+int req_is_id(const char *s) { return text_is_uuid(s); }

@@ -3,7 +3,9 @@
 
 #include "forumnet/audit_db.h"
 #include "forumnet/http.h"
-#include "forumnet/json_util.h"
+#include "forumnet/body.h"
+#include "forumnet/text.h"
+#include "forumnet/timestamp.h"
 #include "forumnet/members_db.h"
 #include "forumnet/pagination.h"
 #include "forumnet/routes.h"
@@ -17,14 +19,14 @@ static void audit_http_list(fn_req *req) {
   json_t *errors = NULL;
   if (page_from_request(req, &page) != FN_OK)
     return;
-  if (actor && !json_is_uuid(actor))
-    json_errors_add(&errors, "actor_id", "must be a UUID");
+  if (actor && !text_is_uuid(actor))
+    field_errors_add(&errors, "actor_id", "must be a UUID");
   if (type && (strlen(type) < 1 || strlen(type) > 40))
-    json_errors_add(&errors, "resource_type", "must be 1 to 40 characters");
+    field_errors_add(&errors, "resource_type", "must be 1 to 40 characters");
   if (resource && (strlen(resource) < 1 || strlen(resource) > 100))
-    json_errors_add(&errors, "resource_id", "must be 1 to 100 characters");
+    field_errors_add(&errors, "resource_id", "must be 1 to 100 characters");
   if (action && (strlen(action) < 1 || strlen(action) > 80))
-    json_errors_add(&errors, "action", "must be 1 to 80 characters");
+    field_errors_add(&errors, "action", "must be 1 to 80 characters");
   if (errors) {
     reply_invalid(req, errors);
     return;

@@ -9,7 +9,9 @@
 #include "forumnet/audit_db.h"
 #include "forumnet/auth_db.h"
 #include "forumnet/http.h"
-#include "forumnet/json_util.h"
+#include "forumnet/body.h"
+#include "forumnet/text.h"
+#include "forumnet/timestamp.h"
 #include "forumnet/members_db.h"
 #include "forumnet/partners_db.h"
 #include "forumnet/password.h"
@@ -112,8 +114,8 @@ static int claim_attempt(fn_req *req, db_conn *db, const char *key_bucket, const
 static void auth_http_login(fn_req *req) {
   if (req_validate_body(req, login_fields) != FN_OK)
     return;
-  const char *email = json_get_string(req->body, "email");
-  const char *password = json_get_string(req->body, "password");
+  const char *email = body_string(req->body, "email");
+  const char *password = body_string(req->body, "password");
   char email_bucket[EMAIL_BUCKET_LEN], address_bucket[96];
   email_bucket_of(&req->app->cfg, email, email_bucket);
   snprintf(address_bucket, sizeof address_bucket, "addr:%s", req->client_address);
@@ -151,7 +153,7 @@ static void auth_http_refresh(fn_req *req) {
   char digest[65];
   refresh_token_row token;
   fn_status st;
-  token_digest_hex(json_get_string(req->body, "refresh_token"), digest);
+  token_digest_hex(body_string(req->body, "refresh_token"), digest);
   db_conn *db = req_db(req);
   if (db == NULL)
     return;
@@ -188,7 +190,7 @@ static void auth_http_logout(fn_req *req) {
   if (req_validate_body(req, refresh_fields) != FN_OK)
     return;
   char digest[65];
-  token_digest_hex(json_get_string(req->body, "refresh_token"), digest);
+  token_digest_hex(body_string(req->body, "refresh_token"), digest);
   db_conn *db = req_db(req);
   if (db == NULL)
     return;
@@ -219,15 +221,15 @@ static const field_spec token_fields[] = {
 /* POST /v1/auth/token: the client-credentials grant for partner systems. */
 static void auth_http_token(fn_req *req) {
   json_t *errors = NULL;
-  if (json_validate(req->body, token_fields, &errors) != FN_OK) {
+  if (body_validate(req->body, token_fields, &errors) != FN_OK) {
     json_decref(errors);
     reply_oauth_error(req, FN_INVALID, "invalid_request",
                       "Send grant_type, client_id and client_secret (and optionally scope), nothing else.");
     return;
   }
   /* Client authentication by HTTP Basic (RFC 6749 2.3.1) or in the body, never both. */
-  const char *client_id = json_get_string(req->body, "client_id");
-  const char *client_secret = json_get_string(req->body, "client_secret");
+  const char *client_id = body_string(req->body, "client_id");
+  const char *client_secret = body_string(req->body, "client_secret");
   const char *basic_user, *basic_password;
   if (req_basic_credentials(req, &basic_user, &basic_password)) {
     if (client_id || client_secret) {
@@ -242,8 +244,8 @@ static void auth_http_token(fn_req *req) {
     reply_oauth_error(req, FN_INVALID, "invalid_request", "Send client_id and client_secret (or HTTP Basic).");
     return;
   }
-  const char *scope = json_get_string(req->body, "scope");
-  if (strcmp(json_get_string(req->body, "grant_type"), "client_credentials") != 0) {
+  const char *scope = body_string(req->body, "scope");
+  if (strcmp(body_string(req->body, "grant_type"), "client_credentials") != 0) {
     reply_oauth_error(req, FN_INVALID, "unsupported_grant_type", "Only grant_type=client_credentials is supported.");
     return;
   }

@@ -7,7 +7,9 @@
 #include "forumnet/events_db.h"
 #include "forumnet/http.h"
 #include "forumnet/ics.h"
-#include "forumnet/json_util.h"
+#include "forumnet/body.h"
+#include "forumnet/text.h"
+#include "forumnet/timestamp.h"
 #include "forumnet/routes.h"
 
 /* A column, or NULL for SQL NULL (borrowed from res). */
@@ -54,9 +56,9 @@ static void calendar_http_feed(fn_req *req) {
   char *text = NULL;
   size_t len = 0;
   fn_status st;
-  if (site_id != NULL && !json_is_uuid(site_id)) {
+  if (site_id != NULL && !text_is_uuid(site_id)) {
     json_t *errors = NULL;
-    json_errors_add(&errors, "site_id", "must be a UUID");
+    field_errors_add(&errors, "site_id", "must be a UUID");
     reply_invalid(req, errors);
     return;
   }

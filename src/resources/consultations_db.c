@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "forumnet/json_util.h"
+#include "forumnet/body.h"
+#include "forumnet/text.h"
+#include "forumnet/timestamp.h"
 
 /* k: the consultation; c: the caller (id, role). */
 #define CONSULTATION_JSON_SQL                                                                                          \
@@ -149,11 +151,11 @@ fn_status consultations_db_check_targets(db_conn *db, const member_caller *calle
       int is_group = kinds[k].stmt == &check_groups;
       int manages = strcmp(PQgetvalue(res, i, is_group ? 2 : 1), "t") == 0;
       if (strcmp(PQgetvalue(res, i, 0), "t") != 0) {
-        json_errors_add(errors, field, is_group ? "is not an open group" : "is not an open site");
+        field_errors_add(errors, field, is_group ? "is not an open group" : "is not an open site");
         verdict = FN_INVALID;
       } else if (caller->role != ROLE_ADMIN && is_group && strcmp(PQgetvalue(res, i, 1), "t") != 0 && !manages) {
         /* a group at a site the manager does not manage: they may not know it exists */
-        json_errors_add(errors, field, "is not an open group");
+        field_errors_add(errors, field, "is not an open group");
         verdict = FN_INVALID;
       } else if (caller->role != ROLE_ADMIN && is_group && strcmp(PQgetvalue(res, i, 1), "t") == 0) {
         *detail = "Only admins consult network-wide groups.";
@@ -191,11 +193,11 @@ fn_status consultations_db_insert(db_conn *db, const json_t *body, const char *o
   char *questions = json_text(json_object_get(body, "questions"));
   char *sites = json_text(json_object_get(target, "site_ids"));
   char *groups = json_text(json_object_get(target, "group_ids"));
-  const char *params[] = {json_get_string(body, "title"),
-                          json_get_string(body, "summary"),
+  const char *params[] = {body_string(body, "title"),
+                          body_string(body, "summary"),
                           questions,
-                          json_get_string(body, "opens_at"),
-                          json_get_string(body, "closes_at"),
+                          body_string(body, "opens_at"),
+                          body_string(body, "closes_at"),
                           owner_id,
                           sites,
                           groups};
@@ -241,15 +243,15 @@ fn_status consultations_db_update_draft(db_conn *db, const char *id, const json_
   char *questions = json_text(json_object_get(body, "questions"));
   const char *params[] = {id,
                           present(body, "title"),
-                          json_get_string(body, "title"),
+                          body_string(body, "title"),
                           present(body, "summary"),
-                          json_get_string(body, "summary"),
+                          body_string(body, "summary"),
                           present(body, "questions"),
                           questions,
                           present(body, "opens_at"),
-                          json_get_string(body, "opens_at"),
+                          body_string(body, "opens_at"),
                           present(body, "closes_at"),
-                          json_get_string(body, "closes_at"),
+                          body_string(body, "closes_at"),
                           target ? "true" : "false"};
   fn_status st = db_exec_command(db, &update_draft, 12, params);
   free(questions);
@@ -304,7 +306,7 @@ static const db_stmt set_outcome = {"consultations_set_outcome",
 
 fn_status consultations_db_set_outcome(db_conn *db, const char *id, const json_t *outcome) {
   char *actions = json_text(json_object_get(outcome, "actions"));
-  const char *params[] = {id, json_get_string(outcome, "summary"), actions};
+  const char *params[] = {id, body_string(outcome, "summary"), actions};
   fn_status st = db_exec_command(db, &set_outcome, 3, params);
   free(actions);
   return st;

@@ -7,7 +7,9 @@
 #include "forumnet/audit_db.h"
 #include "forumnet/consultations_db.h"
 #include "forumnet/http.h"
-#include "forumnet/json_util.h"
+#include "forumnet/body.h"
+#include "forumnet/text.h"
+#include "forumnet/timestamp.h"
 #include "forumnet/pagination.h"
 #include "forumnet/routes.h"
 
@@ -72,29 +74,29 @@ static const field_spec action_fields[] = {
 
 /* Question ids are short, stable and unique: responses refer to them. */
 static void check_questions(const json_t *questions, json_t **errors) {
-  if (questions == NULL || json_validate_items(questions, "questions", question_fields, errors) != FN_OK)
+  if (questions == NULL || body_validate_items(questions, "questions", question_fields, errors) != FN_OK)
     return;
   size_t i;
   json_t *q;
   json_array_foreach((json_t *)questions, i, q) {
-    const char *id = json_get_string(q, "id");
+    const char *id = body_string(q, "id");
     char field[48];
     snprintf(field, sizeof field, "questions[%zu].id", i);
     for (const char *p = id; *p; p++)
       if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-')) {
-        json_errors_add(errors, field, "must use only a-z, 0-9, _ and -");
+        field_errors_add(errors, field, "must use only a-z, 0-9, _ and -");
         break;
       }
     for (size_t j = 0; j < i; j++)
-      if (strcmp(id, json_get_string(json_array_get(questions, j), "id")) == 0) {
-        json_errors_add(errors, field, "repeats an earlier question id");
+      if (strcmp(id, body_string(json_array_get(questions, j), "id")) == 0) {
+        field_errors_add(errors, field, "repeats an earlier question id");
         break;
       }
   }
 }
 
 static void check_target(const json_t *target, json_t **errors) {
-  if (target == NULL || json_validate_nested(target, "target", target_fields, errors) != FN_OK)
+  if (target == NULL || body_validate_nested(target, "target", target_fields, errors) != FN_OK)
     return;
   static const char *const keys[] = {"site_ids", "group_ids"};
   size_t total = 0;
@@ -103,28 +105,28 @@ static void check_target(const json_t *target, json_t **errors) {
     size_t i;
     json_t *v;
     json_array_foreach(ids, i, v) {
-      if (!json_is_uuid(json_string_value(v))) {
+      if (!text_is_uuid(json_string_value(v))) {
         char field[48];
         snprintf(field, sizeof field, "target.%s[%zu]", keys[k], i);
-        json_errors_add(errors, field, "must be a UUID");
+        field_errors_add(errors, field, "must be a UUID");
       }
     }
     total += json_array_size(ids);
   }
   if (total == 0)
-    json_errors_add(errors, "target", "must name at least one site or group");
+    field_errors_add(errors, "target", "must name at least one site or group");
 }
 
 /* The checks a field_spec cannot express: nested items, and closes_at after opens_at. */
 static fn_status validate_body(fn_req *req, const field_spec *specs) {
   json_t *errors = NULL;
-  if (json_validate(req->body, specs, &errors) == FN_OK) {
+  if (body_validate(req->body, specs, &errors) == FN_OK) {
     check_questions(json_object_get(req->body, "questions"), &errors);
     check_target(json_object_get(req->body, "target"), &errors);
     long long opens, closes;
-    if (json_parse_timestamp(json_get_string(req->body, "opens_at"), &opens) &&
-        json_parse_timestamp(json_get_string(req->body, "closes_at"), &closes) && closes <= opens)
-      json_errors_add(&errors, "closes_at", "must be after opens_at");
+    if (rfc3339_parse(body_string(req->body, "opens_at"), &opens) &&
+        rfc3339_parse(body_string(req->body, "closes_at"), &closes) && closes <= opens)
+      field_errors_add(&errors, "closes_at", "must be after opens_at");
   }
   if (errors == NULL)
     return FN_OK;
@@ -192,10 +194,10 @@ static void consultations_http_list(fn_req *req) {
   json_t *errors = NULL;
   if (page_from_request(req, &page) != FN_OK)
     return;
-  if (status && !json_is_choice(status, status_choices))
-    json_errors_add(&errors, "status", "must be one of: draft open closed outcome_published");
-  if (site_id && !json_is_uuid(site_id))
-    json_errors_add(&errors, "site_id", "must be a UUID");
+  if (status && !text_is_choice(status, status_choices))
+    field_errors_add(&errors, "status", "must be one of: draft open closed outcome_published");
+  if (site_id && !text_is_uuid(site_id))
+    field_errors_add(&errors, "site_id", "must be a UUID");
   if (errors) {
     reply_invalid(req, errors);
     return;
@@ -276,7 +278,7 @@ static void consultations_http_update(fn_req *req) {
   }
   if (validate_body(req, update_fields) != FN_OK)
     return;
-  const char *wanted = json_get_string(req->body, "status"), *closes_at = json_get_string(req->body, "closes_at");
+  const char *wanted = body_string(req->body, "status"), *closes_at = body_string(req->body, "closes_at");
   db_conn *db = req_db(req);
   if (db == NULL)
     return;
@@ -296,7 +298,7 @@ static void consultations_http_update(fn_req *req) {
       st = consultations_db_update_draft(db, id, req->body);
       if (st == FN_INVALID) { /* the only CHECK a valid body can break: the dates against the stored ones */
         json_t *errors = NULL;
-        json_errors_add(&errors, json_object_get(req->body, "closes_at") ? "closes_at" : "opens_at",
+        field_errors_add(&errors, json_object_get(req->body, "closes_at") ? "closes_at" : "opens_at",
                         "closes_at must be after opens_at");
         db_rollback(db);
         reply_invalid(req, errors);
@@ -379,8 +381,8 @@ static void consultations_http_put_outcome(fn_req *req) {
     req_fail(req, FN_NOT_FOUND, "No such consultation.");
     return;
   }
-  if (json_validate(req->body, outcome_fields, &errors) == FN_OK)
-    json_validate_items(json_object_get(req->body, "actions"), "actions", action_fields, &errors);
+  if (body_validate(req->body, outcome_fields, &errors) == FN_OK)
+    body_validate_items(json_object_get(req->body, "actions"), "actions", action_fields, &errors);
   if (errors) {
     reply_invalid(req, errors);
     return;

@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "forumnet/json_util.h"
+#include "forumnet/body.h"
+#include "forumnet/text.h"
+#include "forumnet/timestamp.h"
 #include "forumnet/members_db.h"
 
 #define EVENT_JSON_SQL                                                                                                 \
@@ -178,7 +180,7 @@ fn_status events_db_check_audience(db_conn *db, const event_caller *caller, cons
                                    const char **detail) {
   int manager = !caller->is_partner && caller->role == ROLE_MANAGER;
   json_t *ids = json_object_get(audience, "site_ids");
-  if (strcmp(json_get_string(audience, "scope"), "network") == 0) {
+  if (strcmp(body_string(audience, "scope"), "network") == 0) {
     if (!manager)
       return FN_OK;
     *detail = "Managers publish events for the sites they manage, not the whole network.";
@@ -193,7 +195,7 @@ fn_status events_db_check_audience(db_conn *db, const event_caller *caller, cons
     char field[48];
     snprintf(field, sizeof field, "audience.site_ids[%d]", i);
     if (strcmp(PQgetvalue(res, i, 0), "t") != 0) {
-      json_errors_add(errors, field, "is not an open site");
+      field_errors_add(errors, field, "is not an open site");
       verdict = FN_INVALID;
     } else if (manager && strcmp(PQgetvalue(res, i, 1), "t") != 0 && verdict == FN_OK) {
       *detail = "Managers publish events only for the sites they manage.";
@@ -237,19 +239,19 @@ fn_status events_db_insert(db_conn *db, const json_t *body, const event_caller *
   fn_status st;
   json_t *audience = json_object_get(body, "audience");
   char capacity[24], *sites = site_ids_text(audience);
-  const char *params[] = {json_get_string(body, "kind"),
-                          json_get_string(body, "title"),
-                          json_get_string(body, "description"),
-                          json_get_string(body, "starts_at"),
-                          json_get_string(body, "ends_at"),
-                          json_get_string(body, "location"),
-                          json_get_string(body, "online_url"),
-                          strcmp(json_get_string(audience, "scope"), "network") == 0 ? "true" : "false",
+  const char *params[] = {body_string(body, "kind"),
+                          body_string(body, "title"),
+                          body_string(body, "description"),
+                          body_string(body, "starts_at"),
+                          body_string(body, "ends_at"),
+                          body_string(body, "location"),
+                          body_string(body, "online_url"),
+                          strcmp(body_string(audience, "scope"), "network") == 0 ? "true" : "false",
                           int_text(json_object_get(body, "capacity"), capacity, sizeof capacity),
                           status,
                           caller->is_partner ? NULL : caller->id,
                           caller->is_partner ? caller->id : NULL,
-                          json_get_string(body, "external_id"),
+                          body_string(body, "external_id"),
                           sites};
   PGresult *res = db_exec(db, &insert_event, 14, params, &st);
   free(sites);
@@ -261,7 +263,7 @@ fn_status events_db_insert(db_conn *db, const json_t *body, const event_caller *
     return FN_OK;
   }
   PQclear(res);
-  const char *eparams[] = {caller->id, json_get_string(body, "external_id")};
+  const char *eparams[] = {caller->id, body_string(body, "external_id")};
   if ((res = db_exec(db, &existing_external, 2, eparams, &st)) == NULL)
     return st;
   snprintf(existing_id, 37, "%s", PQntuples(res) ? PQgetvalue(res, 0, 0) : "");
@@ -311,22 +313,22 @@ static const char *present(const json_t *body, const char *key) {
 fn_status events_db_update(db_conn *db, const char *event_id, const json_t *body, int moderated, char status[16]) {
   json_t *audience = json_object_get(body, "audience");
   char capacity[24], *sites = site_ids_text(audience);
-  const char *network = audience && strcmp(json_get_string(audience, "scope"), "network") == 0 ? "true" : "false";
+  const char *network = audience && strcmp(body_string(audience, "scope"), "network") == 0 ? "true" : "false";
   const char *params[] = {event_id,
                           present(body, "kind"),
-                          json_get_string(body, "kind"),
+                          body_string(body, "kind"),
                           present(body, "title"),
-                          json_get_string(body, "title"),
+                          body_string(body, "title"),
                           present(body, "description"),
-                          json_get_string(body, "description"),
+                          body_string(body, "description"),
                           present(body, "starts_at"),
-                          json_get_string(body, "starts_at"),
+                          body_string(body, "starts_at"),
                           present(body, "ends_at"),
-                          json_get_string(body, "ends_at"),
+                          body_string(body, "ends_at"),
                           present(body, "location"),
-                          json_get_string(body, "location"),
+                          body_string(body, "location"),
                           present(body, "online_url"),
-                          json_get_string(body, "online_url"),
+                          body_string(body, "online_url"),
                           present(body, "capacity"),
                           int_text(json_object_get(body, "capacity"), capacity, sizeof capacity),
                           present(body, "audience"),

@@ -10,7 +10,9 @@
 #include "forumnet/audit_db.h"
 #include "forumnet/events_db.h"
 #include "forumnet/http.h"
-#include "forumnet/json_util.h"
+#include "forumnet/body.h"
+#include "forumnet/text.h"
+#include "forumnet/timestamp.h"
 #include "forumnet/pagination.h"
 #include "forumnet/registrations_db.h"
 #include "forumnet/routes.h"
@@ -81,38 +83,38 @@ static int valid_url(const char *url) {
 /* Rules a field_spec cannot say: audience shape, times, URL scheme, who may send external_id. */
 static void check_event_body(const json_t *body, int is_partner, json_t **errors) {
   json_t *audience = json_object_get(body, "audience");
-  if (audience && json_validate_nested(audience, "audience", audience_fields, errors) == FN_OK) {
+  if (audience && body_validate_nested(audience, "audience", audience_fields, errors) == FN_OK) {
     json_t *ids = json_object_get(audience, "site_ids");
-    int sites = strcmp(json_get_string(audience, "scope"), "sites") == 0;
+    int sites = strcmp(body_string(audience, "scope"), "sites") == 0;
     if (sites && ids == NULL)
-      json_errors_add(errors, "audience.site_ids", "is required when scope is sites");
+      field_errors_add(errors, "audience.site_ids", "is required when scope is sites");
     if (!sites && ids != NULL)
-      json_errors_add(errors, "audience.site_ids", "is only for scope sites");
+      field_errors_add(errors, "audience.site_ids", "is only for scope sites");
     size_t i;
     json_t *v;
     json_array_foreach(ids, i, v) {
-      if (!json_is_uuid(json_string_value(v))) {
+      if (!text_is_uuid(json_string_value(v))) {
         char field[48];
         snprintf(field, sizeof field, "audience.site_ids[%zu]", i);
-        json_errors_add(errors, field, "must be a UUID");
+        field_errors_add(errors, field, "must be a UUID");
       }
     }
   }
   long long starts, ends;
-  if (json_parse_timestamp(json_get_string(body, "starts_at"), &starts) &&
-      json_parse_timestamp(json_get_string(body, "ends_at"), &ends) &&
+  if (rfc3339_parse(body_string(body, "starts_at"), &starts) &&
+      rfc3339_parse(body_string(body, "ends_at"), &ends) &&
       (ends <= starts || ends - starts > MAX_EVENT_SECONDS * 1000000LL))
-    json_errors_add(errors, "ends_at", "must be after starts_at, and at most 14 days later");
-  const char *url = json_get_string(body, "online_url");
+    field_errors_add(errors, "ends_at", "must be after starts_at, and at most 14 days later");
+  const char *url = body_string(body, "online_url");
   if (url && !valid_url(url))
-    json_errors_add(errors, "online_url", "must be an http:// or https:// URL with a host");
+    field_errors_add(errors, "online_url", "must be an http:// or https:// URL with a host");
   if (!is_partner && json_object_get(body, "external_id") && !json_is_null(json_object_get(body, "external_id")))
-    json_errors_add(errors, "external_id", "is for partner systems only");
+    field_errors_add(errors, "external_id", "is for partner systems only");
 }
 
 static fn_status validate(fn_req *req, const field_spec *specs) {
   json_t *errors = NULL;
-  if (json_validate(req->body, specs, &errors) == FN_OK)
+  if (body_validate(req->body, specs, &errors) == FN_OK)
     check_event_body(req->body, req->caller.is_partner, &errors);
   if (errors == NULL)
     return FN_OK;
@@ -195,16 +197,16 @@ static void events_http_list(fn_req *req) {
   long long ts;
   if (page_from_request(req, &page) != FN_OK)
     return;
-  if (site_id && !json_is_uuid(site_id))
-    json_errors_add(&errors, "site_id", "must be a UUID");
-  if (from && !json_parse_timestamp(from, &ts))
-    json_errors_add(&errors, "from", "must be an RFC 3339 date-time");
-  if (to && !json_parse_timestamp(to, &ts))
-    json_errors_add(&errors, "to", "must be an RFC 3339 date-time");
-  if (kind && !json_is_choice(kind, kind_choices))
-    json_errors_add(&errors, "kind", "is not an event kind");
-  if (status && !json_is_choice(status, status_choices))
-    json_errors_add(&errors, "status", "must be one of: pending published cancelled");
+  if (site_id && !text_is_uuid(site_id))
+    field_errors_add(&errors, "site_id", "must be a UUID");
+  if (from && !rfc3339_parse(from, &ts))
+    field_errors_add(&errors, "from", "must be an RFC 3339 date-time");
+  if (to && !rfc3339_parse(to, &ts))
+    field_errors_add(&errors, "to", "must be an RFC 3339 date-time");
+  if (kind && !text_is_choice(kind, kind_choices))
+    field_errors_add(&errors, "kind", "is not an event kind");
+  if (status && !text_is_choice(status, status_choices))
+    field_errors_add(&errors, "status", "must be one of: pending published cancelled");
   if (errors) {
     reply_invalid(req, errors);
     return;
@@ -276,7 +278,7 @@ static void events_http_update(fn_req *req) {
   }
   if (validate(req, update_fields) != FN_OK)
     return;
-  const char *wanted = json_get_string(req->body, "status");
+  const char *wanted = body_string(req->body, "status");
   db_conn *db = req_db(req);
   if (db == NULL)
     return;
@@ -305,13 +307,13 @@ static void events_http_update(fn_req *req) {
   }
   /* One time sent alone is checked against the stored other one. */
   long long starts = a.starts_us, ends = a.ends_us;
-  const char *starts_text = json_get_string(req->body, "starts_at"), *ends_text = json_get_string(req->body, "ends_at");
-  if ((starts_text && !json_parse_timestamp(starts_text, &starts)) ||
-      (ends_text && !json_parse_timestamp(ends_text, &ends)))
+  const char *starts_text = body_string(req->body, "starts_at"), *ends_text = body_string(req->body, "ends_at");
+  if ((starts_text && !rfc3339_parse(starts_text, &starts)) ||
+      (ends_text && !rfc3339_parse(ends_text, &ends)))
     starts = ends = 0;
   if ((starts_text || ends_text) && (ends <= starts || ends - starts > MAX_EVENT_SECONDS * 1000000LL)) {
     json_t *errors = NULL;
-    json_errors_add(&errors, ends_text ? "ends_at" : "starts_at",
+    field_errors_add(&errors, ends_text ? "ends_at" : "starts_at",
                     "must leave the event 0 to 14 days long, ending after it starts");
     db_rollback(db);
     reply_invalid(req, errors);

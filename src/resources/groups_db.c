@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "forumnet/json_util.h"
+#include "forumnet/body.h"
+#include "forumnet/text.h"
+#include "forumnet/timestamp.h"
 
 /* The Group representation; `my` is the caller's membership row (may be NULL). */
 #define GROUP_JSON_SQL                                                                                                 \
@@ -165,11 +167,11 @@ static const db_stmt insert_group = {
 fn_status groups_db_insert(db_conn *db, const json_t *body, const char *creator_id, char id_out[37]) {
   fn_status st;
   char min[24], max[24];
-  const char *params[] = {json_get_string(body, "site_id"),
-                          json_get_string(body, "name"),
-                          json_get_string(body, "purpose"),
-                          json_get_string(body, "composition"),
-                          json_get_string(body, "focus"),
+  const char *params[] = {body_string(body, "site_id"),
+                          body_string(body, "name"),
+                          body_string(body, "purpose"),
+                          body_string(body, "composition"),
+                          body_string(body, "focus"),
                           int_param(body, "min_members", min, sizeof min),
                           int_param(body, "max_members", max, sizeof max),
                           creator_id};
@@ -204,19 +206,19 @@ fn_status groups_db_update(db_conn *db, const char *group_id, const json_t *body
   char min[24], max[24];
   const char *params[] = {group_id,
                           present(body, "name"),
-                          json_get_string(body, "name"),
+                          body_string(body, "name"),
                           present(body, "purpose"),
-                          json_get_string(body, "purpose"),
+                          body_string(body, "purpose"),
                           present(body, "composition"),
-                          json_get_string(body, "composition"),
+                          body_string(body, "composition"),
                           present(body, "focus"),
-                          json_get_string(body, "focus"),
+                          body_string(body, "focus"),
                           present(body, "min_members"),
                           int_param(body, "min_members", min, sizeof min),
                           present(body, "max_members"),
                           int_param(body, "max_members", max, sizeof max),
                           present(body, "status"),
-                          json_get_string(body, "status")};
+                          body_string(body, "status")};
   fn_status st = db_exec_command(db, &update_group, 15, params);
   return st == FN_OK ? groups_db_recompute(db, group_id, GROUP_CHANGE_VERSION_RAISED) : st;
 }

@@ -6,7 +6,9 @@
 #include "forumnet/audit_db.h"
 #include "forumnet/groups_db.h"
 #include "forumnet/http.h"
-#include "forumnet/json_util.h"
+#include "forumnet/body.h"
+#include "forumnet/text.h"
+#include "forumnet/timestamp.h"
 #include "forumnet/pagination.h"
 #include "forumnet/routes.h"
 #include "forumnet/sites_db.h"
@@ -56,7 +58,7 @@ static long body_int(const json_t *body, const char *key, long fallback) {
 
 static void reply_field_error(fn_req *req, const char *field, const char *message) {
   json_t *errors = NULL;
-  json_errors_add(&errors, field, message);
+  field_errors_add(&errors, field, message);
   if (req->db)
     db_rollback(req->db);
   reply_invalid(req, errors);
@@ -80,12 +82,12 @@ static void groups_http_list(fn_req *req) {
   json_t *errors = NULL;
   if (page_from_request(req, &page) != FN_OK)
     return;
-  if (site_id && !json_is_uuid(site_id))
-    json_errors_add(&errors, "site_id", "must be a UUID");
-  if (status && !json_is_choice(status, status_choices))
-    json_errors_add(&errors, "status", "must be one of: forming active dormant closed");
+  if (site_id && !text_is_uuid(site_id))
+    field_errors_add(&errors, "site_id", "must be a UUID");
+  if (status && !text_is_choice(status, status_choices))
+    field_errors_add(&errors, "status", "must be one of: forming active dormant closed");
   if (mine && strcmp(mine, "true") != 0 && strcmp(mine, "false") != 0)
-    json_errors_add(&errors, "mine", "must be true or false");
+    field_errors_add(&errors, "mine", "must be true or false");
   if (errors) {
     reply_invalid(req, errors);
     return;
@@ -122,7 +124,7 @@ static void groups_http_get(fn_req *req) {
 static void groups_http_create(fn_req *req) {
   if (req_validate_body(req, group_create_fields) != FN_OK)
     return;
-  const char *site_id = json_get_string(req->body, "site_id"), *detail = NULL;
+  const char *site_id = body_string(req->body, "site_id"), *detail = NULL;
   if (body_int(req->body, "min_members", 4) > body_int(req->body, "max_members", 8)) {
     reply_field_error(req, "min_members", "must not exceed max_members");
     return;
@@ -183,7 +185,7 @@ static void groups_http_update(fn_req *req) {
       ((st = groups_db_update(db, id, req->body)) != FN_OK ||
        (st = audit_db_record(db, req, "group.updated", "group", id, req->body)) != FN_OK))
     goto fail;
-  const char *wanted = json_get_string(req->body, "status");
+  const char *wanted = body_string(req->body, "status");
   if (wanted && strcmp(wanted, "active") == 0) {
     group_access after;
     if ((st = groups_db_access(db, id, req->caller.id, 0, &after)) != FN_OK)

@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "forumnet/json_util.h"
+#include "forumnet/body.h"
+#include "forumnet/text.h"
+#include "forumnet/timestamp.h"
 
 /* The Meeting representation of `mt`; attendance in display-name order. */
 #define MEETING_JSON_SQL                                                                                               \
@@ -84,12 +86,12 @@ fn_status meetings_db_insert(db_conn *db, const char *group_id, const json_t *bo
   fn_status st;
   char *themes = themes_text(body);
   const char *params[] = {group_id,
-                          json_get_string(body, "starts_at"),
-                          json_get_string(body, "ends_at"),
-                          json_get_string(body, "location"),
+                          body_string(body, "starts_at"),
+                          body_string(body, "ends_at"),
+                          body_string(body, "location"),
                           boolean_text(body, "online"),
-                          json_get_string(body, "agenda"),
-                          json_get_string(body, "notes"),
+                          body_string(body, "agenda"),
+                          body_string(body, "notes"),
                           themes,
                           creator_id};
   PGresult *res = db_exec(db, &insert_meeting, 9, params, &st);
@@ -146,17 +148,17 @@ fn_status meetings_db_update(db_conn *db, const char *meeting_id, const json_t *
   char *themes = themes_text(body);
   const char *params[] = {meeting_id,
                           present(body, "starts_at"),
-                          json_get_string(body, "starts_at"),
+                          body_string(body, "starts_at"),
                           present(body, "ends_at"),
-                          json_get_string(body, "ends_at"),
+                          body_string(body, "ends_at"),
                           present(body, "location"),
-                          json_get_string(body, "location"),
+                          body_string(body, "location"),
                           present(body, "online"),
                           boolean_text(body, "online"),
                           present(body, "agenda"),
-                          json_get_string(body, "agenda"),
+                          body_string(body, "agenda"),
                           present(body, "notes"),
-                          json_get_string(body, "notes"),
+                          body_string(body, "notes"),
                           present(body, "themes"),
                           themes};
   PGresult *res = db_exec(db, &update_meeting, 15, params, &st);

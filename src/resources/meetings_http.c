@@ -7,7 +7,9 @@
 #include "forumnet/audit_db.h"
 #include "forumnet/groups_db.h"
 #include "forumnet/http.h"
-#include "forumnet/json_util.h"
+#include "forumnet/body.h"
+#include "forumnet/text.h"
+#include "forumnet/timestamp.h"
 #include "forumnet/meetings_db.h"
 #include "forumnet/pagination.h"
 #include "forumnet/routes.h"
@@ -76,9 +78,9 @@ static void reply_bad_span(fn_req *req) {
   if (req->db != NULL)
     db_rollback(req->db);
   if (json_object_get(req->body, "ends_at") == NULL && json_object_get(req->body, "starts_at") != NULL)
-    json_errors_add(&errors, "starts_at", "must be before ends_at and at most 24 hours earlier");
+    field_errors_add(&errors, "starts_at", "must be before ends_at and at most 24 hours earlier");
   else
-    json_errors_add(&errors, "ends_at", "must be after starts_at and at most 24 hours later");
+    field_errors_add(&errors, "ends_at", "must be after starts_at and at most 24 hours later");
   reply_invalid(req, errors);
 }
 
@@ -86,11 +88,11 @@ static void reply_bad_span(fn_req *req) {
  * changes (NULL on create, where both times are required). */
 static int span_ok(const json_t *body, const meeting_row *stored) {
   long long starts = stored ? stored->starts_us : 0, ends = stored ? stored->ends_us : 0;
-  const char *s = json_get_string(body, "starts_at"), *e = json_get_string(body, "ends_at");
+  const char *s = body_string(body, "starts_at"), *e = body_string(body, "ends_at");
   if (s != NULL)
-    json_parse_timestamp(s, &starts);
+    rfc3339_parse(s, &starts);
   if (e != NULL)
-    json_parse_timestamp(e, &ends);
+    rfc3339_parse(e, &ends);
   return ends > starts && ends - starts <= MEETING_MAX_SPAN_US;
 }
 
@@ -110,15 +112,15 @@ static fn_status validate_attendance(fn_req *req) {
   const char *key;
   json_object_foreach(req->body, key, value) {
     if (strcmp(key, "attendance") != 0)
-      json_errors_add(&errors, key, "is not a known field");
+      field_errors_add(&errors, key, "is not a known field");
   }
   json_t *items = json_object_get(req->body, "attendance");
   if (items == NULL) {
-    json_errors_add(&errors, "attendance", "is required");
+    field_errors_add(&errors, "attendance", "is required");
   } else if (!json_is_array(items)) {
-    json_errors_add(&errors, "attendance", "must be an array of {member_id, status} objects");
+    field_errors_add(&errors, "attendance", "must be an array of {member_id, status} objects");
   } else if (json_array_size(items) > MEETING_MAX_ATTENDANCE) {
-    json_errors_add(&errors, "attendance", "must have at most 50 items");
+    field_errors_add(&errors, "attendance", "must have at most 50 items");
   } else {
     size_t i;
     json_t *item;
@@ -128,23 +130,23 @@ static fn_status validate_attendance(fn_req *req) {
       size_t k;
       if (!json_is_object(item)) {
         snprintf(field, sizeof field, "attendance[%zu]", i);
-        json_errors_add(&errors, field, "must be an object with member_id and status");
+        field_errors_add(&errors, field, "must be an object with member_id and status");
         continue;
       }
-      if (json_validate(item, attendance_item_fields, &item_errors) != FN_OK) {
+      if (body_validate(item, attendance_item_fields, &item_errors) != FN_OK) {
         json_array_foreach(item_errors, k, e) {
-          snprintf(field, sizeof field, "attendance[%zu].%.32s", i, json_get_string(e, "field"));
-          json_errors_add(&errors, field, json_get_string(e, "message"));
+          snprintf(field, sizeof field, "attendance[%zu].%.32s", i, body_string(e, "field"));
+          field_errors_add(&errors, field, body_string(e, "message"));
         }
         json_decref(item_errors);
         continue;
       }
-      const char *member_id = json_get_string(item, "member_id");
+      const char *member_id = body_string(item, "member_id");
       for (size_t j = 0; j < i; j++) {
-        const char *earlier = json_get_string(json_array_get(items, j), "member_id");
+        const char *earlier = body_string(json_array_get(items, j), "member_id");
         if (earlier != NULL && strcasecmp(earlier, member_id) == 0) {
           snprintf(field, sizeof field, "attendance[%zu].member_id", i);
-          json_errors_add(&errors, field, "is listed more than once");
+          field_errors_add(&errors, field, "is listed more than once");
           break;
         }
       }
@@ -352,7 +354,7 @@ static void meetings_http_record_attendance(fn_req *req) {
     for (int i = 0; i < bad_count; i++) {
       char field[64];
       snprintf(field, sizeof field, "attendance[%d].member_id", bad[i]);
-      json_errors_add(&errors, field, "is not an active member of this group");
+      field_errors_add(&errors, field, "is not an active member of this group");
     }
     db_rollback(db);
     reply_invalid(req, errors);

@@ -7,7 +7,9 @@
 #include "forumnet/auth_db.h"
 #include "forumnet/groups_db.h"
 #include "forumnet/http.h"
-#include "forumnet/json_util.h"
+#include "forumnet/body.h"
+#include "forumnet/text.h"
+#include "forumnet/timestamp.h"
 #include "forumnet/members_db.h"
 #include "forumnet/pagination.h"
 #include "forumnet/password.h"
@@ -72,13 +74,13 @@ static void reply_member(fn_req *req, int http_status, char *json, long version)
 
 static member_changes changes_from_body(const json_t *body) {
   member_changes c = {
-      .email = json_get_string(body, "email"),
-      .display_name = json_get_string(body, "display_name"),
-      .role = json_get_string(body, "role"),
-      .home_site_id = json_get_string(body, "home_site_id"),
-      .status = json_get_string(body, "status"),
+      .email = body_string(body, "email"),
+      .display_name = body_string(body, "display_name"),
+      .role = body_string(body, "role"),
+      .home_site_id = body_string(body, "home_site_id"),
+      .status = body_string(body, "status"),
       .set_discipline = json_object_get(body, "discipline") != NULL,
-      .discipline = json_get_string(body, "discipline"),
+      .discipline = body_string(body, "discipline"),
   };
   return c;
 }
@@ -86,7 +88,7 @@ static member_changes changes_from_body(const json_t *body) {
 /* A 400 naming one field, for rules that need the database to check. */
 static void reply_field_error(fn_req *req, const char *field, const char *message) {
   json_t *errors = NULL;
-  json_errors_add(&errors, field, message);
+  field_errors_add(&errors, field, message);
   if (req->db)
     db_rollback(req->db);
   reply_invalid(req, errors);
@@ -100,12 +102,12 @@ static void members_http_list(fn_req *req) {
   json_t *errors = NULL;
   if (page_from_request(req, &page) != FN_OK)
     return;
-  if (site_id && !json_is_uuid(site_id))
-    json_errors_add(&errors, "site_id", "must be a UUID");
+  if (site_id && !text_is_uuid(site_id))
+    field_errors_add(&errors, "site_id", "must be a UUID");
   if (role && role_from_string(role) == ROLE_NONE)
-    json_errors_add(&errors, "role", "must be one of: admin manager facilitator practitioner");
-  if (q && (json_utf8_length(q) < 1 || json_utf8_length(q) > 100))
-    json_errors_add(&errors, "q", "must be 1 to 100 characters long");
+    field_errors_add(&errors, "role", "must be one of: admin manager facilitator practitioner");
+  if (q && (utf8_length(q) < 1 || utf8_length(q) > 100))
+    field_errors_add(&errors, "q", "must be 1 to 100 characters long");
   if (errors) {
     reply_invalid(req, errors);
     return;
@@ -159,8 +161,8 @@ static void members_http_get(fn_req *req) {
 static void members_http_create(fn_req *req) {
   if (req_validate_body(req, member_create_fields) != FN_OK)
     return;
-  const char *site_id = json_get_string(req->body, "home_site_id"), *detail = NULL;
-  member_role role = role_from_string(json_get_string(req->body, "role"));
+  const char *site_id = body_string(req->body, "home_site_id"), *detail = NULL;
+  member_role role = role_from_string(body_string(req->body, "role"));
   if (site_id == NULL && role <= ROLE_FACILITATOR) {
     reply_field_error(req, "home_site_id", "is required for practitioners and facilitators");
     return;
@@ -195,7 +197,7 @@ static void members_http_create(fn_req *req) {
     /* A manager learns that an account exists only where they could see it anyway (their sites). */
     int within = 0;
     db_rollback(db);
-    if ((st = members_db_email_within_callers_sites(db, caller.id, json_get_string(req->body, "email"), &within)) ==
+    if ((st = members_db_email_within_callers_sites(db, caller.id, body_string(req->body, "email"), &within)) ==
         FN_OK) {
       st = FN_CONFLICT;
       detail = within ? "A member with this email exists." : EMAIL_UNAVAILABLE;
@@ -348,8 +350,8 @@ static void members_http_get_me(fn_req *req) {
 /* Verifies the current password and hashes the new one before any transaction, since
  * both are slow on purpose. *verified_hash is the hash checked, to detect a concurrent change. */
 static fn_status prepare_password_change(fn_req *req, char *verified_hash, char *new_hash, const char **detail) {
-  const char *current = json_get_string(req->body, "current_password");
-  const char *fresh = json_get_string(req->body, "new_password");
+  const char *current = body_string(req->body, "current_password");
+  const char *fresh = body_string(req->body, "new_password");
   db_conn *db = req_db(req);
   if (db == NULL)
     return FN_UNAVAILABLE;
@@ -367,8 +369,8 @@ static fn_status prepare_password_change(fn_req *req, char *verified_hash, char 
 static void members_http_update_me(fn_req *req) {
   if (req_validate_body(req, me_update_fields) != FN_OK)
     return;
-  const char *current = json_get_string(req->body, "current_password");
-  const char *fresh = json_get_string(req->body, "new_password");
+  const char *current = body_string(req->body, "current_password");
+  const char *fresh = body_string(req->body, "new_password");
   const char *detail = NULL, *policy;
   if ((current == NULL) != (fresh == NULL)) {
     reply_field_error(req, current ? "new_password" : "current_password",

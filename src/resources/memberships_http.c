@@ -8,7 +8,9 @@
 #include "forumnet/audit_db.h"
 #include "forumnet/groups_db.h"
 #include "forumnet/http.h"
-#include "forumnet/json_util.h"
+#include "forumnet/body.h"
+#include "forumnet/text.h"
+#include "forumnet/timestamp.h"
 #include "forumnet/memberships_db.h"
 #include "forumnet/pagination.h"
 #include "forumnet/routes.h"
@@ -45,7 +47,7 @@ static const field_spec membership_update_fields[] = {
 
 static void reply_field_error(fn_req *req, const char *field, const char *message) {
   json_t *errors = NULL;
-  json_errors_add(&errors, field, message);
+  field_errors_add(&errors, field, message);
   if (req->db)
     db_rollback(req->db);
   reply_invalid(req, errors);
@@ -102,9 +104,9 @@ static void memberships_http_create(fn_req *req) {
   }
   if (req_validate_body(req, membership_create_fields) != FN_OK)
     return;
-  const char *target = json_get_string(req->body, "member_id");
-  const char *role = json_get_string(req->body, "role");
-  const char *represents = json_get_string(req->body, "represents_group_id");
+  const char *target = body_string(req->body, "member_id");
+  const char *role = body_string(req->body, "role");
+  const char *represents = body_string(req->body, "represents_group_id");
   int self = target == NULL || strcmp(target, req->caller.id) == 0;
   if (self)
     target = req->caller.id;
@@ -223,7 +225,7 @@ static void memberships_http_update(fn_req *req) {
   }
   if (req_validate_body(req, membership_update_fields) != FN_OK)
     return;
-  const char *state = json_get_string(req->body, "state"), *role = json_get_string(req->body, "role");
+  const char *state = body_string(req->body, "state"), *role = body_string(req->body, "role");
   json_t *represents_value = json_object_get(req->body, "represents_group_id");
   int self = strcmp(mid, req->caller.id) == 0, ok = 1;
   group_access a;
@@ -348,7 +350,7 @@ static void memberships_http_list(fn_req *req) {
   }
   if (page_from_request(req, &page) != FN_OK)
     return;
-  if (state && !json_is_choice(state, list_state_choices)) {
+  if (state && !text_is_choice(state, list_state_choices)) {
     reply_field_error(req, "state", "must be one of: requested invited active");
     return;
   }

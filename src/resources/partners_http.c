@@ -6,7 +6,9 @@
 
 #include "forumnet/audit_db.h"
 #include "forumnet/http.h"
-#include "forumnet/json_util.h"
+#include "forumnet/body.h"
+#include "forumnet/text.h"
+#include "forumnet/timestamp.h"
 #include "forumnet/members_db.h"
 #include "forumnet/pagination.h"
 #include "forumnet/partners_db.h"
@@ -91,7 +93,7 @@ static void partners_http_create(fn_req *req) {
   new_secret(secret, digest);
   json_t *details = json_pack("{s:s}", "client_id", client_id);
   if ((st = require_admin(req, db, 1)) == FN_OK &&
-      (st = partners_db_insert(db, json_get_string(req->body, "name"),
+      (st = partners_db_insert(db, body_string(req->body, "name"),
                                json_is_true(json_object_get(req->body, "trusted")), client_id, digest, id)) == FN_OK &&
       (st = audit_db_record(db, req, "partner.created", "partner", id, details)) == FN_OK)
     st = commit_and_reply_partner(req, 201, id, secret);
@@ -167,7 +169,7 @@ static void partners_http_update(fn_req *req) {
     return;
   if ((st = begin_change(req, db, id, &revoked, &version, client_id)) == FN_OK &&
       (st = req_if_match(req, version)) == FN_OK && json_object_size(req->body) > 0 &&
-      (st = partners_db_update(db, id, json_get_string(req->body, "name"),
+      (st = partners_db_update(db, id, body_string(req->body, "name"),
                                trusted ? (json_is_true(trusted) ? "true" : "false") : NULL)) == FN_OK)
     st = audit_db_record(db, req, "partner.updated", "partner", id, req->body);
   if (st == FN_OK)

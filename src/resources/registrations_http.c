@@ -5,7 +5,9 @@
 
 #include "forumnet/events_db.h"
 #include "forumnet/http.h"
-#include "forumnet/json_util.h"
+#include "forumnet/body.h"
+#include "forumnet/text.h"
+#include "forumnet/timestamp.h"
 #include "forumnet/pagination.h"
 #include "forumnet/registrations_db.h"
 #include "forumnet/routes.h"
@@ -56,7 +58,7 @@ static void registrations_http_put(fn_req *req) {
       (st = events_db_access(db, event_id, &caller, 1, &access)) != FN_OK ||
       (st = registrations_can_register(&caller, &access, &detail)) != FN_OK ||
       (st = check_if_match(req, db, event_id, caller.id)) != FN_OK ||
-      (st = registrations_db_set(db, &access, caller.id, json_get_string(req->body, "status"), &result)) != FN_OK ||
+      (st = registrations_db_set(db, &access, caller.id, body_string(req->body, "status"), &result)) != FN_OK ||
       (st = db_commit(db)) != FN_OK) {
     free(result.json);
     req_fail(req, st, st == FN_NOT_FOUND ? "No such event." : detail);

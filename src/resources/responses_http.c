@@ -8,7 +8,9 @@
 #include "forumnet/audit_db.h"
 #include "forumnet/consultations_db.h"
 #include "forumnet/http.h"
-#include "forumnet/json_util.h"
+#include "forumnet/body.h"
+#include "forumnet/text.h"
+#include "forumnet/timestamp.h"
 #include "forumnet/responses_db.h"
 #include "forumnet/routes.h"
 
@@ -37,18 +39,18 @@ static void check_answers(const json_t *answers, const json_t *questions, json_t
   size_t i, q;
   json_t *a, *question;
   json_array_foreach((json_t *)answers, i, a) {
-    const char *id = json_get_string(a, "question_id");
+    const char *id = body_string(a, "question_id");
     char field[48];
     snprintf(field, sizeof field, "answers[%zu].question_id", i);
     int known = 0;
-    json_array_foreach((json_t *)questions, q, question) known |= strcmp(id, json_get_string(question, "id")) == 0;
+    json_array_foreach((json_t *)questions, q, question) known |= strcmp(id, body_string(question, "id")) == 0;
     if (!known) {
-      json_errors_add(errors, field, "is not a question of this consultation");
+      field_errors_add(errors, field, "is not a question of this consultation");
       continue;
     }
     for (size_t j = 0; j < i; j++)
-      if (strcmp(id, json_get_string(json_array_get(answers, j), "question_id")) == 0) {
-        json_errors_add(errors, field, "answers the same question twice");
+      if (strcmp(id, body_string(json_array_get(answers, j), "question_id")) == 0) {
+        field_errors_add(errors, field, "answers the same question twice");
         break;
       }
   }
@@ -68,13 +70,13 @@ static void responses_http_put(fn_req *req) {
     req_fail(req, FN_NOT_FOUND, NULL);
     return;
   }
-  if (json_validate(req->body, response_fields, &errors) == FN_OK)
-    json_validate_items(json_object_get(req->body, "answers"), "answers", answer_fields, &errors);
+  if (body_validate(req->body, response_fields, &errors) == FN_OK)
+    body_validate_items(json_object_get(req->body, "answers"), "answers", answer_fields, &errors);
   if (errors) {
     reply_invalid(req, errors);
     return;
   }
-  const char *status = json_get_string(req->body, "status");
+  const char *status = body_string(req->body, "status");
   db_conn *db = req_db(req);
   if (db == NULL)
     return;

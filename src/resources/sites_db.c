@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "forumnet/json_util.h"
+#include "forumnet/body.h"
+#include "forumnet/text.h"
+#include "forumnet/timestamp.h"
 
 #define SITE_JSON_SQL                                                                                                  \
   "json_build_object('id', s.id, 'slug', s.slug, 'name', s.name, 'organisation', s.organisation,"                      \
@@ -102,9 +104,9 @@ static const db_stmt insert_site = {"sites_insert",
 
 fn_status sites_db_insert(db_conn *db, const json_t *body, char **json, long *version, char id_out[37]) {
   fn_status st;
-  const char *params[] = {json_get_string(body, "slug"), json_get_string(body, "name"),
-                          json_get_string(body, "organisation"), json_get_string(body, "region"),
-                          json_get_string(body, "timezone")};
+  const char *params[] = {body_string(body, "slug"), body_string(body, "name"),
+                          body_string(body, "organisation"), body_string(body, "region"),
+                          body_string(body, "timezone")};
   PGresult *res = db_exec(db, &insert_site, 5, params, &st);
   if (res == NULL)
     return st;
@@ -154,15 +156,15 @@ fn_status sites_db_update(db_conn *db, const char *site_id, const json_t *body, 
   fn_status st;
   const char *params[] = {site_id,
                           present(body, "slug"),
-                          json_get_string(body, "slug"),
+                          body_string(body, "slug"),
                           present(body, "name"),
-                          json_get_string(body, "name"),
+                          body_string(body, "name"),
                           present(body, "organisation"),
-                          json_get_string(body, "organisation"),
+                          body_string(body, "organisation"),
                           present(body, "region"),
-                          json_get_string(body, "region"),
+                          body_string(body, "region"),
                           present(body, "timezone"),
-                          json_get_string(body, "timezone")};
+                          body_string(body, "timezone")};
   PGresult *res = db_exec(db, &update_site, 11, params, &st);
   if (res == NULL)
     return st;

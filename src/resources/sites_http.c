@@ -6,7 +6,9 @@
 #include "forumnet/audit_db.h"
 #include "forumnet/groups_db.h"
 #include "forumnet/http.h"
-#include "forumnet/json_util.h"
+#include "forumnet/body.h"
+#include "forumnet/text.h"
+#include "forumnet/timestamp.h"
 #include "forumnet/pagination.h"
 #include "forumnet/routes.h"
 #include "forumnet/sites_db.h"
@@ -52,7 +54,7 @@ static void reply_site(fn_req *req, int http_status, const char *id, char *json,
 /* A timezone must be one PostgreSQL can convert to, or summaries would fail later. Replies
  * itself whenever it returns anything but FN_OK (400, or the database's failure, e.g. 503). */
 static fn_status check_timezone(fn_req *req, db_conn *db) {
-  const char *tz = json_get_string(req->body, "timezone");
+  const char *tz = body_string(req->body, "timezone");
   int known = 1;
   fn_status st = tz ? sites_db_timezone_known(db, tz, &known) : FN_OK;
   if (st != FN_OK) {
@@ -61,7 +63,7 @@ static fn_status check_timezone(fn_req *req, db_conn *db) {
   }
   if (!known) {
     json_t *errors = NULL;
-    json_errors_add(&errors, "timezone", "is not a known IANA time zone name");
+    field_errors_add(&errors, "timezone", "is not a known IANA time zone name");
     db_rollback(db);
     reply_invalid(req, errors);
     return FN_INVALID;
@@ -77,7 +79,7 @@ static void sites_http_list(fn_req *req) {
   const char *archived = req_query(req, "include_archived");
   if (archived && strcmp(archived, "true") != 0 && strcmp(archived, "false") != 0) {
     json_t *errors = NULL;
-    json_errors_add(&errors, "include_archived", "must be true or false");
+    field_errors_add(&errors, "include_archived", "must be true or false");
     reply_invalid(req, errors);
     return;
   }

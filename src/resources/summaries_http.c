@@ -11,7 +11,9 @@
 #include <time.h>
 
 #include "forumnet/http.h"
-#include "forumnet/json_util.h"
+#include "forumnet/body.h"
+#include "forumnet/text.h"
+#include "forumnet/timestamp.h"
 #include "forumnet/members_db.h"
 #include "forumnet/pagination.h"
 #include "forumnet/routes.h"
@@ -172,17 +174,17 @@ static fn_status parse_window(fn_req *req, summary_window *w) {
   long long fu = 0, tu = 0;
   json_t *errors = NULL;
   time_t now = time(NULL), start = now - DEFAULT_WINDOW_SECONDS;
-  if (f && !json_parse_timestamp(f, &fu))
-    json_errors_add(&errors, "from", "must be an RFC 3339 date-time");
-  if (t && !json_parse_timestamp(t, &tu))
-    json_errors_add(&errors, "to", "must be an RFC 3339 date-time");
+  if (f && !rfc3339_parse(f, &fu))
+    field_errors_add(&errors, "from", "must be an RFC 3339 date-time");
+  if (t && !rfc3339_parse(t, &tu))
+    field_errors_add(&errors, "to", "must be an RFC 3339 date-time");
   if (!errors) { /* compare with the defaults too: from alone may lie after now */
     if (!f)
       fu = (long long)start * 1000000LL;
     if (!t)
       tu = (long long)now * 1000000LL;
     if (fu >= tu)
-      json_errors_add(&errors, "from", "must be before to");
+      field_errors_add(&errors, "from", "must be before to");
   }
   if (errors) {
     reply_invalid(req, errors);

@@ -9,7 +9,9 @@
 #include "forumnet/audit_db.h"
 #include "forumnet/groups_db.h"
 #include "forumnet/http.h"
-#include "forumnet/json_util.h"
+#include "forumnet/body.h"
+#include "forumnet/text.h"
+#include "forumnet/timestamp.h"
 #include "forumnet/pagination.h"
 #include "forumnet/routes.h"
 #include "forumnet/terms_db.h"
@@ -91,10 +93,10 @@ static void terms_http_publish(fn_req *req) {
   }
   if (req_validate_body(req, terms_create_fields) != FN_OK)
     return;
-  const char *review_on = json_get_string(req->body, "review_on");
+  const char *review_on = body_string(req->body, "review_on");
   if (review_on && !valid_date(review_on)) {
     json_t *errors = NULL;
-    json_errors_add(&errors, "review_on", "must be a date as YYYY-MM-DD");
+    field_errors_add(&errors, "review_on", "must be a date as YYYY-MM-DD");
     reply_invalid(req, errors);
     return;
   }
@@ -103,7 +105,7 @@ static void terms_http_publish(fn_req *req) {
     return;
   if ((st = db_begin(db)) != FN_OK || (st = groups_db_access(db, gid, req->caller.id, 1, &a)) != FN_OK ||
       (st = groups_require_leader(&a)) != FN_OK || (st = groups_require_open(&a, &detail)) != FN_OK ||
-      (st = terms_db_publish(db, gid, json_get_string(req->body, "body"), review_on, req->caller.id, &version)) !=
+      (st = terms_db_publish(db, gid, body_string(req->body, "body"), review_on, req->caller.id, &version)) !=
           FN_OK)
     goto fail;
   json_t *details = json_pack("{s:i}", "version", version);
@@ -141,7 +143,7 @@ static void terms_http_accept(fn_req *req) {
   json_t *accepted = json_object_get(req->body, "accepted");
   if (accepted && !json_is_true(accepted)) {
     json_t *errors = NULL;
-    json_errors_add(&errors, "accepted", "can only be true (leave the group to stop agreeing)");
+    field_errors_add(&errors, "accepted", "can only be true (leave the group to stop agreeing)");
     reply_invalid(req, errors);
     return;
   }

@@ -32,7 +32,7 @@ char *fuzz_strndup(const uint8_t *data, size_t len);
 /* 1 if s[0..len) is valid UTF-8 (no overlongs, surrogates or code points above U+10FFFF). */
 int fuzz_utf8_valid(const char *s, size_t len);
 
-/* Checks an "errors" array as json_validate and the handlers build it: a non-empty array of
+/* Checks an "errors" array as body_validate and the handlers build it: a non-empty array of
  * objects with exactly a non-empty string "field" and a non-empty string "message". */
 void fuzz_check_errors(const json_t *errors, const char *where);
 

@@ -1,12 +1,12 @@
 /* fuzz_cursor: the query-parameter parsers. The first byte picks a mode:
  *   0 "<limit>\n<cursor>"  page_parse(limit, cursor)     1 "<cursor>"  page_parse(NULL, cursor)
- *   2 "<limit>"            page_parse(limit, NULL)       3 "<text>"    json_parse_timestamp(text)
+ *   2 "<limit>"            page_parse(limit, NULL)       3 "<text>"    rfc3339_parse(text)
  *   4 "<route>\n<name>=<value>\n..."  a GET route with those query parameters, through the pipeline.
  * page_parse: on success 1 <= limit <= 200 (the limit given, or 50), limit_plus_one is limit + 1,
  * after_ts is "-infinity" or a real instant in the cursor's fixed shape (so PostgreSQL can never
  * refuse it), after_id a UUID, every field NUL-terminated; a cursor re-encoded with
  * page_cursor_encode parses to the same position; and GET /v1/sites answers 400 naming the bad
- * parameter exactly when page_parse fails. json_parse_timestamp: accepts exactly what a separate
+ * parameter exactly when page_parse fails. rfc3339_parse: accepts exactly what a separate
  * restatement of its grammar accepts (from year 1 on), and the instant equals timegm() of the
  * fields less the offset.
  * Mode 4: list routes answer 400 (well-formed errors) or get to the database (503), never 500. */
@@ -16,7 +16,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "forumnet/json_util.h"
+#include "forumnet/body.h"
+#include "forumnet/text.h"
+#include "forumnet/timestamp.h"
 #include "forumnet/pagination.h"
 #include "forumnet/router.h"
 #include "fuzz_common.h"
@@ -37,7 +39,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 
 static int terminated(const char *s, size_t n) { return memchr(s, '\0', n) != NULL; }
 
-/* ---- json_parse_timestamp, restated ---- */
+/* ---- rfc3339_parse, restated ---- */
 
 static int digits(const char *s, int n, int *out) {
   int v = 0;
@@ -100,12 +102,12 @@ static int timestamp_restated(const char *s, long long *us) {
 
 static void check_timestamp(const char *s) {
   long long got = 0, want = 0;
-  int ok = json_parse_timestamp(s, &got);
+  int ok = rfc3339_parse(s, &got);
   int expected = timestamp_restated(s, &want);
-  FUZZ_CHECK(ok == expected, "json_parse_timestamp(\"%s\") = %d, the grammar says %d", s, ok, expected);
-  FUZZ_CHECK(json_parse_timestamp(s, NULL) == ok, "json_parse_timestamp(\"%s\") depends on epoch_us", s);
+  FUZZ_CHECK(ok == expected, "rfc3339_parse(\"%s\") = %d, the grammar says %d", s, ok, expected);
+  FUZZ_CHECK(rfc3339_parse(s, NULL) == ok, "rfc3339_parse(\"%s\") depends on epoch_us", s);
   if (ok)
-    FUZZ_CHECK(got == want, "json_parse_timestamp(\"%s\") = %lld us, timegm says %lld", s, got, want);
+    FUZZ_CHECK(got == want, "rfc3339_parse(\"%s\") = %lld us, timegm says %lld", s, got, want);
 }
 
 /* ---- page_parse ---- */
@@ -131,12 +133,12 @@ static void check_page(const char *limit, const char *cursor) {
     char plus[16];
     snprintf(plus, sizeof plus, "%d", page.limit + 1);
     FUZZ_CHECK(strcmp(plus, page.limit_plus_one) == 0, "page_parse: limit_plus_one %s", page.limit_plus_one);
-    FUZZ_CHECK(json_is_uuid(page.after_id), "page_parse: after_id \"%s\"", page.after_id);
+    FUZZ_CHECK(text_is_uuid(page.after_id), "page_parse: after_id \"%s\"", page.after_id);
     if (cursor == NULL) {
       FUZZ_CHECK(strcmp(page.after_ts, "-infinity") == 0, "page_parse: no cursor, after_ts %s", page.after_ts);
     } else {
       /* The instant goes to PostgreSQL as $n::timestamptz: it must be a real one. */
-      FUZZ_CHECK(strlen(page.after_ts) == 27 && json_parse_timestamp(page.after_ts, NULL),
+      FUZZ_CHECK(strlen(page.after_ts) == 27 && rfc3339_parse(page.after_ts, NULL),
                  "page_parse: cursor gave after_ts \"%s\", not a real instant", page.after_ts);
       FUZZ_CHECK(strncmp(page.after_ts, "0000", 4) != 0, "page_parse: year 0000 (PostgreSQL has no year 0)");
       char key[80], again[128];

@@ -1,6 +1,6 @@
 /* fuzz_json_body: request bodies, two ways (README.md in this directory).
  *
- * 1. json_parse_object, then json_validate / json_validate_items / json_validate_nested against a
+ * 1. body_parse_object, then body_validate / body_validate_items / body_validate_nested against a
  *    spec list using every field type and flag, checked against an independent re-statement of
  *    each rule: a body is accepted exactly when the re-statement accepts it, and every error names
  *    a member of the body or a required field.
@@ -19,7 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "forumnet/json_util.h"
+#include "forumnet/body.h"
+#include "forumnet/text.h"
+#include "forumnet/timestamp.h"
 #include "forumnet/router.h"
 #include "fuzz_common.h"
 
@@ -115,7 +117,7 @@ static int slug_ok(const char *s, long min, long max) {
   return 1;
 }
 
-/* The rules of json_util.h, restated: 1 if value is acceptable for spec. */
+/* The rules of body.h, restated: 1 if value is acceptable for spec. */
 static int value_ok(const field_spec *spec, const json_t *v) {
   if (json_is_null(v))
     return (spec->flags & FIELD_NULLABLE) != 0;
@@ -164,7 +166,7 @@ static int value_ok(const field_spec *spec, const json_t *v) {
         return 1;
     return 0;
   case FIELD_TIMESTAMP: {
-    if (!json_parse_timestamp(s, NULL))
+    if (!rfc3339_parse(s, NULL))
       return 0;
     long year = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
     return spec->max <= 0 || (year >= spec->min && year <= spec->max);
@@ -188,15 +190,15 @@ static int object_ok(const json_t *obj, const field_spec *specs) {
   return 1;
 }
 
-/* json_validate against specs, checked both ways against object_ok. */
-/* An error names a member by its name cut to JSON_ERROR_FIELD_MAX characters (json_errors_add
+/* body_validate against specs, checked both ways against object_ok. */
+/* An error names a member by its name cut to FIELD_ERROR_NAME_MAX characters (field_errors_add
  * bounds what it echoes): 1 if some member of obj, so cut, is field. */
 static int member_cut_to(const json_t *obj, const char *field) {
   const char *key;
   json_t *value;
   int found = 0;
   json_object_foreach((json_t *)obj, key, value) {
-    char *cut = json_utf8_cut(key, JSON_ERROR_FIELD_MAX);
+    char *cut = utf8_cut(key, FIELD_ERROR_NAME_MAX);
     found = found || (cut != NULL && strcmp(cut, field) == 0);
     free(cut);
   }
@@ -204,17 +206,17 @@ static int member_cut_to(const json_t *obj, const char *field) {
 }
 
 static void validate_checked(const json_t *obj, const field_spec *specs, const char *where) {
-  json_t *errors = (json_t *)0x1; /* json_validate must set it */
-  fn_status st = json_validate(obj, specs, &errors);
+  json_t *errors = (json_t *)0x1; /* body_validate must set it */
+  fn_status st = body_validate(obj, specs, &errors);
   int expected = object_ok(obj, specs);
   char *text = json_dumps(obj, JSON_COMPACT | JSON_ENCODE_ANY);
   if (st == FN_OK) {
     FUZZ_CHECK(errors == NULL, "%s: FN_OK with errors", where);
-    FUZZ_CHECK(expected, "%s: json_validate accepted a body the rules reject: %s", where, text);
+    FUZZ_CHECK(expected, "%s: body_validate accepted a body the rules reject: %s", where, text);
   } else {
-    FUZZ_CHECK(st == FN_INVALID, "%s: json_validate returned %d", where, (int)st);
+    FUZZ_CHECK(st == FN_INVALID, "%s: body_validate returned %d", where, (int)st);
     fuzz_check_errors(errors, where);
-    FUZZ_CHECK(!expected, "%s: json_validate rejected a body the rules accept: %s", where, text);
+    FUZZ_CHECK(!expected, "%s: body_validate rejected a body the rules accept: %s", where, text);
     size_t i;
     json_t *e;
     json_array_foreach(errors, i, e) {
@@ -229,19 +231,19 @@ static void validate_checked(const json_t *obj, const field_spec *specs, const c
   free(text);
 }
 
-/* json_validate_items / json_validate_nested: errors appended after a sentinel, prefixed with field. */
+/* body_validate_items / body_validate_nested: errors appended after a sentinel, prefixed with field. */
 static void nested_checked(const char *key, const json_t *value) {
   json_t *errors = json_array();
   json_array_append_new(errors, json_pack("{s:s, s:s}", "field", "sentinel", "message", "kept"));
   fn_status st;
   int expected = 1;
   if (json_is_array(value)) {
-    st = json_validate_items(value, key, item_specs, &errors);
+    st = body_validate_items(value, key, item_specs, &errors);
     size_t i;
     const json_t *item;
     json_array_foreach((json_t *)value, i, item) expected &= json_is_object(item) && object_ok(item, item_specs);
   } else if (json_is_object(value)) {
-    st = json_validate_nested(value, key, item_specs, &errors);
+    st = body_validate_nested(value, key, item_specs, &errors);
     expected = object_ok(value, item_specs);
   } else {
     json_decref(errors);
@@ -316,17 +318,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char detail[256];
   memset(detail, 0x55, sizeof detail);
   json_t *obj = (json_t *)0x1;
-  fn_status st = json_parse_object(body, body_len, &obj, detail, sizeof detail);
+  fn_status st = body_parse_object(body, body_len, &obj, detail, sizeof detail);
   if (st == FN_OK) {
-    FUZZ_CHECK(json_is_object(obj), "json_parse_object: FN_OK without an object");
+    FUZZ_CHECK(json_is_object(obj), "body_parse_object: FN_OK without an object");
     validate_checked(obj, all_types, "all_types");
     const char *key;
     json_t *v;
     json_object_foreach(obj, key, v) nested_checked(key, v);
   } else {
-    FUZZ_CHECK(st == FN_INVALID && obj == NULL, "json_parse_object: failure left *out set");
-    FUZZ_CHECK(memchr(detail, '\0', sizeof detail) != NULL && detail[0] != '\0', "json_parse_object: bad detail");
-    FUZZ_CHECK(fuzz_utf8_valid(detail, strlen(detail)), "json_parse_object: detail is not UTF-8");
+    FUZZ_CHECK(st == FN_INVALID && obj == NULL, "body_parse_object: failure left *out set");
+    FUZZ_CHECK(memchr(detail, '\0', sizeof detail) != NULL && detail[0] != '\0', "body_parse_object: bad detail");
+    FUZZ_CHECK(fuzz_utf8_valid(detail, strlen(detail)), "body_parse_object: detail is not UTF-8");
   }
 
   /* 2. The same body through the pipeline. */

@@ -12,7 +12,9 @@
 #include <cmocka.h>
 
 #include "forumnet/ics.h"
-#include "forumnet/json_util.h"
+#include "forumnet/body.h"
+#include "forumnet/text.h"
+#include "forumnet/timestamp.h"
 
 /* ---- helpers ---- */
 
@@ -49,7 +51,7 @@ static void assert_well_folded(const char *text, size_t len, int one_content_lin
       fail_msg("line of %zu octets: %.*s", line_len, (int)line_len, text + start);
     char *line = strndup(text + start, line_len);
     assert_non_null(line);
-    if (json_utf8_length(line) < 0)
+    if (utf8_length(line) < 0)
       fail_msg("line splits a UTF-8 character: %s", line);
     assert_null(strchr(line, '\r'));
     assert_null(strchr(line, '\n'));

@@ -1,5 +1,5 @@
-/* Unit tests for src/core/json_util.c: request bodies must be exactly one JSON object
- * without duplicate keys; json_validate() reports every unknown, read-only, missing,
+/* Unit tests for src/core/body.c: request bodies must be exactly one JSON object
+ * without duplicate keys; body_validate() reports every unknown, read-only, missing,
  * mistyped or out-of-range field as {"field", "message"}; and the UUID, email, slug and
  * UTF-8 length helpers shared with query-parameter parsing. */
 #include <setjmp.h>
@@ -12,12 +12,14 @@
 
 #include <cmocka.h>
 
-#include "forumnet/json_util.h"
+#include "forumnet/body.h"
+#include "forumnet/text.h"
+#include "forumnet/timestamp.h"
 
-/* ---- json_parse_object ---- */
+/* ---- body_parse_object ---- */
 
 static fn_status parse(const char *text, json_t **out, char *detail, size_t detail_len) {
-  return json_parse_object(text, text ? strlen(text) : 0, out, detail, detail_len);
+  return body_parse_object(text, text ? strlen(text) : 0, out, detail, detail_len);
 }
 
 static void assert_parse_fails(const char *text) {
@@ -37,9 +39,9 @@ static void test_parse_object(void **state) {
   assert_int_equal(parse("{\"name\": \"Ana\", \"n\": 3}", &obj, detail, sizeof detail), FN_OK);
   assert_non_null(obj);
   assert_true(json_is_object(obj));
-  assert_string_equal(json_get_string(obj, "name"), "Ana");
-  assert_null(json_get_string(obj, "n"));       /* not a string */
-  assert_null(json_get_string(obj, "missing")); /* absent */
+  assert_string_equal(body_string(obj, "name"), "Ana");
+  assert_null(body_string(obj, "n"));       /* not a string */
+  assert_null(body_string(obj, "missing")); /* absent */
   json_decref(obj);
 
   assert_int_equal(parse("  {}\n", &obj, detail, sizeof detail), FN_OK);
@@ -53,9 +55,9 @@ static void test_parse_uses_length(void **state) {
   const char text[] = "{\"a\":1}garbage";
   json_t *obj = NULL;
   char detail[256];
-  assert_int_equal(json_parse_object(text, 7, &obj, detail, sizeof detail), FN_OK);
+  assert_int_equal(body_parse_object(text, 7, &obj, detail, sizeof detail), FN_OK);
   json_decref(obj);
-  assert_int_equal(json_parse_object(text, sizeof text - 1, &obj, detail, sizeof detail), FN_INVALID);
+  assert_int_equal(body_parse_object(text, sizeof text - 1, &obj, detail, sizeof detail), FN_INVALID);
   assert_null(obj);
 }
 
@@ -111,7 +113,7 @@ static void test_parse_detail_names_position(void **state) {
   assert_non_null(strstr(detail, "column"));
 }
 
-/* ---- json_validate ---- */
+/* ---- body_validate ---- */
 
 static const char *const role_choices[] = {"member", "moderator", "admin", NULL};
 
@@ -148,7 +150,7 @@ static const char *validate_with(const char *key, const char *value, const char 
     json_object_del(obj, key);
   }
   json_t *errors = (json_t *)0x1;
-  fn_status st = json_validate(obj, member_specs, &errors);
+  fn_status st = body_validate(obj, member_specs, &errors);
   json_decref(obj);
   if (st == FN_OK) {
     assert_null(errors);
@@ -185,7 +187,7 @@ static void test_validate_valid_body(void **state) {
                            0, NULL);
   assert_non_null(obj);
   json_t *errors = (json_t *)0x1;
-  assert_int_equal(json_validate(obj, member_specs, &errors), FN_OK);
+  assert_int_equal(body_validate(obj, member_specs, &errors), FN_OK);
   assert_null(errors);
   json_decref(obj);
   assert_string_equal(validate_with("x", NULL, "x"), ""); /* the base body alone is valid */
@@ -220,7 +222,7 @@ static void test_validate_collects_all_errors(void **state) {
   (void)state;
   json_t *obj = json_loads("{\"bogus\":1,\"age\":\"old\",\"id\":\"x\"}", 0, NULL);
   json_t *errors = NULL;
-  assert_int_equal(json_validate(obj, member_specs, &errors), FN_INVALID);
+  assert_int_equal(body_validate(obj, member_specs, &errors), FN_INVALID);
   assert_int_equal(json_array_size(errors), 5); /* bogus, age, id, email, display_name */
   const char *want[] = {"bogus", "age", "id", "email", "display_name"};
   for (size_t w = 0; w < 5; w++) {
@@ -313,14 +315,14 @@ static void test_validate_enum_long_choices(void **state) {
   const field_spec specs[] = {{"kind", FIELD_ENUM, 0, 0, 0, choices}, {NULL, 0, 0, 0, 0, NULL}};
   json_t *obj = json_pack("{s:s}", "kind", "nope");
   json_t *errors = NULL;
-  assert_int_equal(json_validate(obj, specs, &errors), FN_INVALID);
+  assert_int_equal(body_validate(obj, specs, &errors), FN_INVALID);
   const char *msg = json_string_value(json_object_get(json_array_get(errors, 0), "message"));
   assert_non_null(msg);
   assert_true(strlen(msg) < 256);
   json_decref(errors);
   json_decref(obj);
   obj = json_pack("{s:s}", "kind", "a-rather-long-choice-name-39");
-  assert_int_equal(json_validate(obj, specs, &errors), FN_OK);
+  assert_int_equal(body_validate(obj, specs, &errors), FN_OK);
   json_decref(obj);
 }
 
@@ -372,10 +374,10 @@ static void test_validate_empty_specs(void **state) {
   const field_spec none[] = {{NULL, 0, 0, 0, 0, NULL}};
   json_t *obj = json_object();
   json_t *errors = NULL;
-  assert_int_equal(json_validate(obj, none, &errors), FN_OK);
+  assert_int_equal(body_validate(obj, none, &errors), FN_OK);
   assert_null(errors);
   json_object_set_new(obj, "x", json_true());
-  assert_int_equal(json_validate(obj, none, &errors), FN_INVALID);
+  assert_int_equal(body_validate(obj, none, &errors), FN_INVALID);
   assert_int_equal(json_array_size(errors), 1);
   json_decref(errors);
   json_decref(obj);
@@ -384,8 +386,8 @@ static void test_validate_empty_specs(void **state) {
 static void test_errors_add(void **state) {
   (void)state;
   json_t *errors = NULL;
-  json_errors_add(&errors, "limit", "must be from 1 to 200");
-  json_errors_add(&errors, "cursor", "is not valid");
+  field_errors_add(&errors, "limit", "must be from 1 to 200");
+  field_errors_add(&errors, "cursor", "is not valid");
   assert_int_equal(json_array_size(errors), 2);
   assert_string_equal(json_string_value(json_object_get(json_array_get(errors, 1), "field")), "cursor");
   assert_string_equal(json_string_value(json_object_get(json_array_get(errors, 0), "message")),
@@ -394,17 +396,17 @@ static void test_errors_add(void **state) {
 }
 
 /* The errors list never grows with the request (openapi.yaml: Problem.errors maxItems, FieldError
- * maxLength): at most JSON_ERRORS_MAX entries, field names and messages cut to their bounds in
+ * maxLength): at most FIELD_ERRORS_MAX entries, field names and messages cut to their bounds in
  * characters, and always valid UTF-8. */
 static void test_errors_add_is_bounded(void **state) {
   (void)state;
   json_t *errors = NULL;
-  for (int i = 0; i < JSON_ERRORS_MAX + 50; i++)
-    json_errors_add(&errors, "field", "is wrong");
-  assert_int_equal(json_array_size(errors), JSON_ERRORS_MAX);
+  for (int i = 0; i < FIELD_ERRORS_MAX + 50; i++)
+    field_errors_add(&errors, "field", "is wrong");
+  assert_int_equal(json_array_size(errors), FIELD_ERRORS_MAX);
   json_decref(errors);
 
-  /* 300 two-byte characters: cut to JSON_ERROR_FIELD_MAX characters (not bytes). */
+  /* 300 two-byte characters: cut to FIELD_ERROR_NAME_MAX characters (not bytes). */
   char field[601], message[1001];
   for (int i = 0; i < 300; i++)
     memcpy(field + 2 * i, "\xc3\xa9", 2);
@@ -412,31 +414,31 @@ static void test_errors_add_is_bounded(void **state) {
   memset(message, 'm', 1000);
   message[1000] = '\0';
   errors = NULL;
-  json_errors_add(&errors, field, message);
+  field_errors_add(&errors, field, message);
   assert_int_equal(json_array_size(errors), 1);
   const char *f = json_string_value(json_object_get(json_array_get(errors, 0), "field"));
   const char *m = json_string_value(json_object_get(json_array_get(errors, 0), "message"));
-  assert_int_equal(json_utf8_length(f), JSON_ERROR_FIELD_MAX);
-  assert_int_equal(strlen(f), 2 * JSON_ERROR_FIELD_MAX);
-  assert_int_equal(json_utf8_length(m), JSON_ERROR_MESSAGE_MAX);
+  assert_int_equal(utf8_length(f), FIELD_ERROR_NAME_MAX);
+  assert_int_equal(strlen(f), 2 * FIELD_ERROR_NAME_MAX);
+  assert_int_equal(utf8_length(m), FIELD_ERROR_MESSAGE_MAX);
   json_decref(errors);
 }
 
 static void test_utf8_cut(void **state) {
   (void)state;
-  char *s = json_utf8_cut("abc", 5);
+  char *s = utf8_cut("abc", 5);
   assert_string_equal(s, "abc");
   free(s);
-  s = json_utf8_cut("abcdef", 3);
+  s = utf8_cut("abcdef", 3);
   assert_string_equal(s, "abc");
   free(s);
-  s = json_utf8_cut("a\xc3\xa9\xe2\x82\xacz", 3); /* a, e-acute, euro sign, z: 3 characters, 6 bytes */
+  s = utf8_cut("a\xc3\xa9\xe2\x82\xacz", 3); /* a, e-acute, euro sign, z: 3 characters, 6 bytes */
   assert_string_equal(s, "a\xc3\xa9\xe2\x82\xac");
   free(s);
-  s = json_utf8_cut("ab\xe2\x82", 10); /* a character cut in half at the end: dropped */
+  s = utf8_cut("ab\xe2\x82", 10); /* a character cut in half at the end: dropped */
   assert_string_equal(s, "ab");
   free(s);
-  s = json_utf8_cut("", 0);
+  s = utf8_cut("", 0);
   assert_string_equal(s, "");
   free(s);
 }
@@ -445,42 +447,42 @@ static void test_utf8_cut(void **state) {
 
 static void test_is_uuid(void **state) {
   (void)state;
-  assert_true(json_is_uuid("3f2b8c1e-9a4d-4e6f-8b7a-1c2d3e4f5a6b"));
-  assert_true(json_is_uuid("00000000-0000-0000-0000-000000000000"));
-  assert_true(json_is_uuid("3F2B8C1E-9A4D-4E6F-8B7A-1C2D3E4F5A6B")); /* PostgreSQL accepts upper case */
-  assert_false(json_is_uuid(NULL));
-  assert_false(json_is_uuid(""));
-  assert_false(json_is_uuid("3f2b8c1e-9a4d-4e6f-8b7a-1c2d3e4f5a6"));   /* 35 */
-  assert_false(json_is_uuid("3f2b8c1e-9a4d-4e6f-8b7a-1c2d3e4f5a6b0")); /* 37 */
-  assert_false(json_is_uuid("3f2b8c1e9a4d-4e6f-8b7a-1c2d3e4f5a6b0"));  /* hyphen moved */
-  assert_false(json_is_uuid("3f2b8c1e-9a4d-4e6f-8b7a1-c2d3e4f5a6b"));
-  assert_false(json_is_uuid("3f2b8c1g-9a4d-4e6f-8b7a-1c2d3e4f5a6b")); /* g */
-  assert_false(json_is_uuid("3f2b8c1e-9a4d-4e6f-8b7a-1c2d3e4f5a6 "));
-  assert_false(json_is_uuid("{f2b8c1e-9a4d-4e6f-8b7a-1c2d3e4f5a6}"));
-  assert_false(json_is_uuid("3f2b8c1e-9a4d-4e6f-8b7a-1c2d3e4f5a6\n"));
-  assert_false(json_is_uuid("------------------------------------"));
-  assert_false(json_is_uuid("3f2b8c1e 9a4d 4e6f 8b7a 1c2d3e4f5a6b"));
+  assert_true(text_is_uuid("3f2b8c1e-9a4d-4e6f-8b7a-1c2d3e4f5a6b"));
+  assert_true(text_is_uuid("00000000-0000-0000-0000-000000000000"));
+  assert_true(text_is_uuid("3F2B8C1E-9A4D-4E6F-8B7A-1C2D3E4F5A6B")); /* PostgreSQL accepts upper case */
+  assert_false(text_is_uuid(NULL));
+  assert_false(text_is_uuid(""));
+  assert_false(text_is_uuid("3f2b8c1e-9a4d-4e6f-8b7a-1c2d3e4f5a6"));   /* 35 */
+  assert_false(text_is_uuid("3f2b8c1e-9a4d-4e6f-8b7a-1c2d3e4f5a6b0")); /* 37 */
+  assert_false(text_is_uuid("3f2b8c1e9a4d-4e6f-8b7a-1c2d3e4f5a6b0"));  /* hyphen moved */
+  assert_false(text_is_uuid("3f2b8c1e-9a4d-4e6f-8b7a1-c2d3e4f5a6b"));
+  assert_false(text_is_uuid("3f2b8c1g-9a4d-4e6f-8b7a-1c2d3e4f5a6b")); /* g */
+  assert_false(text_is_uuid("3f2b8c1e-9a4d-4e6f-8b7a-1c2d3e4f5a6 "));
+  assert_false(text_is_uuid("{f2b8c1e-9a4d-4e6f-8b7a-1c2d3e4f5a6}"));
+  assert_false(text_is_uuid("3f2b8c1e-9a4d-4e6f-8b7a-1c2d3e4f5a6\n"));
+  assert_false(text_is_uuid("------------------------------------"));
+  assert_false(text_is_uuid("3f2b8c1e 9a4d 4e6f 8b7a 1c2d3e4f5a6b"));
 }
 
 static void test_is_email(void **state) {
   (void)state;
-  assert_true(json_is_email("a@b.co"));
-  assert_true(json_is_email("first.last+tag@mail.example.org"));
-  assert_false(json_is_email(NULL));
-  assert_false(json_is_email(""));
-  assert_false(json_is_email("plainaddress"));
-  assert_false(json_is_email("@example.org"));
-  assert_false(json_is_email("a@"));
-  assert_false(json_is_email("a@@example.org"));
-  assert_false(json_is_email("a@b@example.org"));
-  assert_false(json_is_email("a@localhost"));
-  assert_false(json_is_email("a@.org"));
-  assert_false(json_is_email("a@example."));
-  assert_false(json_is_email("a b@example.org"));
-  assert_false(json_is_email("a@exa mple.org"));
-  assert_false(json_is_email("a\t@example.org"));
-  assert_false(json_is_email("a@example.org\n"));
-  assert_false(json_is_email("a@example.org\x7f"));
+  assert_true(text_is_email("a@b.co"));
+  assert_true(text_is_email("first.last+tag@mail.example.org"));
+  assert_false(text_is_email(NULL));
+  assert_false(text_is_email(""));
+  assert_false(text_is_email("plainaddress"));
+  assert_false(text_is_email("@example.org"));
+  assert_false(text_is_email("a@"));
+  assert_false(text_is_email("a@@example.org"));
+  assert_false(text_is_email("a@b@example.org"));
+  assert_false(text_is_email("a@localhost"));
+  assert_false(text_is_email("a@.org"));
+  assert_false(text_is_email("a@example."));
+  assert_false(text_is_email("a b@example.org"));
+  assert_false(text_is_email("a@exa mple.org"));
+  assert_false(text_is_email("a\t@example.org"));
+  assert_false(text_is_email("a@example.org\n"));
+  assert_false(text_is_email("a@example.org\x7f"));
 
   /* 254 characters is the longest address; 255 is refused. */
   char addr[300];
@@ -489,58 +491,58 @@ static void test_is_email(void **state) {
   size_t dl = strlen(domain);
   memcpy(addr + 254 - dl, domain, dl + 1);
   assert_int_equal(strlen(addr), 254);
-  assert_true(json_is_email(addr));
+  assert_true(text_is_email(addr));
   memset(addr, 'a', sizeof addr);
   memcpy(addr + 255 - dl, domain, dl + 1);
   assert_int_equal(strlen(addr), 255);
-  assert_false(json_is_email(addr));
+  assert_false(text_is_email(addr));
 }
 
 static void test_is_slug(void **state) {
   (void)state;
-  assert_true(json_is_slug("cbt", 1, 64));
-  assert_true(json_is_slug("cbt-uk-2024", 1, 64));
-  assert_true(json_is_slug("a", 1, 1));
-  assert_true(json_is_slug("0-9", 1, 64));
-  assert_false(json_is_slug(NULL, 1, 64));
-  assert_false(json_is_slug("", 0, 64)); /* never empty, whatever min says */
-  assert_false(json_is_slug("-cbt", 1, 64));
-  assert_false(json_is_slug("cbt-", 1, 64));
-  assert_false(json_is_slug("-", 1, 64));
-  assert_false(json_is_slug("cbt--uk", 1, 64));
-  assert_false(json_is_slug("CBT", 1, 64));
-  assert_false(json_is_slug("cbt_uk", 1, 64));
-  assert_false(json_is_slug("cbt uk", 1, 64));
-  assert_false(json_is_slug("cbt.uk", 1, 64));
-  assert_false(json_is_slug("caf\xc3\xa9", 1, 64));
-  assert_false(json_is_slug("cbt/uk", 1, 64));
+  assert_true(text_is_slug("cbt", 1, 64));
+  assert_true(text_is_slug("cbt-uk-2024", 1, 64));
+  assert_true(text_is_slug("a", 1, 1));
+  assert_true(text_is_slug("0-9", 1, 64));
+  assert_false(text_is_slug(NULL, 1, 64));
+  assert_false(text_is_slug("", 0, 64)); /* never empty, whatever min says */
+  assert_false(text_is_slug("-cbt", 1, 64));
+  assert_false(text_is_slug("cbt-", 1, 64));
+  assert_false(text_is_slug("-", 1, 64));
+  assert_false(text_is_slug("cbt--uk", 1, 64));
+  assert_false(text_is_slug("CBT", 1, 64));
+  assert_false(text_is_slug("cbt_uk", 1, 64));
+  assert_false(text_is_slug("cbt uk", 1, 64));
+  assert_false(text_is_slug("cbt.uk", 1, 64));
+  assert_false(text_is_slug("caf\xc3\xa9", 1, 64));
+  assert_false(text_is_slug("cbt/uk", 1, 64));
   /* Bounds are inclusive lengths. */
-  assert_true(json_is_slug("abc", 3, 3));
-  assert_false(json_is_slug("ab", 3, 5));
-  assert_false(json_is_slug("abcdef", 3, 5));
+  assert_true(text_is_slug("abc", 3, 3));
+  assert_false(text_is_slug("ab", 3, 5));
+  assert_false(text_is_slug("abcdef", 3, 5));
 }
 
 static void test_utf8_length(void **state) {
   (void)state;
-  assert_int_equal(json_utf8_length(""), 0);
-  assert_int_equal(json_utf8_length("abc"), 3);
-  assert_int_equal(json_utf8_length("h\xc3\xa9llo"), 5);             /* é */
-  assert_int_equal(json_utf8_length("\xe6\x97\xa5\xe6\x9c\xac"), 2); /* 日本 */
-  assert_int_equal(json_utf8_length("\xf0\x9f\x99\x82!"), 2);        /* 🙂! */
-  assert_int_equal(json_utf8_length("e\xcc\x81"), 2);                /* e + combining acute: two code points */
+  assert_int_equal(utf8_length(""), 0);
+  assert_int_equal(utf8_length("abc"), 3);
+  assert_int_equal(utf8_length("h\xc3\xa9llo"), 5);             /* é */
+  assert_int_equal(utf8_length("\xe6\x97\xa5\xe6\x9c\xac"), 2); /* 日本 */
+  assert_int_equal(utf8_length("\xf0\x9f\x99\x82!"), 2);        /* 🙂! */
+  assert_int_equal(utf8_length("e\xcc\x81"), 2);                /* e + combining acute: two code points */
 }
 
 /* The header promises -1 for input that is not UTF-8 (it is also used for passwords read
  * from standard input, which Jansson has not checked). */
 static void test_utf8_length_invalid(void **state) {
   (void)state;
-  assert_int_equal(json_utf8_length("\xff"), -1);
-  assert_int_equal(json_utf8_length("abc\x80"), -1);          /* lone continuation byte */
-  assert_int_equal(json_utf8_length("\xc3"), -1);             /* truncated sequence */
-  assert_int_equal(json_utf8_length("\xe6\x97"), -1);         /* truncated sequence */
-  assert_int_equal(json_utf8_length("\xc0\xaf"), -1);         /* overlong "/" */
-  assert_int_equal(json_utf8_length("\xed\xa0\x80"), -1);     /* UTF-16 surrogate */
-  assert_int_equal(json_utf8_length("\xf4\x90\x80\x80"), -1); /* above U+10FFFF */
+  assert_int_equal(utf8_length("\xff"), -1);
+  assert_int_equal(utf8_length("abc\x80"), -1);          /* lone continuation byte */
+  assert_int_equal(utf8_length("\xc3"), -1);             /* truncated sequence */
+  assert_int_equal(utf8_length("\xe6\x97"), -1);         /* truncated sequence */
+  assert_int_equal(utf8_length("\xc0\xaf"), -1);         /* overlong "/" */
+  assert_int_equal(utf8_length("\xed\xa0\x80"), -1);     /* UTF-16 surrogate */
+  assert_int_equal(utf8_length("\xf4\x90\x80\x80"), -1); /* above U+10FFFF */
 }
 
 int main(void) {
@@ -575,5 +577,5 @@ int main(void) {
       cmocka_unit_test(test_utf8_length),
       cmocka_unit_test(test_utf8_length_invalid),
   };
-  return cmocka_run_group_tests_name("json_util", tests, NULL, NULL);
+  return cmocka_run_group_tests_name("body", tests, NULL, NULL);
 }

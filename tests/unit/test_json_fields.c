@@ -1,5 +1,5 @@
-/* Unit tests for the field types added for meetings in src/core/json_util.c: FIELD_TIMESTAMP (RFC 3339
- * date-times, optionally bounded by year) with json_parse_timestamp(), and FIELD_STRING_ARRAY (item count
+/* Unit tests for the field types added for meetings in src/core/body.c: FIELD_TIMESTAMP (RFC 3339
+ * date-times, optionally bounded by year) with rfc3339_parse(), and FIELD_STRING_ARRAY (item count
  * bounds in min/max, item length bound in FIELD_ITEM_MAX()). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,13 +11,15 @@
 
 #include <cmocka.h>
 
-#include "forumnet/json_util.h"
+#include "forumnet/body.h"
+#include "forumnet/text.h"
+#include "forumnet/timestamp.h"
 
-/* ---- json_parse_timestamp ---- */
+/* ---- rfc3339_parse ---- */
 
 static long long epoch_us(const char *s) {
   long long us = -1;
-  if (!json_parse_timestamp(s, &us))
+  if (!rfc3339_parse(s, &us))
     fail_msg("\"%s\" was rejected", s);
   return us;
 }
@@ -41,8 +43,8 @@ static void test_timestamp_valid(void **state) {
   assert_int_equal(epoch_us("2000-02-29T00:00:00Z"), 951782400LL * 1000000);
   assert_int_equal(epoch_us("1969-12-31T23:59:59Z"), -1000000);
   assert_int_equal(epoch_us("2026-12-31T23:59:59Z"), 1798761599LL * 1000000);
-  assert_true(json_parse_timestamp("0001-01-01T00:00:00Z", NULL));
-  assert_true(json_parse_timestamp("9999-12-31T23:59:59.999999+23:59", NULL));
+  assert_true(rfc3339_parse("0001-01-01T00:00:00Z", NULL));
+  assert_true(rfc3339_parse("9999-12-31T23:59:59.999999+23:59", NULL));
 }
 
 static void test_timestamp_invalid(void **state) {
@@ -80,14 +82,14 @@ static void test_timestamp_invalid(void **state) {
       "now",
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-    if (json_parse_timestamp(bad[i], NULL))
+    if (rfc3339_parse(bad[i], NULL))
       fail_msg("\"%s\" was accepted", bad[i]);
-  assert_false(json_parse_timestamp(NULL, NULL));
+  assert_false(rfc3339_parse(NULL, NULL));
   /* ... unless divisible by 400. */
-  assert_true(json_parse_timestamp("2000-02-29T10:00:00Z", NULL));
+  assert_true(rfc3339_parse("2000-02-29T10:00:00Z", NULL));
 }
 
-/* ---- json_validate with the new types ---- */
+/* ---- body_validate with the new types ---- */
 
 static const field_spec meeting_specs[] = {
     {"starts_at", FIELD_TIMESTAMP, FIELD_REQUIRED, 1900, 2999, NULL},
@@ -108,7 +110,7 @@ static const char *validate_with(const char *key, const char *value) {
     fail_msg("bad test value %s: %s", value, e.text);
   json_object_set_new(obj, key, v);
   json_t *errors = (json_t *)0x1;
-  fn_status st = json_validate(obj, meeting_specs, &errors);
+  fn_status st = body_validate(obj, meeting_specs, &errors);
   json_decref(obj);
   if (st == FN_OK) {
     assert_null(errors);
@@ -156,7 +158,7 @@ static void test_validate_missing_timestamp(void **state) {
   (void)state;
   json_t *obj = json_object();
   json_t *errors = NULL;
-  assert_int_equal(json_validate(obj, meeting_specs, &errors), FN_INVALID);
+  assert_int_equal(body_validate(obj, meeting_specs, &errors), FN_INVALID);
   assert_int_equal(json_array_size(errors), 1);
   assert_string_equal(json_string_value(json_object_get(json_array_get(errors, 0), "field")), "starts_at");
   json_decref(errors);

@@ -1,5 +1,5 @@
-#ifndef FORUMNET_JSON_UTIL_H
-#define FORUMNET_JSON_UTIL_H
+#ifndef FORUMNET_BODY_H
+#define FORUMNET_BODY_H
 
 #include <jansson.h>
 #include <stddef.h>
@@ -8,7 +8,7 @@
 
 /* Parses a request body that must be one JSON object. Duplicate keys are rejected.
  * On FN_OK *out is a new reference (caller decrefs); otherwise detail says why. */
-fn_status json_parse_object(const void *data, size_t len, json_t **out, char *detail, size_t detail_len);
+fn_status body_parse_object(const void *data, size_t len, json_t **out, char *detail, size_t detail_len);
 
 typedef enum field_type {
   FIELD_STRING,  /* min/max are lengths in characters; blank strings fail when min >= 1 */
@@ -23,8 +23,8 @@ typedef enum field_type {
                          the year as written when max > 0 */
   FIELD_STRING_ARRAY, /* array of non-blank strings; min/max bound the item count, FIELD_ITEM_MAX(n) in flags
                          the length of each item in characters */
-  FIELD_ARRAY,        /* any array; min/max bound the item count (validate items with json_validate_items) */
-  FIELD_OBJECT,       /* any object (validate members with json_validate_nested) */
+  FIELD_ARRAY,        /* any array; min/max bound the item count (validate items with body_validate_items) */
+  FIELD_OBJECT,       /* any object (validate members with body_validate_nested) */
 } field_type;
 
 enum { FIELD_REQUIRED = 1, FIELD_NULLABLE = 2 };
@@ -43,46 +43,29 @@ typedef struct field_spec {
 /* Checks obj against specs: unknown fields, read-only fields, missing required fields,
  * wrong types and out-of-range values each add {"field", "message"} to *errors.
  * Returns FN_OK, or FN_INVALID with *errors a new reference (caller decrefs). */
-fn_status json_validate(const json_t *obj, const field_spec *specs, json_t **errors);
+fn_status body_validate(const json_t *obj, const field_spec *specs, json_t **errors);
 
 /* Validates every item of array (the body member `field`) as an object against item_specs,
  * adding errors named "field[i].name" (or "field[i]" for a non-object) to *errors (created when
  * NULL). Returns FN_OK or FN_INVALID. */
-fn_status json_validate_items(const json_t *array, const char *field, const field_spec *item_specs, json_t **errors);
+fn_status body_validate_items(const json_t *array, const char *field, const field_spec *item_specs, json_t **errors);
 
 /* Validates obj (the body member `field`) against specs, adding errors named "field.name". */
-fn_status json_validate_nested(const json_t *obj, const char *field, const field_spec *specs, json_t **errors);
+fn_status body_validate_nested(const json_t *obj, const char *field, const field_spec *specs, json_t **errors);
 
 /* Bounds of a validation problem's `errors` list, so that its size never follows the request's (a body
- * of many, or long, unknown keys): at most JSON_ERRORS_MAX entries (the first ones), each field name cut
- * to JSON_ERROR_FIELD_MAX and each message to JSON_ERROR_MESSAGE_MAX characters. openapi.yaml
+ * of many, or long, unknown keys): at most FIELD_ERRORS_MAX entries (the first ones), each field name cut
+ * to FIELD_ERROR_NAME_MAX and each message to FIELD_ERROR_MESSAGE_MAX characters. openapi.yaml
  * (Problem.errors, FieldError) documents the same numbers. */
-#define JSON_ERRORS_MAX 100
-#define JSON_ERROR_FIELD_MAX 128
-#define JSON_ERROR_MESSAGE_MAX 256
+#define FIELD_ERRORS_MAX 100
+#define FIELD_ERROR_NAME_MAX 128
+#define FIELD_ERROR_MESSAGE_MAX 256
 
 /* Appends {"field": field, "message": message} to errors (created when *errors is NULL), within the
- * bounds above: nothing is appended once the list holds JSON_ERRORS_MAX entries. */
-void json_errors_add(json_t **errors, const char *field, const char *message);
-
-/* Validators shared with query-parameter parsing. */
-int json_is_uuid(const char *s);
-int json_is_email(const char *s);
-int json_is_slug(const char *s, long min, long max);
-/* Number of UTF-8 code points, or -1 if s is not valid UTF-8. */
-long json_utf8_length(const char *s);
-/* A new string: s cut to at most max_chars code points, then to its longest valid UTF-8 prefix (NULL
- * when out of memory). The caller frees it. */
-char *json_utf8_cut(const char *s, long max_chars);
-/* 1 if s is an RFC 3339 date-time (seconds 00-59, fraction of 1-9 digits, Z or +-HH:MM; T and Z in
- * either case) no earlier than 0001-01-01T00:00:00Z (PostgreSQL has no year 0); then *epoch_us (if not
- * NULL) is the instant in microseconds since 1970-01-01T00:00:00Z. */
-int json_parse_timestamp(const char *s, long long *epoch_us);
-
-/* 1 if s is one of choices (NULL-terminated). */
-int json_is_choice(const char *s, const char *const *choices);
+ * bounds above: nothing is appended once the list holds FIELD_ERRORS_MAX entries. */
+void field_errors_add(json_t **errors, const char *field, const char *message);
 
 /* String member or NULL (borrowed). */
-const char *json_get_string(const json_t *obj, const char *key);
+const char *body_string(const json_t *obj, const char *key);
 
 #endif
