@@ -4,12 +4,12 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "forumnet/body.h"
 #include "forumnet/config.h"
 #include "forumnet/db.h"
-#include "forumnet/body.h"
+#include "forumnet/status.h"
 #include "forumnet/text.h"
 #include "forumnet/timestamp.h"
-#include "forumnet/status.h"
 
 /* Network roles, ordered by reach so "up to facilitator" is a comparison. */
 typedef enum member_role { ROLE_NONE = 0, ROLE_PRACTITIONER, ROLE_FACILITATOR, ROLE_MANAGER, ROLE_ADMIN } member_role;

@@ -6,12 +6,12 @@
 #include <string.h>
 
 #include "forumnet/audit_db.h"
-#include "forumnet/cli.h"
 #include "forumnet/body.h"
-#include "forumnet/text.h"
-#include "forumnet/timestamp.h"
+#include "forumnet/cli.h"
 #include "forumnet/members_db.h"
 #include "forumnet/password.h"
+#include "forumnet/text.h"
+#include "forumnet/timestamp.h"
 
 static int usage(void) {
   fprintf(stderr, "usage: forumnet admin create --email EMAIL --role admin|manager|facilitator|practitioner\n"

@@ -16,12 +16,12 @@
 
 #include "forumnet/auth_db.h"
 #include "forumnet/body.h"
-#include "forumnet/text.h"
-#include "forumnet/timestamp.h"
 #include "forumnet/log.h"
 #include "forumnet/metrics.h"
 #include "forumnet/router.h"
 #include "forumnet/server.h"
+#include "forumnet/text.h"
+#include "forumnet/timestamp.h"
 #include "forumnet/token.h"
 
 #define CORS_ALLOW_HEADERS "Authorization, Content-Type, If-Match, If-None-Match, Idempotency-Key, X-Request-Id"

@@ -76,7 +76,7 @@ fn_status page_from_request(fn_req *req, page_request *out) {
     return FN_OK;
   json_t *errors = NULL;
   field_errors_add(&errors, field,
-                  strcmp(field, "limit") == 0 ? "must be a whole number from 1 to 200" : "is not a valid cursor");
+                   strcmp(field, "limit") == 0 ? "must be a whole number from 1 to 200" : "is not a valid cursor");
   reply_invalid(req, errors);
   return FN_INVALID;
 }

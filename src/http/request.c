@@ -4,11 +4,11 @@
 #include <string.h>
 #include <ulfius.h>
 
-#include "forumnet/http.h"
 #include "forumnet/body.h"
+#include "forumnet/http.h"
+#include "forumnet/log.h"
 #include "forumnet/text.h"
 #include "forumnet/timestamp.h"
-#include "forumnet/log.h"
 
 /* Longest problem `detail`, in characters (openapi.yaml: Problem.detail maxLength). */
 #define PROBLEM_DETAIL_MAX 500

@@ -2,13 +2,13 @@
 #include <string.h>
 
 #include "forumnet/audit_db.h"
-#include "forumnet/http.h"
 #include "forumnet/body.h"
-#include "forumnet/text.h"
-#include "forumnet/timestamp.h"
+#include "forumnet/http.h"
 #include "forumnet/members_db.h"
 #include "forumnet/pagination.h"
 #include "forumnet/routes.h"
+#include "forumnet/text.h"
+#include "forumnet/timestamp.h"
 
 static void audit_http_list(fn_req *req) {
   page_request page;

@@ -8,14 +8,14 @@
 
 #include "forumnet/audit_db.h"
 #include "forumnet/auth_db.h"
-#include "forumnet/http.h"
 #include "forumnet/body.h"
-#include "forumnet/text.h"
-#include "forumnet/timestamp.h"
+#include "forumnet/http.h"
 #include "forumnet/members_db.h"
 #include "forumnet/partners_db.h"
 #include "forumnet/password.h"
 #include "forumnet/routes.h"
+#include "forumnet/text.h"
+#include "forumnet/timestamp.h"
 #include "forumnet/token.h"
 
 static const field_spec login_fields[] = {

@@ -3,14 +3,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "forumnet/body.h"
 #include "forumnet/calendar_db.h"
 #include "forumnet/events_db.h"
 #include "forumnet/http.h"
 #include "forumnet/ics.h"
-#include "forumnet/body.h"
+#include "forumnet/routes.h"
 #include "forumnet/text.h"
 #include "forumnet/timestamp.h"
-#include "forumnet/routes.h"
 
 /* A column, or NULL for SQL NULL (borrowed from res). */
 static const char *column(PGresult *res, int row, int col) {

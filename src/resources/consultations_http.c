@@ -5,13 +5,13 @@
 #include <string.h>
 
 #include "forumnet/audit_db.h"
+#include "forumnet/body.h"
 #include "forumnet/consultations_db.h"
 #include "forumnet/http.h"
-#include "forumnet/body.h"
-#include "forumnet/text.h"
-#include "forumnet/timestamp.h"
 #include "forumnet/pagination.h"
 #include "forumnet/routes.h"
+#include "forumnet/text.h"
+#include "forumnet/timestamp.h"
 
 static const char *const status_choices[] = {"draft", "open", "closed", "outcome_published", NULL};
 static const char *const action_status_choices[] = {"planned", "in_progress", "done", "not_doing", NULL};
@@ -299,7 +299,7 @@ static void consultations_http_update(fn_req *req) {
       if (st == FN_INVALID) { /* the only CHECK a valid body can break: the dates against the stored ones */
         json_t *errors = NULL;
         field_errors_add(&errors, json_object_get(req->body, "closes_at") ? "closes_at" : "opens_at",
-                        "closes_at must be after opens_at");
+                         "closes_at must be after opens_at");
         db_rollback(db);
         reply_invalid(req, errors);
         return;

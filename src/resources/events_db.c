@@ -8,9 +8,9 @@
 #include <string.h>
 
 #include "forumnet/body.h"
+#include "forumnet/members_db.h"
 #include "forumnet/text.h"
 #include "forumnet/timestamp.h"
-#include "forumnet/members_db.h"
 
 #define EVENT_JSON_SQL                                                                                                 \
   "json_build_object('id', e.id, 'kind', e.kind, 'title', e.title, 'description', e.description,"                      \

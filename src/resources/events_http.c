@@ -8,14 +8,14 @@
 #include <string.h>
 
 #include "forumnet/audit_db.h"
+#include "forumnet/body.h"
 #include "forumnet/events_db.h"
 #include "forumnet/http.h"
-#include "forumnet/body.h"
-#include "forumnet/text.h"
-#include "forumnet/timestamp.h"
 #include "forumnet/pagination.h"
 #include "forumnet/registrations_db.h"
 #include "forumnet/routes.h"
+#include "forumnet/text.h"
+#include "forumnet/timestamp.h"
 
 static const char *const kind_choices[] = {"learning_forum",  "seminar", "workshop", "training",
                                            "network_meeting", "other",   NULL};
@@ -101,8 +101,7 @@ static void check_event_body(const json_t *body, int is_partner, json_t **errors
     }
   }
   long long starts, ends;
-  if (rfc3339_parse(body_string(body, "starts_at"), &starts) &&
-      rfc3339_parse(body_string(body, "ends_at"), &ends) &&
+  if (rfc3339_parse(body_string(body, "starts_at"), &starts) && rfc3339_parse(body_string(body, "ends_at"), &ends) &&
       (ends <= starts || ends - starts > MAX_EVENT_SECONDS * 1000000LL))
     field_errors_add(errors, "ends_at", "must be after starts_at, and at most 14 days later");
   const char *url = body_string(body, "online_url");
@@ -308,13 +307,12 @@ static void events_http_update(fn_req *req) {
   /* One time sent alone is checked against the stored other one. */
   long long starts = a.starts_us, ends = a.ends_us;
   const char *starts_text = body_string(req->body, "starts_at"), *ends_text = body_string(req->body, "ends_at");
-  if ((starts_text && !rfc3339_parse(starts_text, &starts)) ||
-      (ends_text && !rfc3339_parse(ends_text, &ends)))
+  if ((starts_text && !rfc3339_parse(starts_text, &starts)) || (ends_text && !rfc3339_parse(ends_text, &ends)))
     starts = ends = 0;
   if ((starts_text || ends_text) && (ends <= starts || ends - starts > MAX_EVENT_SECONDS * 1000000LL)) {
     json_t *errors = NULL;
     field_errors_add(&errors, ends_text ? "ends_at" : "starts_at",
-                    "must leave the event 0 to 14 days long, ending after it starts");
+                     "must leave the event 0 to 14 days long, ending after it starts");
     db_rollback(db);
     reply_invalid(req, errors);
     return;

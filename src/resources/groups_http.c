@@ -4,14 +4,14 @@
 #include <string.h>
 
 #include "forumnet/audit_db.h"
+#include "forumnet/body.h"
 #include "forumnet/groups_db.h"
 #include "forumnet/http.h"
-#include "forumnet/body.h"
-#include "forumnet/text.h"
-#include "forumnet/timestamp.h"
 #include "forumnet/pagination.h"
 #include "forumnet/routes.h"
 #include "forumnet/sites_db.h"
+#include "forumnet/text.h"
+#include "forumnet/timestamp.h"
 
 static const char *const composition_choices[] = {"multi_disciplinary", "single_discipline", NULL};
 static const char *const focus_choices[] = {"organisation", "locality", "specialism", "other", NULL};

@@ -5,14 +5,14 @@
 #include <strings.h>
 
 #include "forumnet/audit_db.h"
+#include "forumnet/body.h"
 #include "forumnet/groups_db.h"
 #include "forumnet/http.h"
-#include "forumnet/body.h"
-#include "forumnet/text.h"
-#include "forumnet/timestamp.h"
 #include "forumnet/meetings_db.h"
 #include "forumnet/pagination.h"
 #include "forumnet/routes.h"
+#include "forumnet/text.h"
+#include "forumnet/timestamp.h"
 
 /* Years a meeting may be given in: they keep every instant (and its cursor) a four-digit UTC year. */
 #define MEETING_FIRST_YEAR 1900

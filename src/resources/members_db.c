@@ -141,9 +141,8 @@ static const db_stmt insert_member = {
 fn_status members_db_insert(db_conn *db, const json_t *body, const char *password_hash, char **json, long *version,
                             char id_out[37]) {
   fn_status st;
-  const char *params[] = {body_string(body, "email"),        body_string(body, "display_name"),
-                          body_string(body, "role"),         body_string(body, "discipline"),
-                          body_string(body, "home_site_id"), password_hash};
+  const char *params[] = {body_string(body, "email"),      body_string(body, "display_name"), body_string(body, "role"),
+                          body_string(body, "discipline"), body_string(body, "home_site_id"), password_hash};
   PGresult *res = db_exec(db, &insert_member, 6, params, &st);
   if (res == NULL)
     return st;

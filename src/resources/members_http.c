@@ -5,17 +5,17 @@
 
 #include "forumnet/audit_db.h"
 #include "forumnet/auth_db.h"
+#include "forumnet/body.h"
 #include "forumnet/groups_db.h"
 #include "forumnet/http.h"
-#include "forumnet/body.h"
-#include "forumnet/text.h"
-#include "forumnet/timestamp.h"
 #include "forumnet/members_db.h"
 #include "forumnet/pagination.h"
 #include "forumnet/password.h"
 #include "forumnet/registrations_db.h"
 #include "forumnet/routes.h"
 #include "forumnet/sites_db.h"
+#include "forumnet/text.h"
+#include "forumnet/timestamp.h"
 
 /* What a manager is told when the email belongs to an account outside their sites: it does not say
  * that an account exists, nor whose or where (README "Members"). */

@@ -6,14 +6,14 @@
 #include <string.h>
 
 #include "forumnet/audit_db.h"
+#include "forumnet/body.h"
 #include "forumnet/groups_db.h"
 #include "forumnet/http.h"
-#include "forumnet/body.h"
-#include "forumnet/text.h"
-#include "forumnet/timestamp.h"
 #include "forumnet/memberships_db.h"
 #include "forumnet/pagination.h"
 #include "forumnet/routes.h"
+#include "forumnet/text.h"
+#include "forumnet/timestamp.h"
 
 static const char *const invite_role_choices[] = {"member", "facilitator", "representative", NULL};
 static const char *const role_choices[] = {"member", "convener", "facilitator", "representative", NULL};

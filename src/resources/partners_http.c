@@ -5,15 +5,15 @@
 #include <string.h>
 
 #include "forumnet/audit_db.h"
-#include "forumnet/http.h"
 #include "forumnet/body.h"
-#include "forumnet/text.h"
-#include "forumnet/timestamp.h"
+#include "forumnet/http.h"
 #include "forumnet/members_db.h"
 #include "forumnet/pagination.h"
 #include "forumnet/partners_db.h"
 #include "forumnet/password.h"
 #include "forumnet/routes.h"
+#include "forumnet/text.h"
+#include "forumnet/timestamp.h"
 
 #define PARTNER_READ_ONLY_FIELDS                                                                                       \
   {"id", FIELD_READ_ONLY, 0, 0, 0, NULL}, {"client_id", FIELD_READ_ONLY, 0, 0, 0, NULL},                               \
@@ -93,8 +93,8 @@ static void partners_http_create(fn_req *req) {
   new_secret(secret, digest);
   json_t *details = json_pack("{s:s}", "client_id", client_id);
   if ((st = require_admin(req, db, 1)) == FN_OK &&
-      (st = partners_db_insert(db, body_string(req->body, "name"),
-                               json_is_true(json_object_get(req->body, "trusted")), client_id, digest, id)) == FN_OK &&
+      (st = partners_db_insert(db, body_string(req->body, "name"), json_is_true(json_object_get(req->body, "trusted")),
+                               client_id, digest, id)) == FN_OK &&
       (st = audit_db_record(db, req, "partner.created", "partner", id, details)) == FN_OK)
     st = commit_and_reply_partner(req, 201, id, secret);
   json_decref(details);

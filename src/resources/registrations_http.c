@@ -3,14 +3,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "forumnet/body.h"
 #include "forumnet/events_db.h"
 #include "forumnet/http.h"
-#include "forumnet/body.h"
-#include "forumnet/text.h"
-#include "forumnet/timestamp.h"
 #include "forumnet/pagination.h"
 #include "forumnet/registrations_db.h"
 #include "forumnet/routes.h"
+#include "forumnet/text.h"
+#include "forumnet/timestamp.h"
 
 /* `waitlisted` is the server's answer to `going` past capacity, never a member's request. */
 static const char *const registration_answers[] = {"going", "interested", "declined", NULL};

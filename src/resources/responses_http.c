@@ -6,13 +6,13 @@
 #include <string.h>
 
 #include "forumnet/audit_db.h"
+#include "forumnet/body.h"
 #include "forumnet/consultations_db.h"
 #include "forumnet/http.h"
-#include "forumnet/body.h"
-#include "forumnet/text.h"
-#include "forumnet/timestamp.h"
 #include "forumnet/responses_db.h"
 #include "forumnet/routes.h"
+#include "forumnet/text.h"
+#include "forumnet/timestamp.h"
 
 static const char *const response_status_choices[] = {"draft", "submitted", NULL};
 

@@ -104,9 +104,8 @@ static const db_stmt insert_site = {"sites_insert",
 
 fn_status sites_db_insert(db_conn *db, const json_t *body, char **json, long *version, char id_out[37]) {
   fn_status st;
-  const char *params[] = {body_string(body, "slug"), body_string(body, "name"),
-                          body_string(body, "organisation"), body_string(body, "region"),
-                          body_string(body, "timezone")};
+  const char *params[] = {body_string(body, "slug"), body_string(body, "name"), body_string(body, "organisation"),
+                          body_string(body, "region"), body_string(body, "timezone")};
   PGresult *res = db_exec(db, &insert_site, 5, params, &st);
   if (res == NULL)
     return st;

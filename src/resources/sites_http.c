@@ -4,14 +4,14 @@
 #include <string.h>
 
 #include "forumnet/audit_db.h"
+#include "forumnet/body.h"
 #include "forumnet/groups_db.h"
 #include "forumnet/http.h"
-#include "forumnet/body.h"
-#include "forumnet/text.h"
-#include "forumnet/timestamp.h"
 #include "forumnet/pagination.h"
 #include "forumnet/routes.h"
 #include "forumnet/sites_db.h"
+#include "forumnet/text.h"
+#include "forumnet/timestamp.h"
 
 #define SITE_READ_ONLY_FIELDS                                                                                          \
   {"id", FIELD_READ_ONLY, 0, 0, 0, NULL}, {"archived_at", FIELD_READ_ONLY, 0, 0, 0, NULL},                             \

@@ -10,16 +10,16 @@
 #include <strings.h>
 #include <time.h>
 
-#include "forumnet/http.h"
 #include "forumnet/body.h"
-#include "forumnet/text.h"
-#include "forumnet/timestamp.h"
+#include "forumnet/http.h"
 #include "forumnet/members_db.h"
 #include "forumnet/pagination.h"
 #include "forumnet/routes.h"
 #include "forumnet/sites_db.h"
 #include "forumnet/summaries.h"
 #include "forumnet/summaries_db.h"
+#include "forumnet/text.h"
+#include "forumnet/timestamp.h"
 
 #define DEFAULT_WINDOW_SECONDS (365L * 24 * 3600)
 #define DAY_SECONDS 86400LL

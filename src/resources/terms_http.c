@@ -7,14 +7,14 @@
 #include <string.h>
 
 #include "forumnet/audit_db.h"
+#include "forumnet/body.h"
 #include "forumnet/groups_db.h"
 #include "forumnet/http.h"
-#include "forumnet/body.h"
-#include "forumnet/text.h"
-#include "forumnet/timestamp.h"
 #include "forumnet/pagination.h"
 #include "forumnet/routes.h"
 #include "forumnet/terms_db.h"
+#include "forumnet/text.h"
+#include "forumnet/timestamp.h"
 
 static const field_spec terms_create_fields[] = {
     {"body", FIELD_STRING, FIELD_REQUIRED, 1, 20000, NULL},
@@ -105,8 +105,7 @@ static void terms_http_publish(fn_req *req) {
     return;
   if ((st = db_begin(db)) != FN_OK || (st = groups_db_access(db, gid, req->caller.id, 1, &a)) != FN_OK ||
       (st = groups_require_leader(&a)) != FN_OK || (st = groups_require_open(&a, &detail)) != FN_OK ||
-      (st = terms_db_publish(db, gid, body_string(req->body, "body"), review_on, req->caller.id, &version)) !=
-          FN_OK)
+      (st = terms_db_publish(db, gid, body_string(req->body, "body"), review_on, req->caller.id, &version)) != FN_OK)
     goto fail;
   json_t *details = json_pack("{s:i}", "version", version);
   st = audit_db_record(db, req, "group.terms_published", "group", gid, details);

@@ -17,10 +17,10 @@
 #include <time.h>
 
 #include "forumnet/body.h"
-#include "forumnet/text.h"
-#include "forumnet/timestamp.h"
 #include "forumnet/pagination.h"
 #include "forumnet/router.h"
+#include "forumnet/text.h"
+#include "forumnet/timestamp.h"
 #include "fuzz_common.h"
 
 static fuzz_app fa;

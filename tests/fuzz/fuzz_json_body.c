@@ -20,9 +20,9 @@
 #include <string.h>
 
 #include "forumnet/body.h"
+#include "forumnet/router.h"
 #include "forumnet/text.h"
 #include "forumnet/timestamp.h"
-#include "forumnet/router.h"
 #include "fuzz_common.h"
 
 /* ---- 1. every field type ---- */

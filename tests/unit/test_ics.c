@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "forumnet/ics.h"
 #include "forumnet/body.h"
+#include "forumnet/ics.h"
 #include "forumnet/text.h"
 #include "forumnet/timestamp.h"
 
