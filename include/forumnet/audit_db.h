@@ -3,15 +3,15 @@
 
 #include <jansson.h>
 
+#include "forumnet/caller.h"
 #include "forumnet/db.h"
-#include "forumnet/http.h"
-#include "forumnet/pagination.h"
+#include "forumnet/page.h"
 
-/* Writes one audit row for the change req is making. Call inside the change's own
- * transaction so that the row and the change commit or roll back together.
- * details is borrowed and may be NULL. Actor and request id come from req. */
-fn_status audit_db_record(db_conn *db, const fn_req *req, const char *action, const char *resource_type,
-                          const char *resource_id, const json_t *details);
+/* Writes one audit row for a change that actor (NULL or unauthenticated: the system) makes in the
+ * request request_id. Call inside the change's own transaction so that the row and the change
+ * commit or roll back together. details is borrowed and may be NULL. Handlers call req_audit. */
+fn_status audit_db_record(db_conn *db, const fn_caller *actor, const char *request_id, const char *action,
+                          const char *resource_type, const char *resource_id, const json_t *details);
 
 /* A page of audit rows, oldest first, filtered by actor, resource type, resource id and action
  * (each may be NULL). Columns (json, cursor_key). */

@@ -3,9 +3,9 @@
 
 #include <jansson.h>
 
+#include "forumnet/caller.h"
 #include "forumnet/db.h"
-#include "forumnet/http.h"
-#include "forumnet/pagination.h"
+#include "forumnet/page.h"
 
 /* The caller of an events route: a member or a partner client. */
 typedef struct event_caller {

@@ -3,10 +3,10 @@
 
 #include <jansson.h>
 
+#include "forumnet/caller.h"
 #include "forumnet/db.h"
-#include "forumnet/http.h"
 #include "forumnet/members_db.h"
-#include "forumnet/pagination.h"
+#include "forumnet/page.h"
 
 /* What a caller is to a group, read in one statement: everything the group rules
  * (groups_can_* below) decide on. */

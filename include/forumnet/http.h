@@ -5,17 +5,12 @@
 #include <stddef.h>
 
 #include "forumnet/body.h"
+#include "forumnet/caller.h"
 #include "forumnet/config.h"
 #include "forumnet/db.h"
 #include "forumnet/status.h"
 #include "forumnet/text.h"
 #include "forumnet/timestamp.h"
-
-/* Network roles, ordered by reach so "up to facilitator" is a comparison. */
-typedef enum member_role { ROLE_NONE = 0, ROLE_PRACTITIONER, ROLE_FACILITATOR, ROLE_MANAGER, ROLE_ADMIN } member_role;
-
-member_role role_from_string(const char *s);  /* ROLE_NONE if unknown or NULL */
-const char *role_to_string(member_role role); /* borrowed, static */
 
 struct fn_req;
 struct token_subject;
@@ -30,17 +25,20 @@ typedef struct fn_app {
   fn_status (*token_subject)(struct fn_req *req, int partner, const char *id, long iat_ms, struct token_subject *out);
 } fn_app;
 
-/* Who is calling, as established by the token. Authorization always re-reads the
- * member's current role and status from the database. */
-typedef struct fn_caller {
-  int authenticated;
-  int is_partner; /* a partner client's token (only on ROUTE_PARTNER routes) */
-  char id[64];    /* member id, or partner id */
-  char token_type[16];
-} fn_caller;
-
 typedef struct fn_req fn_req;
-typedef void (*fn_handler)(fn_req *req);
+
+/* The one reply rule.
+ *
+ * A handler either replies and returns FN_OK, or returns a failure status without replying. It
+ * replies only through the reply_* functions (and req_commit_reply, which commits first); for a
+ * failure it may attach the problem's detail (req_problem), field errors (req_invalid_field,
+ * req_invalid) or extra members (req_problem_with), each of which returns the status to pass back.
+ * The request layer (req_run_handler) is then the one place where a failure becomes problem+json:
+ * it rolls back the request's open transaction and replies. Every helper that returns an fn_status
+ * (req_db, req_path_id, req_validate_body, page_from_request, a resource's checks) follows the
+ * same rule: it never replies; functions that do reply are named reply_* or *_reply. A handler
+ * that returns FN_OK without a reply is a bug, logged and answered 500 by the dispatcher. */
+typedef fn_status (*fn_handler)(fn_req *req);
 
 enum route_flags {
   ROUTE_PUBLIC = 1u << 0,            /* no token needed */
@@ -82,6 +80,10 @@ struct fn_req {
   json_t *body; /* parsed object for ROUTE_JSON_BODY routes; borrowed by handlers */
   db_conn *db;  /* acquired on demand by req_db(), released by the dispatcher */
   int status;   /* HTTP status replied, 0 until a reply */
+  /* A failure's problem, attached by req_problem and friends, replied by the request layer. */
+  char problem_detail[512]; /* "" for the status's standard detail */
+  json_t *problem_errors;   /* FN_INVALID's "errors" array, or NULL */
+  json_t *problem_extra;    /* more members of the problem object, or NULL */
 };
 
 /* Request accessors (all borrowed; NULL when absent). */
@@ -91,9 +93,9 @@ const char *req_header(const fn_req *req, const char *name);
 /* HTTP Basic credentials if the request sent them (1), else 0. Borrowed. */
 int req_basic_credentials(const fn_req *req, const char **user, const char **password);
 
-/* The request's database connection, acquired on first use. On failure replies 503
- * itself and returns NULL: handlers just `goto out`. */
-db_conn *req_db(fn_req *req);
+/* The request's database connection, acquired on first use (*db); FN_UNAVAILABLE with its detail
+ * attached when no connection can be had. */
+fn_status req_db(fn_req *req, db_conn **db);
 /* Gives the connection back early (before slow CPU work such as password hashing). */
 void req_db_release(fn_req *req);
 
@@ -129,9 +131,27 @@ void reply_conditional(fn_req *req, char *json, long version);
  * for the caller's req_fail. Frees json either way. */
 fn_status req_commit_reply(fn_req *req, int http_status, char *json, long version, const char *location);
 
-/* Ends a failed handler: rolls back the request's open transaction, if any, and
- * replies with the problem for st (detail may be NULL for the standard text). */
-void req_fail(fn_req *req, fn_status st, const char *detail);
+/* Attach a failure's problem to the request and return st (the handler returns it in turn):
+ * `return req_problem(req, FN_NOT_FOUND, "No such site.");`. detail NULL keeps the standard text. */
+fn_status req_problem(fn_req *req, fn_status st, const char *detail);
+/* req_problem with more members of the problem object (steals extra, an object). */
+fn_status req_problem_with(fn_req *req, fn_status st, const char *detail, json_t *extra);
+/* FN_INVALID with the field errors (steals errors; added to any attached before). */
+fn_status req_invalid(fn_req *req, json_t *errors);
+/* FN_INVALID naming one field: `return req_invalid_field(req, "timezone", "is not a known ...");`. */
+fn_status req_invalid_field(fn_req *req, const char *field, const char *message);
+
+/* Ends a handler that returned st: nothing for FN_OK (it replied); else rolls back the request's
+ * open transaction and replies the problem attached to the request. req_run_handler calls it. */
+void req_reply_failure(fn_req *req, fn_status st);
+
+/* The path parameter `name` when it is a canonical UUID (*id, borrowed); else FN_NOT_FOUND with
+ * not_found as detail (ids that cannot exist are answered like ids that do not). */
+fn_status req_path_id(fn_req *req, const char *name, const char *not_found, const char **id);
+
+/* Replies a representation outside a change (a read, or a change that changed nothing): ETag
+ * `version`, Location `location` (may be NULL), http_status with json. Frees json. */
+void reply_representation(fn_req *req, int http_status, char *json, long version, const char *location);
 
 /* 1 if s is a canonical UUID; handlers answer 404 for malformed ids in paths. */
 int req_is_id(const char *s);
@@ -143,7 +163,18 @@ int req_is_id(const char *s);
  * 400. Handlers need nothing for it: their db_begin/db_commit join the held transaction. */
 void req_run_handler(fn_req *req);
 
-/* Validates the body against specs; on failure replies 400 and returns FN_INVALID. */
+/* Validates the body against specs; FN_INVALID with the field errors attached. */
 fn_status req_validate_body(fn_req *req, const struct field_spec *specs);
+
+/* Writes the audit row of the change this request makes, on its connection and inside its
+ * transaction (audit_db_record with the caller and request id). */
+fn_status req_audit(fn_req *req, const char *action, const char *resource_type, const char *resource_id,
+                    const json_t *details);
+
+/* Transitional: the reply-it-yourself forms that handlers not yet converted to the one reply rule
+ * still use. Each replies on failure; they go once the last caller has. */
+db_conn *req_db_or_reply(fn_req *req);
+fn_status req_validate_body_or_reply(fn_req *req, const struct field_spec *specs);
+void req_fail(fn_req *req, fn_status st, const char *detail);
 
 #endif

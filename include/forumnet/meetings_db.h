@@ -5,7 +5,7 @@
 
 #include "forumnet/db.h"
 #include "forumnet/groups_db.h"
-#include "forumnet/pagination.h"
+#include "forumnet/page.h"
 
 /* Most attendance entries one PUT may record. */
 #define MEETING_MAX_ATTENDANCE 50

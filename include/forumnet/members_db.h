@@ -3,9 +3,9 @@
 
 #include <jansson.h>
 
+#include "forumnet/caller.h"
 #include "forumnet/db.h"
-#include "forumnet/http.h"
-#include "forumnet/pagination.h"
+#include "forumnet/page.h"
 
 /* The calling member as the database knows them now (not as the token said). */
 typedef struct member_caller {
@@ -72,11 +72,6 @@ fn_status members_db_export(db_conn *db, const char *member_id, char **json);
  * groups_db_recompute), status erased. Contributions (attendance, responses, past registrations, audit)
  * stay, now attributed to "former member". FN_NOT_FOUND if no such member. */
 fn_status members_db_erase(db_conn *db, const char *member_id, char **group_ids);
-
-/* Ends a list handler: replies the page, or the failure st. An empty page is checked against the
- * caller, so that a member suspended since their token was issued gets 401, not an empty list.
- * Clears res. */
-void members_reply_page(fn_req *req, db_conn *db, fn_status st, PGresult *res, const page_request *page);
 
 /* Authorization rules for members (API.md section 4), in one place. */
 int members_can_view(const member_caller *caller, const member_row *target);

@@ -3,7 +3,7 @@
 
 #include "forumnet/db.h"
 #include "forumnet/groups_db.h"
-#include "forumnet/pagination.h"
+#include "forumnet/page.h"
 
 /* One membership row, locked for update. */
 typedef struct membership_row {

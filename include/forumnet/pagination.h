@@ -3,27 +3,10 @@
 
 #include <libpq-fe.h>
 
+/* Paged list replies (API.md section 1); the keyset position itself is page.h. */
 #include "forumnet/http.h"
+#include "forumnet/page.h"
 #include "forumnet/status.h"
-
-#define PAGE_DEFAULT_LIMIT 50
-#define PAGE_MAX_LIMIT 200
-
-/* A keyset position: items strictly after (after_ts, after_id) in (created_at, id) order.
- * Without a cursor the position is before everything, so one index range scan serves
- * the first page and every later one alike. */
-typedef struct page_request {
-  int limit;
-  char after_ts[40]; /* "2026-11-22T10:00:00.123456Z" or "-infinity" */
-  char after_id[37];
-  char limit_plus_one[16]; /* text parameter for LIMIT: one extra row tells if a next page exists */
-} page_request;
-
-/* Parses ?limit= and ?cursor= (either may be NULL). On FN_INVALID *field names the bad one. */
-fn_status page_parse(const char *limit, const char *cursor, page_request *out, const char **field);
-
-/* Encodes a cursor_key() value ("<timestamp>|<uuid>") as an opaque cursor into out. */
-void page_cursor_encode(const char *key, char *out, size_t out_len);
 
 /* Replies 200 {"items":[...],"next_cursor":...} from rows whose column json_col is an
  * item's JSON text and key_col its cursor_key(). Uses at most page->limit rows. */
@@ -33,6 +16,11 @@ void page_reply(fn_req *req, PGresult *res, int json_col, int key_col, const pag
  * followed by a comma (e.g. "\"current_version\":2,"), or "". */
 void page_reply_with(fn_req *req, PGresult *res, int json_col, int key_col, const page_request *page,
                      const char *members);
+
+/* Ends a list handler: replies the page of res when st is FN_OK, else returns st. Clears res either
+ * way. (An empty page needs no check of the caller: the dispatcher re-reads the token's subject on
+ * every request, so a member suspended since the token was issued never gets this far.) */
+fn_status page_reply_result(fn_req *req, fn_status st, PGresult *res, const page_request *page);
 
 /* Parses ?limit=/?cursor= from the request; on failure replies 400 and returns FN_INVALID. */
 fn_status page_from_request(fn_req *req, page_request *out);

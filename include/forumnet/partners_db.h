@@ -2,7 +2,7 @@
 #define FORUMNET_PARTNERS_DB_H
 
 #include "forumnet/db.h"
-#include "forumnet/pagination.h"
+#include "forumnet/page.h"
 
 /* A partner client as the token endpoint sees it. */
 typedef struct partner_client {

@@ -3,7 +3,7 @@
 
 #include "forumnet/db.h"
 #include "forumnet/events_db.h"
-#include "forumnet/pagination.h"
+#include "forumnet/page.h"
 
 /* The outcome of registrations_db_set(). */
 typedef struct registration_result {

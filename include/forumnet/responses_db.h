@@ -2,7 +2,7 @@
 #define FORUMNET_RESPONSES_DB_H
 
 #include "forumnet/db.h"
-#include "forumnet/pagination.h"
+#include "forumnet/page.h"
 
 /* A group's place in a consultation, and the caller's place in the group. */
 typedef struct response_target {

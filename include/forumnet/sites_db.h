@@ -5,7 +5,7 @@
 
 #include "forumnet/db.h"
 #include "forumnet/members_db.h"
-#include "forumnet/pagination.h"
+#include "forumnet/page.h"
 
 /* A site row locked for update. */
 typedef struct site_row {

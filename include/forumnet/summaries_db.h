@@ -2,7 +2,7 @@
 #define FORUMNET_SUMMARIES_DB_H
 
 #include "forumnet/db.h"
-#include "forumnet/pagination.h"
+#include "forumnet/page.h"
 
 /* Columns of a summary row, in the order summaries_db_figures returns them. */
 enum summary_column {

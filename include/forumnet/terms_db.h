@@ -4,7 +4,7 @@
 #include <jansson.h>
 
 #include "forumnet/db.h"
-#include "forumnet/pagination.h"
+#include "forumnet/page.h"
 
 /* One page of a group's Terms, newest first: rows of (Terms JSON, cursor_key,
  * the group's terms_version). Caller PQclear()s. */

@@ -72,7 +72,8 @@ int cli_admin(int argc, char **argv) {
   if (st == FN_OK && (st = db_begin(ctx.db)) == FN_OK &&
       (st = members_db_insert(ctx.db, body, hash, &json, &version, id)) == FN_OK &&
       (st = members_db_set_password(ctx.db, id, hash)) == FN_OK && /* chosen here: no forced change */
-      (st = audit_db_record(ctx.db, &ctx.req, "member.created", "member", id, NULL)) == FN_OK)
+      (st = audit_db_record(ctx.db, &ctx.req.caller, ctx.req.request_id, "member.created", "member", id, NULL)) ==
+          FN_OK)
     st = db_commit(ctx.db);
   if (st == FN_OK)
     printf("created %s %s (%s)\n", role, email, id);

@@ -72,7 +72,7 @@ static fn_status seed_demo(cli_context *ctx, char passwords[][21]) {
       st = sites_db_add_manager(ctx->db, site_ids[m->site], id, &role_ok, &added);
   }
   if (st == FN_OK)
-    st = audit_db_record(ctx->db, &ctx->req, "seed.demo", "network", "demo", NULL);
+    st = audit_db_record(ctx->db, &ctx->req.caller, ctx->req.request_id, "seed.demo", "network", "demo", NULL);
   if (st == FN_OK)
     st = db_commit(ctx->db);
   else

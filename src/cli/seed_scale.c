@@ -897,7 +897,7 @@ static int generate(cli_context *ctx, long long seed, double scale) {
   snprintf(scale_short, sizeof scale_short, "%g", scale);
   json_t *details = json_pack("{s:s, s:I}", "scale", scale_short, "seed", (json_int_t)seed);
   clock_gettime(CLOCK_MONOTONIC, &stage);
-  st = audit_db_record(ctx->db, &ctx->req, "seed.scale", "network", resource, details);
+  st = audit_db_record(ctx->db, &ctx->req.caller, ctx->req.request_id, "seed.scale", "network", resource, details);
   json_decref(details);
   if (st == FN_OK)
     st = db_commit(ctx->db);

@@ -111,12 +111,12 @@ static fn_status check_body_size(fn_req *req) {
 
 /* The subject's state, read with the request's connection (which the handler then reuses). */
 static fn_status read_token_subject(fn_req *req, int partner, const char *id, long iat_ms, token_subject *out) {
-  db_conn *db = req_db(req);
-  if (db == NULL)
-    return FN_UNAVAILABLE; /* replied */
-  fn_status st = auth_db_token_subject(db, partner, id, iat_ms, out);
+  db_conn *db = NULL;
+  fn_status st = req_db(req, &db);
+  if (st == FN_OK)
+    st = auth_db_token_subject(db, partner, id, iat_ms, out);
   if (st != FN_OK)
-    req_fail(req, st, NULL);
+    req_reply_failure(req, st);
   return st;
 }
 
@@ -328,6 +328,8 @@ int dispatch_request(const struct _u_request *u, struct _u_response *res, void *
   }
   req_db_release(&req);
   json_decref(req.body);
+  json_decref(req.problem_errors);
+  json_decref(req.problem_extra);
 
   clock_gettime(CLOCK_MONOTONIC, &end);
   double seconds = (double)(end.tv_sec - start.tv_sec) + (double)(end.tv_nsec - start.tv_nsec) / 1e9;

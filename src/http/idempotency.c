@@ -147,7 +147,7 @@ static void store_and_commit(fn_req *req, db_conn *db, const char *key) {
 void req_run_handler(fn_req *req) {
   const char *key = (req->route->flags & ROUTE_IDEMPOTENT) ? req_header(req, "Idempotency-Key") : NULL;
   if (key == NULL) {
-    req->route->handler(req);
+    req_reply_failure(req, req->route->handler(req));
     return;
   }
   if (!valid_key(key)) {
@@ -159,15 +159,15 @@ void req_run_handler(fn_req *req) {
     reply_problem(req, FN_INTERNAL, NULL);
     return;
   }
-  db_conn *db = req_db(req);
-  if (db == NULL)
-    return;
+  db_conn *db = NULL;
   idempotency_record rec;
-  fn_status st = db_hold_begin(db);
+  fn_status st = req_db(req, &db);
+  if (st == FN_OK)
+    st = db_hold_begin(db);
   if (st == FN_OK)
     st = idempotency_db_claim(db, req->caller.id, key, hash, &rec);
   if (st != FN_OK) {
-    req_fail(req, st == FN_CONFLICT ? FN_UNAVAILABLE : st, NULL);
+    req_reply_failure(req, st == FN_CONFLICT ? FN_UNAVAILABLE : st);
     return;
   }
   if (rec.state != IDEMPOTENCY_NEW) {
@@ -179,7 +179,7 @@ void req_run_handler(fn_req *req) {
     idempotency_record_free(&rec);
     return;
   }
-  req->route->handler(req);
+  req_reply_failure(req, req->route->handler(req));
   /* The handler may have rolled back (a failure: nothing to store) or given the connection back. */
   if (req->db != db || !db_hold_active(db))
     return;

@@ -123,3 +123,10 @@ void page_reply_with(fn_req *req, PGresult *res, int json_col, int key_col, cons
   reply_json_text(req, 200, buf, off);
   free(buf);
 }
+
+fn_status page_reply_result(fn_req *req, fn_status st, PGresult *res, const page_request *page) {
+  if (st == FN_OK)
+    page_reply(req, res, 0, 1, page);
+  PQclear(res);
+  return st;
+}

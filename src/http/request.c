@@ -4,6 +4,7 @@
 #include <string.h>
 #include <ulfius.h>
 
+#include "forumnet/audit_db.h"
 #include "forumnet/body.h"
 #include "forumnet/http.h"
 #include "forumnet/log.h"
@@ -49,14 +50,22 @@ int req_basic_credentials(const fn_req *req, const char **user, const char **pas
   return *user != NULL && *password != NULL;
 }
 
-db_conn *req_db(fn_req *req) {
+fn_status req_db(fn_req *req, db_conn **db) {
   if (req->db == NULL && db_pool_acquire(req->app->pool, &req->db) != FN_OK) {
     req->db = NULL;
-    reply_problem(req, FN_UNAVAILABLE, "The database is unavailable. Try again shortly.");
-  } else {
-    db_end_on_commit(req->db);
+    *db = NULL;
+    return req_problem(req, FN_UNAVAILABLE, "The database is unavailable. Try again shortly.");
   }
-  return req->db;
+  db_end_on_commit(req->db);
+  *db = req->db;
+  return FN_OK;
+}
+
+db_conn *req_db_or_reply(fn_req *req) {
+  db_conn *db = NULL;
+  if (req_db(req, &db) != FN_OK)
+    reply_problem(req, FN_UNAVAILABLE, req->problem_detail);
+  return db;
 }
 
 void req_db_release(fn_req *req) {
@@ -183,14 +192,12 @@ void reply_conditional(fn_req *req, char *json, long version) {
 
 fn_status req_commit_reply(fn_req *req, int http_status, char *json, long version, const char *location) {
   fn_status st = db_commit(req->db);
-  if (st == FN_OK) {
-    reply_etag(req, version);
-    if (location != NULL)
-      reply_header(req, "Location", location);
-    reply_json_text(req, http_status, json, strlen(json));
+  if (st != FN_OK) {
+    free(json);
+    return st;
   }
-  free(json);
-  return st;
+  reply_representation(req, http_status, json, version, location);
+  return FN_OK;
 }
 
 /* 1 if the comma-separated entity-tag list names version. With strong comparison
@@ -231,11 +238,14 @@ fn_status req_if_match(const fn_req *req, long version) {
 
 fn_status req_validate_body(fn_req *req, const field_spec *specs) {
   json_t *errors = NULL;
-  if (body_validate(req->body, specs, &errors) != FN_OK) {
-    reply_invalid(req, errors);
-    return FN_INVALID;
-  }
-  return FN_OK;
+  return body_validate(req->body, specs, &errors) == FN_OK ? FN_OK : req_invalid(req, errors);
+}
+
+fn_status req_validate_body_or_reply(fn_req *req, const field_spec *specs) {
+  fn_status st = req_validate_body(req, specs);
+  if (st != FN_OK)
+    req_reply_failure(req, st);
+  return st;
 }
 
 void req_fail(fn_req *req, fn_status st, const char *detail) {
@@ -244,4 +254,71 @@ void req_fail(fn_req *req, fn_status st, const char *detail) {
   reply_problem(req, st, detail);
 }
 
+fn_status req_problem(fn_req *req, fn_status st, const char *detail) {
+  snprintf(req->problem_detail, sizeof req->problem_detail, "%s", detail ? detail : "");
+  return st;
+}
+
+fn_status req_problem_with(fn_req *req, fn_status st, const char *detail, json_t *extra) {
+  json_decref(req->problem_extra);
+  req->problem_extra = extra;
+  return req_problem(req, st, detail);
+}
+
+fn_status req_invalid(fn_req *req, json_t *errors) {
+  if (req->problem_errors == NULL) {
+    req->problem_errors = errors;
+  } else {
+    json_array_extend(req->problem_errors, errors);
+    json_decref(errors);
+  }
+  return FN_INVALID;
+}
+
+fn_status req_invalid_field(fn_req *req, const char *field, const char *message) {
+  json_t *errors = NULL;
+  field_errors_add(&errors, field, message);
+  return req_invalid(req, errors);
+}
+
+void req_reply_failure(fn_req *req, fn_status st) {
+  if (st == FN_OK)
+    return;
+  if (req->db != NULL)
+    db_rollback(req->db);
+  /* Headers of a representation the handler may have set before failing do not describe a problem. */
+  u_map_remove_from_key(req->res->map_header, "ETag");
+  u_map_remove_from_key(req->res->map_header, "Location");
+  json_t *extra = req->problem_extra;
+  req->problem_extra = NULL;
+  if (st == FN_INVALID && req->problem_errors != NULL) {
+    if (extra == NULL)
+      extra = json_object();
+    json_object_set_new(extra, "errors", req->problem_errors);
+    req->problem_errors = NULL;
+    reply_problem_with(
+        req, st, req->problem_detail[0] ? req->problem_detail : "The request has invalid fields; see errors.", extra);
+    return;
+  }
+  reply_problem_with(req, st, req->problem_detail[0] ? req->problem_detail : NULL, extra);
+}
+
+fn_status req_path_id(fn_req *req, const char *name, const char *not_found, const char **id) {
+  *id = req_param(req, name);
+  return text_is_uuid(*id) ? FN_OK : req_problem(req, FN_NOT_FOUND, not_found);
+}
+
+void reply_representation(fn_req *req, int http_status, char *json, long version, const char *location) {
+  reply_etag(req, version);
+  if (location != NULL)
+    reply_header(req, "Location", location);
+  reply_json_text(req, http_status, json, strlen(json));
+  free(json);
+}
+
 int req_is_id(const char *s) { return text_is_uuid(s); }
+
+fn_status req_audit(fn_req *req, const char *action, const char *resource_type, const char *resource_id,
+                    const json_t *details) {
+  return audit_db_record(req->db, &req->caller, req->request_id, action, resource_type, resource_id, details);
+}

@@ -28,18 +28,19 @@ fn_status audit_db_list(db_conn *db, const char *actor_id, const char *resource_
   return st;
 }
 
-fn_status audit_db_record(db_conn *db, const fn_req *req, const char *action, const char *resource_type,
-                          const char *resource_id, const json_t *details) {
+fn_status audit_db_record(db_conn *db, const fn_caller *actor, const char *request_id, const char *action,
+                          const char *resource_type, const char *resource_id, const json_t *details) {
+  int authenticated = actor != NULL && actor->authenticated;
   char *details_text = details ? json_dumps(details, JSON_COMPACT) : NULL;
-  const char *params[] = {req->caller.authenticated ? req->caller.id : NULL,
+  const char *params[] = {authenticated ? actor->id : NULL,
                           action,
                           resource_type,
                           resource_id,
-                          req->request_id,
+                          request_id,
                           details_text,
-                          !req->caller.authenticated ? "system"
-                          : req->caller.is_partner   ? "partner"
-                                                     : "member"};
+                          !authenticated      ? "system"
+                          : actor->is_partner ? "partner"
+                                              : "member"};
   fn_status st = db_exec_command(db, &insert_audit, 7, params);
   free(details_text);
   return st;

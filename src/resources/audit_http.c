@@ -10,7 +10,7 @@
 #include "forumnet/text.h"
 #include "forumnet/timestamp.h"
 
-static void audit_http_list(fn_req *req) {
+static fn_status audit_http_list(fn_req *req) {
   page_request page;
   member_caller caller;
   PGresult *res = NULL;
@@ -18,7 +18,7 @@ static void audit_http_list(fn_req *req) {
              *resource = req_query(req, "resource_id"), *action = req_query(req, "action");
   json_t *errors = NULL;
   if (page_from_request(req, &page) != FN_OK)
-    return;
+    return FN_OK;
   if (actor && !text_is_uuid(actor))
     field_errors_add(&errors, "actor_id", "must be a UUID");
   if (type && (strlen(type) < 1 || strlen(type) > 40))
@@ -29,11 +29,11 @@ static void audit_http_list(fn_req *req) {
     field_errors_add(&errors, "action", "must be 1 to 80 characters");
   if (errors) {
     reply_invalid(req, errors);
-    return;
+    return FN_OK;
   }
-  db_conn *db = req_db(req);
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   fn_status st = members_db_load_caller(db, req->caller.id, &caller);
   if (st == FN_OK && caller.role != ROLE_ADMIN)
     st = FN_FORBIDDEN;
@@ -44,6 +44,7 @@ static void audit_http_list(fn_req *req) {
   else
     page_reply(req, res, 0, 1, &page);
   PQclear(res);
+  return FN_OK;
 }
 
 const fn_route audit_routes[] = {

@@ -111,9 +111,9 @@ static int claim_attempt(fn_req *req, db_conn *db, const char *key_bucket, const
   return 1;
 }
 
-static void auth_http_login(fn_req *req) {
-  if (req_validate_body(req, login_fields) != FN_OK)
-    return;
+static fn_status auth_http_login(fn_req *req) {
+  if (req_validate_body_or_reply(req, login_fields) != FN_OK)
+    return FN_OK;
   const char *email = body_string(req->body, "email");
   const char *password = body_string(req->body, "password");
   char email_bucket[EMAIL_BUCKET_LEN], address_bucket[96];
@@ -122,83 +122,86 @@ static void auth_http_login(fn_req *req) {
 
   login_account account;
   fn_status st;
-  db_conn *db = req_db(req);
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL || !claim_attempt(req, db, email_bucket, address_bucket, "Too many failed logins. Try again later."))
-    return;
+    return FN_OK;
   if ((st = auth_db_find_login(db, email, &account)) != FN_OK) {
     req_fail(req, st, NULL);
-    return;
+    return FN_OK;
   }
   /* Argon2id takes tens of milliseconds: do not hold a pooled connection meanwhile. */
   req_db_release(req);
   int active = account.found && strcmp(account.status, "active") == 0 && !account.one_time_password_expired;
   int ok = password_verify(active ? account.password_hash : NULL, password) && active;
 
-  if ((db = req_db(req)) == NULL)
-    return;
+  if ((db = req_db_or_reply(req)) == NULL)
+    return FN_OK;
   if (!ok) { /* the attempt was counted when claimed */
     req_fail(req, FN_UNAUTHENTICATED, INVALID_LOGIN);
-    return;
+    return FN_OK;
   }
   if ((st = auth_db_attempt_succeeded(db, email_bucket, address_bucket)) != FN_OK || (st = db_begin(db)) != FN_OK) {
     req_fail(req, st, NULL);
-    return;
+    return FN_OK;
   }
   issue_tokens(req, db, account.id, account.role, NULL);
+  return FN_OK;
 }
 
-static void auth_http_refresh(fn_req *req) {
-  if (req_validate_body(req, refresh_fields) != FN_OK)
-    return;
+static fn_status auth_http_refresh(fn_req *req) {
+  if (req_validate_body_or_reply(req, refresh_fields) != FN_OK)
+    return FN_OK;
   char digest[65];
   refresh_token_row token;
   fn_status st;
   token_digest_hex(body_string(req->body, "refresh_token"), digest);
-  db_conn *db = req_db(req);
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   if ((st = db_begin(db)) != FN_OK || (st = auth_db_lock_refresh(db, digest, &token)) != FN_OK) {
     req_fail(req, st == FN_NOT_FOUND ? FN_UNAUTHENTICATED : st, INVALID_REFRESH);
-    return;
+    return FN_OK;
   }
   if (token.revoked) { /* an ended session (logout, password change, suspension, reuse): not reuse */
     req_fail(req, FN_UNAUTHENTICATED, INVALID_REFRESH);
-    return;
+    return FN_OK;
   }
   if (token.used) {
     /* A rotated token of a live chain presented again means it was copied: end the chain. */
     json_t *details = json_pack("{s:s}", "chain_id", token.chain_id);
     if ((st = auth_db_revoke_chain(db, token.chain_id)) == FN_OK &&
-        (st = audit_db_record(db, req, "auth.refresh_reuse", "member", token.member_id, details)) == FN_OK)
+        (st = req_audit(req, "auth.refresh_reuse", "member", token.member_id, details)) == FN_OK)
       st = db_commit(db);
     json_decref(details);
     req_fail(req, st == FN_OK ? FN_UNAUTHENTICATED : st, INVALID_REFRESH);
-    return;
+    return FN_OK;
   }
   if (token.expired || !token.member_active) {
     req_fail(req, FN_UNAUTHENTICATED, INVALID_REFRESH);
-    return;
+    return FN_OK;
   }
   if ((st = auth_db_mark_refresh_used(db, token.id)) != FN_OK) {
     req_fail(req, st, NULL);
-    return;
+    return FN_OK;
   }
   issue_tokens(req, db, token.member_id, token.member_role, token.chain_id);
+  return FN_OK;
 }
 
-static void auth_http_logout(fn_req *req) {
-  if (req_validate_body(req, refresh_fields) != FN_OK)
-    return;
+static fn_status auth_http_logout(fn_req *req) {
+  if (req_validate_body_or_reply(req, refresh_fields) != FN_OK)
+    return FN_OK;
   char digest[65];
   token_digest_hex(body_string(req->body, "refresh_token"), digest);
-  db_conn *db = req_db(req);
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   fn_status st = auth_db_revoke_chain_of(db, digest);
   if (st != FN_OK)
     req_fail(req, st, NULL);
   else
     reply_empty(req, 204);
+  return FN_OK;
 }
 
 /* OAuth 2.0 errors (RFC 6749 5.2) ride in the problem document as an "error" member. */
@@ -219,13 +222,13 @@ static const field_spec token_fields[] = {
 #define PARTNER_SCOPE "events:write"
 
 /* POST /v1/auth/token: the client-credentials grant for partner systems. */
-static void auth_http_token(fn_req *req) {
+static fn_status auth_http_token(fn_req *req) {
   json_t *errors = NULL;
   if (body_validate(req->body, token_fields, &errors) != FN_OK) {
     json_decref(errors);
     reply_oauth_error(req, FN_INVALID, "invalid_request",
                       "Send grant_type, client_id and client_secret (and optionally scope), nothing else.");
-    return;
+    return FN_OK;
   }
   /* Client authentication by HTTP Basic (RFC 6749 2.3.1) or in the body, never both. */
   const char *client_id = body_string(req->body, "client_id");
@@ -235,23 +238,23 @@ static void auth_http_token(fn_req *req) {
     if (client_id || client_secret) {
       reply_oauth_error(req, FN_INVALID, "invalid_request",
                         "Authenticate the client by Basic or in the body, not both.");
-      return;
+      return FN_OK;
     }
     client_id = basic_user;
     client_secret = basic_password;
   }
   if (client_id == NULL || client_secret == NULL) {
     reply_oauth_error(req, FN_INVALID, "invalid_request", "Send client_id and client_secret (or HTTP Basic).");
-    return;
+    return FN_OK;
   }
   const char *scope = body_string(req->body, "scope");
   if (strcmp(body_string(req->body, "grant_type"), "client_credentials") != 0) {
     reply_oauth_error(req, FN_INVALID, "unsupported_grant_type", "Only grant_type=client_credentials is supported.");
-    return;
+    return FN_OK;
   }
   if (scope && *scope && strcmp(scope, PARTNER_SCOPE) != 0) {
     reply_oauth_error(req, FN_INVALID, "invalid_scope", "The only scope is events:write.");
-    return;
+    return FN_OK;
   }
   const fn_config *cfg = &req->app->cfg;
   /* Failures are counted per client *and* address: client ids are not secret, so counting per
@@ -262,13 +265,13 @@ static void auth_http_token(fn_req *req) {
   token_digest_hex(client_secret, digest);
   partner_client client;
   fn_status st;
-  db_conn *db = req_db(req);
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL ||
       !claim_attempt(req, db, client_bucket, address_bucket, "Too many failed token requests. Try again later."))
-    return;
+    return FN_OK;
   if ((st = partners_db_find_client(db, client_id, &client)) != FN_OK) {
     req_fail(req, st, NULL);
-    return;
+    return FN_OK;
   }
   /* Digests are compared in constant time (no slow hash is involved: secrets are 32 random bytes). */
   int ok = client.found && !client.revoked && sodium_memcmp(client.secret_digest, digest, sizeof digest - 1) == 0;
@@ -276,7 +279,7 @@ static void auth_http_token(fn_req *req) {
     reply_oauth_error(req, FN_UNAUTHENTICATED, "invalid_client", "Unknown client, wrong secret, or revoked client.");
     if (basic_user) /* RFC 6749 5.2: challenge with the scheme the client used */
       reply_header(req, "WWW-Authenticate", "Basic realm=\"forumnet\"");
-    return;
+    return FN_OK;
   }
   token_claims claims = {0};
   char *access = NULL;
@@ -287,12 +290,13 @@ static void auth_http_token(fn_req *req) {
   if ((st = auth_db_attempt_succeeded(db, client_bucket, address_bucket)) != FN_OK ||
       (st = token_issue(cfg, &claims, cfg->access_token_ttl, (time_t)(claims.iat_ms / 1000), &access)) != FN_OK) {
     req_fail(req, st, NULL);
-    return;
+    return FN_OK;
   }
   reply_json(req, 200,
              json_pack("{s:s, s:s, s:I, s:s}", "access_token", access, "token_type", "Bearer", "expires_in",
                        (json_int_t)cfg->access_token_ttl, "scope", PARTNER_SCOPE));
   free(access);
+  return FN_OK;
 }
 
 const fn_route auth_routes[] = {

@@ -49,7 +49,7 @@ static char *calendar_text(PGresult *res, size_t *len) {
   return ics_calendar_finish(&cal, len);
 }
 
-static void calendar_http_feed(fn_req *req) {
+static fn_status calendar_http_feed(fn_req *req) {
   const char *site_id = req_query(req, "site_id");
   event_caller caller;
   PGresult *res = NULL;
@@ -60,11 +60,11 @@ static void calendar_http_feed(fn_req *req) {
     json_t *errors = NULL;
     field_errors_add(&errors, "site_id", "must be a UUID");
     reply_invalid(req, errors);
-    return;
+    return FN_OK;
   }
-  db_conn *db = req_db(req);
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   if ((st = events_db_load_caller(db, &req->caller, &caller)) != FN_OK ||
       (st = calendar_db_events(db, &caller, site_id, &res)) != FN_OK) {
     req_fail(req, st, NULL);
@@ -79,6 +79,7 @@ static void calendar_http_feed(fn_req *req) {
 out:
   free(text);
   PQclear(res);
+  return FN_OK;
 }
 
 const fn_route calendar_routes[] = {

@@ -161,74 +161,75 @@ static fn_status commit_and_reply_consultation(fn_req *req, int http_status, con
   return req_commit_reply(req, http_status, json, version, http_status == 201 ? location : NULL);
 }
 
-static void consultations_http_create(fn_req *req) {
+static fn_status consultations_http_create(fn_req *req) {
   member_caller caller;
   char id[37];
   fn_status st;
   if (validate_body(req, create_fields) != FN_OK)
-    return;
-  db_conn *db = req_db(req);
+    return FN_OK;
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   if ((st = members_db_begin_as_caller(db, req->caller.id, &caller)) != FN_OK)
     goto fail;
   if (caller.role != ROLE_ADMIN && caller.role != ROLE_MANAGER) {
     req_fail(req, FN_FORBIDDEN, "Only managers and admins consult forums.");
-    return;
+    return FN_OK;
   }
   if (check_targets_allowed(req, db, &caller, &st) != FN_OK)
-    return;
+    return FN_OK;
   if ((st = consultations_db_insert(db, req->body, caller.id, id)) != FN_OK ||
-      (st = audit_db_record(db, req, "consultation.created", "consultation", id, NULL)) != FN_OK ||
+      (st = req_audit(req, "consultation.created", "consultation", id, NULL)) != FN_OK ||
       (st = commit_and_reply_consultation(req, 201, id)) != FN_OK)
     goto fail;
-  return;
+  return FN_OK;
 fail:
   req_fail(req, st, NULL);
+  return FN_OK;
 }
 
-static void consultations_http_list(fn_req *req) {
+static fn_status consultations_http_list(fn_req *req) {
   page_request page;
   PGresult *res = NULL;
   const char *status = req_query(req, "status"), *site_id = req_query(req, "site_id");
   json_t *errors = NULL;
   if (page_from_request(req, &page) != FN_OK)
-    return;
+    return FN_OK;
   if (status && !text_is_choice(status, status_choices))
     field_errors_add(&errors, "status", "must be one of: draft open closed outcome_published");
   if (site_id && !text_is_uuid(site_id))
     field_errors_add(&errors, "site_id", "must be a UUID");
   if (errors) {
     reply_invalid(req, errors);
-    return;
+    return FN_OK;
   }
-  db_conn *db = req_db(req);
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   fn_status st = consultations_db_list(db, req->caller.id, status, site_id, &page, &res);
-  members_reply_page(req, db, st, res, &page);
+  return page_reply_result(req, st, res, &page);
 }
 
-static void consultations_http_get(fn_req *req) {
+static fn_status consultations_http_get(fn_req *req) {
   const char *id = req_param(req, "consultation_id");
   consultation_access a;
   fn_status st;
   if (!req_is_id(id)) {
     req_fail(req, FN_NOT_FOUND, "No such consultation.");
-    return;
+    return FN_OK;
   }
-  db_conn *db = req_db(req);
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   if ((st = consultations_db_access(db, id, req->caller.id, 0, &a)) != FN_OK || !a.visible) {
     req_fail(req, st == FN_OK ? FN_NOT_FOUND : st, "No such consultation.");
-    return;
+    return FN_OK;
   }
   char *json = NULL;
   long version = 0;
   if ((st = consultations_db_get(db, id, req->caller.id, &json, &version)) != FN_OK) {
     req_fail(req, st, "No such consultation.");
-    return;
+    return FN_OK;
   }
   /* No 304 while a consultation is closed in effect but not yet recorded as closed: its
    * version did not move when the clock passed closes_at. */
@@ -236,9 +237,10 @@ static void consultations_http_get(fn_req *req) {
     reply_etag(req, version);
     reply_json_text(req, 200, json, strlen(json));
     free(json);
-    return;
+    return FN_OK;
   }
   reply_conditional(req, json, version);
+  return FN_OK;
 }
 
 /* Loads and authorizes a consultation for a change by its owner or an admin. */
@@ -262,26 +264,26 @@ static int has_draft_fields(const json_t *body) {
 
 static fn_status record_status(fn_req *req, db_conn *db, const char *id, const char *status, const char *action) {
   fn_status st = consultations_db_set_status(db, id, status);
-  return st == FN_OK ? audit_db_record(db, req, action, "consultation", id, NULL) : st;
+  return st == FN_OK ? req_audit(req, action, "consultation", id, NULL) : st;
 }
 
 /* draft: everything may change, and it may open. open: closes_at may be extended and it may
  * close. closed and outcome_published change only through the outcome. */
-static void consultations_http_update(fn_req *req) {
+static fn_status consultations_http_update(fn_req *req) {
   const char *id = req_param(req, "consultation_id"), *detail = NULL;
   consultation_access a;
   member_caller caller;
   fn_status st;
   if (!req_is_id(id)) {
     req_fail(req, FN_NOT_FOUND, "No such consultation.");
-    return;
+    return FN_OK;
   }
   if (validate_body(req, update_fields) != FN_OK)
-    return;
+    return FN_OK;
   const char *wanted = body_string(req->body, "status"), *closes_at = body_string(req->body, "closes_at");
-  db_conn *db = req_db(req);
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   if ((st = begin_owner_change(req, db, id, &a)) != FN_OK)
     goto fail;
   int same_status = wanted == NULL || strcmp(wanted, a.status) == 0;
@@ -292,7 +294,7 @@ static void consultations_http_update(fn_req *req) {
       if ((st = members_db_load_caller(db, req->caller.id, &caller)) != FN_OK)
         goto fail;
       if (check_targets_allowed(req, db, &caller, &st) != FN_OK)
-        return;
+        return FN_OK;
     }
     if (json_object_size(req->body) > (wanted ? 1u : 0u)) {
       st = consultations_db_update_draft(db, id, req->body);
@@ -302,9 +304,9 @@ static void consultations_http_update(fn_req *req) {
                          "closes_at must be after opens_at");
         db_rollback(db);
         reply_invalid(req, errors);
-        return;
+        return FN_OK;
       }
-      if (st != FN_OK || (st = audit_db_record(db, req, "consultation.updated", "consultation", id, NULL)) != FN_OK)
+      if (st != FN_OK || (st = req_audit(req, "consultation.updated", "consultation", id, NULL)) != FN_OK)
         goto fail;
     }
     if (!same_status) {
@@ -339,7 +341,7 @@ static void consultations_http_update(fn_req *req) {
       json_t *details = json_pack("{s:s}", "closes_at", closes_at);
       st = consultations_db_set_closes_at(db, id, closes_at);
       if (st == FN_OK)
-        st = audit_db_record(db, req, "consultation.updated", "consultation", id, details);
+        st = req_audit(req, "consultation.updated", "consultation", id, details);
       json_decref(details);
       if (st != FN_OK)
         goto fail;
@@ -361,7 +363,7 @@ static void consultations_http_update(fn_req *req) {
   }
   if ((st = commit_and_reply_consultation(req, 200, id)) != FN_OK)
     goto fail;
-  return;
+  return FN_OK;
 illegal_move:
   st = FN_CONFLICT;
   detail = "That status change is not allowed: draft -> open -> closed -> outcome_published (by its outcome).";
@@ -370,44 +372,46 @@ fail:
            st == FN_NOT_FOUND   ? "No such consultation."
            : st == FN_FORBIDDEN ? "Only its owner or an admin may change a consultation."
                                 : detail);
+  return FN_OK;
 }
 
-static void consultations_http_put_outcome(fn_req *req) {
+static fn_status consultations_http_put_outcome(fn_req *req) {
   const char *id = req_param(req, "consultation_id");
   consultation_access a;
   fn_status st;
   json_t *errors = NULL;
   if (!req_is_id(id)) {
     req_fail(req, FN_NOT_FOUND, "No such consultation.");
-    return;
+    return FN_OK;
   }
   if (body_validate(req->body, outcome_fields, &errors) == FN_OK)
     body_validate_items(json_object_get(req->body, "actions"), "actions", action_fields, &errors);
   if (errors) {
     reply_invalid(req, errors);
-    return;
+    return FN_OK;
   }
-  db_conn *db = req_db(req);
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   if ((st = begin_owner_change(req, db, id, &a)) != FN_OK)
     goto fail;
   int first = strcmp(a.status, "closed") == 0;
   if (!first && strcmp(a.status, "outcome_published") != 0) {
     req_fail(req, FN_CONFLICT, "The outcome is published once the consultation has closed.");
-    return;
+    return FN_OK;
   }
   if ((st = consultations_db_set_outcome(db, id, req->body)) != FN_OK ||
-      (st = audit_db_record(db, req, first ? "consultation.outcome_published" : "consultation.outcome_updated",
-                            "consultation", id, NULL)) != FN_OK ||
+      (st = req_audit(req, first ? "consultation.outcome_published" : "consultation.outcome_updated", "consultation",
+                      id, NULL)) != FN_OK ||
       (st = commit_and_reply_consultation(req, 200, id)) != FN_OK)
     goto fail;
-  return;
+  return FN_OK;
 fail:
   req_fail(req, st,
            st == FN_NOT_FOUND   ? "No such consultation."
            : st == FN_FORBIDDEN ? "Only its owner or an admin publishes the outcome."
                                 : NULL);
+  return FN_OK;
 }
 
 const fn_route consultations_routes[] = {

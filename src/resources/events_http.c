@@ -148,45 +148,46 @@ static void reply_event_json(fn_req *req, int http_status, const char *id, const
 }
 
 /* Idempotency-Key is the request layer's (ROUTE_IDEMPOTENT). */
-static void events_http_create(fn_req *req) {
+static fn_status events_http_create(fn_req *req) {
   const char *detail = NULL;
   event_caller caller;
   char id[37], existing[37] = "", *json = NULL;
   long version = 0;
   fn_status st;
   if (validate(req, create_fields) != FN_OK)
-    return;
-  db_conn *db = req_db(req);
+    return FN_OK;
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   if ((st = db_begin(db)) != FN_OK || (st = events_db_load_caller(db, &req->caller, &caller)) != FN_OK)
     goto fail;
   if (!caller.is_partner && caller.role != ROLE_ADMIN && caller.role != ROLE_MANAGER) {
     req_fail(req, FN_FORBIDDEN, "Admins, managers and partner systems post events.");
-    return;
+    return FN_OK;
   }
   if (check_audience(req, db, &caller) != FN_OK)
-    return;
+    return FN_OK;
   const char *status = !caller.is_partner || caller.trusted ? "published" : "pending";
   st = events_db_insert(db, req->body, &caller, status, id, existing);
   if (st == FN_CONFLICT && existing[0]) {
     db_rollback(db);
     reply_problem_with(req, FN_CONFLICT, "This partner already has an event with this external_id.",
                        json_pack("{s:s}", "existing_event_id", existing));
-    return;
+    return FN_OK;
   }
-  if (st != FN_OK || (st = audit_db_record(db, req, "event.created", "event", id, NULL)) != FN_OK ||
+  if (st != FN_OK || (st = req_audit(req, "event.created", "event", id, NULL)) != FN_OK ||
       (st = events_db_get(db, id, &caller, &json, &version)) != FN_OK || (st = db_commit(db)) != FN_OK)
     goto fail;
   reply_event_json(req, 201, id, json, version);
   free(json);
-  return;
+  return FN_OK;
 fail:
   free(json);
   req_fail(req, st, detail);
+  return FN_OK;
 }
 
-static void events_http_list(fn_req *req) {
+static fn_status events_http_list(fn_req *req) {
   page_request page;
   event_caller caller;
   PGresult *res = NULL;
@@ -195,7 +196,7 @@ static void events_http_list(fn_req *req) {
   json_t *errors = NULL;
   long long ts;
   if (page_from_request(req, &page) != FN_OK)
-    return;
+    return FN_OK;
   if (site_id && !text_is_uuid(site_id))
     field_errors_add(&errors, "site_id", "must be a UUID");
   if (from && !rfc3339_parse(from, &ts))
@@ -208,11 +209,11 @@ static void events_http_list(fn_req *req) {
     field_errors_add(&errors, "status", "must be one of: pending published cancelled");
   if (errors) {
     reply_invalid(req, errors);
-    return;
+    return FN_OK;
   }
-  db_conn *db = req_db(req);
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   fn_status st = events_db_load_caller(db, &req->caller, &caller);
   if (st == FN_OK)
     st = events_db_list(db, &caller, site_id, from, to, kind, status, &page, &res);
@@ -221,9 +222,10 @@ static void events_http_list(fn_req *req) {
   else
     page_reply(req, res, 0, 1, &page);
   PQclear(res);
+  return FN_OK;
 }
 
-static void events_http_get(fn_req *req) {
+static fn_status events_http_get(fn_req *req) {
   const char *id = req_param(req, "event_id");
   event_caller caller;
   event_access a;
@@ -232,16 +234,16 @@ static void events_http_get(fn_req *req) {
   fn_status st;
   if (!req_is_id(id)) {
     req_fail(req, FN_NOT_FOUND, "No such event.");
-    return;
+    return FN_OK;
   }
-  db_conn *db = req_db(req);
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   if ((st = events_db_load_caller(db, &req->caller, &caller)) != FN_OK ||
       (st = events_db_access(db, id, &caller, 0, &a)) != FN_OK || (st = a.visible ? FN_OK : FN_NOT_FOUND) != FN_OK ||
       (st = events_db_get(db, id, &caller, &json, &version)) != FN_OK) {
     req_fail(req, st, st == FN_NOT_FOUND ? "No such event." : NULL);
-    return;
+    return FN_OK;
   }
   reply_etag(req, version);
   if (req_if_none_match(req, version))
@@ -249,6 +251,7 @@ static void events_http_get(fn_req *req) {
   else
     reply_json_text(req, 200, json, strlen(json));
   free(json);
+  return FN_OK;
 }
 
 /* Publication is a separate power from ownership: the partner that owns a pending event
@@ -261,10 +264,10 @@ static fn_status publish(fn_req *req, db_conn *db, const event_access *a, const 
   if (strcmp(a->status, "published") == 0)
     return FN_OK;
   fn_status st = events_db_set_status(db, a->id, "published");
-  return st == FN_OK ? audit_db_record(db, req, "event.published", "event", a->id, NULL) : st;
+  return st == FN_OK ? req_audit(req, "event.published", "event", a->id, NULL) : st;
 }
 
-static void events_http_update(fn_req *req) {
+static fn_status events_http_update(fn_req *req) {
   const char *id = req_param(req, "event_id"), *detail = NULL;
   event_caller caller;
   event_access a;
@@ -273,14 +276,14 @@ static void events_http_update(fn_req *req) {
   fn_status st;
   if (!req_is_id(id)) {
     req_fail(req, FN_NOT_FOUND, "No such event.");
-    return;
+    return FN_OK;
   }
   if (validate(req, update_fields) != FN_OK)
-    return;
+    return FN_OK;
   const char *wanted = body_string(req->body, "status");
-  db_conn *db = req_db(req);
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   if ((st = db_begin(db)) != FN_OK || (st = events_db_load_caller(db, &req->caller, &caller)) != FN_OK ||
       (st = events_db_access(db, id, &caller, 1, &a)) != FN_OK || (st = a.visible ? FN_OK : FN_NOT_FOUND) != FN_OK)
     goto fail;
@@ -315,7 +318,7 @@ static void events_http_update(fn_req *req) {
                      "must leave the event 0 to 14 days long, ending after it starts");
     db_rollback(db);
     reply_invalid(req, errors);
-    return;
+    return FN_OK;
   }
   json_t *capacity = json_object_get(req->body, "capacity");
   if (json_is_integer(capacity)) {
@@ -329,15 +332,14 @@ static void events_http_update(fn_req *req) {
     }
   }
   if (json_object_get(req->body, "audience") && check_audience(req, db, &caller) != FN_OK)
-    return;
+    return FN_OK;
   if (changes > 0) {
     char now_status[16] = "";
     if ((st = events_db_update(db, id, req->body, caller.is_partner && !caller.trusted, now_status)) != FN_OK ||
-        (st = audit_db_record(db, req, "event.updated", "event", id, NULL)) != FN_OK)
+        (st = req_audit(req, "event.updated", "event", id, NULL)) != FN_OK)
       goto fail;
     /* An untrusted partner's change to what members see goes back to moderation. */
-    if (strcmp(a.status, now_status) != 0 &&
-        (st = audit_db_record(db, req, "event.unpublished", "event", id, NULL)) != FN_OK)
+    if (strcmp(a.status, now_status) != 0 && (st = req_audit(req, "event.unpublished", "event", id, NULL)) != FN_OK)
       goto fail;
     /* More places (or no limit any more) go to the waitlist first, oldest first. */
     if (capacity && (st = registrations_db_promote(
@@ -350,41 +352,42 @@ static void events_http_update(fn_req *req) {
     goto fail;
   reply_event_json(req, 200, id, json, version);
   free(json);
-  return;
+  return FN_OK;
 fail:
   free(json);
   req_fail(req, st, st == FN_NOT_FOUND ? "No such event." : detail);
+  return FN_OK;
 }
 
-static void events_http_cancel(fn_req *req) {
+static fn_status events_http_cancel(fn_req *req) {
   const char *id = req_param(req, "event_id");
   event_caller caller;
   event_access a;
   fn_status st;
   if (!req_is_id(id)) {
     req_fail(req, FN_NOT_FOUND, "No such event.");
-    return;
+    return FN_OK;
   }
-  db_conn *db = req_db(req);
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   if ((st = db_begin(db)) != FN_OK || (st = events_db_load_caller(db, &req->caller, &caller)) != FN_OK ||
       (st = events_db_access(db, id, &caller, 1, &a)) != FN_OK || (st = a.visible ? FN_OK : FN_NOT_FOUND) != FN_OK ||
       (st = a.owner || a.is_admin ? FN_OK : FN_FORBIDDEN) != FN_OK)
     goto fail;
-  if (strcmp(a.status, "cancelled") != 0 &&
-      ((st = events_db_set_status(db, id, "cancelled")) != FN_OK ||
-       (st = audit_db_record(db, req, "event.cancelled", "event", id, NULL)) != FN_OK))
+  if (strcmp(a.status, "cancelled") != 0 && ((st = events_db_set_status(db, id, "cancelled")) != FN_OK ||
+                                             (st = req_audit(req, "event.cancelled", "event", id, NULL)) != FN_OK))
     goto fail;
   if ((st = db_commit(db)) != FN_OK)
     goto fail;
   reply_empty(req, 204);
-  return;
+  return FN_OK;
 fail:
   req_fail(req, st,
            st == FN_NOT_FOUND   ? "No such event."
            : st == FN_FORBIDDEN ? "Only the event's owner or an admin cancels it."
                                 : NULL);
+  return FN_OK;
 }
 
 const fn_route events_routes[] = {

@@ -75,13 +75,13 @@ static fn_status commit_and_reply_group(fn_req *req, db_conn *db, int http_statu
   return req_commit_reply(req, http_status, json, version, http_status == 201 ? location : NULL);
 }
 
-static void groups_http_list(fn_req *req) {
+static fn_status groups_http_list(fn_req *req) {
   page_request page;
   PGresult *res = NULL;
   const char *site_id = req_query(req, "site_id"), *status = req_query(req, "status"), *mine = req_query(req, "mine");
   json_t *errors = NULL;
   if (page_from_request(req, &page) != FN_OK)
-    return;
+    return FN_OK;
   if (site_id && !text_is_uuid(site_id))
     field_errors_add(&errors, "site_id", "must be a UUID");
   if (status && !text_is_choice(status, status_choices))
@@ -90,16 +90,16 @@ static void groups_http_list(fn_req *req) {
     field_errors_add(&errors, "mine", "must be true or false");
   if (errors) {
     reply_invalid(req, errors);
-    return;
+    return FN_OK;
   }
-  db_conn *db = req_db(req);
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   fn_status st = groups_db_list(db, req->caller.id, site_id, status, mine && strcmp(mine, "true") == 0, &page, &res);
-  members_reply_page(req, db, st, res, &page);
+  return page_reply_result(req, st, res, &page);
 }
 
-static void groups_http_get(fn_req *req) {
+static fn_status groups_http_get(fn_req *req) {
   const char *id = req_param(req, "group_id");
   group_access access;
   char *json = NULL;
@@ -107,35 +107,36 @@ static void groups_http_get(fn_req *req) {
   fn_status st;
   if (!req_is_id(id)) {
     req_fail(req, FN_NOT_FOUND, "No such group.");
-    return;
+    return FN_OK;
   }
-  db_conn *db = req_db(req);
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   if ((st = groups_db_access(db, id, req->caller.id, 0, &access)) != FN_OK ||
       (st = groups_require_view(&access)) != FN_OK ||
       (st = groups_db_get(db, id, req->caller.id, &json, &version)) != FN_OK) {
     req_fail(req, st, st == FN_NOT_FOUND ? "No such group." : NULL);
-    return;
+    return FN_OK;
   }
   reply_conditional(req, json, version);
+  return FN_OK;
 }
 
-static void groups_http_create(fn_req *req) {
-  if (req_validate_body(req, group_create_fields) != FN_OK)
-    return;
+static fn_status groups_http_create(fn_req *req) {
+  if (req_validate_body_or_reply(req, group_create_fields) != FN_OK)
+    return FN_OK;
   const char *site_id = body_string(req->body, "site_id"), *detail = NULL;
   if (body_int(req->body, "min_members", 4) > body_int(req->body, "max_members", 8)) {
     reply_field_error(req, "min_members", "must not exceed max_members");
-    return;
+    return FN_OK;
   }
   member_caller caller;
   int manages = 0, site_open = 1;
   char id[37];
   fn_status st;
-  db_conn *db = req_db(req);
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   if ((st = members_db_begin_as_caller(db, req->caller.id, &caller)) != FN_OK ||
       (site_id && (st = sites_db_is_manager(db, site_id, caller.id, &manages)) != FN_OK) ||
       (st = groups_can_create(&caller, site_id, manages, &detail)) != FN_OK ||
@@ -143,30 +144,31 @@ static void groups_http_create(fn_req *req) {
     goto fail;
   if (!site_open) {
     reply_field_error(req, "site_id", "is not an open site");
-    return;
+    return FN_OK;
   }
   if ((st = groups_db_insert(db, req->body, caller.id, id)) != FN_OK ||
-      (st = audit_db_record(db, req, "group.created", "group", id, NULL)) != FN_OK ||
+      (st = req_audit(req, "group.created", "group", id, NULL)) != FN_OK ||
       (st = commit_and_reply_group(req, db, 201, id)) != FN_OK)
     goto fail;
-  return;
+  return FN_OK;
 fail:
   req_fail(req, st, detail);
+  return FN_OK;
 }
 
-static void groups_http_update(fn_req *req) {
+static fn_status groups_http_update(fn_req *req) {
   const char *id = req_param(req, "group_id"), *detail = NULL;
   group_access a;
   fn_status st;
   if (!req_is_id(id)) {
     req_fail(req, FN_NOT_FOUND, "No such group.");
-    return;
+    return FN_OK;
   }
-  if (req_validate_body(req, group_update_fields) != FN_OK)
-    return;
-  db_conn *db = req_db(req);
+  if (req_validate_body_or_reply(req, group_update_fields) != FN_OK)
+    return FN_OK;
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   if ((st = db_begin(db)) != FN_OK || (st = groups_db_access(db, id, req->caller.id, 1, &a)) != FN_OK ||
       (st = groups_require_leader(&a)) != FN_OK || (st = groups_require_open(&a, &detail)) != FN_OK ||
       (st = req_if_match(req, a.version)) != FN_OK)
@@ -174,16 +176,15 @@ static void groups_http_update(fn_req *req) {
   long min = body_int(req->body, "min_members", a.min_members), max = body_int(req->body, "max_members", a.max_members);
   if (min > max) {
     reply_field_error(req, "min_members", "must not exceed max_members");
-    return;
+    return FN_OK;
   }
   if (max < a.member_count) {
     st = FN_CONFLICT;
     detail = "max_members is below the number of active members.";
     goto fail;
   }
-  if (json_object_size(req->body) > 0 &&
-      ((st = groups_db_update(db, id, req->body)) != FN_OK ||
-       (st = audit_db_record(db, req, "group.updated", "group", id, req->body)) != FN_OK))
+  if (json_object_size(req->body) > 0 && ((st = groups_db_update(db, id, req->body)) != FN_OK ||
+                                          (st = req_audit(req, "group.updated", "group", id, req->body)) != FN_OK))
     goto fail;
   const char *wanted = body_string(req->body, "status");
   if (wanted && strcmp(wanted, "active") == 0) {
@@ -198,37 +199,39 @@ static void groups_http_update(fn_req *req) {
   }
   if ((st = commit_and_reply_group(req, db, 200, id)) != FN_OK)
     goto fail;
-  return;
+  return FN_OK;
 fail:
   req_fail(req, st,
            st == FN_NOT_FOUND   ? "No such group."
            : st == FN_FORBIDDEN ? "Only the group's conveners and facilitators may change it."
                                 : detail);
+  return FN_OK;
 }
 
-static void groups_http_close(fn_req *req) {
+static fn_status groups_http_close(fn_req *req) {
   const char *id = req_param(req, "group_id");
   group_access a;
   fn_status st;
   if (!req_is_id(id)) {
     req_fail(req, FN_NOT_FOUND, "No such group.");
-    return;
+    return FN_OK;
   }
-  db_conn *db = req_db(req);
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   if ((st = db_begin(db)) != FN_OK || (st = groups_db_access(db, id, req->caller.id, 1, &a)) != FN_OK ||
       (st = groups_can_close(&a)) != FN_OK)
     goto fail;
-  if (strcmp(a.status, "closed") != 0 && ((st = groups_db_close(db, id)) != FN_OK ||
-                                          (st = audit_db_record(db, req, "group.closed", "group", id, NULL)) != FN_OK))
+  if (strcmp(a.status, "closed") != 0 &&
+      ((st = groups_db_close(db, id)) != FN_OK || (st = req_audit(req, "group.closed", "group", id, NULL)) != FN_OK))
     goto fail;
   if ((st = db_commit(db)) != FN_OK)
     goto fail;
   reply_empty(req, 204);
-  return;
+  return FN_OK;
 fail:
   req_fail(req, st, st == FN_NOT_FOUND ? "No such group." : NULL);
+  return FN_OK;
 }
 
 const fn_route groups_routes[] = {

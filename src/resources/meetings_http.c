@@ -172,7 +172,7 @@ static json_t *audit_details(const char *group_id, const json_t *changed) {
   return details;
 }
 
-static void meetings_http_list(fn_req *req) {
+static fn_status meetings_http_list(fn_req *req) {
   const char *group_id = req_param(req, "group_id"), *detail = NULL;
   page_request page;
   group_access access;
@@ -180,13 +180,13 @@ static void meetings_http_list(fn_req *req) {
   fn_status st;
   if (!req_is_id(group_id)) {
     req_fail(req, FN_NOT_FOUND, "No such group.");
-    return;
+    return FN_OK;
   }
   if (page_from_request(req, &page) != FN_OK)
-    return;
-  db_conn *db = req_db(req);
+    return FN_OK;
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   if ((st = groups_db_access(db, group_id, req->caller.id, 0, &access)) != FN_OK ||
       (st = meetings_can_read(&access, &detail)) != FN_OK ||
       (st = meetings_db_list(db, group_id, &page, &res)) != FN_OK)
@@ -194,9 +194,10 @@ static void meetings_http_list(fn_req *req) {
   else
     page_reply(req, res, 0, 1, &page);
   PQclear(res);
+  return FN_OK;
 }
 
-static void meetings_http_get(fn_req *req) {
+static fn_status meetings_http_get(fn_req *req) {
   const char *group_id = req_param(req, "group_id"), *id = req_param(req, "meeting_id"), *detail = NULL;
   group_access access;
   char *json = NULL;
@@ -204,30 +205,31 @@ static void meetings_http_get(fn_req *req) {
   fn_status st;
   if (!req_is_id(group_id) || !req_is_id(id)) {
     req_fail(req, FN_NOT_FOUND, req_is_id(group_id) ? "No such meeting." : "No such group.");
-    return;
+    return FN_OK;
   }
-  db_conn *db = req_db(req);
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   if ((st = groups_db_access(db, group_id, req->caller.id, 0, &access)) != FN_OK ||
       (st = meetings_can_read(&access, &detail)) != FN_OK) {
     req_fail(req, st, st == FN_NOT_FOUND ? "No such group." : detail);
-    return;
+    return FN_OK;
   }
   if ((st = meetings_db_get(db, group_id, id, &json, &version)) != FN_OK) {
     req_fail(req, st, st == FN_NOT_FOUND ? "No such meeting." : NULL);
-    return;
+    return FN_OK;
   }
   if (req_if_none_match(req, version)) {
     reply_etag(req, version);
     reply_empty(req, 304);
     free(json);
-    return;
+    return FN_OK;
   }
   reply_meeting(req, 200, group_id, id, json, version);
+  return FN_OK;
 }
 
-static void meetings_http_create(fn_req *req) {
+static fn_status meetings_http_create(fn_req *req) {
   const char *group_id = req_param(req, "group_id"), *detail = NULL;
   group_access access;
   char *json = NULL, id[37];
@@ -235,17 +237,17 @@ static void meetings_http_create(fn_req *req) {
   fn_status st;
   if (!req_is_id(group_id)) {
     req_fail(req, FN_NOT_FOUND, "No such group.");
-    return;
+    return FN_OK;
   }
-  if (req_validate_body(req, meeting_create_fields) != FN_OK)
-    return;
+  if (req_validate_body_or_reply(req, meeting_create_fields) != FN_OK)
+    return FN_OK;
   if (!span_ok(req->body, NULL)) {
     reply_bad_span(req);
-    return;
+    return FN_OK;
   }
-  db_conn *db = req_db(req);
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   /* The group row stays locked until commit, so a concurrent close cannot slip in between. */
   if ((st = db_begin(db)) != FN_OK || (st = groups_db_access(db, group_id, req->caller.id, 1, &access)) != FN_OK ||
       (st = meetings_can_change(&access, &detail)) != FN_OK)
@@ -253,15 +255,16 @@ static void meetings_http_create(fn_req *req) {
   if ((st = meetings_db_insert(db, group_id, req->body, access.caller_id, &json, &version, id)) != FN_OK)
     goto fail;
   json_t *details = audit_details(group_id, NULL);
-  st = audit_db_record(db, req, "meeting.created", "meeting", id, details);
+  st = req_audit(req, "meeting.created", "meeting", id, details);
   json_decref(details);
   if (st != FN_OK || (st = db_commit(db)) != FN_OK)
     goto fail;
   reply_meeting(req, 201, group_id, id, json, version);
-  return;
+  return FN_OK;
 fail:
   free(json);
   fail_write(req, st, st == FN_NOT_FOUND ? "No such group." : detail);
+  return FN_OK;
 }
 
 /* Begins the write's transaction, locks the group and the meeting, and checks the caller and If-Match.
@@ -284,7 +287,7 @@ static fn_status begin_meeting_change(fn_req *req, db_conn *db, const char *grou
   return req_if_match(req, meeting->version);
 }
 
-static void meetings_http_update(fn_req *req) {
+static fn_status meetings_http_update(fn_req *req) {
   const char *group_id = req_param(req, "group_id"), *id = req_param(req, "meeting_id"), *detail = NULL;
   meeting_row meeting;
   char *json = NULL;
@@ -292,40 +295,41 @@ static void meetings_http_update(fn_req *req) {
   fn_status st;
   if (!req_is_id(group_id) || !req_is_id(id)) {
     req_fail(req, FN_NOT_FOUND, req_is_id(group_id) ? "No such meeting." : "No such group.");
-    return;
+    return FN_OK;
   }
-  if (req_validate_body(req, meeting_update_fields) != FN_OK)
-    return;
-  db_conn *db = req_db(req);
+  if (req_validate_body_or_reply(req, meeting_update_fields) != FN_OK)
+    return FN_OK;
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   if ((st = begin_meeting_change(req, db, group_id, id, &meeting, &detail)) != FN_OK)
     goto fail;
   if (!span_ok(req->body, &meeting)) {
     reply_bad_span(req);
-    return;
+    return FN_OK;
   }
   if (json_object_size(req->body) == 0) { /* nothing to change: no new version */
     if ((st = meetings_db_get(db, group_id, id, &json, &version)) != FN_OK || (st = db_commit(db)) != FN_OK)
       goto fail;
     reply_meeting(req, 200, group_id, id, json, version);
-    return;
+    return FN_OK;
   }
   if ((st = meetings_db_update(db, id, req->body, &json, &version)) != FN_OK)
     goto fail;
   json_t *details = audit_details(group_id, req->body);
-  st = audit_db_record(db, req, "meeting.updated", "meeting", id, details);
+  st = req_audit(req, "meeting.updated", "meeting", id, details);
   json_decref(details);
   if (st != FN_OK || (st = db_commit(db)) != FN_OK)
     goto fail;
   reply_meeting(req, 200, group_id, id, json, version);
-  return;
+  return FN_OK;
 fail:
   free(json);
   fail_write(req, st, detail);
+  return FN_OK;
 }
 
-static void meetings_http_record_attendance(fn_req *req) {
+static fn_status meetings_http_record_attendance(fn_req *req) {
   const char *group_id = req_param(req, "group_id"), *id = req_param(req, "meeting_id"), *detail = NULL;
   meeting_row meeting;
   char *json = NULL, *attendance = NULL;
@@ -334,16 +338,16 @@ static void meetings_http_record_attendance(fn_req *req) {
   fn_status st;
   if (!req_is_id(group_id) || !req_is_id(id)) {
     req_fail(req, FN_NOT_FOUND, req_is_id(group_id) ? "No such meeting." : "No such group.");
-    return;
+    return FN_OK;
   }
   if (validate_attendance(req) != FN_OK)
-    return;
+    return FN_OK;
   attendance = json_dumps(json_object_get(req->body, "attendance"), JSON_COMPACT);
   if (attendance == NULL) {
     req_fail(req, FN_INTERNAL, NULL);
-    return;
+    return FN_OK;
   }
-  db_conn *db = req_db(req);
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
     goto out;
   if ((st = begin_meeting_change(req, db, group_id, id, &meeting, &detail)) != FN_OK ||
@@ -365,7 +369,7 @@ static void meetings_http_record_attendance(fn_req *req) {
   json_t *details = audit_details(group_id, NULL);
   json_object_set_new(details, "recorded",
                       json_integer((json_int_t)json_array_size(json_object_get(req->body, "attendance"))));
-  st = audit_db_record(db, req, "meeting.attendance_recorded", "meeting", id, details);
+  st = req_audit(req, "meeting.attendance_recorded", "meeting", id, details);
   json_decref(details);
   if (st != FN_OK || (st = db_commit(db)) != FN_OK)
     goto fail;
@@ -377,6 +381,7 @@ fail:
 out:
   free(json);
   free(attendance);
+  return FN_OK;
 }
 
 const fn_route meetings_routes[] = {

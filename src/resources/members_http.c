@@ -94,14 +94,14 @@ static void reply_field_error(fn_req *req, const char *field, const char *messag
   reply_invalid(req, errors);
 }
 
-static void members_http_list(fn_req *req) {
+static fn_status members_http_list(fn_req *req) {
   page_request page;
   member_caller caller;
   PGresult *res = NULL;
   const char *site_id = req_query(req, "site_id"), *role = req_query(req, "role"), *q = req_query(req, "q");
   json_t *errors = NULL;
   if (page_from_request(req, &page) != FN_OK)
-    return;
+    return FN_OK;
   if (site_id && !text_is_uuid(site_id))
     field_errors_add(&errors, "site_id", "must be a UUID");
   if (role && role_from_string(role) == ROLE_NONE)
@@ -110,11 +110,11 @@ static void members_http_list(fn_req *req) {
     field_errors_add(&errors, "q", "must be 1 to 100 characters long");
   if (errors) {
     reply_invalid(req, errors);
-    return;
+    return FN_OK;
   }
-  db_conn *db = req_db(req);
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   fn_status st = members_db_load_caller(db, req->caller.id, &caller);
   if (st == FN_OK && caller.role != ROLE_ADMIN && caller.role != ROLE_MANAGER)
     st = FN_FORBIDDEN;
@@ -131,41 +131,43 @@ static void members_http_list(fn_req *req) {
   else
     page_reply(req, res, 0, 1, &page);
   PQclear(res);
+  return FN_OK;
 }
 
-static void members_http_get(fn_req *req) {
+static fn_status members_http_get(fn_req *req) {
   const char *id = req_param(req, "member_id");
   char *json = NULL;
   long version = 0;
   if (!req_is_id(id)) {
     req_fail(req, FN_NOT_FOUND, "No such member.");
-    return;
+    return FN_OK;
   }
-  db_conn *db = req_db(req);
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   fn_status st = members_db_get_visible(db, req->caller.id, id, &json, &version);
   if (st != FN_OK) {
     req_fail(req, st, st == FN_NOT_FOUND ? "No such member." : NULL);
-    return;
+    return FN_OK;
   }
   if (req_if_none_match(req, version)) {
     reply_etag(req, version);
     reply_empty(req, 304);
     free(json);
-    return;
+    return FN_OK;
   }
   reply_member(req, 200, json, version);
+  return FN_OK;
 }
 
-static void members_http_create(fn_req *req) {
-  if (req_validate_body(req, member_create_fields) != FN_OK)
-    return;
+static fn_status members_http_create(fn_req *req) {
+  if (req_validate_body_or_reply(req, member_create_fields) != FN_OK)
+    return FN_OK;
   const char *site_id = body_string(req->body, "home_site_id"), *detail = NULL;
   member_role role = role_from_string(body_string(req->body, "role"));
   if (site_id == NULL && role <= ROLE_FACILITATOR) {
     reply_field_error(req, "home_site_id", "is required for practitioners and facilitators");
-    return;
+    return FN_OK;
   }
   /* Hash before taking a connection: Argon2id is deliberately slow. */
   char one_time[21], hash[PASSWORD_HASH_MAX], *json = NULL, id[37];
@@ -174,11 +176,11 @@ static void members_http_create(fn_req *req) {
   member_caller caller;
   int manages = 0, site_open = 1;
   long version = 0;
-  db_conn *db = st == FN_OK ? req_db(req) : NULL;
+  db_conn *db = st == FN_OK ? req_db_or_reply(req) : NULL;
   if (st != FN_OK)
     goto fail;
   if (db == NULL)
-    return;
+    return FN_OK;
   if ((st = members_db_begin_as_caller(db, req->caller.id, &caller)) != FN_OK ||
       (site_id && (st = sites_db_is_manager(db, site_id, caller.id, &manages)) != FN_OK) ||
       (st = members_can_create(&caller, role, manages, &detail)) != FN_OK ||
@@ -186,11 +188,11 @@ static void members_http_create(fn_req *req) {
     goto fail;
   if (!site_open) {
     reply_field_error(req, "home_site_id", "is not an open site");
-    return;
+    return FN_OK;
   }
   json_t *details = json_pack("{s:s}", "role", role_to_string(role));
   if ((st = members_db_insert(db, req->body, hash, &json, &version, id)) == FN_OK &&
-      (st = audit_db_record(db, req, "member.created", "member", id, details)) == FN_OK)
+      (st = req_audit(req, "member.created", "member", id, details)) == FN_OK)
     st = db_commit(db);
   json_decref(details);
   if (st == FN_CONFLICT && caller.role != ROLE_ADMIN) {
@@ -216,23 +218,24 @@ static void members_http_create(fn_req *req) {
   free(json);
   reply_json(req, 201,
              json_pack("{s:o, s:s}", "member", member ? member : json_object(), "one_time_password", one_time));
-  return;
+  return FN_OK;
 fail:
   free(json);
   req_fail(req, st, detail);
+  return FN_OK;
 }
 
 /* Audit rows for the parts of a member change that API.md section 9 names. */
-static fn_status audit_member_change(fn_req *req, db_conn *db, const member_row *before, const member_changes *c) {
+static fn_status audit_member_change(fn_req *req, const member_row *before, const member_changes *c) {
   fn_status st = FN_OK;
   if (c->role && role_from_string(c->role) != before->role) {
     json_t *d = json_pack("{s:s, s:s}", "from", role_to_string(before->role), "to", c->role);
-    st = audit_db_record(db, req, "member.role_changed", "member", before->id, d);
+    st = req_audit(req, "member.role_changed", "member", before->id, d);
     json_decref(d);
   }
   if (st == FN_OK && c->status && strcmp(c->status, before->status) != 0) {
     json_t *d = json_pack("{s:s, s:s}", "from", before->status, "to", c->status);
-    st = audit_db_record(db, req, "member.status_changed", "member", before->id, d);
+    st = req_audit(req, "member.status_changed", "member", before->id, d);
     json_decref(d);
   }
   return st;
@@ -249,7 +252,7 @@ static fn_status end_site_management(fn_req *req, db_conn *db, const member_row 
   json_array_foreach(sites, i, site) {
     json_t *d = json_pack("{s:s, s:s}", "member_id", before->id, "reason", "role_changed");
     if (st == FN_OK)
-      st = audit_db_record(db, req, "site.manager_removed", "site", json_string_value(site), d);
+      st = req_audit(req, "site.manager_removed", "site", json_string_value(site), d);
     json_decref(d);
   }
   json_decref(sites);
@@ -270,7 +273,7 @@ static fn_status check_last_admin(db_conn *db, const member_row *target, const m
   return st;
 }
 
-static void members_http_update(fn_req *req) {
+static fn_status members_http_update(fn_req *req) {
   const char *id = req_param(req, "member_id"), *detail = NULL;
   member_caller caller;
   member_row target;
@@ -280,14 +283,14 @@ static void members_http_update(fn_req *req) {
   fn_status st;
   if (!req_is_id(id)) {
     req_fail(req, FN_NOT_FOUND, "No such member.");
-    return;
+    return FN_OK;
   }
-  if (req_validate_body(req, member_update_fields) != FN_OK)
-    return;
+  if (req_validate_body_or_reply(req, member_update_fields) != FN_OK)
+    return FN_OK;
   member_changes c = changes_from_body(req->body);
-  db_conn *db = req_db(req);
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   if ((st = members_db_begin_as_caller(db, req->caller.id, &caller)) != FN_OK ||
       (st = members_db_lock(db, id, caller.id, &target)) != FN_OK ||
       (c.home_site_id && (st = sites_db_is_manager(db, c.home_site_id, caller.id, &manages_new_site)) != FN_OK) ||
@@ -303,16 +306,16 @@ static void members_http_update(fn_req *req) {
     goto fail;
   if (!site_open) {
     reply_field_error(req, "home_site_id", "is not an open site");
-    return;
+    return FN_OK;
   }
   if (json_object_size(req->body) == 0) { /* nothing to change: no new version */
     if ((st = members_db_get_visible(db, caller.id, id, &json, &version)) != FN_OK || (st = db_commit(db)) != FN_OK)
       goto fail;
     reply_member(req, 200, json, version);
-    return;
+    return FN_OK;
   }
   if ((st = members_db_update(db, id, &c, &json, &version)) != FN_OK ||
-      (st = audit_member_change(req, db, &target, &c)) != FN_OK ||
+      (st = audit_member_change(req, &target, &c)) != FN_OK ||
       (st = end_site_management(req, db, &target, &c)) != FN_OK ||
       (c.status && strcmp(c.status, "suspended") == 0 && (st = auth_db_revoke_member(db, id)) != FN_OK) ||
       (st = db_commit(db)) != FN_OK) {
@@ -321,30 +324,32 @@ static void members_http_update(fn_req *req) {
     goto fail;
   }
   reply_member(req, 200, json, version);
-  return;
+  return FN_OK;
 fail:
   free(json);
   req_fail(req, st, st == FN_NOT_FOUND ? "No such member." : detail);
+  return FN_OK;
 }
 
-static void members_http_get_me(fn_req *req) {
+static fn_status members_http_get_me(fn_req *req) {
   char *json = NULL;
   long version = 0;
-  db_conn *db = req_db(req);
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   fn_status st = members_db_get_self(db, req->caller.id, &json, &version);
   if (st != FN_OK) {
     req_fail(req, st, NULL);
-    return;
+    return FN_OK;
   }
   if (req_if_none_match(req, version)) {
     reply_etag(req, version);
     reply_empty(req, 304);
     free(json);
-    return;
+    return FN_OK;
   }
   reply_member(req, 200, json, version);
+  return FN_OK;
 }
 
 /* Verifies the current password and hashes the new one before any transaction, since
@@ -352,7 +357,7 @@ static void members_http_get_me(fn_req *req) {
 static fn_status prepare_password_change(fn_req *req, char *verified_hash, char *new_hash, const char **detail) {
   const char *current = body_string(req->body, "current_password");
   const char *fresh = body_string(req->body, "new_password");
-  db_conn *db = req_db(req);
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
     return FN_UNAVAILABLE;
   fn_status st = members_db_password_hash(db, req->caller.id, verified_hash, PASSWORD_HASH_MAX);
@@ -366,20 +371,20 @@ static fn_status prepare_password_change(fn_req *req, char *verified_hash, char 
   return password_hash(fresh, new_hash);
 }
 
-static void members_http_update_me(fn_req *req) {
-  if (req_validate_body(req, me_update_fields) != FN_OK)
-    return;
+static fn_status members_http_update_me(fn_req *req) {
+  if (req_validate_body_or_reply(req, me_update_fields) != FN_OK)
+    return FN_OK;
   const char *current = body_string(req->body, "current_password");
   const char *fresh = body_string(req->body, "new_password");
   const char *detail = NULL, *policy;
   if ((current == NULL) != (fresh == NULL)) {
     reply_field_error(req, current ? "new_password" : "current_password",
                       "is required when changing the password (send current_password and new_password)");
-    return;
+    return FN_OK;
   }
   if (fresh && (policy = password_policy_error(fresh)) != NULL) {
     reply_field_error(req, "new_password", policy);
-    return;
+    return FN_OK;
   }
   char verified_hash[PASSWORD_HASH_MAX] = "", new_hash[PASSWORD_HASH_MAX] = "", locked_hash[PASSWORD_HASH_MAX];
   char *json = NULL;
@@ -388,9 +393,9 @@ static void members_http_update_me(fn_req *req) {
   fn_status st = fresh ? prepare_password_change(req, verified_hash, new_hash, &detail) : FN_OK;
   if (st != FN_OK)
     goto fail;
-  db_conn *db = req_db(req);
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   member_changes c = changes_from_body(req->body);
   c.email = c.role = c.home_site_id = c.status = NULL; /* not settable here (rejected above) */
   if ((st = db_begin(db)) != FN_OK || (st = members_db_lock(db, req->caller.id, req->caller.id, &self)) != FN_OK ||
@@ -413,7 +418,7 @@ static void members_http_update_me(fn_req *req) {
     }
     if ((st = members_db_set_password(db, req->caller.id, new_hash)) != FN_OK ||
         (st = auth_db_revoke_member(db, req->caller.id)) != FN_OK ||
-        (st = audit_db_record(db, req, "member.password_changed", "member", req->caller.id, NULL)) != FN_OK)
+        (st = req_audit(req, "member.password_changed", "member", req->caller.id, NULL)) != FN_OK)
       goto fail;
   }
   if ((c.display_name || c.set_discipline) &&
@@ -424,38 +429,28 @@ static void members_http_update_me(fn_req *req) {
   if ((st = members_db_get_self(db, req->caller.id, &json, &version)) != FN_OK || (st = db_commit(db)) != FN_OK)
     goto fail;
   reply_member(req, 200, json, version);
-  return;
+  return FN_OK;
 fail:
   free(json);
   req_fail(req, st, detail);
-}
-
-void members_reply_page(fn_req *req, db_conn *db, fn_status st, PGresult *res, const page_request *page) {
-  if (st == FN_OK && PQntuples(res) == 0) {
-    member_caller caller;
-    st = members_db_load_caller(db, req->caller.id, &caller);
-  }
-  if (st != FN_OK)
-    req_fail(req, st, NULL);
-  else
-    page_reply(req, res, 0, 1, page);
-  PQclear(res);
+  return FN_OK;
 }
 
 /* GET /v1/me/export: everything stored about the caller (a subject access request). */
-static void members_http_export_me(fn_req *req) {
+static fn_status members_http_export_me(fn_req *req) {
   char *json = NULL;
-  db_conn *db = req_db(req);
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   fn_status st = members_db_export(db, req->caller.id, &json);
   if (st != FN_OK) {
     req_fail(req, st, NULL);
-    return;
+    return FN_OK;
   }
   reply_header(req, "Content-Disposition", "attachment; filename=\"forumnet-export.json\"");
   reply_json_text(req, 200, json, strlen(json));
   free(json);
+  return FN_OK;
 }
 
 /* Erasure (DELETE /v1/me, DELETE /v1/members/{id} by an admin): one transaction wipes the
@@ -468,7 +463,7 @@ static void erase_member(fn_req *req, const char *target_id, int via_me) {
   const char *detail = NULL;
   int self = strcmp(target_id, req->caller.id) == 0;
   fn_status st;
-  db_conn *db = req_db(req);
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
     return;
   if ((st = members_db_begin_as_caller(db, req->caller.id, &caller)) != FN_OK ||
@@ -499,7 +494,7 @@ static void erase_member(fn_req *req, const char *target_id, int via_me) {
   json_decref(groups);
   json_t *details = json_pack("{s:b}", "self", self);
   if (st == FN_OK)
-    st = audit_db_record(db, req, "member.erased", "member", target_id, details);
+    st = req_audit(req, "member.erased", "member", target_id, details);
   json_decref(details);
   if (st != FN_OK || (st = db_commit(db)) != FN_OK)
     goto fail;
@@ -511,15 +506,19 @@ fail:
   req_fail(req, st, st == FN_NOT_FOUND ? "No such member." : detail);
 }
 
-static void members_http_erase_me(fn_req *req) { erase_member(req, req->caller.id, 1); }
+static fn_status members_http_erase_me(fn_req *req) {
+  erase_member(req, req->caller.id, 1);
+  return FN_OK;
+}
 
-static void members_http_erase(fn_req *req) {
+static fn_status members_http_erase(fn_req *req) {
   const char *id = req_param(req, "member_id");
   if (!req_is_id(id)) {
     req_fail(req, FN_NOT_FOUND, "No such member.");
-    return;
+    return FN_OK;
   }
   erase_member(req, id, 0);
+  return FN_OK;
 }
 
 const fn_route members_routes[] = {

@@ -96,14 +96,14 @@ static fn_status check_represents(fn_req *req, db_conn *db, const group_access *
   return st;
 }
 
-static void memberships_http_create(fn_req *req) {
+static fn_status memberships_http_create(fn_req *req) {
   const char *gid = req_param(req, "group_id"), *detail = NULL;
   if (!req_is_id(gid)) {
     req_fail(req, FN_NOT_FOUND, "No such group.");
-    return;
+    return FN_OK;
   }
-  if (req_validate_body(req, membership_create_fields) != FN_OK)
-    return;
+  if (req_validate_body_or_reply(req, membership_create_fields) != FN_OK)
+    return FN_OK;
   const char *target = body_string(req->body, "member_id");
   const char *role = body_string(req->body, "role");
   const char *represents = body_string(req->body, "represents_group_id");
@@ -112,15 +112,15 @@ static void memberships_http_create(fn_req *req) {
     target = req->caller.id;
   if (self && role) {
     reply_field_error(req, "role", "is given by the group's conveners and facilitators, not in a join request");
-    return;
+    return FN_OK;
   }
   group_access a;
   membership_candidate who;
   int ok = 1;
   fn_status st;
-  db_conn *db = req_db(req);
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   if ((st = db_begin(db)) != FN_OK || (st = groups_db_access(db, gid, req->caller.id, 1, &a)) != FN_OK ||
       (st = groups_require_view(&a)) != FN_OK)
     goto fail;
@@ -134,7 +134,7 @@ static void memberships_http_create(fn_req *req) {
     goto fail;
   if (!who.active) {
     reply_field_error(req, "member_id", "is not an active member");
-    return;
+    return FN_OK;
   }
   if (!groups_member_eligible(&a, who.role, who.home_site, who.manages_site)) {
     st = FN_FORBIDDEN;
@@ -144,12 +144,12 @@ static void memberships_http_create(fn_req *req) {
   if ((st = check_represents(req, db, &a, target, represents, &ok)) != FN_OK)
     goto fail;
   if (!ok)
-    return;
+    return FN_OK;
   json_t *details = json_pack("{s:s}", "member_id", target);
   st = memberships_db_insert(db, gid, target, self ? "requested" : "invited", role ? role : "member", represents,
                              self ? NULL : req->caller.id);
   if (st == FN_OK)
-    st = audit_db_record(db, req, self ? "membership.requested" : "membership.invited", "group", gid, details);
+    st = req_audit(req, self ? "membership.requested" : "membership.invited", "group", gid, details);
   if (st == FN_OK)
     st = groups_db_recompute(db, gid, GROUP_CHANGE_MEMBERSHIP);
   json_decref(details);
@@ -157,9 +157,10 @@ static void memberships_http_create(fn_req *req) {
     detail = "This member already has a membership of the group.";
   if (st != FN_OK || (st = commit_and_reply_membership(req, 201, gid, target)) != FN_OK)
     goto fail;
-  return;
+  return FN_OK;
 fail:
   req_fail(req, st, st == FN_NOT_FOUND ? "No such group." : detail);
+  return FN_OK;
 }
 
 /* Approving a request (a leader) or accepting an invitation (the invitee). */
@@ -182,7 +183,7 @@ static fn_status activate(fn_req *req, db_conn *db, const group_access *a, const
   json_t *details = json_pack("{s:s, s:s}", "member_id", mid, "from", m->state);
   fn_status st = memberships_db_activate(db, a->group_id, mid);
   if (st == FN_OK)
-    st = audit_db_record(db, req, "membership.activated", "group", a->group_id, details);
+    st = req_audit(req, "membership.activated", "group", a->group_id, details);
   json_decref(details);
   return st;
 }
@@ -212,28 +213,28 @@ static fn_status change_role(fn_req *req, db_conn *db, const group_access *a, co
   json_t *details = json_pack("{s:s, s:s, s:s}", "member_id", mid, "from", m->role, "to", role);
   st = memberships_db_set_role(db, a->group_id, mid, role);
   if (st == FN_OK)
-    st = audit_db_record(db, req, "membership.role_changed", "group", a->group_id, details);
+    st = req_audit(req, "membership.role_changed", "group", a->group_id, details);
   json_decref(details);
   return st;
 }
 
-static void memberships_http_update(fn_req *req) {
+static fn_status memberships_http_update(fn_req *req) {
   const char *gid = req_param(req, "group_id"), *mid = req_param(req, "member_id"), *detail = NULL;
   if (!req_is_id(gid) || !req_is_id(mid)) {
     req_fail(req, FN_NOT_FOUND, NULL);
-    return;
+    return FN_OK;
   }
-  if (req_validate_body(req, membership_update_fields) != FN_OK)
-    return;
+  if (req_validate_body_or_reply(req, membership_update_fields) != FN_OK)
+    return FN_OK;
   const char *state = body_string(req->body, "state"), *role = body_string(req->body, "role");
   json_t *represents_value = json_object_get(req->body, "represents_group_id");
   int self = strcmp(mid, req->caller.id) == 0, ok = 1;
   group_access a;
   membership_row m;
   fn_status st;
-  db_conn *db = req_db(req);
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   if ((st = db_begin(db)) != FN_OK || (st = groups_db_access(db, gid, req->caller.id, 1, &a)) != FN_OK ||
       (st = groups_require_view(&a)) != FN_OK)
     goto fail;
@@ -272,12 +273,12 @@ static void memberships_http_update(fn_req *req) {
     if ((st = check_represents(req, db, &a, mid, represents, &ok)) != FN_OK)
       goto fail;
     if (!ok)
-      return;
+      return FN_OK;
     json_t *details = json_pack("{s:s, s:o}", "member_id", mid, "represents_group_id",
                                 represents ? json_string(represents) : json_null());
     st = memberships_db_set_represents(db, gid, mid, represents);
     if (st == FN_OK)
-      st = audit_db_record(db, req, "membership.represents_changed", "group", gid, details);
+      st = req_audit(req, "membership.represents_changed", "group", gid, details);
     json_decref(details);
     if (st != FN_OK)
       goto fail;
@@ -285,25 +286,26 @@ static void memberships_http_update(fn_req *req) {
   if ((st = groups_db_recompute(db, gid, mine_changed ? GROUP_CHANGE_MEMBERSHIP : GROUP_CHANGE_DERIVED)) != FN_OK ||
       (st = commit_and_reply_membership(req, 200, gid, mid)) != FN_OK)
     goto fail;
-  return;
+  return FN_OK;
 fail:
   req_fail(req, st, st == FN_NOT_FOUND ? "No such membership." : detail);
+  return FN_OK;
 }
 
-static void memberships_http_delete(fn_req *req) {
+static fn_status memberships_http_delete(fn_req *req) {
   const char *gid = req_param(req, "group_id"), *mid = req_param(req, "member_id"), *detail = NULL;
   if (!req_is_id(gid) || !req_is_id(mid)) {
     req_fail(req, FN_NOT_FOUND, NULL);
-    return;
+    return FN_OK;
   }
   int self = strcmp(mid, req->caller.id) == 0;
   group_access a;
   membership_row m;
   long others = 0;
   fn_status st;
-  db_conn *db = req_db(req);
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   if ((st = db_begin(db)) != FN_OK || (st = groups_db_access(db, gid, req->caller.id, 1, &a)) != FN_OK ||
       (st = groups_require_view(&a)) != FN_OK)
     goto fail;
@@ -328,35 +330,36 @@ static void memberships_http_delete(fn_req *req) {
   if (st == FN_OK && strcmp(m.role, "representative") == 0)
     st = memberships_db_end_representation(db, mid, gid);
   if (st == FN_OK)
-    st = audit_db_record(db, req, self ? "membership.left" : "membership.removed", "group", gid, details);
+    st = req_audit(req, self ? "membership.left" : "membership.removed", "group", gid, details);
   json_decref(details);
   if (st != FN_OK || (st = groups_db_recompute(db, gid, GROUP_CHANGE_MEMBERSHIP)) != FN_OK ||
       (st = db_commit(db)) != FN_OK)
     goto fail;
   reply_empty(req, 204);
-  return;
+  return FN_OK;
 fail:
   req_fail(req, st, st == FN_NOT_FOUND ? "No such membership." : detail);
+  return FN_OK;
 }
 
-static void memberships_http_list(fn_req *req) {
+static fn_status memberships_http_list(fn_req *req) {
   const char *gid = req_param(req, "group_id"), *state = req_query(req, "state");
   page_request page;
   group_access a;
   PGresult *res = NULL;
   if (!req_is_id(gid)) {
     req_fail(req, FN_NOT_FOUND, "No such group.");
-    return;
+    return FN_OK;
   }
   if (page_from_request(req, &page) != FN_OK)
-    return;
+    return FN_OK;
   if (state && !text_is_choice(state, list_state_choices)) {
     reply_field_error(req, "state", "must be one of: requested invited active");
-    return;
+    return FN_OK;
   }
-  db_conn *db = req_db(req);
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   fn_status st;
   if ((st = groups_db_access(db, gid, req->caller.id, 0, &a)) != FN_OK || (st = groups_require_inner(&a)) != FN_OK ||
       (st = memberships_db_list(db, gid, state, &page, &res)) != FN_OK) {
@@ -364,13 +367,14 @@ static void memberships_http_list(fn_req *req) {
              st == FN_NOT_FOUND   ? "No such group."
              : st == FN_FORBIDDEN ? "Only the group's active members see its members."
                                   : NULL);
-    return;
+    return FN_OK;
   }
   page_reply(req, res, 0, 1, &page);
   PQclear(res);
+  return FN_OK;
 }
 
-static void memberships_http_get(fn_req *req) {
+static fn_status memberships_http_get(fn_req *req) {
   const char *gid = req_param(req, "group_id"), *mid = req_param(req, "member_id");
   group_access a;
   char *json = NULL;
@@ -378,19 +382,20 @@ static void memberships_http_get(fn_req *req) {
   fn_status st;
   if (!req_is_id(gid) || !req_is_id(mid)) {
     req_fail(req, FN_NOT_FOUND, NULL);
-    return;
+    return FN_OK;
   }
-  db_conn *db = req_db(req);
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   /* Everyone may read their own membership; others' follow the inner-life rule. */
   if ((st = groups_db_access(db, gid, req->caller.id, 0, &a)) != FN_OK ||
       (strcmp(mid, req->caller.id) != 0 && (st = groups_require_inner(&a)) != FN_OK) ||
       (st = groups_require_view(&a)) != FN_OK || (st = load_membership(req, gid, mid, &json, &version)) != FN_OK) {
     req_fail(req, st, st == FN_NOT_FOUND ? "No such membership." : NULL);
-    return;
+    return FN_OK;
   }
   reply_conditional(req, json, version);
+  return FN_OK;
 }
 
 const fn_route memberships_routes[] = {

@@ -10,39 +10,42 @@
 #include "forumnet/routes.h"
 #include "forumnet/server.h"
 
-static void ops_http_health(fn_req *req) {
+static fn_status ops_http_health(fn_req *req) {
   static const char body[] = "{\"status\":\"ok\"}";
   reply_json_text(req, 200, body, sizeof body - 1);
+  return FN_OK;
 }
 
-static void ops_http_ready(fn_req *req) {
-  db_conn *db = req_db(req);
+static fn_status ops_http_ready(fn_req *req) {
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return; /* req_db replied 503 */
+    return FN_OK; /* req_db replied 503 */
   int applied = 0;
   if (db_ping(db, &applied) != FN_OK) {
     reply_problem(req, FN_UNAVAILABLE, "The database is unreachable.");
-    return;
+    return FN_OK;
   }
   if (applied < migrate_known_count()) {
     reply_problem(req, FN_UNAVAILABLE, "Database migrations are pending; run `forumnet migrate`.");
-    return;
+    return FN_OK;
   }
   static const char body[] = "{\"status\":\"ready\"}";
   reply_json_text(req, 200, body, sizeof body - 1);
+  return FN_OK;
 }
 
 /* openapi/openapi.json, embedded at build time (scripts/embed_file.cmake). */
 extern const char openapi_json[];
 extern const size_t openapi_json_len;
 
-static void ops_http_openapi(fn_req *req) {
+static fn_status ops_http_openapi(fn_req *req) {
   if (openapi_json_len == 0) {
     reply_problem(req, FN_UNAVAILABLE, "This build carries no OpenAPI document.");
-    return;
+    return FN_OK;
   }
   reply_header(req, "Access-Control-Allow-Origin", "*"); /* a public contract, readable by any tool */
   reply_json_text(req, 200, openapi_json, openapi_json_len);
+  return FN_OK;
 }
 
 /* The reference page: Redoc renders /openapi.json. Its script is served by forumnet itself,
@@ -59,10 +62,11 @@ static const char docs_html[] = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<m
   "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "                    \
   "font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; frame-ancestors 'none'"
 
-static void ops_http_docs(fn_req *req) {
+static fn_status ops_http_docs(fn_req *req) {
   reply_header(req, "Content-Security-Policy", DOCS_CSP);
   reply_header(req, "Cache-Control", "no-cache");
   reply_text(req, 200, "text/html; charset=utf-8", docs_html, sizeof docs_html - 1);
+  return FN_OK;
 }
 
 /* The bundle is read once, on first use, from FORUMNET_DOCS_JS; written only under the lock,
@@ -130,7 +134,7 @@ static void load_docs_js(const char *path) {
     replace_remote_logo();
 }
 
-static void ops_http_docs_js(fn_req *req) {
+static fn_status ops_http_docs_js(fn_req *req) {
   pthread_mutex_lock(&docs_js_lock);
   if (!docs_js_loaded) {
     load_docs_js(req->app->cfg.docs_js_path);
@@ -139,20 +143,22 @@ static void ops_http_docs_js(fn_req *req) {
   pthread_mutex_unlock(&docs_js_lock);
   if (docs_js == NULL) {
     reply_problem(req, FN_UNAVAILABLE, "The docs bundle is not installed (FORUMNET_DOCS_JS).");
-    return;
+    return FN_OK;
   }
   reply_header(req, "Cache-Control", "public, max-age=3600");
   reply_text(req, 200, "text/javascript; charset=utf-8", docs_js, docs_js_len);
+  return FN_OK;
 }
 
-static void ops_http_metrics(fn_req *req) {
+static fn_status ops_http_metrics(fn_req *req) {
   char *text = server_metrics_text(req->app);
   if (text == NULL) {
     reply_problem(req, FN_INTERNAL, NULL);
-    return;
+    return FN_OK;
   }
   reply_text(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, strlen(text));
   free(text);
+  return FN_OK;
 }
 
 const fn_route ops_routes[] = {

@@ -80,14 +80,14 @@ static fn_status commit_and_reply_partner(fn_req *req, int http_status, const ch
   return FN_OK;
 }
 
-static void partners_http_create(fn_req *req) {
+static fn_status partners_http_create(fn_req *req) {
   char secret[64], digest[65], client_id[64], id[37];
   fn_status st;
-  if (req_validate_body(req, partner_create_fields) != FN_OK)
-    return;
-  db_conn *db = req_db(req);
+  if (req_validate_body_or_reply(req, partner_create_fields) != FN_OK)
+    return FN_OK;
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   random_token(client_id + 4, sizeof client_id - 4, 16);
   memcpy(client_id, "fnp_", 4);
   new_secret(secret, digest);
@@ -95,21 +95,22 @@ static void partners_http_create(fn_req *req) {
   if ((st = require_admin(req, db, 1)) == FN_OK &&
       (st = partners_db_insert(db, body_string(req->body, "name"), json_is_true(json_object_get(req->body, "trusted")),
                                client_id, digest, id)) == FN_OK &&
-      (st = audit_db_record(db, req, "partner.created", "partner", id, details)) == FN_OK)
+      (st = req_audit(req, "partner.created", "partner", id, details)) == FN_OK)
     st = commit_and_reply_partner(req, 201, id, secret);
   json_decref(details);
   if (st != FN_OK)
     req_fail(req, st, failure_detail(st));
+  return FN_OK;
 }
 
-static void partners_http_list(fn_req *req) {
+static fn_status partners_http_list(fn_req *req) {
   page_request page;
   PGresult *res = NULL;
   if (page_from_request(req, &page) != FN_OK)
-    return;
-  db_conn *db = req_db(req);
+    return FN_OK;
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   fn_status st = require_admin(req, db, 0);
   if (st == FN_OK)
     st = partners_db_list(db, &page, &res);
@@ -118,23 +119,24 @@ static void partners_http_list(fn_req *req) {
   else
     page_reply(req, res, 0, 1, &page);
   PQclear(res);
+  return FN_OK;
 }
 
-static void partners_http_get(fn_req *req) {
+static fn_status partners_http_get(fn_req *req) {
   const char *id = req_param(req, "partner_id");
   char *json = NULL;
   long version = 0;
   fn_status st;
   if (!req_is_id(id)) {
     req_fail(req, FN_NOT_FOUND, "No such partner.");
-    return;
+    return FN_OK;
   }
-  db_conn *db = req_db(req);
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   if ((st = require_admin(req, db, 0)) != FN_OK || (st = partners_db_get(db, id, &json, &version)) != FN_OK) {
     req_fail(req, st, failure_detail(st));
-    return;
+    return FN_OK;
   }
   reply_etag(req, version);
   if (req_if_none_match(req, version))
@@ -142,6 +144,7 @@ static void partners_http_get(fn_req *req) {
   else
     reply_json_text(req, 200, json, strlen(json));
   free(json);
+  return FN_OK;
 }
 
 /* The three changes (update, rotate, revoke) share their start: admin, partner locked. */
@@ -151,7 +154,7 @@ static fn_status begin_change(fn_req *req, db_conn *db, const char *id, int *rev
   return st == FN_OK ? partners_db_lock(db, id, revoked, version, client_id) : st;
 }
 
-static void partners_http_update(fn_req *req) {
+static fn_status partners_http_update(fn_req *req) {
   const char *id = req_param(req, "partner_id");
   char client_id[64];
   int revoked = 0;
@@ -159,26 +162,27 @@ static void partners_http_update(fn_req *req) {
   fn_status st;
   if (!req_is_id(id)) {
     req_fail(req, FN_NOT_FOUND, "No such partner.");
-    return;
+    return FN_OK;
   }
-  if (req_validate_body(req, partner_update_fields) != FN_OK)
-    return;
+  if (req_validate_body_or_reply(req, partner_update_fields) != FN_OK)
+    return FN_OK;
   json_t *trusted = json_object_get(req->body, "trusted");
-  db_conn *db = req_db(req);
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   if ((st = begin_change(req, db, id, &revoked, &version, client_id)) == FN_OK &&
       (st = req_if_match(req, version)) == FN_OK && json_object_size(req->body) > 0 &&
       (st = partners_db_update(db, id, body_string(req->body, "name"),
                                trusted ? (json_is_true(trusted) ? "true" : "false") : NULL)) == FN_OK)
-    st = audit_db_record(db, req, "partner.updated", "partner", id, req->body);
+    st = req_audit(req, "partner.updated", "partner", id, req->body);
   if (st == FN_OK)
     st = commit_and_reply_partner(req, 200, id, NULL);
   if (st != FN_OK)
     req_fail(req, st, failure_detail(st));
+  return FN_OK;
 }
 
-static void partners_http_rotate(fn_req *req) {
+static fn_status partners_http_rotate(fn_req *req) {
   const char *id = req_param(req, "partner_id");
   char secret[64], digest[65], client_id[64];
   int revoked = 0;
@@ -186,25 +190,26 @@ static void partners_http_rotate(fn_req *req) {
   fn_status st;
   if (!req_is_id(id)) {
     req_fail(req, FN_NOT_FOUND, "No such partner.");
-    return;
+    return FN_OK;
   }
-  db_conn *db = req_db(req);
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   new_secret(secret, digest);
   if ((st = begin_change(req, db, id, &revoked, &version, client_id)) == FN_OK && revoked)
     st = FN_CONFLICT;
   if (st == FN_OK && (st = partners_db_set_secret(db, id, digest)) == FN_OK &&
-      (st = audit_db_record(db, req, "partner.credentials_rotated", "partner", id, NULL)) == FN_OK)
+      (st = req_audit(req, "partner.credentials_rotated", "partner", id, NULL)) == FN_OK)
     st = db_commit(db);
   if (st != FN_OK) {
     req_fail(req, st, st == FN_CONFLICT ? "The partner is revoked." : failure_detail(st));
-    return;
+    return FN_OK;
   }
   reply_json(req, 200, json_pack("{s:s, s:s}", "client_id", client_id, "client_secret", secret));
+  return FN_OK;
 }
 
-static void partners_http_revoke(fn_req *req) {
+static fn_status partners_http_revoke(fn_req *req) {
   const char *id = req_param(req, "partner_id");
   char client_id[64];
   int revoked = 0;
@@ -212,21 +217,22 @@ static void partners_http_revoke(fn_req *req) {
   fn_status st;
   if (!req_is_id(id)) {
     req_fail(req, FN_NOT_FOUND, "No such partner.");
-    return;
+    return FN_OK;
   }
-  db_conn *db = req_db(req);
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   if ((st = begin_change(req, db, id, &revoked, &version, client_id)) == FN_OK && !revoked &&
       (st = partners_db_revoke(db, id)) == FN_OK)
-    st = audit_db_record(db, req, "partner.revoked", "partner", id, NULL);
+    st = req_audit(req, "partner.revoked", "partner", id, NULL);
   if (st == FN_OK)
     st = db_commit(db);
   if (st != FN_OK) {
     req_fail(req, st, failure_detail(st));
-    return;
+    return FN_OK;
   }
   reply_empty(req, 204);
+  return FN_OK;
 }
 
 const fn_route partners_routes[] = {

@@ -38,7 +38,7 @@ static fn_status check_if_match(fn_req *req, db_conn *db, const char *event_id, 
   return exists ? req_if_match(req, version) : FN_PRECONDITION_FAILED;
 }
 
-static void registrations_http_put(fn_req *req) {
+static fn_status registrations_http_put(fn_req *req) {
   const char *event_id = req_param(req, "event_id"), *detail = NULL;
   event_caller caller;
   event_access access;
@@ -46,13 +46,13 @@ static void registrations_http_put(fn_req *req) {
   fn_status st;
   if (!req_is_id(event_id)) {
     req_fail(req, FN_NOT_FOUND, "No such event.");
-    return;
+    return FN_OK;
   }
-  if (req_validate_body(req, registration_fields) != FN_OK)
-    return;
-  db_conn *db = req_db(req);
+  if (req_validate_body_or_reply(req, registration_fields) != FN_OK)
+    return FN_OK;
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   /* The event row stays locked until commit: concurrent answers for the last place count one at a time. */
   if ((st = db_begin(db)) != FN_OK || (st = events_db_load_caller(db, &req->caller, &caller)) != FN_OK ||
       (st = events_db_access(db, event_id, &caller, 1, &access)) != FN_OK ||
@@ -62,7 +62,7 @@ static void registrations_http_put(fn_req *req) {
       (st = db_commit(db)) != FN_OK) {
     free(result.json);
     req_fail(req, st, st == FN_NOT_FOUND ? "No such event." : detail);
-    return;
+    return FN_OK;
   }
   reply_etag(req, result.version);
   if (result.created) {
@@ -72,9 +72,10 @@ static void registrations_http_put(fn_req *req) {
   }
   reply_json_text(req, result.created ? 201 : 200, result.json, strlen(result.json));
   free(result.json);
+  return FN_OK;
 }
 
-static void registrations_http_list(fn_req *req) {
+static fn_status registrations_http_list(fn_req *req) {
   const char *event_id = req_param(req, "event_id"), *detail = NULL;
   event_caller caller;
   event_access access;
@@ -83,13 +84,13 @@ static void registrations_http_list(fn_req *req) {
   fn_status st;
   if (!req_is_id(event_id)) {
     req_fail(req, FN_NOT_FOUND, "No such event.");
-    return;
+    return FN_OK;
   }
   if (page_from_request(req, &page) != FN_OK)
-    return;
-  db_conn *db = req_db(req);
+    return FN_OK;
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   if ((st = events_db_load_caller(db, &req->caller, &caller)) != FN_OK ||
       (st = events_db_access(db, event_id, &caller, 0, &access)) != FN_OK ||
       (st = registrations_can_list(&caller, &access, &detail)) != FN_OK ||
@@ -98,6 +99,7 @@ static void registrations_http_list(fn_req *req) {
   else
     page_reply(req, res, 0, 1, &page);
   PQclear(res);
+  return FN_OK;
 }
 
 /* Partner tokens reach the list only to be told why they cannot have it (403, counts only); the

@@ -9,6 +9,7 @@
 #include "forumnet/body.h"
 #include "forumnet/consultations_db.h"
 #include "forumnet/http.h"
+#include "forumnet/pagination.h"
 #include "forumnet/responses_db.h"
 #include "forumnet/routes.h"
 #include "forumnet/text.h"
@@ -60,7 +61,7 @@ static int may_submit(const response_target *t) {
   return strcmp(t->my_role, "representative") == 0 || strcmp(t->my_role, "convener") == 0;
 }
 
-static void responses_http_put(fn_req *req) {
+static fn_status responses_http_put(fn_req *req) {
   const char *cid = req_param(req, "consultation_id"), *gid = req_param(req, "group_id"), *detail = NULL;
   consultation_access a;
   response_target t;
@@ -68,18 +69,18 @@ static void responses_http_put(fn_req *req) {
   fn_status st;
   if (!req_is_id(cid) || !req_is_id(gid)) {
     req_fail(req, FN_NOT_FOUND, NULL);
-    return;
+    return FN_OK;
   }
   if (body_validate(req->body, response_fields, &errors) == FN_OK)
     body_validate_items(json_object_get(req->body, "answers"), "answers", answer_fields, &errors);
   if (errors) {
     reply_invalid(req, errors);
-    return;
+    return FN_OK;
   }
   const char *status = body_string(req->body, "status");
-  db_conn *db = req_db(req);
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   if ((st = db_begin(db)) != FN_OK || (st = consultations_db_access(db, cid, req->caller.id, 1, &a)) != FN_OK ||
       (st = responses_db_target(db, cid, gid, req->caller.id, &t)) != FN_OK)
     goto fail;
@@ -122,7 +123,7 @@ static void responses_http_put(fn_req *req) {
   if (errors) {
     db_rollback(db);
     reply_invalid(req, errors);
-    return;
+    return FN_OK;
   }
   char *answers = json_dumps(json_object_get(req->body, "answers"), JSON_COMPACT);
   json_t *details = json_pack("{s:s, s:s}", "group_id", gid, "status", status);
@@ -131,8 +132,8 @@ static void responses_http_put(fn_req *req) {
   if (st == FN_OK) /* the owner's response_rate is part of the consultation: its ETag moves */
     st = consultations_db_touch(db, cid);
   if (st == FN_OK)
-    st = audit_db_record(
-        db, req, strcmp(status, "submitted") == 0 ? "consultation.response_submitted" : "consultation.response_drafted",
+    st = req_audit(
+        req, strcmp(status, "submitted") == 0 ? "consultation.response_submitted" : "consultation.response_drafted",
         "consultation", cid, details);
   json_decref(details);
   char *json = NULL, location[128];
@@ -141,12 +142,13 @@ static void responses_http_put(fn_req *req) {
   if (st != FN_OK || (st = responses_db_get(db, cid, gid, &json, &version)) != FN_OK ||
       (st = req_commit_reply(req, t.exists ? 200 : 201, json, version, t.exists ? NULL : location)) != FN_OK)
     goto fail;
-  return;
+  return FN_OK;
 fail:
   req_fail(req, st, st == FN_NOT_FOUND && detail == NULL ? "No such consultation." : detail);
+  return FN_OK;
 }
 
-static void responses_http_list(fn_req *req) {
+static fn_status responses_http_list(fn_req *req) {
   const char *cid = req_param(req, "consultation_id");
   consultation_access a;
   page_request page;
@@ -154,23 +156,24 @@ static void responses_http_list(fn_req *req) {
   fn_status st;
   if (!req_is_id(cid)) {
     req_fail(req, FN_NOT_FOUND, "No such consultation.");
-    return;
+    return FN_OK;
   }
   if (page_from_request(req, &page) != FN_OK)
-    return;
-  db_conn *db = req_db(req);
+    return FN_OK;
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   if ((st = consultations_db_access(db, cid, req->caller.id, 0, &a)) != FN_OK || !a.visible ||
       (st = responses_db_list(db, cid, req->caller.id, a.owner_or_admin, &page, &res)) != FN_OK) {
     req_fail(req, st == FN_OK ? FN_NOT_FOUND : st, "No such consultation.");
-    return;
+    return FN_OK;
   }
   page_reply(req, res, 0, 1, &page);
   PQclear(res);
+  return FN_OK;
 }
 
-static void responses_http_get(fn_req *req) {
+static fn_status responses_http_get(fn_req *req) {
   const char *cid = req_param(req, "consultation_id"), *gid = req_param(req, "group_id");
   consultation_access a;
   char *json = NULL;
@@ -178,18 +181,19 @@ static void responses_http_get(fn_req *req) {
   fn_status st;
   if (!req_is_id(cid) || !req_is_id(gid)) {
     req_fail(req, FN_NOT_FOUND, "No such response.");
-    return;
+    return FN_OK;
   }
-  db_conn *db = req_db(req);
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   if ((st = consultations_db_access(db, cid, req->caller.id, 0, &a)) != FN_OK || !a.visible ||
       (st = responses_db_get_readable(db, cid, gid, req->caller.id, a.owner_or_admin, &json, &version)) != FN_OK) {
     st = st == FN_OK ? FN_NOT_FOUND : st;
     req_fail(req, st, st == FN_NOT_FOUND ? "No such response." : NULL);
-    return;
+    return FN_OK;
   }
   reply_conditional(req, json, version);
+  return FN_OK;
 }
 
 const fn_route responses_routes[] = {

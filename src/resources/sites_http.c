@@ -71,79 +71,81 @@ static fn_status check_timezone(fn_req *req, db_conn *db) {
   return FN_OK;
 }
 
-static void sites_http_list(fn_req *req) {
+static fn_status sites_http_list(fn_req *req) {
   page_request page;
   PGresult *res = NULL;
   if (page_from_request(req, &page) != FN_OK)
-    return;
+    return FN_OK;
   const char *archived = req_query(req, "include_archived");
   if (archived && strcmp(archived, "true") != 0 && strcmp(archived, "false") != 0) {
     json_t *errors = NULL;
     field_errors_add(&errors, "include_archived", "must be true or false");
     reply_invalid(req, errors);
-    return;
+    return FN_OK;
   }
-  db_conn *db = req_db(req);
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   fn_status st = sites_db_list(db, req->caller.id, archived && strcmp(archived, "true") == 0, &page, &res);
-  members_reply_page(req, db, st, res, &page);
+  return page_reply_result(req, st, res, &page);
 }
 
-static void sites_http_get(fn_req *req) {
+static fn_status sites_http_get(fn_req *req) {
   const char *id = req_param(req, "site_id");
   char *json = NULL;
   long version = 0;
   if (!req_is_id(id)) {
     req_fail(req, FN_NOT_FOUND, "No such site.");
-    return;
+    return FN_OK;
   }
-  db_conn *db = req_db(req);
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   fn_status st = sites_db_get(db, req->caller.id, id, &json, &version);
   if (st != FN_OK) {
     req_fail(req, st, st == FN_NOT_FOUND ? "No such site." : NULL);
-    return;
+    return FN_OK;
   }
   if (req_if_none_match(req, version)) {
     reply_etag(req, version);
     reply_empty(req, 304);
     free(json);
-    return;
+    return FN_OK;
   }
   reply_site(req, 200, id, json, version);
+  return FN_OK;
 }
 
-static void sites_http_create(fn_req *req) {
+static fn_status sites_http_create(fn_req *req) {
   member_caller caller;
   char *json = NULL, id[37];
   long version = 0;
   fn_status st;
-  if (req_validate_body(req, site_create_fields) != FN_OK)
-    return;
-  db_conn *db = req_db(req);
+  if (req_validate_body_or_reply(req, site_create_fields) != FN_OK)
+    return FN_OK;
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   if ((st = members_db_begin_as_caller(db, req->caller.id, &caller)) != FN_OK ||
       (st = sites_can_create(&caller)) != FN_OK)
     goto fail;
   if (check_timezone(req, db) != FN_OK)
-    return;
+    return FN_OK;
   if ((st = sites_db_insert(db, req->body, &json, &version, id)) != FN_OK ||
-      (st = audit_db_record(db, req, "site.created", "site", id, NULL)) != FN_OK || (st = db_commit(db)) != FN_OK)
+      (st = req_audit(req, "site.created", "site", id, NULL)) != FN_OK || (st = db_commit(db)) != FN_OK)
     goto fail;
   reply_site(req, 201, id, json, version);
-  return;
+  return FN_OK;
 fail:
   free(json);
   req_fail(req, st,
            st == FN_CONFLICT    ? "A site with this slug exists."
            : st == FN_FORBIDDEN ? "Only an admin may create sites."
                                 : NULL);
+  return FN_OK;
 }
 
-static void sites_http_update(fn_req *req) {
+static fn_status sites_http_update(fn_req *req) {
   const char *id = req_param(req, "site_id"), *detail = NULL;
   member_caller caller;
   site_row site;
@@ -153,13 +155,13 @@ static void sites_http_update(fn_req *req) {
   fn_status st;
   if (!req_is_id(id)) {
     req_fail(req, FN_NOT_FOUND, "No such site.");
-    return;
+    return FN_OK;
   }
-  if (req_validate_body(req, site_update_fields) != FN_OK)
-    return;
-  db_conn *db = req_db(req);
+  if (req_validate_body_or_reply(req, site_update_fields) != FN_OK)
+    return FN_OK;
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   if ((st = members_db_begin_as_caller(db, req->caller.id, &caller)) != FN_OK ||
       (st = sites_db_lock(db, id, &site)) != FN_OK ||
       (st = sites_db_is_manager(db, id, caller.id, &manages)) != FN_OK ||
@@ -172,18 +174,18 @@ static void sites_http_update(fn_req *req) {
     goto fail;
   }
   if (check_timezone(req, db) != FN_OK)
-    return;
+    return FN_OK;
   if (json_object_size(req->body) == 0) { /* nothing to change: no new version */
     if ((st = sites_db_get(db, caller.id, id, &json, &version)) != FN_OK || (st = db_commit(db)) != FN_OK)
       goto fail;
     reply_site(req, 200, id, json, version);
-    return;
+    return FN_OK;
   }
   if ((st = sites_db_update(db, id, req->body, &json, &version)) != FN_OK ||
-      (st = audit_db_record(db, req, "site.updated", "site", id, req->body)) != FN_OK || (st = db_commit(db)) != FN_OK)
+      (st = req_audit(req, "site.updated", "site", id, req->body)) != FN_OK || (st = db_commit(db)) != FN_OK)
     goto fail;
   reply_site(req, 200, id, json, version);
-  return;
+  return FN_OK;
 fail:
   free(json);
   if (st == FN_CONFLICT && detail == NULL)
@@ -191,20 +193,21 @@ fail:
   if (st == FN_NOT_FOUND)
     detail = "No such site.";
   req_fail(req, st, detail);
+  return FN_OK;
 }
 
-static void sites_http_archive(fn_req *req) {
+static fn_status sites_http_archive(fn_req *req) {
   const char *id = req_param(req, "site_id");
   member_caller caller;
   site_row site;
   fn_status st;
   if (!req_is_id(id)) {
     req_fail(req, FN_NOT_FOUND, "No such site.");
-    return;
+    return FN_OK;
   }
-  db_conn *db = req_db(req);
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   int open_groups = 0;
   if ((st = members_db_begin_as_caller(db, req->caller.id, &caller)) != FN_OK ||
       (st = sites_can_archive(&caller)) != FN_OK || (st = sites_db_lock(db, id, &site)) != FN_OK ||
@@ -212,41 +215,43 @@ static void sites_http_archive(fn_req *req) {
     goto fail;
   if (open_groups && !site.archived) {
     req_fail(req, FN_CONFLICT, "The site has groups that are not closed; close them first.");
-    return;
+    return FN_OK;
   }
-  if (!site.archived && ((st = sites_db_archive(db, id)) != FN_OK ||
-                         (st = audit_db_record(db, req, "site.archived", "site", id, NULL)) != FN_OK))
+  if (!site.archived &&
+      ((st = sites_db_archive(db, id)) != FN_OK || (st = req_audit(req, "site.archived", "site", id, NULL)) != FN_OK))
     goto fail;
   if ((st = db_commit(db)) != FN_OK)
     goto fail;
   reply_empty(req, 204);
-  return;
+  return FN_OK;
 fail:
   req_fail(req, st,
            st == FN_NOT_FOUND   ? "No such site."
            : st == FN_FORBIDDEN ? "Only an admin may archive sites."
                                 : NULL);
+  return FN_OK;
 }
 
-static void sites_http_list_managers(fn_req *req) {
+static fn_status sites_http_list_managers(fn_req *req) {
   const char *id = req_param(req, "site_id");
   page_request page;
   PGresult *res = NULL;
   if (!req_is_id(id)) {
     req_fail(req, FN_NOT_FOUND, "No such site.");
-    return;
+    return FN_OK;
   }
   if (page_from_request(req, &page) != FN_OK)
-    return;
-  db_conn *db = req_db(req);
+    return FN_OK;
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   fn_status st = sites_db_list_managers(db, req->caller.id, id, &page, &res);
   if (st != FN_OK)
     req_fail(req, st, st == FN_NOT_FOUND ? "No such site." : NULL);
   else
     page_reply(req, res, 0, 1, &page);
   PQclear(res);
+  return FN_OK;
 }
 
 /* PUT and DELETE /v1/sites/{site_id}/managers/{member_id} differ only in the change. */
@@ -260,7 +265,7 @@ static void change_manager(fn_req *req, int add) {
     req_fail(req, FN_NOT_FOUND, NULL);
     return;
   }
-  db_conn *db = req_db(req);
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
     return;
   if ((st = members_db_begin_as_caller(db, req->caller.id, &caller)) != FN_OK ||
@@ -288,7 +293,7 @@ static void change_manager(fn_req *req, int add) {
   }
   if (changed) {
     json_t *details = json_pack("{s:s}", "member_id", member_id);
-    st = audit_db_record(db, req, add ? "site.manager_added" : "site.manager_removed", "site", site_id, details);
+    st = req_audit(req, add ? "site.manager_added" : "site.manager_removed", "site", site_id, details);
     json_decref(details);
     if (st != FN_OK)
       goto fail;
@@ -301,8 +306,14 @@ fail:
   req_fail(req, st, detail);
 }
 
-static void sites_http_add_manager(fn_req *req) { change_manager(req, 1); }
-static void sites_http_remove_manager(fn_req *req) { change_manager(req, 0); }
+static fn_status sites_http_add_manager(fn_req *req) {
+  change_manager(req, 1);
+  return FN_OK;
+}
+static fn_status sites_http_remove_manager(fn_req *req) {
+  change_manager(req, 0);
+  return FN_OK;
+}
 
 const fn_route sites_routes[] = {
     {"GET", "/v1/sites", sites_http_list, 0},

@@ -200,7 +200,7 @@ static fn_status parse_window(fn_req *req, summary_window *w) {
   return FN_OK;
 }
 
-static void summaries_http_site(fn_req *req) {
+static fn_status summaries_http_site(fn_req *req) {
   const char *id = req_param(req, "site_id");
   summary_window w;
   member_caller caller;
@@ -209,13 +209,13 @@ static void summaries_http_site(fn_req *req) {
   fn_status st;
   if (!req_is_id(id)) {
     req_fail(req, FN_NOT_FOUND, "No such site.");
-    return;
+    return FN_OK;
   }
   if (parse_window(req, &w) != FN_OK)
-    return;
-  db_conn *db = req_db(req);
+    return FN_OK;
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   char ids[64];
   snprintf(ids, sizeof ids, "[\"%s\"]", id);
   if ((st = members_db_load_caller(db, req->caller.id, &caller)) != FN_OK ||
@@ -237,13 +237,14 @@ static void summaries_http_site(fn_req *req) {
   }
   reply_json(req, 200, summaries_object(res, 0, &w, req->app->cfg.suppression_threshold)); /* NULL: a 500 */
   PQclear(res);
-  return;
+  return FN_OK;
 fail:
   PQclear(res);
   req_fail(req, st,
            st == FN_NOT_FOUND   ? "No such site."
            : st == FN_FORBIDDEN ? "Summaries are for admins and the site's managers."
                                 : NULL);
+  return FN_OK;
 }
 
 /* A growing text; any failed allocation sets failed and later appends do nothing. */
@@ -452,7 +453,7 @@ static int wants_csv(const fn_req *req) {
   return q_csv > 0 && q_csv >= q_json;
 }
 
-static void summaries_http_sites(fn_req *req) {
+static fn_status summaries_http_sites(fn_req *req) {
   page_request page;
   summary_window w;
   char next_key[96], cursor[256] = "", *ids = NULL;
@@ -461,10 +462,10 @@ static void summaries_http_sites(fn_req *req) {
   json_t *items = NULL;
   fn_status st;
   if (page_from_request(req, &page) != FN_OK || parse_window(req, &w) != FN_OK)
-    return;
-  db_conn *db = req_db(req);
+    return FN_OK;
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   if ((st = members_db_load_caller(db, req->caller.id, &caller)) != FN_OK)
     goto fail;
   if (caller.role != ROLE_ADMIN && caller.role != ROLE_MANAGER) {
@@ -496,16 +497,17 @@ static void summaries_http_sites(fn_req *req) {
     reply_text(req, 200, "text/csv; charset=utf-8; header=present", csv, len);
     free(csv);
     json_decref(items);
-    return;
+    return FN_OK;
   }
   json_t *body = json_pack("{s:o, s:o}", "items", items, "next_cursor", cursor[0] ? json_string(cursor) : json_null());
   reply_json(req, 200, body); /* NULL (memory ran out): a 500 */
-  return;
+  return FN_OK;
 fail:
   json_decref(items);
   free(ids);
   PQclear(res);
   req_fail(req, st, st == FN_FORBIDDEN ? "Summaries are for admins and managers." : NULL);
+  return FN_OK;
 }
 
 const fn_route summaries_routes[] = {

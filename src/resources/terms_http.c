@@ -53,7 +53,7 @@ static int parse_version(const char *s) {
   return atoi(s);
 }
 
-static void terms_http_list(fn_req *req) {
+static fn_status terms_http_list(fn_req *req) {
   const char *gid = req_param(req, "group_id");
   group_access a;
   page_request page;
@@ -61,17 +61,17 @@ static void terms_http_list(fn_req *req) {
   fn_status st;
   if (!req_is_id(gid)) {
     req_fail(req, FN_NOT_FOUND, "No such group.");
-    return;
+    return FN_OK;
   }
   if (page_from_request(req, &page) != FN_OK)
-    return;
-  db_conn *db = req_db(req);
+    return FN_OK;
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   if ((st = groups_db_access(db, gid, req->caller.id, 0, &a)) != FN_OK || (st = groups_require_view(&a)) != FN_OK ||
       (st = terms_db_list(db, gid, &page, &res)) != FN_OK) {
     req_fail(req, st, st == FN_NOT_FOUND ? "No such group." : NULL);
-    return;
+    return FN_OK;
   }
   /* current_version from the page's own statement when it has rows, so that both agree */
   char members[48];
@@ -79,9 +79,10 @@ static void terms_http_list(fn_req *req) {
   snprintf(members, sizeof members, "\"current_version\":%d,", current);
   page_reply_with(req, res, 0, 1, &page, members);
   PQclear(res);
+  return FN_OK;
 }
 
-static void terms_http_publish(fn_req *req) {
+static fn_status terms_http_publish(fn_req *req) {
   const char *gid = req_param(req, "group_id"), *detail = NULL;
   group_access a;
   char *json = NULL;
@@ -89,26 +90,26 @@ static void terms_http_publish(fn_req *req) {
   fn_status st;
   if (!req_is_id(gid)) {
     req_fail(req, FN_NOT_FOUND, "No such group.");
-    return;
+    return FN_OK;
   }
-  if (req_validate_body(req, terms_create_fields) != FN_OK)
-    return;
+  if (req_validate_body_or_reply(req, terms_create_fields) != FN_OK)
+    return FN_OK;
   const char *review_on = body_string(req->body, "review_on");
   if (review_on && !valid_date(review_on)) {
     json_t *errors = NULL;
     field_errors_add(&errors, "review_on", "must be a date as YYYY-MM-DD");
     reply_invalid(req, errors);
-    return;
+    return FN_OK;
   }
-  db_conn *db = req_db(req);
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   if ((st = db_begin(db)) != FN_OK || (st = groups_db_access(db, gid, req->caller.id, 1, &a)) != FN_OK ||
       (st = groups_require_leader(&a)) != FN_OK || (st = groups_require_open(&a, &detail)) != FN_OK ||
       (st = terms_db_publish(db, gid, body_string(req->body, "body"), review_on, req->caller.id, &version)) != FN_OK)
     goto fail;
   json_t *details = json_pack("{s:i}", "version", version);
-  st = audit_db_record(db, req, "group.terms_published", "group", gid, details);
+  st = req_audit(req, "group.terms_published", "group", gid, details);
   json_decref(details);
   if (st != FN_OK || (st = groups_db_recompute(db, gid, GROUP_CHANGE_VERSION_RAISED)) != FN_OK ||
       (st = terms_db_get(db, gid, version, &json)) != FN_OK || (st = db_commit(db)) != FN_OK)
@@ -118,16 +119,17 @@ static void terms_http_publish(fn_req *req) {
   reply_header(req, "Location", location);
   reply_json_text(req, 201, json, strlen(json));
   free(json);
-  return;
+  return FN_OK;
 fail:
   free(json);
   req_fail(req, st,
            st == FN_NOT_FOUND   ? "No such group."
            : st == FN_FORBIDDEN ? "Only the group's conveners and facilitators publish terms."
                                 : detail);
+  return FN_OK;
 }
 
-static void terms_http_accept(fn_req *req) {
+static fn_status terms_http_accept(fn_req *req) {
   const char *gid = req_param(req, "group_id"), *detail = NULL;
   int version = parse_version(req_param(req, "version")), created = 0;
   group_access a;
@@ -135,20 +137,20 @@ static void terms_http_accept(fn_req *req) {
   fn_status st;
   if (!req_is_id(gid) || version < 1) {
     req_fail(req, FN_NOT_FOUND, "No such terms version.");
-    return;
+    return FN_OK;
   }
-  if (req_validate_body(req, acceptance_fields) != FN_OK)
-    return;
+  if (req_validate_body_or_reply(req, acceptance_fields) != FN_OK)
+    return FN_OK;
   json_t *accepted = json_object_get(req->body, "accepted");
   if (accepted && !json_is_true(accepted)) {
     json_t *errors = NULL;
     field_errors_add(&errors, "accepted", "can only be true (leave the group to stop agreeing)");
     reply_invalid(req, errors);
-    return;
+    return FN_OK;
   }
-  db_conn *db = req_db(req);
+  db_conn *db = req_db_or_reply(req);
   if (db == NULL)
-    return;
+    return FN_OK;
   if ((st = db_begin(db)) != FN_OK || (st = groups_db_access(db, gid, req->caller.id, 1, &a)) != FN_OK ||
       (st = groups_require_inner(&a)) != FN_OK)
     goto fail;
@@ -166,7 +168,7 @@ static void terms_http_accept(fn_req *req) {
     goto fail;
   if (created) {
     json_t *details = json_pack("{s:i}", "version", version);
-    st = audit_db_record(db, req, "group.terms_accepted", "group", gid, details);
+    st = req_audit(req, "group.terms_accepted", "group", gid, details);
     json_decref(details);
     if (st != FN_OK || (st = groups_db_recompute(db, gid, GROUP_CHANGE_DERIVED)) != FN_OK)
       goto fail;
@@ -175,13 +177,14 @@ static void terms_http_accept(fn_req *req) {
     goto fail;
   reply_json_text(req, created ? 201 : 200, json, strlen(json));
   free(json);
-  return;
+  return FN_OK;
 fail:
   free(json);
   req_fail(req, st,
            st == FN_NOT_FOUND   ? "No such terms version."
            : st == FN_FORBIDDEN ? "Only the group's active members accept its terms."
                                 : detail);
+  return FN_OK;
 }
 
 const fn_route terms_routes[] = {
