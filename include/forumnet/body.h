@@ -27,7 +27,9 @@ typedef enum field_type {
   FIELD_OBJECT,       /* any object (validate members with body_validate_nested) */
 } field_type;
 
-enum { FIELD_REQUIRED = 1, FIELD_NULLABLE = 2 };
+/* FIELD_REQUIRED: required when creating (body_validate_as BODY_CREATE); an update never requires a field.
+ * FIELD_CREATE_ONLY: settable when creating, read-only in an update. */
+enum { FIELD_REQUIRED = 1, FIELD_NULLABLE = 2, FIELD_CREATE_ONLY = 4 };
 /* FIELD_STRING_ARRAY: longest item accepted, in characters (kept in the upper bits of flags). */
 #define FIELD_ITEM_MAX(n) ((unsigned)(n) << 8)
 
@@ -37,13 +39,24 @@ typedef struct field_spec {
   field_type type;
   unsigned flags;
   long min, max;
-  const char *const *choices; /* FIELD_ENUM: NULL-terminated */
+  const char *const *choices; /* FIELD_ENUM: NULL-terminated; FIELD_READ_ONLY: see FIELDS_READ_ONLY */
 } field_spec;
+
+/* One entry for all the read-only members of a representation: names is a NULL-terminated list,
+ * each of which a body may not set ("is read-only and cannot be set"). */
+#define FIELDS_READ_ONLY(names)                                                                                        \
+  { "(read-only fields)", FIELD_READ_ONLY, 0, 0, 0, names }
+
+/* Which body a spec list checks: one list serves both a resource's POST and its PATCH. */
+typedef enum body_mode { BODY_CREATE, BODY_UPDATE } body_mode;
 
 /* Checks obj against specs: unknown fields, read-only fields, missing required fields,
  * wrong types and out-of-range values each add {"field", "message"} to *errors.
  * Returns FN_OK, or FN_INVALID with *errors a new reference (caller decrefs). */
 fn_status body_validate(const json_t *obj, const field_spec *specs, json_t **errors);
+/* body_validate for a creating (FIELD_REQUIRED enforced) or an updating body (FIELD_CREATE_ONLY
+ * fields read-only, nothing required). body_validate is body_validate_as(..., BODY_CREATE, ...). */
+fn_status body_validate_as(const json_t *obj, const field_spec *specs, body_mode mode, json_t **errors);
 
 /* Validates every item of array (the body member `field`) as an object against item_specs,
  * adding errors named "field[i].name" (or "field[i]" for a non-object) to *errors (created when

@@ -58,6 +58,16 @@ void db_rollback(db_conn *conn);
  * callers must turn into FN_INTERNAL (never pass the result to strlen unchecked). */
 char *db_value_dup(const PGresult *res, int row, int col);
 
+/* Row readers of a result's text values (row, col), one per column type:
+ *   db_value_long   an integer column (bigint, int) as a long (0 for NULL);
+ *   db_value_bool   a boolean column: 1 for 't';
+ *   db_value_copy   the text into a fixed buffer (a UUID into char[UUID_TEXT_SIZE]), cut to fit;
+ *   db_value_or_null a new copy, or NULL for SQL NULL (*st FN_INTERNAL when out of memory). */
+long db_value_long(const PGresult *res, int row, int col);
+int db_value_bool(const PGresult *res, int row, int col);
+void db_value_copy(const PGresult *res, int row, int col, char *out, size_t out_size);
+char *db_value_or_null(const PGresult *res, int row, int col, fn_status *st);
+
 /* A transaction held open around a whole handler (the request layer's Idempotency-Key): until
  * db_hold_end, db_begin joins it and db_commit is deferred (FN_OK while the transaction is
  * healthy), so the handler's work and what the request layer adds commit together.

@@ -163,8 +163,9 @@ int req_is_id(const char *s);
  * 400. Handlers need nothing for it: their db_begin/db_commit join the held transaction. */
 void req_run_handler(fn_req *req);
 
-/* Validates the body against specs; FN_INVALID with the field errors attached. */
-fn_status req_validate_body(fn_req *req, const struct field_spec *specs);
+/* Validates the body against specs as a creating or an updating body (body_validate_as);
+ * FN_INVALID with the field errors attached. */
+fn_status req_validate_body(fn_req *req, const struct field_spec *specs, body_mode mode);
 
 /* Writes the audit row of the change this request makes, on its connection and inside its
  * transaction (audit_db_record with the caller and request id). */

@@ -22,7 +22,9 @@ void page_reply_with(fn_req *req, PGresult *res, int json_col, int key_col, cons
  * every request, so a member suspended since the token was issued never gets this far.) */
 fn_status page_reply_result(fn_req *req, fn_status st, PGresult *res, const page_request *page);
 
-/* Parses ?limit=/?cursor= from the request; on failure replies 400 and returns FN_INVALID. */
+/* Parses ?limit=/?cursor= from the request; FN_INVALID with the field error attached. */
 fn_status page_from_request(fn_req *req, page_request *out);
+/* Transitional (see http.h): page_from_request that replies its failure itself. */
+fn_status page_from_request_or_reply(fn_req *req, page_request *out);
 
 #endif

@@ -84,7 +84,8 @@ const char *body_string(const json_t *obj, const char *key) { return json_string
 
 static const field_spec *find_spec(const field_spec *specs, const char *name) {
   for (; specs->name != NULL; specs++)
-    if (strcmp(specs->name, name) == 0)
+    if (specs->type == FIELD_READ_ONLY && specs->choices != NULL ? text_is_choice(name, specs->choices)
+                                                                 : strcmp(specs->name, name) == 0)
       return specs;
   return NULL;
 }
@@ -213,7 +214,8 @@ fn_status body_validate_nested(const json_t *obj, const char *field, const field
   return FN_INVALID;
 }
 
-fn_status body_validate(const json_t *obj, const field_spec *specs, json_t **errors) {
+fn_status body_validate_as(const json_t *obj, const field_spec *specs, body_mode mode, json_t **errors) {
+  static const field_spec read_only = {"", FIELD_READ_ONLY, 0, 0, 0, NULL};
   *errors = NULL;
   const char *key;
   json_t *value;
@@ -224,12 +226,18 @@ fn_status body_validate(const json_t *obj, const field_spec *specs, json_t **err
       field_errors_add(errors, key, "is not a known field");
       continue;
     }
+    if (mode == BODY_UPDATE && (spec->flags & FIELD_CREATE_ONLY))
+      spec = &read_only;
     const char *msg = check_value(spec, value, buf, sizeof buf);
     if (msg)
       field_errors_add(errors, key, msg);
   }
-  for (const field_spec *s = specs; s->name != NULL; s++)
+  for (const field_spec *s = specs; mode == BODY_CREATE && s->name != NULL; s++)
     if ((s->flags & FIELD_REQUIRED) && json_object_get(obj, s->name) == NULL)
       field_errors_add(errors, s->name, "is required");
   return *errors ? FN_INVALID : FN_OK;
+}
+
+fn_status body_validate(const json_t *obj, const field_spec *specs, json_t **errors) {
+  return body_validate_as(obj, specs, BODY_CREATE, errors);
 }

@@ -74,11 +74,15 @@ fn_status page_from_request(fn_req *req, page_request *out) {
   const char *field = NULL;
   if (page_parse(req_query(req, "limit"), req_query(req, "cursor"), out, &field) == FN_OK)
     return FN_OK;
-  json_t *errors = NULL;
-  field_errors_add(&errors, field,
-                   strcmp(field, "limit") == 0 ? "must be a whole number from 1 to 200" : "is not a valid cursor");
-  reply_invalid(req, errors);
-  return FN_INVALID;
+  return req_invalid_field(
+      req, field, strcmp(field, "limit") == 0 ? "must be a whole number from 1 to 200" : "is not a valid cursor");
+}
+
+fn_status page_from_request_or_reply(fn_req *req, page_request *out) {
+  fn_status st = page_from_request(req, out);
+  if (st != FN_OK)
+    req_reply_failure(req, st);
+  return st;
 }
 
 /* Items are already JSON text built by PostgreSQL; they are joined, not re-parsed. */

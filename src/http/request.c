@@ -236,13 +236,13 @@ fn_status req_if_match(const fn_req *req, long version) {
   return etag_list_matches(h, version, 1) ? FN_OK : FN_PRECONDITION_FAILED;
 }
 
-fn_status req_validate_body(fn_req *req, const field_spec *specs) {
+fn_status req_validate_body(fn_req *req, const field_spec *specs, body_mode mode) {
   json_t *errors = NULL;
-  return body_validate(req->body, specs, &errors) == FN_OK ? FN_OK : req_invalid(req, errors);
+  return body_validate_as(req->body, specs, mode, &errors) == FN_OK ? FN_OK : req_invalid(req, errors);
 }
 
 fn_status req_validate_body_or_reply(fn_req *req, const field_spec *specs) {
-  fn_status st = req_validate_body(req, specs);
+  fn_status st = req_validate_body(req, specs, BODY_CREATE);
   if (st != FN_OK)
     req_reply_failure(req, st);
   return st;

@@ -17,7 +17,7 @@ static fn_status audit_http_list(fn_req *req) {
   const char *actor = req_query(req, "actor_id"), *type = req_query(req, "resource_type"),
              *resource = req_query(req, "resource_id"), *action = req_query(req, "action");
   json_t *errors = NULL;
-  if (page_from_request(req, &page) != FN_OK)
+  if (page_from_request_or_reply(req, &page) != FN_OK)
     return FN_OK;
   if (actor && !text_is_uuid(actor))
     field_errors_add(&errors, "actor_id", "must be a UUID");

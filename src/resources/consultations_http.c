@@ -193,7 +193,7 @@ static fn_status consultations_http_list(fn_req *req) {
   PGresult *res = NULL;
   const char *status = req_query(req, "status"), *site_id = req_query(req, "site_id");
   json_t *errors = NULL;
-  if (page_from_request(req, &page) != FN_OK)
+  if (page_from_request_or_reply(req, &page) != FN_OK)
     return FN_OK;
   if (status && !text_is_choice(status, status_choices))
     field_errors_add(&errors, "status", "must be one of: draft open closed outcome_published");

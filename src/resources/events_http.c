@@ -195,7 +195,7 @@ static fn_status events_http_list(fn_req *req) {
              *kind = req_query(req, "kind"), *status = req_query(req, "status");
   json_t *errors = NULL;
   long long ts;
-  if (page_from_request(req, &page) != FN_OK)
+  if (page_from_request_or_reply(req, &page) != FN_OK)
     return FN_OK;
   if (site_id && !text_is_uuid(site_id))
     field_errors_add(&errors, "site_id", "must be a UUID");

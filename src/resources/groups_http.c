@@ -80,7 +80,7 @@ static fn_status groups_http_list(fn_req *req) {
   PGresult *res = NULL;
   const char *site_id = req_query(req, "site_id"), *status = req_query(req, "status"), *mine = req_query(req, "mine");
   json_t *errors = NULL;
-  if (page_from_request(req, &page) != FN_OK)
+  if (page_from_request_or_reply(req, &page) != FN_OK)
     return FN_OK;
   if (site_id && !text_is_uuid(site_id))
     field_errors_add(&errors, "site_id", "must be a UUID");

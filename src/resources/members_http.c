@@ -100,7 +100,7 @@ static fn_status members_http_list(fn_req *req) {
   PGresult *res = NULL;
   const char *site_id = req_query(req, "site_id"), *role = req_query(req, "role"), *q = req_query(req, "q");
   json_t *errors = NULL;
-  if (page_from_request(req, &page) != FN_OK)
+  if (page_from_request_or_reply(req, &page) != FN_OK)
     return FN_OK;
   if (site_id && !text_is_uuid(site_id))
     field_errors_add(&errors, "site_id", "must be a UUID");

@@ -351,7 +351,7 @@ static fn_status memberships_http_list(fn_req *req) {
     req_fail(req, FN_NOT_FOUND, "No such group.");
     return FN_OK;
   }
-  if (page_from_request(req, &page) != FN_OK)
+  if (page_from_request_or_reply(req, &page) != FN_OK)
     return FN_OK;
   if (state && !text_is_choice(state, list_state_choices)) {
     reply_field_error(req, "state", "must be one of: requested invited active");

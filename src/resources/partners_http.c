@@ -106,7 +106,7 @@ static fn_status partners_http_create(fn_req *req) {
 static fn_status partners_http_list(fn_req *req) {
   page_request page;
   PGresult *res = NULL;
-  if (page_from_request(req, &page) != FN_OK)
+  if (page_from_request_or_reply(req, &page) != FN_OK)
     return FN_OK;
   db_conn *db = req_db_or_reply(req);
   if (db == NULL)

@@ -158,7 +158,7 @@ static fn_status responses_http_list(fn_req *req) {
     req_fail(req, FN_NOT_FOUND, "No such consultation.");
     return FN_OK;
   }
-  if (page_from_request(req, &page) != FN_OK)
+  if (page_from_request_or_reply(req, &page) != FN_OK)
     return FN_OK;
   db_conn *db = req_db_or_reply(req);
   if (db == NULL)

@@ -13,307 +13,208 @@
 #include "forumnet/text.h"
 #include "forumnet/timestamp.h"
 
-#define SITE_READ_ONLY_FIELDS                                                                                          \
-  {"id", FIELD_READ_ONLY, 0, 0, 0, NULL}, {"archived_at", FIELD_READ_ONLY, 0, 0, 0, NULL},                             \
-      {"version", FIELD_READ_ONLY, 0, 0, 0, NULL}, {                                                                   \
-    "created_at", FIELD_READ_ONLY, 0, 0, 0, NULL                                                                       \
-  }
+#define NO_SUCH_SITE "No such site."
 
-static const field_spec site_create_fields[] = {
+static const char *const site_read_only[] = {"id", "archived_at", "version", "created_at", NULL};
+
+/* POST and PATCH bodies (FIELD_REQUIRED applies to POST only). */
+static const field_spec site_fields[] = {
     {"slug", FIELD_SLUG, FIELD_REQUIRED, 2, 64, NULL},
     {"name", FIELD_STRING, FIELD_REQUIRED, 1, 200, NULL},
     {"organisation", FIELD_STRING, FIELD_REQUIRED, 1, 200, NULL},
     {"region", FIELD_STRING, FIELD_NULLABLE, 1, 100, NULL},
     {"timezone", FIELD_STRING, 0, 1, 64, NULL},
-    SITE_READ_ONLY_FIELDS,
+    FIELDS_READ_ONLY(site_read_only),
     {NULL, 0, 0, 0, 0, NULL},
 };
 
-static const field_spec site_update_fields[] = {
-    {"slug", FIELD_SLUG, 0, 2, 64, NULL},
-    {"name", FIELD_STRING, 0, 1, 200, NULL},
-    {"organisation", FIELD_STRING, 0, 1, 200, NULL},
-    {"region", FIELD_STRING, FIELD_NULLABLE, 1, 100, NULL},
-    {"timezone", FIELD_STRING, 0, 1, 64, NULL},
-    SITE_READ_ONLY_FIELDS,
-    {NULL, 0, 0, 0, 0, NULL},
-};
-
-/* Replies with a site representation, its ETag and, for 201, its Location. */
-static void reply_site(fn_req *req, int http_status, const char *id, char *json, long version) {
-  reply_etag(req, version);
-  if (http_status == 201) {
-    char location[80];
-    snprintf(location, sizeof location, "/v1/sites/%s", id);
-    reply_header(req, "Location", location);
-  }
-  reply_json_text(req, http_status, json, strlen(json));
-  free(json);
-}
-
-/* A timezone must be one PostgreSQL can convert to, or summaries would fail later. Replies
- * itself whenever it returns anything but FN_OK (400, or the database's failure, e.g. 503). */
+/* A timezone must be one PostgreSQL can convert to, or summaries would fail later. */
 static fn_status check_timezone(fn_req *req, db_conn *db) {
   const char *tz = body_string(req->body, "timezone");
   int known = 1;
   fn_status st = tz ? sites_db_timezone_known(db, tz, &known) : FN_OK;
-  if (st != FN_OK) {
-    req_fail(req, st, NULL);
-    return st;
-  }
-  if (!known) {
-    json_t *errors = NULL;
-    field_errors_add(&errors, "timezone", "is not a known IANA time zone name");
-    db_rollback(db);
-    reply_invalid(req, errors);
-    return FN_INVALID;
-  }
-  return FN_OK;
+  if (st == FN_OK && !known)
+    st = req_invalid_field(req, "timezone", "is not a known IANA time zone name");
+  return st;
 }
 
 static fn_status sites_http_list(fn_req *req) {
   page_request page;
   PGresult *res = NULL;
-  if (page_from_request(req, &page) != FN_OK)
-    return FN_OK;
+  db_conn *db;
+  fn_status st;
   const char *archived = req_query(req, "include_archived");
-  if (archived && strcmp(archived, "true") != 0 && strcmp(archived, "false") != 0) {
-    json_t *errors = NULL;
-    field_errors_add(&errors, "include_archived", "must be true or false");
-    reply_invalid(req, errors);
-    return FN_OK;
-  }
-  db_conn *db = req_db_or_reply(req);
-  if (db == NULL)
-    return FN_OK;
-  fn_status st = sites_db_list(db, req->caller.id, archived && strcmp(archived, "true") == 0, &page, &res);
+  if ((st = page_from_request(req, &page)) != FN_OK)
+    return st;
+  if (archived && strcmp(archived, "true") != 0 && strcmp(archived, "false") != 0)
+    return req_invalid_field(req, "include_archived", "must be true or false");
+  if ((st = req_db(req, &db)) != FN_OK)
+    return st;
+  st = sites_db_list(db, req->caller.id, archived && strcmp(archived, "true") == 0, &page, &res);
   return page_reply_result(req, st, res, &page);
 }
 
 static fn_status sites_http_get(fn_req *req) {
-  const char *id = req_param(req, "site_id");
+  const char *id;
   char *json = NULL;
   long version = 0;
-  if (!req_is_id(id)) {
-    req_fail(req, FN_NOT_FOUND, "No such site.");
-    return FN_OK;
-  }
-  db_conn *db = req_db_or_reply(req);
-  if (db == NULL)
-    return FN_OK;
-  fn_status st = sites_db_get(db, req->caller.id, id, &json, &version);
-  if (st != FN_OK) {
-    req_fail(req, st, st == FN_NOT_FOUND ? "No such site." : NULL);
-    return FN_OK;
-  }
-  if (req_if_none_match(req, version)) {
-    reply_etag(req, version);
-    reply_empty(req, 304);
-    free(json);
-    return FN_OK;
-  }
-  reply_site(req, 200, id, json, version);
+  db_conn *db;
+  fn_status st;
+  if ((st = req_path_id(req, "site_id", NO_SUCH_SITE, &id)) != FN_OK || (st = req_db(req, &db)) != FN_OK)
+    return st;
+  if ((st = sites_db_get(db, req->caller.id, id, &json, &version)) != FN_OK)
+    return req_problem(req, st, st == FN_NOT_FOUND ? NO_SUCH_SITE : NULL);
+  reply_conditional(req, json, version);
   return FN_OK;
 }
 
 static fn_status sites_http_create(fn_req *req) {
   member_caller caller;
-  char *json = NULL, id[37];
+  char *json = NULL, id[UUID_TEXT_SIZE], location[80];
   long version = 0;
+  db_conn *db;
   fn_status st;
-  if (req_validate_body_or_reply(req, site_create_fields) != FN_OK)
-    return FN_OK;
-  db_conn *db = req_db_or_reply(req);
-  if (db == NULL)
-    return FN_OK;
-  if ((st = members_db_begin_as_caller(db, req->caller.id, &caller)) != FN_OK ||
-      (st = sites_can_create(&caller)) != FN_OK)
-    goto fail;
-  if (check_timezone(req, db) != FN_OK)
-    return FN_OK;
+  if ((st = req_validate_body(req, site_fields, BODY_CREATE)) != FN_OK || (st = req_db(req, &db)) != FN_OK)
+    return st;
+  if ((st = members_db_begin_as_caller(db, req->caller.id, &caller)) != FN_OK)
+    return st;
+  if ((st = sites_can_create(&caller)) != FN_OK)
+    return req_problem(req, st, "Only an admin may create sites.");
+  if ((st = check_timezone(req, db)) != FN_OK)
+    return st;
   if ((st = sites_db_insert(db, req->body, &json, &version, id)) != FN_OK ||
-      (st = req_audit(req, "site.created", "site", id, NULL)) != FN_OK || (st = db_commit(db)) != FN_OK)
-    goto fail;
-  reply_site(req, 201, id, json, version);
-  return FN_OK;
-fail:
-  free(json);
-  req_fail(req, st,
-           st == FN_CONFLICT    ? "A site with this slug exists."
-           : st == FN_FORBIDDEN ? "Only an admin may create sites."
-                                : NULL);
-  return FN_OK;
+      (st = req_audit(req, "site.created", "site", id, NULL)) != FN_OK) {
+    free(json);
+    return req_problem(req, st, st == FN_CONFLICT ? "A site with this slug exists." : NULL);
+  }
+  snprintf(location, sizeof location, "/v1/sites/%s", id);
+  return req_commit_reply(req, 201, json, version, location);
+}
+
+/* The checks of a PATCH that need the locked row; detail names the broken rule. */
+static fn_status check_update(fn_req *req, db_conn *db, const char *id, member_caller *caller) {
+  site_row site;
+  int manages = 0;
+  const char *detail = NULL;
+  fn_status st;
+  if ((st = members_db_begin_as_caller(db, req->caller.id, caller)) != FN_OK)
+    return st;
+  if ((st = sites_db_lock(db, id, &site)) != FN_OK)
+    return req_problem(req, st, st == FN_NOT_FOUND ? NO_SUCH_SITE : NULL);
+  if ((st = sites_db_is_manager(db, id, caller->id, &manages)) != FN_OK ||
+      (st = sites_can_update(caller, manages, req->body, &detail)) != FN_OK ||
+      (st = req_if_match(req, site.version)) != FN_OK)
+    return req_problem(req, st, detail);
+  if (site.archived)
+    return req_problem(req, FN_CONFLICT, "The site is archived.");
+  return check_timezone(req, db);
 }
 
 static fn_status sites_http_update(fn_req *req) {
-  const char *id = req_param(req, "site_id"), *detail = NULL;
+  const char *id;
   member_caller caller;
-  site_row site;
   char *json = NULL;
   long version = 0;
-  int manages = 0;
+  db_conn *db;
   fn_status st;
-  if (!req_is_id(id)) {
-    req_fail(req, FN_NOT_FOUND, "No such site.");
-    return FN_OK;
+  if ((st = req_path_id(req, "site_id", NO_SUCH_SITE, &id)) != FN_OK ||
+      (st = req_validate_body(req, site_fields, BODY_UPDATE)) != FN_OK || (st = req_db(req, &db)) != FN_OK ||
+      (st = check_update(req, db, id, &caller)) != FN_OK)
+    return st;
+  if (json_object_size(req->body) == 0) /* nothing to change: no new version */
+    st = sites_db_get(db, caller.id, id, &json, &version);
+  else if ((st = sites_db_update(db, id, req->body, &json, &version)) == FN_OK)
+    st = req_audit(req, "site.updated", "site", id, req->body);
+  if (st != FN_OK) {
+    free(json);
+    return req_problem(req, st,
+                       st == FN_CONFLICT    ? "A site with this slug exists."
+                       : st == FN_NOT_FOUND ? NO_SUCH_SITE
+                                            : NULL);
   }
-  if (req_validate_body_or_reply(req, site_update_fields) != FN_OK)
-    return FN_OK;
-  db_conn *db = req_db_or_reply(req);
-  if (db == NULL)
-    return FN_OK;
-  if ((st = members_db_begin_as_caller(db, req->caller.id, &caller)) != FN_OK ||
-      (st = sites_db_lock(db, id, &site)) != FN_OK ||
-      (st = sites_db_is_manager(db, id, caller.id, &manages)) != FN_OK ||
-      (st = sites_can_update(&caller, manages, req->body, &detail)) != FN_OK ||
-      (st = req_if_match(req, site.version)) != FN_OK)
-    goto fail;
-  if (site.archived) {
-    st = FN_CONFLICT;
-    detail = "The site is archived.";
-    goto fail;
-  }
-  if (check_timezone(req, db) != FN_OK)
-    return FN_OK;
-  if (json_object_size(req->body) == 0) { /* nothing to change: no new version */
-    if ((st = sites_db_get(db, caller.id, id, &json, &version)) != FN_OK || (st = db_commit(db)) != FN_OK)
-      goto fail;
-    reply_site(req, 200, id, json, version);
-    return FN_OK;
-  }
-  if ((st = sites_db_update(db, id, req->body, &json, &version)) != FN_OK ||
-      (st = req_audit(req, "site.updated", "site", id, req->body)) != FN_OK || (st = db_commit(db)) != FN_OK)
-    goto fail;
-  reply_site(req, 200, id, json, version);
-  return FN_OK;
-fail:
-  free(json);
-  if (st == FN_CONFLICT && detail == NULL)
-    detail = "A site with this slug exists.";
-  if (st == FN_NOT_FOUND)
-    detail = "No such site.";
-  req_fail(req, st, detail);
-  return FN_OK;
+  return req_commit_reply(req, 200, json, version, NULL);
 }
 
 static fn_status sites_http_archive(fn_req *req) {
-  const char *id = req_param(req, "site_id");
+  const char *id;
   member_caller caller;
   site_row site;
-  fn_status st;
-  if (!req_is_id(id)) {
-    req_fail(req, FN_NOT_FOUND, "No such site.");
-    return FN_OK;
-  }
-  db_conn *db = req_db_or_reply(req);
-  if (db == NULL)
-    return FN_OK;
   int open_groups = 0;
-  if ((st = members_db_begin_as_caller(db, req->caller.id, &caller)) != FN_OK ||
-      (st = sites_can_archive(&caller)) != FN_OK || (st = sites_db_lock(db, id, &site)) != FN_OK ||
-      (st = groups_db_site_has_open_groups(db, id, &open_groups)) != FN_OK)
-    goto fail;
-  if (open_groups && !site.archived) {
-    req_fail(req, FN_CONFLICT, "The site has groups that are not closed; close them first.");
-    return FN_OK;
-  }
+  db_conn *db;
+  fn_status st;
+  if ((st = req_path_id(req, "site_id", NO_SUCH_SITE, &id)) != FN_OK || (st = req_db(req, &db)) != FN_OK ||
+      (st = members_db_begin_as_caller(db, req->caller.id, &caller)) != FN_OK)
+    return st;
+  if ((st = sites_can_archive(&caller)) != FN_OK)
+    return req_problem(req, st, "Only an admin may archive sites.");
+  if ((st = sites_db_lock(db, id, &site)) != FN_OK)
+    return req_problem(req, st, st == FN_NOT_FOUND ? NO_SUCH_SITE : NULL);
+  if ((st = groups_db_site_has_open_groups(db, id, &open_groups)) != FN_OK)
+    return st;
+  if (open_groups && !site.archived)
+    return req_problem(req, FN_CONFLICT, "The site has groups that are not closed; close them first.");
   if (!site.archived &&
       ((st = sites_db_archive(db, id)) != FN_OK || (st = req_audit(req, "site.archived", "site", id, NULL)) != FN_OK))
-    goto fail;
+    return st;
   if ((st = db_commit(db)) != FN_OK)
-    goto fail;
+    return st;
   reply_empty(req, 204);
-  return FN_OK;
-fail:
-  req_fail(req, st,
-           st == FN_NOT_FOUND   ? "No such site."
-           : st == FN_FORBIDDEN ? "Only an admin may archive sites."
-                                : NULL);
   return FN_OK;
 }
 
 static fn_status sites_http_list_managers(fn_req *req) {
-  const char *id = req_param(req, "site_id");
+  const char *id;
   page_request page;
   PGresult *res = NULL;
-  if (!req_is_id(id)) {
-    req_fail(req, FN_NOT_FOUND, "No such site.");
-    return FN_OK;
-  }
-  if (page_from_request(req, &page) != FN_OK)
-    return FN_OK;
-  db_conn *db = req_db_or_reply(req);
-  if (db == NULL)
-    return FN_OK;
-  fn_status st = sites_db_list_managers(db, req->caller.id, id, &page, &res);
-  if (st != FN_OK)
-    req_fail(req, st, st == FN_NOT_FOUND ? "No such site." : NULL);
-  else
-    page_reply(req, res, 0, 1, &page);
-  PQclear(res);
-  return FN_OK;
+  db_conn *db;
+  fn_status st;
+  if ((st = req_path_id(req, "site_id", NO_SUCH_SITE, &id)) != FN_OK || (st = page_from_request(req, &page)) != FN_OK ||
+      (st = req_db(req, &db)) != FN_OK)
+    return st;
+  st = sites_db_list_managers(db, req->caller.id, id, &page, &res);
+  if (st == FN_NOT_FOUND)
+    req_problem(req, st, NO_SUCH_SITE);
+  return page_reply_result(req, st, res, &page);
 }
 
 /* PUT and DELETE /v1/sites/{site_id}/managers/{member_id} differ only in the change. */
-static void change_manager(fn_req *req, int add) {
-  const char *site_id = req_param(req, "site_id"), *member_id = req_param(req, "member_id"), *detail = NULL;
+static fn_status change_manager(fn_req *req, int add) {
+  const char *site_id, *member_id;
   member_caller caller;
   site_row site;
   int role_ok = 1, changed = 1;
+  db_conn *db;
   fn_status st;
-  if (!req_is_id(site_id) || !req_is_id(member_id)) {
-    req_fail(req, FN_NOT_FOUND, NULL);
-    return;
-  }
-  db_conn *db = req_db_or_reply(req);
-  if (db == NULL)
-    return;
+  if ((st = req_path_id(req, "site_id", NULL, &site_id)) != FN_OK ||
+      (st = req_path_id(req, "member_id", NULL, &member_id)) != FN_OK || (st = req_db(req, &db)) != FN_OK)
+    return st;
   if ((st = members_db_begin_as_caller(db, req->caller.id, &caller)) != FN_OK ||
-      (st = sites_can_change_managers(&caller)) != FN_OK || (st = sites_db_lock(db, site_id, &site)) != FN_OK) {
-    detail = st == FN_NOT_FOUND   ? "No such site."
-             : st == FN_FORBIDDEN ? "Only an admin may change site managers."
-                                  : NULL;
-    goto fail;
-  }
-  if (add && site.archived) {
-    st = FN_CONFLICT;
-    detail = "The site is archived.";
-    goto fail;
-  }
+      (st = sites_can_change_managers(&caller)) != FN_OK || (st = sites_db_lock(db, site_id, &site)) != FN_OK)
+    return req_problem(req, st,
+                       st == FN_NOT_FOUND   ? NO_SUCH_SITE
+                       : st == FN_FORBIDDEN ? "Only an admin may change site managers."
+                                            : NULL);
+  if (add && site.archived)
+    return req_problem(req, FN_CONFLICT, "The site is archived.");
   st = add ? sites_db_add_manager(db, site_id, member_id, &role_ok, &changed)
            : sites_db_remove_manager(db, site_id, member_id);
-  if (st != FN_OK) {
-    detail = add ? "No such member." : "This member is not a manager of this site.";
-    goto fail;
-  }
-  if (!role_ok) {
-    st = FN_CONFLICT;
-    detail = "Only a member with the manager role can manage a site.";
-    goto fail;
-  }
+  if (st != FN_OK)
+    return req_problem(req, st, add ? "No such member." : "This member is not a manager of this site.");
+  if (!role_ok)
+    return req_problem(req, FN_CONFLICT, "Only a member with the manager role can manage a site.");
   if (changed) {
     json_t *details = json_pack("{s:s}", "member_id", member_id);
     st = req_audit(req, add ? "site.manager_added" : "site.manager_removed", "site", site_id, details);
     json_decref(details);
-    if (st != FN_OK)
-      goto fail;
   }
-  if ((st = db_commit(db)) != FN_OK)
-    goto fail;
+  if (st != FN_OK || (st = db_commit(db)) != FN_OK)
+    return st;
   reply_empty(req, 204);
-  return;
-fail:
-  req_fail(req, st, detail);
+  return FN_OK;
 }
 
-static fn_status sites_http_add_manager(fn_req *req) {
-  change_manager(req, 1);
-  return FN_OK;
-}
-static fn_status sites_http_remove_manager(fn_req *req) {
-  change_manager(req, 0);
-  return FN_OK;
-}
+static fn_status sites_http_add_manager(fn_req *req) { return change_manager(req, 1); }
+static fn_status sites_http_remove_manager(fn_req *req) { return change_manager(req, 0); }
 
 const fn_route sites_routes[] = {
     {"GET", "/v1/sites", sites_http_list, 0},

@@ -461,7 +461,7 @@ static fn_status summaries_http_sites(fn_req *req) {
   PGresult *res = NULL;
   json_t *items = NULL;
   fn_status st;
-  if (page_from_request(req, &page) != FN_OK || parse_window(req, &w) != FN_OK)
+  if (page_from_request_or_reply(req, &page) != FN_OK || parse_window(req, &w) != FN_OK)
     return FN_OK;
   db_conn *db = req_db_or_reply(req);
   if (db == NULL)
