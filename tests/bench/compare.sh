@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# Compares the single-resource read of two builds of forumnet in one run: the working tree (B) against an
+# earlier commit (A), each as a ratio to pgbench measured beside it, in interleaved rounds.
+#
+#   tests/bench/compare.sh REV              A = REV (a commit, branch or tag), B = the working tree
+#   ROUNDS=7 DURATION=8 CONNS=32 tests/bench/compare.sh HEAD~3
+#
+# One throwaway cluster and data set (tests/bench/lib.sh's bench_seed) serve both builds; both servers run at
+# once (an idle one costs nothing). Each round measures pgbench -S, then GET /v1/sites/{id} on A and on B (the
+# order alternates between rounds, so neither always runs right after pgbench), and computes each build's ratio
+# to that round's pgbench tps. It prints every round, then the median ratio of each build and B/A, with the load
+# average before and after: on a shared machine compare medians, never single rounds.
+#
+# REV must have the same migrations as the working tree (sql/): the data set is migrated once, by B.
+# The exit status is 0 for a valid run, 1 when setup failed or any measurement saw errors or non-2xx answers.
+set -euo pipefail
+
+REV=${1:-}
+if [[ -z "$REV" || "$REV" == -h || "$REV" == --help ]]; then
+  sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+  [[ -n "$REV" ]] && exit 0
+  exit 2
+fi
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+ROOT=$PWD
+# shellcheck source=scripts/lib/packages.sh
+. scripts/lib/packages.sh
+# shellcheck source=scripts/lib/deps.sh
+. scripts/lib/deps.sh
+# shellcheck source=scripts/lib/pg.sh
+. scripts/lib/pg.sh
+# shellcheck source=tests/bench/lib.sh
+. tests/bench/lib.sh
+
+ROUNDS=${ROUNDS:-5}
+DURATION=${DURATION:-8}
+CONNS=${CONNS:-32}
+WARMUP=${WARMUP:-1}
+for knob in ROUNDS DURATION CONNS WARMUP; do
+  [[ ${!knob} =~ ^[0-9]+$ ]] && ((${!knob} >= (knob == WARMUP ? 0 : 1))) || {
+    echo "compare: $knob must be a whole number of at least 1 (got '${!knob}')" >&2
+    exit 2
+  }
+done
+
+step() { printf '\n==> %s\n' "$*"; }
+die() {
+  echo "compare: $*" >&2
+  exit 1
+}
+PG_BASE='' PG_DATA='' WORK='' SRC_A='' PID_A='' PID_B=''
+cleanup() {
+  local status=$?
+  trap - EXIT INT TERM
+  for pid in "$PID_A" "$PID_B"; do
+    [[ -n "$pid" ]] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  done
+  bench_cleanup_pg
+  [[ -n "$SRC_A" ]] && rm -rf "$SRC_A"
+  [[ -n "$WORK" && "${BENCH_KEEP:-0}" != 1 ]] && rm -rf "$WORK"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+git rev-parse --verify --quiet "$REV^{commit}" >/dev/null || die "no such commit: $REV"
+git diff --quiet "$REV" -- sql/ || die "$REV has other migrations than the working tree (sql/): not comparable on one data set"
+
+step "Debian packages"
+# shellcheck disable=SC2086 # one package name per word
+deps_install $FORUMNET_BUILD_PACKAGES $FORUMNET_TEST_PACKAGES || die "could not install the dependencies"
+PGBENCH=$PG_BIN/pgbench
+[[ -x "$PGBENCH" ]] || PGBENCH=$(command -v pgbench) || die "pgbench not found (install postgresql-contrib)"
+command -v wrk >/dev/null || die "wrk not found"
+
+step "Release builds: A = $REV ($(git rev-parse --short "$REV")), B = the working tree"
+SRC_A=$(mktemp -d /tmp/forumnet-compare-src.XXXXXX)
+git archive "$REV" | tar -x -C "$SRC_A"
+(cd "$SRC_A" && bench_build "$SRC_A/build" Release)
+BIN_A=$SRC_A/build/forumnet
+bench_build "$ROOT/build-bench" Release
+BIN_B=$FORUMNET
+
+step "Throwaway PostgreSQL 15, data set"
+WORK=$(mktemp -d /tmp/forumnet-compare-work.XXXXXX)
+bench_pg_start
+pg_createdb "$PG_SOCK" "$PG_PORT" pgbench
+bench_seed
+"$PGBENCH" -h "$PG_SOCK" -p "$PG_PORT" -U "$PG_SUPERUSER" -i -q -s 10 pgbench >"$WORK/pgbench-init.txt" 2>&1 ||
+  die "pgbench -i failed"
+
+step "forumnet serve, twice"
+# bench_serve runs $FORUMNET and logs to $WORK/forumnet.log: each server gets its own WORK.
+mkdir -p "$WORK/a" "$WORK/b"
+WORK=$WORK/a FORUMNET=$BIN_A bench_serve
+PID_A=$SERVER_PID URL_A=$BASE_URL SERVER_LOG_A=$SERVER_LOG
+WORK=$WORK/b FORUMNET=$BIN_B bench_serve
+PID_B=$SERVER_PID URL_B=$BASE_URL
+TOKEN=$(bench_login "$ADMIN_EMAIL" "$ADMIN_PASSWORD") # both servers share BENCH_JWT_SECRET
+for url in "$URL_A" "$URL_B"; do
+  code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$url/v1/sites/$SITE_ID")
+  [[ "$code" == 200 ]] || die "GET /v1/sites/$SITE_ID on $url answered $code (logs: $SERVER_LOG_A, $SERVER_LOG)"
+done
+echo "A: $URL_A ($BIN_A); B: $URL_B ($BIN_B); site $SITE_ID"
+
+pgbench_tps() {
+  "$PGBENCH" -h "$PG_SOCK" -p "$PG_PORT" -U "$PG_SUPERUSER" -S -M prepared -c "$CONNS" -j 2 -T "$DURATION" pgbench \
+    >"$WORK/pgbench.txt" 2>&1 || die "pgbench failed"
+  awk '/^tps = / && !/including connections establishing/ { print $3; exit }' "$WORK/pgbench.txt"
+}
+# Prints requests/s of GET /v1/sites/{id} on $1; dies on socket errors or non-2xx answers.
+wrk_rps() {
+  local out=$WORK/wrk.txt
+  if ((WARMUP > 0)); then
+    wrk -t2 -c"$CONNS" -d"${WARMUP}s" -H "Authorization: Bearer $TOKEN" "$1/v1/sites/$SITE_ID" >/dev/null 2>&1 || true
+  fi
+  wrk -t2 -c"$CONNS" -d"${DURATION}s" --timeout 10s -H "Authorization: Bearer $TOKEN" "$1/v1/sites/$SITE_ID" \
+    >"$out" 2>&1 || die "wrk failed on $1"
+  ! grep -qE 'Non-2xx|Socket errors' "$out" || {
+    cat "$out" >&2
+    die "errors while measuring $1"
+  }
+  awk '/^[[:space:]]*Requests\/sec:/ { print $2; exit }' "$out"
+}
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+step "$ROUNDS interleaved rounds: pgbench -S -c$CONNS, then wrk -c$CONNS GET /v1/sites/{id} on A and B (${DURATION}s each)"
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+RATIOS_A=() RATIOS_B=()
+printf '| round | pgbench tps | A req/s | B req/s | A ratio | B ratio |\n|---:|---:|---:|---:|---:|---:|\n'
+for ((r = 1; r <= ROUNDS; r++)); do
+  tps=$(pgbench_tps)
+  if ((r % 2)); then
+    rps_a=$(wrk_rps "$URL_A")
+    rps_b=$(wrk_rps "$URL_B")
+  else
+    rps_b=$(wrk_rps "$URL_B")
+    rps_a=$(wrk_rps "$URL_A")
+  fi
+  ratio_a=$(awk -v a="$rps_a" -v t="$tps" 'BEGIN { printf "%.3f", a / t }')
+  ratio_b=$(awk -v b="$rps_b" -v t="$tps" 'BEGIN { printf "%.3f", b / t }')
+  RATIOS_A+=("$ratio_a")
+  RATIOS_B+=("$ratio_b")
+  printf '| %d | %.0f | %.0f | %.0f | %s | %s |\n' "$r" "$tps" "$rps_a" "$rps_b" "$ratio_a" "$ratio_b"
+done
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+MED_A=$(printf '%s\n' "${RATIOS_A[@]}" | median)
+MED_B=$(printf '%s\n' "${RATIOS_B[@]}" | median)
+printf '\nmedian ratio to pgbench: A (%s) %s, B (working tree) %s, B/A %s\n' "$(git rev-parse --short "$REV")" \
+  "$MED_A" "$MED_B" "$(awk -v a="$MED_A" -v b="$MED_B" 'BEGIN { printf "%.3f", b / a }')"
+printf 'machine: %s, %s cores; load average before %s, after %s\n' \
+  "$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)" "$(nproc)" "$LOAD_BEFORE" "$LOAD_AFTER"
