@@ -37,10 +37,10 @@ DURATION=${DURATION:-8}
 CONNS=${CONNS:-32}
 WARMUP=${WARMUP:-1}
 for knob in ROUNDS DURATION CONNS WARMUP; do
-  [[ ${!knob} =~ ^[0-9]+$ ]] && ((${!knob} >= (knob == WARMUP ? 0 : 1))) || {
-    echo "compare: $knob must be a whole number of at least 1 (got '${!knob}')" >&2
+  if ! [[ ${!knob} =~ ^[0-9]+$ ]] || { [[ $knob != WARMUP ]] && ((${!knob} < 1)); }; then
+    echo "compare: $knob must be a whole number (at least 1, WARMUP at least 0; got '${!knob}')" >&2
     exit 2
-  }
+  fi
 done
 
 step() { printf '\n==> %s\n' "$*"; }
