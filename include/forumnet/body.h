@@ -28,8 +28,10 @@ typedef enum field_type {
 } field_type;
 
 /* FIELD_REQUIRED: required when creating (body_validate_as BODY_CREATE); an update never requires a field.
- * FIELD_CREATE_ONLY: settable when creating, read-only in an update. */
-enum { FIELD_REQUIRED = 1, FIELD_NULLABLE = 2, FIELD_CREATE_ONLY = 4 };
+ * FIELD_CREATE_ONLY: settable when creating, read-only in an update.
+ * FIELD_UPDATE_ONLY: the entry counts in an update only; a creating body's check passes over it, so a later
+ * entry of the same name (often FIELDS_READ_ONLY) decides, or none ("is not a known field"). */
+enum { FIELD_REQUIRED = 1, FIELD_NULLABLE = 2, FIELD_CREATE_ONLY = 4, FIELD_UPDATE_ONLY = 8 };
 /* FIELD_STRING_ARRAY: longest item accepted, in characters (kept in the upper bits of flags). */
 #define FIELD_ITEM_MAX(n) ((unsigned)(n) << 8)
 

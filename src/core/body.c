@@ -82,10 +82,12 @@ static const char *check_string_array(const field_spec *spec, const json_t *valu
 
 const char *body_string(const json_t *obj, const char *key) { return json_string_value(json_object_get(obj, key)); }
 
-static const field_spec *find_spec(const field_spec *specs, const char *name) {
+static const field_spec *find_spec(const field_spec *specs, const char *name, body_mode mode) {
   for (; specs->name != NULL; specs++)
-    if (specs->type == FIELD_READ_ONLY && specs->choices != NULL ? text_is_choice(name, specs->choices)
-                                                                 : strcmp(specs->name, name) == 0)
+    if (mode == BODY_CREATE && (specs->flags & FIELD_UPDATE_ONLY))
+      continue;
+    else if (specs->type == FIELD_READ_ONLY && specs->choices != NULL ? text_is_choice(name, specs->choices)
+                                                                      : strcmp(specs->name, name) == 0)
       return specs;
   return NULL;
 }
@@ -221,7 +223,7 @@ fn_status body_validate_as(const json_t *obj, const field_spec *specs, body_mode
   json_t *value;
   char buf[256];
   json_object_foreach((json_t *)obj, key, value) {
-    const field_spec *spec = find_spec(specs, key);
+    const field_spec *spec = find_spec(specs, key, mode);
     if (spec == NULL) {
       field_errors_add(errors, key, "is not a known field");
       continue;
@@ -233,7 +235,7 @@ fn_status body_validate_as(const json_t *obj, const field_spec *specs, body_mode
       field_errors_add(errors, key, msg);
   }
   for (const field_spec *s = specs; mode == BODY_CREATE && s->name != NULL; s++)
-    if ((s->flags & FIELD_REQUIRED) && json_object_get(obj, s->name) == NULL)
+    if ((s->flags & FIELD_REQUIRED) && !(s->flags & FIELD_UPDATE_ONLY) && json_object_get(obj, s->name) == NULL)
       field_errors_add(errors, s->name, "is required");
   return *errors ? FN_INVALID : FN_OK;
 }
