@@ -10,15 +10,15 @@
 /* The caller of an events route: a member or a partner client. */
 typedef struct event_caller {
   int is_partner;
-  char id[64];           /* member id or partner id (a UUID; sized as fn_caller.id) */
-  member_role role;      /* members only */
-  char home_site_id[37]; /* members only, "" if none */
-  int trusted;           /* partners only: its events are published at once */
+  char id[64];                       /* member id or partner id (a UUID; sized as fn_caller.id) */
+  member_role role;                  /* members only */
+  char home_site_id[UUID_TEXT_SIZE]; /* members only, "" if none */
+  int trusted;                       /* partners only: its events are published at once */
 } event_caller;
 
 /* What a caller is to one event, read in one statement. */
 typedef struct event_access {
-  char id[37];
+  char id[UUID_TEXT_SIZE];
   char status[16]; /* pending | published | cancelled */
   long version;    /* the owner's edits and status changes, never registrations (the ETag) */
   long capacity;   /* 0: no limit */
@@ -36,6 +36,9 @@ fn_status events_db_load_caller(db_conn *db, const fn_caller *token_caller, even
 /* FN_NOT_FOUND when there is no such event. With lock, the event row is locked for the
  * rest of the transaction (registrations use it to keep capacity true). */
 fn_status events_db_access(db_conn *db, const char *event_id, const event_caller *caller, int lock, event_access *out);
+/* events_db_load_caller, then events_db_access: FN_NOT_FOUND as well when the caller may not see the event. */
+fn_status events_db_load_visible(db_conn *db, const fn_caller *token_caller, const char *event_id, int lock,
+                                 event_caller *caller, event_access *out);
 
 /* The Event representation for the caller (registration_counts for owners and admins,
  * my_registration for members). *json: caller frees. */
@@ -53,7 +56,7 @@ fn_status events_db_check_audience(db_conn *db, const event_caller *caller, cons
 /* Inside a transaction. FN_CONFLICT with existing_id set when the partner already has an
  * event with this external_id. */
 fn_status events_db_insert(db_conn *db, const json_t *body, const event_caller *caller, const char *status,
-                           char id_out[37], char existing_id[37]);
+                           char id_out[UUID_TEXT_SIZE], char existing_id[UUID_TEXT_SIZE]);
 /* Applies the body's fields. moderated: an untrusted partner's change, which sends a published
  * event back to pending when its title, description, times, place, online_url or audience change.
  * status: the event's status afterwards. */

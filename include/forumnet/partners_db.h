@@ -1,13 +1,14 @@
 #ifndef FORUMNET_PARTNERS_DB_H
 #define FORUMNET_PARTNERS_DB_H
 
+#include "forumnet/caller.h"
 #include "forumnet/db.h"
 #include "forumnet/page.h"
 
 /* A partner client as the token endpoint sees it. */
 typedef struct partner_client {
   int found;
-  char id[37];
+  char id[UUID_TEXT_SIZE];
   char secret_digest[65];
   int revoked;
   int trusted;
@@ -20,7 +21,7 @@ fn_status partners_db_list(db_conn *db, const page_request *page, PGresult **res
 
 /* Inside a transaction. */
 fn_status partners_db_insert(db_conn *db, const char *name, int trusted, const char *client_id,
-                             const char *secret_digest, char id_out[37]);
+                             const char *secret_digest, char id_out[UUID_TEXT_SIZE]);
 /* FN_NOT_FOUND if none; *revoked and *version of the locked row. */
 fn_status partners_db_lock(db_conn *db, const char *id, int *revoked, long *version, char client_id[64]);
 fn_status partners_db_update(db_conn *db, const char *id, const char *name, const char *trusted);

@@ -1,4 +1,5 @@
 /* GET /v1/audit: who did what, when (API.md section 9), for admins. */
+#include <stdio.h>
 #include <string.h>
 
 #include "forumnet/audit_db.h"
@@ -10,6 +11,15 @@
 #include "forumnet/text.h"
 #include "forumnet/timestamp.h"
 
+/* A filter given as text of 1 to max characters; else an error named after it. */
+static void check_length(json_t **errors, const char *field, const char *value, size_t max) {
+  char message[48];
+  if (value && (strlen(value) < 1 || strlen(value) > max)) {
+    snprintf(message, sizeof message, "must be 1 to %zu characters", max);
+    field_errors_add(errors, field, message);
+  }
+}
+
 static fn_status audit_http_list(fn_req *req) {
   page_request page;
   member_caller caller;
@@ -17,34 +27,23 @@ static fn_status audit_http_list(fn_req *req) {
   const char *actor = req_query(req, "actor_id"), *type = req_query(req, "resource_type"),
              *resource = req_query(req, "resource_id"), *action = req_query(req, "action");
   json_t *errors = NULL;
-  if (page_from_request_or_reply(req, &page) != FN_OK)
-    return FN_OK;
+  db_conn *db;
+  fn_status st;
+  if ((st = page_from_request(req, &page)) != FN_OK)
+    return st;
   if (actor && !text_is_uuid(actor))
     field_errors_add(&errors, "actor_id", "must be a UUID");
-  if (type && (strlen(type) < 1 || strlen(type) > 40))
-    field_errors_add(&errors, "resource_type", "must be 1 to 40 characters");
-  if (resource && (strlen(resource) < 1 || strlen(resource) > 100))
-    field_errors_add(&errors, "resource_id", "must be 1 to 100 characters");
-  if (action && (strlen(action) < 1 || strlen(action) > 80))
-    field_errors_add(&errors, "action", "must be 1 to 80 characters");
-  if (errors) {
-    reply_invalid(req, errors);
-    return FN_OK;
-  }
-  db_conn *db = req_db_or_reply(req);
-  if (db == NULL)
-    return FN_OK;
-  fn_status st = members_db_load_caller(db, req->caller.id, &caller);
-  if (st == FN_OK && caller.role != ROLE_ADMIN)
-    st = FN_FORBIDDEN;
-  if (st == FN_OK)
-    st = audit_db_list(db, actor, type, resource, action, &page, &res);
-  if (st != FN_OK)
-    req_fail(req, st, st == FN_FORBIDDEN ? "The audit log is for admins." : NULL);
-  else
-    page_reply(req, res, 0, 1, &page);
-  PQclear(res);
-  return FN_OK;
+  check_length(&errors, "resource_type", type, 40);
+  check_length(&errors, "resource_id", resource, 100);
+  check_length(&errors, "action", action, 80);
+  if (errors)
+    return req_invalid(req, errors);
+  if ((st = req_db(req, &db)) != FN_OK || (st = members_db_load_caller(db, req->caller.id, &caller)) != FN_OK)
+    return st;
+  if (caller.role != ROLE_ADMIN)
+    return req_problem(req, FN_FORBIDDEN, "The audit log is for admins.");
+  st = audit_db_list(db, actor, type, resource, action, &page, &res);
+  return page_reply_result(req, st, res, &page);
 }
 
 const fn_route audit_routes[] = {

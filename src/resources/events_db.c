@@ -43,6 +43,15 @@ static void caller_params(const event_caller *c, const char *out[4]) {
   out[3] = c->is_partner ? c->id : NULL;
 }
 
+/* Runs a statement that takes the caller parameters and $5 the event id. */
+static PGresult *exec_for_event(db_conn *db, const db_stmt *stmt, const event_caller *caller, const char *event_id,
+                                fn_status *st) {
+  const char *params[5];
+  caller_params(caller, params);
+  params[4] = event_id;
+  return db_exec(db, stmt, 5, params, st);
+}
+
 static const db_stmt partner_active = {"events_partner_active",
                                        "SELECT trusted FROM partners WHERE id = $1 AND revoked_at IS NULL"};
 
@@ -67,7 +76,7 @@ fn_status events_db_load_caller(db_conn *db, const fn_caller *token_caller, even
   if (PQntuples(res) == 0)
     st = FN_UNAUTHENTICATED; /* revoked: its tokens end with it */
   else
-    out->trusted = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    out->trusted = db_value_bool(res, 0, 0);
   PQclear(res);
   return st;
 }
@@ -85,36 +94,39 @@ static const db_stmt access_event = {
     " (extract(epoch FROM e.starts_at) * 1000000)::bigint, (extract(epoch FROM e.ends_at) * 1000000)::bigint"
     " FROM (SELECT 1) AS one LEFT JOIN events e ON e.id = $5"};
 
-static int is_true(PGresult *res, int col) { return strcmp(PQgetvalue(res, 0, col), "t") == 0; }
-
 fn_status events_db_access(db_conn *db, const char *event_id, const event_caller *caller, int lock, event_access *out) {
   fn_status st;
   const char *lock_params[] = {event_id};
   if (lock && (st = db_exec_command(db, &lock_event, 1, lock_params)) != FN_OK)
     return st;
-  const char *params[5];
-  caller_params(caller, params);
-  params[4] = event_id;
-  PGresult *res = db_exec(db, &access_event, 5, params, &st);
+  PGresult *res = exec_for_event(db, &access_event, caller, event_id, &st);
   if (res == NULL)
     return st;
   memset(out, 0, sizeof *out);
-  if (!is_true(res, 0)) {
+  if (!db_value_bool(res, 0, 0)) {
     st = FN_NOT_FOUND;
   } else {
     snprintf(out->id, sizeof out->id, "%s", event_id);
-    snprintf(out->status, sizeof out->status, "%s", PQgetvalue(res, 0, 1));
-    out->version = atol(PQgetvalue(res, 0, 2));
-    out->capacity = atol(PQgetvalue(res, 0, 3));
-    out->visible = is_true(res, 4);
-    out->owner = is_true(res, 5);
-    out->can_publish = is_true(res, 6);
-    out->is_admin = is_true(res, 7);
-    out->starts_us = atoll(PQgetvalue(res, 0, 8));
-    out->ends_us = atoll(PQgetvalue(res, 0, 9));
+    db_value_copy(res, 0, 1, out->status, sizeof out->status);
+    out->version = db_value_long(res, 0, 2);
+    out->capacity = db_value_long(res, 0, 3);
+    out->visible = db_value_bool(res, 0, 4);
+    out->owner = db_value_bool(res, 0, 5);
+    out->can_publish = db_value_bool(res, 0, 6);
+    out->is_admin = db_value_bool(res, 0, 7);
+    out->starts_us = db_value_long(res, 0, 8);
+    out->ends_us = db_value_long(res, 0, 9);
   }
   PQclear(res);
   return st;
+}
+
+fn_status events_db_load_visible(db_conn *db, const fn_caller *token_caller, const char *event_id, int lock,
+                                 event_caller *caller, event_access *out) {
+  fn_status st = events_db_load_caller(db, token_caller, caller);
+  if (st == FN_OK)
+    st = events_db_access(db, event_id, caller, lock, out);
+  return st == FN_OK && !out->visible ? FN_NOT_FOUND : st;
 }
 
 /* $3 (home site) is unused here but typed, so that every events statement takes the caller
@@ -124,20 +136,15 @@ static const db_stmt get_event = {"events_get", "SELECT " EVENT_JSON_SQL ", e.ve
 
 fn_status events_db_get(db_conn *db, const char *event_id, const event_caller *caller, char **json, long *version) {
   fn_status st;
-  const char *params[5];
-  caller_params(caller, params);
-  params[4] = event_id;
-  PGresult *res = db_exec(db, &get_event, 5, params, &st);
+  PGresult *res = exec_for_event(db, &get_event, caller, event_id, &st);
   if (res == NULL)
     return st;
-  if (PQntuples(res) == 0) {
+  if (PQntuples(res) == 0)
     st = FN_NOT_FOUND;
-  } else {
-    *json = db_value_dup(res, 0, 0);
-    *version = atol(PQgetvalue(res, 0, 1));
-    if (*json == NULL)
-      st = FN_INTERNAL;
-  }
+  else if ((*json = db_value_dup(res, 0, 0)) == NULL)
+    st = FN_INTERNAL;
+  else
+    *version = db_value_long(res, 0, 1);
   PQclear(res);
   return st;
 }
@@ -194,10 +201,10 @@ fn_status events_db_check_audience(db_conn *db, const event_caller *caller, cons
   for (int i = 0; res && i < PQntuples(res); i++) {
     char field[48];
     snprintf(field, sizeof field, "audience.site_ids[%d]", i);
-    if (strcmp(PQgetvalue(res, i, 0), "t") != 0) {
+    if (!db_value_bool(res, i, 0)) {
       field_errors_add(errors, field, "is not an open site");
       verdict = FN_INVALID;
-    } else if (manager && strcmp(PQgetvalue(res, i, 1), "t") != 0 && verdict == FN_OK) {
+    } else if (manager && !db_value_bool(res, i, 1) && verdict == FN_OK) {
       *detail = "Managers publish events only for the sites they manage.";
       verdict = FN_FORBIDDEN;
     }
@@ -235,7 +242,7 @@ static const char *int_text(const json_t *v, char *buf, size_t len) {
 }
 
 fn_status events_db_insert(db_conn *db, const json_t *body, const event_caller *caller, const char *status,
-                           char id_out[37], char existing_id[37]) {
+                           char id_out[UUID_TEXT_SIZE], char existing_id[UUID_TEXT_SIZE]) {
   fn_status st;
   json_t *audience = json_object_get(body, "audience");
   char capacity[24], *sites = site_ids_text(audience);
@@ -258,7 +265,7 @@ fn_status events_db_insert(db_conn *db, const json_t *body, const event_caller *
   if (res == NULL)
     return st;
   if (PQntuples(res) > 0) {
-    snprintf(id_out, 37, "%s", PQgetvalue(res, 0, 0));
+    db_value_copy(res, 0, 0, id_out, UUID_TEXT_SIZE);
     PQclear(res);
     return FN_OK;
   }
@@ -266,7 +273,9 @@ fn_status events_db_insert(db_conn *db, const json_t *body, const event_caller *
   const char *eparams[] = {caller->id, body_string(body, "external_id")};
   if ((res = db_exec(db, &existing_external, 2, eparams, &st)) == NULL)
     return st;
-  snprintf(existing_id, 37, "%s", PQntuples(res) ? PQgetvalue(res, 0, 0) : "");
+  existing_id[0] = '\0';
+  if (PQntuples(res) > 0)
+    db_value_copy(res, 0, 0, existing_id, UUID_TEXT_SIZE);
   PQclear(res);
   return FN_CONFLICT;
 }
@@ -343,7 +352,7 @@ fn_status events_db_update(db_conn *db, const char *event_id, const json_t *body
   if (PQntuples(res) == 0)
     st = FN_NOT_FOUND;
   else
-    snprintf(status, 16, "%s", PQgetvalue(res, 0, 0));
+    db_value_copy(res, 0, 0, status, 16);
   PQclear(res);
   return st;
 }
@@ -365,7 +374,7 @@ fn_status events_db_going_count(db_conn *db, const char *event_id, long *going) 
   PGresult *res = db_exec(db, &going_count, 1, params, &st);
   if (res == NULL)
     return st;
-  *going = atol(PQgetvalue(res, 0, 0));
+  *going = db_value_long(res, 0, 0);
   PQclear(res);
   return FN_OK;
 }

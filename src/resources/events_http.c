@@ -2,12 +2,10 @@
  * (API.md section 7). Partner systems retry, time out and resend: POST honours
  * Idempotency-Key (the request layer, ROUTE_IDEMPOTENT) and a partner's external_id is unique,
  * both under concurrency. */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "forumnet/audit_db.h"
 #include "forumnet/body.h"
 #include "forumnet/events_db.h"
 #include "forumnet/http.h"
@@ -24,14 +22,17 @@ static const char *const scope_choices[] = {"network", "sites", NULL};
 
 #define MAX_EVENT_SECONDS (14LL * 24 * 3600)
 
-#define EVENT_READ_ONLY_FIELDS                                                                                         \
-  {"id", FIELD_READ_ONLY, 0, 0, 0, NULL}, {"partner_id", FIELD_READ_ONLY, 0, 0, 0, NULL},                              \
-      {"owner", FIELD_READ_ONLY, 0, 0, 0, NULL}, {"registration_counts", FIELD_READ_ONLY, 0, 0, 0, NULL},              \
-      {"my_registration", FIELD_READ_ONLY, 0, 0, 0, NULL}, {"version", FIELD_READ_ONLY, 0, 0, 0, NULL}, {              \
-    "created_at", FIELD_READ_ONLY, 0, 0, 0, NULL                                                                       \
-  }
+#define NO_SUCH_EVENT "No such event."
 
-static const field_spec create_fields[] = {
+static const char *const event_read_only[] = {
+    "id", "partner_id", "owner", "registration_counts", "my_registration", "version", "created_at", NULL};
+
+/* POST and PATCH bodies (FIELD_REQUIRED applies to POST only). `status` is the one field that only PATCH
+ * may set: POST validates against event_fields, whose first row makes it read-only, PATCH against
+ * event_fields + 1 (the first row matching a name wins). */
+static const field_spec event_fields[] = {
+    {"status", FIELD_READ_ONLY, 0, 0, 0, NULL},
+    {"status", FIELD_ENUM, 0, 0, 0, status_choices},
     {"kind", FIELD_ENUM, FIELD_REQUIRED, 0, 0, kind_choices},
     {"title", FIELD_STRING, FIELD_REQUIRED, 1, 200, NULL},
     {"description", FIELD_STRING, FIELD_NULLABLE, 0, 10000, NULL},
@@ -41,25 +42,8 @@ static const field_spec create_fields[] = {
     {"online_url", FIELD_STRING, FIELD_NULLABLE, 1, 500, NULL},
     {"audience", FIELD_OBJECT, FIELD_REQUIRED, 0, 0, NULL},
     {"capacity", FIELD_INTEGER, FIELD_NULLABLE, 1, 100000, NULL},
-    {"external_id", FIELD_STRING, FIELD_NULLABLE, 1, 200, NULL},
-    {"status", FIELD_READ_ONLY, 0, 0, 0, NULL},
-    EVENT_READ_ONLY_FIELDS,
-    {NULL, 0, 0, 0, 0, NULL},
-};
-
-static const field_spec update_fields[] = {
-    {"kind", FIELD_ENUM, 0, 0, 0, kind_choices},
-    {"title", FIELD_STRING, 0, 1, 200, NULL},
-    {"description", FIELD_STRING, FIELD_NULLABLE, 0, 10000, NULL},
-    {"starts_at", FIELD_TIMESTAMP, 0, 2000, 2999, NULL},
-    {"ends_at", FIELD_TIMESTAMP, 0, 2000, 2999, NULL},
-    {"location", FIELD_STRING, FIELD_NULLABLE, 1, 200, NULL},
-    {"online_url", FIELD_STRING, FIELD_NULLABLE, 1, 500, NULL},
-    {"audience", FIELD_OBJECT, 0, 0, 0, NULL},
-    {"capacity", FIELD_INTEGER, FIELD_NULLABLE, 1, 100000, NULL},
-    {"status", FIELD_ENUM, 0, 0, 0, status_choices},
-    {"external_id", FIELD_READ_ONLY, 0, 0, 0, NULL},
-    EVENT_READ_ONLY_FIELDS,
+    {"external_id", FIELD_STRING, FIELD_NULLABLE | FIELD_CREATE_ONLY, 1, 200, NULL},
+    FIELDS_READ_ONLY(event_read_only),
     {NULL, 0, 0, 0, 0, NULL},
 };
 
@@ -111,80 +95,77 @@ static void check_event_body(const json_t *body, int is_partner, json_t **errors
     field_errors_add(errors, "external_id", "is for partner systems only");
 }
 
-static fn_status validate(fn_req *req, const field_spec *specs) {
+/* The body's field rules, then the rules a field_spec cannot say; FN_INVALID with every error attached. */
+static fn_status validate_event(fn_req *req, body_mode mode) {
   json_t *errors = NULL;
-  if (body_validate(req->body, specs, &errors) == FN_OK)
+  if (body_validate_as(req->body, mode == BODY_CREATE ? event_fields : event_fields + 1, mode, &errors) == FN_OK)
     check_event_body(req->body, req->caller.is_partner, &errors);
-  if (errors == NULL)
-    return FN_OK;
-  reply_invalid(req, errors);
-  return FN_INVALID;
+  return errors ? req_invalid(req, errors) : FN_OK;
 }
 
-/* Audience rules that need the database; on failure replies itself. */
+/* Audience rules that need the database. */
 static fn_status check_audience(fn_req *req, db_conn *db, const event_caller *caller) {
   json_t *errors = NULL;
   const char *detail = NULL;
   fn_status st = events_db_check_audience(db, caller, json_object_get(req->body, "audience"), &errors, &detail);
-  if (st == FN_INVALID) {
-    db_rollback(db);
-    reply_invalid(req, errors);
-  } else {
-    json_decref(errors);
-    if (st != FN_OK)
-      req_fail(req, st, detail);
-  }
-  return st;
+  if (st == FN_INVALID)
+    return req_invalid(req, errors);
+  json_decref(errors);
+  return st == FN_OK ? FN_OK : req_problem(req, st, detail);
 }
 
-static void reply_event_json(fn_req *req, int http_status, const char *id, const char *json, long version) {
-  reply_etag(req, version);
-  if (http_status == 201) {
-    char location[80];
-    snprintf(location, sizeof location, "/v1/events/%s", id);
-    reply_header(req, "Location", location);
-  }
-  reply_json_text(req, http_status, json, strlen(json));
+/* The event a request names, and who asks. */
+typedef struct event_target {
+  const char *id;
+  db_conn *db;
+  event_caller caller;
+  event_access a;
+} event_target;
+
+/* In the order the API answers them: the path's event id, the PATCH body (with_body), the connection,
+ * the caller and the event it may see. With change, inside the request's transaction, the event row
+ * locked until it ends. */
+static fn_status open_event(fn_req *req, int change, int with_body, event_target *t) {
+  fn_status st;
+  if ((st = req_path_id(req, "event_id", NO_SUCH_EVENT, &t->id)) != FN_OK ||
+      (with_body && (st = validate_event(req, BODY_UPDATE)) != FN_OK) || (st = req_db(req, &t->db)) != FN_OK ||
+      (change && (st = db_begin(t->db)) != FN_OK))
+    return st;
+  if ((st = events_db_load_visible(t->db, &req->caller, t->id, change, &t->caller, &t->a)) != FN_OK)
+    return req_problem(req, st, st == FN_NOT_FOUND ? NO_SUCH_EVENT : NULL);
+  return FN_OK;
+}
+
+/* The event as the caller sees it now: 404 when it is gone. *json: caller frees. */
+static fn_status read_event(fn_req *req, const event_target *t, char **json, long *version) {
+  fn_status st = events_db_get(t->db, t->id, &t->caller, json, version);
+  return st == FN_OK ? FN_OK : req_problem(req, st, st == FN_NOT_FOUND ? NO_SUCH_EVENT : NULL);
 }
 
 /* Idempotency-Key is the request layer's (ROUTE_IDEMPOTENT). */
 static fn_status events_http_create(fn_req *req) {
-  const char *detail = NULL;
   event_caller caller;
-  char id[37], existing[37] = "", *json = NULL;
+  char id[UUID_TEXT_SIZE], existing[UUID_TEXT_SIZE] = "", *json = NULL, location[80];
   long version = 0;
+  db_conn *db;
   fn_status st;
-  if (validate(req, create_fields) != FN_OK)
-    return FN_OK;
-  db_conn *db = req_db_or_reply(req);
-  if (db == NULL)
-    return FN_OK;
-  if ((st = db_begin(db)) != FN_OK || (st = events_db_load_caller(db, &req->caller, &caller)) != FN_OK)
-    goto fail;
-  if (!caller.is_partner && caller.role != ROLE_ADMIN && caller.role != ROLE_MANAGER) {
-    req_fail(req, FN_FORBIDDEN, "Admins, managers and partner systems post events.");
-    return FN_OK;
-  }
-  if (check_audience(req, db, &caller) != FN_OK)
-    return FN_OK;
+  if ((st = validate_event(req, BODY_CREATE)) != FN_OK || (st = req_db(req, &db)) != FN_OK ||
+      (st = db_begin(db)) != FN_OK || (st = events_db_load_caller(db, &req->caller, &caller)) != FN_OK)
+    return st;
+  if (!caller.is_partner && caller.role != ROLE_ADMIN && caller.role != ROLE_MANAGER)
+    return req_problem(req, FN_FORBIDDEN, "Admins, managers and partner systems post events.");
+  if ((st = check_audience(req, db, &caller)) != FN_OK)
+    return st;
   const char *status = !caller.is_partner || caller.trusted ? "published" : "pending";
   st = events_db_insert(db, req->body, &caller, status, id, existing);
-  if (st == FN_CONFLICT && existing[0]) {
-    db_rollback(db);
-    reply_problem_with(req, FN_CONFLICT, "This partner already has an event with this external_id.",
-                       json_pack("{s:s}", "existing_event_id", existing));
-    return FN_OK;
-  }
+  if (st == FN_CONFLICT && existing[0])
+    return req_problem_with(req, FN_CONFLICT, "This partner already has an event with this external_id.",
+                            json_pack("{s:s}", "existing_event_id", existing));
   if (st != FN_OK || (st = req_audit(req, "event.created", "event", id, NULL)) != FN_OK ||
-      (st = events_db_get(db, id, &caller, &json, &version)) != FN_OK || (st = db_commit(db)) != FN_OK)
-    goto fail;
-  reply_event_json(req, 201, id, json, version);
-  free(json);
-  return FN_OK;
-fail:
-  free(json);
-  req_fail(req, st, detail);
-  return FN_OK;
+      (st = events_db_get(db, id, &caller, &json, &version)) != FN_OK)
+    return st;
+  snprintf(location, sizeof location, "/v1/events/%s", id);
+  return req_commit_reply(req, 201, json, version, location);
 }
 
 static fn_status events_http_list(fn_req *req) {
@@ -195,8 +176,10 @@ static fn_status events_http_list(fn_req *req) {
              *kind = req_query(req, "kind"), *status = req_query(req, "status");
   json_t *errors = NULL;
   long long ts;
-  if (page_from_request_or_reply(req, &page) != FN_OK)
-    return FN_OK;
+  db_conn *db;
+  fn_status st;
+  if ((st = page_from_request(req, &page)) != FN_OK)
+    return st;
   if (site_id && !text_is_uuid(site_id))
     field_errors_add(&errors, "site_id", "must be a UUID");
   if (from && !rfc3339_parse(from, &ts))
@@ -207,60 +190,86 @@ static fn_status events_http_list(fn_req *req) {
     field_errors_add(&errors, "kind", "is not an event kind");
   if (status && !text_is_choice(status, status_choices))
     field_errors_add(&errors, "status", "must be one of: pending published cancelled");
-  if (errors) {
-    reply_invalid(req, errors);
-    return FN_OK;
-  }
-  db_conn *db = req_db_or_reply(req);
-  if (db == NULL)
-    return FN_OK;
-  fn_status st = events_db_load_caller(db, &req->caller, &caller);
-  if (st == FN_OK)
+  if (errors)
+    return req_invalid(req, errors);
+  if ((st = req_db(req, &db)) != FN_OK)
+    return st;
+  if ((st = events_db_load_caller(db, &req->caller, &caller)) == FN_OK)
     st = events_db_list(db, &caller, site_id, from, to, kind, status, &page, &res);
-  if (st != FN_OK)
-    req_fail(req, st, NULL);
-  else
-    page_reply(req, res, 0, 1, &page);
-  PQclear(res);
-  return FN_OK;
+  return page_reply_result(req, st, res, &page);
 }
 
 static fn_status events_http_get(fn_req *req) {
-  const char *id = req_param(req, "event_id");
-  event_caller caller;
-  event_access a;
+  event_target t;
   char *json = NULL;
   long version = 0;
   fn_status st;
-  if (!req_is_id(id)) {
-    req_fail(req, FN_NOT_FOUND, "No such event.");
-    return FN_OK;
-  }
-  db_conn *db = req_db_or_reply(req);
-  if (db == NULL)
-    return FN_OK;
-  if ((st = events_db_load_caller(db, &req->caller, &caller)) != FN_OK ||
-      (st = events_db_access(db, id, &caller, 0, &a)) != FN_OK || (st = a.visible ? FN_OK : FN_NOT_FOUND) != FN_OK ||
-      (st = events_db_get(db, id, &caller, &json, &version)) != FN_OK) {
-    req_fail(req, st, st == FN_NOT_FOUND ? "No such event." : NULL);
-    return FN_OK;
-  }
-  reply_etag(req, version);
-  if (req_if_none_match(req, version))
-    reply_empty(req, 304);
-  else
-    reply_json_text(req, 200, json, strlen(json));
-  free(json);
+  if ((st = open_event(req, 0, 0, &t)) != FN_OK || (st = read_event(req, &t, &json, &version)) != FN_OK)
+    return st;
+  reply_conditional(req, json, version);
   return FN_OK;
+}
+
+/* A time sent alone is checked against the stored other one. */
+static fn_status check_new_times(fn_req *req, const event_access *a) {
+  long long starts = a->starts_us, ends = a->ends_us;
+  const char *starts_text = body_string(req->body, "starts_at"), *ends_text = body_string(req->body, "ends_at");
+  if ((starts_text && !rfc3339_parse(starts_text, &starts)) || (ends_text && !rfc3339_parse(ends_text, &ends)))
+    starts = ends = 0;
+  if ((starts_text || ends_text) && (ends <= starts || ends - starts > MAX_EVENT_SECONDS * 1000000LL))
+    return req_invalid_field(req, ends_text ? "ends_at" : "starts_at",
+                             "must leave the event 0 to 14 days long, ending after it starts");
+  return FN_OK;
+}
+
+/* The checks of a PATCH that need the locked event, in the order the API answers them. wanted: the
+ * status asked for when it differs from the event's; changes: how many other fields the body sets. */
+static fn_status check_update(fn_req *req, db_conn *db, const event_access *a, const char *wanted, size_t changes) {
+  fn_status st;
+  if ((changes > 0 && !a->owner) || (wanted && !a->owner && !a->can_publish))
+    return req_problem(req, FN_FORBIDDEN, "Only the event's owner changes it.");
+  if (strcmp(a->status, "cancelled") == 0)
+    return req_problem(req, FN_CONFLICT, "The event is cancelled.");
+  if ((st = req_if_match(req, a->version)) != FN_OK)
+    return st;
+  if (wanted && strcmp(wanted, "published") != 0)
+    return req_problem(req, FN_CONFLICT, "Events move from pending to published; DELETE cancels them.");
+  if ((st = check_new_times(req, a)) != FN_OK)
+    return st;
+  json_t *capacity = json_object_get(req->body, "capacity");
+  if (json_is_integer(capacity)) {
+    long going = 0;
+    if ((st = events_db_going_count(db, a->id, &going)) != FN_OK)
+      return st;
+    if (json_integer_value(capacity) < going)
+      return req_problem(req, FN_CONFLICT, "capacity cannot go below the number of members going.");
+  }
+  return FN_OK;
+}
+
+/* Stores the body's fields (other than status) and what follows from them. */
+static fn_status apply_changes(fn_req *req, db_conn *db, const event_caller *caller, const event_access *a) {
+  char now_status[16] = "";
+  json_t *capacity = json_object_get(req->body, "capacity");
+  fn_status st = events_db_update(db, a->id, req->body, caller->is_partner && !caller->trusted, now_status);
+  if (st != FN_OK)
+    return req_problem(req, st, st == FN_NOT_FOUND ? NO_SUCH_EVENT : NULL);
+  if ((st = req_audit(req, "event.updated", "event", a->id, NULL)) != FN_OK)
+    return st;
+  /* An untrusted partner's change to what members see goes back to moderation. */
+  if (strcmp(a->status, now_status) != 0 && (st = req_audit(req, "event.unpublished", "event", a->id, NULL)) != FN_OK)
+    return st;
+  /* More places (or no limit any more) go to the waitlist first, oldest first. */
+  if (capacity)
+    st = registrations_db_promote(db, a->id, json_is_integer(capacity) ? (long)json_integer_value(capacity) : 0);
+  return st;
 }
 
 /* Publication is a separate power from ownership: the partner that owns a pending event
  * cannot publish it, an admin or a manager of an audience site can. */
-static fn_status publish(fn_req *req, db_conn *db, const event_access *a, const char **detail) {
-  if (!a->can_publish) {
-    *detail = "Admins and managers of an audience site publish events.";
-    return FN_FORBIDDEN;
-  }
+static fn_status publish(fn_req *req, db_conn *db, const event_access *a) {
+  if (!a->can_publish)
+    return req_problem(req, FN_FORBIDDEN, "Admins and managers of an audience site publish events.");
   if (strcmp(a->status, "published") == 0)
     return FN_OK;
   fn_status st = events_db_set_status(db, a->id, "published");
@@ -268,125 +277,38 @@ static fn_status publish(fn_req *req, db_conn *db, const event_access *a, const 
 }
 
 static fn_status events_http_update(fn_req *req) {
-  const char *id = req_param(req, "event_id"), *detail = NULL;
-  event_caller caller;
-  event_access a;
+  event_target t;
   char *json = NULL;
   long version = 0;
   fn_status st;
-  if (!req_is_id(id)) {
-    req_fail(req, FN_NOT_FOUND, "No such event.");
-    return FN_OK;
-  }
-  if (validate(req, update_fields) != FN_OK)
-    return FN_OK;
+  if ((st = open_event(req, 1, 1, &t)) != FN_OK)
+    return st;
   const char *wanted = body_string(req->body, "status");
-  db_conn *db = req_db_or_reply(req);
-  if (db == NULL)
-    return FN_OK;
-  if ((st = db_begin(db)) != FN_OK || (st = events_db_load_caller(db, &req->caller, &caller)) != FN_OK ||
-      (st = events_db_access(db, id, &caller, 1, &a)) != FN_OK || (st = a.visible ? FN_OK : FN_NOT_FOUND) != FN_OK)
-    goto fail;
-  if (wanted && strcmp(wanted, a.status) == 0)
+  if (wanted && strcmp(wanted, t.a.status) == 0)
     wanted = NULL; /* sending back the status it has is no change, whoever sends it */
   size_t changes = json_object_size(req->body) - (json_object_get(req->body, "status") ? 1 : 0);
-  if ((changes > 0 && !a.owner) || (wanted && !a.owner && !a.can_publish)) {
-    st = FN_FORBIDDEN;
-    detail = "Only the event's owner changes it.";
-    goto fail;
-  }
-  if (strcmp(a.status, "cancelled") == 0) {
-    st = FN_CONFLICT;
-    detail = "The event is cancelled.";
-    goto fail;
-  }
-  if ((st = req_if_match(req, a.version)) != FN_OK)
-    goto fail;
-  if (wanted && strcmp(wanted, a.status) != 0 && strcmp(wanted, "published") != 0) {
-    st = FN_CONFLICT;
-    detail = "Events move from pending to published; DELETE cancels them.";
-    goto fail;
-  }
-  /* One time sent alone is checked against the stored other one. */
-  long long starts = a.starts_us, ends = a.ends_us;
-  const char *starts_text = body_string(req->body, "starts_at"), *ends_text = body_string(req->body, "ends_at");
-  if ((starts_text && !rfc3339_parse(starts_text, &starts)) || (ends_text && !rfc3339_parse(ends_text, &ends)))
-    starts = ends = 0;
-  if ((starts_text || ends_text) && (ends <= starts || ends - starts > MAX_EVENT_SECONDS * 1000000LL)) {
-    json_t *errors = NULL;
-    field_errors_add(&errors, ends_text ? "ends_at" : "starts_at",
-                     "must leave the event 0 to 14 days long, ending after it starts");
-    db_rollback(db);
-    reply_invalid(req, errors);
-    return FN_OK;
-  }
-  json_t *capacity = json_object_get(req->body, "capacity");
-  if (json_is_integer(capacity)) {
-    long going = 0;
-    if ((st = events_db_going_count(db, id, &going)) != FN_OK)
-      goto fail;
-    if (json_integer_value(capacity) < going) {
-      st = FN_CONFLICT;
-      detail = "capacity cannot go below the number of members going.";
-      goto fail;
-    }
-  }
-  if (json_object_get(req->body, "audience") && check_audience(req, db, &caller) != FN_OK)
-    return FN_OK;
-  if (changes > 0) {
-    char now_status[16] = "";
-    if ((st = events_db_update(db, id, req->body, caller.is_partner && !caller.trusted, now_status)) != FN_OK ||
-        (st = req_audit(req, "event.updated", "event", id, NULL)) != FN_OK)
-      goto fail;
-    /* An untrusted partner's change to what members see goes back to moderation. */
-    if (strcmp(a.status, now_status) != 0 && (st = req_audit(req, "event.unpublished", "event", id, NULL)) != FN_OK)
-      goto fail;
-    /* More places (or no limit any more) go to the waitlist first, oldest first. */
-    if (capacity && (st = registrations_db_promote(
-                         db, id, json_is_integer(capacity) ? (long)json_integer_value(capacity) : 0)) != FN_OK)
-      goto fail;
-  }
-  if (wanted && strcmp(wanted, "published") == 0 && (st = publish(req, db, &a, &detail)) != FN_OK)
-    goto fail;
-  if ((st = events_db_get(db, id, &caller, &json, &version)) != FN_OK || (st = db_commit(db)) != FN_OK)
-    goto fail;
-  reply_event_json(req, 200, id, json, version);
-  free(json);
-  return FN_OK;
-fail:
-  free(json);
-  req_fail(req, st, st == FN_NOT_FOUND ? "No such event." : detail);
-  return FN_OK;
+  if ((st = check_update(req, t.db, &t.a, wanted, changes)) != FN_OK ||
+      (json_object_get(req->body, "audience") && (st = check_audience(req, t.db, &t.caller)) != FN_OK) ||
+      (changes > 0 && (st = apply_changes(req, t.db, &t.caller, &t.a)) != FN_OK) ||
+      (wanted && (st = publish(req, t.db, &t.a)) != FN_OK) || /* check_update let only "published" through */
+      (st = read_event(req, &t, &json, &version)) != FN_OK)
+    return st;
+  return req_commit_reply(req, 200, json, version, NULL);
 }
 
 static fn_status events_http_cancel(fn_req *req) {
-  const char *id = req_param(req, "event_id");
-  event_caller caller;
-  event_access a;
+  event_target t;
   fn_status st;
-  if (!req_is_id(id)) {
-    req_fail(req, FN_NOT_FOUND, "No such event.");
-    return FN_OK;
-  }
-  db_conn *db = req_db_or_reply(req);
-  if (db == NULL)
-    return FN_OK;
-  if ((st = db_begin(db)) != FN_OK || (st = events_db_load_caller(db, &req->caller, &caller)) != FN_OK ||
-      (st = events_db_access(db, id, &caller, 1, &a)) != FN_OK || (st = a.visible ? FN_OK : FN_NOT_FOUND) != FN_OK ||
-      (st = a.owner || a.is_admin ? FN_OK : FN_FORBIDDEN) != FN_OK)
-    goto fail;
-  if (strcmp(a.status, "cancelled") != 0 && ((st = events_db_set_status(db, id, "cancelled")) != FN_OK ||
-                                             (st = req_audit(req, "event.cancelled", "event", id, NULL)) != FN_OK))
-    goto fail;
-  if ((st = db_commit(db)) != FN_OK)
-    goto fail;
+  if ((st = open_event(req, 1, 0, &t)) != FN_OK)
+    return st;
+  if (!t.a.owner && !t.a.is_admin)
+    return req_problem(req, FN_FORBIDDEN, "Only the event's owner or an admin cancels it.");
+  if (strcmp(t.a.status, "cancelled") != 0 && ((st = events_db_set_status(t.db, t.id, "cancelled")) != FN_OK ||
+                                               (st = req_audit(req, "event.cancelled", "event", t.id, NULL)) != FN_OK))
+    return st;
+  if ((st = db_commit(t.db)) != FN_OK)
+    return st;
   reply_empty(req, 204);
-  return FN_OK;
-fail:
-  req_fail(req, st,
-           st == FN_NOT_FOUND   ? "No such event."
-           : st == FN_FORBIDDEN ? "Only the event's owner or an admin cancels it."
-                                : NULL);
   return FN_OK;
 }
 

@@ -17,18 +17,15 @@ static fn_status ops_http_health(fn_req *req) {
 }
 
 static fn_status ops_http_ready(fn_req *req) {
-  db_conn *db = req_db_or_reply(req);
-  if (db == NULL)
-    return FN_OK; /* req_db replied 503 */
+  db_conn *db;
   int applied = 0;
-  if (db_ping(db, &applied) != FN_OK) {
-    reply_problem(req, FN_UNAVAILABLE, "The database is unreachable.");
-    return FN_OK;
-  }
-  if (applied < migrate_known_count()) {
-    reply_problem(req, FN_UNAVAILABLE, "Database migrations are pending; run `forumnet migrate`.");
-    return FN_OK;
-  }
+  fn_status st;
+  if ((st = req_db(req, &db)) != FN_OK)
+    return st;
+  if (db_ping(db, &applied) != FN_OK)
+    return req_problem(req, FN_UNAVAILABLE, "The database is unreachable.");
+  if (applied < migrate_known_count())
+    return req_problem(req, FN_UNAVAILABLE, "Database migrations are pending; run `forumnet migrate`.");
   static const char body[] = "{\"status\":\"ready\"}";
   reply_json_text(req, 200, body, sizeof body - 1);
   return FN_OK;
@@ -39,10 +36,8 @@ extern const char openapi_json[];
 extern const size_t openapi_json_len;
 
 static fn_status ops_http_openapi(fn_req *req) {
-  if (openapi_json_len == 0) {
-    reply_problem(req, FN_UNAVAILABLE, "This build carries no OpenAPI document.");
-    return FN_OK;
-  }
+  if (openapi_json_len == 0)
+    return req_problem(req, FN_UNAVAILABLE, "This build carries no OpenAPI document.");
   reply_header(req, "Access-Control-Allow-Origin", "*"); /* a public contract, readable by any tool */
   reply_json_text(req, 200, openapi_json, openapi_json_len);
   return FN_OK;
@@ -141,10 +136,8 @@ static fn_status ops_http_docs_js(fn_req *req) {
     docs_js_loaded = 1;
   }
   pthread_mutex_unlock(&docs_js_lock);
-  if (docs_js == NULL) {
-    reply_problem(req, FN_UNAVAILABLE, "The docs bundle is not installed (FORUMNET_DOCS_JS).");
-    return FN_OK;
-  }
+  if (docs_js == NULL)
+    return req_problem(req, FN_UNAVAILABLE, "The docs bundle is not installed (FORUMNET_DOCS_JS).");
   reply_header(req, "Cache-Control", "public, max-age=3600");
   reply_text(req, 200, "text/javascript; charset=utf-8", docs_js, docs_js_len);
   return FN_OK;
@@ -152,10 +145,8 @@ static fn_status ops_http_docs_js(fn_req *req) {
 
 static fn_status ops_http_metrics(fn_req *req) {
   char *text = server_metrics_text(req->app);
-  if (text == NULL) {
-    reply_problem(req, FN_INTERNAL, NULL);
-    return FN_OK;
-  }
+  if (text == NULL)
+    return FN_INTERNAL;
   reply_text(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, strlen(text));
   free(text);
   return FN_OK;

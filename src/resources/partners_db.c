@@ -22,10 +22,10 @@ fn_status partners_db_find_client(db_conn *db, const char *client_id, partner_cl
     return st;
   if (PQntuples(res) > 0) {
     out->found = 1;
-    snprintf(out->id, sizeof out->id, "%s", PQgetvalue(res, 0, 0));
-    snprintf(out->secret_digest, sizeof out->secret_digest, "%s", PQgetvalue(res, 0, 1));
-    out->revoked = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
-    out->trusted = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
+    db_value_copy(res, 0, 0, out->id, sizeof out->id);
+    db_value_copy(res, 0, 1, out->secret_digest, sizeof out->secret_digest);
+    out->revoked = db_value_bool(res, 0, 2);
+    out->trusted = db_value_bool(res, 0, 3);
   }
   PQclear(res);
   return FN_OK;
@@ -40,14 +40,12 @@ fn_status partners_db_get(db_conn *db, const char *id, char **json, long *versio
   PGresult *res = db_exec(db, &get_partner, 1, params, &st);
   if (res == NULL)
     return st;
-  if (PQntuples(res) == 0) {
+  if (PQntuples(res) == 0)
     st = FN_NOT_FOUND;
-  } else {
-    *json = db_value_dup(res, 0, 0);
-    *version = atol(PQgetvalue(res, 0, 1));
-    if (*json == NULL)
-      st = FN_INTERNAL;
-  }
+  else if ((*json = db_value_dup(res, 0, 0)) == NULL)
+    st = FN_INTERNAL;
+  else
+    *version = db_value_long(res, 0, 1);
   PQclear(res);
   return st;
 }
@@ -69,13 +67,13 @@ static const db_stmt insert_partner = {"partners_insert",
                                        " VALUES ($1, $2::bool, $3, $4) RETURNING id"};
 
 fn_status partners_db_insert(db_conn *db, const char *name, int trusted, const char *client_id,
-                             const char *secret_digest, char id_out[37]) {
+                             const char *secret_digest, char id_out[UUID_TEXT_SIZE]) {
   fn_status st;
   const char *params[] = {name, trusted ? "true" : "false", client_id, secret_digest};
   PGresult *res = db_exec(db, &insert_partner, 4, params, &st);
   if (res == NULL)
     return st;
-  snprintf(id_out, 37, "%s", PQgetvalue(res, 0, 0));
+  db_value_copy(res, 0, 0, id_out, UUID_TEXT_SIZE);
   PQclear(res);
   return FN_OK;
 }
@@ -92,9 +90,9 @@ fn_status partners_db_lock(db_conn *db, const char *id, int *revoked, long *vers
   if (PQntuples(res) == 0) {
     st = FN_NOT_FOUND;
   } else {
-    *revoked = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-    *version = atol(PQgetvalue(res, 0, 1));
-    snprintf(client_id, 64, "%s", PQgetvalue(res, 0, 2));
+    *revoked = db_value_bool(res, 0, 0);
+    *version = db_value_long(res, 0, 1);
+    db_value_copy(res, 0, 2, client_id, 64);
   }
   PQclear(res);
   return st;

@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "forumnet/audit_db.h"
 #include "forumnet/body.h"
 #include "forumnet/http.h"
 #include "forumnet/members_db.h"
@@ -15,26 +14,27 @@
 #include "forumnet/text.h"
 #include "forumnet/timestamp.h"
 
-#define PARTNER_READ_ONLY_FIELDS                                                                                       \
-  {"id", FIELD_READ_ONLY, 0, 0, 0, NULL}, {"client_id", FIELD_READ_ONLY, 0, 0, 0, NULL},                               \
-      {"client_secret", FIELD_READ_ONLY, 0, 0, 0, NULL}, {"revoked_at", FIELD_READ_ONLY, 0, 0, 0, NULL},               \
-      {"created_at", FIELD_READ_ONLY, 0, 0, 0, NULL}, {                                                                \
-    "version", FIELD_READ_ONLY, 0, 0, 0, NULL                                                                          \
-  }
+static const char *const partner_read_only[] = {"id",      "client_id", "client_secret", "revoked_at", "created_at",
+                                                "version", NULL};
 
-static const field_spec partner_create_fields[] = {
+/* POST and PATCH bodies (FIELD_REQUIRED applies to POST only). */
+static const field_spec partner_fields[] = {
     {"name", FIELD_STRING, FIELD_REQUIRED, 1, 200, NULL},
     {"trusted", FIELD_BOOLEAN, 0, 0, 0, NULL},
-    PARTNER_READ_ONLY_FIELDS,
+    FIELDS_READ_ONLY(partner_read_only),
     {NULL, 0, 0, 0, 0, NULL},
 };
 
-static const field_spec partner_update_fields[] = {
-    {"name", FIELD_STRING, 0, 1, 200, NULL},
-    {"trusted", FIELD_BOOLEAN, 0, 0, 0, NULL},
-    PARTNER_READ_ONLY_FIELDS,
-    {NULL, 0, 0, 0, 0, NULL},
-};
+/* Every failure of a partners route past the body and the connection: st with its detail attached (FN_OK
+ * passes through). */
+static fn_status partner_result(fn_req *req, fn_status st) {
+  if (st == FN_OK)
+    return FN_OK;
+  return req_problem(req, st,
+                     st == FN_NOT_FOUND   ? "No such partner."
+                     : st == FN_FORBIDDEN ? "Only admins manage partners."
+                                          : NULL);
+}
 
 /* Partners are an admin's business; checked inside the request's transaction when begin. */
 static fn_status require_admin(fn_req *req, db_conn *db, int begin) {
@@ -46,48 +46,39 @@ static fn_status require_admin(fn_req *req, db_conn *db, int begin) {
   return st;
 }
 
-static const char *failure_detail(fn_status st) {
-  return st == FN_NOT_FOUND ? "No such partner." : st == FN_FORBIDDEN ? "Only admins manage partners." : NULL;
-}
-
 /* A new client secret: its value for the answer and its digest for storage. */
 static void new_secret(char secret[64], char digest[65]) {
   random_token(secret, 64, 32);
   token_digest_hex(secret, digest);
 }
 
-/* Reads the Partner inside the transaction, commits, then replies with it, plus
- * client_secret when one was just made. On failure replies nothing. */
-static fn_status commit_and_reply_partner(fn_req *req, int http_status, const char *id, const char *secret) {
-  char *json = NULL;
+/* Reads the Partner inside the transaction, commits, then replies with it (plus client_secret when
+ * one was just made, and Location on 201). On failure replies nothing. */
+static fn_status partner_commit_reply(fn_req *req, int http_status, const char *id, const char *secret) {
+  char *json = NULL, location[80];
   long version = 0;
   fn_status st = partners_db_get(req->db, id, &json, &version);
-  if (st != FN_OK || (st = db_commit(req->db)) != FN_OK) {
-    free(json);
+  if (st != FN_OK)
     return st;
-  }
+  /* Re-serialised even without a secret: the answer is compact JSON either way. */
   json_t *body = json_loads(json, 0, NULL);
   free(json);
-  if (secret)
+  if (body && secret)
     json_object_set_new(body, "client_secret", json_string(secret));
-  reply_etag(req, version);
-  if (http_status == 201) {
-    char location[80];
-    snprintf(location, sizeof location, "/v1/partners/%s", id);
-    reply_header(req, "Location", location);
-  }
-  reply_json(req, http_status, body);
-  return FN_OK;
+  json = body ? json_dumps(body, JSON_COMPACT) : NULL;
+  json_decref(body);
+  if (json == NULL)
+    return FN_INTERNAL;
+  snprintf(location, sizeof location, "/v1/partners/%s", id);
+  return req_commit_reply(req, http_status, json, version, http_status == 201 ? location : NULL);
 }
 
 static fn_status partners_http_create(fn_req *req) {
-  char secret[64], digest[65], client_id[64], id[37];
+  char secret[64], digest[65], client_id[64], id[UUID_TEXT_SIZE];
+  db_conn *db;
   fn_status st;
-  if (req_validate_body_or_reply(req, partner_create_fields) != FN_OK)
-    return FN_OK;
-  db_conn *db = req_db_or_reply(req);
-  if (db == NULL)
-    return FN_OK;
+  if ((st = req_validate_body(req, partner_fields, BODY_CREATE)) != FN_OK || (st = req_db(req, &db)) != FN_OK)
+    return st;
   random_token(client_id + 4, sizeof client_id - 4, 16);
   memcpy(client_id, "fnp_", 4);
   new_secret(secret, digest);
@@ -96,141 +87,100 @@ static fn_status partners_http_create(fn_req *req) {
       (st = partners_db_insert(db, body_string(req->body, "name"), json_is_true(json_object_get(req->body, "trusted")),
                                client_id, digest, id)) == FN_OK &&
       (st = req_audit(req, "partner.created", "partner", id, details)) == FN_OK)
-    st = commit_and_reply_partner(req, 201, id, secret);
+    st = partner_commit_reply(req, 201, id, secret);
   json_decref(details);
-  if (st != FN_OK)
-    req_fail(req, st, failure_detail(st));
-  return FN_OK;
+  return partner_result(req, st);
 }
 
 static fn_status partners_http_list(fn_req *req) {
   page_request page;
   PGresult *res = NULL;
-  if (page_from_request_or_reply(req, &page) != FN_OK)
-    return FN_OK;
-  db_conn *db = req_db_or_reply(req);
-  if (db == NULL)
-    return FN_OK;
-  fn_status st = require_admin(req, db, 0);
-  if (st == FN_OK)
+  db_conn *db;
+  fn_status st;
+  if ((st = page_from_request(req, &page)) != FN_OK || (st = req_db(req, &db)) != FN_OK)
+    return st;
+  if ((st = require_admin(req, db, 0)) == FN_OK)
     st = partners_db_list(db, &page, &res);
-  if (st != FN_OK)
-    req_fail(req, st, failure_detail(st));
-  else
-    page_reply(req, res, 0, 1, &page);
-  PQclear(res);
-  return FN_OK;
+  return page_reply_result(req, partner_result(req, st), res, &page);
 }
 
 static fn_status partners_http_get(fn_req *req) {
-  const char *id = req_param(req, "partner_id");
+  const char *id;
   char *json = NULL;
   long version = 0;
+  db_conn *db;
   fn_status st;
-  if (!req_is_id(id)) {
-    req_fail(req, FN_NOT_FOUND, "No such partner.");
-    return FN_OK;
-  }
-  db_conn *db = req_db_or_reply(req);
-  if (db == NULL)
-    return FN_OK;
-  if ((st = require_admin(req, db, 0)) != FN_OK || (st = partners_db_get(db, id, &json, &version)) != FN_OK) {
-    req_fail(req, st, failure_detail(st));
-    return FN_OK;
-  }
-  reply_etag(req, version);
-  if (req_if_none_match(req, version))
-    reply_empty(req, 304);
-  else
-    reply_json_text(req, 200, json, strlen(json));
-  free(json);
+  if ((st = req_path_id(req, "partner_id", "No such partner.", &id)) != FN_OK || (st = req_db(req, &db)) != FN_OK)
+    return st;
+  if ((st = require_admin(req, db, 0)) != FN_OK || (st = partners_db_get(db, id, &json, &version)) != FN_OK)
+    return partner_result(req, st);
+  reply_conditional(req, json, version);
   return FN_OK;
 }
 
-/* The three changes (update, rotate, revoke) share their start: admin, partner locked. */
-static fn_status begin_change(fn_req *req, db_conn *db, const char *id, int *revoked, long *version,
-                              char client_id[64]) {
-  fn_status st = require_admin(req, db, 1);
-  return st == FN_OK ? partners_db_lock(db, id, revoked, version, client_id) : st;
+/* A partner as the changes (update, rotate, revoke) see it, locked. */
+typedef struct partner_lock {
+  const char *id;
+  int revoked;
+  long version;
+  char client_id[64];
+} partner_lock;
+
+/* The three changes share their start: a partner id in the path, an admin, the partner locked. The
+ * body, when the route has one, is checked between the id and the database. */
+static fn_status begin_change(fn_req *req, const field_spec *body_fields, partner_lock *p) {
+  db_conn *db;
+  fn_status st;
+  if ((st = req_path_id(req, "partner_id", "No such partner.", &p->id)) != FN_OK ||
+      (body_fields && (st = req_validate_body(req, body_fields, BODY_UPDATE)) != FN_OK) ||
+      (st = req_db(req, &db)) != FN_OK)
+    return st;
+  if ((st = require_admin(req, db, 1)) == FN_OK)
+    st = partners_db_lock(db, p->id, &p->revoked, &p->version, p->client_id);
+  return partner_result(req, st);
 }
 
 static fn_status partners_http_update(fn_req *req) {
-  const char *id = req_param(req, "partner_id");
-  char client_id[64];
-  int revoked = 0;
-  long version = 0;
+  partner_lock p;
   fn_status st;
-  if (!req_is_id(id)) {
-    req_fail(req, FN_NOT_FOUND, "No such partner.");
-    return FN_OK;
-  }
-  if (req_validate_body_or_reply(req, partner_update_fields) != FN_OK)
-    return FN_OK;
+  if ((st = begin_change(req, partner_fields, &p)) != FN_OK)
+    return st;
   json_t *trusted = json_object_get(req->body, "trusted");
-  db_conn *db = req_db_or_reply(req);
-  if (db == NULL)
-    return FN_OK;
-  if ((st = begin_change(req, db, id, &revoked, &version, client_id)) == FN_OK &&
-      (st = req_if_match(req, version)) == FN_OK && json_object_size(req->body) > 0 &&
-      (st = partners_db_update(db, id, body_string(req->body, "name"),
+  if ((st = req_if_match(req, p.version)) == FN_OK && json_object_size(req->body) > 0 &&
+      (st = partners_db_update(req->db, p.id, body_string(req->body, "name"),
                                trusted ? (json_is_true(trusted) ? "true" : "false") : NULL)) == FN_OK)
-    st = req_audit(req, "partner.updated", "partner", id, req->body);
+    st = req_audit(req, "partner.updated", "partner", p.id, req->body);
   if (st == FN_OK)
-    st = commit_and_reply_partner(req, 200, id, NULL);
-  if (st != FN_OK)
-    req_fail(req, st, failure_detail(st));
-  return FN_OK;
+    st = partner_commit_reply(req, 200, p.id, NULL);
+  return partner_result(req, st);
 }
 
 static fn_status partners_http_rotate(fn_req *req) {
-  const char *id = req_param(req, "partner_id");
-  char secret[64], digest[65], client_id[64];
-  int revoked = 0;
-  long version = 0;
+  partner_lock p;
+  char secret[64], digest[65];
   fn_status st;
-  if (!req_is_id(id)) {
-    req_fail(req, FN_NOT_FOUND, "No such partner.");
-    return FN_OK;
-  }
-  db_conn *db = req_db_or_reply(req);
-  if (db == NULL)
-    return FN_OK;
+  if ((st = begin_change(req, NULL, &p)) != FN_OK)
+    return st;
+  if (p.revoked)
+    return req_problem(req, FN_CONFLICT, "The partner is revoked.");
   new_secret(secret, digest);
-  if ((st = begin_change(req, db, id, &revoked, &version, client_id)) == FN_OK && revoked)
-    st = FN_CONFLICT;
-  if (st == FN_OK && (st = partners_db_set_secret(db, id, digest)) == FN_OK &&
-      (st = req_audit(req, "partner.credentials_rotated", "partner", id, NULL)) == FN_OK)
-    st = db_commit(db);
-  if (st != FN_OK) {
-    req_fail(req, st, st == FN_CONFLICT ? "The partner is revoked." : failure_detail(st));
-    return FN_OK;
-  }
-  reply_json(req, 200, json_pack("{s:s, s:s}", "client_id", client_id, "client_secret", secret));
+  if ((st = partners_db_set_secret(req->db, p.id, digest)) != FN_OK ||
+      (st = req_audit(req, "partner.credentials_rotated", "partner", p.id, NULL)) != FN_OK ||
+      (st = db_commit(req->db)) != FN_OK)
+    return partner_result(req, st);
+  reply_json(req, 200, json_pack("{s:s, s:s}", "client_id", p.client_id, "client_secret", secret));
   return FN_OK;
 }
 
 static fn_status partners_http_revoke(fn_req *req) {
-  const char *id = req_param(req, "partner_id");
-  char client_id[64];
-  int revoked = 0;
-  long version = 0;
+  partner_lock p;
   fn_status st;
-  if (!req_is_id(id)) {
-    req_fail(req, FN_NOT_FOUND, "No such partner.");
-    return FN_OK;
-  }
-  db_conn *db = req_db_or_reply(req);
-  if (db == NULL)
-    return FN_OK;
-  if ((st = begin_change(req, db, id, &revoked, &version, client_id)) == FN_OK && !revoked &&
-      (st = partners_db_revoke(db, id)) == FN_OK)
-    st = req_audit(req, "partner.revoked", "partner", id, NULL);
-  if (st == FN_OK)
-    st = db_commit(db);
-  if (st != FN_OK) {
-    req_fail(req, st, failure_detail(st));
-    return FN_OK;
-  }
+  if ((st = begin_change(req, NULL, &p)) != FN_OK)
+    return st;
+  if ((!p.revoked && ((st = partners_db_revoke(req->db, p.id)) != FN_OK ||
+                      (st = req_audit(req, "partner.revoked", "partner", p.id, NULL)) != FN_OK)) ||
+      (st = db_commit(req->db)) != FN_OK)
+    return partner_result(req, st);
   reply_empty(req, 204);
   return FN_OK;
 }

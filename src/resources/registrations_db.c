@@ -12,16 +12,17 @@
   " 'requested_going_at', rfc3339(r.requested_going_at), 'updated_at', rfc3339(r.updated_at),"                         \
   " 'version', r.version)"
 
-/* Reads (json, version) from the first row of a statement's result into out. */
-static fn_status json_and_version(PGresult *res, registration_result *out) {
-  if (PQntuples(res) == 0) {
-    PQclear(res);
-    return FN_NOT_FOUND;
-  }
-  out->json = db_value_dup(res, 0, 0);
-  out->version = atol(PQgetvalue(res, 0, 1));
+/* Reads (json, version) at columns col, col + 1 of the result's first row into out, and clears res. */
+static fn_status json_and_version(PGresult *res, int col, registration_result *out) {
+  fn_status st = FN_OK;
+  if (PQntuples(res) == 0)
+    st = FN_NOT_FOUND;
+  else if ((out->json = db_value_dup(res, 0, col)) == NULL)
+    st = FN_INTERNAL;
+  else
+    out->version = db_value_long(res, 0, col + 1);
   PQclear(res);
-  return out->json ? FN_OK : FN_INTERNAL;
+  return st;
 }
 
 /* Served by the primary key (event_id, member_id). */
@@ -41,7 +42,7 @@ fn_status registrations_db_version(db_conn *db, const char *event_id, const char
   if (res == NULL)
     return st;
   *exists = PQntuples(res) > 0;
-  *version = *exists ? atol(PQgetvalue(res, 0, 0)) : 0;
+  *version = *exists ? db_value_long(res, 0, 0) : 0;
   PQclear(res);
   return FN_OK;
 }
@@ -76,21 +77,16 @@ fn_status registrations_db_set(db_conn *db, const event_access *a, const char *m
     return st;
   char old[16] = "";
   if (PQntuples(res) > 0)
-    snprintf(old, sizeof old, "%s", PQgetvalue(res, 0, 0));
+    db_value_copy(res, 0, 0, old, sizeof old);
   int asks_to_go = strcmp(status, "going") == 0;
   int in_queue = strcmp(old, "going") == 0 || strcmp(old, "waitlisted") == 0;
   /* Same answer again (going while going or waitlisted included): nothing changes. */
-  if (old[0] != '\0' && (asks_to_go ? in_queue : strcmp(old, status) == 0)) {
-    /* The lock statement's columns 1 and 2 are (json, version). */
-    out->json = db_value_dup(res, 0, 1);
-    out->version = atol(PQgetvalue(res, 0, 2));
-    PQclear(res);
-    return out->json ? FN_OK : FN_INTERNAL;
-  }
+  if (old[0] != '\0' && (asks_to_go ? in_queue : strcmp(old, status) == 0))
+    return json_and_version(res, 1, out); /* the lock statement's columns 1 and 2 are (json, version) */
   PQclear(res);
   out->created = old[0] == '\0';
   res = db_exec(db, &upsert_registration, 4, params, &st);
-  if (res == NULL || (st = json_and_version(res, out)) != FN_OK)
+  if (res == NULL || (st = json_and_version(res, 0, out)) != FN_OK)
     return st;
   /* The event's version (its ETag) stays: counts are not the owner's edit, and a partner's
    * If-Match must not go stale with every registration. */
@@ -188,7 +184,7 @@ fn_status registrations_db_withdraw_member(db_conn *db, const char *member_id) {
     const char *event_id = PQgetvalue(events, i, 0);
     const char *decline_params[] = {member_id, event_id};
     if ((st = db_exec_command(db, &decline_member, 2, decline_params)) == FN_OK)
-      st = registrations_db_promote(db, event_id, atol(PQgetvalue(events, i, 1)));
+      st = registrations_db_promote(db, event_id, db_value_long(events, i, 1));
   }
   PQclear(events);
   return st;

@@ -15,13 +15,14 @@
 /* `waitlisted` is the server's answer to `going` past capacity, never a member's request. */
 static const char *const registration_answers[] = {"going", "interested", "declined", NULL};
 
+#define NO_SUCH_EVENT "No such event."
+
+static const char *const registration_read_only[] = {"event_id",   "member_id", "requested_going_at",
+                                                     "updated_at", "version",   NULL};
+
 static const field_spec registration_fields[] = {
     {"status", FIELD_ENUM, FIELD_REQUIRED, 0, 0, registration_answers},
-    {"event_id", FIELD_READ_ONLY, 0, 0, 0, NULL},
-    {"member_id", FIELD_READ_ONLY, 0, 0, 0, NULL},
-    {"requested_going_at", FIELD_READ_ONLY, 0, 0, 0, NULL},
-    {"updated_at", FIELD_READ_ONLY, 0, 0, 0, NULL},
-    {"version", FIELD_READ_ONLY, 0, 0, 0, NULL},
+    FIELDS_READ_ONLY(registration_read_only),
     {NULL, 0, 0, 0, 0, NULL},
 };
 
@@ -38,68 +39,53 @@ static fn_status check_if_match(fn_req *req, db_conn *db, const char *event_id, 
   return exists ? req_if_match(req, version) : FN_PRECONDITION_FAILED;
 }
 
+/* The caller and the event it may see (locked for the rest of the transaction when lock). */
+static fn_status load_event(fn_req *req, db_conn *db, const char *event_id, int lock, event_caller *caller,
+                            event_access *access) {
+  fn_status st = events_db_load_visible(db, &req->caller, event_id, lock, caller, access);
+  return st == FN_OK ? FN_OK : req_problem(req, st, st == FN_NOT_FOUND ? NO_SUCH_EVENT : NULL);
+}
+
 static fn_status registrations_http_put(fn_req *req) {
-  const char *event_id = req_param(req, "event_id"), *detail = NULL;
+  const char *event_id, *detail = NULL;
   event_caller caller;
   event_access access;
   registration_result result = {0};
+  char location[96];
+  db_conn *db;
   fn_status st;
-  if (!req_is_id(event_id)) {
-    req_fail(req, FN_NOT_FOUND, "No such event.");
-    return FN_OK;
-  }
-  if (req_validate_body_or_reply(req, registration_fields) != FN_OK)
-    return FN_OK;
-  db_conn *db = req_db_or_reply(req);
-  if (db == NULL)
-    return FN_OK;
+  if ((st = req_path_id(req, "event_id", NO_SUCH_EVENT, &event_id)) != FN_OK ||
+      (st = req_validate_body(req, registration_fields, BODY_CREATE)) != FN_OK || (st = req_db(req, &db)) != FN_OK)
+    return st;
   /* The event row stays locked until commit: concurrent answers for the last place count one at a time. */
-  if ((st = db_begin(db)) != FN_OK || (st = events_db_load_caller(db, &req->caller, &caller)) != FN_OK ||
-      (st = events_db_access(db, event_id, &caller, 1, &access)) != FN_OK ||
-      (st = registrations_can_register(&caller, &access, &detail)) != FN_OK ||
-      (st = check_if_match(req, db, event_id, caller.id)) != FN_OK ||
-      (st = registrations_db_set(db, &access, caller.id, body_string(req->body, "status"), &result)) != FN_OK ||
-      (st = db_commit(db)) != FN_OK) {
-    free(result.json);
-    req_fail(req, st, st == FN_NOT_FOUND ? "No such event." : detail);
-    return FN_OK;
-  }
-  reply_etag(req, result.version);
-  if (result.created) {
-    char location[96];
-    snprintf(location, sizeof location, "/v1/events/%s", event_id); /* shows my_registration */
-    reply_header(req, "Location", location);
-  }
-  reply_json_text(req, result.created ? 201 : 200, result.json, strlen(result.json));
-  free(result.json);
-  return FN_OK;
+  if ((st = db_begin(db)) != FN_OK || (st = load_event(req, db, event_id, 1, &caller, &access)) != FN_OK)
+    return st;
+  if ((st = registrations_can_register(&caller, &access, &detail)) != FN_OK)
+    return req_problem(req, st, detail);
+  if ((st = check_if_match(req, db, event_id, caller.id)) != FN_OK ||
+      (st = registrations_db_set(db, &access, caller.id, body_string(req->body, "status"), &result)) != FN_OK)
+    return req_problem(req, st, st == FN_NOT_FOUND ? NO_SUCH_EVENT : NULL);
+  snprintf(location, sizeof location, "/v1/events/%s", event_id); /* shows my_registration */
+  return req_commit_reply(req, result.created ? 201 : 200, result.json, result.version,
+                          result.created ? location : NULL);
 }
 
 static fn_status registrations_http_list(fn_req *req) {
-  const char *event_id = req_param(req, "event_id"), *detail = NULL;
+  const char *event_id, *detail = NULL;
   event_caller caller;
   event_access access;
   page_request page;
   PGresult *res = NULL;
+  db_conn *db;
   fn_status st;
-  if (!req_is_id(event_id)) {
-    req_fail(req, FN_NOT_FOUND, "No such event.");
-    return FN_OK;
-  }
-  if (page_from_request_or_reply(req, &page) != FN_OK)
-    return FN_OK;
-  db_conn *db = req_db_or_reply(req);
-  if (db == NULL)
-    return FN_OK;
-  if ((st = events_db_load_caller(db, &req->caller, &caller)) != FN_OK ||
-      (st = events_db_access(db, event_id, &caller, 0, &access)) != FN_OK ||
-      (st = registrations_can_list(&caller, &access, &detail)) != FN_OK ||
-      (st = registrations_db_list(db, event_id, &page, &res)) != FN_OK)
-    req_fail(req, st, st == FN_NOT_FOUND ? "No such event." : detail);
-  else
-    page_reply(req, res, 0, 1, &page);
-  PQclear(res);
-  return FN_OK;
+  if ((st = req_path_id(req, "event_id", NO_SUCH_EVENT, &event_id)) != FN_OK ||
+      (st = page_from_request(req, &page)) != FN_OK || (st = req_db(req, &db)) != FN_OK ||
+      (st = load_event(req, db, event_id, 0, &caller, &access)) != FN_OK)
+    return st;
+  if ((st = registrations_can_list(&caller, &access, &detail)) != FN_OK)
+    return req_problem(req, st, detail);
+  st = registrations_db_list(db, event_id, &page, &res);
+  return page_reply_result(req, st, res, &page);
 }
 
 /* Partner tokens reach the list only to be told why they cannot have it (403, counts only); the
