@@ -11,12 +11,12 @@
 /* What a caller is to a group, read in one statement: everything the group rules
  * (groups_can_* below) decide on. */
 typedef struct group_access {
-  char group_id[37];
-  char site_id[37]; /* "" for a network-wide group */
-  char status[16];  /* forming | active | dormant | closed */
+  char group_id[UUID_TEXT_SIZE];
+  char site_id[UUID_TEXT_SIZE]; /* "" for a network-wide group */
+  char status[16];              /* forming | active | dormant | closed */
   long version;
   int member_count, min_members, max_members, terms_version;
-  char caller_id[37];
+  char caller_id[UUID_TEXT_SIZE];
   member_role caller_role; /* network role */
   int caller_home_site;    /* the group's site is the caller's home site */
   int caller_manages_site; /* the caller is a manager listed for the group's site */
@@ -28,6 +28,9 @@ typedef struct group_access {
  * so that membership counts stay true until commit (use inside a transaction).
  * FN_UNAUTHENTICATED: caller no longer active; FN_NOT_FOUND: no such group. */
 fn_status groups_db_access(db_conn *db, const char *group_id, const char *caller_id, int lock, group_access *out);
+/* How every change to a group or what belongs to it starts: begins the transaction, then
+ * groups_db_access with the group row locked. */
+fn_status groups_db_lock_access(db_conn *db, const char *group_id, const char *caller_id, group_access *out);
 
 /* What the transaction calling groups_db_recompute changed, for the group's version (its
  * ETag). A change raises the version exactly once; a derivation that changes nothing writes nothing. */
@@ -46,7 +49,7 @@ fn_status groups_db_recompute(db_conn *db, const char *group_id, group_change ch
 fn_status groups_db_get(db_conn *db, const char *group_id, const char *caller_id, char **json, long *version);
 fn_status groups_db_list(db_conn *db, const char *caller_id, const char *site_id, const char *status, int mine,
                          const page_request *page, PGresult **result);
-fn_status groups_db_insert(db_conn *db, const json_t *body, const char *creator_id, char id_out[37]);
+fn_status groups_db_insert(db_conn *db, const json_t *body, const char *creator_id, char id_out[UUID_TEXT_SIZE]);
 fn_status groups_db_update(db_conn *db, const char *group_id, const json_t *body);
 fn_status groups_db_close(db_conn *db, const char *group_id);
 /* 1 in *open if the site has a group that is not closed (sites cannot be archived then). */

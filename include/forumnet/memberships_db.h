@@ -9,7 +9,7 @@
 typedef struct membership_row {
   char state[16];
   char role[16];
-  char represents_group_id[37]; /* "" when none */
+  char represents_group_id[UUID_TEXT_SIZE]; /* "" when none */
   long version;
 } membership_row;
 
@@ -21,8 +21,8 @@ typedef struct membership_candidate {
   int manages_site; /* a manager listed for the group's site */
 } membership_candidate;
 
-/* The Membership representation. *json: caller frees. FN_NOT_FOUND if none. */
-fn_status memberships_db_get(db_conn *db, const char *group_id, const char *member_id, char **json);
+/* The Membership representation and its version. *json: caller frees. FN_NOT_FOUND if none. */
+fn_status memberships_db_get(db_conn *db, const char *group_id, const char *member_id, char **json, long *version);
 /* A page of a group's memberships, optionally of one state; columns (json, cursor_key). */
 fn_status memberships_db_list(db_conn *db, const char *group_id, const char *state, const page_request *page,
                               PGresult **result);

@@ -4,12 +4,9 @@
 #include "forumnet/groups_db.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "forumnet/body.h"
-#include "forumnet/text.h"
-#include "forumnet/timestamp.h"
 
 /* The Group representation; `my` is the caller's membership row (may be NULL). */
 #define GROUP_JSON_SQL                                                                                                 \
@@ -34,8 +31,6 @@ static const db_stmt load_access = {
     " LEFT JOIN group_memberships my ON my.group_id = g.id AND my.member_id = c.id"
     " WHERE c.id = $2 AND c.status = 'active'"};
 
-static int is_true(PGresult *res, int row, int col) { return strcmp(PQgetvalue(res, row, col), "t") == 0; }
-
 fn_status groups_db_access(db_conn *db, const char *group_id, const char *caller_id, int lock, group_access *out) {
   fn_status st;
   const char *lock_params[] = {group_id};
@@ -48,26 +43,31 @@ fn_status groups_db_access(db_conn *db, const char *group_id, const char *caller
   memset(out, 0, sizeof *out);
   if (PQntuples(res) == 0) {
     st = FN_UNAUTHENTICATED;
-  } else if (!is_true(res, 0, 0)) {
+  } else if (!db_value_bool(res, 0, 0)) {
     st = FN_NOT_FOUND;
   } else {
     snprintf(out->group_id, sizeof out->group_id, "%s", group_id);
-    snprintf(out->site_id, sizeof out->site_id, "%s", PQgetvalue(res, 0, 1));
-    snprintf(out->status, sizeof out->status, "%s", PQgetvalue(res, 0, 2));
-    out->version = atol(PQgetvalue(res, 0, 3));
-    out->member_count = atoi(PQgetvalue(res, 0, 4));
-    out->min_members = atoi(PQgetvalue(res, 0, 5));
-    out->max_members = atoi(PQgetvalue(res, 0, 6));
-    out->terms_version = atoi(PQgetvalue(res, 0, 7));
+    db_value_copy(res, 0, 1, out->site_id, sizeof out->site_id);
+    db_value_copy(res, 0, 2, out->status, sizeof out->status);
+    out->version = db_value_long(res, 0, 3);
+    out->member_count = (int)db_value_long(res, 0, 4);
+    out->min_members = (int)db_value_long(res, 0, 5);
+    out->max_members = (int)db_value_long(res, 0, 6);
+    out->terms_version = (int)db_value_long(res, 0, 7);
     snprintf(out->caller_id, sizeof out->caller_id, "%s", caller_id);
     out->caller_role = role_from_string(PQgetvalue(res, 0, 8));
-    out->caller_home_site = is_true(res, 0, 9);
-    out->caller_manages_site = is_true(res, 0, 10);
-    snprintf(out->my_state, sizeof out->my_state, "%s", PQgetvalue(res, 0, 11));
-    snprintf(out->my_role, sizeof out->my_role, "%s", PQgetvalue(res, 0, 12));
+    out->caller_home_site = db_value_bool(res, 0, 9);
+    out->caller_manages_site = db_value_bool(res, 0, 10);
+    db_value_copy(res, 0, 11, out->my_state, sizeof out->my_state);
+    db_value_copy(res, 0, 12, out->my_role, sizeof out->my_role);
   }
   PQclear(res);
   return st;
+}
+
+fn_status groups_db_lock_access(db_conn *db, const char *group_id, const char *caller_id, group_access *out) {
+  fn_status st = db_begin(db);
+  return st == FN_OK ? groups_db_access(db, group_id, caller_id, 1, out) : st;
 }
 
 /* The forming <-> active rule: at least min_members active members, terms published, and
@@ -111,7 +111,7 @@ fn_status groups_db_get(db_conn *db, const char *group_id, const char *caller_id
     st = FN_NOT_FOUND;
   } else {
     *json = db_value_dup(res, 0, 0);
-    *version = atol(PQgetvalue(res, 0, 1));
+    *version = db_value_long(res, 0, 1);
     if (*json == NULL)
       st = FN_INTERNAL;
   }
@@ -164,7 +164,7 @@ static const db_stmt insert_group = {
     "       SELECT id, $8, 'active', 'convener', clock_timestamp() FROM g)"
     " SELECT id FROM g"};
 
-fn_status groups_db_insert(db_conn *db, const json_t *body, const char *creator_id, char id_out[37]) {
+fn_status groups_db_insert(db_conn *db, const json_t *body, const char *creator_id, char id_out[UUID_TEXT_SIZE]) {
   fn_status st;
   char min[24], max[24];
   const char *params[] = {body_string(body, "site_id"),
@@ -178,7 +178,7 @@ fn_status groups_db_insert(db_conn *db, const json_t *body, const char *creator_
   PGresult *res = db_exec(db, &insert_group, 8, params, &st);
   if (res == NULL)
     return st;
-  snprintf(id_out, 37, "%s", PQgetvalue(res, 0, 0));
+  db_value_copy(res, 0, 0, id_out, UUID_TEXT_SIZE);
   PQclear(res);
   return FN_OK;
 }
@@ -241,7 +241,7 @@ fn_status groups_db_site_has_open_groups(db_conn *db, const char *site_id, int *
   PGresult *res = db_exec(db, &site_open_groups, 1, params, &st);
   if (res == NULL)
     return st;
-  *open = is_true(res, 0, 0);
+  *open = db_value_bool(res, 0, 0);
   PQclear(res);
   return FN_OK;
 }

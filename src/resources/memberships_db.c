@@ -3,7 +3,6 @@
 #include "forumnet/memberships_db.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #define MEMBERSHIP_JSON_SQL                                                                                            \
@@ -16,10 +15,11 @@
   " FROM group_memberships gm JOIN members m ON m.id = gm.member_id"                                                   \
   " LEFT JOIN groups rg ON rg.id = gm.represents_group_id"
 
-static const db_stmt get_membership = {"memberships_get", "SELECT " MEMBERSHIP_JSON_SQL MEMBERSHIP_FROM_SQL
-                                                          " WHERE gm.group_id = $1 AND gm.member_id = $2"};
+static const db_stmt get_membership = {"memberships_get",
+                                       "SELECT " MEMBERSHIP_JSON_SQL ", gm.version" MEMBERSHIP_FROM_SQL
+                                       " WHERE gm.group_id = $1 AND gm.member_id = $2"};
 
-fn_status memberships_db_get(db_conn *db, const char *group_id, const char *member_id, char **json) {
+fn_status memberships_db_get(db_conn *db, const char *group_id, const char *member_id, char **json, long *version) {
   fn_status st;
   const char *params[] = {group_id, member_id};
   PGresult *res = db_exec(db, &get_membership, 2, params, &st);
@@ -29,6 +29,8 @@ fn_status memberships_db_get(db_conn *db, const char *group_id, const char *memb
     st = FN_NOT_FOUND;
   else if ((*json = db_value_dup(res, 0, 0)) == NULL)
     st = FN_INTERNAL;
+  else
+    *version = db_value_long(res, 0, 1);
   PQclear(res);
   return st;
 }
@@ -60,10 +62,10 @@ fn_status memberships_db_lock(db_conn *db, const char *group_id, const char *mem
   if (PQntuples(res) == 0) {
     st = FN_NOT_FOUND;
   } else {
-    snprintf(out->state, sizeof out->state, "%s", PQgetvalue(res, 0, 0));
-    snprintf(out->role, sizeof out->role, "%s", PQgetvalue(res, 0, 1));
-    snprintf(out->represents_group_id, sizeof out->represents_group_id, "%s", PQgetvalue(res, 0, 2));
-    out->version = atol(PQgetvalue(res, 0, 3));
+    db_value_copy(res, 0, 0, out->state, sizeof out->state);
+    db_value_copy(res, 0, 1, out->role, sizeof out->role);
+    db_value_copy(res, 0, 2, out->represents_group_id, sizeof out->represents_group_id);
+    out->version = db_value_long(res, 0, 3);
   }
   PQclear(res);
   return st;
@@ -83,10 +85,10 @@ fn_status memberships_db_candidate(db_conn *db, const char *group_id, const char
     return st;
   memset(out, 0, sizeof *out);
   if (PQntuples(res) > 0) {
-    out->active = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    out->active = db_value_bool(res, 0, 0);
     out->role = role_from_string(PQgetvalue(res, 0, 1));
-    out->home_site = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
-    out->manages_site = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
+    out->home_site = db_value_bool(res, 0, 2);
+    out->manages_site = db_value_bool(res, 0, 3);
   }
   PQclear(res);
   return FN_OK;
@@ -104,7 +106,7 @@ fn_status memberships_db_represents(db_conn *db, const char *member_id, const ch
   PGresult *res = db_exec(db, &represents, 2, params, &st);
   if (res == NULL)
     return st;
-  *is = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+  *is = db_value_bool(res, 0, 0);
   PQclear(res);
   return FN_OK;
 }
@@ -165,7 +167,7 @@ fn_status memberships_db_other_leaders(db_conn *db, const char *group_id, const 
   PGresult *res = db_exec(db, &other_leaders, 2, params, &st);
   if (res == NULL)
     return st;
-  *count = atol(PQgetvalue(res, 0, 0));
+  *count = db_value_long(res, 0, 0);
   PQclear(res);
   return FN_OK;
 }

@@ -2,8 +2,6 @@
 #include "forumnet/terms_db.h"
 
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 /* accepted_count: the group's current active members who accepted that version. */
 #define TERMS_JSON_SQL                                                                                                 \
@@ -12,8 +10,6 @@
   " 'accepted_count', (SELECT count(*) FROM terms_acceptances ta JOIN group_memberships gm"                            \
   "   ON gm.group_id = ta.group_id AND gm.member_id = ta.member_id AND gm.state = 'active'"                            \
   "   WHERE ta.group_id = t.group_id AND ta.version = t.version))"
-
-static char *first_value(PGresult *res) { return db_value_dup(res, 0, 0); }
 
 /* Versions have no uuid of their own: the keyset's id is the version number as a uuid
  * (00000000-0000-0000-0000-00000000000a for 10), which orders like the number. */
@@ -47,7 +43,7 @@ fn_status terms_db_get(db_conn *db, const char *group_id, int version, char **js
     return st;
   if (PQntuples(res) == 0)
     st = FN_NOT_FOUND;
-  else if ((*json = first_value(res)) == NULL)
+  else if ((*json = db_value_dup(res, 0, 0)) == NULL)
     st = FN_INTERNAL;
   PQclear(res);
   return st;
@@ -66,7 +62,7 @@ fn_status terms_db_publish(db_conn *db, const char *group_id, const char *body, 
   PGresult *res = db_exec(db, &publish_terms, 4, params, &st);
   if (res == NULL)
     return st;
-  *version = atoi(PQgetvalue(res, 0, 0));
+  *version = (int)db_value_long(res, 0, 0);
   PQclear(res);
   return FN_OK;
 }
@@ -88,7 +84,7 @@ fn_status terms_db_accept(db_conn *db, const char *group_id, int version, const 
   PGresult *res = db_exec(db, &accept_terms, 3, params, &st);
   if (res == NULL)
     return st;
-  *created = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+  *created = db_value_bool(res, 0, 0);
   PQclear(res);
   return FN_OK;
 }

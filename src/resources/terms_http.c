@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "forumnet/audit_db.h"
 #include "forumnet/body.h"
 #include "forumnet/groups_db.h"
 #include "forumnet/http.h"
@@ -14,15 +13,16 @@
 #include "forumnet/routes.h"
 #include "forumnet/terms_db.h"
 #include "forumnet/text.h"
-#include "forumnet/timestamp.h"
 
-static const field_spec terms_create_fields[] = {
+#define NO_SUCH_GROUP "No such group."
+#define NO_SUCH_VERSION "No such terms version."
+
+static const char *const terms_read_only[] = {"version", "created_by", "created_at", "accepted_count", NULL};
+
+static const field_spec terms_fields[] = {
     {"body", FIELD_STRING, FIELD_REQUIRED, 1, 20000, NULL},
     {"review_on", FIELD_STRING, FIELD_NULLABLE, 10, 10, NULL},
-    {"version", FIELD_READ_ONLY, 0, 0, 0, NULL},
-    {"created_by", FIELD_READ_ONLY, 0, 0, 0, NULL},
-    {"created_at", FIELD_READ_ONLY, 0, 0, 0, NULL},
-    {"accepted_count", FIELD_READ_ONLY, 0, 0, 0, NULL},
+    FIELDS_READ_ONLY(terms_read_only),
     {NULL, 0, 0, 0, 0, NULL},
 };
 
@@ -54,136 +54,123 @@ static int parse_version(const char *s) {
 }
 
 static fn_status terms_http_list(fn_req *req) {
-  const char *gid = req_param(req, "group_id");
+  const char *gid;
   group_access a;
   page_request page;
   PGresult *res = NULL;
-  fn_status st;
-  if (!req_is_id(gid)) {
-    req_fail(req, FN_NOT_FOUND, "No such group.");
-    return FN_OK;
-  }
-  if (page_from_request_or_reply(req, &page) != FN_OK)
-    return FN_OK;
-  db_conn *db = req_db_or_reply(req);
-  if (db == NULL)
-    return FN_OK;
-  if ((st = groups_db_access(db, gid, req->caller.id, 0, &a)) != FN_OK || (st = groups_require_view(&a)) != FN_OK ||
-      (st = terms_db_list(db, gid, &page, &res)) != FN_OK) {
-    req_fail(req, st, st == FN_NOT_FOUND ? "No such group." : NULL);
-    return FN_OK;
-  }
-  /* current_version from the page's own statement when it has rows, so that both agree */
   char members[48];
-  int current = PQntuples(res) > 0 ? atoi(PQgetvalue(res, 0, 2)) : a.terms_version;
-  snprintf(members, sizeof members, "\"current_version\":%d,", current);
+  db_conn *db;
+  fn_status st;
+  if ((st = req_path_id(req, "group_id", NO_SUCH_GROUP, &gid)) != FN_OK ||
+      (st = page_from_request(req, &page)) != FN_OK || (st = req_db(req, &db)) != FN_OK)
+    return st;
+  if ((st = groups_db_access(db, gid, req->caller.id, 0, &a)) != FN_OK || (st = groups_require_view(&a)) != FN_OK ||
+      (st = terms_db_list(db, gid, &page, &res)) != FN_OK)
+    return req_problem(req, st, st == FN_NOT_FOUND ? NO_SUCH_GROUP : NULL);
+  /* current_version from the page's own statement when it has rows, so that both agree */
+  long current = PQntuples(res) > 0 ? db_value_long(res, 0, 2) : a.terms_version;
+  snprintf(members, sizeof members, "\"current_version\":%ld,", current);
   page_reply_with(req, res, 0, 1, &page, members);
   PQclear(res);
   return FN_OK;
 }
 
-static fn_status terms_http_publish(fn_req *req) {
-  const char *gid = req_param(req, "group_id"), *detail = NULL;
-  group_access a;
-  char *json = NULL;
-  int version = 0;
-  fn_status st;
-  if (!req_is_id(gid)) {
-    req_fail(req, FN_NOT_FOUND, "No such group.");
-    return FN_OK;
-  }
-  if (req_validate_body_or_reply(req, terms_create_fields) != FN_OK)
-    return FN_OK;
-  const char *review_on = body_string(req->body, "review_on");
-  if (review_on && !valid_date(review_on)) {
-    json_t *errors = NULL;
-    field_errors_add(&errors, "review_on", "must be a date as YYYY-MM-DD");
-    reply_invalid(req, errors);
-    return FN_OK;
-  }
-  db_conn *db = req_db_or_reply(req);
-  if (db == NULL)
-    return FN_OK;
-  if ((st = db_begin(db)) != FN_OK || (st = groups_db_access(db, gid, req->caller.id, 1, &a)) != FN_OK ||
-      (st = groups_require_leader(&a)) != FN_OK || (st = groups_require_open(&a, &detail)) != FN_OK ||
-      (st = terms_db_publish(db, gid, body_string(req->body, "body"), review_on, req->caller.id, &version)) != FN_OK)
-    goto fail;
+/* Audits what happened to a version of the group's terms. */
+static fn_status audit_terms(fn_req *req, const char *action, const char *gid, int version) {
   json_t *details = json_pack("{s:i}", "version", version);
-  st = req_audit(req, "group.terms_published", "group", gid, details);
+  fn_status st = req_audit(req, action, "group", gid, details);
   json_decref(details);
-  if (st != FN_OK || (st = groups_db_recompute(db, gid, GROUP_CHANGE_VERSION_RAISED)) != FN_OK ||
-      (st = terms_db_get(db, gid, version, &json)) != FN_OK || (st = db_commit(db)) != FN_OK)
-    goto fail;
-  char location[96];
-  snprintf(location, sizeof location, "/v1/groups/%s/terms", gid);
-  reply_header(req, "Location", location);
-  reply_json_text(req, 201, json, strlen(json));
+  return st;
+}
+
+/* Reads the version of the terms inside the transaction, then commits and replies it (Terms have no
+ * ETag: a version never changes). location may be NULL. */
+static fn_status terms_commit_reply(fn_req *req, db_conn *db, int http_status, const char *gid, int version,
+                                    const char *location) {
+  char *json = NULL;
+  fn_status st;
+  if ((st = terms_db_get(db, gid, version, &json)) != FN_OK)
+    return st;
+  if ((st = db_commit(db)) != FN_OK) {
+    free(json);
+    return st;
+  }
+  if (location != NULL)
+    reply_header(req, "Location", location);
+  reply_json_text(req, http_status, json, strlen(json));
   free(json);
   return FN_OK;
-fail:
-  free(json);
-  req_fail(req, st,
-           st == FN_NOT_FOUND   ? "No such group."
-           : st == FN_FORBIDDEN ? "Only the group's conveners and facilitators publish terms."
-                                : detail);
+}
+
+static fn_status terms_http_publish(fn_req *req) {
+  const char *gid, *review_on = body_string(req->body, "review_on"), *detail = NULL;
+  group_access a;
+  int version = 0;
+  char location[96];
+  db_conn *db;
+  fn_status st;
+  if ((st = req_path_id(req, "group_id", NO_SUCH_GROUP, &gid)) != FN_OK ||
+      (st = req_validate_body(req, terms_fields, BODY_CREATE)) != FN_OK)
+    return st;
+  if (review_on && !valid_date(review_on))
+    return req_invalid_field(req, "review_on", "must be a date as YYYY-MM-DD");
+  if ((st = req_db(req, &db)) != FN_OK)
+    return st;
+  snprintf(location, sizeof location, "/v1/groups/%s/terms", gid);
+  if ((st = groups_db_lock_access(db, gid, req->caller.id, &a)) != FN_OK || (st = groups_require_leader(&a)) != FN_OK ||
+      (st = groups_require_open(&a, &detail)) != FN_OK ||
+      (st = terms_db_publish(db, gid, body_string(req->body, "body"), review_on, req->caller.id, &version)) != FN_OK ||
+      (st = audit_terms(req, "group.terms_published", gid, version)) != FN_OK ||
+      (st = groups_db_recompute(db, gid, GROUP_CHANGE_VERSION_RAISED)) != FN_OK ||
+      (st = terms_commit_reply(req, db, 201, gid, version, location)) != FN_OK)
+    return req_problem(req, st,
+                       st == FN_NOT_FOUND   ? NO_SUCH_GROUP
+                       : st == FN_FORBIDDEN ? "Only the group's conveners and facilitators publish terms."
+                                            : detail);
+  return FN_OK;
+}
+
+/* Only the current version, of a group the caller belongs to and that is not closed, can be accepted. */
+static fn_status check_accept(fn_req *req, db_conn *db, const char *gid, int version) {
+  group_access a;
+  const char *detail = NULL;
+  fn_status st;
+  if ((st = groups_db_lock_access(db, gid, req->caller.id, &a)) != FN_OK || (st = groups_require_inner(&a)) != FN_OK)
+    return req_problem(req, st,
+                       st == FN_NOT_FOUND   ? NO_SUCH_VERSION
+                       : st == FN_FORBIDDEN ? "Only the group's active members accept its terms."
+                                            : NULL);
+  if (version > a.terms_version)
+    return req_problem(req, FN_NOT_FOUND, NO_SUCH_VERSION);
+  if (version < a.terms_version)
+    return req_problem(req, FN_CONFLICT, "Only the current version of the terms can be accepted.");
+  if ((st = groups_require_open(&a, &detail)) != FN_OK)
+    return req_problem(req, st, detail);
   return FN_OK;
 }
 
 static fn_status terms_http_accept(fn_req *req) {
-  const char *gid = req_param(req, "group_id"), *detail = NULL;
+  const char *gid;
   int version = parse_version(req_param(req, "version")), created = 0;
-  group_access a;
-  char *json = NULL;
+  json_t *accepted;
+  db_conn *db;
   fn_status st;
-  if (!req_is_id(gid) || version < 1) {
-    req_fail(req, FN_NOT_FOUND, "No such terms version.");
-    return FN_OK;
-  }
-  if (req_validate_body_or_reply(req, acceptance_fields) != FN_OK)
-    return FN_OK;
-  json_t *accepted = json_object_get(req->body, "accepted");
-  if (accepted && !json_is_true(accepted)) {
-    json_t *errors = NULL;
-    field_errors_add(&errors, "accepted", "can only be true (leave the group to stop agreeing)");
-    reply_invalid(req, errors);
-    return FN_OK;
-  }
-  db_conn *db = req_db_or_reply(req);
-  if (db == NULL)
-    return FN_OK;
-  if ((st = db_begin(db)) != FN_OK || (st = groups_db_access(db, gid, req->caller.id, 1, &a)) != FN_OK ||
-      (st = groups_require_inner(&a)) != FN_OK)
-    goto fail;
-  if (version > a.terms_version) {
-    st = FN_NOT_FOUND;
-    goto fail;
-  }
-  if (version < a.terms_version) {
-    st = FN_CONFLICT;
-    detail = "Only the current version of the terms can be accepted.";
-    goto fail;
-  }
-  if ((st = groups_require_open(&a, &detail)) != FN_OK ||
+  if ((st = req_path_id(req, "group_id", NO_SUCH_VERSION, &gid)) != FN_OK)
+    return st;
+  if (version < 1)
+    return req_problem(req, FN_NOT_FOUND, NO_SUCH_VERSION);
+  if ((st = req_validate_body(req, acceptance_fields, BODY_CREATE)) != FN_OK)
+    return st;
+  if ((accepted = json_object_get(req->body, "accepted")) != NULL && !json_is_true(accepted))
+    return req_invalid_field(req, "accepted", "can only be true (leave the group to stop agreeing)");
+  if ((st = req_db(req, &db)) != FN_OK || (st = check_accept(req, db, gid, version)) != FN_OK ||
       (st = terms_db_accept(db, gid, version, req->caller.id, &created)) != FN_OK)
-    goto fail;
-  if (created) {
-    json_t *details = json_pack("{s:i}", "version", version);
-    st = req_audit(req, "group.terms_accepted", "group", gid, details);
-    json_decref(details);
-    if (st != FN_OK || (st = groups_db_recompute(db, gid, GROUP_CHANGE_DERIVED)) != FN_OK)
-      goto fail;
-  }
-  if ((st = terms_db_get(db, gid, version, &json)) != FN_OK || (st = db_commit(db)) != FN_OK)
-    goto fail;
-  reply_json_text(req, created ? 201 : 200, json, strlen(json));
-  free(json);
-  return FN_OK;
-fail:
-  free(json);
-  req_fail(req, st,
-           st == FN_NOT_FOUND   ? "No such terms version."
-           : st == FN_FORBIDDEN ? "Only the group's active members accept its terms."
-                                : detail);
+    return st;
+  if (created && ((st = audit_terms(req, "group.terms_accepted", gid, version)) != FN_OK ||
+                  (st = groups_db_recompute(db, gid, GROUP_CHANGE_DERIVED)) != FN_OK))
+    return st;
+  if ((st = terms_commit_reply(req, db, created ? 201 : 200, gid, version, NULL)) != FN_OK)
+    return req_problem(req, st, st == FN_NOT_FOUND ? NO_SUCH_VERSION : NULL);
   return FN_OK;
 }
 
