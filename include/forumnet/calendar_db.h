@@ -11,7 +11,7 @@
 #define CALENDAR_MAX_EVENTS 1000
 
 /* Columns of calendar_db_events()' rows. Times are UTC in iCalendar's basic format
- * ("20261122T100000Z"); description, location and online_url may be SQL NULL. */
+ * ("20261122T100000Z"); description, location and online_url may be SQL NULL (PQgetvalue reads ""). */
 enum calendar_column {
   CALENDAR_ID,
   CALENDAR_TITLE,

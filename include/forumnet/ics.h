@@ -3,6 +3,8 @@
 
 #include <stddef.h>
 
+#include "forumnet/strbuf.h"
+
 /* RFC 5545 (iCalendar) output, with no database or HTTP in sight so that it can be unit tested:
  * TEXT escaping, content lines folded at 75 octets without splitting a UTF-8 character, CRLF ends. */
 
@@ -23,13 +25,10 @@ typedef struct ics_event {
   ics_status status;
 } ics_event;
 
-/* A calendar being written. Start with ics_calendar_begin(); end with ics_calendar_finish() or
- * ics_calendar_discard(). An allocation failure is remembered and reported by finish. */
-typedef struct ics_calendar {
-  char *data;
-  size_t len, cap;
-  int failed;
-} ics_calendar;
+/* A calendar being written: a strbuf (all zeros is empty). Start with ics_calendar_begin(); end with
+ * ics_calendar_finish() or ics_calendar_discard(). An allocation failure is remembered and reported
+ * by finish. */
+typedef strbuf ics_calendar;
 
 /* Opens VCALENDAR with VERSION, PRODID, CALSCALE and METHOD:PUBLISH. */
 void ics_calendar_begin(ics_calendar *cal);

@@ -3,13 +3,14 @@
 
 #include <jansson.h>
 
+#include "forumnet/caller.h"
 #include "forumnet/db.h"
 #include "forumnet/members_db.h"
 #include "forumnet/page.h"
 
 /* A site row locked for update. */
 typedef struct site_row {
-  char id[37];
+  char id[UUID_TEXT_SIZE];
   long version;
   int archived;
 } site_row;
@@ -32,7 +33,7 @@ fn_status sites_db_is_open(db_conn *db, const char *site_id, int *ok);
 fn_status sites_db_is_manager(db_conn *db, const char *site_id, const char *member_id, int *is);
 
 /* Inside a transaction. */
-fn_status sites_db_insert(db_conn *db, const json_t *body, char **json, long *version, char id_out[37]);
+fn_status sites_db_insert(db_conn *db, const json_t *body, char **json, long *version, char id_out[UUID_TEXT_SIZE]);
 fn_status sites_db_lock(db_conn *db, const char *site_id, site_row *out);
 fn_status sites_db_update(db_conn *db, const char *site_id, const json_t *body, char **json, long *version);
 fn_status sites_db_archive(db_conn *db, const char *site_id);

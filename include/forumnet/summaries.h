@@ -6,6 +6,10 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+/* Manager summaries without HTTP in sight, so that they can be unit tested: the window
+ * (summaries_policy.c), suppression of small counts (summaries_policy.c) and the CSV form
+ * (summaries_csv.c). */
+
 /* The shortest window a summary covers, in whole UTC days (API.md section 8). */
 #define SUMMARY_MIN_WINDOW_DAYS 7
 
@@ -21,6 +25,10 @@ typedef struct summary_window {
   char from[32], to[32];           /* echoed as "from" and "to" */
   char used_from[32], used_to[32]; /* echoed as "window": {"from", "to"}, and the figures' window */
 } summary_window;
+
+/* The window asked for, [from_us, to_us) in microseconds since the epoch (from_us < to_us), as
+ * echoed (whole seconds, the partial second dropped) and as used (summaries_window_widen). */
+void summaries_window_make(long long from_us, long long to_us, summary_window *w);
 
 /* One site's summary object from row `row` of a summaries_db_figures() result, suppression
  * applied at `threshold`. NULL when memory runs out (never a partial object). New reference. */

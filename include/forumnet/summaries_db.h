@@ -35,9 +35,12 @@ enum summary_column {
 fn_status summaries_db_figures(db_conn *db, const char *site_ids_json, const char *from, const char *to,
                                unsigned threshold, PGresult **result);
 
+/* Room for a cursor_key() value ("<timestamp>|<uuid>"). */
+#define SUMMARY_CURSOR_KEY_SIZE 96
+
 /* A page of the sites the caller may summarise (admin: all open sites; manager: those they
  * manage), as a JSON array of ids in *ids (caller frees), plus the next cursor key (or ""). */
 fn_status summaries_db_site_page(db_conn *db, const char *caller_id, const page_request *page, char **ids,
-                                 char next_key[96]);
+                                 char next_key[SUMMARY_CURSOR_KEY_SIZE]);
 
 #endif

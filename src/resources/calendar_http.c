@@ -3,19 +3,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "forumnet/body.h"
 #include "forumnet/calendar_db.h"
 #include "forumnet/events_db.h"
 #include "forumnet/http.h"
 #include "forumnet/ics.h"
 #include "forumnet/routes.h"
 #include "forumnet/text.h"
-#include "forumnet/timestamp.h"
-
-/* A column, or NULL for SQL NULL (borrowed from res). */
-static const char *column(PGresult *res, int row, int col) {
-  return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
-}
 
 static ics_status event_ics_status(const char *status) {
   if (strcmp(status, "cancelled") == 0)
@@ -38,10 +31,10 @@ static char *calendar_text(PGresult *res, size_t *len) {
         .dtstart = PQgetvalue(res, i, CALENDAR_STARTS),
         .dtend = PQgetvalue(res, i, CALENDAR_ENDS),
         .summary = PQgetvalue(res, i, CALENDAR_TITLE),
-        .description = column(res, i, CALENDAR_DESCRIPTION),
-        .location = column(res, i, CALENDAR_LOCATION),
-        .url = column(res, i, CALENDAR_URL),
-        .sequence = atol(PQgetvalue(res, i, CALENDAR_VERSION)),
+        .description = PQgetvalue(res, i, CALENDAR_DESCRIPTION), /* SQL NULL reads "", which is left out too */
+        .location = PQgetvalue(res, i, CALENDAR_LOCATION),
+        .url = PQgetvalue(res, i, CALENDAR_URL),
+        .sequence = db_value_long(res, i, CALENDAR_VERSION),
         .status = event_ics_status(PQgetvalue(res, i, CALENDAR_STATUS)),
     };
     ics_calendar_add_event(&cal, &ev);
@@ -53,32 +46,21 @@ static fn_status calendar_http_feed(fn_req *req) {
   const char *site_id = req_query(req, "site_id");
   event_caller caller;
   PGresult *res = NULL;
-  char *text = NULL;
-  size_t len = 0;
+  db_conn *db;
   fn_status st;
-  if (site_id != NULL && !text_is_uuid(site_id)) {
-    json_t *errors = NULL;
-    field_errors_add(&errors, "site_id", "must be a UUID");
-    reply_invalid(req, errors);
-    return FN_OK;
-  }
-  db_conn *db = req_db_or_reply(req);
-  if (db == NULL)
-    return FN_OK;
-  if ((st = events_db_load_caller(db, &req->caller, &caller)) != FN_OK ||
-      (st = calendar_db_events(db, &caller, site_id, &res)) != FN_OK) {
-    req_fail(req, st, NULL);
-    goto out;
-  }
+  if (site_id != NULL && !text_is_uuid(site_id))
+    return req_invalid_field(req, "site_id", "must be a UUID");
+  if ((st = req_db(req, &db)) != FN_OK || (st = events_db_load_caller(db, &req->caller, &caller)) != FN_OK ||
+      (st = calendar_db_events(db, &caller, site_id, &res)) != FN_OK)
+    return st;
   req_db_release(req); /* the rest is formatting */
-  if ((text = calendar_text(res, &len)) == NULL) {
-    req_fail(req, FN_INTERNAL, NULL);
-    goto out;
-  }
-  reply_text(req, 200, "text/calendar; charset=utf-8", text, len);
-out:
-  free(text);
+  size_t len = 0;
+  char *text = calendar_text(res, &len);
   PQclear(res);
+  if (text == NULL)
+    return FN_INTERNAL;
+  reply_text(req, 200, "text/calendar; charset=utf-8", text, len);
+  free(text);
   return FN_OK;
 }
 

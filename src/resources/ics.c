@@ -5,34 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Grows the buffer to hold n more octets; remembers a failure instead of returning it so that
- * callers can append freely and check once, in ics_calendar_finish(). */
-static int reserve(ics_calendar *cal, size_t n) {
-  if (cal->failed)
-    return 0;
-  if (cal->len + n + 1 <= cal->cap)
-    return 1;
-  size_t cap = cal->cap ? cal->cap : 4096;
-  while (cap < cal->len + n + 1)
-    cap *= 2;
-  char *data = realloc(cal->data, cap);
-  if (data == NULL) {
-    cal->failed = 1;
-    return 0;
-  }
-  cal->data = data;
-  cal->cap = cap;
-  return 1;
-}
-
-static void append(ics_calendar *cal, const char *s, size_t n) {
-  if (!reserve(cal, n))
-    return;
-  memcpy(cal->data + cal->len, s, n);
-  cal->len += n;
-  cal->data[cal->len] = '\0';
-}
-
 /* A CONTROL character in RFC 5545's sense: TEXT and most other values may not hold one (TAB may). */
 static int is_control(unsigned char c) { return (c < 0x20 && c != '\t') || c == 0x7f; }
 
@@ -47,14 +19,14 @@ static void append_folded(ics_calendar *cal, const char *line, size_t n) {
     size_t cut = room;
     for (int back = 0; back < 3 && is_utf8_continuation((unsigned char)line[cut]); back++)
       cut--;
-    append(cal, line, cut);
-    append(cal, "\r\n ", 3);
+    strbuf_append(cal, line, cut);
+    strbuf_append(cal, "\r\n ", 3);
     line += cut;
     n -= cut;
     room = ICS_LINE_OCTETS - 1;
   }
-  append(cal, line, n);
-  append(cal, "\r\n", 2);
+  strbuf_append(cal, line, n);
+  strbuf_append(cal, "\r\n", 2);
 }
 
 char *ics_escape_text(const char *text) {
@@ -84,7 +56,7 @@ void ics_calendar_add_line(ics_calendar *cal, const char *name, const char *valu
   size_t name_len = strlen(name), value_len = strlen(value);
   char *line = malloc(name_len + 1 + value_len + 1);
   if (line == NULL) {
-    cal->failed = 1;
+    strbuf_fail(cal);
     return;
   }
   memcpy(line, name, name_len);
@@ -105,7 +77,7 @@ static void add_text(ics_calendar *cal, const char *name, const char *text) {
     return;
   char *escaped = ics_escape_text(text);
   if (escaped == NULL) {
-    cal->failed = 1;
+    strbuf_fail(cal);
     return;
   }
   ics_calendar_add_line(cal, name, escaped);
@@ -113,7 +85,7 @@ static void add_text(ics_calendar *cal, const char *name, const char *text) {
 }
 
 void ics_calendar_begin(ics_calendar *cal) {
-  memset(cal, 0, sizeof *cal);
+  *cal = (ics_calendar)STRBUF_INIT;
   ics_calendar_add_line(cal, "BEGIN", "VCALENDAR");
   ics_calendar_add_line(cal, "VERSION", "2.0");
   ics_calendar_add_line(cal, "PRODID", "-//forumnet//forumnet 0.1//EN");
@@ -153,15 +125,7 @@ void ics_calendar_add_event(ics_calendar *cal, const ics_event *ev) {
 
 char *ics_calendar_finish(ics_calendar *cal, size_t *len) {
   ics_calendar_add_line(cal, "END", "VCALENDAR");
-  char *data = cal->failed ? NULL : cal->data;
-  *len = data ? cal->len : 0;
-  if (data == NULL)
-    free(cal->data);
-  memset(cal, 0, sizeof *cal);
-  return data;
+  return strbuf_finish(cal, len);
 }
 
-void ics_calendar_discard(ics_calendar *cal) {
-  free(cal->data);
-  memset(cal, 0, sizeof *cal);
-}
+void ics_calendar_discard(ics_calendar *cal) { strbuf_free(cal); }

@@ -2,17 +2,20 @@
 #include "forumnet/sites_db.h"
 
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "forumnet/body.h"
-#include "forumnet/text.h"
-#include "forumnet/timestamp.h"
 
 #define SITE_JSON_SQL                                                                                                  \
   "json_build_object('id', s.id, 'slug', s.slug, 'name', s.name, 'organisation', s.organisation,"                      \
   " 'region', s.region, 'timezone', s.timezone, 'archived_at', rfc3339(s.archived_at), 'version', s.version,"          \
   " 'created_at', rfc3339(s.created_at))"
+
+/* A site's representation and version, in columns col and col + 1 of the first row. */
+static fn_status site_from_row(const PGresult *res, int col, char **json, long *version) {
+  *json = db_value_dup(res, 0, col);
+  *version = db_value_long(res, 0, col + 1);
+  return *json != NULL ? FN_OK : FN_INTERNAL;
+}
 
 /* A caller row is always returned when the caller is active, so "no row" means 401
  * and a NULL site means 404, in one round trip. */
@@ -28,14 +31,10 @@ fn_status sites_db_get(db_conn *db, const char *caller_id, const char *site_id, 
     return st;
   if (PQntuples(res) == 0)
     st = FN_UNAUTHENTICATED;
-  else if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+  else if (!db_value_bool(res, 0, 0))
     st = FN_NOT_FOUND;
-  else {
-    *json = db_value_dup(res, 0, 1);
-    *version = atol(PQgetvalue(res, 0, 2));
-    if (*json == NULL)
-      st = FN_INTERNAL;
-  }
+  else
+    st = site_from_row(res, 1, json, version);
   PQclear(res);
   return st;
 }
@@ -58,43 +57,39 @@ fn_status sites_db_list(db_conn *db, const char *caller_id, int include_archived
   return st;
 }
 
-static int single_boolean(db_conn *db, const db_stmt *stmt, int n, const char *const *params, int *out, fn_status *st) {
-  PGresult *res = db_exec(db, stmt, n, params, st);
+/* The one boolean a statement answers (false when it answers no row). */
+static fn_status single_boolean(db_conn *db, const db_stmt *stmt, int n, const char *const *params, int *out) {
+  fn_status st;
+  PGresult *res = db_exec(db, stmt, n, params, &st);
   if (res == NULL)
-    return 0;
-  *out = PQntuples(res) > 0 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    return st;
+  *out = PQntuples(res) > 0 && db_value_bool(res, 0, 0);
   PQclear(res);
-  return 1;
+  return FN_OK;
 }
 
 static const db_stmt timezone_known = {"sites_timezone_known",
                                        "SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = $1)"};
 
 fn_status sites_db_timezone_known(db_conn *db, const char *timezone, int *ok) {
-  fn_status st;
   const char *params[] = {timezone};
-  single_boolean(db, &timezone_known, 1, params, ok, &st);
-  return st;
+  return single_boolean(db, &timezone_known, 1, params, ok);
 }
 
 static const db_stmt site_is_open = {"sites_is_open",
                                      "SELECT EXISTS (SELECT 1 FROM sites WHERE id = $1 AND archived_at IS NULL)"};
 
 fn_status sites_db_is_open(db_conn *db, const char *site_id, int *ok) {
-  fn_status st;
   const char *params[] = {site_id};
-  single_boolean(db, &site_is_open, 1, params, ok, &st);
-  return st;
+  return single_boolean(db, &site_is_open, 1, params, ok);
 }
 
 /* manages_site() (sql/008) asks for the manager role too: a row that outlived a demotion grants nothing. */
 static const db_stmt is_manager = {"sites_is_manager", "SELECT manages_site($2, $1)"};
 
 fn_status sites_db_is_manager(db_conn *db, const char *site_id, const char *member_id, int *is) {
-  fn_status st;
   const char *params[] = {site_id, member_id};
-  single_boolean(db, &is_manager, 2, params, is, &st);
-  return st;
+  return single_boolean(db, &is_manager, 2, params, is);
 }
 
 static const db_stmt insert_site = {"sites_insert",
@@ -102,18 +97,17 @@ static const db_stmt insert_site = {"sites_insert",
                                     " VALUES ($1, $2, $3, $4, coalesce($5, 'Europe/London'))"
                                     " RETURNING " SITE_JSON_SQL ", s.version, s.id"};
 
-fn_status sites_db_insert(db_conn *db, const json_t *body, char **json, long *version, char id_out[37]) {
+fn_status sites_db_insert(db_conn *db, const json_t *body, char **json, long *version, char id_out[UUID_TEXT_SIZE]) {
   fn_status st;
   const char *params[] = {body_string(body, "slug"), body_string(body, "name"), body_string(body, "organisation"),
                           body_string(body, "region"), body_string(body, "timezone")};
   PGresult *res = db_exec(db, &insert_site, 5, params, &st);
   if (res == NULL)
     return st;
-  *json = db_value_dup(res, 0, 0);
-  *version = atol(PQgetvalue(res, 0, 1));
-  snprintf(id_out, 37, "%s", PQgetvalue(res, 0, 2));
+  db_value_copy(res, 0, 2, id_out, UUID_TEXT_SIZE);
+  st = site_from_row(res, 0, json, version);
   PQclear(res);
-  return *json != NULL ? FN_OK : FN_INTERNAL;
+  return st;
 }
 
 static const db_stmt lock_site = {"sites_lock",
@@ -130,8 +124,8 @@ fn_status sites_db_lock(db_conn *db, const char *site_id, site_row *out) {
     return FN_NOT_FOUND;
   }
   snprintf(out->id, sizeof out->id, "%s", site_id);
-  out->version = atol(PQgetvalue(res, 0, 0));
-  out->archived = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+  out->version = db_value_long(res, 0, 0);
+  out->archived = db_value_bool(res, 0, 1);
   PQclear(res);
   return FN_OK;
 }
@@ -167,10 +161,9 @@ fn_status sites_db_update(db_conn *db, const char *site_id, const json_t *body, 
   PGresult *res = db_exec(db, &update_site, 11, params, &st);
   if (res == NULL)
     return st;
-  *json = db_value_dup(res, 0, 0);
-  *version = atol(PQgetvalue(res, 0, 1));
+  st = site_from_row(res, 0, json, version);
   PQclear(res);
-  return *json != NULL ? FN_OK : FN_INTERNAL;
+  return st;
 }
 
 static const db_stmt archive_site = {"sites_archive",
@@ -205,7 +198,7 @@ fn_status sites_db_list_managers(db_conn *db, const char *caller_id, const char 
   *result = NULL;
   if (res == NULL)
     return st;
-  st = PQntuples(res) == 0 ? FN_UNAUTHENTICATED : strcmp(PQgetvalue(res, 0, 0), "t") != 0 ? FN_NOT_FOUND : FN_OK;
+  st = PQntuples(res) == 0 ? FN_UNAUTHENTICATED : !db_value_bool(res, 0, 0) ? FN_NOT_FOUND : FN_OK;
   PQclear(res);
   if (st != FN_OK)
     return st;
@@ -229,8 +222,8 @@ fn_status sites_db_add_manager(db_conn *db, const char *site_id, const char *mem
   if (PQntuples(res) == 0) {
     st = FN_NOT_FOUND;
   } else {
-    *role_ok = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-    *added = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+    *role_ok = db_value_bool(res, 0, 0);
+    *added = db_value_bool(res, 0, 1);
   }
   PQclear(res);
   return st;

@@ -3,8 +3,6 @@
 #include "forumnet/summaries_db.h"
 
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 /* $1 site ids (json array), $2 from, $3 to, $4 threshold for shared themes. Meetings count as
  * held when they started inside the window and before now; events are upcoming when published
@@ -92,14 +90,14 @@ static const db_stmt site_page = {
     "       THEN (SELECT k FROM p ORDER BY k OFFSET $4::int - 2 LIMIT 1) ELSE '' END"};
 
 fn_status summaries_db_site_page(db_conn *db, const char *caller_id, const page_request *page, char **ids,
-                                 char next_key[96]) {
+                                 char next_key[SUMMARY_CURSOR_KEY_SIZE]) {
   fn_status st;
   const char *params[] = {caller_id, page->after_ts, page->after_id, page->limit_plus_one};
   PGresult *res = db_exec(db, &site_page, 4, params, &st);
   if (res == NULL)
     return st;
-  *ids = strdup(PQgetvalue(res, 0, 0));
-  snprintf(next_key, 96, "%s", PQgetvalue(res, 0, 1));
+  *ids = db_value_dup(res, 0, 0);
+  db_value_copy(res, 0, 1, next_key, SUMMARY_CURSOR_KEY_SIZE);
   PQclear(res);
   return *ids ? FN_OK : FN_INTERNAL; /* never a NULL parameter: it would summarise no site */
 }
