@@ -28,11 +28,10 @@ static const char *const event_read_only[] = {
     "id", "partner_id", "owner", "registration_counts", "my_registration", "version", "created_at", NULL};
 
 /* POST and PATCH bodies (FIELD_REQUIRED applies to POST only). `status` is the one field that only PATCH
- * may set: POST validates against event_fields, whose first row makes it read-only, PATCH against
- * event_fields + 1 (the first row matching a name wins). */
+ * may set: in a POST the entry is passed over and the read-only one after it decides. */
 static const field_spec event_fields[] = {
+    {"status", FIELD_ENUM, FIELD_UPDATE_ONLY, 0, 0, status_choices},
     {"status", FIELD_READ_ONLY, 0, 0, 0, NULL},
-    {"status", FIELD_ENUM, 0, 0, 0, status_choices},
     {"kind", FIELD_ENUM, FIELD_REQUIRED, 0, 0, kind_choices},
     {"title", FIELD_STRING, FIELD_REQUIRED, 1, 200, NULL},
     {"description", FIELD_STRING, FIELD_NULLABLE, 0, 10000, NULL},
@@ -98,7 +97,7 @@ static void check_event_body(const json_t *body, int is_partner, json_t **errors
 /* The body's field rules, then the rules a field_spec cannot say; FN_INVALID with every error attached. */
 static fn_status validate_event(fn_req *req, body_mode mode) {
   json_t *errors = NULL;
-  if (body_validate_as(req->body, mode == BODY_CREATE ? event_fields : event_fields + 1, mode, &errors) == FN_OK)
+  if (body_validate_as(req->body, event_fields, mode, &errors) == FN_OK)
     check_event_body(req->body, req->caller.is_partner, &errors);
   return errors ? req_invalid(req, errors) : FN_OK;
 }

@@ -21,11 +21,6 @@ static const char *const settable_status_choices[] = {"forming", "active", "dorm
 static const char *const group_read_only[] = {
     "status", "id", "member_count", "terms_version", "closed_at", "version", "created_at", "my_membership", NULL};
 
-/* Settable in an update only: a creating body's check leaves the entry out, so that a later entry of
- * the same name (here the read-only names) decides. The mirror of FIELD_CREATE_ONLY that body.h
- * does not have (yet); validate_group applies it. */
-#define FIELD_UPDATE_ONLY 8u
-
 /* POST and PATCH bodies (FIELD_REQUIRED applies to POST only). */
 static const field_spec group_fields[] = {
     {"name", FIELD_STRING, FIELD_REQUIRED, 1, 200, NULL},
@@ -39,16 +34,6 @@ static const field_spec group_fields[] = {
     FIELDS_READ_ONLY(group_read_only),
     {NULL, 0, 0, 0, 0, NULL},
 };
-
-static fn_status validate_group(fn_req *req, body_mode mode) {
-  field_spec specs[sizeof group_fields / sizeof group_fields[0]];
-  size_t n = 0;
-  for (const field_spec *f = group_fields; f->name != NULL; f++)
-    if (mode == BODY_UPDATE || !(f->flags & FIELD_UPDATE_ONLY))
-      specs[n++] = *f;
-  specs[n] = (field_spec){NULL, 0, 0, 0, 0, NULL};
-  return req_validate_body(req, specs, mode);
-}
 
 static long body_int(const json_t *body, const char *key, long fallback) {
   json_t *v = json_object_get(body, key);
@@ -131,8 +116,9 @@ static fn_status groups_http_create(fn_req *req) {
   long max;
   db_conn *db;
   fn_status st;
-  if ((st = validate_group(req, BODY_CREATE)) != FN_OK || (st = check_sizes(req, 4, 8, &max)) != FN_OK ||
-      (st = req_db(req, &db)) != FN_OK || (st = check_create(req, db, site_id, &caller)) != FN_OK)
+  if ((st = req_validate_body(req, group_fields, BODY_CREATE)) != FN_OK ||
+      (st = check_sizes(req, 4, 8, &max)) != FN_OK || (st = req_db(req, &db)) != FN_OK ||
+      (st = check_create(req, db, site_id, &caller)) != FN_OK)
     return st;
   if ((st = groups_db_insert(db, req->body, caller.id, id)) != FN_OK ||
       (st = req_audit(req, "group.created", "group", id, NULL)) != FN_OK)
@@ -185,7 +171,7 @@ static fn_status groups_http_update(fn_req *req) {
   db_conn *db;
   fn_status st;
   if ((st = req_path_id(req, "group_id", NO_SUCH_GROUP, &id)) != FN_OK ||
-      (st = validate_group(req, BODY_UPDATE)) != FN_OK || (st = req_db(req, &db)) != FN_OK ||
+      (st = req_validate_body(req, group_fields, BODY_UPDATE)) != FN_OK || (st = req_db(req, &db)) != FN_OK ||
       (st = check_update(req, db, id)) != FN_OK)
     return st;
   if (json_object_size(req->body) > 0 && ((st = groups_db_update(db, id, req->body)) != FN_OK ||

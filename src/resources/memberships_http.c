@@ -25,11 +25,6 @@ static const char *const membership_read_only[] = {
     "state",   "group_id", "display_name", "represents_group_name", "joined_at", "accepted_terms_version",
     "version", NULL};
 
-/* Settable in an update only: a creating body's check leaves the entry out, so that a later entry of
- * the same name decides. The mirror of FIELD_CREATE_ONLY that body.h does not have (yet);
- * validate_membership applies it. */
-#define FIELD_UPDATE_ONLY 8u
-
 /* POST and PATCH bodies. A POST invites to any role but convener (the second "role" entry). */
 static const field_spec membership_fields[] = {
     {"member_id", FIELD_UUID, FIELD_CREATE_ONLY, 0, 0, NULL},
@@ -40,16 +35,6 @@ static const field_spec membership_fields[] = {
     FIELDS_READ_ONLY(membership_read_only),
     {NULL, 0, 0, 0, 0, NULL},
 };
-
-static fn_status validate_membership(fn_req *req, body_mode mode) {
-  field_spec specs[sizeof membership_fields / sizeof membership_fields[0]];
-  size_t n = 0;
-  for (const field_spec *f = membership_fields; f->name != NULL; f++)
-    if (mode == BODY_UPDATE || !(f->flags & FIELD_UPDATE_ONLY))
-      specs[n++] = *f;
-  specs[n] = (field_spec){NULL, 0, 0, 0, 0, NULL};
-  return req_validate_body(req, specs, mode);
-}
 
 /* Reads the Membership inside the transaction, then commits and replies. */
 static fn_status membership_commit_reply(fn_req *req, int http_status, const char *group_id, const char *member_id) {
@@ -118,7 +103,7 @@ static fn_status memberships_http_create(fn_req *req) {
   db_conn *db;
   fn_status st;
   if ((st = req_path_id(req, "group_id", NO_SUCH_GROUP, &gid)) != FN_OK ||
-      (st = validate_membership(req, BODY_CREATE)) != FN_OK)
+      (st = req_validate_body(req, membership_fields, BODY_CREATE)) != FN_OK)
     return st;
   int self = target == NULL || strcmp(target, req->caller.id) == 0;
   if (self)
@@ -205,7 +190,7 @@ static fn_status memberships_http_update(fn_req *req) {
   fn_status st;
   if ((st = req_path_id(req, "group_id", NULL, &gid)) != FN_OK ||
       (st = req_path_id(req, "member_id", NULL, &mid)) != FN_OK ||
-      (st = validate_membership(req, BODY_UPDATE)) != FN_OK || (st = req_db(req, &db)) != FN_OK ||
+      (st = req_validate_body(req, membership_fields, BODY_UPDATE)) != FN_OK || (st = req_db(req, &db)) != FN_OK ||
       (st = lock_membership(req, db, gid, mid,
                             "Only the member themself or the group's conveners and facilitators change a membership.",
                             &a, &m)) != FN_OK ||
