@@ -10,8 +10,8 @@
 
 /* What a caller is to a consultation, read in one statement. */
 typedef struct consultation_access {
-  char id[37];
-  char owner_id[37];
+  char id[UUID_TEXT_SIZE];
+  char owner_id[UUID_TEXT_SIZE];
   char status[24]; /* effective: an open consultation past closes_at is "closed" */
   long version;
   int visible;          /* consultation_visible() for the caller */
@@ -24,6 +24,9 @@ typedef struct consultation_access {
  * the row is locked for the rest of the transaction. */
 fn_status consultations_db_access(db_conn *db, const char *id, const char *caller_id, int lock,
                                   consultation_access *out);
+/* consultations_db_access, and FN_NOT_FOUND when the caller may not see the consultation. */
+fn_status consultations_db_visible(db_conn *db, const char *id, const char *caller_id, int lock,
+                                   consultation_access *out);
 
 /* The Consultation representation for the caller (response_rate only for owner/admin). */
 fn_status consultations_db_get(db_conn *db, const char *id, const char *caller_id, char **json, long *version);
@@ -37,7 +40,7 @@ fn_status consultations_db_check_targets(db_conn *db, const member_caller *calle
                                          json_t **errors, const char **detail);
 
 /* Inside a transaction. */
-fn_status consultations_db_insert(db_conn *db, const json_t *body, const char *owner_id, char id_out[37]);
+fn_status consultations_db_insert(db_conn *db, const json_t *body, const char *owner_id, char id_out[UUID_TEXT_SIZE]);
 fn_status consultations_db_update_draft(db_conn *db, const char *id, const json_t *body);
 fn_status consultations_db_set_status(db_conn *db, const char *id, const char *status);
 fn_status consultations_db_set_closes_at(db_conn *db, const char *id, const char *closes_at);

@@ -3,6 +3,7 @@
 
 #include <jansson.h>
 
+#include "forumnet/caller.h"
 #include "forumnet/db.h"
 #include "forumnet/groups_db.h"
 #include "forumnet/page.h"
@@ -26,7 +27,7 @@ fn_status meetings_db_get(db_conn *db, const char *group_id, const char *meeting
 /* Inside a transaction. body is a validated create body (borrowed); themes are trimmed, lowercased and
  * de-duplicated here. *json: caller frees. */
 fn_status meetings_db_insert(db_conn *db, const char *group_id, const json_t *body, const char *creator_id, char **json,
-                             long *version, char id_out[37]);
+                             long *version, char id_out[UUID_TEXT_SIZE]);
 /* FN_NOT_FOUND unless the meeting belongs to group_id. */
 fn_status meetings_db_lock(db_conn *db, const char *group_id, const char *meeting_id, meeting_row *out);
 /* Fields absent from body keep their value; the version goes up. *json: caller frees. */

@@ -7,8 +7,6 @@
 #include <string.h>
 
 #include "forumnet/body.h"
-#include "forumnet/text.h"
-#include "forumnet/timestamp.h"
 
 /* k: the consultation; c: the caller (id, role). */
 #define CONSULTATION_JSON_SQL                                                                                          \
@@ -33,6 +31,17 @@
 
 #define VISIBLE_SQL "consultation_visible(k.id, k.created_by, k.status, c.id, c.role, c.home_site_id)"
 
+/* (json, version) from the first row of res, which it clears; FN_NOT_FOUND when there is none. */
+static fn_status json_and_version(PGresult *res, char **json, long *version) {
+  fn_status st = PQntuples(res) == 0 ? FN_NOT_FOUND : FN_OK;
+  if (st == FN_OK && (*json = db_value_dup(res, 0, 0)) == NULL)
+    st = FN_INTERNAL;
+  else if (st == FN_OK)
+    *version = db_value_long(res, 0, 1);
+  PQclear(res);
+  return st;
+}
+
 static const db_stmt access_plain = {
     "consultations_access",
     CALLER_CTE " SELECT k.id IS NOT NULL, k.created_by, consultation_status(k.status, k.closes_at), k.version,"
@@ -55,20 +64,26 @@ fn_status consultations_db_access(db_conn *db, const char *id, const char *calle
   memset(out, 0, sizeof *out);
   if (PQntuples(res) == 0) {
     st = FN_UNAUTHENTICATED;
-  } else if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+  } else if (!db_value_bool(res, 0, 0)) {
     st = FN_NOT_FOUND;
   } else {
     snprintf(out->id, sizeof out->id, "%s", id);
-    snprintf(out->owner_id, sizeof out->owner_id, "%s", PQgetvalue(res, 0, 1));
-    snprintf(out->status, sizeof out->status, "%s", PQgetvalue(res, 0, 2));
-    out->version = atol(PQgetvalue(res, 0, 3));
-    out->visible = strcmp(PQgetvalue(res, 0, 4), "t") == 0;
-    out->owner_or_admin = strcmp(PQgetvalue(res, 0, 5), "t") == 0;
-    out->closes_in_future = strcmp(PQgetvalue(res, 0, 6), "t") == 0;
-    out->stored_open = strcmp(PQgetvalue(res, 0, 7), "t") == 0;
+    db_value_copy(res, 0, 1, out->owner_id, sizeof out->owner_id);
+    db_value_copy(res, 0, 2, out->status, sizeof out->status);
+    out->version = db_value_long(res, 0, 3);
+    out->visible = db_value_bool(res, 0, 4);
+    out->owner_or_admin = db_value_bool(res, 0, 5);
+    out->closes_in_future = db_value_bool(res, 0, 6);
+    out->stored_open = db_value_bool(res, 0, 7);
   }
   PQclear(res);
   return st;
+}
+
+fn_status consultations_db_visible(db_conn *db, const char *id, const char *caller_id, int lock,
+                                   consultation_access *out) {
+  fn_status st = consultations_db_access(db, id, caller_id, lock, out);
+  return st == FN_OK && !out->visible ? FN_NOT_FOUND : st;
 }
 
 static const db_stmt get_consultation = {"consultations_get",
@@ -79,18 +94,7 @@ fn_status consultations_db_get(db_conn *db, const char *id, const char *caller_i
   fn_status st;
   const char *params[] = {caller_id, id};
   PGresult *res = db_exec(db, &get_consultation, 2, params, &st);
-  if (res == NULL)
-    return st;
-  if (PQntuples(res) == 0) {
-    st = FN_NOT_FOUND;
-  } else {
-    *json = db_value_dup(res, 0, 0);
-    *version = atol(PQgetvalue(res, 0, 1));
-    if (*json == NULL)
-      st = FN_INTERNAL;
-  }
-  PQclear(res);
-  return st;
+  return res == NULL ? st : json_and_version(res, json, version);
 }
 
 static const db_stmt list_consultations = {
@@ -149,15 +153,15 @@ fn_status consultations_db_check_targets(db_conn *db, const member_caller *calle
       char field[48];
       snprintf(field, sizeof field, "target.%s[%d]", kinds[k].key, i);
       int is_group = kinds[k].stmt == &check_groups;
-      int manages = strcmp(PQgetvalue(res, i, is_group ? 2 : 1), "t") == 0;
-      if (strcmp(PQgetvalue(res, i, 0), "t") != 0) {
+      int manages = db_value_bool(res, i, is_group ? 2 : 1), network_wide = is_group && db_value_bool(res, i, 1);
+      if (!db_value_bool(res, i, 0)) {
         field_errors_add(errors, field, is_group ? "is not an open group" : "is not an open site");
         verdict = FN_INVALID;
-      } else if (caller->role != ROLE_ADMIN && is_group && strcmp(PQgetvalue(res, i, 1), "t") != 0 && !manages) {
+      } else if (caller->role != ROLE_ADMIN && is_group && !network_wide && !manages) {
         /* a group at a site the manager does not manage: they may not know it exists */
         field_errors_add(errors, field, "is not an open group");
         verdict = FN_INVALID;
-      } else if (caller->role != ROLE_ADMIN && is_group && strcmp(PQgetvalue(res, i, 1), "t") == 0) {
+      } else if (caller->role != ROLE_ADMIN && network_wide) {
         *detail = "Only admins consult network-wide groups.";
         if (verdict == FN_OK)
           verdict = FN_FORBIDDEN;
@@ -187,7 +191,7 @@ static char *json_text(const json_t *value) {
   return value ? json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY) : strdup("[]");
 }
 
-fn_status consultations_db_insert(db_conn *db, const json_t *body, const char *owner_id, char id_out[37]) {
+fn_status consultations_db_insert(db_conn *db, const json_t *body, const char *owner_id, char id_out[UUID_TEXT_SIZE]) {
   fn_status st;
   json_t *target = json_object_get(body, "target");
   char *questions = json_text(json_object_get(body, "questions"));
@@ -207,7 +211,7 @@ fn_status consultations_db_insert(db_conn *db, const json_t *body, const char *o
   free(groups);
   if (res == NULL)
     return st;
-  snprintf(id_out, 37, "%s", PQgetvalue(res, 0, 0));
+  db_value_copy(res, 0, 0, id_out, UUID_TEXT_SIZE);
   PQclear(res);
   return FN_OK;
 }
@@ -293,7 +297,7 @@ fn_status consultations_db_is_extension(db_conn *db, const char *id, const char 
   PGresult *res = db_exec(db, &is_extension, 2, params, &st);
   if (res == NULL)
     return st;
-  *later = PQntuples(res) > 0 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+  *later = PQntuples(res) > 0 && db_value_bool(res, 0, 0);
   PQclear(res);
   return FN_OK;
 }

@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "forumnet/audit_db.h"
 #include "forumnet/body.h"
 #include "forumnet/consultations_db.h"
 #include "forumnet/http.h"
@@ -16,36 +15,27 @@
 static const char *const status_choices[] = {"draft", "open", "closed", "outcome_published", NULL};
 static const char *const action_status_choices[] = {"planned", "in_progress", "done", "not_doing", NULL};
 
-#define CONSULTATION_READ_ONLY_FIELDS                                                                                  \
-  {"id", FIELD_READ_ONLY, 0, 0, 0, NULL}, {"owner_id", FIELD_READ_ONLY, 0, 0, 0, NULL},                                \
-      {"outcome", FIELD_READ_ONLY, 0, 0, 0, NULL}, {"version", FIELD_READ_ONLY, 0, 0, 0, NULL},                        \
-      {"created_at", FIELD_READ_ONLY, 0, 0, 0, NULL}, {                                                                \
-    "response_rate", FIELD_READ_ONLY, 0, 0, 0, NULL                                                                    \
-  }
+#define NO_SUCH_CONSULTATION "No such consultation."
+#define ILLEGAL_MOVE "That status change is not allowed: draft -> open -> closed -> outcome_published (by its outcome)."
 
-static const field_spec create_fields[] = {
+static const char *const consultation_read_only[] = {"id",         "owner_id",      "outcome", "version",
+                                                     "created_at", "response_rate", "status",  NULL};
+
+/* PATCH bodies. A POST body is checked against the same list less its first entry (POST_FIELDS): a
+ * consultation is created as a draft, so there status is one of the read-only names. FIELD_REQUIRED applies
+ * to POST only. */
+static const field_spec consultation_fields[] = {
+    {"status", FIELD_ENUM, 0, 0, 0, status_choices},
     {"title", FIELD_STRING, FIELD_REQUIRED, 1, 200, NULL},
     {"summary", FIELD_STRING, FIELD_REQUIRED, 1, 5000, NULL},
     {"questions", FIELD_ARRAY, FIELD_REQUIRED, 1, 50, NULL},
     {"target", FIELD_OBJECT, FIELD_REQUIRED, 0, 0, NULL},
     {"opens_at", FIELD_TIMESTAMP, FIELD_REQUIRED, 2000, 2999, NULL},
     {"closes_at", FIELD_TIMESTAMP, FIELD_REQUIRED, 2000, 2999, NULL},
-    {"status", FIELD_READ_ONLY, 0, 0, 0, NULL},
-    CONSULTATION_READ_ONLY_FIELDS,
+    FIELDS_READ_ONLY(consultation_read_only),
     {NULL, 0, 0, 0, 0, NULL},
 };
-
-static const field_spec update_fields[] = {
-    {"title", FIELD_STRING, 0, 1, 200, NULL},
-    {"summary", FIELD_STRING, 0, 1, 5000, NULL},
-    {"questions", FIELD_ARRAY, 0, 1, 50, NULL},
-    {"target", FIELD_OBJECT, 0, 0, 0, NULL},
-    {"opens_at", FIELD_TIMESTAMP, 0, 2000, 2999, NULL},
-    {"closes_at", FIELD_TIMESTAMP, 0, 2000, 2999, NULL},
-    {"status", FIELD_ENUM, 0, 0, 0, status_choices},
-    CONSULTATION_READ_ONLY_FIELDS,
-    {NULL, 0, 0, 0, 0, NULL},
-};
+#define POST_FIELDS (consultation_fields + 1)
 
 static const field_spec question_fields[] = {
     {"id", FIELD_STRING, FIELD_REQUIRED, 1, 40, NULL},
@@ -117,75 +107,58 @@ static void check_target(const json_t *target, json_t **errors) {
     field_errors_add(errors, "target", "must name at least one site or group");
 }
 
-/* The checks a field_spec cannot express: nested items, and closes_at after opens_at. */
-static fn_status validate_body(fn_req *req, const field_spec *specs) {
+/* Validates a POST or PATCH body, with the checks a field_spec cannot express: nested items, and closes_at
+ * after opens_at. */
+static fn_status validate_body(fn_req *req, body_mode mode) {
   json_t *errors = NULL;
-  if (body_validate(req->body, specs, &errors) == FN_OK) {
-    check_questions(json_object_get(req->body, "questions"), &errors);
-    check_target(json_object_get(req->body, "target"), &errors);
-    long long opens, closes;
-    if (rfc3339_parse(body_string(req->body, "opens_at"), &opens) &&
-        rfc3339_parse(body_string(req->body, "closes_at"), &closes) && closes <= opens)
-      field_errors_add(&errors, "closes_at", "must be after opens_at");
-  }
-  if (errors == NULL)
-    return FN_OK;
-  reply_invalid(req, errors);
-  return FN_INVALID;
+  long long opens, closes;
+  if (body_validate_as(req->body, mode == BODY_CREATE ? POST_FIELDS : consultation_fields, mode, &errors) != FN_OK)
+    return req_invalid(req, errors);
+  check_questions(json_object_get(req->body, "questions"), &errors);
+  check_target(json_object_get(req->body, "target"), &errors);
+  if (rfc3339_parse(body_string(req->body, "opens_at"), &opens) &&
+      rfc3339_parse(body_string(req->body, "closes_at"), &closes) && closes <= opens)
+    field_errors_add(&errors, "closes_at", "must be after opens_at");
+  return errors == NULL ? FN_OK : req_invalid(req, errors);
 }
 
-/* Target rules that need the database; on failure replies itself. */
-static fn_status check_targets_allowed(fn_req *req, db_conn *db, const member_caller *caller, fn_status *st) {
+/* The target rules that need the database (consultations_db_check_targets). */
+static fn_status check_targets(fn_req *req, db_conn *db, const member_caller *caller) {
   json_t *errors = NULL;
   const char *detail = NULL;
-  *st = consultations_db_check_targets(db, caller, json_object_get(req->body, "target"), &errors, &detail);
-  if (*st == FN_INVALID) {
-    db_rollback(db);
-    reply_invalid(req, errors);
-  } else {
-    json_decref(errors);
-    if (*st != FN_OK)
-      req_fail(req, *st, detail);
-  }
-  return *st;
+  fn_status st = consultations_db_check_targets(db, caller, json_object_get(req->body, "target"), &errors, &detail);
+  if (st == FN_INVALID)
+    return req_invalid(req, errors);
+  json_decref(errors);
+  return st == FN_OK ? FN_OK : req_problem(req, st, detail);
 }
 
-/* Reads the Consultation inside the transaction, then commits and replies. */
-static fn_status commit_and_reply_consultation(fn_req *req, int http_status, const char *id) {
+/* Reads the Consultation inside the transaction, then commits and replies (a 201 with its Location). */
+static fn_status commit_reply_consultation(fn_req *req, int http_status, const char *id) {
   char *json = NULL, location[96];
   long version = 0;
   fn_status st = consultations_db_get(req->db, id, req->caller.id, &json, &version);
   if (st != FN_OK)
-    return st;
+    return req_problem(req, st, st == FN_NOT_FOUND ? NO_SUCH_CONSULTATION : NULL);
   snprintf(location, sizeof location, "/v1/consultations/%s", id);
   return req_commit_reply(req, http_status, json, version, http_status == 201 ? location : NULL);
 }
 
 static fn_status consultations_http_create(fn_req *req) {
   member_caller caller;
-  char id[37];
+  char id[UUID_TEXT_SIZE];
+  db_conn *db;
   fn_status st;
-  if (validate_body(req, create_fields) != FN_OK)
-    return FN_OK;
-  db_conn *db = req_db_or_reply(req);
-  if (db == NULL)
-    return FN_OK;
-  if ((st = members_db_begin_as_caller(db, req->caller.id, &caller)) != FN_OK)
-    goto fail;
-  if (caller.role != ROLE_ADMIN && caller.role != ROLE_MANAGER) {
-    req_fail(req, FN_FORBIDDEN, "Only managers and admins consult forums.");
-    return FN_OK;
-  }
-  if (check_targets_allowed(req, db, &caller, &st) != FN_OK)
-    return FN_OK;
-  if ((st = consultations_db_insert(db, req->body, caller.id, id)) != FN_OK ||
-      (st = req_audit(req, "consultation.created", "consultation", id, NULL)) != FN_OK ||
-      (st = commit_and_reply_consultation(req, 201, id)) != FN_OK)
-    goto fail;
-  return FN_OK;
-fail:
-  req_fail(req, st, NULL);
-  return FN_OK;
+  if ((st = validate_body(req, BODY_CREATE)) != FN_OK || (st = req_db(req, &db)) != FN_OK ||
+      (st = members_db_begin_as_caller(db, req->caller.id, &caller)) != FN_OK)
+    return st;
+  if (caller.role != ROLE_ADMIN && caller.role != ROLE_MANAGER)
+    return req_problem(req, FN_FORBIDDEN, "Only managers and admins consult forums.");
+  if ((st = check_targets(req, db, &caller)) != FN_OK ||
+      (st = consultations_db_insert(db, req->body, caller.id, id)) != FN_OK ||
+      (st = req_audit(req, "consultation.created", "consultation", id, NULL)) != FN_OK)
+    return st;
+  return commit_reply_consultation(req, 201, id);
 }
 
 static fn_status consultations_http_list(fn_req *req) {
@@ -193,72 +166,64 @@ static fn_status consultations_http_list(fn_req *req) {
   PGresult *res = NULL;
   const char *status = req_query(req, "status"), *site_id = req_query(req, "site_id");
   json_t *errors = NULL;
-  if (page_from_request_or_reply(req, &page) != FN_OK)
-    return FN_OK;
+  db_conn *db;
+  fn_status st;
+  if ((st = page_from_request(req, &page)) != FN_OK)
+    return st;
   if (status && !text_is_choice(status, status_choices))
     field_errors_add(&errors, "status", "must be one of: draft open closed outcome_published");
   if (site_id && !text_is_uuid(site_id))
     field_errors_add(&errors, "site_id", "must be a UUID");
-  if (errors) {
-    reply_invalid(req, errors);
-    return FN_OK;
-  }
-  db_conn *db = req_db_or_reply(req);
-  if (db == NULL)
-    return FN_OK;
-  fn_status st = consultations_db_list(db, req->caller.id, status, site_id, &page, &res);
+  if (errors)
+    return req_invalid(req, errors);
+  if ((st = req_db(req, &db)) != FN_OK)
+    return st;
+  st = consultations_db_list(db, req->caller.id, status, site_id, &page, &res);
   return page_reply_result(req, st, res, &page);
 }
 
 static fn_status consultations_http_get(fn_req *req) {
-  const char *id = req_param(req, "consultation_id");
+  const char *id;
   consultation_access a;
-  fn_status st;
-  if (!req_is_id(id)) {
-    req_fail(req, FN_NOT_FOUND, "No such consultation.");
-    return FN_OK;
-  }
-  db_conn *db = req_db_or_reply(req);
-  if (db == NULL)
-    return FN_OK;
-  if ((st = consultations_db_access(db, id, req->caller.id, 0, &a)) != FN_OK || !a.visible) {
-    req_fail(req, st == FN_OK ? FN_NOT_FOUND : st, "No such consultation.");
-    return FN_OK;
-  }
   char *json = NULL;
   long version = 0;
-  if ((st = consultations_db_get(db, id, req->caller.id, &json, &version)) != FN_OK) {
-    req_fail(req, st, "No such consultation.");
-    return FN_OK;
-  }
+  db_conn *db;
+  fn_status st;
+  if ((st = req_path_id(req, "consultation_id", NO_SUCH_CONSULTATION, &id)) != FN_OK ||
+      (st = req_db(req, &db)) != FN_OK)
+    return st;
+  if ((st = consultations_db_visible(db, id, req->caller.id, 0, &a)) != FN_OK ||
+      (st = consultations_db_get(db, id, req->caller.id, &json, &version)) != FN_OK)
+    return req_problem(req, st, NO_SUCH_CONSULTATION);
   /* No 304 while a consultation is closed in effect but not yet recorded as closed: its
    * version did not move when the clock passed closes_at. */
-  if (a.stored_open && !a.closes_in_future) {
-    reply_etag(req, version);
-    reply_json_text(req, 200, json, strlen(json));
-    free(json);
-    return FN_OK;
-  }
-  reply_conditional(req, json, version);
+  if (a.stored_open && !a.closes_in_future)
+    reply_representation(req, 200, json, version, NULL);
+  else
+    reply_conditional(req, json, version);
   return FN_OK;
 }
 
-/* Loads and authorizes a consultation for a change by its owner or an admin. */
-static fn_status begin_owner_change(fn_req *req, db_conn *db, const char *id, consultation_access *a) {
+/* Begins the transaction of a change by the consultation's owner or an admin: locks and authorizes it
+ * (forbidden: the refusal's detail) and checks If-Match. */
+static fn_status begin_owner_change(fn_req *req, db_conn *db, const char *id, consultation_access *a,
+                                    const char *forbidden) {
   fn_status st;
-  if ((st = db_begin(db)) != FN_OK || (st = consultations_db_access(db, id, req->caller.id, 1, a)) != FN_OK)
-    return st;
-  if (!a->visible)
-    return FN_NOT_FOUND;
+  if ((st = db_begin(db)) != FN_OK || (st = consultations_db_visible(db, id, req->caller.id, 1, a)) != FN_OK)
+    return req_problem(req, st, st == FN_NOT_FOUND ? NO_SUCH_CONSULTATION : NULL);
   if (!a->owner_or_admin)
-    return FN_FORBIDDEN;
+    return req_problem(req, FN_FORBIDDEN, forbidden);
   return req_if_match(req, a->version);
 }
 
+/* 1 if body changes more than status and closes_at. */
 static int has_draft_fields(const json_t *body) {
   const char *key;
   json_t *v;
-  json_object_foreach((json_t *)body, key, v) if (strcmp(key, "status") != 0 && strcmp(key, "closes_at") != 0) return 1;
+  json_object_foreach((json_t *)body, key, v) {
+    if (strcmp(key, "status") != 0 && strcmp(key, "closes_at") != 0)
+      return 1;
+  }
   return 0;
 }
 
@@ -267,151 +232,120 @@ static fn_status record_status(fn_req *req, db_conn *db, const char *id, const c
   return st == FN_OK ? req_audit(req, action, "consultation", id, NULL) : st;
 }
 
-/* draft: everything may change, and it may open. open: closes_at may be extended and it may
- * close. closed and outcome_published change only through the outcome. */
-static fn_status consultations_http_update(fn_req *req) {
-  const char *id = req_param(req, "consultation_id"), *detail = NULL;
-  consultation_access a;
+/* A draft: everything may change, and it may open (wanted: the status the body asks for, or NULL). */
+static fn_status change_draft(fn_req *req, db_conn *db, const char *id, const char *wanted) {
   member_caller caller;
+  consultation_access after;
+  int opens = wanted != NULL && strcmp(wanted, "draft") != 0;
   fn_status st;
-  if (!req_is_id(id)) {
-    req_fail(req, FN_NOT_FOUND, "No such consultation.");
-    return FN_OK;
+  if (opens && strcmp(wanted, "open") != 0)
+    return req_problem(req, FN_CONFLICT, ILLEGAL_MOVE);
+  if (json_object_get(req->body, "target") != NULL &&
+      ((st = members_db_load_caller(db, req->caller.id, &caller)) != FN_OK ||
+       (st = check_targets(req, db, &caller)) != FN_OK))
+    return st;
+  if (json_object_size(req->body) > (wanted ? 1u : 0u)) {
+    st = consultations_db_update_draft(db, id, req->body);
+    if (st == FN_INVALID) /* the only CHECK a valid body can break: the dates against the stored ones */
+      return req_invalid_field(req, json_object_get(req->body, "closes_at") ? "closes_at" : "opens_at",
+                               "closes_at must be after opens_at");
+    if (st != FN_OK || (st = req_audit(req, "consultation.updated", "consultation", id, NULL)) != FN_OK)
+      return st;
   }
-  if (validate_body(req, update_fields) != FN_OK)
+  if (!opens)
     return FN_OK;
-  const char *wanted = body_string(req->body, "status"), *closes_at = body_string(req->body, "closes_at");
-  db_conn *db = req_db_or_reply(req);
-  if (db == NULL)
-    return FN_OK;
-  if ((st = begin_owner_change(req, db, id, &a)) != FN_OK)
-    goto fail;
-  int same_status = wanted == NULL || strcmp(wanted, a.status) == 0;
-  if (strcmp(a.status, "draft") == 0) {
-    if (!same_status && strcmp(wanted, "open") != 0)
-      goto illegal_move;
-    if (json_object_get(req->body, "target")) {
-      if ((st = members_db_load_caller(db, req->caller.id, &caller)) != FN_OK)
-        goto fail;
-      if (check_targets_allowed(req, db, &caller, &st) != FN_OK)
-        return FN_OK;
-    }
-    if (json_object_size(req->body) > (wanted ? 1u : 0u)) {
-      st = consultations_db_update_draft(db, id, req->body);
-      if (st == FN_INVALID) { /* the only CHECK a valid body can break: the dates against the stored ones */
-        json_t *errors = NULL;
-        field_errors_add(&errors, json_object_get(req->body, "closes_at") ? "closes_at" : "opens_at",
-                         "closes_at must be after opens_at");
-        db_rollback(db);
-        reply_invalid(req, errors);
-        return FN_OK;
-      }
-      if (st != FN_OK || (st = req_audit(req, "consultation.updated", "consultation", id, NULL)) != FN_OK)
-        goto fail;
-    }
-    if (!same_status) {
-      consultation_access after;
-      if ((st = consultations_db_access(db, id, req->caller.id, 0, &after)) != FN_OK)
-        goto fail;
-      if (!after.closes_in_future) {
-        st = FN_CONFLICT;
-        detail = "A consultation cannot open after its closes_at.";
-        goto fail;
-      }
-      if ((st = record_status(req, db, id, "open", "consultation.opened")) != FN_OK)
-        goto fail;
-    }
-  } else if (strcmp(a.status, "open") == 0) {
-    if (has_draft_fields(req->body)) {
-      st = FN_CONFLICT;
-      detail = "While open only closes_at can be extended.";
-      goto fail;
-    }
-    if (!same_status && strcmp(wanted, "closed") != 0)
-      goto illegal_move;
-    if (closes_at) {
-      int later = 0;
-      if ((st = consultations_db_is_extension(db, id, closes_at, &later)) != FN_OK)
-        goto fail;
-      if (!later) {
-        st = FN_CONFLICT;
-        detail = "closes_at can only be extended, to a time in the future.";
-        goto fail;
-      }
-      json_t *details = json_pack("{s:s}", "closes_at", closes_at);
-      st = consultations_db_set_closes_at(db, id, closes_at);
-      if (st == FN_OK)
-        st = req_audit(req, "consultation.updated", "consultation", id, details);
-      json_decref(details);
-      if (st != FN_OK)
-        goto fail;
-    }
-    if (!same_status && (st = record_status(req, db, id, "closed", "consultation.closed")) != FN_OK)
-      goto fail;
-  } else {
-    /* closed (possibly only in effect) or outcome_published: recording "closed" is all that is left. */
-    if (has_draft_fields(req->body) || closes_at) {
-      st = FN_CONFLICT;
-      detail = "A closed consultation changes only through its outcome.";
-      goto fail;
-    }
-    if (!same_status)
-      goto illegal_move;
-    if (wanted && strcmp(wanted, "closed") == 0 && a.stored_open &&
-        (st = record_status(req, db, id, "closed", "consultation.closed")) != FN_OK)
-      goto fail;
+  if ((st = consultations_db_access(db, id, req->caller.id, 0, &after)) != FN_OK)
+    return req_problem(req, st, st == FN_NOT_FOUND ? NO_SUCH_CONSULTATION : NULL);
+  if (!after.closes_in_future)
+    return req_problem(req, FN_CONFLICT, "A consultation cannot open after its closes_at.");
+  return record_status(req, db, id, "open", "consultation.opened");
+}
+
+/* An open consultation: closes_at may be extended, and it may close. */
+static fn_status change_open(fn_req *req, db_conn *db, const char *id, const char *wanted) {
+  const char *closes_at = body_string(req->body, "closes_at");
+  int closes = wanted != NULL && strcmp(wanted, "open") != 0, later = 0;
+  fn_status st;
+  if (has_draft_fields(req->body))
+    return req_problem(req, FN_CONFLICT, "While open only closes_at can be extended.");
+  if (closes && strcmp(wanted, "closed") != 0)
+    return req_problem(req, FN_CONFLICT, ILLEGAL_MOVE);
+  if (closes_at) {
+    if ((st = consultations_db_is_extension(db, id, closes_at, &later)) != FN_OK)
+      return st;
+    if (!later)
+      return req_problem(req, FN_CONFLICT, "closes_at can only be extended, to a time in the future.");
+    json_t *details = json_pack("{s:s}", "closes_at", closes_at);
+    st = consultations_db_set_closes_at(db, id, closes_at);
+    if (st == FN_OK)
+      st = req_audit(req, "consultation.updated", "consultation", id, details);
+    json_decref(details);
+    if (st != FN_OK)
+      return st;
   }
-  if ((st = commit_and_reply_consultation(req, 200, id)) != FN_OK)
-    goto fail;
-  return FN_OK;
-illegal_move:
-  st = FN_CONFLICT;
-  detail = "That status change is not allowed: draft -> open -> closed -> outcome_published (by its outcome).";
-fail:
-  req_fail(req, st,
-           st == FN_NOT_FOUND   ? "No such consultation."
-           : st == FN_FORBIDDEN ? "Only its owner or an admin may change a consultation."
-                                : detail);
+  return closes ? record_status(req, db, id, "closed", "consultation.closed") : FN_OK;
+}
+
+/* Closed (possibly only in effect) or outcome_published: recording "closed" is all that is left; the rest
+ * changes through the outcome. */
+static fn_status change_closed(fn_req *req, db_conn *db, const consultation_access *a, const char *wanted) {
+  if (has_draft_fields(req->body) || body_string(req->body, "closes_at"))
+    return req_problem(req, FN_CONFLICT, "A closed consultation changes only through its outcome.");
+  if (wanted != NULL && strcmp(wanted, a->status) != 0)
+    return req_problem(req, FN_CONFLICT, ILLEGAL_MOVE);
+  if (wanted != NULL && strcmp(wanted, "closed") == 0 && a->stored_open)
+    return record_status(req, db, a->id, "closed", "consultation.closed");
   return FN_OK;
 }
 
-static fn_status consultations_http_put_outcome(fn_req *req) {
-  const char *id = req_param(req, "consultation_id");
+/* draft: everything may change, and it may open. open: closes_at may be extended and it may
+ * close. closed and outcome_published change only through the outcome. */
+static fn_status consultations_http_update(fn_req *req) {
+  const char *id, *wanted;
   consultation_access a;
+  db_conn *db;
   fn_status st;
+  if ((st = req_path_id(req, "consultation_id", NO_SUCH_CONSULTATION, &id)) != FN_OK ||
+      (st = validate_body(req, BODY_UPDATE)) != FN_OK || (st = req_db(req, &db)) != FN_OK ||
+      (st = begin_owner_change(req, db, id, &a, "Only its owner or an admin may change a consultation.")) != FN_OK)
+    return st;
+  wanted = body_string(req->body, "status");
+  if (strcmp(a.status, "draft") == 0)
+    st = change_draft(req, db, id, wanted);
+  else if (strcmp(a.status, "open") == 0)
+    st = change_open(req, db, id, wanted);
+  else
+    st = change_closed(req, db, &a, wanted);
+  return st == FN_OK ? commit_reply_consultation(req, 200, id) : st;
+}
+
+/* The outcome body, with its actions. */
+static fn_status validate_outcome(fn_req *req) {
   json_t *errors = NULL;
-  if (!req_is_id(id)) {
-    req_fail(req, FN_NOT_FOUND, "No such consultation.");
-    return FN_OK;
-  }
-  if (body_validate(req->body, outcome_fields, &errors) == FN_OK)
-    body_validate_items(json_object_get(req->body, "actions"), "actions", action_fields, &errors);
-  if (errors) {
-    reply_invalid(req, errors);
-    return FN_OK;
-  }
-  db_conn *db = req_db_or_reply(req);
-  if (db == NULL)
-    return FN_OK;
-  if ((st = begin_owner_change(req, db, id, &a)) != FN_OK)
-    goto fail;
+  fn_status st = req_validate_body(req, outcome_fields, BODY_CREATE);
+  if (st == FN_OK &&
+      body_validate_items(json_object_get(req->body, "actions"), "actions", action_fields, &errors) != FN_OK)
+    st = req_invalid(req, errors);
+  return st;
+}
+
+static fn_status consultations_http_put_outcome(fn_req *req) {
+  const char *id;
+  consultation_access a;
+  db_conn *db;
+  fn_status st;
+  if ((st = req_path_id(req, "consultation_id", NO_SUCH_CONSULTATION, &id)) != FN_OK ||
+      (st = validate_outcome(req)) != FN_OK || (st = req_db(req, &db)) != FN_OK ||
+      (st = begin_owner_change(req, db, id, &a, "Only its owner or an admin publishes the outcome.")) != FN_OK)
+    return st;
   int first = strcmp(a.status, "closed") == 0;
-  if (!first && strcmp(a.status, "outcome_published") != 0) {
-    req_fail(req, FN_CONFLICT, "The outcome is published once the consultation has closed.");
-    return FN_OK;
-  }
+  if (!first && strcmp(a.status, "outcome_published") != 0)
+    return req_problem(req, FN_CONFLICT, "The outcome is published once the consultation has closed.");
   if ((st = consultations_db_set_outcome(db, id, req->body)) != FN_OK ||
       (st = req_audit(req, first ? "consultation.outcome_published" : "consultation.outcome_updated", "consultation",
-                      id, NULL)) != FN_OK ||
-      (st = commit_and_reply_consultation(req, 200, id)) != FN_OK)
-    goto fail;
-  return FN_OK;
-fail:
-  req_fail(req, st,
-           st == FN_NOT_FOUND   ? "No such consultation."
-           : st == FN_FORBIDDEN ? "Only its owner or an admin publishes the outcome."
-                                : NULL);
-  return FN_OK;
+                      id, NULL)) != FN_OK)
+    return st;
+  return commit_reply_consultation(req, 200, id);
 }
 
 const fn_route consultations_routes[] = {

@@ -1,13 +1,9 @@
 /* Every SQL statement about a group's meetings and their attendance, and who may read or change them. */
 #include "forumnet/meetings_db.h"
 
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "forumnet/body.h"
-#include "forumnet/text.h"
-#include "forumnet/timestamp.h"
 
 /* The Meeting representation of `mt`; attendance in display-name order. */
 #define MEETING_JSON_SQL                                                                                               \
@@ -24,19 +20,15 @@
   "ARRAY(SELECT t FROM (SELECT lower(btrim(x, E' \\t\\r\\n')) AS t, min(n) AS first"                                   \
   "  FROM json_array_elements_text(" param "::json) WITH ORDINALITY AS e(x, n) GROUP BY 1) d ORDER BY first)"
 
-/* Copies a text column into a new string. */
-static char *column_dup(PGresult *res, int row, int col) { return db_value_dup(res, row, col); }
-
-/* Reads (json, version) from the first row of a statement's result into the caller's variables. */
+/* (json, version) from the first row of res, which it clears; FN_NOT_FOUND when there is none. */
 static fn_status json_and_version(PGresult *res, char **json, long *version) {
-  if (PQntuples(res) == 0) {
-    PQclear(res);
-    return FN_NOT_FOUND;
-  }
-  *json = column_dup(res, 0, 0);
-  *version = atol(PQgetvalue(res, 0, 1));
+  fn_status st = PQntuples(res) == 0 ? FN_NOT_FOUND : FN_OK;
+  if (st == FN_OK && (*json = db_value_dup(res, 0, 0)) == NULL)
+    st = FN_INTERNAL;
+  else if (st == FN_OK)
+    *version = db_value_long(res, 0, 1);
   PQclear(res);
-  return *json ? FN_OK : FN_INTERNAL;
+  return st;
 }
 
 /* Served by meetings_group_starts (group_id, starts_at, id). */
@@ -70,35 +62,33 @@ static const db_stmt insert_meeting = {
         "$8") ", $9)"
               " RETURNING " MEETING_JSON_SQL ", mt.version, mt.id"};
 
-/* JSON text of body's themes array, or NULL when absent (caller frees). */
-static char *themes_text(const json_t *body) {
-  const json_t *themes = json_object_get(body, "themes");
-  return json_is_array(themes) ? json_dumps(themes, JSON_COMPACT) : NULL;
-}
+/* The settable fields, in the order the statements take them. */
+#define MEETING_FIELDS 7
+static const char *const meeting_fields[MEETING_FIELDS] = {"starts_at", "ends_at", "location", "online",
+                                                           "agenda",    "notes",   "themes"};
 
-static const char *boolean_text(const json_t *body, const char *key) {
-  const json_t *value = json_object_get(body, key);
-  return json_is_boolean(value) ? (json_is_true(value) ? "true" : "false") : NULL;
+/* The text parameter of each settable field of body (NULL when absent or null): online as "true" or
+ * "false", themes as JSON text in *themes, which the caller frees. */
+static void field_values(const json_t *body, const char *values[MEETING_FIELDS], char **themes) {
+  for (int i = 0; i < MEETING_FIELDS; i++)
+    values[i] = body_string(body, meeting_fields[i]);
+  const json_t *online = json_object_get(body, "online"), *array = json_object_get(body, "themes");
+  values[3] = json_is_boolean(online) ? (json_is_true(online) ? "true" : "false") : NULL;
+  values[6] = *themes = json_is_array(array) ? json_dumps(array, JSON_COMPACT) : NULL;
 }
 
 fn_status meetings_db_insert(db_conn *db, const char *group_id, const json_t *body, const char *creator_id, char **json,
-                             long *version, char id_out[37]) {
+                             long *version, char id_out[UUID_TEXT_SIZE]) {
   fn_status st;
-  char *themes = themes_text(body);
-  const char *params[] = {group_id,
-                          body_string(body, "starts_at"),
-                          body_string(body, "ends_at"),
-                          body_string(body, "location"),
-                          boolean_text(body, "online"),
-                          body_string(body, "agenda"),
-                          body_string(body, "notes"),
-                          themes,
-                          creator_id};
-  PGresult *res = db_exec(db, &insert_meeting, 9, params, &st);
+  const char *params[2 + MEETING_FIELDS] = {group_id};
+  char *themes;
+  field_values(body, params + 1, &themes);
+  params[1 + MEETING_FIELDS] = creator_id;
+  PGresult *res = db_exec(db, &insert_meeting, 2 + MEETING_FIELDS, params, &st);
   free(themes);
   if (res == NULL)
     return st;
-  snprintf(id_out, 37, "%s", PQgetvalue(res, 0, 2));
+  db_value_copy(res, 0, 2, id_out, UUID_TEXT_SIZE);
   return json_and_version(res, json, version);
 }
 
@@ -118,9 +108,9 @@ fn_status meetings_db_lock(db_conn *db, const char *group_id, const char *meetin
     PQclear(res);
     return FN_NOT_FOUND;
   }
-  out->version = atol(PQgetvalue(res, 0, 0));
-  out->starts_us = atoll(PQgetvalue(res, 0, 1));
-  out->ends_us = atoll(PQgetvalue(res, 0, 2));
+  out->version = db_value_long(res, 0, 0);
+  out->starts_us = db_value_long(res, 0, 1);
+  out->ends_us = db_value_long(res, 0, 2);
   PQclear(res);
   return FN_OK;
 }
@@ -139,29 +129,16 @@ static const db_stmt update_meeting = {"meetings_update",
                                                   " version = mt.version + 1"
                                                   " WHERE mt.id = $1 RETURNING " MEETING_JSON_SQL ", mt.version"};
 
-static const char *present(const json_t *body, const char *key) {
-  return json_object_get(body, key) ? "true" : "false";
-}
-
 fn_status meetings_db_update(db_conn *db, const char *meeting_id, const json_t *body, char **json, long *version) {
   fn_status st;
-  char *themes = themes_text(body);
-  const char *params[] = {meeting_id,
-                          present(body, "starts_at"),
-                          body_string(body, "starts_at"),
-                          present(body, "ends_at"),
-                          body_string(body, "ends_at"),
-                          present(body, "location"),
-                          body_string(body, "location"),
-                          present(body, "online"),
-                          boolean_text(body, "online"),
-                          present(body, "agenda"),
-                          body_string(body, "agenda"),
-                          present(body, "notes"),
-                          body_string(body, "notes"),
-                          present(body, "themes"),
-                          themes};
-  PGresult *res = db_exec(db, &update_meeting, 15, params, &st);
+  const char *values[MEETING_FIELDS], *params[1 + 2 * MEETING_FIELDS] = {meeting_id};
+  char *themes;
+  field_values(body, values, &themes);
+  for (int i = 0; i < MEETING_FIELDS; i++) {
+    params[1 + 2 * i] = json_object_get(body, meeting_fields[i]) ? "true" : "false";
+    params[2 + 2 * i] = values[i];
+  }
+  PGresult *res = db_exec(db, &update_meeting, 1 + 2 * MEETING_FIELDS, params, &st);
   free(themes);
   return res == NULL ? st : json_and_version(res, json, version);
 }
@@ -184,7 +161,7 @@ fn_status meetings_db_non_members(db_conn *db, const char *group_id, const char 
   int rows = PQntuples(res);
   *count = rows < max ? rows : max;
   for (int i = 0; i < *count; i++)
-    bad[i] = atoi(PQgetvalue(res, i, 0));
+    bad[i] = (int)db_value_long(res, i, 0);
   PQclear(res);
   return FN_OK;
 }

@@ -2,14 +2,21 @@
  * no member ids or names are part of it. */
 #include "forumnet/responses_db.h"
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #define RESPONSE_JSON_SQL                                                                                              \
   "json_build_object('consultation_id', r.consultation_id, 'group_id', r.group_id, 'group_name', g.name,"              \
   " 'answers', r.answers, 'status', r.status, 'submitted_at', rfc3339(r.submitted_at),"                                \
   " 'updated_at', rfc3339(r.updated_at), 'version', r.version)"
+
+/* (json, version) from the first row of res, which it clears; FN_NOT_FOUND when there is none. */
+static fn_status json_and_version(PGresult *res, char **json, long *version) {
+  fn_status st = PQntuples(res) == 0 ? FN_NOT_FOUND : FN_OK;
+  if (st == FN_OK && (*json = db_value_dup(res, 0, 0)) == NULL)
+    st = FN_INTERNAL;
+  else if (st == FN_OK)
+    *version = db_value_long(res, 0, 1);
+  PQclear(res);
+  return st;
+}
 
 static const db_stmt target = {
     "responses_target",
@@ -26,12 +33,12 @@ fn_status responses_db_target(db_conn *db, const char *consultation_id, const ch
   PGresult *res = db_exec(db, &target, 3, params, &st);
   if (res == NULL)
     return st;
-  out->targeted = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-  snprintf(out->my_state, sizeof out->my_state, "%s", PQgetvalue(res, 0, 1));
-  snprintf(out->my_role, sizeof out->my_role, "%s", PQgetvalue(res, 0, 2));
-  out->exists = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
-  snprintf(out->status, sizeof out->status, "%s", PQgetvalue(res, 0, 4));
-  out->version = atol(PQgetvalue(res, 0, 5));
+  out->targeted = db_value_bool(res, 0, 0);
+  db_value_copy(res, 0, 1, out->my_state, sizeof out->my_state);
+  db_value_copy(res, 0, 2, out->my_role, sizeof out->my_role);
+  out->exists = db_value_bool(res, 0, 3);
+  db_value_copy(res, 0, 4, out->status, sizeof out->status);
+  out->version = db_value_long(res, 0, 5);
   PQclear(res);
   return FN_OK;
 }
@@ -59,18 +66,7 @@ fn_status responses_db_get(db_conn *db, const char *consultation_id, const char 
   fn_status st;
   const char *params[] = {consultation_id, group_id};
   PGresult *res = db_exec(db, &get_response, 2, params, &st);
-  if (res == NULL)
-    return st;
-  if (PQntuples(res) == 0) {
-    st = FN_NOT_FOUND;
-  } else {
-    *json = db_value_dup(res, 0, 0);
-    *version = atol(PQgetvalue(res, 0, 1));
-    if (*json == NULL)
-      st = FN_INTERNAL;
-  }
-  PQclear(res);
-  return st;
+  return res == NULL ? st : json_and_version(res, json, version);
 }
 
 /* Who reads a response ($2 the caller, $3 whether they read submitted ones): owners and
@@ -91,18 +87,7 @@ fn_status responses_db_get_readable(db_conn *db, const char *consultation_id, co
   fn_status st;
   const char *params[] = {consultation_id, caller_id, read_submitted ? "true" : "false", group_id};
   PGresult *res = db_exec(db, &get_readable, 4, params, &st);
-  if (res == NULL)
-    return st;
-  if (PQntuples(res) == 0) {
-    st = FN_NOT_FOUND;
-  } else {
-    *json = db_value_dup(res, 0, 0);
-    *version = atol(PQgetvalue(res, 0, 1));
-    if (*json == NULL)
-      st = FN_INTERNAL;
-  }
-  PQclear(res);
-  return st;
+  return res == NULL ? st : json_and_version(res, json, version);
 }
 
 static const db_stmt list_responses = {

@@ -5,27 +5,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "forumnet/audit_db.h"
 #include "forumnet/body.h"
 #include "forumnet/consultations_db.h"
 #include "forumnet/http.h"
 #include "forumnet/pagination.h"
 #include "forumnet/responses_db.h"
 #include "forumnet/routes.h"
-#include "forumnet/text.h"
-#include "forumnet/timestamp.h"
 
 static const char *const response_status_choices[] = {"draft", "submitted", NULL};
+
+#define NO_SUCH_CONSULTATION "No such consultation."
+#define NO_SUCH_RESPONSE "No such response."
+
+static const char *const response_read_only[] = {"consultation_id", "group_id", "group_name", "submitted_at",
+                                                 "updated_at",      "version",  NULL};
 
 static const field_spec response_fields[] = {
     {"answers", FIELD_ARRAY, FIELD_REQUIRED, 0, 50, NULL},
     {"status", FIELD_ENUM, FIELD_REQUIRED, 0, 0, response_status_choices},
-    {"consultation_id", FIELD_READ_ONLY, 0, 0, 0, NULL},
-    {"group_id", FIELD_READ_ONLY, 0, 0, 0, NULL},
-    {"group_name", FIELD_READ_ONLY, 0, 0, 0, NULL},
-    {"submitted_at", FIELD_READ_ONLY, 0, 0, 0, NULL},
-    {"updated_at", FIELD_READ_ONLY, 0, 0, 0, NULL},
-    {"version", FIELD_READ_ONLY, 0, 0, 0, NULL},
+    FIELDS_READ_ONLY(response_read_only),
     {NULL, 0, 0, 0, 0, NULL},
 };
 
@@ -57,141 +55,127 @@ static void check_answers(const json_t *answers, const json_t *questions, json_t
   }
 }
 
-static int may_submit(const response_target *t) {
-  return strcmp(t->my_role, "representative") == 0 || strcmp(t->my_role, "convener") == 0;
+/* The body and its answers, as far as they can be checked without the consultation's questions. */
+static fn_status validate_response(fn_req *req) {
+  json_t *errors = NULL;
+  fn_status st = req_validate_body(req, response_fields, BODY_CREATE);
+  if (st == FN_OK &&
+      body_validate_items(json_object_get(req->body, "answers"), "answers", answer_fields, &errors) != FN_OK)
+    st = req_invalid(req, errors);
+  return st;
 }
 
-static fn_status responses_http_put(fn_req *req) {
-  const char *cid = req_param(req, "consultation_id"), *gid = req_param(req, "group_id"), *detail = NULL;
-  consultation_access a;
-  response_target t;
-  json_t *errors = NULL, *questions = NULL;
-  fn_status st;
-  if (!req_is_id(cid) || !req_is_id(gid)) {
-    req_fail(req, FN_NOT_FOUND, NULL);
-    return FN_OK;
-  }
-  if (body_validate(req->body, response_fields, &errors) == FN_OK)
-    body_validate_items(json_object_get(req->body, "answers"), "answers", answer_fields, &errors);
-  if (errors) {
-    reply_invalid(req, errors);
-    return FN_OK;
-  }
-  const char *status = body_string(req->body, "status");
-  db_conn *db = req_db_or_reply(req);
-  if (db == NULL)
-    return FN_OK;
-  if ((st = db_begin(db)) != FN_OK || (st = consultations_db_access(db, cid, req->caller.id, 1, &a)) != FN_OK ||
-      (st = responses_db_target(db, cid, gid, req->caller.id, &t)) != FN_OK)
-    goto fail;
-  if (!a.visible || !t.targeted) {
-    st = FN_NOT_FOUND;
-    detail = "This consultation does not ask this group.";
-    goto fail;
-  }
-  if (strcmp(t.my_state, "active") != 0) {
-    st = FN_FORBIDDEN;
-    detail = "Only the group's active members answer for it.";
-    goto fail;
-  }
-  if (strcmp(a.status, "open") != 0) {
-    st = FN_CONFLICT;
-    detail = "Responses can be written only while the consultation is open.";
-    goto fail;
-  }
-  if ((strcmp(status, "submitted") == 0 || strcmp(t.status, "submitted") == 0) && !may_submit(&t)) {
-    st = FN_FORBIDDEN;
-    detail = "Only a representative or convener submits, or changes a submitted response.";
-    goto fail;
-  }
-  /* An update must name the version it replaces ("*" names none); a creation has none to name. */
+/* What a step of the PUT that says no more answers when it fails. */
+static fn_status put_failed(fn_req *req, fn_status st) {
+  return req_problem(req, st, st == FN_NOT_FOUND ? NO_SUCH_CONSULTATION : NULL);
+}
+
+/* Who may write the group's response now, and with which precondition: an update must name the version it
+ * replaces ("*" names none); a creation has none to name. */
+static fn_status check_put(fn_req *req, const consultation_access *a, const response_target *t, const char *status) {
   const char *if_match = req_header(req, "If-Match");
-  if (t.exists && (if_match == NULL || strcmp(if_match, "*") == 0)) {
-    st = FN_PRECONDITION_REQUIRED;
-    detail = "Send If-Match with the response's ETag to change it.";
-    goto fail;
-  }
-  if ((t.exists && (st = req_if_match(req, t.version)) != FN_OK) || (!t.exists && if_match != NULL)) {
-    st = FN_PRECONDITION_FAILED;
-    detail = t.exists ? NULL : "There is no response yet to match; create it without If-Match.";
-    goto fail;
-  }
-  if ((st = consultations_db_questions(db, cid, &questions)) != FN_OK)
-    goto fail;
+  if (!a->visible || !t->targeted)
+    return req_problem(req, FN_NOT_FOUND, "This consultation does not ask this group.");
+  if (strcmp(t->my_state, "active") != 0)
+    return req_problem(req, FN_FORBIDDEN, "Only the group's active members answer for it.");
+  if (strcmp(a->status, "open") != 0)
+    return req_problem(req, FN_CONFLICT, "Responses can be written only while the consultation is open.");
+  if ((strcmp(status, "submitted") == 0 || strcmp(t->status, "submitted") == 0) &&
+      strcmp(t->my_role, "representative") != 0 && strcmp(t->my_role, "convener") != 0)
+    return req_problem(req, FN_FORBIDDEN,
+                       "Only a representative or convener submits, or changes a submitted response.");
+  if (t->exists && (if_match == NULL || strcmp(if_match, "*") == 0))
+    return req_problem(req, FN_PRECONDITION_REQUIRED, "Send If-Match with the response's ETag to change it.");
+  if (t->exists)
+    return req_if_match(req, t->version);
+  if (if_match != NULL)
+    return req_problem(req, FN_PRECONDITION_FAILED, "There is no response yet to match; create it without If-Match.");
+  return FN_OK;
+}
+
+/* Checks the answers against the consultation's questions. */
+static fn_status check_questions_answered(fn_req *req, db_conn *db, const char *cid) {
+  json_t *questions = NULL, *errors = NULL;
+  fn_status st = consultations_db_questions(db, cid, &questions);
+  if (st != FN_OK)
+    return put_failed(req, st);
   check_answers(json_object_get(req->body, "answers"), questions, &errors);
   json_decref(questions);
-  if (errors) {
-    db_rollback(db);
-    reply_invalid(req, errors);
-    return FN_OK;
-  }
+  return errors == NULL ? FN_OK : req_invalid(req, errors);
+}
+
+/* Stores the response and what it changes: the owner's response_rate is part of the consultation, so
+ * its ETag moves. */
+static fn_status write_response(fn_req *req, db_conn *db, const char *cid, const char *gid, const char *status) {
   char *answers = json_dumps(json_object_get(req->body, "answers"), JSON_COMPACT);
-  json_t *details = json_pack("{s:s, s:s}", "group_id", gid, "status", status);
-  st = responses_db_upsert(db, cid, gid, answers, status);
+  fn_status st = responses_db_upsert(db, cid, gid, answers, status);
   free(answers);
-  if (st == FN_OK) /* the owner's response_rate is part of the consultation: its ETag moves */
-    st = consultations_db_touch(db, cid);
   if (st == FN_OK)
+    st = consultations_db_touch(db, cid);
+  if (st == FN_OK) {
+    json_t *details = json_pack("{s:s, s:s}", "group_id", gid, "status", status);
     st = req_audit(
         req, strcmp(status, "submitted") == 0 ? "consultation.response_submitted" : "consultation.response_drafted",
         "consultation", cid, details);
-  json_decref(details);
+    json_decref(details);
+  }
+  return st;
+}
+
+static fn_status responses_http_put(fn_req *req) {
+  const char *cid, *gid, *status;
+  consultation_access a;
+  response_target t;
   char *json = NULL, location[128];
   long version = 0;
+  db_conn *db;
+  fn_status st;
+  if ((st = req_path_id(req, "consultation_id", NULL, &cid)) != FN_OK ||
+      (st = req_path_id(req, "group_id", NULL, &gid)) != FN_OK || (st = validate_response(req)) != FN_OK ||
+      (st = req_db(req, &db)) != FN_OK)
+    return st;
+  status = body_string(req->body, "status");
+  if ((st = db_begin(db)) != FN_OK || (st = consultations_db_access(db, cid, req->caller.id, 1, &a)) != FN_OK ||
+      (st = responses_db_target(db, cid, gid, req->caller.id, &t)) != FN_OK)
+    return put_failed(req, st);
+  if ((st = check_put(req, &a, &t, status)) != FN_OK || (st = check_questions_answered(req, db, cid)) != FN_OK)
+    return st;
+  if ((st = write_response(req, db, cid, gid, status)) != FN_OK ||
+      (st = responses_db_get(db, cid, gid, &json, &version)) != FN_OK)
+    return put_failed(req, st);
   snprintf(location, sizeof location, "/v1/consultations/%s/responses/%s", cid, gid);
-  if (st != FN_OK || (st = responses_db_get(db, cid, gid, &json, &version)) != FN_OK ||
-      (st = req_commit_reply(req, t.exists ? 200 : 201, json, version, t.exists ? NULL : location)) != FN_OK)
-    goto fail;
-  return FN_OK;
-fail:
-  req_fail(req, st, st == FN_NOT_FOUND && detail == NULL ? "No such consultation." : detail);
-  return FN_OK;
+  return req_commit_reply(req, t.exists ? 200 : 201, json, version, t.exists ? NULL : location);
 }
 
 static fn_status responses_http_list(fn_req *req) {
-  const char *cid = req_param(req, "consultation_id");
+  const char *cid;
   consultation_access a;
   page_request page;
   PGresult *res = NULL;
+  db_conn *db;
   fn_status st;
-  if (!req_is_id(cid)) {
-    req_fail(req, FN_NOT_FOUND, "No such consultation.");
-    return FN_OK;
-  }
-  if (page_from_request_or_reply(req, &page) != FN_OK)
-    return FN_OK;
-  db_conn *db = req_db_or_reply(req);
-  if (db == NULL)
-    return FN_OK;
-  if ((st = consultations_db_access(db, cid, req->caller.id, 0, &a)) != FN_OK || !a.visible ||
-      (st = responses_db_list(db, cid, req->caller.id, a.owner_or_admin, &page, &res)) != FN_OK) {
-    req_fail(req, st == FN_OK ? FN_NOT_FOUND : st, "No such consultation.");
-    return FN_OK;
-  }
-  page_reply(req, res, 0, 1, &page);
-  PQclear(res);
-  return FN_OK;
+  if ((st = req_path_id(req, "consultation_id", NO_SUCH_CONSULTATION, &cid)) != FN_OK ||
+      (st = page_from_request(req, &page)) != FN_OK || (st = req_db(req, &db)) != FN_OK)
+    return st;
+  if ((st = consultations_db_visible(db, cid, req->caller.id, 0, &a)) != FN_OK ||
+      (st = responses_db_list(db, cid, req->caller.id, a.owner_or_admin, &page, &res)) != FN_OK)
+    req_problem(req, st, NO_SUCH_CONSULTATION);
+  return page_reply_result(req, st, res, &page);
 }
 
 static fn_status responses_http_get(fn_req *req) {
-  const char *cid = req_param(req, "consultation_id"), *gid = req_param(req, "group_id");
+  const char *cid, *gid;
   consultation_access a;
   char *json = NULL;
   long version = 0;
+  db_conn *db;
   fn_status st;
-  if (!req_is_id(cid) || !req_is_id(gid)) {
-    req_fail(req, FN_NOT_FOUND, "No such response.");
-    return FN_OK;
-  }
-  db_conn *db = req_db_or_reply(req);
-  if (db == NULL)
-    return FN_OK;
-  if ((st = consultations_db_access(db, cid, req->caller.id, 0, &a)) != FN_OK || !a.visible ||
-      (st = responses_db_get_readable(db, cid, gid, req->caller.id, a.owner_or_admin, &json, &version)) != FN_OK) {
-    st = st == FN_OK ? FN_NOT_FOUND : st;
-    req_fail(req, st, st == FN_NOT_FOUND ? "No such response." : NULL);
-    return FN_OK;
-  }
+  if ((st = req_path_id(req, "consultation_id", NO_SUCH_RESPONSE, &cid)) != FN_OK ||
+      (st = req_path_id(req, "group_id", NO_SUCH_RESPONSE, &gid)) != FN_OK || (st = req_db(req, &db)) != FN_OK)
+    return st;
+  if ((st = consultations_db_visible(db, cid, req->caller.id, 0, &a)) != FN_OK ||
+      (st = responses_db_get_readable(db, cid, gid, req->caller.id, a.owner_or_admin, &json, &version)) != FN_OK)
+    return req_problem(req, st, st == FN_NOT_FOUND ? NO_SUCH_RESPONSE : NULL);
   reply_conditional(req, json, version);
   return FN_OK;
 }
