@@ -1,12 +1,13 @@
 #ifndef FORUMNET_AUTH_DB_H
 #define FORUMNET_AUTH_DB_H
 
+#include "forumnet/caller.h"
 #include "forumnet/db.h"
 
 /* What login needs to know about an account. */
 typedef struct login_account {
   int found;
-  char id[37];
+  char id[UUID_TEXT_SIZE];
   char role[16];
   char status[16];
   char password_hash[160];
@@ -21,9 +22,9 @@ typedef struct token_subject {
 
 /* The state of a presented refresh token, locked for the rest of the transaction. */
 typedef struct refresh_token_row {
-  char id[37];
-  char chain_id[37];
-  char member_id[37];
+  char id[UUID_TEXT_SIZE];
+  char chain_id[UUID_TEXT_SIZE];
+  char member_id[UUID_TEXT_SIZE];
   char member_role[16];
   int used;    /* rotated before: presenting it again (chain still live) is reuse */
   int revoked; /* its chain was ended (logout, reuse, password change, suspension): just invalid */

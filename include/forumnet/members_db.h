@@ -9,17 +9,17 @@
 
 /* The calling member as the database knows them now (not as the token said). */
 typedef struct member_caller {
-  char id[37];
+  char id[UUID_TEXT_SIZE];
   member_role role;
-  char home_site_id[37]; /* "" when none */
+  char home_site_id[UUID_TEXT_SIZE]; /* "" when none */
 } member_caller;
 
 /* A member row locked for update, with what the caller may need to decide on it. */
 typedef struct member_row {
-  char id[37];
+  char id[UUID_TEXT_SIZE];
   member_role role;
   char status[16];
-  char home_site_id[37];
+  char home_site_id[UUID_TEXT_SIZE];
   long version;
   int caller_manages_home_site; /* the caller is a manager listed for the member's home site */
 } member_row;
@@ -30,6 +30,9 @@ typedef struct member_changes {
   int set_discipline;
   const char *discipline; /* NULL with set_discipline clears it */
 } member_changes;
+
+/* The change a (validated) request body asks for; the strings are borrowed from body. */
+member_changes members_changes_from_body(const json_t *body);
 
 /* Loads an active caller. FN_UNAUTHENTICATED when the member is gone, suspended or erased. */
 fn_status members_db_load_caller(db_conn *db, const char *member_id, member_caller *out);
@@ -51,12 +54,15 @@ fn_status members_db_list(db_conn *db, const char *caller_id, const char *site_i
 
 /* Inside a transaction. */
 fn_status members_db_insert(db_conn *db, const json_t *body, const char *password_hash, char **json, long *version,
-                            char id_out[37]);
+                            char id_out[UUID_TEXT_SIZE]);
 fn_status members_db_lock(db_conn *db, const char *member_id, const char *caller_id, member_row *out);
 fn_status members_db_update(db_conn *db, const char *member_id, const member_changes *changes, char **json,
                             long *version);
-/* Active admins other than member_id, counted under a lock that serializes demotions. */
-fn_status members_db_other_active_admins(db_conn *db, const char *member_id, long *count);
+/* Demoting, suspending or erasing the last active admin would lock everyone out of administration:
+ * FN_CONFLICT with *detail when the change c would take target, that admin, away. Active admins are
+ * counted under a lock that serializes demotions. */
+fn_status members_db_check_last_admin(db_conn *db, const member_row *target, const member_changes *c,
+                                      const char **detail);
 /* 1 in *within if email (case-insensitive) belongs to a member whose home site the caller manages. */
 fn_status members_db_email_within_callers_sites(db_conn *db, const char *caller_id, const char *email, int *within);
 fn_status members_db_password_hash(db_conn *db, const char *member_id, char *hash, size_t hash_len);

@@ -6,6 +6,8 @@
 /* Each resource's route table, defined in its <name>_http.c. */
 extern const fn_route ops_routes[];
 extern const fn_route auth_routes[];
+extern const fn_route erasure_routes[];
+extern const fn_route me_routes[];
 extern const fn_route members_routes[];
 extern const fn_route sites_routes[];
 extern const fn_route groups_routes[];

@@ -5,6 +5,8 @@
 const fn_route *const all_route_tables[] = {
     ops_routes,
     auth_routes,
+    erasure_routes, /* before me_routes and members_routes: DELETE first in their Allow, as ever */
+    me_routes,
     members_routes,
     sites_routes,
     groups_routes,

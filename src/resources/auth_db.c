@@ -6,6 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A statement with one parameter whose result is not needed. */
+static fn_status exec_on(db_conn *db, const db_stmt *stmt, const char *param) {
+  const char *params[] = {param};
+  return db_exec_command(db, stmt, 1, params);
+}
+
 /* A one-time password (must_change_password) is valid for 7 days from when it was set. */
 #define ONE_TIME_PASSWORD_EXPIRED(m)                                                                                   \
   "(" m ".must_change_password AND " m ".password_set_at <= clock_timestamp() - interval '7 days')"
@@ -23,11 +29,11 @@ fn_status auth_db_find_login(db_conn *db, const char *email, login_account *out)
     return st;
   if (PQntuples(res) > 0) {
     out->found = 1;
-    snprintf(out->id, sizeof out->id, "%s", PQgetvalue(res, 0, 0));
-    snprintf(out->role, sizeof out->role, "%s", PQgetvalue(res, 0, 1));
-    snprintf(out->status, sizeof out->status, "%s", PQgetvalue(res, 0, 2));
-    snprintf(out->password_hash, sizeof out->password_hash, "%s", PQgetvalue(res, 0, 3));
-    out->one_time_password_expired = strcmp(PQgetvalue(res, 0, 4), "t") == 0;
+    db_value_copy(res, 0, 0, out->id, sizeof out->id);
+    db_value_copy(res, 0, 1, out->role, sizeof out->role);
+    db_value_copy(res, 0, 2, out->status, sizeof out->status);
+    db_value_copy(res, 0, 3, out->password_hash, sizeof out->password_hash);
+    out->one_time_password_expired = db_value_bool(res, 0, 4);
   }
   PQclear(res);
   return FN_OK;
@@ -53,8 +59,8 @@ fn_status auth_db_token_subject(db_conn *db, int partner, const char *id, long i
   if (res == NULL)
     return st;
   if (PQntuples(res) > 0) {
-    s->valid = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-    s->must_change_password = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+    s->valid = db_value_bool(res, 0, 0);
+    s->must_change_password = db_value_bool(res, 0, 1);
   }
   PQclear(res);
   return FN_OK;
@@ -88,7 +94,7 @@ fn_status auth_db_claim_attempt(db_conn *db, const char *key_bucket, const char 
   PGresult *res = db_exec(db, &claim_attempt, 5, params, &st);
   if (res == NULL)
     return st;
-  *retry_after = atol(PQgetvalue(res, 0, 0));
+  *retry_after = db_value_long(res, 0, 0);
   PQclear(res);
   return FN_OK;
 }
@@ -111,8 +117,7 @@ static const db_stmt purge_attempts = {
 fn_status auth_db_purge_attempts(db_conn *db, unsigned window_seconds) {
   char window[16];
   snprintf(window, sizeof window, "%u", window_seconds);
-  const char *params[] = {window};
-  return db_exec_command(db, &purge_attempts, 1, params);
+  return exec_on(db, &purge_attempts, window);
 }
 
 static const db_stmt insert_refresh = {
@@ -145,14 +150,14 @@ fn_status auth_db_lock_refresh(db_conn *db, const char *digest, refresh_token_ro
     PQclear(res);
     return FN_NOT_FOUND;
   }
-  snprintf(out->id, sizeof out->id, "%s", PQgetvalue(res, 0, 0));
-  snprintf(out->chain_id, sizeof out->chain_id, "%s", PQgetvalue(res, 0, 1));
-  snprintf(out->member_id, sizeof out->member_id, "%s", PQgetvalue(res, 0, 2));
-  snprintf(out->member_role, sizeof out->member_role, "%s", PQgetvalue(res, 0, 3));
-  out->used = strcmp(PQgetvalue(res, 0, 4), "t") == 0;
-  out->revoked = strcmp(PQgetvalue(res, 0, 5), "t") == 0;
-  out->expired = strcmp(PQgetvalue(res, 0, 6), "t") == 0;
-  out->member_active = strcmp(PQgetvalue(res, 0, 7), "t") == 0;
+  db_value_copy(res, 0, 0, out->id, sizeof out->id);
+  db_value_copy(res, 0, 1, out->chain_id, sizeof out->chain_id);
+  db_value_copy(res, 0, 2, out->member_id, sizeof out->member_id);
+  db_value_copy(res, 0, 3, out->member_role, sizeof out->member_role);
+  out->used = db_value_bool(res, 0, 4);
+  out->revoked = db_value_bool(res, 0, 5);
+  out->expired = db_value_bool(res, 0, 6);
+  out->member_active = db_value_bool(res, 0, 7);
   PQclear(res);
   return FN_OK;
 }
@@ -160,36 +165,24 @@ fn_status auth_db_lock_refresh(db_conn *db, const char *digest, refresh_token_ro
 static const db_stmt mark_used = {"auth_mark_refresh_used",
                                   "UPDATE refresh_tokens SET used_at = clock_timestamp() WHERE id = $1"};
 
-fn_status auth_db_mark_refresh_used(db_conn *db, const char *token_id) {
-  const char *params[] = {token_id};
-  return db_exec_command(db, &mark_used, 1, params);
-}
+fn_status auth_db_mark_refresh_used(db_conn *db, const char *token_id) { return exec_on(db, &mark_used, token_id); }
 
 static const db_stmt revoke_chain = {
     "auth_revoke_chain",
     "UPDATE refresh_tokens SET revoked_at = clock_timestamp() WHERE chain_id = $1 AND revoked_at IS NULL"};
 
-fn_status auth_db_revoke_chain(db_conn *db, const char *chain_id) {
-  const char *params[] = {chain_id};
-  return db_exec_command(db, &revoke_chain, 1, params);
-}
+fn_status auth_db_revoke_chain(db_conn *db, const char *chain_id) { return exec_on(db, &revoke_chain, chain_id); }
 
 static const db_stmt revoke_chain_of = {
     "auth_revoke_chain_of",
     "UPDATE refresh_tokens SET revoked_at = clock_timestamp()"
     " WHERE chain_id = (SELECT chain_id FROM refresh_tokens WHERE token_hash = $1) AND revoked_at IS NULL"};
 
-fn_status auth_db_revoke_chain_of(db_conn *db, const char *digest) {
-  const char *params[] = {digest};
-  return db_exec_command(db, &revoke_chain_of, 1, params);
-}
+fn_status auth_db_revoke_chain_of(db_conn *db, const char *digest) { return exec_on(db, &revoke_chain_of, digest); }
 
 static const db_stmt revoke_member = {
     "auth_revoke_member",
     "WITH m AS (UPDATE members SET credentials_changed_at = clock_timestamp() WHERE id = $1)"
     " UPDATE refresh_tokens SET revoked_at = clock_timestamp() WHERE member_id = $1 AND revoked_at IS NULL"};
 
-fn_status auth_db_revoke_member(db_conn *db, const char *member_id) {
-  const char *params[] = {member_id};
-  return db_exec_command(db, &revoke_member, 1, params);
-}
+fn_status auth_db_revoke_member(db_conn *db, const char *member_id) { return exec_on(db, &revoke_member, member_id); }

@@ -6,7 +6,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "forumnet/audit_db.h"
 #include "forumnet/auth_db.h"
 #include "forumnet/body.h"
 #include "forumnet/http.h"
@@ -14,8 +13,6 @@
 #include "forumnet/partners_db.h"
 #include "forumnet/password.h"
 #include "forumnet/routes.h"
-#include "forumnet/text.h"
-#include "forumnet/timestamp.h"
 #include "forumnet/token.h"
 
 static const field_spec login_fields[] = {
@@ -31,38 +28,47 @@ static const field_spec refresh_fields[] = {
 
 #define INVALID_LOGIN "Invalid email or password."
 #define INVALID_REFRESH "The refresh token is invalid, expired or revoked."
+#define PARTNER_SCOPE "events:write"
 
-/* Stores a new refresh token in the chain (NULL: a new chain), commits the request's
- * transaction and replies with a fresh token pair and the member. */
-static void issue_tokens(fn_req *req, db_conn *db, const char *member_id, const char *role, const char *chain_id) {
+/* A signed access token issued now: a member's (role) or a partner's (scope). *access: caller frees. */
+static fn_status issue_access_token(const fn_config *cfg, const char *sub, const char *typ, const char *role,
+                                    const char *scope, char **access) {
+  token_claims claims = {0};
+  snprintf(claims.sub, sizeof claims.sub, "%s", sub);
+  snprintf(claims.typ, sizeof claims.typ, "%s", typ);
+  snprintf(claims.role, sizeof claims.role, "%s", role);
+  snprintf(claims.scope, sizeof claims.scope, "%s", scope);
+  claims.iat_ms = token_now_ms();
+  return token_issue(cfg, &claims, cfg->access_token_ttl, (time_t)(claims.iat_ms / 1000), access);
+}
+
+/* Ends a login or a refresh: stores a new refresh token in the chain (NULL: a new chain), commits
+ * the request's transaction and replies with a fresh token pair and the member. */
+static fn_status tokens_commit_reply(fn_req *req, db_conn *db, const char *member_id, const char *role,
+                                     const char *chain_id) {
+  const fn_config *cfg = &req->app->cfg;
   char refresh[64], digest[65];
   char *member_json = NULL, *access = NULL;
   long version;
   fn_status st;
   random_token(refresh, sizeof refresh, 32);
   token_digest_hex(refresh, digest);
-  token_claims claims = {0};
-  snprintf(claims.sub, sizeof claims.sub, "%s", member_id);
-  snprintf(claims.typ, sizeof claims.typ, "%s", TOKEN_TYPE_ACCESS);
-  snprintf(claims.role, sizeof claims.role, "%s", role);
-  claims.iat_ms = token_now_ms();
-  if ((st = auth_db_insert_refresh(db, digest, chain_id, member_id, req->app->cfg.refresh_token_ttl)) != FN_OK ||
+  if ((st = auth_db_insert_refresh(db, digest, chain_id, member_id, cfg->refresh_token_ttl)) != FN_OK ||
       (st = members_db_get_self(db, member_id, &member_json, &version)) != FN_OK ||
-      (st = token_issue(&req->app->cfg, &claims, req->app->cfg.access_token_ttl, (time_t)(claims.iat_ms / 1000),
-                        &access)) != FN_OK ||
+      (st = issue_access_token(cfg, member_id, TOKEN_TYPE_ACCESS, role, "", &access)) != FN_OK ||
       (st = db_commit(db)) != FN_OK) {
     free(member_json);
     free(access);
-    req_fail(req, st, st == FN_UNAUTHENTICATED ? INVALID_LOGIN : NULL);
-    return;
+    return req_problem(req, st, st == FN_UNAUTHENTICATED ? INVALID_LOGIN : NULL);
   }
   json_t *member = json_loads(member_json, 0, NULL);
-  json_t *body = json_pack("{s:s, s:s, s:I, s:s, s:o}", "access_token", access, "token_type", "Bearer", "expires_in",
-                           (json_int_t)req->app->cfg.access_token_ttl, "refresh_token", refresh, "member",
-                           member ? member : json_object());
+  json_t *body =
+      json_pack("{s:s, s:s, s:I, s:s, s:o}", "access_token", access, "token_type", "Bearer", "expires_in",
+                (json_int_t)cfg->access_token_ttl, "refresh_token", refresh, "member", member ? member : json_object());
   free(member_json);
   free(access);
   reply_json(req, 200, body);
+  return FN_OK;
 }
 
 /* login_failures never holds what was typed as an email (it may be a password typed into the
@@ -87,128 +93,114 @@ static void email_bucket_of(const fn_config *cfg, const char *email, char out[EM
   sodium_memzero(key, sizeof key);
 }
 
-/* Claims this attempt in the key's and the address's windows before any credential is
- * checked (and purges ended windows). 0 when it replied: 429 over a limit, or an error. */
-static int claim_attempt(fn_req *req, db_conn *db, const char *key_bucket, const char *address_bucket,
-                         const char *limited_detail) {
+/* Claims this attempt in the key's and the address's windows before any credential is checked
+ * (and purges ended windows): FN_RATE_LIMITED over a limit, with Retry-After on the reply. */
+static fn_status claim_attempt(fn_req *req, db_conn *db, const char *key_bucket, const char *address_bucket,
+                               const char *limited_detail) {
   const fn_config *cfg = &req->app->cfg;
   long retry_after = 0;
   fn_status st;
   if ((st = auth_db_purge_attempts(db, cfg->login_window_seconds)) != FN_OK ||
       (st = auth_db_claim_attempt(db, key_bucket, address_bucket, cfg->login_window_seconds,
                                   cfg->login_max_failures_per_email, cfg->login_max_failures_per_address,
-                                  &retry_after)) != FN_OK) {
-    req_fail(req, st, NULL);
-    return 0;
-  }
+                                  &retry_after)) != FN_OK)
+    return st;
   if (retry_after > 0) {
     char seconds[24];
     snprintf(seconds, sizeof seconds, "%ld", retry_after);
-    reply_problem(req, FN_RATE_LIMITED, limited_detail);
-    reply_header(req, "Retry-After", seconds);
-    return 0;
+    reply_header(req, "Retry-After", seconds); /* kept on the problem the request layer replies */
+    return req_problem(req, FN_RATE_LIMITED, limited_detail);
   }
-  return 1;
+  return FN_OK;
 }
 
 static fn_status auth_http_login(fn_req *req) {
-  if (req_validate_body_or_reply(req, login_fields) != FN_OK)
-    return FN_OK;
   const char *email = body_string(req->body, "email");
   const char *password = body_string(req->body, "password");
   char email_bucket[EMAIL_BUCKET_LEN], address_bucket[96];
+  login_account account;
+  db_conn *db;
+  fn_status st;
+  if ((st = req_validate_body(req, login_fields, BODY_CREATE)) != FN_OK)
+    return st;
   email_bucket_of(&req->app->cfg, email, email_bucket);
   snprintf(address_bucket, sizeof address_bucket, "addr:%s", req->client_address);
-
-  login_account account;
-  fn_status st;
-  db_conn *db = req_db_or_reply(req);
-  if (db == NULL || !claim_attempt(req, db, email_bucket, address_bucket, "Too many failed logins. Try again later."))
-    return FN_OK;
-  if ((st = auth_db_find_login(db, email, &account)) != FN_OK) {
-    req_fail(req, st, NULL);
-    return FN_OK;
-  }
+  if ((st = req_db(req, &db)) != FN_OK ||
+      (st = claim_attempt(req, db, email_bucket, address_bucket, "Too many failed logins. Try again later.")) !=
+          FN_OK ||
+      (st = auth_db_find_login(db, email, &account)) != FN_OK)
+    return st;
   /* Argon2id takes tens of milliseconds: do not hold a pooled connection meanwhile. */
   req_db_release(req);
   int active = account.found && strcmp(account.status, "active") == 0 && !account.one_time_password_expired;
   int ok = password_verify(active ? account.password_hash : NULL, password) && active;
+  if ((st = req_db(req, &db)) != FN_OK)
+    return st;
+  if (!ok) /* the attempt was counted when claimed */
+    return req_problem(req, FN_UNAUTHENTICATED, INVALID_LOGIN);
+  if ((st = auth_db_attempt_succeeded(db, email_bucket, address_bucket)) != FN_OK || (st = db_begin(db)) != FN_OK)
+    return st;
+  return tokens_commit_reply(req, db, account.id, account.role, NULL);
+}
 
-  if ((db = req_db_or_reply(req)) == NULL)
-    return FN_OK;
-  if (!ok) { /* the attempt was counted when claimed */
-    req_fail(req, FN_UNAUTHENTICATED, INVALID_LOGIN);
-    return FN_OK;
+/* The refresh token presented, locked; every way it can fail is the same 401. */
+static fn_status lock_refresh(fn_req *req, db_conn *db, refresh_token_row *token) {
+  char digest[65];
+  fn_status st;
+  token_digest_hex(body_string(req->body, "refresh_token"), digest);
+  if ((st = db_begin(db)) != FN_OK || (st = auth_db_lock_refresh(db, digest, token)) != FN_OK)
+    return req_problem(req, st == FN_NOT_FOUND ? FN_UNAUTHENTICATED : st, INVALID_REFRESH);
+  if (token->revoked) /* an ended session (logout, password change, suspension, reuse): not reuse */
+    return req_problem(req, FN_UNAUTHENTICATED, INVALID_REFRESH);
+  if (token->used) {
+    /* A rotated token of a live chain presented again means it was copied: end the chain. */
+    json_t *details = json_pack("{s:s}", "chain_id", token->chain_id);
+    if ((st = auth_db_revoke_chain(db, token->chain_id)) == FN_OK &&
+        (st = req_audit(req, "auth.refresh_reuse", "member", token->member_id, details)) == FN_OK)
+      st = db_commit(db);
+    json_decref(details);
+    return req_problem(req, st == FN_OK ? FN_UNAUTHENTICATED : st, INVALID_REFRESH);
   }
-  if ((st = auth_db_attempt_succeeded(db, email_bucket, address_bucket)) != FN_OK || (st = db_begin(db)) != FN_OK) {
-    req_fail(req, st, NULL);
-    return FN_OK;
-  }
-  issue_tokens(req, db, account.id, account.role, NULL);
+  if (token->expired || !token->member_active)
+    return req_problem(req, FN_UNAUTHENTICATED, INVALID_REFRESH);
   return FN_OK;
 }
 
 static fn_status auth_http_refresh(fn_req *req) {
-  if (req_validate_body_or_reply(req, refresh_fields) != FN_OK)
-    return FN_OK;
-  char digest[65];
   refresh_token_row token;
+  db_conn *db;
   fn_status st;
-  token_digest_hex(body_string(req->body, "refresh_token"), digest);
-  db_conn *db = req_db_or_reply(req);
-  if (db == NULL)
-    return FN_OK;
-  if ((st = db_begin(db)) != FN_OK || (st = auth_db_lock_refresh(db, digest, &token)) != FN_OK) {
-    req_fail(req, st == FN_NOT_FOUND ? FN_UNAUTHENTICATED : st, INVALID_REFRESH);
-    return FN_OK;
-  }
-  if (token.revoked) { /* an ended session (logout, password change, suspension, reuse): not reuse */
-    req_fail(req, FN_UNAUTHENTICATED, INVALID_REFRESH);
-    return FN_OK;
-  }
-  if (token.used) {
-    /* A rotated token of a live chain presented again means it was copied: end the chain. */
-    json_t *details = json_pack("{s:s}", "chain_id", token.chain_id);
-    if ((st = auth_db_revoke_chain(db, token.chain_id)) == FN_OK &&
-        (st = req_audit(req, "auth.refresh_reuse", "member", token.member_id, details)) == FN_OK)
-      st = db_commit(db);
-    json_decref(details);
-    req_fail(req, st == FN_OK ? FN_UNAUTHENTICATED : st, INVALID_REFRESH);
-    return FN_OK;
-  }
-  if (token.expired || !token.member_active) {
-    req_fail(req, FN_UNAUTHENTICATED, INVALID_REFRESH);
-    return FN_OK;
-  }
-  if ((st = auth_db_mark_refresh_used(db, token.id)) != FN_OK) {
-    req_fail(req, st, NULL);
-    return FN_OK;
-  }
-  issue_tokens(req, db, token.member_id, token.member_role, token.chain_id);
-  return FN_OK;
+  if ((st = req_validate_body(req, refresh_fields, BODY_CREATE)) != FN_OK || (st = req_db(req, &db)) != FN_OK ||
+      (st = lock_refresh(req, db, &token)) != FN_OK || (st = auth_db_mark_refresh_used(db, token.id)) != FN_OK)
+    return st;
+  return tokens_commit_reply(req, db, token.member_id, token.member_role, token.chain_id);
 }
 
 static fn_status auth_http_logout(fn_req *req) {
-  if (req_validate_body_or_reply(req, refresh_fields) != FN_OK)
-    return FN_OK;
   char digest[65];
+  db_conn *db;
+  fn_status st;
+  if ((st = req_validate_body(req, refresh_fields, BODY_CREATE)) != FN_OK)
+    return st;
   token_digest_hex(body_string(req->body, "refresh_token"), digest);
-  db_conn *db = req_db_or_reply(req);
-  if (db == NULL)
-    return FN_OK;
-  fn_status st = auth_db_revoke_chain_of(db, digest);
-  if (st != FN_OK)
-    req_fail(req, st, NULL);
-  else
-    reply_empty(req, 204);
+  if ((st = req_db(req, &db)) != FN_OK || (st = auth_db_revoke_chain_of(db, digest)) != FN_OK)
+    return st;
+  reply_empty(req, 204);
   return FN_OK;
 }
 
 /* OAuth 2.0 errors (RFC 6749 5.2) ride in the problem document as an "error" member. */
-static void reply_oauth_error(fn_req *req, fn_status st, const char *error, const char *detail) {
-  if (req->db)
-    db_rollback(req->db);
-  reply_problem_with(req, st, detail, json_pack("{s:s}", "error", error));
+static fn_status oauth_error(fn_req *req, fn_status st, const char *error, const char *detail) {
+  return req_problem_with(req, st, detail, json_pack("{s:s}", "error", error));
+}
+
+/* RFC 6749 5.2: a 401 challenges with the scheme the client used. The request layer answers every
+ * 401 with a Bearer challenge, so for a client that authenticated by HTTP Basic this replies the
+ * failure st (through the request layer's own req_reply_failure) and then challenges with Basic. */
+static fn_status reply_basic_challenge(fn_req *req, fn_status st) {
+  req_reply_failure(req, st);
+  reply_header(req, "WWW-Authenticate", "Basic realm=\"forumnet\"");
+  return FN_OK;
 }
 
 static const field_spec token_fields[] = {
@@ -219,79 +211,66 @@ static const field_spec token_fields[] = {
     {NULL, 0, 0, 0, 0, NULL},
 };
 
-#define PARTNER_SCOPE "events:write"
-
-/* POST /v1/auth/token: the client-credentials grant for partner systems. */
-static fn_status auth_http_token(fn_req *req) {
+/* The client's credentials, by HTTP Basic (RFC 6749 2.3.1) or in the body, never both; the grant
+ * and the scope asked for. *basic is 1 when the request sent HTTP Basic. */
+static fn_status check_token_request(fn_req *req, const char **client_id, const char **client_secret, int *basic) {
+  const char *user, *password, *scope = body_string(req->body, "scope");
   json_t *errors = NULL;
   if (body_validate(req->body, token_fields, &errors) != FN_OK) {
     json_decref(errors);
-    reply_oauth_error(req, FN_INVALID, "invalid_request",
-                      "Send grant_type, client_id and client_secret (and optionally scope), nothing else.");
-    return FN_OK;
+    return oauth_error(req, FN_INVALID, "invalid_request",
+                       "Send grant_type, client_id and client_secret (and optionally scope), nothing else.");
   }
-  /* Client authentication by HTTP Basic (RFC 6749 2.3.1) or in the body, never both. */
-  const char *client_id = body_string(req->body, "client_id");
-  const char *client_secret = body_string(req->body, "client_secret");
-  const char *basic_user, *basic_password;
-  if (req_basic_credentials(req, &basic_user, &basic_password)) {
-    if (client_id || client_secret) {
-      reply_oauth_error(req, FN_INVALID, "invalid_request",
-                        "Authenticate the client by Basic or in the body, not both.");
-      return FN_OK;
-    }
-    client_id = basic_user;
-    client_secret = basic_password;
+  *client_id = body_string(req->body, "client_id");
+  *client_secret = body_string(req->body, "client_secret");
+  int by_basic = req_basic_credentials(req, &user, &password);
+  *basic = user != NULL;
+  if (by_basic) {
+    if (*client_id || *client_secret)
+      return oauth_error(req, FN_INVALID, "invalid_request",
+                         "Authenticate the client by Basic or in the body, not both.");
+    *client_id = user;
+    *client_secret = password;
   }
-  if (client_id == NULL || client_secret == NULL) {
-    reply_oauth_error(req, FN_INVALID, "invalid_request", "Send client_id and client_secret (or HTTP Basic).");
-    return FN_OK;
-  }
-  const char *scope = body_string(req->body, "scope");
-  if (strcmp(body_string(req->body, "grant_type"), "client_credentials") != 0) {
-    reply_oauth_error(req, FN_INVALID, "unsupported_grant_type", "Only grant_type=client_credentials is supported.");
-    return FN_OK;
-  }
-  if (scope && *scope && strcmp(scope, PARTNER_SCOPE) != 0) {
-    reply_oauth_error(req, FN_INVALID, "invalid_scope", "The only scope is events:write.");
-    return FN_OK;
-  }
+  if (*client_id == NULL || *client_secret == NULL)
+    return oauth_error(req, FN_INVALID, "invalid_request", "Send client_id and client_secret (or HTTP Basic).");
+  if (strcmp(body_string(req->body, "grant_type"), "client_credentials") != 0)
+    return oauth_error(req, FN_INVALID, "unsupported_grant_type", "Only grant_type=client_credentials is supported.");
+  if (scope && *scope && strcmp(scope, PARTNER_SCOPE) != 0)
+    return oauth_error(req, FN_INVALID, "invalid_scope", "The only scope is events:write.");
+  return FN_OK;
+}
+
+/* POST /v1/auth/token: the client-credentials grant for partner systems. */
+static fn_status auth_http_token(fn_req *req) {
   const fn_config *cfg = &req->app->cfg;
+  const char *client_id = NULL, *client_secret = NULL;
+  char client_bucket[256], address_bucket[96], digest[65], *access = NULL;
+  partner_client client;
+  int basic = 0;
+  db_conn *db;
+  fn_status st;
+  if ((st = check_token_request(req, &client_id, &client_secret, &basic)) != FN_OK)
+    return st;
   /* Failures are counted per client *and* address: client ids are not secret, so counting per
    * client alone would let anyone lock a partner out. */
-  char client_bucket[256], address_bucket[96], digest[65];
   snprintf(client_bucket, sizeof client_bucket, "client:%.128s|%s", client_id, req->client_address);
   snprintf(address_bucket, sizeof address_bucket, "addr:%s", req->client_address);
   token_digest_hex(client_secret, digest);
-  partner_client client;
-  fn_status st;
-  db_conn *db = req_db_or_reply(req);
-  if (db == NULL ||
-      !claim_attempt(req, db, client_bucket, address_bucket, "Too many failed token requests. Try again later."))
-    return FN_OK;
-  if ((st = partners_db_find_client(db, client_id, &client)) != FN_OK) {
-    req_fail(req, st, NULL);
-    return FN_OK;
-  }
+  if ((st = req_db(req, &db)) != FN_OK ||
+      (st = claim_attempt(req, db, client_bucket, address_bucket,
+                          "Too many failed token requests. Try again later.")) != FN_OK ||
+      (st = partners_db_find_client(db, client_id, &client)) != FN_OK)
+    return st;
   /* Digests are compared in constant time (no slow hash is involved: secrets are 32 random bytes). */
-  int ok = client.found && !client.revoked && sodium_memcmp(client.secret_digest, digest, sizeof digest - 1) == 0;
-  if (!ok) { /* the attempt was counted when claimed */
-    reply_oauth_error(req, FN_UNAUTHENTICATED, "invalid_client", "Unknown client, wrong secret, or revoked client.");
-    if (basic_user) /* RFC 6749 5.2: challenge with the scheme the client used */
-      reply_header(req, "WWW-Authenticate", "Basic realm=\"forumnet\"");
-    return FN_OK;
+  if (!client.found || client.revoked || sodium_memcmp(client.secret_digest, digest, sizeof digest - 1) != 0) {
+    /* the attempt was counted when claimed */
+    st = oauth_error(req, FN_UNAUTHENTICATED, "invalid_client", "Unknown client, wrong secret, or revoked client.");
+    return basic ? reply_basic_challenge(req, st) : st;
   }
-  token_claims claims = {0};
-  char *access = NULL;
-  snprintf(claims.sub, sizeof claims.sub, "%s", client.id);
-  snprintf(claims.typ, sizeof claims.typ, "%s", TOKEN_TYPE_PARTNER);
-  snprintf(claims.scope, sizeof claims.scope, "%s", PARTNER_SCOPE);
-  claims.iat_ms = token_now_ms();
   if ((st = auth_db_attempt_succeeded(db, client_bucket, address_bucket)) != FN_OK ||
-      (st = token_issue(cfg, &claims, cfg->access_token_ttl, (time_t)(claims.iat_ms / 1000), &access)) != FN_OK) {
-    req_fail(req, st, NULL);
-    return FN_OK;
-  }
+      (st = issue_access_token(cfg, client.id, TOKEN_TYPE_PARTNER, "", PARTNER_SCOPE, &access)) != FN_OK)
+    return st;
   reply_json(req, 200,
              json_pack("{s:s, s:s, s:I, s:s}", "access_token", access, "token_type", "Bearer", "expires_in",
                        (json_int_t)cfg->access_token_ttl, "scope", PARTNER_SCOPE));

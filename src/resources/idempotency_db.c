@@ -22,10 +22,6 @@ static const db_stmt stored = {"idempotency_stored",
                                " response_location, response_etag FROM idempotency_keys"
                                " WHERE client_id = $1 AND key = $2"};
 
-static char *column_or_null(PGresult *res, int col) {
-  return PQgetisnull(res, 0, col) ? NULL : strdup(PQgetvalue(res, 0, col));
-}
-
 fn_status idempotency_db_claim(db_conn *db, const char *client_id, const char *key, const char *request_hash,
                                idempotency_record *out) {
   fn_status st;
@@ -46,19 +42,16 @@ fn_status idempotency_db_claim(db_conn *db, const char *client_id, const char *k
     return st;
   if (PQntuples(res) == 0) {
     st = FN_CONFLICT; /* expired between the two statements: let the client retry */
-  } else if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+  } else if (!db_value_bool(res, 0, 0)) {
     out->state = IDEMPOTENCY_MISMATCH;
   } else {
     out->state = IDEMPOTENCY_REPLAY;
-    out->response_code = atoi(PQgetvalue(res, 0, 1));
-    out->sealed_body = column_or_null(res, 2);
-    out->location = column_or_null(res, 3);
-    out->etag = column_or_null(res, 4);
-    if ((!PQgetisnull(res, 0, 2) && out->sealed_body == NULL) || (!PQgetisnull(res, 0, 3) && out->location == NULL) ||
-        (!PQgetisnull(res, 0, 4) && out->etag == NULL)) {
+    out->response_code = (int)db_value_long(res, 0, 1);
+    out->sealed_body = db_value_or_null(res, 0, 2, &st);
+    out->location = db_value_or_null(res, 0, 3, &st);
+    out->etag = db_value_or_null(res, 0, 4, &st);
+    if (st != FN_OK)
       idempotency_record_free(out);
-      st = FN_INTERNAL;
-    }
   }
   PQclear(res);
   return st;

@@ -9,6 +9,31 @@
 #include "forumnet/text.h"
 #include "forumnet/timestamp.h"
 
+/* db_exec for a statement that reads one row: NULL with *st = none when it found none. */
+static PGresult *exec_row(db_conn *db, const db_stmt *stmt, int n, const char *const *params, fn_status none,
+                          fn_status *st) {
+  PGresult *res = db_exec(db, stmt, n, params, st);
+  if (res != NULL && PQntuples(res) == 0) {
+    PQclear(res);
+    res = NULL;
+    *st = none;
+  }
+  return res;
+}
+
+/* A new copy of the text in col of the first row (caller frees); frees the result. */
+static fn_status read_text(PGresult *res, int col, char **out) {
+  *out = db_value_dup(res, 0, col);
+  PQclear(res);
+  return *out != NULL ? FN_OK : FN_INTERNAL;
+}
+
+/* Reads a representation (JSON text in col, its version in col + 1) and frees the result. */
+static fn_status read_representation(PGresult *res, int col, char **json, long *version) {
+  *version = db_value_long(res, 0, col + 1);
+  return read_text(res, col, json);
+}
+
 static const db_stmt load_caller = {
     "members_load_caller",
     "SELECT role, coalesce(home_site_id::text, '') FROM members WHERE id = $1 AND status = 'active'"};
@@ -16,16 +41,12 @@ static const db_stmt load_caller = {
 fn_status members_db_load_caller(db_conn *db, const char *member_id, member_caller *out) {
   fn_status st;
   const char *params[] = {member_id};
-  PGresult *res = db_exec(db, &load_caller, 1, params, &st);
+  PGresult *res = exec_row(db, &load_caller, 1, params, FN_UNAUTHENTICATED, &st);
   if (res == NULL)
     return st;
-  if (PQntuples(res) == 0) {
-    PQclear(res);
-    return FN_UNAUTHENTICATED;
-  }
   snprintf(out->id, sizeof out->id, "%s", member_id);
   out->role = role_from_string(PQgetvalue(res, 0, 0));
-  snprintf(out->home_site_id, sizeof out->home_site_id, "%s", PQgetvalue(res, 0, 1));
+  db_value_copy(res, 0, 1, out->home_site_id, sizeof out->home_site_id);
   PQclear(res);
   return FN_OK;
 }
@@ -48,21 +69,14 @@ fn_status members_db_get_visible(db_conn *db, const char *caller_id, const char 
                                  long *version) {
   fn_status st;
   const char *params[] = {caller_id, member_id};
-  PGresult *res = db_exec(db, &get_visible, 2, params, &st);
+  PGresult *res = exec_row(db, &get_visible, 2, params, FN_UNAUTHENTICATED, &st);
   if (res == NULL)
     return st;
-  if (PQntuples(res) == 0)
-    st = FN_UNAUTHENTICATED;
-  else if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
-    st = FN_NOT_FOUND;
-  else {
-    *json = db_value_dup(res, 0, 1);
-    *version = atol(PQgetvalue(res, 0, 2));
-    if (*json == NULL)
-      st = FN_INTERNAL;
+  if (!db_value_bool(res, 0, 0)) {
+    PQclear(res);
+    return FN_NOT_FOUND;
   }
-  PQclear(res);
-  return st;
+  return read_representation(res, 1, json, version);
 }
 
 static const db_stmt get_self = {"members_get_self",
@@ -73,19 +87,8 @@ static const db_stmt get_self = {"members_get_self",
 fn_status members_db_get_self(db_conn *db, const char *member_id, char **json, long *version) {
   fn_status st;
   const char *params[] = {member_id};
-  PGresult *res = db_exec(db, &get_self, 1, params, &st);
-  if (res == NULL)
-    return st;
-  if (PQntuples(res) == 0) {
-    st = FN_UNAUTHENTICATED;
-  } else {
-    *json = db_value_dup(res, 0, 0);
-    *version = atol(PQgetvalue(res, 0, 1));
-    if (*json == NULL)
-      st = FN_INTERNAL;
-  }
-  PQclear(res);
-  return st;
+  PGresult *res = exec_row(db, &get_self, 1, params, FN_UNAUTHENTICATED, &st);
+  return res != NULL ? read_representation(res, 0, json, version) : st;
 }
 
 /* Managers see only members whose home site they manage; the keyset condition keeps
@@ -139,18 +142,15 @@ static const db_stmt insert_member = {
                       " RETURNING " MEMBER_JSON_SQL ", m.version, m.id"};
 
 fn_status members_db_insert(db_conn *db, const json_t *body, const char *password_hash, char **json, long *version,
-                            char id_out[37]) {
+                            char id_out[UUID_TEXT_SIZE]) {
   fn_status st;
   const char *params[] = {body_string(body, "email"),      body_string(body, "display_name"), body_string(body, "role"),
                           body_string(body, "discipline"), body_string(body, "home_site_id"), password_hash};
   PGresult *res = db_exec(db, &insert_member, 6, params, &st);
   if (res == NULL)
     return st;
-  *json = db_value_dup(res, 0, 0);
-  *version = atol(PQgetvalue(res, 0, 1));
-  snprintf(id_out, 37, "%s", PQgetvalue(res, 0, 2));
-  PQclear(res);
-  return *json != NULL ? FN_OK : FN_INTERNAL;
+  db_value_copy(res, 0, 2, id_out, UUID_TEXT_SIZE);
+  return read_representation(res, 0, json, version);
 }
 
 static const db_stmt lock_member = {
@@ -161,19 +161,15 @@ static const db_stmt lock_member = {
 fn_status members_db_lock(db_conn *db, const char *member_id, const char *caller_id, member_row *out) {
   fn_status st;
   const char *params[] = {member_id, caller_id};
-  PGresult *res = db_exec(db, &lock_member, 2, params, &st);
+  PGresult *res = exec_row(db, &lock_member, 2, params, FN_NOT_FOUND, &st);
   if (res == NULL)
     return st;
-  if (PQntuples(res) == 0) {
-    PQclear(res);
-    return FN_NOT_FOUND;
-  }
   snprintf(out->id, sizeof out->id, "%s", member_id);
   out->role = role_from_string(PQgetvalue(res, 0, 0));
-  snprintf(out->status, sizeof out->status, "%s", PQgetvalue(res, 0, 1));
-  snprintf(out->home_site_id, sizeof out->home_site_id, "%s", PQgetvalue(res, 0, 2));
-  out->version = atol(PQgetvalue(res, 0, 3));
-  out->caller_manages_home_site = strcmp(PQgetvalue(res, 0, 4), "t") == 0;
+  db_value_copy(res, 0, 1, out->status, sizeof out->status);
+  db_value_copy(res, 0, 2, out->home_site_id, sizeof out->home_site_id);
+  out->version = db_value_long(res, 0, 3);
+  out->caller_manages_home_site = db_value_bool(res, 0, 4);
   PQclear(res);
   return FN_OK;
 }
@@ -201,17 +197,8 @@ fn_status members_db_update(db_conn *db, const char *member_id, const member_cha
                           c->role,         flag(c->home_site_id),
                           c->home_site_id, flag(c->status),
                           c->status};
-  PGresult *res = db_exec(db, &update_member, 13, params, &st);
-  if (res == NULL)
-    return st;
-  if (PQntuples(res) == 0) {
-    PQclear(res);
-    return FN_NOT_FOUND;
-  }
-  *json = db_value_dup(res, 0, 0);
-  *version = atol(PQgetvalue(res, 0, 1));
-  PQclear(res);
-  return *json != NULL ? FN_OK : FN_INTERNAL;
+  PGresult *res = exec_row(db, &update_member, 13, params, FN_NOT_FOUND, &st);
+  return res != NULL ? read_representation(res, 0, json, version) : st;
 }
 
 /* The advisory lock makes two concurrent demotions of the last two admins serialize. It is taken
@@ -224,7 +211,7 @@ static const db_stmt other_admins = {
     "members_other_active_admins",
     "SELECT count(*) FROM members WHERE role = 'admin' AND status = 'active' AND id <> $1"};
 
-fn_status members_db_other_active_admins(db_conn *db, const char *member_id, long *count) {
+static fn_status other_active_admins(db_conn *db, const char *member_id, long *count) {
   fn_status st;
   const char *params[] = {member_id};
   if ((st = db_exec_command(db, &admins_lock, 0, NULL)) != FN_OK)
@@ -232,9 +219,23 @@ fn_status members_db_other_active_admins(db_conn *db, const char *member_id, lon
   PGresult *res = db_exec(db, &other_admins, 1, params, &st);
   if (res == NULL)
     return st;
-  *count = atol(PQgetvalue(res, 0, 0));
+  *count = db_value_long(res, 0, 0);
   PQclear(res);
   return FN_OK;
+}
+
+fn_status members_db_check_last_admin(db_conn *db, const member_row *target, const member_changes *c,
+                                      const char **detail) {
+  int loses_admin = (c->role && role_from_string(c->role) != ROLE_ADMIN) || (c->status && strcmp(c->status, "active"));
+  if (target->role != ROLE_ADMIN || strcmp(target->status, "active") != 0 || !loses_admin)
+    return FN_OK;
+  long others = 0;
+  fn_status st = other_active_admins(db, target->id, &others);
+  if (st == FN_OK && others == 0) {
+    *detail = "This is the last active admin.";
+    return FN_CONFLICT;
+  }
+  return st;
 }
 
 static const db_stmt email_within = {
@@ -247,7 +248,7 @@ fn_status members_db_email_within_callers_sites(db_conn *db, const char *caller_
   PGresult *res = db_exec(db, &email_within, 2, params, &st);
   if (res == NULL)
     return st;
-  *within = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+  *within = db_value_bool(res, 0, 0);
   PQclear(res);
   return FN_OK;
 }
@@ -259,15 +260,12 @@ static const db_stmt password_hash_of = {
 fn_status members_db_password_hash(db_conn *db, const char *member_id, char *hash, size_t hash_len) {
   fn_status st;
   const char *params[] = {member_id};
-  PGresult *res = db_exec(db, &password_hash_of, 1, params, &st);
+  PGresult *res = exec_row(db, &password_hash_of, 1, params, FN_UNAUTHENTICATED, &st);
   if (res == NULL)
     return st;
-  if (PQntuples(res) == 0)
-    st = FN_UNAUTHENTICATED;
-  else
-    snprintf(hash, hash_len, "%s", PQgetvalue(res, 0, 0));
+  db_value_copy(res, 0, 0, hash, hash_len);
   PQclear(res);
-  return st;
+  return FN_OK;
 }
 
 static const db_stmt set_password = {
@@ -338,15 +336,8 @@ static const db_stmt export_member = {
 fn_status members_db_export(db_conn *db, const char *member_id, char **json) {
   fn_status st;
   const char *params[] = {member_id};
-  PGresult *res = db_exec(db, &export_member, 1, params, &st);
-  if (res == NULL)
-    return st;
-  if (PQntuples(res) == 0)
-    st = FN_UNAUTHENTICATED;
-  else if ((*json = db_value_dup(res, 0, 0)) == NULL)
-    st = FN_INTERNAL;
-  PQclear(res);
-  return st;
+  PGresult *res = exec_row(db, &export_member, 1, params, FN_UNAUTHENTICATED, &st);
+  return res != NULL ? read_text(res, 0, json) : st;
 }
 
 /* One statement, so nothing personal survives a half-done erasure. (login_failures holds
@@ -366,13 +357,24 @@ fn_status members_db_erase(db_conn *db, const char *member_id, char **group_ids)
   const char *params[] = {member_id};
   *group_ids = NULL;
   PGresult *res = db_exec(db, &erase_member, 1, params, &st);
-  if (res == NULL)
-    return st;
-  st = atoi(PQgetvalue(res, 0, 0)) == 1 ? FN_OK : FN_NOT_FOUND;
-  if (st == FN_OK && (*group_ids = db_value_dup(res, 0, 1)) == NULL)
-    st = FN_INTERNAL;
-  PQclear(res);
-  return st;
+  if (res != NULL && db_value_long(res, 0, 0) != 1) {
+    PQclear(res);
+    return FN_NOT_FOUND;
+  }
+  return res != NULL ? read_text(res, 1, group_ids) : st;
+}
+
+member_changes members_changes_from_body(const json_t *body) {
+  member_changes c = {
+      .email = body_string(body, "email"),
+      .display_name = body_string(body, "display_name"),
+      .role = body_string(body, "role"),
+      .home_site_id = body_string(body, "home_site_id"),
+      .status = body_string(body, "status"),
+      .set_discipline = json_object_get(body, "discipline") != NULL,
+      .discipline = body_string(body, "discipline"),
+  };
+  return c;
 }
 
 int members_can_view(const member_caller *caller, const member_row *target) {
