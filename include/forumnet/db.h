@@ -68,6 +68,11 @@ int db_value_bool(const PGresult *res, int row, int col);
 void db_value_copy(const PGresult *res, int row, int col, char *out, size_t out_size);
 char *db_value_or_null(const PGresult *res, int row, int col, fn_status *st);
 
+/* Takes a statement's one-row answer of a representation: column 0 its JSON text (*json, a new copy the
+ * caller frees), column 1 its version. FN_NOT_FOUND when there is no row, FN_INTERNAL when out of memory.
+ * Clears res either way. */
+fn_status db_take_representation(PGresult *res, char **json, long *version);
+
 /* A transaction held open around a whole handler (the request layer's Idempotency-Key): until
  * db_hold_end, db_begin joins it and db_commit is deferred (FN_OK while the transaction is
  * healthy), so the handler's work and what the request layer adds commit together.

@@ -374,6 +374,16 @@ char *db_value_or_null(const PGresult *res, int row, int col, fn_status *st) {
   return v;
 }
 
+fn_status db_take_representation(PGresult *res, char **json, long *version) {
+  fn_status st = PQntuples(res) == 0 ? FN_NOT_FOUND : FN_OK;
+  if (st == FN_OK && (*json = db_value_dup(res, 0, 0)) == NULL)
+    st = FN_INTERNAL;
+  else if (st == FN_OK)
+    *version = db_value_long(res, 0, 1);
+  PQclear(res);
+  return st;
+}
+
 fn_status db_hold_begin(db_conn *c) {
   c->committed = 0;
   fn_status st = simple_command(c, "BEGIN");

@@ -31,17 +31,6 @@
 
 #define VISIBLE_SQL "consultation_visible(k.id, k.created_by, k.status, c.id, c.role, c.home_site_id)"
 
-/* (json, version) from the first row of res, which it clears; FN_NOT_FOUND when there is none. */
-static fn_status json_and_version(PGresult *res, char **json, long *version) {
-  fn_status st = PQntuples(res) == 0 ? FN_NOT_FOUND : FN_OK;
-  if (st == FN_OK && (*json = db_value_dup(res, 0, 0)) == NULL)
-    st = FN_INTERNAL;
-  else if (st == FN_OK)
-    *version = db_value_long(res, 0, 1);
-  PQclear(res);
-  return st;
-}
-
 static const db_stmt access_plain = {
     "consultations_access",
     CALLER_CTE " SELECT k.id IS NOT NULL, k.created_by, consultation_status(k.status, k.closes_at), k.version,"
@@ -94,7 +83,7 @@ fn_status consultations_db_get(db_conn *db, const char *id, const char *caller_i
   fn_status st;
   const char *params[] = {caller_id, id};
   PGresult *res = db_exec(db, &get_consultation, 2, params, &st);
-  return res == NULL ? st : json_and_version(res, json, version);
+  return res == NULL ? st : db_take_representation(res, json, version);
 }
 
 static const db_stmt list_consultations = {

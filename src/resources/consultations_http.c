@@ -21,11 +21,10 @@ static const char *const action_status_choices[] = {"planned", "in_progress", "d
 static const char *const consultation_read_only[] = {"id",         "owner_id",      "outcome", "version",
                                                      "created_at", "response_rate", "status",  NULL};
 
-/* PATCH bodies. A POST body is checked against the same list less its first entry (POST_FIELDS): a
- * consultation is created as a draft, so there status is one of the read-only names. FIELD_REQUIRED applies
- * to POST only. */
+/* POST and PATCH bodies (FIELD_REQUIRED applies to POST only). A consultation is created as a draft: in a
+ * POST the status entry is passed over (FIELD_UPDATE_ONLY) and status is one of the read-only names. */
 static const field_spec consultation_fields[] = {
-    {"status", FIELD_ENUM, 0, 0, 0, status_choices},
+    {"status", FIELD_ENUM, FIELD_UPDATE_ONLY, 0, 0, status_choices},
     {"title", FIELD_STRING, FIELD_REQUIRED, 1, 200, NULL},
     {"summary", FIELD_STRING, FIELD_REQUIRED, 1, 5000, NULL},
     {"questions", FIELD_ARRAY, FIELD_REQUIRED, 1, 50, NULL},
@@ -35,7 +34,6 @@ static const field_spec consultation_fields[] = {
     FIELDS_READ_ONLY(consultation_read_only),
     {NULL, 0, 0, 0, 0, NULL},
 };
-#define POST_FIELDS (consultation_fields + 1)
 
 static const field_spec question_fields[] = {
     {"id", FIELD_STRING, FIELD_REQUIRED, 1, 40, NULL},
@@ -112,7 +110,7 @@ static void check_target(const json_t *target, json_t **errors) {
 static fn_status validate_body(fn_req *req, body_mode mode) {
   json_t *errors = NULL;
   long long opens, closes;
-  if (body_validate_as(req->body, mode == BODY_CREATE ? POST_FIELDS : consultation_fields, mode, &errors) != FN_OK)
+  if (body_validate_as(req->body, consultation_fields, mode, &errors) != FN_OK)
     return req_invalid(req, errors);
   check_questions(json_object_get(req->body, "questions"), &errors);
   check_target(json_object_get(req->body, "target"), &errors);

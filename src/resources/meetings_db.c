@@ -20,17 +20,6 @@
   "ARRAY(SELECT t FROM (SELECT lower(btrim(x, E' \\t\\r\\n')) AS t, min(n) AS first"                                   \
   "  FROM json_array_elements_text(" param "::json) WITH ORDINALITY AS e(x, n) GROUP BY 1) d ORDER BY first)"
 
-/* (json, version) from the first row of res, which it clears; FN_NOT_FOUND when there is none. */
-static fn_status json_and_version(PGresult *res, char **json, long *version) {
-  fn_status st = PQntuples(res) == 0 ? FN_NOT_FOUND : FN_OK;
-  if (st == FN_OK && (*json = db_value_dup(res, 0, 0)) == NULL)
-    st = FN_INTERNAL;
-  else if (st == FN_OK)
-    *version = db_value_long(res, 0, 1);
-  PQclear(res);
-  return st;
-}
-
 /* Served by meetings_group_starts (group_id, starts_at, id). */
 static const db_stmt list_meetings = {"meetings_list", "SELECT " MEETING_JSON_SQL ", cursor_key(mt.starts_at, mt.id)"
                                                        " FROM meetings mt"
@@ -52,7 +41,7 @@ fn_status meetings_db_get(db_conn *db, const char *group_id, const char *meeting
   fn_status st;
   const char *params[] = {group_id, meeting_id};
   PGresult *res = db_exec(db, &get_meeting, 2, params, &st);
-  return res == NULL ? st : json_and_version(res, json, version);
+  return res == NULL ? st : db_take_representation(res, json, version);
 }
 
 static const db_stmt insert_meeting = {
@@ -89,7 +78,7 @@ fn_status meetings_db_insert(db_conn *db, const char *group_id, const json_t *bo
   if (res == NULL)
     return st;
   db_value_copy(res, 0, 2, id_out, UUID_TEXT_SIZE);
-  return json_and_version(res, json, version);
+  return db_take_representation(res, json, version);
 }
 
 /* The stored times in microseconds, so that a PATCH changing one of them can check the span in C. */
@@ -140,7 +129,7 @@ fn_status meetings_db_update(db_conn *db, const char *meeting_id, const json_t *
   }
   PGresult *res = db_exec(db, &update_meeting, 1 + 2 * MEETING_FIELDS, params, &st);
   free(themes);
-  return res == NULL ? st : json_and_version(res, json, version);
+  return res == NULL ? st : db_take_representation(res, json, version);
 }
 
 /* Served by the group_memberships primary key (group_id, member_id). */
@@ -191,7 +180,7 @@ fn_status meetings_db_replace_attendance(db_conn *db, const char *meeting_id, co
       (st = db_exec_command(db, &insert_attendance, 2, params)) != FN_OK)
     return st;
   PGresult *res = db_exec(db, &bump_meeting, 1, params, &st);
-  return res == NULL ? st : json_and_version(res, json, version);
+  return res == NULL ? st : db_take_representation(res, json, version);
 }
 
 fn_status meetings_can_read(const group_access *a, const char **detail) {

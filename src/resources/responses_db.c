@@ -7,17 +7,6 @@
   " 'answers', r.answers, 'status', r.status, 'submitted_at', rfc3339(r.submitted_at),"                                \
   " 'updated_at', rfc3339(r.updated_at), 'version', r.version)"
 
-/* (json, version) from the first row of res, which it clears; FN_NOT_FOUND when there is none. */
-static fn_status json_and_version(PGresult *res, char **json, long *version) {
-  fn_status st = PQntuples(res) == 0 ? FN_NOT_FOUND : FN_OK;
-  if (st == FN_OK && (*json = db_value_dup(res, 0, 0)) == NULL)
-    st = FN_INTERNAL;
-  else if (st == FN_OK)
-    *version = db_value_long(res, 0, 1);
-  PQclear(res);
-  return st;
-}
-
 static const db_stmt target = {
     "responses_target",
     "SELECT $2::uuid IN (SELECT consultation_targeted_groups($1)), coalesce(gm.state, ''), coalesce(gm.role, ''),"
@@ -66,7 +55,7 @@ fn_status responses_db_get(db_conn *db, const char *consultation_id, const char 
   fn_status st;
   const char *params[] = {consultation_id, group_id};
   PGresult *res = db_exec(db, &get_response, 2, params, &st);
-  return res == NULL ? st : json_and_version(res, json, version);
+  return res == NULL ? st : db_take_representation(res, json, version);
 }
 
 /* Who reads a response ($2 the caller, $3 whether they read submitted ones): owners and
@@ -87,7 +76,7 @@ fn_status responses_db_get_readable(db_conn *db, const char *consultation_id, co
   fn_status st;
   const char *params[] = {consultation_id, caller_id, read_submitted ? "true" : "false", group_id};
   PGresult *res = db_exec(db, &get_readable, 4, params, &st);
-  return res == NULL ? st : json_and_version(res, json, version);
+  return res == NULL ? st : db_take_representation(res, json, version);
 }
 
 static const db_stmt list_responses = {
