@@ -84,6 +84,9 @@ struct fn_req {
   char problem_detail[512]; /* "" for the status's standard detail */
   json_t *problem_errors;   /* FN_INVALID's "errors" array, or NULL */
   json_t *problem_extra;    /* more members of the problem object, or NULL */
+  int problem_header_count; /* headers for the problem reply (req_problem_header) */
+  const char *problem_header_names[2];
+  char problem_header_values[2][96];
 };
 
 /* Request accessors (all borrowed; NULL when absent). */
@@ -136,6 +139,9 @@ fn_status req_commit_reply(fn_req *req, int http_status, char *json, long versio
 fn_status req_problem(fn_req *req, fn_status st, const char *detail);
 /* req_problem with more members of the problem object (steals extra, an object). */
 fn_status req_problem_with(fn_req *req, fn_status st, const char *detail, json_t *extra);
+/* A header for the problem reply of the failure being returned (set after the request layer's own, so
+ * it can replace one: WWW-Authenticate: Basic for an HTTP Basic client). At most two; name is static. */
+void req_problem_header(fn_req *req, const char *name, const char *value);
 /* FN_INVALID with the field errors (steals errors; added to any attached before). */
 fn_status req_invalid(fn_req *req, json_t *errors);
 /* FN_INVALID naming one field: `return req_invalid_field(req, "timezone", "is not a known ...");`. */

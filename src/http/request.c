@@ -265,6 +265,14 @@ fn_status req_problem_with(fn_req *req, fn_status st, const char *detail, json_t
   return req_problem(req, st, detail);
 }
 
+void req_problem_header(fn_req *req, const char *name, const char *value) {
+  if (req->problem_header_count >= 2)
+    return;
+  int i = req->problem_header_count++;
+  req->problem_header_names[i] = name;
+  snprintf(req->problem_header_values[i], sizeof req->problem_header_values[i], "%s", value);
+}
+
 fn_status req_invalid(fn_req *req, json_t *errors) {
   if (req->problem_errors == NULL) {
     req->problem_errors = errors;
@@ -290,17 +298,19 @@ void req_reply_failure(fn_req *req, fn_status st) {
   u_map_remove_from_key(req->res->map_header, "ETag");
   u_map_remove_from_key(req->res->map_header, "Location");
   json_t *extra = req->problem_extra;
+  const char *detail = req->problem_detail[0] ? req->problem_detail : NULL;
   req->problem_extra = NULL;
   if (st == FN_INVALID && req->problem_errors != NULL) {
     if (extra == NULL)
       extra = json_object();
     json_object_set_new(extra, "errors", req->problem_errors);
     req->problem_errors = NULL;
-    reply_problem_with(
-        req, st, req->problem_detail[0] ? req->problem_detail : "The request has invalid fields; see errors.", extra);
-    return;
+    if (detail == NULL)
+      detail = "The request has invalid fields; see errors.";
   }
-  reply_problem_with(req, st, req->problem_detail[0] ? req->problem_detail : NULL, extra);
+  reply_problem_with(req, st, detail, extra);
+  for (int i = 0; i < req->problem_header_count; i++)
+    reply_header(req, req->problem_header_names[i], req->problem_header_values[i]);
 }
 
 fn_status req_path_id(fn_req *req, const char *name, const char *not_found, const char **id) {

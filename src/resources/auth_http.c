@@ -108,7 +108,7 @@ static fn_status claim_attempt(fn_req *req, db_conn *db, const char *key_bucket,
   if (retry_after > 0) {
     char seconds[24];
     snprintf(seconds, sizeof seconds, "%ld", retry_after);
-    reply_header(req, "Retry-After", seconds); /* kept on the problem the request layer replies */
+    req_problem_header(req, "Retry-After", seconds);
     return req_problem(req, FN_RATE_LIMITED, limited_detail);
   }
   return FN_OK;
@@ -194,13 +194,10 @@ static fn_status oauth_error(fn_req *req, fn_status st, const char *error, const
   return req_problem_with(req, st, detail, json_pack("{s:s}", "error", error));
 }
 
-/* RFC 6749 5.2: a 401 challenges with the scheme the client used. The request layer answers every
- * 401 with a Bearer challenge, so for a client that authenticated by HTTP Basic this replies the
- * failure st (through the request layer's own req_reply_failure) and then challenges with Basic. */
-static fn_status reply_basic_challenge(fn_req *req, fn_status st) {
-  req_reply_failure(req, st);
-  reply_header(req, "WWW-Authenticate", "Basic realm=\"forumnet\"");
-  return FN_OK;
+/* RFC 6749 5.2: a 401 challenges with the scheme the client used (the request layer's is Bearer). */
+static fn_status basic_challenge(fn_req *req, fn_status st) {
+  req_problem_header(req, "WWW-Authenticate", "Basic realm=\"forumnet\"");
+  return st;
 }
 
 static const field_spec token_fields[] = {
@@ -266,7 +263,7 @@ static fn_status auth_http_token(fn_req *req) {
   if (!client.found || client.revoked || sodium_memcmp(client.secret_digest, digest, sizeof digest - 1) != 0) {
     /* the attempt was counted when claimed */
     st = oauth_error(req, FN_UNAUTHENTICATED, "invalid_client", "Unknown client, wrong secret, or revoked client.");
-    return basic ? reply_basic_challenge(req, st) : st;
+    return basic ? basic_challenge(req, st) : st;
   }
   if ((st = auth_db_attempt_succeeded(db, client_bucket, address_bucket)) != FN_OK ||
       (st = issue_access_token(cfg, client.id, TOKEN_TYPE_PARTNER, "", PARTNER_SCOPE, &access)) != FN_OK)

@@ -22,29 +22,19 @@
 
 static const char *const role_choices[] = {"admin", "manager", "facilitator", "practitioner", NULL};
 static const char *const settable_status_choices[] = {"active", "suspended", NULL};
-static const char *const member_read_only[] = {"id", "version", "created_at", "must_change_password", NULL};
-static const char *const member_create_read_only[] = {"status", NULL};
+/* status is set by PATCH only (in a POST the update-only entry is passed over and the name is read-only). */
+static const char *const member_read_only[] = {"id", "version", "created_at", "must_change_password", "status", NULL};
 
-/* POST and PATCH differ beyond what one list says: a new member may have no home site (admins and
- * managers), but a home site cannot be removed; status is set by PATCH only. */
-static const field_spec member_create_fields[] = {
+/* POST and PATCH bodies (FIELD_REQUIRED applies to POST only). A new member may have no home site (admins
+ * and managers), but a home site cannot be removed: the update-only entry is not nullable. */
+static const field_spec member_fields[] = {
     {"email", FIELD_EMAIL, FIELD_REQUIRED, 0, 0, NULL},
     {"display_name", FIELD_STRING, FIELD_REQUIRED, 1, 100, NULL},
     {"role", FIELD_ENUM, FIELD_REQUIRED, 0, 0, role_choices},
+    {"home_site_id", FIELD_UUID, FIELD_UPDATE_ONLY, 0, 0, NULL},
     {"home_site_id", FIELD_UUID, FIELD_NULLABLE, 0, 0, NULL},
     {"discipline", FIELD_STRING, FIELD_NULLABLE, 1, 100, NULL},
-    FIELDS_READ_ONLY(member_create_read_only),
-    FIELDS_READ_ONLY(member_read_only),
-    {NULL, 0, 0, 0, 0, NULL},
-};
-
-static const field_spec member_update_fields[] = {
-    {"email", FIELD_EMAIL, 0, 0, 0, NULL},
-    {"display_name", FIELD_STRING, 0, 1, 100, NULL},
-    {"role", FIELD_ENUM, 0, 0, 0, role_choices},
-    {"home_site_id", FIELD_UUID, 0, 0, 0, NULL},
-    {"discipline", FIELD_STRING, FIELD_NULLABLE, 1, 100, NULL},
-    {"status", FIELD_ENUM, 0, 0, 0, settable_status_choices},
+    {"status", FIELD_ENUM, FIELD_UPDATE_ONLY, 0, 0, settable_status_choices},
     FIELDS_READ_ONLY(member_read_only),
     {NULL, 0, 0, 0, 0, NULL},
 };
@@ -150,7 +140,7 @@ static fn_status members_http_create(fn_req *req) {
   long version = 0;
   db_conn *db;
   fn_status st;
-  if ((st = req_validate_body(req, member_create_fields, BODY_CREATE)) != FN_OK)
+  if ((st = req_validate_body(req, member_fields, BODY_CREATE)) != FN_OK)
     return st;
   site_id = body_string(req->body, "home_site_id");
   member_role role = role_from_string(body_string(req->body, "role"));
@@ -251,7 +241,7 @@ static fn_status members_http_update(fn_req *req) {
   db_conn *db;
   fn_status st;
   if ((st = req_path_id(req, "member_id", NO_SUCH_MEMBER, &id)) != FN_OK ||
-      (st = req_validate_body(req, member_update_fields, BODY_UPDATE)) != FN_OK || (st = req_db(req, &db)) != FN_OK)
+      (st = req_validate_body(req, member_fields, BODY_UPDATE)) != FN_OK || (st = req_db(req, &db)) != FN_OK)
     return st;
   c = members_changes_from_body(req->body);
   if ((st = check_update(req, db, id, &c, &caller, &target)) != FN_OK)
