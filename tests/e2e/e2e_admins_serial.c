@@ -41,22 +41,18 @@ static void restore_admins(void) {
 
 static int group_setup(void **state) {
   (void)state;
-  harness_server_start(NULL);
-  harness_new_admin(&g_admin);
+  harness_suite_start(NULL, &g_admin);
   g_suspended = calloc(1, 1);
   return 0;
 }
 
 static int group_teardown(void **state) {
-  (void)state;
   restore_admins();
   free(g_suspended);
   g_suspended = NULL;
   if (g_psql > 0)
     harness_psql_wait(g_psql, 10000);
-  while (harness_server_depth() > 0)
-    harness_server_stop();
-  return 0;
+  return harness_suite_teardown(state);
 }
 
 /* Suspends every active admin but a and b, remembering whom. */

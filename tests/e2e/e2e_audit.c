@@ -32,8 +32,7 @@ static harness_partner g_partner;
 
 static int group_setup(void **state) {
   (void)state;
-  harness_server_start(NULL);
-  harness_new_admin(&g_admin);
+  harness_suite_start(NULL, &g_admin);
   harness_new_site_id(g_admin.token, g_site);
   harness_new_manager_quick(g_admin.token, g_site, &g_mgr);
   harness_new_member_quick(g_admin.token, "facilitator", g_site, &g_fac);
@@ -63,10 +62,8 @@ static void drop_all_triggers(void) {
 }
 
 static int group_teardown(void **state) {
-  (void)state;
   drop_all_triggers();
-  harness_server_stop();
-  return 0;
+  return harness_suite_teardown(state);
 }
 
 static int test_teardown(void **state) {
@@ -134,31 +131,6 @@ static http_response *with_rid(const char *method, const char *path, const char 
   if (body)
     return http_json_with_headers(method, path, token, body, headers);
   return http_request(method, path, token, NULL, NULL, headers);
-}
-
-static json_t *get_ok(const char *path, const char *token) {
-  http_response *r = http_get(path, token);
-  assert_status(r, 200);
-  json_t *j = json_incref(r->json);
-  http_response_free(r);
-  return j;
-}
-
-static char *snapshot(const char *path, const char *token) {
-  json_t *j = get_ok(path, token);
-  char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
-  json_decref(j);
-  return s;
-}
-
-#define expect_unchanged(before, path, token) expect_unchanged_at((before), (path), (token), __FILE__, __LINE__)
-static void expect_unchanged_at(char *before, const char *path, const char *token, const char *file, int line) {
-  char *after = snapshot(path, token);
-  if (strcmp(before, after) != 0)
-    harness_fail_at(file, line, "GET %s changed although the change failed:\n  before %s\n  after  %s", path, before,
-                    after);
-  free(before);
-  free(after);
 }
 
 /* ---------------------------------------------------------------- reading the log */
@@ -464,7 +436,7 @@ static void test_site_changes_commit_with_their_row(void **state) {
   snprintf(path, sizeof path, "/v1/sites/%s", site);
   snprintf(managers, sizeof managers, "%s/managers", path);
   const char *trigger = force_audit_failure(hpath("NEW.resource_id = '%s'", site));
-  char *before = snapshot(path, g_admin.token), *mbefore = snapshot(managers, g_admin.token);
+  char *before = harness_snapshot(path, g_admin.token), *mbefore = harness_snapshot(managers, g_admin.token);
   json_t *rows = audit_rows(hpath("resource_id=%s", site));
   size_t rows_before = json_array_size(rows);
   json_decref(rows);
@@ -474,8 +446,8 @@ static void test_site_changes_commit_with_their_row(void **state) {
   expect_failed_cleanly(with_rid("PUT", hpath("%s/%s", managers, g_mgr.id), g_admin.token, NULL, new_request_id(rid)),
                         rid);
   expect_failed_cleanly(with_rid("DELETE", path, g_admin.token, NULL, new_request_id(rid)), rid);
-  expect_unchanged(before, path, g_admin.token);
-  expect_unchanged(mbefore, managers, g_admin.token);
+  harness_expect_unchanged(before, path, g_admin.token);
+  harness_expect_unchanged(mbefore, managers, g_admin.token);
   rows = audit_rows(hpath("resource_id=%s", site));
   assert_int_equal(json_array_size(rows), rows_before);
   json_decref(rows);
@@ -524,8 +496,8 @@ static void test_membership_and_terms_commit_with_their_rows(void **state) {
   char list[160], terms[160];
   snprintf(list, sizeof list, "/v1/groups/%s/members", group);
   snprintf(terms, sizeof terms, "/v1/groups/%s/terms", group);
-  char *lbefore = snapshot(list, conv.token), *tbefore = snapshot(terms, conv.token);
-  char *gbefore = snapshot(hpath("/v1/groups/%s", group), conv.token);
+  char *lbefore = harness_snapshot(list, conv.token), *tbefore = harness_snapshot(terms, conv.token);
+  char *gbefore = harness_snapshot(hpath("/v1/groups/%s", group), conv.token);
 
   const char *trigger = force_audit_failure(hpath("NEW.resource_id = '%s'", group));
   expect_failed_cleanly(
@@ -536,9 +508,9 @@ static void test_membership_and_terms_commit_with_their_rows(void **state) {
   expect_failed_cleanly(with_rid("PATCH", hpath("/v1/groups/%s", group), conv.token,
                                  json_pack("{s:s}", "purpose", "Never stored"), new_request_id(rid)),
                         rid);
-  expect_unchanged(lbefore, list, conv.token);
-  expect_unchanged(tbefore, terms, conv.token);
-  expect_unchanged(gbefore, hpath("/v1/groups/%s", group), conv.token);
+  harness_expect_unchanged(lbefore, list, conv.token);
+  harness_expect_unchanged(tbefore, terms, conv.token);
+  harness_expect_unchanged(gbefore, hpath("/v1/groups/%s", group), conv.token);
   http_response *r = http_get(hpath("%s/%s", list, inv.id), conv.token);
   assert_problem(r, 404);
   http_response_free(r);
@@ -553,7 +525,7 @@ static void test_account_changes_commit_with_their_rows(void **state) {
   harness_new_member(g_admin.token, "practitioner", g_site, &m); /* real login: erasure ends sessions */
   char path[128], rid[HARNESS_NAME_MAX];
   snprintf(path, sizeof path, "/v1/members/%s", m.id);
-  char *before = snapshot(path, g_admin.token);
+  char *before = harness_snapshot(path, g_admin.token);
   const char *trigger = force_audit_failure(hpath("NEW.resource_id = '%s'", m.id));
   expect_failed_cleanly(
       with_rid("PATCH", path, g_admin.token, json_pack("{s:s}", "role", "facilitator"), new_request_id(rid)), rid);
@@ -561,7 +533,7 @@ static void test_account_changes_commit_with_their_rows(void **state) {
       with_rid("PATCH", path, g_admin.token, json_pack("{s:s}", "status", "suspended"), new_request_id(rid)), rid);
   expect_failed_cleanly(with_rid("DELETE", path, g_admin.token, NULL, new_request_id(rid)), rid);
   expect_failed_cleanly(with_rid("DELETE", "/v1/me", m.token, NULL, new_request_id(rid)), rid);
-  expect_unchanged(before, path, g_admin.token);
+  harness_expect_unchanged(before, path, g_admin.token);
   /* not erased: the account still works, its session too */
   http_response *r = http_get("/v1/me", m.token);
   assert_status(r, 200);
@@ -584,11 +556,11 @@ static void test_consultation_and_partner_changes_commit_with_their_rows(void **
   json_decref(harness_new_consultation(g_mgr.token, harness_consultation_body(g_site, NULL, -60, WEEK), c));
   char path[128];
   snprintf(path, sizeof path, "/v1/consultations/%s", c);
-  char *before = snapshot(path, g_mgr.token);
+  char *before = harness_snapshot(path, g_mgr.token);
   const char *trigger = force_audit_failure(hpath("NEW.resource_id = '%s'", c));
   expect_failed_cleanly(with_rid("PATCH", path, g_mgr.token, json_pack("{s:s}", "status", "open"), new_request_id(rid)),
                         rid);
-  expect_unchanged(before, path, g_mgr.token);
+  harness_expect_unchanged(before, path, g_mgr.token);
   drop_trigger(trigger);
   harness_consultation_set_status(c, g_mgr.token, "open");
 

@@ -21,22 +21,8 @@ static char g_site[HARNESS_ID_MAX];
 static int group_setup(void **state) {
   (void)state;
   static const char *const env[] = {"FORUMNET_LOGIN_MAX_FAILURES=5", NULL};
-  harness_server_start(env);
-  harness_new_admin(&g_admin);
+  harness_suite_start(env, &g_admin);
   harness_new_site_id(g_admin.token, g_site);
-  return 0;
-}
-
-static int group_teardown(void **state) {
-  (void)state;
-  harness_server_stop();
-  return 0;
-}
-
-/* Every test starts from the default source address. */
-static int test_setup(void **state) {
-  (void)state;
-  harness_set_source_address(NULL);
   return 0;
 }
 
@@ -47,14 +33,6 @@ static int test_teardown_nested(void **state) {
   while (harness_server_depth() > 1)
     harness_server_stop();
   return 0;
-}
-
-static http_response *login(const char *email, const char *password) {
-  return http_json("POST", "/v1/auth/login", NULL, json_pack("{s:s, s:s}", "email", email, "password", password));
-}
-
-static http_response *refresh(const char *refresh_token) {
-  return http_json("POST", "/v1/auth/refresh", NULL, json_pack("{s:s}", "refresh_token", refresh_token));
 }
 
 static http_response *logout(const char *refresh_token) {
@@ -90,7 +68,7 @@ static void test_login_success_shape(void **state) {
   (void)state;
   char email[HARNESS_EMAIL_MAX], password[HARNESS_PASSWORD_MAX];
   harness_create_admin(email, password);
-  http_response *r = login(email, password);
+  http_response *r = harness_login_request(email, password);
   assert_status(r, 200);
   const char *id = hjson_str(r->json, "member.id");
   assert_true(harness_is_uuid(id));
@@ -138,7 +116,7 @@ static void test_login_email_is_case_insensitive(void **state) {
   for (char *p = upper; *p; p++)
     if (*p >= 'a' && *p <= 'z')
       *p = (char)(*p - 'a' + 'A');
-  http_response *r = login(upper, password);
+  http_response *r = harness_login_request(upper, password);
   assert_status(r, 200);
   http_response_free(r);
 }
@@ -150,8 +128,8 @@ static void test_login_failures_are_indistinguishable(void **state) {
   harness_create_admin(email, password);
   harness_unique_email("nobody", unknown);
 
-  http_response *wrong = login(email, "definitely-not-the-password");
-  http_response *nobody = login(unknown, "definitely-not-the-password");
+  http_response *wrong = harness_login_request(email, "definitely-not-the-password");
+  http_response *nobody = harness_login_request(unknown, "definitely-not-the-password");
   assert_problem_type(wrong, 401, "unauthenticated");
   assert_problem_type(nobody, 401, "unauthenticated");
   assert_json_str(wrong->json, "detail", "Invalid email or password.");
@@ -204,7 +182,7 @@ static void test_refresh_rotates_and_reuse_revokes_the_chain(void **state) {
   harness_account m;
   harness_new_member(g_admin.token, "practitioner", g_site, &m);
 
-  http_response *r = refresh(m.refresh);
+  http_response *r = harness_refresh_request(m.refresh);
   expect_token_pair(r, m.id);
   char access2[HARNESS_TOKEN_MAX], refresh2[HARNESS_TOKEN_MAX];
   snprintf(access2, sizeof access2, "%s", hjson_str(r->json, "access_token"));
@@ -219,28 +197,28 @@ static void test_refresh_rotates_and_reuse_revokes_the_chain(void **state) {
   http_response_free(r);
 
   /* Reusing the spent token fails... */
-  r = refresh(m.refresh);
+  r = harness_refresh_request(m.refresh);
   assert_problem_type(r, 401, "unauthenticated");
   http_response_free(r);
   /* ...and revoked the chain: the newest token is dead too. */
-  r = refresh(refresh2);
+  r = harness_refresh_request(refresh2);
   assert_problem_type(r, 401, "unauthenticated");
   http_response_free(r);
 
   /* A fresh login starts a new, working chain. */
   harness_relogin(&m);
-  r = refresh(m.refresh);
+  r = harness_refresh_request(m.refresh);
   assert_status(r, 200);
   http_response_free(r);
 }
 
 static void test_refresh_rejects_garbage(void **state) {
   (void)state;
-  http_response *r = refresh("not-a-refresh-token");
+  http_response *r = harness_refresh_request("not-a-refresh-token");
   assert_problem_type(r, 401, "unauthenticated");
   http_response_free(r);
   /* An access token is not a refresh token. */
-  r = refresh(g_admin.token);
+  r = harness_refresh_request(g_admin.token);
   assert_problem_type(r, 401, "unauthenticated");
   http_response_free(r);
   r = http_json("POST", "/v1/auth/refresh", NULL, json_object());
@@ -259,7 +237,7 @@ static void test_logout_revokes(void **state) {
   harness_new_member(g_admin.token, "practitioner", g_site, &m);
 
   /* Rotate once, then log out with the newest token: the chain is gone. */
-  http_response *r = refresh(m.refresh);
+  http_response *r = harness_refresh_request(m.refresh);
   assert_status(r, 200);
   char refresh2[HARNESS_TOKEN_MAX];
   snprintf(refresh2, sizeof refresh2, "%s", hjson_str(r->json, "refresh_token"));
@@ -269,7 +247,7 @@ static void test_logout_revokes(void **state) {
   assert_status(r, 204);
   assert_int_equal(r->body_len, 0);
   http_response_free(r);
-  r = refresh(refresh2);
+  r = harness_refresh_request(refresh2);
   assert_problem_type(r, 401, "unauthenticated");
   http_response_free(r);
 
@@ -288,7 +266,7 @@ static void test_logout_revokes(void **state) {
   r = logout(ra);
   assert_status(r, 204);
   http_response_free(r);
-  r = refresh(rb);
+  r = harness_refresh_request(rb);
   assert_status(r, 200);
   http_response_free(r);
 }
@@ -301,13 +279,13 @@ static void test_brute_force_locks_the_email(void **state) {
   char email[HARNESS_EMAIL_MAX], password[HARNESS_PASSWORD_MAX];
   harness_create_admin(email, password);
   for (int i = 0; i < 5; i++) {
-    http_response *r = login(email, "wrong-password-123");
+    http_response *r = harness_login_request(email, "wrong-password-123");
     if (r->status != 401)
       harness_fail("wrong password attempt %d should be 401, got %ld", i + 1, r->status);
     http_response_free(r);
   }
   /* Even the right password is refused now. */
-  http_response *r = login(email, password);
+  http_response *r = harness_login_request(email, password);
   assert_problem_type(r, 429, "rate-limited");
   const char *ra = http_header(r, "Retry-After");
   if (!ra || atol(ra) < 1 || atol(ra) > 900)
@@ -318,20 +296,20 @@ static void test_brute_force_locks_the_email(void **state) {
   char upper[HARNESS_EMAIL_MAX];
   snprintf(upper, sizeof upper, "%s", email);
   upper[0] = (char)(upper[0] - 'a' + 'A');
-  r = login(upper, password);
+  r = harness_login_request(upper, password);
   assert_problem_type(r, 429, "rate-limited");
   http_response_free(r);
 
   /* From another address too: it is the email that is locked. */
   harness_use_unique_source_address();
-  r = login(email, password);
+  r = harness_login_request(email, password);
   assert_problem_type(r, 429, "rate-limited");
   http_response_free(r);
 
   /* Other accounts are unaffected. */
   char email2[HARNESS_EMAIL_MAX], password2[HARNESS_PASSWORD_MAX];
   harness_create_admin(email2, password2);
-  r = login(email2, password2);
+  r = harness_login_request(email2, password2);
   assert_status(r, 200);
   http_response_free(r);
 }
@@ -343,11 +321,11 @@ static void test_successful_login_clears_the_counter(void **state) {
   harness_create_admin(email, password);
   for (int round = 0; round < 2; round++) {
     for (int i = 0; i < 4; i++) {
-      http_response *r = login(email, "wrong-password-123");
+      http_response *r = harness_login_request(email, "wrong-password-123");
       assert_status(r, 401);
       http_response_free(r);
     }
-    http_response *r = login(email, password);
+    http_response *r = harness_login_request(email, password);
     if (r->status != 200)
       harness_fail("round %d: 4 failures then the right password should log in (the counter resets on success)",
                    round + 1);
@@ -369,14 +347,14 @@ static void test_per_address_limit(void **state) {
   for (int i = 0; i < 3; i++) {
     char unknown[HARNESS_EMAIL_MAX];
     harness_unique_email("nobody", unknown);
-    http_response *r = login(unknown, "wrong-password-123");
+    http_response *r = harness_login_request(unknown, "wrong-password-123");
     if (r->status != 401)
       harness_fail("failure %d from %s should be 401, got %ld", i + 1, addr, r->status);
     http_response_free(r);
   }
   char unknown[HARNESS_EMAIL_MAX];
   harness_unique_email("nobody", unknown);
-  http_response *r = login(unknown, "wrong-password-123");
+  http_response *r = harness_login_request(unknown, "wrong-password-123");
   assert_problem_type(r, 429, "rate-limited");
   assert_non_null(http_header(r, "Retry-After"));
   assert_true(atol(http_header(r, "Retry-After")) >= 1);
@@ -384,7 +362,7 @@ static void test_per_address_limit(void **state) {
 
   /* Another client address is not limited. */
   harness_use_unique_source_address();
-  r = login(email, password);
+  r = harness_login_request(email, password);
   assert_status(r, 200);
   http_response_free(r);
 
@@ -729,7 +707,7 @@ static void test_password_change(void **state) {
   http_response_free(r);
 
   /* None of the failed attempts changed the password. */
-  r = login(a.email, a.password);
+  r = harness_login_request(a.email, a.password);
   assert_status(r, 200);
   http_response_free(r);
 
@@ -744,15 +722,15 @@ static void test_password_change(void **state) {
     harness_fail("the answer to a password change contains password material");
   http_response_free(r);
 
-  r = login(a.email, a.password);
+  r = harness_login_request(a.email, a.password);
   assert_problem_type(r, 401, "unauthenticated");
   http_response_free(r);
-  r = login(a.email, new_password);
+  r = harness_login_request(a.email, new_password);
   assert_status(r, 200);
   http_response_free(r);
 
   /* The change revoked the refresh tokens issued before it. */
-  r = refresh(old_refresh);
+  r = harness_refresh_request(old_refresh);
   assert_problem_type(r, 401, "unauthenticated");
   http_response_free(r);
 }
@@ -781,7 +759,7 @@ static void test_new_member_must_change_password(void **state) {
   http_response_free(r);
 
   /* The one-time password is spent. */
-  r = login(m.email, m.password);
+  r = harness_login_request(m.email, m.password);
   assert_status(r, 401);
   http_response_free(r);
 }
@@ -863,10 +841,10 @@ static void test_suspended_member_is_locked_out(void **state) {
   r = http_get("/v1/me", m.token);
   expect_unauthenticated(r);
   http_response_free(r);
-  r = refresh(m.refresh);
+  r = harness_refresh_request(m.refresh);
   assert_problem_type(r, 401, "unauthenticated");
   http_response_free(r);
-  r = login(m.email, m.password);
+  r = harness_login_request(m.email, m.password);
   assert_problem_type(r, 401, "unauthenticated");
   assert_json_str(r->json, "detail", "Invalid email or password.");
   http_response_free(r);
@@ -875,33 +853,33 @@ static void test_suspended_member_is_locked_out(void **state) {
   r = http_json("PATCH", hpath("/v1/members/%s", m.id), g_admin.token, json_pack("{s:s}", "status", "active"));
   assert_status(r, 200);
   http_response_free(r);
-  r = login(m.email, m.password);
+  r = harness_login_request(m.email, m.password);
   assert_status(r, 200);
   http_response_free(r);
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup(test_login_success_shape, test_setup),
-      cmocka_unit_test_setup(test_login_email_is_case_insensitive, test_setup),
-      cmocka_unit_test_setup(test_login_failures_are_indistinguishable, test_setup),
-      cmocka_unit_test_setup(test_login_body_is_validated, test_setup),
-      cmocka_unit_test_setup(test_refresh_rotates_and_reuse_revokes_the_chain, test_setup),
-      cmocka_unit_test_setup(test_refresh_rejects_garbage, test_setup),
-      cmocka_unit_test_setup(test_logout_revokes, test_setup),
-      cmocka_unit_test_setup(test_brute_force_locks_the_email, test_setup),
-      cmocka_unit_test_setup(test_successful_login_clears_the_counter, test_setup),
-      cmocka_unit_test_setup_teardown(test_per_address_limit, test_setup, test_teardown_nested),
-      cmocka_unit_test_setup(test_missing_or_malformed_authorization, test_setup),
-      cmocka_unit_test_setup(test_forged_control_token_is_accepted, test_setup),
-      cmocka_unit_test_setup(test_forged_tokens_are_rejected, test_setup),
-      cmocka_unit_test_setup(test_get_me, test_setup),
-      cmocka_unit_test_setup(test_patch_me_profile_fields, test_setup),
-      cmocka_unit_test_setup(test_patch_me_rejects_fields_a_member_may_not_set, test_setup),
-      cmocka_unit_test_setup(test_password_change, test_setup),
-      cmocka_unit_test_setup(test_new_member_must_change_password, test_setup),
-      cmocka_unit_test_setup(test_me_conditional_requests, test_setup),
-      cmocka_unit_test_setup(test_suspended_member_is_locked_out, test_setup),
+      cmocka_unit_test_setup(test_login_success_shape, harness_reset_source_address),
+      cmocka_unit_test_setup(test_login_email_is_case_insensitive, harness_reset_source_address),
+      cmocka_unit_test_setup(test_login_failures_are_indistinguishable, harness_reset_source_address),
+      cmocka_unit_test_setup(test_login_body_is_validated, harness_reset_source_address),
+      cmocka_unit_test_setup(test_refresh_rotates_and_reuse_revokes_the_chain, harness_reset_source_address),
+      cmocka_unit_test_setup(test_refresh_rejects_garbage, harness_reset_source_address),
+      cmocka_unit_test_setup(test_logout_revokes, harness_reset_source_address),
+      cmocka_unit_test_setup(test_brute_force_locks_the_email, harness_reset_source_address),
+      cmocka_unit_test_setup(test_successful_login_clears_the_counter, harness_reset_source_address),
+      cmocka_unit_test_setup_teardown(test_per_address_limit, harness_reset_source_address, test_teardown_nested),
+      cmocka_unit_test_setup(test_missing_or_malformed_authorization, harness_reset_source_address),
+      cmocka_unit_test_setup(test_forged_control_token_is_accepted, harness_reset_source_address),
+      cmocka_unit_test_setup(test_forged_tokens_are_rejected, harness_reset_source_address),
+      cmocka_unit_test_setup(test_get_me, harness_reset_source_address),
+      cmocka_unit_test_setup(test_patch_me_profile_fields, harness_reset_source_address),
+      cmocka_unit_test_setup(test_patch_me_rejects_fields_a_member_may_not_set, harness_reset_source_address),
+      cmocka_unit_test_setup(test_password_change, harness_reset_source_address),
+      cmocka_unit_test_setup(test_new_member_must_change_password, harness_reset_source_address),
+      cmocka_unit_test_setup(test_me_conditional_requests, harness_reset_source_address),
+      cmocka_unit_test_setup(test_suspended_member_is_locked_out, harness_reset_source_address),
   };
-  return cmocka_run_group_tests_name("e2e_auth", tests, group_setup, group_teardown);
+  return cmocka_run_group_tests_name("e2e_auth", tests, group_setup, harness_suite_teardown);
 }

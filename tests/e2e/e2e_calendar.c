@@ -26,8 +26,7 @@ static harness_partner g_trusted, g_untrusted;
 
 static int group_setup(void **state) {
   (void)state;
-  harness_server_start(NULL);
-  harness_new_admin(&g_admin);
+  harness_suite_start(NULL, &g_admin);
   harness_new_site_id(g_admin.token, g_site_a);
   harness_new_site_id(g_admin.token, g_site_b);
   harness_new_manager_quick(g_admin.token, g_site_a, &g_mgr_a);
@@ -35,12 +34,6 @@ static int group_setup(void **state) {
   harness_new_member_quick(g_admin.token, "practitioner", g_site_b, &g_prac_b);
   harness_new_partner(g_admin.token, true, &g_trusted);
   harness_new_partner(g_admin.token, false, &g_untrusted);
-  return 0;
-}
-
-static int group_teardown(void **state) {
-  (void)state;
-  harness_server_stop();
   return 0;
 }
 
@@ -577,5 +570,5 @@ int main(void) {
       cmocka_unit_test(test_status_follows_event), cmocka_unit_test(test_feed_visibility),
       cmocka_unit_test(test_feed_window),          cmocka_unit_test(test_feed_requests),
   };
-  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+  return cmocka_run_group_tests(tests, group_setup, harness_suite_teardown);
 }

@@ -23,15 +23,8 @@ static harness_consult_world W;
 
 static int group_setup(void **state) {
   (void)state;
-  harness_server_start(NULL);
-  harness_new_admin(&g_admin);
+  harness_suite_start(NULL, &g_admin);
   harness_consult_world_build(g_admin.token, &W);
-  return 0;
-}
-
-static int group_teardown(void **state) {
-  (void)state;
-  harness_server_stop();
   return 0;
 }
 
@@ -944,5 +937,5 @@ int main(void) {
       cmocka_unit_test(test_closes_at_passing_closes_it),
       cmocka_unit_test(test_outcome_on_effectively_closed_without_patch),
   };
-  return cmocka_run_group_tests_name("e2e_consultation_responses", tests, group_setup, group_teardown);
+  return cmocka_run_group_tests_name("e2e_consultation_responses", tests, group_setup, harness_suite_teardown);
 }

@@ -20,30 +20,12 @@ static harness_consult_world W;
 
 static int group_setup(void **state) {
   (void)state;
-  harness_server_start(NULL);
-  harness_new_admin(&g_admin);
+  harness_suite_start(NULL, &g_admin);
   harness_consult_world_build(g_admin.token, &W);
   return 0;
 }
 
-static int group_teardown(void **state) {
-  (void)state;
-  harness_server_stop();
-  return 0;
-}
-
 /* ---------------------------------------------------------------- helpers */
-
-static bool has_error_field_prefix(const http_response *r, const char *prefix) {
-  size_t i;
-  json_t *e;
-  json_array_foreach(hjson_get(r->json, "errors"), i, e) {
-    const char *f = hjson_str(e, "field");
-    if (f && strncmp(f, prefix, strlen(prefix)) == 0)
-      return true;
-  }
-  return false;
-}
 
 static http_response *post_c(const char *token, json_t *body) {
   return http_json("POST", "/v1/consultations", token, body);
@@ -326,7 +308,7 @@ static void test_create_validation(void **state) {
   json_object_set_new(json_array_get(hjson_get(body, "questions"), 2), "id", json_string("q1"));
   r = post_c(W.mgr_a.token, body);
   assert_problem_type(r, 400, "invalid-request");
-  if (!has_error_field_prefix(r, "questions"))
+  if (!harness_has_error_field_prefix(r, "questions"))
     harness_fail("duplicate question ids: expected an error on questions...:\n  %s", r->body);
   http_response_free(r);
   /* empty questions */
@@ -345,7 +327,7 @@ static void test_create_validation(void **state) {
     if (r->status != 400)
       print_error("question id \"%s\" was accepted\n", bad_qids[i]);
     assert_problem_type(r, 400, "invalid-request");
-    if (!has_error_field_prefix(r, "questions[0]"))
+    if (!harness_has_error_field_prefix(r, "questions[0]"))
       harness_fail("bad question id: expected an error on questions[0]...:\n  %s", r->body);
     http_response_free(r);
   }
@@ -409,7 +391,7 @@ static void test_create_validation(void **state) {
   json_object_set_new(hjson_get(body, "target"), "member_ids", json_array());
   r = post_c(W.mgr_a.token, body);
   assert_problem_type(r, 400, "invalid-request");
-  if (!has_error_field_prefix(r, "target"))
+  if (!harness_has_error_field_prefix(r, "target"))
     harness_fail("unknown key in target: expected an error on target...:\n  %s", r->body);
   http_response_free(r);
   /* read-only fields */
@@ -439,7 +421,7 @@ static void test_create_validation(void **state) {
   /* empty target, empty title, too long title */
   r = post_c(W.mgr_a.token, harness_consultation_body(NULL, NULL, -60, WEEK));
   assert_problem_type(r, 400, "invalid-request");
-  if (!has_error_field_prefix(r, "target"))
+  if (!harness_has_error_field_prefix(r, "target"))
     harness_fail("empty target: expected an error on target...:\n  %s", r->body);
   http_response_free(r);
   body = harness_consultation_body(W.site_a, NULL, -60, WEEK);
@@ -1133,5 +1115,5 @@ int main(void) {
       cmocka_unit_test(test_outcome),
       cmocka_unit_test(test_audit_rows_for_the_lifecycle),
   };
-  return cmocka_run_group_tests_name("e2e_consultations", tests, group_setup, group_teardown);
+  return cmocka_run_group_tests_name("e2e_consultations", tests, group_setup, harness_suite_teardown);
 }

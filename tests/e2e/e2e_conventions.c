@@ -20,14 +20,7 @@ static harness_account g_admin;
 static int group_setup(void **state) {
   (void)state;
   static const char *const env[] = {"FORUMNET_MAX_BODY_BYTES=4096", NULL};
-  harness_server_start(env);
-  harness_new_admin(&g_admin);
-  return 0;
-}
-
-static int group_teardown(void **state) {
-  (void)state;
-  harness_server_stop();
+  harness_suite_start(env, &g_admin);
   return 0;
 }
 
@@ -653,5 +646,5 @@ int main(void) {
       cmocka_unit_test(test_metrics),
       cmocka_unit_test(test_security_headers_everywhere),
   };
-  return cmocka_run_group_tests_name("e2e_conventions", tests, group_setup, group_teardown);
+  return cmocka_run_group_tests_name("e2e_conventions", tests, group_setup, harness_suite_teardown);
 }

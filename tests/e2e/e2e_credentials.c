@@ -25,30 +25,9 @@ static char g_site[HARNESS_ID_MAX];
 static int group_setup(void **state) {
   (void)state;
   static const char *const env[] = {"FORUMNET_LOGIN_MAX_FAILURES=5", NULL};
-  harness_server_start(env);
-  harness_new_admin(&g_admin);
+  harness_suite_start(env, &g_admin);
   harness_new_site_id(g_admin.token, g_site);
   return 0;
-}
-
-static int group_teardown(void **state) {
-  (void)state;
-  harness_server_stop();
-  return 0;
-}
-
-static int test_setup(void **state) {
-  (void)state;
-  harness_set_source_address(NULL);
-  return 0;
-}
-
-static http_response *login(const char *email, const char *password) {
-  return http_json("POST", "/v1/auth/login", NULL, json_pack("{s:s, s:s}", "email", email, "password", password));
-}
-
-static http_response *refresh(const char *refresh_token) {
-  return http_json("POST", "/v1/auth/refresh", NULL, json_pack("{s:s}", "refresh_token", refresh_token));
 }
 
 static http_response *change_password(const char *token, const char *current, const char *fresh) {
@@ -126,21 +105,21 @@ static void test_one_time_password_expires_after_7_days(void **state) {
   set_member_column(old.id, "password_set_at = clock_timestamp() - interval '7 days 1 minute'");
   set_member_column(own.id, "password_set_at = clock_timestamp() - interval '30 days'");
 
-  http_response *r = login(fresh.email, fresh.password);
+  http_response *r = harness_login_request(fresh.email, fresh.password);
   assert_status(r, 200);
   http_response_free(r);
 
   /* Expired: the same answer as a wrong password, and its session cannot be refreshed. */
-  r = login(old.email, old.password);
+  r = harness_login_request(old.email, old.password);
   assert_problem_type(r, 401, "unauthenticated");
   assert_json_str(r->json, "detail", "Invalid email or password.");
   http_response_free(r);
-  r = refresh(old.refresh);
+  r = harness_refresh_request(old.refresh);
   assert_problem_type(r, 401, "unauthenticated");
   http_response_free(r);
 
   /* A password the member chose does not expire. */
-  r = login(own.email, own.password);
+  r = harness_login_request(own.email, own.password);
   assert_status(r, 200);
   http_response_free(r);
 }
@@ -241,7 +220,7 @@ static void test_refresh_of_an_ended_session_is_not_reuse(void **state) {
   http_response *r = http_json("POST", "/v1/auth/logout", NULL, json_pack("{s:s}", "refresh_token", r1));
   assert_status(r, 204);
   http_response_free(r);
-  r = refresh(r1);
+  r = harness_refresh_request(r1);
   assert_problem_type(r, 401, "unauthenticated");
   http_response_free(r);
 
@@ -251,7 +230,7 @@ static void test_refresh_of_an_ended_session_is_not_reuse(void **state) {
   r = http_json("PATCH", hpath("/v1/members/%s", m.id), g_admin.token, json_pack("{s:s}", "status", "suspended"));
   assert_status(r, 200);
   http_response_free(r);
-  r = refresh(r2);
+  r = harness_refresh_request(r2);
   assert_problem_type(r, 401, "unauthenticated");
   http_response_free(r);
   r = http_json("PATCH", hpath("/v1/members/%s", m.id), g_admin.token, json_pack("{s:s}", "status", "active"));
@@ -264,10 +243,10 @@ static void test_refresh_of_an_ended_session_is_not_reuse(void **state) {
   r = change_password(token, m.password, "another-own-password-7");
   assert_status(r, 200);
   http_response_free(r);
-  r = refresh(r3);
+  r = harness_refresh_request(r3);
   assert_problem_type(r, 401, "unauthenticated");
   http_response_free(r);
-  r = refresh(m.refresh);
+  r = harness_refresh_request(m.refresh);
   assert_problem_type(r, 401, "unauthenticated");
   http_response_free(r);
 
@@ -276,10 +255,10 @@ static void test_refresh_of_an_ended_session_is_not_reuse(void **state) {
   /* A spent token of a live chain still is reuse. */
   char r4[HARNESS_TOKEN_MAX];
   harness_login(m.email, "another-own-password-7", NULL, r4);
-  r = refresh(r4);
+  r = harness_refresh_request(r4);
   assert_status(r, 200);
   http_response_free(r);
-  r = refresh(r4);
+  r = harness_refresh_request(r4);
   assert_problem_type(r, 401, "unauthenticated");
   http_response_free(r);
   assert_int_equal(harness_audit_count("auth.refresh_reuse", m.id, NULL), 1);
@@ -317,7 +296,7 @@ static void test_login_failures_keep_no_typed_email(void **state) {
   for (char *p = marker; *p; p++)
     if (*p >= 'A' && *p <= 'Z')
       *p = (char)(*p - 'A' + 'a');
-  http_response *r = login(typed, "whatever-password-1");
+  http_response *r = harness_login_request(typed, "whatever-password-1");
   assert_true(r->status == 401 || r->status == 400);
   http_response_free(r);
   char q[512];
@@ -326,7 +305,7 @@ static void test_login_failures_keep_no_typed_email(void **state) {
 
   char email[HARNESS_EMAIL_MAX], bucket[80];
   harness_unique_email("Typo", email);
-  r = login(email, "whatever-password-1");
+  r = harness_login_request(email, "whatever-password-1");
   assert_problem_type(r, 401, "unauthenticated");
   http_response_free(r);
   snprintf(q, sizeof q, "SELECT count(*) FROM login_failures WHERE lower(bucket) LIKE '%%%s%%'", email);
@@ -351,7 +330,7 @@ static void test_ended_windows_are_deleted(void **state) {
   assert_int_equal(harness_psql_try(q), 0);
 
   harness_use_unique_source_address();
-  http_response *r = login(g_admin.email, "not-the-admin-password");
+  http_response *r = harness_login_request(g_admin.email, "not-the-admin-password");
   assert_problem_type(r, 401, "unauthenticated");
   http_response_free(r);
 
@@ -374,7 +353,7 @@ static void *parallel_login_thread(void *arg) {
   parallel_login *p = arg;
   harness_use_unique_source_address(); /* distinct addresses: only the email's limit binds */
   pthread_barrier_wait(p->barrier);
-  http_response *r = login(p->email, p->password);
+  http_response *r = harness_login_request(p->email, p->password);
   p->status = r->status;
   http_response_free(r);
   return NULL;
@@ -406,7 +385,7 @@ static void test_parallel_wrong_passwords_get_at_most_the_limit(void **state) {
 
   /* The right password, once the limit is reached, is refused too (from a fresh address). */
   harness_use_unique_source_address();
-  http_response *r = login(m.email, m.password);
+  http_response *r = harness_login_request(m.email, m.password);
   assert_problem_type(r, 429, "rate-limited");
   assert_non_null(http_header(r, "Retry-After"));
   http_response_free(r);
@@ -418,28 +397,28 @@ static void test_right_password_after_the_limit_is_refused(void **state) {
   harness_account m;
   harness_new_member_quick(g_admin.token, "practitioner", g_site, &m);
   for (int i = 0; i < LOGIN_LIMIT; i++) {
-    http_response *r = login(m.email, "a-wrong-password-456");
+    http_response *r = harness_login_request(m.email, "a-wrong-password-456");
     assert_problem_type(r, 401, "unauthenticated");
     http_response_free(r);
   }
-  http_response *r = login(m.email, m.password);
+  http_response *r = harness_login_request(m.email, m.password);
   assert_problem_type(r, 429, "rate-limited");
   http_response_free(r);
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup(test_one_time_password_allows_only_me, test_setup),
-      cmocka_unit_test_setup(test_one_time_password_expires_after_7_days, test_setup),
-      cmocka_unit_test_setup(test_password_change_ends_earlier_access_tokens, test_setup),
-      cmocka_unit_test_setup(test_suspension_ends_access_tokens_for_good, test_setup),
-      cmocka_unit_test_setup(test_erasure_ends_access_tokens, test_setup),
-      cmocka_unit_test_setup(test_partner_rotation_and_revocation_end_tokens, test_setup),
-      cmocka_unit_test_setup(test_refresh_of_an_ended_session_is_not_reuse, test_setup),
-      cmocka_unit_test_setup(test_login_failures_keep_no_typed_email, test_setup),
-      cmocka_unit_test_setup(test_ended_windows_are_deleted, test_setup),
-      cmocka_unit_test_setup(test_parallel_wrong_passwords_get_at_most_the_limit, test_setup),
-      cmocka_unit_test_setup(test_right_password_after_the_limit_is_refused, test_setup),
+      cmocka_unit_test_setup(test_one_time_password_allows_only_me, harness_reset_source_address),
+      cmocka_unit_test_setup(test_one_time_password_expires_after_7_days, harness_reset_source_address),
+      cmocka_unit_test_setup(test_password_change_ends_earlier_access_tokens, harness_reset_source_address),
+      cmocka_unit_test_setup(test_suspension_ends_access_tokens_for_good, harness_reset_source_address),
+      cmocka_unit_test_setup(test_erasure_ends_access_tokens, harness_reset_source_address),
+      cmocka_unit_test_setup(test_partner_rotation_and_revocation_end_tokens, harness_reset_source_address),
+      cmocka_unit_test_setup(test_refresh_of_an_ended_session_is_not_reuse, harness_reset_source_address),
+      cmocka_unit_test_setup(test_login_failures_keep_no_typed_email, harness_reset_source_address),
+      cmocka_unit_test_setup(test_ended_windows_are_deleted, harness_reset_source_address),
+      cmocka_unit_test_setup(test_parallel_wrong_passwords_get_at_most_the_limit, harness_reset_source_address),
+      cmocka_unit_test_setup(test_right_password_after_the_limit_is_refused, harness_reset_source_address),
   };
-  return cmocka_run_group_tests_name("e2e_credentials", tests, group_setup, group_teardown);
+  return cmocka_run_group_tests_name("e2e_credentials", tests, group_setup, harness_suite_teardown);
 }

@@ -47,8 +47,7 @@ static void register_for(const char *event, const char *token, const char *statu
 
 static int group_setup(void **state) {
   (void)state;
-  harness_server_start(NULL);
-  harness_new_admin(&g_admin);
+  harness_suite_start(NULL, &g_admin);
   harness_new_site_id(g_admin.token, g_site);
   harness_new_site_id(g_admin.token, g_other_site);
   harness_new_manager_quick(g_admin.token, g_site, &g_mgr);
@@ -114,21 +113,7 @@ static int group_setup(void **state) {
   return 0;
 }
 
-static int group_teardown(void **state) {
-  (void)state;
-  harness_server_stop();
-  return 0;
-}
-
 /* ---------------------------------------------------------------- helpers */
-
-static json_t *get_ok(const char *path, const char *token) {
-  http_response *r = http_get(path, token);
-  assert_status(r, 200);
-  json_t *j = json_incref(r->json);
-  http_response_free(r);
-  return j;
-}
 
 /* The item of array arr whose string field key equals value, or NULL (borrowed). */
 static json_t *find(const json_t *arr, const char *key, const char *value) {
@@ -148,7 +133,7 @@ static json_t *find(const json_t *arr, const char *key, const char *value) {
  * Everything about the past (meetings held, attendance rate, themes), consultations and groups must
  * stay. */
 static json_t *summary_figures(void) {
-  json_t *s = get_ok(hpath("/v1/sites/%s/summary", g_site), g_admin.token);
+  json_t *s = harness_get_json(hpath("/v1/sites/%s/summary", g_site), g_admin.token);
   const char *people[] = {"active_members",
                           "practitioners",
                           "practitioners_in_groups",
@@ -171,16 +156,12 @@ static void expect_same_figures(json_t *before, json_t *after, const char *when)
   }
 }
 
-static http_response *login(const char *email, const char *password) {
-  return http_json("POST", "/v1/auth/login", NULL, json_pack("{s:s, s:s}", "email", email, "password", password));
-}
-
 /* Everything an erased account could try: all 401, never a token.  (Repeated failed logins for
  * one email are rate limited: after the first, 429 is a refusal too.) */
 static void expect_locked_out(const harness_account *a) {
   harness_use_unique_source_address(); /* the failed logins count against an address of this test */
   for (int i = 0; i < 3; i++) {
-    http_response *r = login(a->email, a->password);
+    http_response *r = harness_login_request(a->email, a->password);
     if (r->status != 401 && !(i > 0 && r->status == 429))
       harness_fail("login #%d of an erased account: expected 401, got %ld %s", i + 1, r->status, r->body);
     assert_problem(r, r->status);
@@ -192,7 +173,7 @@ static void expect_locked_out(const harness_account *a) {
   for (char *c = upper; *c; c++)
     if (*c >= 'a' && *c <= 'z')
       *c = (char)(*c - 'a' + 'A');
-  http_response *r = login(upper, a->password);
+  http_response *r = harness_login_request(upper, a->password);
   if (r->status != 401 && r->status != 429)
     harness_fail("login of an erased account (email in capitals): expected 401, got %ld %s", r->status, r->body);
   assert_null(hjson_get(r->json, "access_token"));
@@ -215,7 +196,7 @@ static void expect_locked_out(const harness_account *a) {
 
 /* What an admin sees of an erased member, and what is left of them elsewhere. */
 static void expect_former_member(const harness_account *a) {
-  json_t *m = get_ok(hpath("/v1/members/%s", a->id), g_admin.token);
+  json_t *m = harness_get_json(hpath("/v1/members/%s", a->id), g_admin.token);
   assert_json_str(m, "status", "erased");
   assert_json_str(m, "display_name", "former member");
   assert_true(hjson_is_null(m, "email"));
@@ -240,7 +221,7 @@ static void expect_former_member(const harness_account *a) {
     harness_fail("the group's member list still names the erased member: %s", r->body);
   http_response_free(r);
   /* their attendance stays, attributed to nobody by name */
-  json_t *meeting = get_ok(hpath("/v1/groups/%s/meetings/%s", g_group, g_meeting), g_conv.token);
+  json_t *meeting = harness_get_json(hpath("/v1/groups/%s/meetings/%s", g_group, g_meeting), g_conv.token);
   json_t *att = hjson_get(meeting, "attendance");
   assert_int_equal(json_array_size(att), 6);
   json_t *entry = find(att, "member_id", a->id);
@@ -378,7 +359,7 @@ static void test_managers_cannot_erase(void **state) {
   if (r->status != 403 && r->status != 404)
     harness_fail("a practitioner erasing a peer: expected 403/404, got %ld", r->status);
   http_response_free(r);
-  json_t *m = get_ok(hpath("/v1/members/%s", g_p[2].id), g_admin.token);
+  json_t *m = harness_get_json(hpath("/v1/members/%s", g_p[2].id), g_admin.token);
   assert_json_str(m, "status", "active");
   assert_json_str(m, "email", g_p[2].email);
   json_decref(m);
@@ -387,8 +368,8 @@ static void test_managers_cannot_erase(void **state) {
 static void test_erasing_myself(void **state) {
   (void)state;
   json_t *before = summary_figures();
-  json_t *resp_before = get_ok(hpath("/v1/consultations/%s/responses", g_consult), g_mgr.token);
-  json_t *group_before = get_ok(hpath("/v1/groups/%s", g_group), g_conv.token);
+  json_t *resp_before = harness_get_json(hpath("/v1/consultations/%s/responses", g_consult), g_mgr.token);
+  json_t *group_before = harness_get_json(hpath("/v1/groups/%s", g_group), g_conv.token);
 
   http_response *r = http_request("DELETE", "/v1/me", g_self.token, NULL, NULL, NULL);
   assert_status(r, 204);
@@ -400,12 +381,12 @@ static void test_erasing_myself(void **state) {
   expect_erasure_audited(g_self.id, g_self.id, true);
 
   /* the group's consultation response is untouched; the group is still active */
-  json_t *resp_after = get_ok(hpath("/v1/consultations/%s/responses", g_consult), g_mgr.token);
+  json_t *resp_after = harness_get_json(hpath("/v1/consultations/%s/responses", g_consult), g_mgr.token);
   if (!json_equal(resp_before, resp_after))
     harness_fail("the group's consultation response changed when a member was erased");
   json_decref(resp_before);
   json_decref(resp_after);
-  json_t *group_after = get_ok(hpath("/v1/groups/%s", g_group), g_conv.token);
+  json_t *group_after = harness_get_json(hpath("/v1/groups/%s", g_group), g_conv.token);
   assert_json_str(group_after, "status", hjson_str(group_before, "status"));
   assert_int_equal(harness_json_int_at(group_after, "member_count", __FILE__, __LINE__),
                    harness_json_int_at(group_before, "member_count", __FILE__, __LINE__) - 1);
@@ -453,7 +434,7 @@ static void test_erasure_is_forever(void **state) {
     assert_problem(r, r->status);
     http_response_free(r);
   }
-  json_t *m = get_ok(path, g_admin.token);
+  json_t *m = harness_get_json(path, g_admin.token);
   assert_json_str(m, "status", "erased");
   json_decref(m);
   /* the email may be used again by a new account; the old password does not open it */
@@ -597,5 +578,5 @@ int main(void) {
       cmocka_unit_test(test_admin_erases_a_member),
       cmocka_unit_test(test_erasure_is_forever),
   };
-  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+  return cmocka_run_group_tests(tests, group_setup, harness_suite_teardown);
 }

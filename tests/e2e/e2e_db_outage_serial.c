@@ -22,23 +22,10 @@ static harness_account g_admin;
 static char g_site[HARNESS_ID_MAX];
 static bool g_pg_stopped;
 
-static bool run_command(const char *env_name) {
-  const char *cmd = getenv(env_name);
-  if (!cmd || !*cmd)
-    return false;
-  fflush(NULL);
-  int rc = system(cmd);
-  if (rc == -1 || !WIFEXITED(rc) || WEXITSTATUS(rc) != 0) {
-    print_error("%s (%s) failed with status %d\n", env_name, cmd, rc);
-    return false;
-  }
-  return true;
-}
-
 static void ensure_pg_started(void) {
   if (!g_pg_stopped)
     return;
-  if (run_command("FORUMNET_TEST_PG_START"))
+  if (harness_run_env_command("FORUMNET_TEST_PG_START"))
     g_pg_stopped = false;
 }
 
@@ -47,17 +34,14 @@ static int group_setup(void **state) {
   atexit(ensure_pg_started);
   /* A small pool, so that recovering means re-establishing every connection quickly. */
   static const char *const env[] = {"FORUMNET_DB_POOL_SIZE=2", "FORUMNET_DB_CONNECT_TIMEOUT=2", NULL};
-  harness_server_start(env);
-  harness_new_admin(&g_admin);
+  harness_suite_start(env, &g_admin);
   harness_new_site_id(g_admin.token, g_site);
   return 0;
 }
 
 static int group_teardown(void **state) {
-  (void)state;
   ensure_pg_started();
-  harness_server_stop();
-  return 0;
+  return harness_suite_teardown(state);
 }
 
 static int test_teardown(void **state) {
@@ -92,7 +76,7 @@ static void test_database_outage_and_recovery(void **state) {
   http_response_free(r);
 
   g_pg_stopped = true; /* even if the stop command half-fails, try to start it again later */
-  if (!run_command("FORUMNET_TEST_PG_STOP"))
+  if (!harness_run_env_command("FORUMNET_TEST_PG_STOP"))
     fail_msg("could not stop PostgreSQL with FORUMNET_TEST_PG_STOP");
 
   for (int i = 0; i < 3; i++) {
@@ -117,7 +101,7 @@ static void test_database_outage_and_recovery(void **state) {
   assert_status(r, 200);
   http_response_free(r);
 
-  if (!run_command("FORUMNET_TEST_PG_START"))
+  if (!harness_run_env_command("FORUMNET_TEST_PG_START"))
     fail_msg("could not start PostgreSQL with FORUMNET_TEST_PG_START");
   g_pg_stopped = false;
 

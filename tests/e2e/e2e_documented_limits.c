@@ -18,26 +18,11 @@ static harness_account g_admin;
 
 static int group_setup(void **state) {
   (void)state;
-  harness_server_start(NULL);
-  harness_new_admin(&g_admin);
-  return 0;
-}
-
-static int group_teardown(void **state) {
-  (void)state;
-  harness_server_stop();
+  harness_suite_start(NULL, &g_admin);
   return 0;
 }
 
 /* A new string of n copies of c. Caller frees. */
-static char *repeat(char c, size_t n) {
-  char *s = malloc(n + 1);
-  assert_non_null(s);
-  memset(s, c, n);
-  s[n] = '\0';
-  return s;
-}
-
 static void expect_invalid(http_response *r, const char *field) {
   assert_problem_type(r, 400, "invalid-request");
   assert_error_field(r, field);
@@ -47,7 +32,7 @@ static void expect_invalid(http_response *r, const char *field) {
 /* cursor: 120 characters at most (then 400), as Cursor and NextCursor say. */
 static void test_cursor_over_120_is_400(void **state) {
   (void)state;
-  char *cursor = repeat('A', 121);
+  char *cursor = harness_repeat('A', 121);
   expect_invalid(http_get(hpath("/v1/sites?cursor=%s", cursor), g_admin.token), "cursor");
   free(cursor);
 }
@@ -56,7 +41,7 @@ static void test_cursor_over_120_is_400(void **state) {
 static void test_auth_bodies_over_their_bounds_are_400(void **state) {
   (void)state;
   harness_use_unique_source_address();
-  char *email = repeat('e', 255), *password = repeat('p', 1025), *token = repeat('t', 4097);
+  char *email = harness_repeat('e', 255), *password = harness_repeat('p', 1025), *token = harness_repeat('t', 4097);
   expect_invalid(http_json("POST", "/v1/auth/login", NULL, json_pack("{s:s, s:s}", "email", email, "password", "x")),
                  "email");
   expect_invalid(http_json("POST", "/v1/auth/login", NULL,
@@ -87,7 +72,7 @@ static void test_datetime_parameter_over_35_is_400(void **state) {
 /* q: 1 to 100 characters. */
 static void test_member_query_over_100_is_400(void **state) {
   (void)state;
-  char *q = repeat('q', 101);
+  char *q = harness_repeat('q', 101);
   expect_invalid(http_get(hpath("/v1/members?q=%s", q), g_admin.token), "q");
   free(q);
 }
@@ -143,5 +128,5 @@ int main(void) {
       cmocka_unit_test(test_path_id_longer_than_uuid_is_404),
       cmocka_unit_test(test_errors_list_is_bounded),
   };
-  return cmocka_run_group_tests_name("e2e_documented_limits", tests, group_setup, group_teardown);
+  return cmocka_run_group_tests_name("e2e_documented_limits", tests, group_setup, harness_suite_teardown);
 }

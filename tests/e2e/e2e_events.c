@@ -8,7 +8,6 @@
  */
 #include "harness.h"
 
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +23,7 @@ static harness_partner g_trusted;
 
 static int group_setup(void **state) {
   (void)state;
-  harness_server_start(NULL);
-  harness_new_admin(&g_admin);
+  harness_suite_start(NULL, &g_admin);
   harness_new_site_id(g_admin.token, g_site_a);
   harness_new_site_id(g_admin.token, g_site_b);
   harness_new_site_id(g_admin.token, g_archived);
@@ -43,22 +41,8 @@ static int group_setup(void **state) {
   return 0;
 }
 
-static int group_teardown(void **state) {
-  (void)state;
-  harness_server_stop();
-  return 0;
-}
-
 #define UNKNOWN_UUID "00000000-0000-4000-8000-000000000000"
 #define DAY 86400L
-
-static bool is_rfc3339_utc(const char *s) {
-  regex_t re;
-  regcomp(&re, "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?Z$", REG_EXTENDED | REG_NOSUB);
-  bool ok = s && regexec(&re, s, 0, NULL, 0) == 0;
-  regfree(&re);
-  return ok;
-}
 
 /* t as RFC 3339 UTC into out (32 bytes). */
 static char *fmt_time(time_t t, char *out) {
@@ -107,10 +91,6 @@ static http_response *post_raw(const char *token, const char *body, const char *
   snprintf(h, sizeof h, "Idempotency-Key: %s", key ? key : "");
   const char *const headers[] = {h, NULL};
   return http_request("POST", "/v1/events", token, "application/json", body, key ? headers : NULL);
-}
-
-static bool list_has(const char *list_path, const char *token, const char *id) {
-  return harness_list_contains(list_path, token, "id", id);
 }
 
 /* How many of the caller's listed events have field == value. */
@@ -197,7 +177,7 @@ static void test_partner_event_pending(void **state) {
   assert_json_int(r->json, "registration_counts.declined", 0);
   assert_true(hjson_is_null(r->json, "my_registration"));
   assert_json_int(r->json, "version", 1);
-  assert_true(is_rfc3339_utc(hjson_str(r->json, "created_at")));
+  assert_true(harness_is_rfc3339_utc(hjson_str(r->json, "created_at")));
   json_t *created = json_incref(r->json);
   http_response_free(r);
   json_decref(sent);
@@ -449,31 +429,32 @@ static void test_visibility(void **state) {
   r = get_event(pending, g_mgr_b.token);
   assert_problem_type(r, 404, "not-found");
   http_response_free(r);
-  assert_false(list_has("/v1/events", g_prac_a.token, pending));
-  assert_false(list_has("/v1/events?status=pending", g_mgr_b.token, pending));
+  assert_false(harness_list_contains("/v1/events", g_prac_a.token, "id", pending));
+  assert_false(harness_list_contains("/v1/events?status=pending", g_mgr_b.token, "id", pending));
   /* visible to the manager of its site, and to admins */
   json_t *e = harness_event_get(pending, g_mgr_a.token);
   assert_json_str(e, "status", "pending");
   assert_true(hjson_is_null(e, "registration_counts")); /* not the owner */
   json_decref(e);
-  assert_true(list_has("/v1/events", g_mgr_a.token, pending));
-  assert_true(list_has(hpath("/v1/events?status=pending&site_id=%s", g_site_a), g_mgr_a.token, pending));
+  assert_true(harness_list_contains("/v1/events", g_mgr_a.token, "id", pending));
+  assert_true(
+      harness_list_contains(hpath("/v1/events?status=pending&site_id=%s", g_site_a), g_mgr_a.token, "id", pending));
   e = harness_event_get(pending, g_admin.token);
   assert_json_int(e, "registration_counts.going", 0); /* admins see counts */
   json_decref(e);
-  assert_true(list_has("/v1/events?status=pending", g_admin.token, pending));
+  assert_true(harness_list_contains("/v1/events?status=pending", g_admin.token, "id", pending));
 
   /* a published site event: its site's practitioners, not another site's */
   e = harness_event_get(site_a_ev, g_prac_a.token);
   assert_true(hjson_is_null(e, "registration_counts"));
   assert_true(hjson_is_null(e, "my_registration"));
   json_decref(e);
-  assert_true(list_has("/v1/events", g_prac_a.token, site_a_ev));
+  assert_true(harness_list_contains("/v1/events", g_prac_a.token, "id", site_a_ev));
   r = get_event(site_a_ev, g_prac_b.token);
   assert_problem_type(r, 404, "not-found");
   http_response_free(r);
-  assert_false(list_has("/v1/events", g_prac_b.token, site_a_ev));
-  assert_false(list_has(hpath("/v1/events?site_id=%s", g_site_a), g_prac_b.token, site_a_ev));
+  assert_false(harness_list_contains("/v1/events", g_prac_b.token, "id", site_a_ev));
+  assert_false(harness_list_contains(hpath("/v1/events?site_id=%s", g_site_a), g_prac_b.token, "id", site_a_ev));
   r = get_event(site_a_ev, g_mgr_b.token);
   assert_problem_type(r, 404, "not-found");
   http_response_free(r);
@@ -481,8 +462,8 @@ static void test_visibility(void **state) {
   json_decref(harness_event_get(network_ev, g_prac_b.token));
   json_decref(harness_event_get(network_ev, g_prac_a.token));
   json_decref(harness_event_get(network_ev, g_fac_a.token));
-  assert_true(list_has("/v1/events", g_prac_b.token, network_ev));
-  assert_true(list_has(hpath("/v1/events?site_id=%s", g_site_b), g_prac_b.token, network_ev));
+  assert_true(harness_list_contains("/v1/events", g_prac_b.token, "id", network_ev));
+  assert_true(harness_list_contains(hpath("/v1/events?site_id=%s", g_site_b), g_prac_b.token, "id", network_ev));
 
   /* partners: only their own events */
   const char *not_p2[] = {pending, site_a_ev, network_ev};
@@ -490,7 +471,7 @@ static void test_visibility(void **state) {
     r = get_event(not_p2[i], g_p2.token);
     assert_problem_type(r, 404, "not-found");
     http_response_free(r);
-    assert_false(list_has("/v1/events", g_p2.token, not_p2[i]));
+    assert_false(harness_list_contains("/v1/events", g_p2.token, "id", not_p2[i]));
   }
   r = patch_event(pending, g_p2.token, json_pack("{s:s}", "title", "Hijacked"));
   assert_problem_type(r, 404, "not-found");
@@ -1441,5 +1422,5 @@ int main(void) {
       cmocka_unit_test(test_external_id_unique),
       cmocka_unit_test(test_external_id_concurrent),
   };
-  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+  return cmocka_run_group_tests(tests, group_setup, harness_suite_teardown);
 }

@@ -65,16 +65,14 @@ static int group_setup(void **state) {
   (void)state;
   atexit(ensure_pg_started);
   static const char *const env[] = {"FORUMNET_DB_CONNECT_TIMEOUT=2", NULL};
-  harness_server_start(env);
-  harness_new_admin(&g_admin);
+  harness_suite_start(env, &g_admin);
   snprintf(g_prefix, sizeof g_prefix, "pgr-%ld-%lx", (long)getpid(), (unsigned long)time(NULL));
   return 0;
 }
 
 static int group_teardown(void **state) {
-  (void)state;
   ensure_pg_started();
-  harness_server_stop();
+  harness_suite_teardown(state);
   for (int w = 0; w < WRITERS; w++)
     for (int i = 0; i < g_writers[w].count; i++)
       http_response_free(g_writers[w].attempts[i].resp);

@@ -97,19 +97,15 @@ static void *fast_main(void *p) {
 
 static int group_setup(void **state) {
   (void)state;
-  harness_server_start(NULL); /* for the fixtures; each test signals a server of its own */
-  harness_new_admin(&g_admin);
+  harness_suite_start(NULL, &g_admin); /* for the fixtures; each test signals a server of its own */
   harness_new_site_id(g_admin.token, g_read_site);
   return 0;
 }
 
 static int group_teardown(void **state) {
-  (void)state;
   if (g_psql > 0)
     harness_psql_wait(g_psql, LOCK_HOLD_MS + 5000);
-  while (harness_server_depth() > 0)
-    harness_server_stop();
-  return 0;
+  return harness_suite_teardown(state);
 }
 
 /* After the signal: a new connection must be refused, or at least closed without an answer,

@@ -232,16 +232,8 @@ static void print_outcome(const char *label, int n, const outcome *o) {
 
 static int group_setup(void **state) {
   (void)state;
-  harness_server_start(NULL);
-  harness_new_admin(&g_admin);
+  harness_suite_start(NULL, &g_admin);
   harness_new_site_id(g_admin.token, g_site);
-  return 0;
-}
-
-static int group_teardown(void **state) {
-  (void)state;
-  while (harness_server_depth() > 0)
-    harness_server_stop();
   return 0;
 }
 
@@ -307,5 +299,5 @@ int main(void) {
       cmocka_unit_test_teardown(test_thread_per_connection_measured, test_teardown),
       cmocka_unit_test_teardown(test_connection_cap_measured, test_teardown),
   };
-  return cmocka_run_group_tests_name("e2e_fault_slowloris_serial", tests, group_setup, group_teardown);
+  return cmocka_run_group_tests_name("e2e_fault_slowloris_serial", tests, group_setup, harness_suite_teardown);
 }

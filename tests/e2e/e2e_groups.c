@@ -8,7 +8,6 @@
  */
 #include "harness.h"
 
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +21,7 @@ static harness_account g_pa, g_pa2, g_pa3, g_fa, g_mgr_a, g_pb, g_mgr_b;
 
 static int group_setup(void **state) {
   (void)state;
-  harness_server_start(NULL);
-  harness_new_admin(&g_admin);
+  harness_suite_start(NULL, &g_admin);
   harness_new_site_id(g_admin.token, g_site_a);
   harness_new_site_id(g_admin.token, g_site_b);
   harness_new_member_quick(g_admin.token, "practitioner", g_site_a, &g_pa);
@@ -34,31 +32,6 @@ static int group_setup(void **state) {
   harness_new_member_quick(g_admin.token, "practitioner", g_site_b, &g_pb);
   harness_new_manager_quick(g_admin.token, g_site_b, &g_mgr_b);
   return 0;
-}
-
-static int group_teardown(void **state) {
-  (void)state;
-  harness_server_stop();
-  return 0;
-}
-
-static bool is_rfc3339_utc(const char *s) {
-  regex_t re;
-  regcomp(&re, "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?Z$", REG_EXTENDED | REG_NOSUB);
-  bool ok = s && regexec(&re, s, 0, NULL, 0) == 0;
-  regfree(&re);
-  return ok;
-}
-
-static bool has_error_field(const http_response *r, const char *field) {
-  size_t i;
-  json_t *e;
-  json_array_foreach(hjson_get(r->json, "errors"), i, e) {
-    const char *f = hjson_str(e, "field");
-    if (f && strcmp(f, field) == 0)
-      return true;
-  }
-  return false;
 }
 
 static http_response *post_group(const char *token, json_t *body) {
@@ -129,7 +102,7 @@ static void test_practitioner_proposes_at_home_site(void **state) {
   assert_json_int(r->json, "member_count", 1);
   assert_json_int(r->json, "terms_version", 0);
   assert_json_str(r->json, "closed_at", NULL);
-  assert_true(is_rfc3339_utc(hjson_str(r->json, "created_at")));
+  assert_true(harness_is_rfc3339_utc(hjson_str(r->json, "created_at")));
   assert_json_str(r->json, "my_membership.state", "active");
   assert_json_str(r->json, "my_membership.role", "convener");
   json_t *created = json_incref(r->json);
@@ -152,7 +125,7 @@ static void test_practitioner_proposes_at_home_site(void **state) {
   assert_json_str(r->json, "state", "active");
   assert_json_str(r->json, "role", "convener");
   assert_json_str(r->json, "represents_group_id", NULL);
-  assert_true(is_rfc3339_utc(hjson_str(r->json, "joined_at")));
+  assert_true(harness_is_rfc3339_utc(hjson_str(r->json, "joined_at")));
   http_response_free(r);
 
   r = http_get(hpath("/v1/groups/%s/members", gid), g_pa.token);
@@ -266,7 +239,7 @@ static void test_create_validation(void **state) {
     assert_problem_type(r, 400, "invalid-request");
     if (cases[i].field) {
       assert_error_field(r, cases[i].field);
-    } else if (!has_error_field(r, "min_members") && !has_error_field(r, "max_members")) {
+    } else if (!harness_has_error_field(r, "min_members") && !harness_has_error_field(r, "max_members")) {
       harness_fail("case %zu: min_members > max_members should name min_members or max_members: %s", i, r->body);
     }
     http_response_free(r);
@@ -692,7 +665,7 @@ static void expect_closed_group_frozen(const char *gid, const harness_account *c
                                        int terms_version) {
   json_t *g = harness_group_get(gid, member->token);
   assert_json_str(g, "status", "closed");
-  if (!is_rfc3339_utc(hjson_str(g, "closed_at")))
+  if (!harness_is_rfc3339_utc(hjson_str(g, "closed_at")))
     harness_fail("closed group lacks an RFC 3339 closed_at: %s", json_dumps(g, JSON_COMPACT));
   json_int_t v = hjson_version(g);
   json_decref(g);
@@ -975,5 +948,5 @@ int main(void) {
       cmocka_unit_test(test_close_by_facilitator_manager_admin),
       cmocka_unit_test(test_unknown_and_malformed_ids),
   };
-  return cmocka_run_group_tests_name("e2e_groups", tests, group_setup, group_teardown);
+  return cmocka_run_group_tests_name("e2e_groups", tests, group_setup, harness_suite_teardown);
 }

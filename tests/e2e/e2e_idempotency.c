@@ -22,8 +22,7 @@ static int g_terms_version;
 
 static int group_setup(void **state) {
   (void)state;
-  harness_server_start(NULL);
-  harness_new_admin(&g_admin);
+  harness_suite_start(NULL, &g_admin);
   harness_new_site_id(g_admin.token, g_site);
   harness_new_manager_quick(g_admin.token, g_site, &g_mgr);
   harness_new_member_quick(g_admin.token, "practitioner", g_site, &g_conv);
@@ -35,12 +34,6 @@ static int group_setup(void **state) {
   json_decref(harness_new_group(g_conv.token, g_site, 2, 8, g_terms_group));
   harness_group_join(g_terms_group, g_conv.token, &g_accepter);
   g_terms_version = harness_group_post_terms(g_terms_group, g_conv.token, "We keep what is said here.");
-  return 0;
-}
-
-static int group_teardown(void **state) {
-  (void)state;
-  harness_server_stop();
   return 0;
 }
 
@@ -347,5 +340,5 @@ int main(void) {
       cmocka_unit_test(test_concurrent_duplicates),
       cmocka_unit_test(test_stored_answers_are_sealed),
   };
-  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+  return cmocka_run_group_tests(tests, group_setup, harness_suite_teardown);
 }

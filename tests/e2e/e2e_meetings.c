@@ -8,7 +8,6 @@
  */
 #include "harness.h"
 
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +23,7 @@ static char g_group[HARNESS_ID_MAX]; /* the shared group of the accounts above *
 
 static int group_setup(void **state) {
   (void)state;
-  harness_server_start(NULL);
-  harness_new_admin(&g_admin);
+  harness_suite_start(NULL, &g_admin);
   harness_new_site_id(g_admin.token, g_site_a);
   harness_new_site_id(g_admin.token, g_site_b);
   harness_new_member_quick(g_admin.token, "practitioner", g_site_a, &g_conv);
@@ -41,31 +39,6 @@ static int group_setup(void **state) {
   harness_group_join(g_group, g_conv.token, &g_p3);
   harness_group_request(g_group, g_p1.token);
   return 0;
-}
-
-static int group_teardown(void **state) {
-  (void)state;
-  harness_server_stop();
-  return 0;
-}
-
-static bool is_rfc3339_utc(const char *s) {
-  regex_t re;
-  regcomp(&re, "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?Z$", REG_EXTENDED | REG_NOSUB);
-  bool ok = s && regexec(&re, s, 0, NULL, 0) == 0;
-  regfree(&re);
-  return ok;
-}
-
-static bool has_error_field_prefix(const http_response *r, const char *prefix) {
-  size_t i;
-  json_t *e;
-  json_array_foreach(hjson_get(r->json, "errors"), i, e) {
-    const char *f = hjson_str(e, "field");
-    if (f && strncmp(f, prefix, strlen(prefix)) == 0)
-      return true;
-  }
-  return false;
 }
 
 static http_response *post_meeting(const char *gid, const char *token, json_t *body) {
@@ -172,7 +145,7 @@ static void test_create_and_read(void **state) {
   expect_themes(r->json, themes, 3);
   assert_true(json_is_array(hjson_get(r->json, "attendance")));
   assert_int_equal(json_array_size(hjson_get(r->json, "attendance")), 0);
-  assert_true(is_rfc3339_utc(hjson_str(r->json, "created_at")));
+  assert_true(harness_is_rfc3339_utc(hjson_str(r->json, "created_at")));
   json_t *created = json_incref(r->json);
   http_response_free(r);
 
@@ -371,7 +344,7 @@ static void test_validation(void **state) {
     if (r->status != 400)
       print_error("case %zu\n", i);
     assert_problem_type(r, 400, "invalid-request");
-    if (!has_error_field_prefix(r, cases[i].field))
+    if (!harness_has_error_field_prefix(r, cases[i].field))
       harness_fail("case %zu: expected an error on %s: %s", i, cases[i].field, r->body);
     http_response_free(r);
   }
@@ -459,7 +432,7 @@ static void test_attendance(void **state) {
     if (r->status != 400)
       print_error("case %zu\n", i);
     assert_problem_type(r, 400, "invalid-request");
-    if (!has_error_field_prefix(r, bad[i].field))
+    if (!harness_has_error_field_prefix(r, bad[i].field))
       harness_fail("case %zu: expected an error on %s: %s", i, bad[i].field, r->body);
     http_response_free(r);
   }
@@ -636,5 +609,5 @@ int main(void) {
       cmocka_unit_test(test_list_order_and_pagination),
       cmocka_unit_test(test_former_member_and_closed_group),
   };
-  return cmocka_run_group_tests_name("e2e_meetings", tests, group_setup, group_teardown);
+  return cmocka_run_group_tests_name("e2e_meetings", tests, group_setup, harness_suite_teardown);
 }

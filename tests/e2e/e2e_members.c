@@ -23,17 +23,10 @@ static harness_account g_mgr_a; /* manager of g_site_a only */
 
 static int group_setup(void **state) {
   (void)state;
-  harness_server_start(NULL);
-  harness_new_admin(&g_admin);
+  harness_suite_start(NULL, &g_admin);
   harness_new_site_id(g_admin.token, g_site_a);
   harness_new_site_id(g_admin.token, g_site_b);
   harness_new_manager_of(g_admin.token, g_site_a, &g_mgr_a);
-  return 0;
-}
-
-static int group_teardown(void **state) {
-  (void)state;
-  harness_server_stop();
   return 0;
 }
 
@@ -867,5 +860,5 @@ int main(void) {
       cmocka_unit_test(test_manager_duplicate_email_reveals_nothing_outside_their_sites),
       cmocka_unit_test(test_non_admins_cannot_erase_themselves_through_members),
   };
-  return cmocka_run_group_tests_name("e2e_members", tests, group_setup, group_teardown);
+  return cmocka_run_group_tests_name("e2e_members", tests, group_setup, harness_suite_teardown);
 }

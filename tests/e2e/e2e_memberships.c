@@ -9,7 +9,6 @@
 #include "harness.h"
 
 #include <pthread.h>
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +23,7 @@ static harness_account g_conv, g_p[6], g_mgr_a, g_pb, g_mgr_b, g_fb;
 
 static int group_setup(void **state) {
   (void)state;
-  harness_server_start(NULL);
-  harness_new_admin(&g_admin);
+  harness_suite_start(NULL, &g_admin);
   harness_new_site_id(g_admin.token, g_site_a);
   harness_new_site_id(g_admin.token, g_site_b);
   harness_new_member_quick(g_admin.token, "practitioner", g_site_a, &g_conv);
@@ -36,20 +34,6 @@ static int group_setup(void **state) {
   harness_new_manager_quick(g_admin.token, g_site_b, &g_mgr_b);
   harness_new_member_quick(g_admin.token, "facilitator", g_site_b, &g_fb);
   return 0;
-}
-
-static int group_teardown(void **state) {
-  (void)state;
-  harness_server_stop();
-  return 0;
-}
-
-static bool is_rfc3339_utc(const char *s) {
-  regex_t re;
-  regcomp(&re, "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?Z$", REG_EXTENDED | REG_NOSUB);
-  bool ok = s && regexec(&re, s, 0, NULL, 0) == 0;
-  regfree(&re);
-  return ok;
 }
 
 static http_response *post_member(const char *gid, const char *token, json_t *body) {
@@ -164,7 +148,7 @@ static void test_join_request_and_approval(void **state) {
   assert_etag_matches_version(r);
   assert_json_str(r->json, "state", "active");
   assert_json_str(r->json, "role", "member");
-  assert_true(is_rfc3339_utc(hjson_str(r->json, "joined_at")));
+  assert_true(harness_is_rfc3339_utc(hjson_str(r->json, "joined_at")));
   http_response_free(r);
   assert_int_equal(member_count(gid), 3);
   /* Approving again changes nothing. */
@@ -219,7 +203,7 @@ static void test_invitation_and_acceptance(void **state) {
   r = patch_membership(gid, p0->id, p0->token, json_pack("{s:s}", "state", "active"));
   assert_status(r, 200);
   assert_json_str(r->json, "state", "active");
-  assert_true(is_rfc3339_utc(hjson_str(r->json, "joined_at")));
+  assert_true(harness_is_rfc3339_utc(hjson_str(r->json, "joined_at")));
   http_response_free(r);
   assert_int_equal(member_count(gid), 2);
   assert_int_equal(harness_audit_count("membership.invited", gid, p0->id), 1);
@@ -1014,5 +998,5 @@ int main(void) {
       cmocka_unit_test(test_members_list_visibility),
       cmocka_unit_test(test_representatives_in_the_central_group),
   };
-  return cmocka_run_group_tests_name("e2e_memberships", tests, group_setup, group_teardown);
+  return cmocka_run_group_tests_name("e2e_memberships", tests, group_setup, harness_suite_teardown);
 }

@@ -22,20 +22,13 @@ static harness_partner g_trusted, g_untrusted, g_other;
 
 static int group_setup(void **state) {
   (void)state;
-  harness_server_start(NULL);
-  harness_new_admin(&g_admin);
+  harness_suite_start(NULL, &g_admin);
   harness_new_site_id(g_admin.token, g_site);
   harness_new_manager_quick(g_admin.token, g_site, &g_mgr);
   harness_new_member_quick(g_admin.token, "practitioner", g_site, &g_prac);
   harness_new_partner(g_admin.token, true, &g_trusted);
   harness_new_partner(g_admin.token, false, &g_untrusted);
   harness_new_partner(g_admin.token, false, &g_other);
-  return 0;
-}
-
-static int group_teardown(void **state) {
-  (void)state;
-  harness_server_stop();
   return 0;
 }
 
@@ -235,5 +228,5 @@ int main(void) {
       cmocka_unit_test(test_external_ids_are_per_partner),
       cmocka_unit_test(test_malformed_partner_payloads),
   };
-  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+  return cmocka_run_group_tests(tests, group_setup, harness_suite_teardown);
 }

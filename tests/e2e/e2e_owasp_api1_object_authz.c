@@ -35,8 +35,7 @@ static char g_ev_network[HARNESS_ID_MAX];    /* by the admin, network, published
 
 static int group_setup(void **state) {
   (void)state;
-  harness_server_start(NULL);
-  harness_new_admin(&g_admin);
+  harness_suite_start(NULL, &g_admin);
   harness_consult_world_build(g_admin.token, &W);
 
   /* a meeting of group1 with notes, and attendance */
@@ -79,12 +78,6 @@ static int group_setup(void **state) {
   return 0;
 }
 
-static int group_teardown(void **state) {
-  (void)state;
-  harness_server_stop();
-  return 0;
-}
-
 /* ---------------------------------------------------------------- helpers */
 
 /* A refusal that tells nothing: status 404 (with may_403 also 403), a problem+json body, and none
@@ -122,41 +115,14 @@ static http_response *put_empty(const char *path, const char *token) {
   return http_request("PUT", path, token, NULL, NULL, NULL);
 }
 
-/* GET path as token, asserting 200; returns the body (new reference). */
-#define read_ok(path, token) read_ok_at((path), (token), __FILE__, __LINE__)
-static json_t *read_ok_at(const char *path, const char *token, const char *file, int line) {
-  http_response *r = http_get(path, token);
-  harness_assert_status(r, 200, file, line);
-  json_t *j = json_incref(r->json);
-  http_response_free(r);
-  return j;
-}
-
-/* The JSON text of GET path as token (200 asserted), for before/after comparisons. Caller frees. */
-static char *snapshot(const char *path, const char *token) {
-  json_t *j = read_ok(path, token);
-  char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
-  json_decref(j);
-  return s;
-}
-
-#define expect_unchanged(before, path, token) expect_unchanged_at((before), (path), (token), __FILE__, __LINE__)
-static void expect_unchanged_at(char *before, const char *path, const char *token, const char *file, int line) {
-  char *after = snapshot(path, token);
-  if (strcmp(before, after) != 0)
-    harness_fail_at(file, line, "GET %s changed after refused writes:\n  before %s\n  after  %s", path, before, after);
-  free(before);
-  free(after);
-}
-
 /* ---------------------------------------------------------------- sites */
 
 static void test_sites_of_another_site(void **state) {
   (void)state;
   char site_path[128];
   snprintf(site_path, sizeof site_path, "/v1/sites/%s", W.site_a);
-  char *before = snapshot(site_path, g_admin.token);
-  char *managers_before = snapshot(hpath("/v1/sites/%s/managers", W.site_a), g_admin.token);
+  char *before = harness_snapshot(site_path, g_admin.token);
+  char *managers_before = harness_snapshot(hpath("/v1/sites/%s/managers", W.site_a), g_admin.token);
 
   /* sites are visible to every member: refusals to change them are 403 */
   const harness_account *callers[] = {&W.mgr_b, &W.pb, &W.conv_b, &W.conv1};
@@ -176,8 +142,8 @@ static void test_sites_of_another_site(void **state) {
       http_json("PATCH", hpath("/v1/sites/%s", W.site_b), W.mgr_a.token, json_pack("{s:s}", "region", "Elsewhere")),
       "");
 
-  expect_unchanged(before, site_path, g_admin.token);
-  expect_unchanged(managers_before, hpath("/v1/sites/%s/managers", W.site_a), g_admin.token);
+  harness_expect_unchanged(before, site_path, g_admin.token);
+  harness_expect_unchanged(managers_before, hpath("/v1/sites/%s/managers", W.site_a), g_admin.token);
   /* and mgr_b is still no manager of site A */
   expect_forbidden(http_json("PATCH", site_path, W.mgr_b.token, json_pack("{s:s}", "region", "Still no")), "");
 }
@@ -201,7 +167,7 @@ static void test_members_of_another_site(void **state) {
   (void)state;
   char path[128];
   snprintf(path, sizeof path, "/v1/members/%s", W.mem1.id);
-  char *before = snapshot(path, g_admin.token);
+  char *before = harness_snapshot(path, g_admin.token);
   /* managers of another site, practitioners (of any site), facilitators: 404 on someone else */
   const harness_account *callers[] = {&W.mgr_b, &W.pb, &W.conv_b, &W.mem1b, &W.fac_b, &W.lone_a};
   for (size_t i = 0; i < sizeof callers / sizeof callers[0]; i++) {
@@ -229,9 +195,9 @@ static void test_members_of_another_site(void **state) {
                  r->status);
   }
   http_response_free(r);
-  expect_unchanged(before, path, g_admin.token);
+  harness_expect_unchanged(before, path, g_admin.token);
   /* and mem1's own account still works as before */
-  json_decref(read_ok("/v1/me", W.mem1.token));
+  json_decref(harness_get_json("/v1/me", W.mem1.token));
 }
 
 /* ---------------------------------------------------------------- groups and memberships */
@@ -240,7 +206,7 @@ static void test_groups_of_another_site(void **state) {
   (void)state;
   char path[128];
   snprintf(path, sizeof path, "/v1/groups/%s", W.group1);
-  char *before = snapshot(path, W.conv1.token);
+  char *before = harness_snapshot(path, W.conv1.token);
   const harness_account *outsiders[] = {&W.mgr_b, &W.pb, &W.conv_b};
   for (size_t i = 0; i < sizeof outsiders / sizeof outsiders[0]; i++) {
     const char *tok = outsiders[i]->token;
@@ -258,15 +224,15 @@ static void test_groups_of_another_site(void **state) {
   /* a plain member of the group cannot close or rename it either */
   expect_refused(http_json("PATCH", path, W.mem1.token, json_pack("{s:s}", "name", "Hijacked")), true, "");
   expect_refused(del(path, W.mem1.token), true, "");
-  expect_unchanged(before, path, W.conv1.token);
+  harness_expect_unchanged(before, path, W.conv1.token);
 }
 
 static void test_memberships_of_another_group(void **state) {
   (void)state;
   char path[160];
   snprintf(path, sizeof path, "/v1/groups/%s/members/%s", W.group1, W.mem1.id);
-  char *before = snapshot(path, W.conv1.token);
-  char *list_before = snapshot(hpath("/v1/groups/%s/members", W.group1), W.conv1.token);
+  char *before = harness_snapshot(path, W.conv1.token);
+  char *list_before = harness_snapshot(hpath("/v1/groups/%s/members", W.group1), W.conv1.token);
 
   const harness_account *outsiders[] = {&W.mgr_b, &W.pb, &W.conv_b};
   for (size_t i = 0; i < sizeof outsiders / sizeof outsiders[0]; i++) {
@@ -303,15 +269,15 @@ static void test_memberships_of_another_group(void **state) {
   expect_refused(http_json("PATCH", path, W.mem1b.token, json_pack("{s:s}", "role", "member")), true, "");
   expect_refused(del(path, W.mem1b.token), true, "");
 
-  expect_unchanged(before, path, W.conv1.token);
-  expect_unchanged(list_before, hpath("/v1/groups/%s/members", W.group1), W.conv1.token);
+  harness_expect_unchanged(before, path, W.conv1.token);
+  harness_expect_unchanged(list_before, hpath("/v1/groups/%s/members", W.group1), W.conv1.token);
 }
 
 static void test_terms_of_another_group(void **state) {
   (void)state;
   char path[128];
   snprintf(path, sizeof path, "/v1/groups/%s/terms", W.group1);
-  char *before = snapshot(path, W.conv1.token);
+  char *before = harness_snapshot(path, W.conv1.token);
   const harness_account *outsiders[] = {&W.mgr_b, &W.pb, &W.conv_b};
   for (size_t i = 0; i < sizeof outsiders / sizeof outsiders[0]; i++) {
     const char *tok = outsiders[i]->token;
@@ -326,7 +292,7 @@ static void test_terms_of_another_group(void **state) {
                  "");
   expect_refused(http_json("POST", hpath("/v1/groups/%s/terms/1/acceptances", W.group1), W.lone_a.token, json_object()),
                  true, "");
-  expect_unchanged(before, path, W.conv1.token);
+  harness_expect_unchanged(before, path, W.conv1.token);
 }
 
 /* ---------------------------------------------------------------- meetings */
@@ -336,7 +302,7 @@ static void test_meetings_of_another_group(void **state) {
   char path[192], att[256];
   snprintf(path, sizeof path, "/v1/groups/%s/meetings/%s", W.group1, g_meeting);
   snprintf(att, sizeof att, "%s/attendance", path);
-  char *before = snapshot(path, W.conv1.token);
+  char *before = harness_snapshot(path, W.conv1.token);
   json_t *attendance = json_pack("{s:[{s:s, s:s}]}", "attendance", "member_id", W.mem1.id, "status", "absent");
 
   const harness_account *outsiders[] = {&W.mgr_b, &W.pb, &W.conv_b};
@@ -364,7 +330,7 @@ static void test_meetings_of_another_group(void **state) {
   expect_refused(http_json("PATCH", path, W.mem1.token, json_pack("{s:s}", "notes", "overwritten")), true, "");
   expect_refused(http_json("PUT", att, W.mem1.token, json_incref(attendance)), true, "");
   json_decref(attendance);
-  expect_unchanged(before, path, W.conv1.token);
+  harness_expect_unchanged(before, path, W.conv1.token);
 }
 
 /* ---------------------------------------------------------------- consultations and responses */
@@ -373,8 +339,8 @@ static void test_consultations_of_another_site(void **state) {
   (void)state;
   char path[128];
   snprintf(path, sizeof path, "/v1/consultations/%s", g_consult);
-  char *before = snapshot(path, W.mgr_a.token);
-  json_t *c = read_ok(path, W.mgr_a.token);
+  char *before = harness_snapshot(path, W.mgr_a.token);
+  json_t *c = harness_get_json(path, W.mgr_a.token);
   char title[256];
   snprintf(title, sizeof title, "%s", hjson_str(c, "title"));
   json_decref(c);
@@ -393,7 +359,7 @@ static void test_consultations_of_another_site(void **state) {
   expect_refused(http_json("PATCH", path, W.conv1.token, json_pack("{s:s}", "title", "Rewritten")), true, "");
   /* another manager of the same site does not own it either */
   expect_refused(http_json("PATCH", path, W.mgr_a2.token, json_pack("{s:s}", "title", "Rewritten")), true, "");
-  expect_unchanged(before, path, W.mgr_a.token);
+  harness_expect_unchanged(before, path, W.mgr_a.token);
 
   /* a draft is its owner's: members of the targeted site do not know it exists */
   char dpath[128];
@@ -410,7 +376,7 @@ static void test_responses_of_another_group(void **state) {
   char list[160], mine[256];
   snprintf(list, sizeof list, "/v1/consultations/%s/responses", g_consult);
   snprintf(mine, sizeof mine, "%s/%s", list, W.group1);
-  char *before = snapshot(list, W.rep1.token);
+  char *before = harness_snapshot(list, W.rep1.token);
   json_t *hostile =
       json_pack("{s:[{s:s, s:s}], s:s}", "answers", "question_id", "q1", "text", "Overwritten", "status", "draft");
 
@@ -443,7 +409,7 @@ static void test_responses_of_another_group(void **state) {
     http_response_free(r);
   }
   json_decref(hostile);
-  expect_unchanged(before, list, W.rep1.token);
+  harness_expect_unchanged(before, list, W.rep1.token);
 }
 
 /* ---------------------------------------------------------------- partners, events, registrations */
@@ -452,8 +418,8 @@ static void test_partner_cannot_touch_another_partners_event(void **state) {
   (void)state;
   char path[128];
   snprintf(path, sizeof path, "/v1/events/%s", g_ev_partner);
-  char *before = snapshot(path, g_p1.token);
-  json_t *ev = read_ok(path, g_p1.token);
+  char *before = harness_snapshot(path, g_p1.token);
+  json_t *ev = harness_get_json(path, g_p1.token);
   char title[256];
   snprintf(title, sizeof title, "%s", hjson_str(ev, "title"));
   json_decref(ev);
@@ -484,7 +450,7 @@ static void test_partner_cannot_touch_another_partners_event(void **state) {
   r = del(hpath("/v1/partners/%s", g_p1.id), g_p2.token);
   assert_problem(r, 401);
   http_response_free(r);
-  expect_unchanged(before, path, g_p1.token);
+  harness_expect_unchanged(before, path, g_p1.token);
   /* partner 1 still holds working credentials */
   harness_partner_login(&g_p1);
 }
@@ -494,9 +460,9 @@ static void test_events_of_another_site(void **state) {
   char path[128], net[128];
   snprintf(path, sizeof path, "/v1/events/%s", g_ev_site_a);
   snprintf(net, sizeof net, "/v1/events/%s", g_ev_network);
-  char *before = snapshot(path, W.mgr_a.token);
-  char *net_before = snapshot(net, g_admin.token);
-  json_t *ev = read_ok(path, W.mgr_a.token);
+  char *before = harness_snapshot(path, W.mgr_a.token);
+  char *net_before = harness_snapshot(net, g_admin.token);
+  json_t *ev = harness_get_json(path, W.mgr_a.token);
   char title[256];
   snprintf(title, sizeof title, "%s", hjson_str(ev, "title"));
   json_decref(ev);
@@ -532,8 +498,8 @@ static void test_events_of_another_site(void **state) {
   expect_refused(http_get(hpath("%s/registrations", path), W.mem1.token), true, "");
   expect_refused(http_get(hpath("%s/registrations", net), W.pb.token), true, "");
 
-  expect_unchanged(before, path, W.mgr_a.token);
-  expect_unchanged(net_before, net, g_admin.token);
+  harness_expect_unchanged(before, path, W.mgr_a.token);
+  harness_expect_unchanged(net_before, net, g_admin.token);
 }
 
 /* Unknown ids behave exactly like ids of objects the caller may not see: the answers agree, so ids
@@ -578,5 +544,5 @@ int main(void) {
       cmocka_unit_test(test_events_of_another_site),
       cmocka_unit_test(test_unknown_and_foreign_ids_answer_alike),
   };
-  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+  return cmocka_run_group_tests(tests, group_setup, harness_suite_teardown);
 }

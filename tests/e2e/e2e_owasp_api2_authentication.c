@@ -34,8 +34,7 @@ static char g_keydir[64];
 
 static int group_setup(void **state) {
   (void)state;
-  harness_server_start(NULL);
-  harness_new_admin(&g_admin);
+  harness_suite_start(NULL, &g_admin);
   harness_new_site_id(g_admin.token, g_site);
   harness_new_member_quick(g_admin.token, "practitioner", g_site, &g_victim);
   harness_new_partner(g_admin.token, false, &g_partner);
@@ -55,16 +54,8 @@ static void remove_keydir(void) {
 }
 
 static int group_teardown(void **state) {
-  (void)state;
-  while (harness_server_depth() > 0)
-    harness_server_stop();
+  harness_suite_teardown(state);
   remove_keydir();
-  return 0;
-}
-
-static int test_setup(void **state) {
-  (void)state;
-  harness_set_source_address(NULL);
   return 0;
 }
 
@@ -682,19 +673,25 @@ static void test_brute_force_login_is_429(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_control_token_is_accepted, test_setup, test_teardown),
-      cmocka_unit_test_setup_teardown(test_forged_tokens_on_every_kind_of_route, test_setup, test_teardown),
-      cmocka_unit_test_setup_teardown(test_token_of_unknown_subject, test_setup, test_teardown),
-      cmocka_unit_test_setup_teardown(test_token_with_malformed_subject, test_setup, test_teardown),
-      cmocka_unit_test_setup_teardown(test_role_claim_is_not_trusted, test_setup, test_teardown),
-      cmocka_unit_test_setup_teardown(test_partner_tokens_on_member_routes, test_setup, test_teardown),
-      cmocka_unit_test_setup_teardown(test_member_tokens_get_no_partner_powers, test_setup, test_teardown),
-      cmocka_unit_test_setup_teardown(test_erased_member_tokens_stop_working, test_setup, test_teardown),
-      cmocka_unit_test_setup_teardown(test_revoked_partner_tokens_stop_working, test_setup, test_teardown),
-      cmocka_unit_test_setup_teardown(test_malformed_authorization_headers, test_setup, test_teardown),
-      cmocka_unit_test_setup_teardown(test_two_authorization_fields, test_setup, test_teardown),
-      cmocka_unit_test_setup_teardown(test_hs_rs_confusion, test_setup, test_teardown),
-      cmocka_unit_test_setup_teardown(test_brute_force_login_is_429, test_setup, test_teardown),
+      cmocka_unit_test_setup_teardown(test_control_token_is_accepted, harness_reset_source_address, test_teardown),
+      cmocka_unit_test_setup_teardown(test_forged_tokens_on_every_kind_of_route, harness_reset_source_address,
+                                      test_teardown),
+      cmocka_unit_test_setup_teardown(test_token_of_unknown_subject, harness_reset_source_address, test_teardown),
+      cmocka_unit_test_setup_teardown(test_token_with_malformed_subject, harness_reset_source_address, test_teardown),
+      cmocka_unit_test_setup_teardown(test_role_claim_is_not_trusted, harness_reset_source_address, test_teardown),
+      cmocka_unit_test_setup_teardown(test_partner_tokens_on_member_routes, harness_reset_source_address,
+                                      test_teardown),
+      cmocka_unit_test_setup_teardown(test_member_tokens_get_no_partner_powers, harness_reset_source_address,
+                                      test_teardown),
+      cmocka_unit_test_setup_teardown(test_erased_member_tokens_stop_working, harness_reset_source_address,
+                                      test_teardown),
+      cmocka_unit_test_setup_teardown(test_revoked_partner_tokens_stop_working, harness_reset_source_address,
+                                      test_teardown),
+      cmocka_unit_test_setup_teardown(test_malformed_authorization_headers, harness_reset_source_address,
+                                      test_teardown),
+      cmocka_unit_test_setup_teardown(test_two_authorization_fields, harness_reset_source_address, test_teardown),
+      cmocka_unit_test_setup_teardown(test_hs_rs_confusion, harness_reset_source_address, test_teardown),
+      cmocka_unit_test_setup_teardown(test_brute_force_login_is_429, harness_reset_source_address, test_teardown),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -34,8 +34,7 @@ static char g_pevent[HARNESS_ID_MAX];  /* by the partner, pending */
 
 static int group_setup(void **state) {
   (void)state;
-  harness_server_start(NULL);
-  harness_new_admin(&g_admin);
+  harness_suite_start(NULL, &g_admin);
   harness_consult_world_build(g_admin.token, &W);
   char u[HARNESS_NAME_MAX];
   snprintf(g_notes, sizeof g_notes, "Notes %s", harness_unique("private", u));
@@ -53,31 +52,7 @@ static int group_setup(void **state) {
   return 0;
 }
 
-static int group_teardown(void **state) {
-  (void)state;
-  harness_server_stop();
-  return 0;
-}
-
 /* ---------------------------------------------------------------- helpers */
-
-/* The JSON text of GET path as token (200 asserted), keys sorted. Caller frees. */
-static char *snapshot(const char *path, const char *token) {
-  http_response *r = http_get(path, token);
-  assert_status(r, 200);
-  char *s = json_dumps(r->json, JSON_COMPACT | JSON_SORT_KEYS);
-  http_response_free(r);
-  return s;
-}
-
-#define expect_unchanged(before, path, token) expect_unchanged_at((before), (path), (token), __FILE__, __LINE__)
-static void expect_unchanged_at(char *before, const char *path, const char *token, const char *file, int line) {
-  char *after = snapshot(path, token);
-  if (strcmp(before, after) != 0)
-    harness_fail_at(file, line, "GET %s changed after rejected writes:\n  before %s\n  after  %s", path, before, after);
-  free(before);
-  free(after);
-}
 
 /* One field that must be refused: its name and the value sent (a new reference, or NULL for a
  * string "x"). */
@@ -131,7 +106,7 @@ static void test_sites(void **state) {
 
   char path[128];
   snprintf(path, sizeof path, "/v1/sites/%s", W.site_a);
-  char *before = snapshot(path, g_admin.token);
+  char *before = harness_snapshot(path, g_admin.token);
   json_t *patch = json_pack("{s:s}", "region", "Changed region");
   expect_fields_rejected("PATCH", path, g_admin.token, patch, COMMON_READ_ONLY,
                          {"archived_at", json_string("2020-01-01T00:00:00Z")}, {"owner_id", json_string(W.mgr_b.id)});
@@ -139,7 +114,7 @@ static void test_sites(void **state) {
   expect_fields_rejected("PATCH", path, W.mgr_a.token, patch, COMMON_READ_ONLY,
                          {"archived_at", json_string("2020-01-01T00:00:00Z")});
   json_decref(patch);
-  expect_unchanged(before, path, g_admin.token);
+  harness_expect_unchanged(before, path, g_admin.token);
 }
 
 static void test_members(void **state) {
@@ -161,7 +136,7 @@ static void test_members(void **state) {
 
   char path[128];
   snprintf(path, sizeof path, "/v1/members/%s", W.mem1.id);
-  char *before = snapshot(path, g_admin.token);
+  char *before = harness_snapshot(path, g_admin.token);
   json_t *patch = json_pack("{s:s}", "discipline", "Social work");
   expect_fields_rejected("PATCH", path, g_admin.token, patch, COMMON_READ_ONLY, {"status", json_string("erased")},
                          {"must_change_password", json_false()}, {"password_hash", json_string("x")},
@@ -169,12 +144,12 @@ static void test_members(void **state) {
   expect_fields_rejected("PATCH", path, W.mgr_a.token, patch, COMMON_READ_ONLY, {"status", json_string("erased")},
                          {"role", json_string("superuser")});
   json_decref(patch);
-  expect_unchanged(before, path, g_admin.token);
+  harness_expect_unchanged(before, path, g_admin.token);
 }
 
 static void test_me(void **state) {
   (void)state;
-  char *before = snapshot("/v1/me", W.mem1.token);
+  char *before = harness_snapshot("/v1/me", W.mem1.token);
   json_t *patch = json_pack("{s:s}", "display_name", "Renamed by myself");
   expect_fields_rejected("PATCH", "/v1/me", W.mem1.token, patch, COMMON_READ_ONLY, {"role", json_string("admin")},
                          {"status", json_string("erased")}, {"status", json_string("active")},
@@ -182,14 +157,14 @@ static void test_me(void **state) {
                          {"must_change_password", json_false()}, {"password_hash", json_string("x")},
                          {"managed_sites", json_pack("[s]", W.site_a)});
   json_decref(patch);
-  expect_unchanged(before, "/v1/me", W.mem1.token);
+  harness_expect_unchanged(before, "/v1/me", W.mem1.token);
   /* a manager cannot widen their own powers either */
-  before = snapshot("/v1/me", W.mgr_a.token);
+  before = harness_snapshot("/v1/me", W.mgr_a.token);
   patch = json_pack("{s:s}", "discipline", "Management");
   expect_fields_rejected("PATCH", "/v1/me", W.mgr_a.token, patch, {"role", json_string("admin")},
                          {"home_site_id", json_string(W.site_b)});
   json_decref(patch);
-  expect_unchanged(before, "/v1/me", W.mgr_a.token);
+  harness_expect_unchanged(before, "/v1/me", W.mgr_a.token);
 }
 
 /* ---------------------------------------------------------------- groups, memberships, terms */
@@ -213,31 +188,31 @@ static void test_groups(void **state) {
 
   char path[128];
   snprintf(path, sizeof path, "/v1/groups/%s", W.group1);
-  char *before = snapshot(path, W.conv1.token);
+  char *before = harness_snapshot(path, W.conv1.token);
   json_t *patch = json_pack("{s:s}", "purpose", "A new purpose");
   expect_fields_rejected("PATCH", path, W.conv1.token, patch, COMMON_READ_ONLY, {"site_id", json_string(W.site_b)},
                          {"member_count", json_integer(50)}, {"terms_version", json_integer(9)},
                          {"closed_at", json_string("2030-01-01T00:00:00Z")}, {"status", json_string("closed")},
                          {"my_membership", json_null()});
   json_decref(patch);
-  expect_unchanged(before, path, W.conv1.token);
+  harness_expect_unchanged(before, path, W.conv1.token);
 
   /* a settable field, a value the group has not earned: group 2 has two members and no terms */
   snprintf(path, sizeof path, "/v1/groups/%s", W.group2);
-  before = snapshot(path, W.conv2.token);
+  before = harness_snapshot(path, W.conv2.token);
   http_response *r = http_json("PATCH", path, W.conv2.token, json_pack("{s:s}", "status", "active"));
   if (r->status != 409 && r->status != 400 && r->status != 403)
     harness_fail("a forming group made active by PATCH: expected 409 (or 400/403), got %ld %s", r->status, r->body);
   assert_problem(r, r->status);
   http_response_free(r);
-  expect_unchanged(before, path, W.conv2.token);
+  harness_expect_unchanged(before, path, W.conv2.token);
 }
 
 static void test_memberships(void **state) {
   (void)state;
   char list[128];
   snprintf(list, sizeof list, "/v1/groups/%s/members", W.group2);
-  char *before = snapshot(list, W.conv2.token);
+  char *before = harness_snapshot(list, W.conv2.token);
   /* a join request that makes itself active, or a convener */
   json_t *empty = json_object();
   expect_fields_rejected("POST", list, W.lone_a.token, empty, {"state", json_string("active")},
@@ -252,7 +227,7 @@ static void test_memberships(void **state) {
                          {"joined_at", json_string("2020-01-01T00:00:00Z")},
                          {"accepted_terms_version", json_integer(1)}, {"role", json_string("convener")});
   json_decref(invite);
-  expect_unchanged(before, list, W.conv2.token);
+  harness_expect_unchanged(before, list, W.conv2.token);
   /* a join request may not choose a role */
   http_response *r = http_json("POST", list, W.lone_a.token, json_pack("{s:s}", "role", "representative"));
   if (r->status != 400 && r->status != 403)
@@ -263,11 +238,11 @@ static void test_memberships(void **state) {
   if (r->status / 100 == 2)
     harness_fail("a practitioner invited someone into a group they are not in: %ld %s", r->status, r->body);
   http_response_free(r);
-  before = snapshot(list, W.conv2.token);
+  before = harness_snapshot(list, W.conv2.token);
 
   char path[160];
   snprintf(path, sizeof path, "/v1/groups/%s/members/%s", W.group2, W.mem2.id);
-  char *mbefore = snapshot(path, W.conv2.token);
+  char *mbefore = harness_snapshot(path, W.conv2.token);
   json_t *patch = json_pack("{s:s}", "role", "member");
   expect_fields_rejected("PATCH", path, W.conv2.token, patch, {"member_id", json_string(W.lone_a.id)},
                          {"joined_at", json_string("2020-01-01T00:00:00Z")},
@@ -279,45 +254,45 @@ static void test_memberships(void **state) {
   r = http_json("PATCH", path, W.mem2.token, json_pack("{s:s}", "role", "convener"));
   assert_problem(r, 403);
   http_response_free(r);
-  expect_unchanged(mbefore, path, W.conv2.token);
+  harness_expect_unchanged(mbefore, path, W.conv2.token);
 
   /* an invitee accepting may not promote themself in the same breath */
   harness_account invitee;
   harness_new_member_quick(g_admin.token, "practitioner", W.site_a, &invitee);
   harness_group_invite(W.group2, W.conv2.token, invitee.id, NULL);
   free(before);
-  before = snapshot(list, W.conv2.token);
+  before = harness_snapshot(list, W.conv2.token);
   snprintf(path, sizeof path, "/v1/groups/%s/members/%s", W.group2, invitee.id);
-  mbefore = snapshot(path, W.conv2.token);
+  mbefore = harness_snapshot(path, W.conv2.token);
   r = http_json("PATCH", path, invitee.token, json_pack("{s:s, s:s}", "state", "active", "role", "convener"));
   if (r->status / 100 == 2)
     harness_fail("an invitee made themself convener while accepting: %s", r->body);
   assert_problem(r, r->status);
   http_response_free(r);
-  expect_unchanged(mbefore, path, W.conv2.token);
-  expect_unchanged(before, list, W.conv2.token);
+  harness_expect_unchanged(mbefore, path, W.conv2.token);
+  harness_expect_unchanged(before, list, W.conv2.token);
 }
 
 static void test_terms(void **state) {
   (void)state;
   char path[128];
   snprintf(path, sizeof path, "/v1/groups/%s/terms", W.group2);
-  char *before = snapshot(path, W.conv2.token);
+  char *before = harness_snapshot(path, W.conv2.token);
   json_t *valid = json_pack("{s:s}", "body", "Our terms");
   expect_fields_rejected("POST", path, W.conv2.token, valid, {"version", json_integer(7)},
                          {"created_by", json_string(W.mgr_a.id)}, {"created_at", json_string("2000-01-01T00:00:00Z")},
                          {"accepted_count", json_integer(8)}, {"accepted_by", json_pack("[s]", W.mem2.id)});
   json_decref(valid);
-  expect_unchanged(before, path, W.conv2.token);
+  harness_expect_unchanged(before, path, W.conv2.token);
 
   /* accepting terms for somebody else */
   snprintf(path, sizeof path, "/v1/groups/%s/terms", W.group1);
-  before = snapshot(path, W.conv1.token);
+  before = harness_snapshot(path, W.conv1.token);
   json_t *empty = json_object();
   expect_fields_rejected("POST", hpath("/v1/groups/%s/terms/1/acceptances", W.group1), W.conv1.token, empty,
                          {"member_id", json_string(W.mem1.id)}, {"accepted_at", json_string("2000-01-01T00:00:00Z")});
   json_decref(empty);
-  expect_unchanged(before, path, W.conv1.token);
+  harness_expect_unchanged(before, path, W.conv1.token);
 }
 
 /* ---------------------------------------------------------------- meetings */
@@ -328,13 +303,13 @@ static void test_meetings(void **state) {
   snprintf(list, sizeof list, "/v1/groups/%s/meetings", W.group1);
   snprintf(path, sizeof path, "%s/%s", list, g_meeting);
   json_t *valid = json_pack("{s:s, s:s}", "starts_at", "2030-06-01T09:00:00Z", "ends_at", "2030-06-01T10:00:00Z");
-  char *list_before = snapshot(list, W.conv1.token);
+  char *list_before = harness_snapshot(list, W.conv1.token);
   expect_fields_rejected("POST", list, W.conv1.token, valid, COMMON_READ_ONLY, {"group_id", json_string(W.group2)},
                          {"attendance", json_pack("[{s:s, s:s}]", "member_id", W.mem1.id, "status", "present")});
   json_decref(valid);
-  expect_unchanged(list_before, list, W.conv1.token);
+  harness_expect_unchanged(list_before, list, W.conv1.token);
 
-  char *before = snapshot(path, W.conv1.token);
+  char *before = harness_snapshot(path, W.conv1.token);
   json_t *patch = json_pack("{s:s}", "location", "Room 2");
   expect_fields_rejected("PATCH", path, W.conv1.token, patch, COMMON_READ_ONLY, {"group_id", json_string(W.group2)},
                          {"attendance", json_array()});
@@ -351,7 +326,7 @@ static void test_meetings(void **state) {
                                          "absent", "display_name", "Someone"));
   assert_problem(r, 400);
   http_response_free(r);
-  expect_unchanged(before, path, W.conv1.token);
+  harness_expect_unchanged(before, path, W.conv1.token);
 }
 
 /* ---------------------------------------------------------------- consultations */
@@ -367,7 +342,7 @@ static void test_consultations(void **state) {
 
   char path[128];
   snprintf(path, sizeof path, "/v1/consultations/%s", g_consult);
-  char *before = snapshot(path, W.mgr_a.token);
+  char *before = harness_snapshot(path, W.mgr_a.token);
   json_t *patch = json_pack("{s:s}", "title", "A better title");
   expect_fields_rejected("PATCH", path, W.mgr_a.token, patch, COMMON_READ_ONLY, {"owner_id", json_string(W.mgr_b.id)},
                          {"outcome", json_null()}, {"response_rate", json_real(0.5)});
@@ -379,12 +354,12 @@ static void test_consultations(void **state) {
   r = http_json("PATCH", path, W.mgr_a.token, json_pack("{s:s}", "status", "draft"));
   assert_problem(r, 409);
   http_response_free(r);
-  expect_unchanged(before, path, W.mgr_a.token);
+  harness_expect_unchanged(before, path, W.mgr_a.token);
 
   /* a response: only answers and status */
   char rpath[256];
   snprintf(rpath, sizeof rpath, "%s/responses/%s", path, W.group1);
-  char *rbefore = snapshot(hpath("%s/responses", path), W.rep1.token);
+  char *rbefore = harness_snapshot(hpath("%s/responses", path), W.rep1.token);
   json_t *answer =
       json_pack("{s:[{s:s, s:s}], s:s}", "answers", "question_id", "q1", "text", "Ours", "status", "draft");
   expect_fields_rejected("PUT", rpath, W.rep1.token, answer, {"consultation_id", json_string(g_consult)},
@@ -393,7 +368,7 @@ static void test_consultations(void **state) {
                          {"updated_at", json_string("2000-01-01T00:00:00Z")}, {"version", json_integer(4)},
                          {"submitted_by", json_string(W.conv1.id)});
   json_decref(answer);
-  expect_unchanged(rbefore, hpath("%s/responses", path), W.rep1.token);
+  harness_expect_unchanged(rbefore, hpath("%s/responses", path), W.rep1.token);
 
   /* the outcome */
   json_t *outcome = json_pack("{s:s, s:[]}", "summary", "You said, we did", "actions");
@@ -422,13 +397,13 @@ static void test_partners(void **state) {
 
   char path[128];
   snprintf(path, sizeof path, "/v1/partners/%s", g_partner.id);
-  char *pbefore = snapshot(path, g_admin.token);
+  char *pbefore = harness_snapshot(path, g_admin.token);
   json_t *patch = json_pack("{s:s}", "name", "Renamed partner");
   expect_fields_rejected("PATCH", path, g_admin.token, patch, COMMON_READ_ONLY,
                          {"client_id", json_string("chosen-client-id")},
                          {"client_secret", json_string("chosen-secret-0123456789")}, {"revoked_at", json_null()});
   json_decref(patch);
-  expect_unchanged(pbefore, path, g_admin.token);
+  harness_expect_unchanged(pbefore, path, g_admin.token);
   /* its credentials still work */
   harness_partner_login(&g_partner);
 }
@@ -447,21 +422,21 @@ static void test_events(void **state) {
 
   char path[128];
   snprintf(path, sizeof path, "/v1/events/%s", g_event);
-  char *before = snapshot(path, W.mgr_a.token);
+  char *before = harness_snapshot(path, W.mgr_a.token);
   json_t *patch = json_pack("{s:s}", "location", "Room 3");
   expect_fields_rejected("PATCH", path, W.mgr_a.token, patch, COMMON_READ_ONLY, {"external_id", json_string("x-1")},
                          {"partner_id", json_string(g_partner.id)}, {"owner", json_null()},
                          {"registration_counts", json_pack("{s:i}", "going", 0)});
   json_decref(patch);
-  expect_unchanged(before, path, W.mgr_a.token);
+  harness_expect_unchanged(before, path, W.mgr_a.token);
 
   /* the partner's pending event: publication is not the partner's to decide */
   snprintf(path, sizeof path, "/v1/events/%s", g_pevent);
-  before = snapshot(path, g_partner.token);
+  before = harness_snapshot(path, g_partner.token);
   http_response *r = http_json("PATCH", path, g_partner.token, json_pack("{s:s}", "status", "published"));
   assert_problem(r, 403);
   http_response_free(r);
-  expect_unchanged(before, path, g_partner.token);
+  harness_expect_unchanged(before, path, g_partner.token);
 
   /* registrations: only the caller's own status */
   snprintf(path, sizeof path, "/v1/events/%s/registration", g_event);
@@ -631,5 +606,5 @@ int main(void) {
       cmocka_unit_test(test_answers_carry_no_secrets),
       cmocka_unit_test(test_client_secret_shown_once),
   };
-  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+  return cmocka_run_group_tests(tests, group_setup, harness_suite_teardown);
 }

@@ -29,8 +29,7 @@ static char g_event[HARNESS_ID_MAX];
 
 static int group_setup(void **state) {
   (void)state;
-  harness_server_start(NULL);
-  harness_new_admin(&g_admin);
+  harness_suite_start(NULL, &g_admin);
   harness_consult_world_build(g_admin.token, &W);
   http_response *r =
       http_json("POST", hpath("/v1/groups/%s/meetings", W.group1), W.conv1.token,
@@ -41,12 +40,6 @@ static int group_setup(void **state) {
   json_decref(harness_new_consultation(W.mgr_a.token, harness_consultation_body(W.site_a, NULL, -60, WEEK), g_consult));
   harness_consultation_set_status(g_consult, W.mgr_a.token, "open");
   json_decref(harness_new_event(W.mgr_a.token, harness_event_body("workshop", 6 * 86400, 3600, W.site_a), g_event));
-  return 0;
-}
-
-static int group_teardown(void **state) {
-  (void)state;
-  harness_server_stop();
   return 0;
 }
 
@@ -74,17 +67,9 @@ static void expect_400_at(http_response *r, const char *field, const char *file,
   http_response_free(r);
 }
 
-static char *repeat(char c, size_t n) {
-  char *s = malloc(n + 1);
-  assert_non_null(s);
-  memset(s, c, n);
-  s[n] = '\0';
-  return s;
-}
-
 /* A JSON string of n characters 'x' (new reference). */
 static json_t *long_string(size_t n) {
-  char *s = repeat('x', n);
+  char *s = harness_repeat('x', n);
   json_t *j = json_string(s);
   free(s);
   return j;
@@ -109,7 +94,7 @@ static http_response *raw_get(const char *target, const char *token, const char 
 static void test_oversize_bodies_are_413_before_authentication(void **state) {
   (void)state;
   /* an actual 2 MiB body without a token, through libcurl, and a chunked one */
-  char *big = repeat(' ', 2 * MIB);
+  char *big = harness_repeat(' ', 2 * MIB);
   big[0] = '{';
   big[2 * MIB - 1] = '}';
   const char *routes[][2] = {{"POST", "/v1/sites"},
@@ -145,7 +130,7 @@ static void test_oversize_bodies_are_413_before_authentication(void **state) {
  * (e2e_conventions). */
 static void test_declared_oversize_is_answered_without_the_body(void **state) {
   (void)state;
-  char *chunk = repeat(' ', 64 * 1024);
+  char *chunk = harness_repeat(' ', 64 * 1024);
   const size_t declared[] = {2 * MIB, 2048UL * MIB};
   for (int k = 0; k < 2; k++) {
     http_response *r =
@@ -306,10 +291,10 @@ static void test_strings_over_their_limits(void **state) {
     expect_400(http_json(cases[i].method, cases[i].path, cases[i].token, cases[i].body), cases[i].field);
   harness_set_source_address(NULL);
   /* query strings too */
-  char *q = repeat('a', 101);
+  char *q = harness_repeat('a', 101);
   expect_400(http_get(hpath("/v1/members?q=%s", q), g_admin.token), "q");
   free(q);
-  char *rt = repeat('r', 41);
+  char *rt = harness_repeat('r', 41);
   expect_400(http_get(hpath("/v1/audit?resource_type=%s", rt), g_admin.token), "resource_type");
   free(rt);
   expect_alive();
@@ -335,7 +320,7 @@ static void test_page_size_is_bounded_on_top_level_lists(void **state) {
     http_response_free(r);
   }
   /* a garbage or oversized cursor is 400 */
-  char *cursor = repeat('A', 900);
+  char *cursor = harness_repeat('A', 900);
   expect_400(http_get("/v1/sites?cursor=not-a-cursor", g_admin.token), "cursor");
   expect_400(http_get(hpath("/v1/sites?cursor=%s", cursor), g_admin.token), "cursor");
   free(cursor);
@@ -465,7 +450,7 @@ static void test_very_long_url(void **state) {
 static void test_huge_headers(void **state) {
   (void)state;
   /* one 256 KiB header, and 500 small ones */
-  char *v = repeat('h', 256 * 1024);
+  char *v = harness_repeat('h', 256 * 1024);
   char *line = malloc(256 * 1024 + 32);
   assert_non_null(line);
   sprintf(line, "X-Padding: %s", v);
@@ -494,7 +479,7 @@ static void test_huge_headers(void **state) {
 
 static void test_idempotency_key_length(void **state) {
   (void)state;
-  char *k201 = repeat('k', 201), *k200 = repeat('k', 200), *k10k = repeat('k', 10000);
+  char *k201 = harness_repeat('k', 201), *k200 = harness_repeat('k', 200), *k10k = harness_repeat('k', 10000);
   char h201[256], h200[256], *h10k = malloc(10100);
   assert_non_null(h10k);
   snprintf(h201, sizeof h201, "Idempotency-Key: %s", k201);
@@ -562,5 +547,5 @@ int main(void) {
       cmocka_unit_test(test_idempotency_key_length),
       cmocka_unit_test(test_expensive_reads_are_bounded),
   };
-  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+  return cmocka_run_group_tests(tests, group_setup, harness_suite_teardown);
 }

@@ -25,8 +25,7 @@ static harness_partner g_partner, g_victim_partner;
 
 static int group_setup(void **state) {
   (void)state;
-  harness_server_start(NULL);
-  harness_new_admin(&g_admin);
+  harness_suite_start(NULL, &g_admin);
   harness_new_site_id(g_admin.token, g_site);
   harness_new_site_id(g_admin.token, g_other_site);
   harness_new_manager_quick(g_admin.token, g_site, &g_mgr);
@@ -36,12 +35,6 @@ static int group_setup(void **state) {
   harness_new_member_quick(g_admin.token, "manager", g_other_site, &g_other_mgr);
   harness_new_partner(g_admin.token, false, &g_partner);
   harness_new_partner(g_admin.token, false, &g_victim_partner);
-  return 0;
-}
-
-static int group_teardown(void **state) {
-  (void)state;
-  harness_server_stop();
   return 0;
 }
 
@@ -83,23 +76,6 @@ static http_response *do_call(const char *method, const char *path, const char *
   return http_request(method, path, token, NULL, NULL, NULL);
 }
 
-static char *snapshot(const char *path) {
-  http_response *r = http_get(path, g_admin.token);
-  assert_status(r, 200);
-  char *s = json_dumps(r->json, JSON_COMPACT | JSON_SORT_KEYS);
-  http_response_free(r);
-  return s;
-}
-
-#define expect_unchanged(before, path) expect_unchanged_at((before), (path), __FILE__, __LINE__)
-static void expect_unchanged_at(char *before, const char *path, const char *file, int line) {
-  char *after = snapshot(path);
-  if (strcmp(before, after) != 0)
-    harness_fail_at(file, line, "GET %s changed after refused calls:\n  before %s\n  after  %s", path, before, after);
-  free(before);
-  free(after);
-}
-
 /* ---------------------------------------------------------------- admin-only functions */
 
 static void test_sites_and_managers_are_admin_only(void **state) {
@@ -108,7 +84,8 @@ static void test_sites_and_managers_are_admin_only(void **state) {
   char site[128], managers[160];
   snprintf(site, sizeof site, "/v1/sites/%s", g_site);
   snprintf(managers, sizeof managers, "/v1/sites/%s/managers", g_site);
-  char *site_before = snapshot(site), *managers_before = snapshot(managers);
+  char *site_before = harness_snapshot(site, g_admin.token),
+       *managers_before = harness_snapshot(managers, g_admin.token);
   for (int i = 0; i < 4; i++) {
     const caller *c = &g_callers[i];
     char slug[HARNESS_NAME_MAX];
@@ -123,8 +100,8 @@ static void test_sites_and_managers_are_admin_only(void **state) {
     /* appointing oneself */
     expect_denied(do_call("PUT", hpath("/v1/sites/%s/managers/%s", g_other_site, g_mgr.id), c->token, NULL), c, false);
   }
-  expect_unchanged(site_before, site);
-  expect_unchanged(managers_before, managers);
+  harness_expect_unchanged(site_before, site, g_admin.token);
+  harness_expect_unchanged(managers_before, managers, g_admin.token);
   /* the manager still manages only g_site */
   http_response *r =
       http_json("PATCH", hpath("/v1/sites/%s", g_other_site), g_mgr.token, json_pack("{s:s}", "region", "Nope"));
@@ -137,7 +114,7 @@ static void test_partners_are_admin_only(void **state) {
   init_callers();
   char p[128];
   snprintf(p, sizeof p, "/v1/partners/%s", g_victim_partner.id);
-  char *before = snapshot(p);
+  char *before = harness_snapshot(p, g_admin.token);
   json_t *list_before = harness_list_all("/v1/partners", g_admin.token);
   for (int i = 0; i < 4; i++) {
     const caller *c = &g_callers[i];
@@ -148,7 +125,7 @@ static void test_partners_are_admin_only(void **state) {
     expect_denied(do_call("POST", hpath("%s/credentials", p), c->token, NULL), c, true);
     expect_denied(do_call("DELETE", p, c->token, NULL), c, true);
   }
-  expect_unchanged(before, p);
+  harness_expect_unchanged(before, p, g_admin.token);
   json_t *list_after = harness_list_all("/v1/partners", g_admin.token);
   assert_int_equal(json_array_size(list_before), json_array_size(list_after));
   json_decref(list_before);
@@ -179,11 +156,11 @@ static void test_erasing_others_is_admin_only(void **state) {
   init_callers();
   char path[128];
   snprintf(path, sizeof path, "/v1/members/%s", g_target.id);
-  char *before = snapshot(path);
+  char *before = harness_snapshot(path, g_admin.token);
   /* the manager of the target's site sees the target: 403; the others may not know them: 404 */
   for (int i = 0; i < 4; i++)
     expect_denied(do_call("DELETE", path, g_callers[i].token, NULL), &g_callers[i], i != 0);
-  expect_unchanged(before, path);
+  harness_expect_unchanged(before, path, g_admin.token);
   /* nor can anybody erase the admin */
   for (int i = 0; i < 4; i++)
     expect_denied(do_call("DELETE", hpath("/v1/members/%s", g_admin.id), g_callers[i].token, NULL), &g_callers[i],
@@ -202,7 +179,8 @@ static void test_granting_roles(void **state) {
   snprintf(target, sizeof target, "/v1/members/%s", g_target.id);
   snprintf(fac, sizeof fac, "/v1/members/%s", g_fac.id);
   snprintf(mgr, sizeof mgr, "/v1/members/%s", g_mgr.id);
-  char *b1 = snapshot(target), *b2 = snapshot(fac), *b3 = snapshot(mgr);
+  char *b1 = harness_snapshot(target, g_admin.token), *b2 = harness_snapshot(fac, g_admin.token),
+       *b3 = harness_snapshot(mgr, g_admin.token);
   for (int i = 0; i < 4; i++) {
     const caller *c = &g_callers[i];
     for (int k = 0; k < 2; k++) {
@@ -220,9 +198,9 @@ static void test_granting_roles(void **state) {
   expect_denied(
       do_call("PATCH", hpath("/v1/members/%s", g_other_mgr.id), g_mgr.token, json_pack("{s:s}", "status", "suspended")),
       &g_callers[0], true);
-  expect_unchanged(b1, target);
-  expect_unchanged(b2, fac);
-  expect_unchanged(b3, mgr);
+  harness_expect_unchanged(b1, target, g_admin.token);
+  harness_expect_unchanged(b2, fac, g_admin.token);
+  harness_expect_unchanged(b3, mgr, g_admin.token);
   /* the role that counts is the stored one: the manager is still no admin */
   http_response *r = http_get("/v1/audit?limit=1", g_mgr.token);
   assert_problem(r, 403);
@@ -270,7 +248,7 @@ static void test_method_override_and_head_do_not_bypass(void **state) {
   init_callers();
   char site[128];
   snprintf(site, sizeof site, "/v1/sites/%s", g_site);
-  char *before = snapshot(site);
+  char *before = harness_snapshot(site, g_admin.token);
   const char *overrides[] = {"X-HTTP-Method-Override: DELETE", "X-HTTP-Method: DELETE", "X-Method-Override: DELETE"};
   for (int k = 0; k < 3; k++) {
     const char *const h[] = {overrides[k], NULL};
@@ -337,5 +315,5 @@ int main(void) {
       cmocka_unit_test(test_method_override_and_head_do_not_bypass),
       cmocka_unit_test(test_path_spellings_do_not_bypass),
   };
-  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+  return cmocka_run_group_tests(tests, group_setup, harness_suite_teardown);
 }

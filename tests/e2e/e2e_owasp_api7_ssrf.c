@@ -29,8 +29,7 @@ static int g_port;
 
 static int group_setup(void **state) {
   (void)state;
-  harness_server_start(NULL);
-  harness_new_admin(&g_admin);
+  harness_suite_start(NULL, &g_admin);
   harness_new_site_id(g_admin.token, g_site);
   harness_new_manager_quick(g_admin.token, g_site, &g_mgr);
   harness_new_member_quick(g_admin.token, "practitioner", g_site, &g_prac);
@@ -47,11 +46,9 @@ static int group_setup(void **state) {
 }
 
 static int group_teardown(void **state) {
-  (void)state;
   if (g_listener >= 0)
     close(g_listener);
-  harness_server_stop();
-  return 0;
+  return harness_suite_teardown(state);
 }
 
 /* Fails if anything connected to the listener (waiting up to ms for a late fetch). */

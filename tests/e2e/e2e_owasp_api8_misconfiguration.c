@@ -22,18 +22,10 @@ static harness_partner g_partner;
 
 static int group_setup(void **state) {
   (void)state;
-  harness_server_start(NULL);
-  harness_new_admin(&g_admin);
+  harness_suite_start(NULL, &g_admin);
   harness_new_site_id(g_admin.token, g_site);
   harness_new_member_quick(g_admin.token, "practitioner", g_site, &g_prac);
   harness_new_partner(g_admin.token, false, &g_partner);
-  return 0;
-}
-
-static int group_teardown(void **state) {
-  (void)state;
-  while (harness_server_depth() > 0)
-    harness_server_stop();
   return 0;
 }
 
@@ -507,5 +499,5 @@ int main(void) {
       cmocka_unit_test(test_public_endpoints_reveal_no_deployment_details),
       cmocka_unit_test(test_location_ignores_host_header),
   };
-  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+  return cmocka_run_group_tests(tests, group_setup, harness_suite_teardown);
 }

@@ -23,8 +23,7 @@ static harness_account g_admin;
 
 static int group_setup(void **state) {
   (void)state;
-  harness_server_start(NULL);
-  harness_new_admin(&g_admin);
+  harness_suite_start(NULL, &g_admin);
   harness_new_partner(g_admin.token, false, &g_partner);
   http_response *r = http_get("/openapi.json", NULL);
   assert_status(r, 200);
@@ -36,10 +35,8 @@ static int group_setup(void **state) {
 }
 
 static int group_teardown(void **state) {
-  (void)state;
   json_decref(g_doc);
-  harness_server_stop();
-  return 0;
+  return harness_suite_teardown(state);
 }
 
 static const char *const g_methods[] = {"get", "post", "put", "patch", "delete", NULL};

@@ -22,17 +22,10 @@ static harness_account g_practitioner; /* home site g_site */
 
 static int group_setup(void **state) {
   (void)state;
-  harness_server_start(NULL);
-  harness_new_admin(&g_admin);
+  harness_suite_start(NULL, &g_admin);
   harness_new_site_id(g_admin.token, g_site);
   harness_new_manager_quick(g_admin.token, g_site, &g_manager);
   harness_new_member_quick(g_admin.token, "practitioner", g_site, &g_practitioner);
-  return 0;
-}
-
-static int group_teardown(void **state) {
-  (void)state;
-  harness_server_stop();
   return 0;
 }
 
@@ -45,10 +38,6 @@ static bool matches(const char *pattern, const char *s) {
   bool ok = s && regexec(&re, s, 0, NULL, 0) == 0;
   regfree(&re);
   return ok;
-}
-
-static bool is_rfc3339_utc(const char *s) {
-  return matches("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?Z$", s);
 }
 
 /* The form-encoded client-credentials grant; scope NULL: none sent. */
@@ -140,7 +129,7 @@ static void test_create_shows_secret_once(void **state) {
   assert_json_str(r->json, "name", name);
   assert_true(json_is_false(hjson_get(r->json, "trusted")));
   assert_json_str(r->json, "revoked_at", NULL);
-  assert_true(is_rfc3339_utc(hjson_str(r->json, "created_at")));
+  assert_true(harness_is_rfc3339_utc(hjson_str(r->json, "created_at")));
   if (!matches("^fnp_[A-Za-z0-9_-]{22}$", hjson_str(r->json, "client_id")))
     harness_fail("client_id should be fnp_ + 22 base64url characters: %s", r->body);
   if (!matches("^[A-Za-z0-9_-]{43}$", hjson_str(r->json, "client_secret")))
@@ -643,7 +632,7 @@ static void test_revocation(void **state) {
   /* the record says so; repeat DELETE 204; no rotation for a revoked partner */
   r = http_get(hpath("/v1/partners/%s", p.id), g_admin.token);
   assert_status(r, 200);
-  assert_true(is_rfc3339_utc(hjson_str(r->json, "revoked_at")));
+  assert_true(harness_is_rfc3339_utc(hjson_str(r->json, "revoked_at")));
   http_response_free(r);
   r = http_request("DELETE", hpath("/v1/partners/%s", p.id), g_admin.token, NULL, NULL, NULL);
   assert_status(r, 204);
@@ -809,5 +798,5 @@ int main(void) {
       cmocka_unit_test(test_member_token_is_not_partner_token),
       cmocka_unit_test(test_event_audit_rows),
   };
-  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+  return cmocka_run_group_tests(tests, group_setup, harness_suite_teardown);
 }

@@ -7,7 +7,6 @@
  */
 #include "harness.h"
 
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +21,7 @@ static harness_partner g_partner;      /* untrusted */
 
 static int group_setup(void **state) {
   (void)state;
-  harness_server_start(NULL);
-  harness_new_admin(&g_admin);
+  harness_suite_start(NULL, &g_admin);
   harness_new_site_id(g_admin.token, g_site_a);
   harness_new_site_id(g_admin.token, g_site_b);
   harness_new_manager_quick(g_admin.token, g_site_a, &g_mgr_a);
@@ -34,22 +32,8 @@ static int group_setup(void **state) {
   return 0;
 }
 
-static int group_teardown(void **state) {
-  (void)state;
-  harness_server_stop();
-  return 0;
-}
-
 #define UNKNOWN_UUID "00000000-0000-4000-8000-000000000000"
 #define DAY 86400L
-
-static bool is_rfc3339_utc(const char *s) {
-  regex_t re;
-  regcomp(&re, "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?Z$", REG_EXTENDED | REG_NOSUB);
-  bool ok = s && regexec(&re, s, 0, NULL, 0) == 0;
-  regfree(&re);
-  return ok;
-}
 
 /* A published site-A event owned by the site's manager; capacity <= 0: none. */
 static void new_event(int capacity, char *id_out) {
@@ -140,8 +124,8 @@ static void test_waitlist_and_promotion(void **state) {
   http_response *r = put_reg(ev, A->token, "going");
   assert_status(r, 201);
   assert_json_str(r->json, "status", "going");
-  assert_true(is_rfc3339_utc(hjson_str(r->json, "requested_going_at")));
-  assert_true(is_rfc3339_utc(hjson_str(r->json, "updated_at")));
+  assert_true(harness_is_rfc3339_utc(hjson_str(r->json, "requested_going_at")));
+  assert_true(harness_is_rfc3339_utc(hjson_str(r->json, "updated_at")));
   assert_true(json_is_integer(hjson_get(r->json, "version")));
   http_response_free(r);
   reg(ev, B, "going", 201, "waitlisted");
@@ -515,5 +499,5 @@ int main(void) {
       cmocka_unit_test(test_concurrent_last_place),         cmocka_unit_test(test_concurrent_leave_and_join),
       cmocka_unit_test(test_registrations_keep_event_etag),
   };
-  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+  return cmocka_run_group_tests(tests, group_setup, harness_suite_teardown);
 }

@@ -7,7 +7,6 @@
 #include "harness.h"
 
 #include <pthread.h>
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,26 +15,11 @@ static harness_account g_admin;
 
 static int group_setup(void **state) {
   (void)state;
-  harness_server_start(NULL);
-  harness_new_admin(&g_admin);
-  return 0;
-}
-
-static int group_teardown(void **state) {
-  (void)state;
-  harness_server_stop();
+  harness_suite_start(NULL, &g_admin);
   return 0;
 }
 
 #define UNKNOWN_UUID "00000000-0000-4000-8000-000000000000"
-
-static bool is_rfc3339_utc(const char *s) {
-  regex_t re;
-  regcomp(&re, "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?Z$", REG_EXTENDED | REG_NOSUB);
-  bool ok = s && regexec(&re, s, 0, NULL, 0) == 0;
-  regfree(&re);
-  return ok;
-}
 
 static http_response *get_site(const char *id, const char *token) { return http_get(hpath("/v1/sites/%s", id), token); }
 
@@ -56,38 +40,6 @@ static json_int_t site_version(const char *id) {
   json_int_t v = hjson_version(r->json);
   http_response_free(r);
   return v;
-}
-
-/* Walks GET list_path (with or without a query string) 200 items a page and reports whether
- * a site with this id appears. */
-static bool list_contains(const char *list_path, const char *token, const char *id) {
-  const char sep = strchr(list_path, '?') ? '&' : '?';
-  char cursor[1024] = "";
-  for (int page = 0; page < 1000; page++) {
-    http_response *r = http_get(cursor[0] ? hpath("%s%climit=200&cursor=%s", list_path, sep, cursor)
-                                          : hpath("%s%climit=200", list_path, sep),
-                                token);
-    assert_status(r, 200);
-    size_t i;
-    json_t *it;
-    json_array_foreach(hjson_get(r->json, "items"), i, it) {
-      if (strcmp(hjson_str(it, "id") ? hjson_str(it, "id") : "", id) == 0) {
-        http_response_free(r);
-        return true;
-      }
-    }
-    json_t *next = hjson_get(r->json, "next_cursor");
-    if (!json_is_string(next)) {
-      http_response_free(r);
-      return false;
-    }
-    char *esc = harness_urlencode(json_string_value(next));
-    snprintf(cursor, sizeof cursor, "%s", esc);
-    free(esc);
-    http_response_free(r);
-  }
-  harness_fail("list %s did not end within 1000 pages", list_path);
-  return false;
 }
 
 /* ---------------------------------------------------------------- CRUD */
@@ -112,7 +64,7 @@ static void test_admin_crud(void **state) {
   assert_json_str(r->json, "region", "North");
   assert_json_str(r->json, "timezone", "America/New_York");
   assert_json_str(r->json, "archived_at", NULL);
-  assert_true(is_rfc3339_utc(hjson_str(r->json, "created_at")));
+  assert_true(harness_is_rfc3339_utc(hjson_str(r->json, "created_at")));
   json_t *created = json_incref(r->json);
   json_int_t v1 = hjson_version(r->json);
   http_response_free(r);
@@ -156,7 +108,7 @@ static void test_admin_crud(void **state) {
   http_response_free(r);
   r = get_site(site_id, g_admin.token);
   assert_status(r, 200);
-  assert_true(is_rfc3339_utc(hjson_str(r->json, "archived_at")));
+  assert_true(harness_is_rfc3339_utc(hjson_str(r->json, "archived_at")));
   http_response_free(r);
 }
 
@@ -564,7 +516,7 @@ static void test_archiving(void **state) {
   (void)state;
   char site[HARNESS_ID_MAX];
   harness_new_site_id(g_admin.token, site);
-  assert_true(list_contains("/v1/sites", g_admin.token, site));
+  assert_true(harness_list_contains("/v1/sites", g_admin.token, "id", site));
 
   http_response *r = http_request("DELETE", hpath("/v1/sites/%s", site), g_admin.token, NULL, NULL, NULL);
   assert_status(r, 204);
@@ -573,13 +525,13 @@ static void test_archiving(void **state) {
 
   r = get_site(site, g_admin.token);
   assert_status(r, 200);
-  if (!is_rfc3339_utc(hjson_str(r->json, "archived_at")))
+  if (!harness_is_rfc3339_utc(hjson_str(r->json, "archived_at")))
     harness_fail("archived site should have an RFC 3339 archived_at, got %s", r->body);
   http_response_free(r);
 
-  if (list_contains("/v1/sites", g_admin.token, site))
+  if (harness_list_contains("/v1/sites", g_admin.token, "id", site))
     harness_fail("GET /v1/sites lists archived site %s without include_archived=true", site);
-  if (!list_contains("/v1/sites?include_archived=true", g_admin.token, site))
+  if (!harness_list_contains("/v1/sites?include_archived=true", g_admin.token, "id", site))
     harness_fail("GET /v1/sites?include_archived=true does not list archived site %s", site);
 
   r = patch_site(site, g_admin.token, json_pack("{s:s}", "name", "Edit archived"));
@@ -704,7 +656,7 @@ static bool managers_list_has(const char *site, const char *member_id, const cha
     if (strcmp(hjson_str(it, "member_id") ? hjson_str(it, "member_id") : "", member_id) == 0) {
       found = true;
       assert_json_str(it, "display_name", display_name);
-      if (!is_rfc3339_utc(hjson_str(it, "since")))
+      if (!harness_is_rfc3339_utc(hjson_str(it, "since")))
         harness_fail("manager entry lacks an RFC 3339 \"since\": %s", r->body);
     }
   }
@@ -830,5 +782,5 @@ int main(void) {
       cmocka_unit_test(test_managers_lifecycle_and_audit),
       cmocka_unit_test(test_managers_list_pages),
   };
-  return cmocka_run_group_tests_name("e2e_sites", tests, group_setup, group_teardown);
+  return cmocka_run_group_tests_name("e2e_sites", tests, group_setup, harness_suite_teardown);
 }

@@ -287,16 +287,8 @@ static void build_world(void) {
 
 static int group_setup(void **state) {
   (void)state;
-  harness_server_start(NULL);
-  harness_new_admin(&g_admin);
+  harness_suite_start(NULL, &g_admin);
   build_world();
-  return 0;
-}
-
-static int group_teardown(void **state) {
-  (void)state;
-  while (harness_server_depth() > 0)
-    harness_server_stop();
   return 0;
 }
 
@@ -1618,5 +1610,5 @@ int main(void) {
       cmocka_unit_test(test_overview_csv_has_every_json_field),
       cmocka_unit_test(test_overview_content_negotiation),
   };
-  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+  return cmocka_run_group_tests(tests, group_setup, harness_suite_teardown);
 }

@@ -8,7 +8,6 @@
  */
 #include "harness.h"
 
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +19,7 @@ static harness_account g_conv, g_p[5], g_mgr_a, g_pb;
 
 static int group_setup(void **state) {
   (void)state;
-  harness_server_start(NULL);
-  harness_new_admin(&g_admin);
+  harness_suite_start(NULL, &g_admin);
   harness_new_site_id(g_admin.token, g_site_a);
   harness_new_site_id(g_admin.token, g_site_b);
   harness_new_member_quick(g_admin.token, "practitioner", g_site_a, &g_conv);
@@ -30,20 +28,6 @@ static int group_setup(void **state) {
   harness_new_manager_quick(g_admin.token, g_site_a, &g_mgr_a);
   harness_new_member_quick(g_admin.token, "practitioner", g_site_b, &g_pb);
   return 0;
-}
-
-static int group_teardown(void **state) {
-  (void)state;
-  harness_server_stop();
-  return 0;
-}
-
-static bool is_rfc3339_utc(const char *s) {
-  regex_t re;
-  regcomp(&re, "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?Z$", REG_EXTENDED | REG_NOSUB);
-  bool ok = s && regexec(&re, s, 0, NULL, 0) == 0;
-  regfree(&re);
-  return ok;
 }
 
 static http_response *post_terms(const char *gid, const char *token, json_t *body) {
@@ -133,7 +117,7 @@ static void test_publish_and_read(void **state) {
   assert_json_str(r->json, "body", "We meet monthly. What is said here stays here.");
   assert_json_str(r->json, "review_on", "2027-06-01");
   assert_json_str(r->json, "created_by", g_conv.id);
-  assert_true(is_rfc3339_utc(hjson_str(r->json, "created_at")));
+  assert_true(harness_is_rfc3339_utc(hjson_str(r->json, "created_at")));
   assert_json_int(r->json, "accepted_count", 0);
   http_response_free(r);
   json_t *g = harness_group_get(gid, g_conv.token);
@@ -499,5 +483,5 @@ int main(void) {
       cmocka_unit_test(test_who_may_accept),
       cmocka_unit_test(test_acceptance_races_new_version),
   };
-  return cmocka_run_group_tests_name("e2e_terms", tests, group_setup, group_teardown);
+  return cmocka_run_group_tests_name("e2e_terms", tests, group_setup, harness_suite_teardown);
 }

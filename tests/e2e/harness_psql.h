@@ -1,0 +1,56 @@
+/*
+ * harness_psql.h — the test database through psql (audit rows, locks, clean-ups) and the
+ * PostgreSQL stop/start commands of scripts/test.sh.  Part of harness.h.
+ */
+#ifndef FORUMNET_E2E_HARNESS_PSQL_H
+#define FORUMNET_E2E_HARNESS_PSQL_H
+
+#include "harness_common.h"
+
+/* ------------------------------------------------------------------------------------
+ * Database observation
+ * ------------------------------------------------------------------------------------ */
+
+/* Runs `psql "$FORUMNET_TEST_DATABASE_URL" -Atc query` and returns its output without the
+ * trailing newline, as a new string the caller frees().  Fails the test if psql fails.
+ * Only for reading the audit table until GET /v1/audit exists. */
+char *harness_psql_scalar(const char *query);
+
+/* harness_psql_scalar parsed as an integer (e.g. a count(*)). */
+long harness_psql_long(const char *query);
+
+/* Audit rows with this action whose resource_id or details contain `about` (a uuid), and whose
+ * resource_id, details or actor_id contain `who` (a uuid, or NULL for no such condition). */
+long harness_audit_count(const char *action, const char *about, const char *who);
+
+/* Runs sql (any statements) through psql like harness_psql_scalar, but never fails the test:
+ * returns psql's exit status (0 on success), for teardowns cleaning up after a failed test. */
+int harness_psql_try(const char *sql);
+
+/* ------------------------------------------------------------------------------------
+ * PostgreSQL control and background sessions (fault tests)
+ * ------------------------------------------------------------------------------------ */
+
+/* True when FORUMNET_TEST_PG_STOP and FORUMNET_TEST_PG_START are both set (scripts/test.sh). */
+bool harness_pg_control_available(void);
+
+/* Runs the shell command held by the environment variable env_name (FORUMNET_TEST_PG_STOP or
+ * FORUMNET_TEST_PG_START) with system().  True when it exits 0; false, with a message on the
+ * cmocka error stream, when the variable is unset or the command fails. */
+bool harness_run_env_command(const char *env_name);
+
+/* Starts `psql -X -q -v ON_ERROR_STOP=1 -c sql "$FORUMNET_TEST_DATABASE_URL"` in the background
+ * (output to /dev/null), e.g. to hold a lock while the server works:
+ * "BEGIN; LOCK TABLE sites IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3); COMMIT".
+ * Returns its pid; fails the test if it cannot start. */
+long harness_psql_background(const char *sql);
+
+/* Waits up to timeout_ms for a psql started by harness_psql_background.  Returns its exit
+ * status, or -1 if it had to be killed (SIGKILL).  Never fails the test. */
+int harness_psql_wait(long pid, int timeout_ms);
+
+/* Polls harness_psql_long(count_query) every 20 ms until it is at least n; true if that
+ * happened within timeout_ms. */
+bool harness_psql_wait_count(const char *count_query, long n, int timeout_ms);
+
+#endif

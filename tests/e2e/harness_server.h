@@ -1,0 +1,82 @@
+/*
+ * harness_server.h — the forumnet servers a test runs (`forumnet serve`, nested), and the start
+ * and end of every suite's cmocka group.  Part of harness.h.
+ */
+#ifndef FORUMNET_E2E_HARNESS_SERVER_H
+#define FORUMNET_E2E_HARNESS_SERVER_H
+
+#include "harness_common.h"
+
+/* ------------------------------------------------------------------------------------
+ * Server lifecycle
+ * ------------------------------------------------------------------------------------ */
+
+/* Starts `$FORUMNET_BIN serve` on 127.0.0.1:<free port> with
+ *   FORUMNET_DATABASE_URL=$FORUMNET_TEST_DATABASE_URL, FORUMNET_JWT_SECRET=HARNESS_JWT_SECRET,
+ *   FORUMNET_CORS_ORIGINS=HARNESS_CORS_ORIGIN, FORUMNET_LOG_REQUESTS=0 (1 with HARNESS_VERBOSE),
+ *   FORUMNET_AUTO_MIGRATE=1 (migrations are advisory-locked, so parallel servers are safe),
+ * then every "KEY=VALUE" of extra_env (NULL-terminated array, or NULL), which override the
+ * above.  Other FORUMNET_* variables of the test's own environment are not passed on, except
+ * FORUMNET_DOCS_JS (before extra_env, which may override it).
+ * Waits (10 s at most) for GET /healthz to answer 200, and fails the test otherwise.
+ *
+ * Servers nest: the new server becomes the current one (the one http_* talks to) until
+ * harness_server_stop(), which makes the previous one current again.  So a test can start
+ * a second, differently configured server for itself and stop it before returning. */
+void harness_server_start(const char *const *extra_env);
+
+/* Stops the current server with SIGTERM and asserts that it exits with status 0 within
+ * 10 s (it is killed otherwise).  Safe to call when no server runs (does nothing). */
+void harness_server_stop(void);
+
+/* How many servers this process runs (nesting depth), for teardowns that must clean up
+ * after a test that failed between its own start and stop. */
+int harness_server_depth(void);
+
+/* "http://127.0.0.1:PORT" of the current server (borrowed). */
+const char *harness_base_url(void);
+
+/* Path of the current server's log file (stdout and stderr), borrowed; "" if none. */
+const char *harness_server_log(void);
+
+/* Sets the local address outgoing requests of the *calling thread* are sent from, e.g.
+ * "127.23.4.5" (all of 127.0.0.0/8 is loopback on Linux), or NULL for the default.
+ * Lets a test own a client address for per-address rate limits. */
+void harness_set_source_address(const char *ip);
+
+/* Picks a loopback address (127.a.b.c, never 127.0.0.1) unique to this process and call,
+ * makes it the calling thread's source address, and returns it (thread-local buffer).
+ * Tests that provoke login failures use one so per-address counters never mix tests. */
+const char *harness_use_unique_source_address(void);
+
+/* A cmocka test setup (or teardown): the default source address again, so that every test starts
+ * from it. */
+int harness_reset_source_address(void **state);
+
+/* ------------------------------------------------------------------------------------
+ * Suites (cmocka group setup and teardown)
+ * ------------------------------------------------------------------------------------ */
+
+/* The common start of a suite's group setup: harness_server_start(extra_env), then a new admin
+ * (harness_new_admin) in *admin.  The suite's own fixtures follow in its group_setup. */
+void harness_suite_start(const char *const *extra_env, harness_account *admin);
+
+/* A cmocka group teardown: stops every server this process still runs, innermost first, each
+ * with harness_server_stop (which asserts exit status 0 on SIGTERM).  Pass it to
+ * cmocka_run_group_tests as is, or call it last from a suite's own teardown. */
+int harness_suite_teardown(void **state);
+
+/* ------------------------------------------------------------------------------------
+ * Fault tests (e2e_fault_*_serial.c): the server process
+ * ------------------------------------------------------------------------------------ */
+
+/* Process id of the current server, 0 if none. */
+long harness_server_pid(void);
+
+/* For a test that signalled the current server itself (kill(harness_server_pid(), SIGTERM)):
+ * waits up to timeout_ms for it to exit, then pops it like harness_server_stop (killing it with
+ * SIGKILL first if it is still running).  Returns its waitpid() status, or -1 if it had to be
+ * killed.  Never fails the test: the caller asserts on the result. */
+int harness_server_wait_exit(int timeout_ms);
+
+#endif
