@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Checks every HTTP exchange the end-to-end suite logged (tests/e2e/harness.c, HARNESS_EXCHANGE_LOG) against
+// Checks every HTTP exchange the end-to-end suite logged (tests/e2e/harness_http.c, HARNESS_EXCHANGE_LOG) against
 // the OpenAPI document (openapi/openapi.json, bundled from openapi.yaml by scripts/lint_openapi.sh).
 //
 // For each exchange it finds the operation (method + path template; a literal segment beats a parameter,

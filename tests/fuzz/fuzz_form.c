@@ -1,5 +1,5 @@
 /* fuzz_form: the application/x-www-form-urlencoded body parser, dispatch_parse_form
- * (src/http/dispatch.c), and the one route that takes form bodies, POST /v1/auth/token.
+ * (src/http/form.c), and the one route that takes form bodies, POST /v1/auth/token.
  *
  * The input is the body. Invariants:
  * - dispatch_parse_form agrees with a separate restatement of the format (pairs split on '&',
