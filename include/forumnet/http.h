@@ -107,13 +107,11 @@ void reply_json(fn_req *req, int http_status, json_t *body);                    
 void reply_json_text(fn_req *req, int http_status, const char *json, size_t len); /* copies */
 void reply_text(fn_req *req, int http_status, const char *content_type, const char *text, size_t len);
 void reply_empty(fn_req *req, int http_status);
+/* Problem replies of the request layer itself (the dispatcher, req_reply_failure, and a reply_* that cannot
+ * build its body). Handlers never call them: they return the failure (the one reply rule, above).
+ * reply_problem_with adds members (steals extra, an object; it never overrides the standard ones). */
 void reply_problem(fn_req *req, fn_status st, const char *detail);
-/* A problem with extra members (steals extra, an object; it never overrides the standard ones). */
 void reply_problem_with(fn_req *req, fn_status st, const char *detail, json_t *extra);
-/* 400 with an "errors" array (steals errors). */
-void reply_invalid(fn_req *req, json_t *errors);
-/* A problem with the status's standard detail, or an empty reply for 2xx/304. */
-void reply_status(fn_req *req, fn_status st);
 void reply_header(fn_req *req, const char *name, const char *value);
 
 /* ETag "<version>" on the reply. */
@@ -159,9 +157,6 @@ fn_status req_path_id(fn_req *req, const char *name, const char *not_found, cons
  * `version`, Location `location` (may be NULL), http_status with json. Frees json. */
 void reply_representation(fn_req *req, int http_status, char *json, long version, const char *location);
 
-/* 1 if s is a canonical UUID; handlers answer 404 for malformed ids in paths. */
-int req_is_id(const char *s);
-
 /* Runs the route's handler. On a ROUTE_IDEMPOTENT route with an Idempotency-Key it claims the key
  * in a transaction held around the handler (db_hold_begin) and stores a 2xx answer (status, body,
  * Location, ETag) before that transaction commits; a retry with the same key and request replays
@@ -177,11 +172,5 @@ fn_status req_validate_body(fn_req *req, const struct field_spec *specs, body_mo
  * transaction (audit_db_record with the caller and request id). */
 fn_status req_audit(fn_req *req, const char *action, const char *resource_type, const char *resource_id,
                     const json_t *details);
-
-/* Transitional: the reply-it-yourself forms that handlers not yet converted to the one reply rule
- * still use. Each replies on failure; they go once the last caller has. */
-db_conn *req_db_or_reply(fn_req *req);
-fn_status req_validate_body_or_reply(fn_req *req, const struct field_spec *specs);
-void req_fail(fn_req *req, fn_status st, const char *detail);
 
 #endif

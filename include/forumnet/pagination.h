@@ -24,7 +24,5 @@ fn_status page_reply_result(fn_req *req, fn_status st, PGresult *res, const page
 
 /* Parses ?limit=/?cursor= from the request; FN_INVALID with the field error attached. */
 fn_status page_from_request(fn_req *req, page_request *out);
-/* Transitional (see http.h): page_from_request that replies its failure itself. */
-fn_status page_from_request_or_reply(fn_req *req, page_request *out);
 
 #endif

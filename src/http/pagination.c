@@ -78,13 +78,6 @@ fn_status page_from_request(fn_req *req, page_request *out) {
       req, field, strcmp(field, "limit") == 0 ? "must be a whole number from 1 to 200" : "is not a valid cursor");
 }
 
-fn_status page_from_request_or_reply(fn_req *req, page_request *out) {
-  fn_status st = page_from_request(req, out);
-  if (st != FN_OK)
-    req_reply_failure(req, st);
-  return st;
-}
-
 /* Items are already JSON text built by PostgreSQL; they are joined, not re-parsed. */
 void page_reply(fn_req *req, PGresult *res, int json_col, int key_col, const page_request *page) {
   page_reply_with(req, res, json_col, key_col, page, "");

@@ -61,13 +61,6 @@ fn_status req_db(fn_req *req, db_conn **db) {
   return FN_OK;
 }
 
-db_conn *req_db_or_reply(fn_req *req) {
-  db_conn *db = NULL;
-  if (req_db(req, &db) != FN_OK)
-    reply_problem(req, FN_UNAVAILABLE, req->problem_detail);
-  return db;
-}
-
 void req_db_release(fn_req *req) {
   if (req->db != NULL)
     db_pool_release(req->app->pool, req->db);
@@ -162,19 +155,6 @@ void reply_problem_with(fn_req *req, fn_status st, const char *detail, json_t *e
 
 void reply_problem(fn_req *req, fn_status st, const char *detail) { reply_problem_with(req, st, detail, NULL); }
 
-void reply_invalid(fn_req *req, json_t *errors) {
-  reply_problem_with(req, FN_INVALID, "The request has invalid fields; see errors.",
-                     json_pack("{s:o}", "errors", errors));
-}
-
-void reply_status(fn_req *req, fn_status st) {
-  int http = fn_status_http(st);
-  if (http < 300 || http == 304)
-    reply_empty(req, http);
-  else
-    reply_problem(req, st, NULL);
-}
-
 void reply_etag(fn_req *req, long version) {
   char etag[32];
   snprintf(etag, sizeof etag, "\"%ld\"", version);
@@ -239,19 +219,6 @@ fn_status req_if_match(const fn_req *req, long version) {
 fn_status req_validate_body(fn_req *req, const field_spec *specs, body_mode mode) {
   json_t *errors = NULL;
   return body_validate_as(req->body, specs, mode, &errors) == FN_OK ? FN_OK : req_invalid(req, errors);
-}
-
-fn_status req_validate_body_or_reply(fn_req *req, const field_spec *specs) {
-  fn_status st = req_validate_body(req, specs, BODY_CREATE);
-  if (st != FN_OK)
-    req_reply_failure(req, st);
-  return st;
-}
-
-void req_fail(fn_req *req, fn_status st, const char *detail) {
-  if (req->db != NULL)
-    db_rollback(req->db);
-  reply_problem(req, st, detail);
 }
 
 fn_status req_problem(fn_req *req, fn_status st, const char *detail) {
@@ -325,8 +292,6 @@ void reply_representation(fn_req *req, int http_status, char *json, long version
   reply_json_text(req, http_status, json, strlen(json));
   free(json);
 }
-
-int req_is_id(const char *s) { return text_is_uuid(s); }
 
 fn_status req_audit(fn_req *req, const char *action, const char *resource_type, const char *resource_id,
                     const json_t *details) {
