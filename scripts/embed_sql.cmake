@@ -1,8 +1,19 @@
-# Turns the ordered list of sql/NNN_name.sql files into a C array of
-# {name, text} pairs. Invoked by the build: cmake -DOUT=... -DFILES=a|b -P embed_sql.cmake
+# Turns an ordered list of .sql files into a C array of {name, text} pairs, terminated by {0, 0}.
+# Invoked by the build: cmake -DOUT=... -DFILES=a|b [-DSYMBOL=... -DTYPE=... -DHEADER=...] -P embed_sql.cmake
+# Defaults: the migrations of sql/, `const struct migration_file migration_files[]` from forumnet/migrate.h.
+# TYPE is any struct of two `const char *` members, name first (db_stmt for the steps of sql/seed_scale/).
+if(NOT SYMBOL)
+  set(SYMBOL migration_files)
+endif()
+if(NOT TYPE)
+  set(TYPE "struct migration_file")
+endif()
+if(NOT HEADER)
+  set(HEADER forumnet/migrate.h)
+endif()
 string(REPLACE "|" ";" FILES "${FILES}")
 set(body "/* Generated from sql/ by scripts/embed_sql.cmake. Do not edit. */\n")
-string(APPEND body "#include \"forumnet/migrate.h\"\n\n")
+string(APPEND body "#include \"${HEADER}\"\n\n")
 set(entries "")
 set(i 0)
 foreach(f IN LISTS FILES)
@@ -13,7 +24,7 @@ foreach(f IN LISTS FILES)
   string(APPEND entries "  {\"${name}\", sql_${i}},\n")
   math(EXPR i "${i} + 1")
 endforeach()
-string(APPEND body "\nconst struct migration_file migration_files[] = {\n${entries}  {0, 0}\n};\n")
+string(APPEND body "\nconst ${TYPE} ${SYMBOL}[] = {\n${entries}  {0, 0}\n};\n")
 file(WRITE ${OUT}.tmp "${body}")
 file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)
 file(REMOVE ${OUT}.tmp)

@@ -10,6 +10,10 @@ int cli_migrate(int argc, char **argv);
 int cli_admin(int argc, char **argv);
 int cli_seed(int argc, char **argv);
 
+/* Loads the configuration from the process environment for a subcommand, which always needs the
+ * database (and JWT keys when need_jwt). Returns 0, or prints the reason and returns 2. */
+int cli_load_config(fn_config *cfg, int need_jwt);
+
 /* Loads configuration and opens a one-connection pool for the offline subcommands.
  * A fn_req stands in for the HTTP request so resources' _db functions (and the audit
  * log, which records request_id = "cli:<command>") work unchanged. */

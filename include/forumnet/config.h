@@ -9,7 +9,8 @@
 
 typedef enum jwt_algorithm { JWT_ALGORITHM_HS256, JWT_ALGORITHM_RS256, JWT_ALGORITHM_ES256 } jwt_algorithm;
 
-/* Everything forumnet reads from its environment; see README "Configuration". */
+/* Everything forumnet reads from its environment (one row each in config.c's settings table); see
+ * README "Configuration". */
 typedef struct fn_config {
   char database_url[1024];
   char listen_host[64];

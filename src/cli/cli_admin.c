@@ -66,7 +66,7 @@ int cli_admin(int argc, char **argv) {
   json_t *body = json_pack("{s:s, s:s, s:s}", "email", email, "role", role, "display_name", name ? name : email);
   if (site)
     json_object_set_new(body, "home_site_id", json_string(site));
-  char *json = NULL, id[37];
+  char *json = NULL, id[UUID_TEXT_SIZE];
   long version;
   fn_status st = password_hash(password, hash);
   if (st == FN_OK && (st = db_begin(ctx.db)) == FN_OK &&

@@ -7,13 +7,20 @@
 
 static const char *env_lookup(const char *name) { return getenv(name); }
 
-int cli_open(cli_context *ctx, const char *command, int need_jwt) {
+int cli_load_config(fn_config *cfg, int need_jwt) {
   char err[256];
-  memset(ctx, 0, sizeof *ctx);
-  if (config_load(&ctx->app.cfg, env_lookup, 1, need_jwt, err, sizeof err) != FN_OK) {
+  if (config_load(cfg, env_lookup, 1, need_jwt, err, sizeof err) != FN_OK) {
     fprintf(stderr, "%s\n", err);
     return 2;
   }
+  return 0;
+}
+
+int cli_open(cli_context *ctx, const char *command, int need_jwt) {
+  memset(ctx, 0, sizeof *ctx);
+  int rc = cli_load_config(&ctx->app.cfg, need_jwt);
+  if (rc != 0)
+    return rc;
   if (password_init() != FN_OK) {
     fprintf(stderr, "cannot initialise libsodium\n");
     return 1;

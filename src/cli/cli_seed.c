@@ -40,7 +40,7 @@ static const demo_member demo_members[] = {
 #define DEMO_MEMBER_COUNT (sizeof demo_members / sizeof demo_members[0])
 
 static fn_status seed_demo(cli_context *ctx, char passwords[][21]) {
-  char site_ids[DEMO_SITE_COUNT][37];
+  char site_ids[DEMO_SITE_COUNT][UUID_TEXT_SIZE];
   char *json = NULL;
   long version;
   fn_status st = db_begin(ctx->db);
@@ -54,7 +54,7 @@ static fn_status seed_demo(cli_context *ctx, char passwords[][21]) {
   }
   for (size_t i = 0; st == FN_OK && i < DEMO_MEMBER_COUNT; i++) {
     const demo_member *m = &demo_members[i];
-    char hash[PASSWORD_HASH_MAX], id[37];
+    char hash[PASSWORD_HASH_MAX], id[UUID_TEXT_SIZE];
     password_generate(passwords[i]);
     json_t *body = json_pack("{s:s, s:s, s:s}", "email", m->email, "display_name", m->name, "role", m->role);
     if (m->discipline)

@@ -1,6 +1,5 @@
+/* forumnet serve (the HTTP API) and forumnet migrate. */
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "forumnet/cli.h"
@@ -8,8 +7,6 @@
 #include "forumnet/migrate.h"
 #include "forumnet/password.h"
 #include "forumnet/server.h"
-
-static const char *env_lookup(const char *name) { return getenv(name); }
 
 /* Checks (or, with FORUMNET_AUTO_MIGRATE=1, brings) the schema up to date before serving.
  * PostgreSQL may still be starting next to us, so connecting is retried for a while. */
@@ -39,11 +36,9 @@ int cli_serve(int argc, char **argv) {
   (void)argc;
   (void)argv;
   static fn_app app; /* lives as long as the server */
-  char err[256];
-  if (config_load(&app.cfg, env_lookup, 1, 1, err, sizeof err) != FN_OK) {
-    fprintf(stderr, "%s\n", err);
-    return 2;
-  }
+  int rc = cli_load_config(&app.cfg, 1);
+  if (rc != 0)
+    return rc;
   if (password_init() != FN_OK) {
     log_error("cannot initialise libsodium");
     return 1;
@@ -52,7 +47,7 @@ int cli_serve(int argc, char **argv) {
     return 1;
   if (db_pool_create(&app.cfg, &app.pool) != FN_OK)
     return 1;
-  int rc = server_run(&app);
+  rc = server_run(&app);
   db_pool_destroy(app.pool);
   return rc;
 }
@@ -61,12 +56,10 @@ int cli_migrate(int argc, char **argv) {
   (void)argc;
   (void)argv;
   fn_config cfg;
-  char err[256];
   PGconn *pg = NULL;
-  if (config_load(&cfg, env_lookup, 1, 0, err, sizeof err) != FN_OK) {
-    fprintf(stderr, "%s\n", err);
-    return 2;
-  }
+  int rc = cli_load_config(&cfg, 0);
+  if (rc != 0)
+    return rc;
   if (db_connect(&cfg, &pg) != FN_OK) {
     fprintf(stderr, "cannot connect to the database (FORUMNET_DATABASE_URL)\n");
     return 1;

@@ -104,6 +104,9 @@ static void test_defaults(void **state) {
   assert_int_equal(cfg.login_window_seconds, 900);
   assert_int_equal(cfg.auto_migrate, 0);
   assert_int_equal(cfg.log_requests, 1);
+  assert_int_equal(cfg.http_threads, 8); /* as many as db_pool_size */
+  assert_int_equal(cfg.suppression_threshold, 3);
+  assert_string_equal(cfg.docs_js_path, "/usr/share/forumnet/redoc.standalone.js");
 }
 
 /* Empty values behave like unset ones (a compose file often writes VAR=). */
@@ -234,6 +237,8 @@ static const struct {
     {"FORUMNET_LOGIN_WINDOW_SECONDS", 1, 86400},
     {"FORUMNET_AUTO_MIGRATE", 0, 1},
     {"FORUMNET_LOG_REQUESTS", 0, 1},
+    {"FORUMNET_HTTP_THREADS", 0, 1024},
+    {"FORUMNET_SUPPRESSION_THRESHOLD", 1, 100},
 };
 #define NUMBER_COUNT (sizeof numbers / sizeof numbers[0])
 
@@ -267,6 +272,10 @@ static long stored_number(const char *name) {
     return cfg.auto_migrate;
   if (strcmp(name, "FORUMNET_LOG_REQUESTS") == 0)
     return cfg.log_requests;
+  if (strcmp(name, "FORUMNET_HTTP_THREADS") == 0)
+    return cfg.http_threads;
+  if (strcmp(name, "FORUMNET_SUPPRESSION_THRESHOLD") == 0)
+    return cfg.suppression_threshold;
   fail_msg("no field for %s", name);
   return -1;
 }
@@ -305,6 +314,24 @@ static void test_numbers_reject_out_of_range(void **state) {
       assert_invalid_naming(st, numbers[i].name);
     }
   }
+}
+
+/* Unset, the worker count follows the pool size; set (0 included), it is kept. */
+static void test_http_threads_follow_pool_size(void **state) {
+  (void)state;
+  env_set("FORUMNET_DB_POOL_SIZE", "20");
+  assert_int_equal(load(0, 0), FN_OK);
+  assert_int_equal(cfg.http_threads, 20);
+  env_set("FORUMNET_HTTP_THREADS", "");
+  assert_int_equal(load(0, 0), FN_OK);
+  assert_int_equal(cfg.http_threads, 20);
+  env_set("FORUMNET_HTTP_THREADS", "0");
+  assert_int_equal(load(0, 0), FN_OK);
+  assert_int_equal(cfg.http_threads, 0);
+  env_set("FORUMNET_HTTP_THREADS", "3");
+  assert_int_equal(load(0, 0), FN_OK);
+  assert_int_equal(cfg.http_threads, 3);
+  assert_int_equal(cfg.db_pool_size, 20);
 }
 
 /* ---- JWT ---- */
@@ -594,6 +621,22 @@ static void test_cors_too_many_or_too_long(void **state) {
 
 /* ---- error reporting ---- */
 
+/* With several invalid settings, the first in reading order is named: database, listen, CORS, JWT, numbers. */
+static void test_first_invalid_setting_is_named(void **state) {
+  (void)state;
+  env_set("FORUMNET_DB_POOL_SIZE", "0");
+  env_set("FORUMNET_JWT_ALG", "none");
+  env_set("FORUMNET_LISTEN", "nowhere");
+  assert_invalid_naming(load(1, 0), "FORUMNET_DATABASE_URL");
+  env_set("FORUMNET_DATABASE_URL", "postgresql:///forumnet");
+  assert_invalid_naming(load(1, 0), "FORUMNET_LISTEN");
+  env_set("FORUMNET_LISTEN", ":8080");
+  assert_invalid_naming(load(1, 0), "FORUMNET_JWT_ALG");
+  env_set("FORUMNET_JWT_ALG", "HS256");
+  assert_invalid_naming(load(1, 1), "FORUMNET_JWT_SECRET");
+  assert_invalid_naming(load(1, 0), "FORUMNET_DB_POOL_SIZE");
+}
+
 static void test_error_fits_small_buffer(void **state) {
   (void)state;
   char small[16];
@@ -618,6 +661,7 @@ int main(void) {
       T(test_listen_host_too_long),
       T(test_numbers_accept_bounds),
       T(test_numbers_reject_out_of_range),
+      T(test_http_threads_follow_pool_size),
       T(test_jwt_secret_required_when_needed),
       T(test_jwt_secret_length),
       T(test_jwt_alg),
@@ -636,6 +680,7 @@ int main(void) {
       T(test_cors_wildcard),
       T(test_cors_bad_entries),
       T(test_cors_too_many_or_too_long),
+      T(test_first_invalid_setting_is_named),
       T(test_error_fits_small_buffer),
   };
   return cmocka_run_group_tests_name("config", tests, group_setup, group_teardown);

@@ -1,0 +1,1 @@
+ANALYZE sc_gfin;
