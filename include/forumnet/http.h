@@ -168,6 +168,32 @@ void req_run_handler(fn_req *req);
  * FN_INVALID with the field errors attached. */
 fn_status req_validate_body(fn_req *req, const struct field_spec *specs, body_mode mode);
 
+/* req_validate_body, then (when the body passed) every item of its array member `member` as an object
+ * against item_specs (body_validate_items); FN_INVALID with the field errors attached. */
+fn_status req_validate_body_items(fn_req *req, const struct field_spec *specs, body_mode mode, const char *member,
+                                  const struct field_spec *item_specs);
+
+/* 1 when the string member key of items[i] equals that of an earlier item (items lacking it are passed
+ * over); ignore_case compares ASCII letters case-insensitively (UUIDs). */
+int body_item_repeats(const json_t *items, size_t i, const char *key, int ignore_case);
+
+/* Adds "must be a UUID", named "field[i]", to *errors for each item of the array ids (the body member
+ * `field`) that is not a canonical UUID string. */
+void body_check_uuid_items(const json_t *ids, const char *field, json_t **errors);
+
+/* Ends a check that reports either field errors (*errors of FN_INVALID, stolen) or a detail for any other
+ * failure: FN_OK, FN_INVALID with errors attached, or st with detail attached. */
+fn_status req_check_result(fn_req *req, fn_status st, json_t *errors, const char *detail);
+
+/* Ends a single-resource GET: with st FN_OK replies json as reply_conditional does; else returns st
+ * with not_found as the detail of FN_NOT_FOUND. Frees json either way. */
+fn_status reply_conditional_result(fn_req *req, fn_status st, char *json, long version, const char *not_found);
+
+/* 1 when the Accept header asks for media_type (named exactly, q > 0) at least as much as for JSON
+ * (application/json, or the wildcards application/any and any/any, spelt with '*'); media types compare
+ * case-insensitively. */
+int req_prefers(const fn_req *req, const char *media_type);
+
 /* Writes the audit row of the change this request makes, on its connection and inside its
  * transaction (audit_db_record with the caller and request id). */
 fn_status req_audit(fn_req *req, const char *action, const char *resource_type, const char *resource_id,

@@ -25,4 +25,9 @@ fn_status page_reply_result(fn_req *req, fn_status st, PGresult *res, const page
 /* Parses ?limit=/?cursor= from the request; FN_INVALID with the field error attached. */
 fn_status page_from_request(fn_req *req, page_request *out);
 
+/* The opening of a list handler, in the order the API answers: ?limit=/?cursor= (page_from_request), then
+ * the errors of the handler's own filters (filter_errors, stolen; NULL when they are valid), then the
+ * connection (req_db). */
+fn_status page_open(fn_req *req, page_request *page, json_t *filter_errors, db_conn **db);
+
 #endif

@@ -127,3 +127,12 @@ fn_status page_reply_result(fn_req *req, fn_status st, PGresult *res, const page
   PQclear(res);
   return st;
 }
+
+fn_status page_open(fn_req *req, page_request *page, json_t *filter_errors, db_conn **db) {
+  fn_status st = page_from_request(req, page);
+  if (st != FN_OK) {
+    json_decref(filter_errors);
+    return st;
+  }
+  return filter_errors != NULL ? req_invalid(req, filter_errors) : req_db(req, db);
+}

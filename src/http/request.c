@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <ulfius.h>
 
 #include "forumnet/audit_db.h"
@@ -296,4 +297,88 @@ void reply_representation(fn_req *req, int http_status, char *json, long version
 fn_status req_audit(fn_req *req, const char *action, const char *resource_type, const char *resource_id,
                     const json_t *details) {
   return audit_db_record(req->db, &req->caller, req->request_id, action, resource_type, resource_id, details);
+}
+
+fn_status req_validate_body_items(fn_req *req, const field_spec *specs, body_mode mode, const char *member,
+                                  const field_spec *item_specs) {
+  json_t *errors = NULL;
+  fn_status st = req_validate_body(req, specs, mode);
+  if (st == FN_OK && body_validate_items(json_object_get(req->body, member), member, item_specs, &errors) != FN_OK)
+    st = req_invalid(req, errors);
+  return st;
+}
+
+int body_item_repeats(const json_t *items, size_t i, const char *key, int ignore_case) {
+  const char *value = body_string(json_array_get(items, i), key);
+  for (size_t j = 0; value != NULL && j < i; j++) {
+    const char *earlier = body_string(json_array_get(items, j), key);
+    if (earlier != NULL && (ignore_case ? strcasecmp(earlier, value) : strcmp(earlier, value)) == 0)
+      return 1;
+  }
+  return 0;
+}
+
+void body_check_uuid_items(const json_t *ids, const char *field, json_t **errors) {
+  size_t i;
+  json_t *v;
+  json_array_foreach((json_t *)ids, i, v) {
+    if (!text_is_uuid(json_string_value(v))) {
+      char name[128];
+      snprintf(name, sizeof name, "%s[%zu]", field, i);
+      field_errors_add(errors, name, "must be a UUID");
+    }
+  }
+}
+
+fn_status req_check_result(fn_req *req, fn_status st, json_t *errors, const char *detail) {
+  if (st == FN_INVALID)
+    return req_invalid(req, errors);
+  json_decref(errors);
+  return st == FN_OK ? FN_OK : req_problem(req, st, detail);
+}
+
+fn_status reply_conditional_result(fn_req *req, fn_status st, char *json, long version, const char *not_found) {
+  if (st != FN_OK) {
+    free(json);
+    return req_problem(req, st, st == FN_NOT_FOUND ? not_found : NULL);
+  }
+  reply_conditional(req, json, version);
+  return FN_OK;
+}
+
+/* The q value of one Accept member's parameters (";q=0.5"), 1 without one. */
+static double accept_q(const char *params, size_t len) {
+  for (size_t i = 0; i + 2 < len; i++)
+    if ((params[i] == 'q' || params[i] == 'Q') && params[i + 1] == '=')
+      return atof(params + i + 2);
+  return 1.0;
+}
+
+/* The highest q the Accept header gives any of types (NULL-terminated), 0 when it names none. */
+static double accept_quality(const char *accept, const char *const *types) {
+  double best = 0;
+  for (const char *p = accept; p && *p;) {
+    while (*p == ' ' || *p == ',')
+      p++;
+    const char *end = strchr(p, ',');
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    const char *semi = memchr(p, ';', len);
+    size_t type_len = semi ? (size_t)(semi - p) : len;
+    while (type_len > 0 && p[type_len - 1] == ' ')
+      type_len--;
+    double q = semi ? accept_q(semi, len - (size_t)(semi - p)) : 1.0;
+    for (const char *const *t = types; *t; t++)
+      if (type_len == strlen(*t) && strncasecmp(p, *t, type_len) == 0 && q > best)
+        best = q;
+    p += len;
+  }
+  return best;
+}
+
+int req_prefers(const fn_req *req, const char *media_type) {
+  static const char *const json_types[] = {"application/json", "application/*", "*/*", NULL};
+  const char *const wanted[] = {media_type, NULL};
+  const char *accept = req_header(req, "Accept");
+  double q = accept_quality(accept, wanted);
+  return q > 0 && q >= accept_quality(accept, json_types);
 }

@@ -29,16 +29,13 @@ static fn_status audit_http_list(fn_req *req) {
   json_t *errors = NULL;
   db_conn *db;
   fn_status st;
-  if ((st = page_from_request(req, &page)) != FN_OK)
-    return st;
   if (actor && !text_is_uuid(actor))
     field_errors_add(&errors, "actor_id", "must be a UUID");
   check_length(&errors, "resource_type", type, 40);
   check_length(&errors, "resource_id", resource, 100);
   check_length(&errors, "action", action, 80);
-  if (errors)
-    return req_invalid(req, errors);
-  if ((st = req_db(req, &db)) != FN_OK || (st = members_db_load_caller(db, req->caller.id, &caller)) != FN_OK)
+  if ((st = page_open(req, &page, errors, &db)) != FN_OK ||
+      (st = members_db_load_caller(db, req->caller.id, &caller)) != FN_OK)
     return st;
   if (caller.role != ROLE_ADMIN)
     return req_problem(req, FN_FORBIDDEN, "The audit log is for admins.");

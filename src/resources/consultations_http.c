@@ -75,11 +75,8 @@ static void check_questions(const json_t *questions, json_t **errors) {
         field_errors_add(errors, field, "must use only a-z, 0-9, _ and -");
         break;
       }
-    for (size_t j = 0; j < i; j++)
-      if (strcmp(id, body_string(json_array_get(questions, j), "id")) == 0) {
-        field_errors_add(errors, field, "repeats an earlier question id");
-        break;
-      }
+    if (body_item_repeats(questions, i, "id", 0))
+      field_errors_add(errors, field, "repeats an earlier question id");
   }
 }
 
@@ -90,15 +87,9 @@ static void check_target(const json_t *target, json_t **errors) {
   size_t total = 0;
   for (int k = 0; k < 2; k++) {
     json_t *ids = json_object_get(target, keys[k]);
-    size_t i;
-    json_t *v;
-    json_array_foreach(ids, i, v) {
-      if (!text_is_uuid(json_string_value(v))) {
-        char field[48];
-        snprintf(field, sizeof field, "target.%s[%zu]", keys[k], i);
-        field_errors_add(errors, field, "must be a UUID");
-      }
-    }
+    char field[48];
+    snprintf(field, sizeof field, "target.%s", keys[k]);
+    body_check_uuid_items(ids, field, errors);
     total += json_array_size(ids);
   }
   if (total == 0)
@@ -125,10 +116,7 @@ static fn_status check_targets(fn_req *req, db_conn *db, const member_caller *ca
   json_t *errors = NULL;
   const char *detail = NULL;
   fn_status st = consultations_db_check_targets(db, caller, json_object_get(req->body, "target"), &errors, &detail);
-  if (st == FN_INVALID)
-    return req_invalid(req, errors);
-  json_decref(errors);
-  return st == FN_OK ? FN_OK : req_problem(req, st, detail);
+  return req_check_result(req, st, errors, detail);
 }
 
 /* Reads the Consultation inside the transaction, then commits and replies (a 201 with its Location). */
@@ -166,15 +154,11 @@ static fn_status consultations_http_list(fn_req *req) {
   json_t *errors = NULL;
   db_conn *db;
   fn_status st;
-  if ((st = page_from_request(req, &page)) != FN_OK)
-    return st;
   if (status && !text_is_choice(status, status_choices))
     field_errors_add(&errors, "status", "must be one of: draft open closed outcome_published");
   if (site_id && !text_is_uuid(site_id))
     field_errors_add(&errors, "site_id", "must be a UUID");
-  if (errors)
-    return req_invalid(req, errors);
-  if ((st = req_db(req, &db)) != FN_OK)
+  if ((st = page_open(req, &page, errors, &db)) != FN_OK)
     return st;
   st = consultations_db_list(db, req->caller.id, status, site_id, &page, &res);
   return page_reply_result(req, st, res, &page);
@@ -317,23 +301,14 @@ static fn_status consultations_http_update(fn_req *req) {
   return st == FN_OK ? commit_reply_consultation(req, 200, id) : st;
 }
 
-/* The outcome body, with its actions. */
-static fn_status validate_outcome(fn_req *req) {
-  json_t *errors = NULL;
-  fn_status st = req_validate_body(req, outcome_fields, BODY_CREATE);
-  if (st == FN_OK &&
-      body_validate_items(json_object_get(req->body, "actions"), "actions", action_fields, &errors) != FN_OK)
-    st = req_invalid(req, errors);
-  return st;
-}
-
 static fn_status consultations_http_put_outcome(fn_req *req) {
   const char *id;
   consultation_access a;
   db_conn *db;
   fn_status st;
   if ((st = req_path_id(req, "consultation_id", NO_SUCH_CONSULTATION, &id)) != FN_OK ||
-      (st = validate_outcome(req)) != FN_OK || (st = req_db(req, &db)) != FN_OK ||
+      (st = req_validate_body_items(req, outcome_fields, BODY_CREATE, "actions", action_fields)) != FN_OK ||
+      (st = req_db(req, &db)) != FN_OK ||
       (st = begin_owner_change(req, db, id, &a, "Only its owner or an admin publishes the outcome.")) != FN_OK)
     return st;
   int first = strcmp(a.status, "closed") == 0;

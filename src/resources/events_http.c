@@ -73,15 +73,7 @@ static void check_event_body(const json_t *body, int is_partner, json_t **errors
       field_errors_add(errors, "audience.site_ids", "is required when scope is sites");
     if (!sites && ids != NULL)
       field_errors_add(errors, "audience.site_ids", "is only for scope sites");
-    size_t i;
-    json_t *v;
-    json_array_foreach(ids, i, v) {
-      if (!text_is_uuid(json_string_value(v))) {
-        char field[48];
-        snprintf(field, sizeof field, "audience.site_ids[%zu]", i);
-        field_errors_add(errors, field, "must be a UUID");
-      }
-    }
+    body_check_uuid_items(ids, "audience.site_ids", errors);
   }
   long long starts, ends;
   if (rfc3339_parse(body_string(body, "starts_at"), &starts) && rfc3339_parse(body_string(body, "ends_at"), &ends) &&
@@ -107,10 +99,7 @@ static fn_status check_audience(fn_req *req, db_conn *db, const event_caller *ca
   json_t *errors = NULL;
   const char *detail = NULL;
   fn_status st = events_db_check_audience(db, caller, json_object_get(req->body, "audience"), &errors, &detail);
-  if (st == FN_INVALID)
-    return req_invalid(req, errors);
-  json_decref(errors);
-  return st == FN_OK ? FN_OK : req_problem(req, st, detail);
+  return req_check_result(req, st, errors, detail);
 }
 
 /* The event a request names, and who asks. */
@@ -177,8 +166,6 @@ static fn_status events_http_list(fn_req *req) {
   long long ts;
   db_conn *db;
   fn_status st;
-  if ((st = page_from_request(req, &page)) != FN_OK)
-    return st;
   if (site_id && !text_is_uuid(site_id))
     field_errors_add(&errors, "site_id", "must be a UUID");
   if (from && !rfc3339_parse(from, &ts))
@@ -189,9 +176,7 @@ static fn_status events_http_list(fn_req *req) {
     field_errors_add(&errors, "kind", "is not an event kind");
   if (status && !text_is_choice(status, status_choices))
     field_errors_add(&errors, "status", "must be one of: pending published cancelled");
-  if (errors)
-    return req_invalid(req, errors);
-  if ((st = req_db(req, &db)) != FN_OK)
+  if ((st = page_open(req, &page, errors, &db)) != FN_OK)
     return st;
   if ((st = events_db_load_caller(db, &req->caller, &caller)) == FN_OK)
     st = events_db_list(db, &caller, site_id, from, to, kind, status, &page, &res);

@@ -65,15 +65,14 @@ static fn_status groups_http_list(fn_req *req) {
   const char *site_id = req_query(req, "site_id"), *status = req_query(req, "status"), *mine = req_query(req, "mine");
   db_conn *db;
   fn_status st;
-  if ((st = page_from_request(req, &page)) != FN_OK)
-    return st;
+  json_t *errors = NULL;
   if (site_id && !text_is_uuid(site_id))
-    st = req_invalid_field(req, "site_id", "must be a UUID");
+    field_errors_add(&errors, "site_id", "must be a UUID");
   if (status && !text_is_choice(status, status_choices))
-    st = req_invalid_field(req, "status", "must be one of: forming active dormant closed");
+    field_errors_add(&errors, "status", "must be one of: forming active dormant closed");
   if (mine && strcmp(mine, "true") != 0 && strcmp(mine, "false") != 0)
-    st = req_invalid_field(req, "mine", "must be true or false");
-  if (st != FN_OK || (st = req_db(req, &db)) != FN_OK)
+    field_errors_add(&errors, "mine", "must be true or false");
+  if ((st = page_open(req, &page, errors, &db)) != FN_OK)
     return st;
   st = groups_db_list(db, req->caller.id, site_id, status, mine && strcmp(mine, "true") == 0, &page, &res);
   return page_reply_result(req, st, res, &page);
@@ -88,12 +87,10 @@ static fn_status groups_http_get(fn_req *req) {
   fn_status st;
   if ((st = req_path_id(req, "group_id", NO_SUCH_GROUP, &id)) != FN_OK || (st = req_db(req, &db)) != FN_OK)
     return st;
-  if ((st = groups_db_access(db, id, req->caller.id, 0, &access)) != FN_OK ||
-      (st = groups_require_view(&access)) != FN_OK ||
-      (st = groups_db_get(db, id, req->caller.id, &json, &version)) != FN_OK)
-    return req_problem(req, st, st == FN_NOT_FOUND ? NO_SUCH_GROUP : NULL);
-  reply_conditional(req, json, version);
-  return FN_OK;
+  if ((st = groups_db_access(db, id, req->caller.id, 0, &access)) == FN_OK &&
+      (st = groups_require_view(&access)) == FN_OK)
+    st = groups_db_get(db, id, req->caller.id, &json, &version);
+  return reply_conditional_result(req, st, json, version, NO_SUCH_GROUP);
 }
 
 /* Who may propose a group there, and whether its site is open. */

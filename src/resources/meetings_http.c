@@ -2,7 +2,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "forumnet/body.h"
 #include "forumnet/groups_db.h"
@@ -91,14 +90,9 @@ static void check_attendance_item(const json_t *items, size_t i, json_t **errors
     json_decref(item_errors);
     return;
   }
-  const char *member_id = body_string(item, "member_id");
-  for (size_t j = 0; j < i; j++) {
-    const char *earlier = body_string(json_array_get(items, j), "member_id");
-    if (earlier != NULL && strcasecmp(earlier, member_id) == 0) {
-      snprintf(field, sizeof field, "attendance[%zu].member_id", i);
-      field_errors_add(errors, field, "is listed more than once");
-      return;
-    }
+  if (body_item_repeats(items, i, "member_id", 1)) {
+    snprintf(field, sizeof field, "attendance[%zu].member_id", i);
+    field_errors_add(errors, field, "is listed more than once");
   }
 }
 
@@ -192,8 +186,7 @@ static fn_status meetings_http_list(fn_req *req) {
   db_conn *db;
   fn_status st;
   if ((st = req_path_id(req, "group_id", NO_SUCH_GROUP, &group_id)) != FN_OK ||
-      (st = page_from_request(req, &page)) != FN_OK || (st = req_db(req, &db)) != FN_OK ||
-      (st = check_read(req, db, group_id)) != FN_OK)
+      (st = page_open(req, &page, NULL, &db)) != FN_OK || (st = check_read(req, db, group_id)) != FN_OK)
     return st;
   if ((st = meetings_db_list(db, group_id, &page, &res)) == FN_NOT_FOUND)
     req_problem(req, st, NO_SUCH_GROUP);
@@ -209,10 +202,8 @@ static fn_status meetings_http_get(fn_req *req) {
   if ((st = meeting_path(req, &group_id, &id)) != FN_OK || (st = req_db(req, &db)) != FN_OK ||
       (st = check_read(req, db, group_id)) != FN_OK)
     return st;
-  if ((st = meetings_db_get(db, group_id, id, &json, &version)) != FN_OK)
-    return req_problem(req, st, st == FN_NOT_FOUND ? NO_SUCH_MEETING : NULL);
-  reply_conditional(req, json, version);
-  return FN_OK;
+  st = meetings_db_get(db, group_id, id, &json, &version);
+  return reply_conditional_result(req, st, json, version, NO_SUCH_MEETING);
 }
 
 static fn_status meetings_http_create(fn_req *req) {

@@ -48,7 +48,8 @@ static fn_status check_home_site_open(fn_req *req, db_conn *db, const char *site
   return st;
 }
 
-static fn_status check_list_query(fn_req *req, const char *site_id, const char *role, const char *q) {
+/* The errors of the list's filters, NULL when they are valid. */
+static json_t *list_query_errors(const char *site_id, const char *role, const char *q) {
   json_t *errors = NULL;
   if (site_id && !text_is_uuid(site_id))
     field_errors_add(&errors, "site_id", "must be a UUID");
@@ -56,7 +57,7 @@ static fn_status check_list_query(fn_req *req, const char *site_id, const char *
     field_errors_add(&errors, "role", "must be one of: admin manager facilitator practitioner");
   if (q && (utf8_length(q) < 1 || utf8_length(q) > 100))
     field_errors_add(&errors, "q", "must be 1 to 100 characters long");
-  return errors ? req_invalid(req, errors) : FN_OK;
+  return errors;
 }
 
 /* Admins list everyone; a manager lists the members of their sites, or of one site they manage. */
@@ -79,8 +80,8 @@ static fn_status members_http_list(fn_req *req) {
   const char *site_id = req_query(req, "site_id"), *role = req_query(req, "role"), *q = req_query(req, "q");
   db_conn *db;
   fn_status st;
-  if ((st = page_from_request(req, &page)) != FN_OK || (st = check_list_query(req, site_id, role, q)) != FN_OK ||
-      (st = req_db(req, &db)) != FN_OK || (st = check_may_list(req, db, site_id, &caller)) != FN_OK)
+  if ((st = page_open(req, &page, list_query_errors(site_id, role, q), &db)) != FN_OK ||
+      (st = check_may_list(req, db, site_id, &caller)) != FN_OK)
     return st;
   st = members_db_list(db, caller.id, site_id, role, q, &page, &res);
   return page_reply_result(req, st, res, &page);
@@ -94,10 +95,8 @@ static fn_status members_http_get(fn_req *req) {
   fn_status st;
   if ((st = req_path_id(req, "member_id", NO_SUCH_MEMBER, &id)) != FN_OK || (st = req_db(req, &db)) != FN_OK)
     return st;
-  if ((st = members_db_get_visible(db, req->caller.id, id, &json, &version)) != FN_OK)
-    return req_problem(req, st, st == FN_NOT_FOUND ? NO_SUCH_MEMBER : NULL);
-  reply_conditional(req, json, version);
-  return FN_OK;
+  st = members_db_get_visible(db, req->caller.id, id, &json, &version);
+  return reply_conditional_result(req, st, json, version, NO_SUCH_MEMBER);
 }
 
 /* A taken email: a manager learns that an account exists only where they could see it anyway

@@ -242,6 +242,14 @@ static fn_status memberships_http_delete(fn_req *req) {
   return FN_OK;
 }
 
+/* The error of the list's ?state= filter, NULL when it is valid. */
+static json_t *state_errors(const char *state) {
+  json_t *errors = NULL;
+  if (state && !text_is_choice(state, list_state_choices))
+    field_errors_add(&errors, "state", "must be one of: requested invited active");
+  return errors;
+}
+
 static fn_status memberships_http_list(fn_req *req) {
   const char *gid, *state = req_query(req, "state");
   page_request page;
@@ -250,11 +258,7 @@ static fn_status memberships_http_list(fn_req *req) {
   db_conn *db;
   fn_status st;
   if ((st = req_path_id(req, "group_id", NO_SUCH_GROUP, &gid)) != FN_OK ||
-      (st = page_from_request(req, &page)) != FN_OK)
-    return st;
-  if (state && !text_is_choice(state, list_state_choices))
-    return req_invalid_field(req, "state", "must be one of: requested invited active");
-  if ((st = req_db(req, &db)) != FN_OK)
+      (st = page_open(req, &page, state_errors(state), &db)) != FN_OK)
     return st;
   if ((st = groups_db_access(db, gid, req->caller.id, 0, &a)) != FN_OK || (st = groups_require_inner(&a)) != FN_OK ||
       (st = memberships_db_list(db, gid, state, &page, &res)) != FN_OK)
@@ -278,10 +282,10 @@ static fn_status memberships_http_get(fn_req *req) {
   /* Everyone may read their own membership; others' follow the inner-life rule. */
   if ((st = groups_db_access(db, gid, req->caller.id, 0, &a)) != FN_OK ||
       (strcmp(mid, req->caller.id) != 0 && (st = groups_require_inner(&a)) != FN_OK) ||
-      (st = groups_require_view(&a)) != FN_OK || (st = memberships_db_get(db, gid, mid, &json, &version)) != FN_OK)
+      (st = groups_require_view(&a)) != FN_OK)
     return req_problem(req, st, st == FN_NOT_FOUND ? NO_SUCH_MEMBERSHIP : NULL);
-  reply_conditional(req, json, version);
-  return FN_OK;
+  st = memberships_db_get(db, gid, mid, &json, &version);
+  return reply_conditional_result(req, st, json, version, NO_SUCH_MEMBERSHIP);
 }
 
 const fn_route memberships_routes[] = {

@@ -97,7 +97,7 @@ static fn_status partners_http_list(fn_req *req) {
   PGresult *res = NULL;
   db_conn *db;
   fn_status st;
-  if ((st = page_from_request(req, &page)) != FN_OK || (st = req_db(req, &db)) != FN_OK)
+  if ((st = page_open(req, &page, NULL, &db)) != FN_OK)
     return st;
   if ((st = require_admin(req, db, 0)) == FN_OK)
     st = partners_db_list(db, &page, &res);

@@ -79,7 +79,7 @@ static fn_status registrations_http_list(fn_req *req) {
   db_conn *db;
   fn_status st;
   if ((st = req_path_id(req, "event_id", NO_SUCH_EVENT, &event_id)) != FN_OK ||
-      (st = page_from_request(req, &page)) != FN_OK || (st = req_db(req, &db)) != FN_OK ||
+      (st = page_open(req, &page, NULL, &db)) != FN_OK ||
       (st = load_event(req, db, event_id, 0, &caller, &access)) != FN_OK)
     return st;
   if ((st = registrations_can_list(&caller, &access, &detail)) != FN_OK)

@@ -47,22 +47,9 @@ static void check_answers(const json_t *answers, const json_t *questions, json_t
       field_errors_add(errors, field, "is not a question of this consultation");
       continue;
     }
-    for (size_t j = 0; j < i; j++)
-      if (strcmp(id, body_string(json_array_get(answers, j), "question_id")) == 0) {
-        field_errors_add(errors, field, "answers the same question twice");
-        break;
-      }
+    if (body_item_repeats(answers, i, "question_id", 0))
+      field_errors_add(errors, field, "answers the same question twice");
   }
-}
-
-/* The body and its answers, as far as they can be checked without the consultation's questions. */
-static fn_status validate_response(fn_req *req) {
-  json_t *errors = NULL;
-  fn_status st = req_validate_body(req, response_fields, BODY_CREATE);
-  if (st == FN_OK &&
-      body_validate_items(json_object_get(req->body, "answers"), "answers", answer_fields, &errors) != FN_OK)
-    st = req_invalid(req, errors);
-  return st;
 }
 
 /* What a step of the PUT that says no more answers when it fails. */
@@ -131,7 +118,8 @@ static fn_status responses_http_put(fn_req *req) {
   db_conn *db;
   fn_status st;
   if ((st = req_path_id(req, "consultation_id", NULL, &cid)) != FN_OK ||
-      (st = req_path_id(req, "group_id", NULL, &gid)) != FN_OK || (st = validate_response(req)) != FN_OK ||
+      (st = req_path_id(req, "group_id", NULL, &gid)) != FN_OK ||
+      (st = req_validate_body_items(req, response_fields, BODY_CREATE, "answers", answer_fields)) != FN_OK ||
       (st = req_db(req, &db)) != FN_OK)
     return st;
   status = body_string(req->body, "status");
@@ -155,7 +143,7 @@ static fn_status responses_http_list(fn_req *req) {
   db_conn *db;
   fn_status st;
   if ((st = req_path_id(req, "consultation_id", NO_SUCH_CONSULTATION, &cid)) != FN_OK ||
-      (st = page_from_request(req, &page)) != FN_OK || (st = req_db(req, &db)) != FN_OK)
+      (st = page_open(req, &page, NULL, &db)) != FN_OK)
     return st;
   if ((st = consultations_db_visible(db, cid, req->caller.id, 0, &a)) != FN_OK ||
       (st = responses_db_list(db, cid, req->caller.id, a.owner_or_admin, &page, &res)) != FN_OK)
@@ -173,11 +161,9 @@ static fn_status responses_http_get(fn_req *req) {
   if ((st = req_path_id(req, "consultation_id", NO_SUCH_RESPONSE, &cid)) != FN_OK ||
       (st = req_path_id(req, "group_id", NO_SUCH_RESPONSE, &gid)) != FN_OK || (st = req_db(req, &db)) != FN_OK)
     return st;
-  if ((st = consultations_db_visible(db, cid, req->caller.id, 0, &a)) != FN_OK ||
-      (st = responses_db_get_readable(db, cid, gid, req->caller.id, a.owner_or_admin, &json, &version)) != FN_OK)
-    return req_problem(req, st, st == FN_NOT_FOUND ? NO_SUCH_RESPONSE : NULL);
-  reply_conditional(req, json, version);
-  return FN_OK;
+  if ((st = consultations_db_visible(db, cid, req->caller.id, 0, &a)) == FN_OK)
+    st = responses_db_get_readable(db, cid, gid, req->caller.id, a.owner_or_admin, &json, &version);
+  return reply_conditional_result(req, st, json, version, NO_SUCH_RESPONSE);
 }
 
 const fn_route responses_routes[] = {

@@ -44,11 +44,10 @@ static fn_status sites_http_list(fn_req *req) {
   db_conn *db;
   fn_status st;
   const char *archived = req_query(req, "include_archived");
-  if ((st = page_from_request(req, &page)) != FN_OK)
-    return st;
+  json_t *errors = NULL;
   if (archived && strcmp(archived, "true") != 0 && strcmp(archived, "false") != 0)
-    return req_invalid_field(req, "include_archived", "must be true or false");
-  if ((st = req_db(req, &db)) != FN_OK)
+    field_errors_add(&errors, "include_archived", "must be true or false");
+  if ((st = page_open(req, &page, errors, &db)) != FN_OK)
     return st;
   st = sites_db_list(db, req->caller.id, archived && strcmp(archived, "true") == 0, &page, &res);
   return page_reply_result(req, st, res, &page);
@@ -62,10 +61,8 @@ static fn_status sites_http_get(fn_req *req) {
   fn_status st;
   if ((st = req_path_id(req, "site_id", NO_SUCH_SITE, &id)) != FN_OK || (st = req_db(req, &db)) != FN_OK)
     return st;
-  if ((st = sites_db_get(db, req->caller.id, id, &json, &version)) != FN_OK)
-    return req_problem(req, st, st == FN_NOT_FOUND ? NO_SUCH_SITE : NULL);
-  reply_conditional(req, json, version);
-  return FN_OK;
+  st = sites_db_get(db, req->caller.id, id, &json, &version);
+  return reply_conditional_result(req, st, json, version, NO_SUCH_SITE);
 }
 
 static fn_status sites_http_create(fn_req *req) {
@@ -168,8 +165,8 @@ static fn_status sites_http_list_managers(fn_req *req) {
   PGresult *res = NULL;
   db_conn *db;
   fn_status st;
-  if ((st = req_path_id(req, "site_id", NO_SUCH_SITE, &id)) != FN_OK || (st = page_from_request(req, &page)) != FN_OK ||
-      (st = req_db(req, &db)) != FN_OK)
+  if ((st = req_path_id(req, "site_id", NO_SUCH_SITE, &id)) != FN_OK ||
+      (st = page_open(req, &page, NULL, &db)) != FN_OK)
     return st;
   st = sites_db_list_managers(db, req->caller.id, id, &page, &res);
   if (st == FN_NOT_FOUND)

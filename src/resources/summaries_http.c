@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "forumnet/body.h"
@@ -105,46 +104,11 @@ static fn_status summaries_http_site(fn_req *req) {
   return FN_OK;
 }
 
-/* The q value of one Accept member ("text/csv;q=0.5"), 1 without one. */
-static double accept_q(const char *params, size_t len) {
-  for (size_t i = 0; i + 2 < len; i++)
-    if ((params[i] == 'q' || params[i] == 'Q') && params[i + 1] == '=')
-      return atof(params + i + 2);
-  return 1.0;
-}
-
-/* CSV when Accept prefers text/csv (q > 0) at least as much as JSON (application/json, or the
- * wildcards application/any and any/any, spelt with '*'); media types compare case-insensitively. */
-static int wants_csv(const fn_req *req) {
-  const char *accept = req_header(req, "Accept");
-  double q_csv = 0, q_json = 0;
-  for (const char *p = accept; p && *p;) {
-    while (*p == ' ' || *p == ',')
-      p++;
-    const char *end = strchr(p, ',');
-    size_t len = end ? (size_t)(end - p) : strlen(p);
-    const char *semi = memchr(p, ';', len);
-    size_t type_len = semi ? (size_t)(semi - p) : len;
-    while (type_len > 0 && p[type_len - 1] == ' ')
-      type_len--;
-    double q = semi ? accept_q(semi, len - (size_t)(semi - p)) : 1.0;
-    if (type_len == 8 && strncasecmp(p, "text/csv", 8) == 0 && q > q_csv)
-      q_csv = q;
-    else if (((type_len == 16 && strncasecmp(p, "application/json", 16) == 0) ||
-              (type_len == 13 && strncasecmp(p, "application/*", 13) == 0) ||
-              (type_len == 3 && strncmp(p, "*/*", 3) == 0)) &&
-             q > q_json)
-      q_json = q;
-    p += len;
-  }
-  return q_csv > 0 && q_csv >= q_json;
-}
-
 /* Replies a page of summaries (steals items) as CSV, its next cursor in X-Next-Cursor, or as
  * JSON {"items", "next_cursor"}; cursor "" on the last page. FN_INTERNAL, without a reply, when
  * memory runs out. */
 static fn_status summaries_reply_page(fn_req *req, json_t *items, const char *cursor) {
-  if (!wants_csv(req)) {
+  if (!req_prefers(req, "text/csv")) {
     json_t *body =
         json_pack("{s:o, s:o}", "items", items, "next_cursor", cursor[0] ? json_string(cursor) : json_null());
     if (body == NULL)
