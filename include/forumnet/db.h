@@ -3,6 +3,7 @@
 
 #include <libpq-fe.h>
 
+#include "forumnet/caller.h"
 #include "forumnet/config.h"
 #include "forumnet/status.h"
 
@@ -68,10 +69,51 @@ int db_value_bool(const PGresult *res, int row, int col);
 void db_value_copy(const PGresult *res, int row, int col, char *out, size_t out_size);
 char *db_value_or_null(const PGresult *res, int row, int col, fn_status *st);
 
-/* Takes a statement's one-row answer of a representation: column 0 its JSON text (*json, a new copy the
- * caller frees), column 1 its version. FN_NOT_FOUND when there is no row, FN_INTERNAL when out of memory.
- * Clears res either way. */
-fn_status db_take_representation(PGresult *res, char **json, long *version);
+/* db_exec_command for a statement with one parameter. */
+fn_status db_exec_on(db_conn *conn, const db_stmt *stmt, const char *param);
+
+/* db_exec for a statement that reads one row: a result with at least one row (caller PQclear()s), or
+ * NULL with *st set: db_exec's failure, or when_no_row when there is no row (FN_OK for a row that may
+ * be absent: check the result, not *st). */
+PGresult *db_exec_row(db_conn *conn, const db_stmt *stmt, int nparams, const char *const *params, fn_status when_no_row,
+                      fn_status *st);
+
+/* db_exec_row for a statement whose boolean column 0 says whether what was asked for exists (a LEFT
+ * JOIN from the caller's row, so that "no row" can mean an inactive caller): FN_NOT_FOUND when false. */
+PGresult *db_exec_found(db_conn *conn, const db_stmt *stmt, int nparams, const char *const *params,
+                        fn_status when_no_row, fn_status *st);
+
+/* Takes the first row's text in col: *out a new copy (caller frees), FN_INTERNAL when out of memory.
+ * The result must have a row. Clears res. */
+fn_status db_take_text(PGresult *res, int col, char **out);
+
+/* Takes a statement's one-row answer of a representation: column col its JSON text (*json, a new copy
+ * the caller frees), column col + 1 its version. FN_NOT_FOUND when there is no row, FN_INTERNAL when out
+ * of memory. Clears res either way. */
+fn_status db_take_representation(PGresult *res, int col, char **json, long *version);
+
+/* Runs a statement that answers a representation (columns 0 and 1) and takes it: FN_NOT_FOUND when
+ * there is no row. */
+fn_status db_get_representation(db_conn *conn, const db_stmt *stmt, int nparams, const char *const *params, char **json,
+                                long *version);
+
+/* db_get_representation for an INSERT ... RETURNING json, version, id: the new row's id (column 2)
+ * into id_out as well. */
+fn_status db_insert_representation(db_conn *conn, const db_stmt *stmt, int nparams, const char *const *params,
+                                   char **json, long *version, char id_out[UUID_TEXT_SIZE]);
+
+/* The one value (row 0, column 0) a statement answers, read like the db_value_* readers:
+ *   db_query_text  a new copy (caller frees); when_no_row when there is no row;
+ *   db_query_bool  false when there is no row;
+ *   db_query_long  0 when there is no row;
+ *   db_query_copy  into a fixed buffer (a UUID into char[UUID_TEXT_SIZE]), "" when there is no row.
+ * *out is left alone when the statement fails. */
+fn_status db_query_text(db_conn *conn, const db_stmt *stmt, int nparams, const char *const *params,
+                        fn_status when_no_row, char **out);
+fn_status db_query_bool(db_conn *conn, const db_stmt *stmt, int nparams, const char *const *params, int *out);
+fn_status db_query_long(db_conn *conn, const db_stmt *stmt, int nparams, const char *const *params, long *out);
+fn_status db_query_copy(db_conn *conn, const db_stmt *stmt, int nparams, const char *const *params, char *out,
+                        size_t out_size);
 
 /* A transaction held open around a whole handler (the request layer's Idempotency-Key): until
  * db_hold_end, db_begin joins it and db_commit is deferred (FN_OK while the transaction is

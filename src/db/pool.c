@@ -353,37 +353,6 @@ void db_rollback(db_conn *c) {
     (void)simple_command(c, "ROLLBACK");
 }
 
-char *db_value_dup(const PGresult *res, int row, int col) {
-  return strndup(PQgetvalue(res, row, col), (size_t)PQgetlength(res, row, col));
-}
-
-long db_value_long(const PGresult *res, int row, int col) { return strtol(PQgetvalue(res, row, col), NULL, 10); }
-
-int db_value_bool(const PGresult *res, int row, int col) { return PQgetvalue(res, row, col)[0] == 't'; }
-
-void db_value_copy(const PGresult *res, int row, int col, char *out, size_t out_size) {
-  snprintf(out, out_size, "%s", PQgetvalue(res, row, col));
-}
-
-char *db_value_or_null(const PGresult *res, int row, int col, fn_status *st) {
-  if (PQgetisnull(res, row, col))
-    return NULL;
-  char *v = db_value_dup(res, row, col);
-  if (v == NULL)
-    *st = FN_INTERNAL;
-  return v;
-}
-
-fn_status db_take_representation(PGresult *res, char **json, long *version) {
-  fn_status st = PQntuples(res) == 0 ? FN_NOT_FOUND : FN_OK;
-  if (st == FN_OK && (*json = db_value_dup(res, 0, 0)) == NULL)
-    st = FN_INTERNAL;
-  else if (st == FN_OK)
-    *version = db_value_long(res, 0, 1);
-  PQclear(res);
-  return st;
-}
-
 fn_status db_hold_begin(db_conn *c) {
   c->committed = 0;
   fn_status st = simple_command(c, "BEGIN");

@@ -6,12 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A statement with one parameter whose result is not needed. */
-static fn_status exec_on(db_conn *db, const db_stmt *stmt, const char *param) {
-  const char *params[] = {param};
-  return db_exec_command(db, stmt, 1, params);
-}
-
 /* A one-time password (must_change_password) is valid for 7 days from when it was set. */
 #define ONE_TIME_PASSWORD_EXPIRED(m)                                                                                   \
   "(" m ".must_change_password AND " m ".password_set_at <= clock_timestamp() - interval '7 days')"
@@ -24,17 +18,15 @@ fn_status auth_db_find_login(db_conn *db, const char *email, login_account *out)
   fn_status st;
   const char *params[] = {email};
   memset(out, 0, sizeof *out);
-  PGresult *res = db_exec(db, &find_login, 1, params, &st);
+  PGresult *res = db_exec_row(db, &find_login, 1, params, FN_OK, &st); /* no row: not found */
   if (res == NULL)
     return st;
-  if (PQntuples(res) > 0) {
-    out->found = 1;
-    db_value_copy(res, 0, 0, out->id, sizeof out->id);
-    db_value_copy(res, 0, 1, out->role, sizeof out->role);
-    db_value_copy(res, 0, 2, out->status, sizeof out->status);
-    db_value_copy(res, 0, 3, out->password_hash, sizeof out->password_hash);
-    out->one_time_password_expired = db_value_bool(res, 0, 4);
-  }
+  out->found = 1;
+  db_value_copy(res, 0, 0, out->id, sizeof out->id);
+  db_value_copy(res, 0, 1, out->role, sizeof out->role);
+  db_value_copy(res, 0, 2, out->status, sizeof out->status);
+  db_value_copy(res, 0, 3, out->password_hash, sizeof out->password_hash);
+  out->one_time_password_expired = db_value_bool(res, 0, 4);
   PQclear(res);
   return FN_OK;
 }
@@ -55,13 +47,11 @@ fn_status auth_db_token_subject(db_conn *db, int partner, const char *id, long i
   snprintf(issued, sizeof issued, "%ld", iat_ms);
   const char *params[] = {id, issued};
   memset(s, 0, sizeof *s);
-  PGresult *res = db_exec(db, partner ? &partner_subject : &member_subject, 2, params, &st);
+  PGresult *res = db_exec_row(db, partner ? &partner_subject : &member_subject, 2, params, FN_OK, &st);
   if (res == NULL)
-    return st;
-  if (PQntuples(res) > 0) {
-    s->valid = db_value_bool(res, 0, 0);
-    s->must_change_password = db_value_bool(res, 0, 1);
-  }
+    return st; /* no row: not valid */
+  s->valid = db_value_bool(res, 0, 0);
+  s->must_change_password = db_value_bool(res, 0, 1);
   PQclear(res);
   return FN_OK;
 }
@@ -85,18 +75,12 @@ static const db_stmt claim_attempt = {
 fn_status auth_db_claim_attempt(db_conn *db, const char *key_bucket, const char *address_bucket,
                                 unsigned window_seconds, unsigned key_limit, unsigned address_limit,
                                 long *retry_after) {
-  fn_status st;
   char window[16], klimit[16], alimit[16];
   snprintf(window, sizeof window, "%u", window_seconds);
   snprintf(klimit, sizeof klimit, "%u", key_limit);
   snprintf(alimit, sizeof alimit, "%u", address_limit);
   const char *params[] = {key_bucket, address_bucket, window, klimit, alimit};
-  PGresult *res = db_exec(db, &claim_attempt, 5, params, &st);
-  if (res == NULL)
-    return st;
-  *retry_after = db_value_long(res, 0, 0);
-  PQclear(res);
-  return FN_OK;
+  return db_query_long(db, &claim_attempt, 5, params, retry_after);
 }
 
 static const db_stmt attempt_succeeded = {
@@ -117,7 +101,7 @@ static const db_stmt purge_attempts = {
 fn_status auth_db_purge_attempts(db_conn *db, unsigned window_seconds) {
   char window[16];
   snprintf(window, sizeof window, "%u", window_seconds);
-  return exec_on(db, &purge_attempts, window);
+  return db_exec_on(db, &purge_attempts, window);
 }
 
 static const db_stmt insert_refresh = {
@@ -143,13 +127,9 @@ static const db_stmt lock_refresh = {"auth_lock_refresh",
 fn_status auth_db_lock_refresh(db_conn *db, const char *digest, refresh_token_row *out) {
   fn_status st;
   const char *params[] = {digest};
-  PGresult *res = db_exec(db, &lock_refresh, 1, params, &st);
+  PGresult *res = db_exec_row(db, &lock_refresh, 1, params, FN_NOT_FOUND, &st);
   if (res == NULL)
     return st;
-  if (PQntuples(res) == 0) {
-    PQclear(res);
-    return FN_NOT_FOUND;
-  }
   db_value_copy(res, 0, 0, out->id, sizeof out->id);
   db_value_copy(res, 0, 1, out->chain_id, sizeof out->chain_id);
   db_value_copy(res, 0, 2, out->member_id, sizeof out->member_id);
@@ -165,24 +145,26 @@ fn_status auth_db_lock_refresh(db_conn *db, const char *digest, refresh_token_ro
 static const db_stmt mark_used = {"auth_mark_refresh_used",
                                   "UPDATE refresh_tokens SET used_at = clock_timestamp() WHERE id = $1"};
 
-fn_status auth_db_mark_refresh_used(db_conn *db, const char *token_id) { return exec_on(db, &mark_used, token_id); }
+fn_status auth_db_mark_refresh_used(db_conn *db, const char *token_id) { return db_exec_on(db, &mark_used, token_id); }
 
 static const db_stmt revoke_chain = {
     "auth_revoke_chain",
     "UPDATE refresh_tokens SET revoked_at = clock_timestamp() WHERE chain_id = $1 AND revoked_at IS NULL"};
 
-fn_status auth_db_revoke_chain(db_conn *db, const char *chain_id) { return exec_on(db, &revoke_chain, chain_id); }
+fn_status auth_db_revoke_chain(db_conn *db, const char *chain_id) { return db_exec_on(db, &revoke_chain, chain_id); }
 
 static const db_stmt revoke_chain_of = {
     "auth_revoke_chain_of",
     "UPDATE refresh_tokens SET revoked_at = clock_timestamp()"
     " WHERE chain_id = (SELECT chain_id FROM refresh_tokens WHERE token_hash = $1) AND revoked_at IS NULL"};
 
-fn_status auth_db_revoke_chain_of(db_conn *db, const char *digest) { return exec_on(db, &revoke_chain_of, digest); }
+fn_status auth_db_revoke_chain_of(db_conn *db, const char *digest) { return db_exec_on(db, &revoke_chain_of, digest); }
 
 static const db_stmt revoke_member = {
     "auth_revoke_member",
     "WITH m AS (UPDATE members SET credentials_changed_at = clock_timestamp() WHERE id = $1)"
     " UPDATE refresh_tokens SET revoked_at = clock_timestamp() WHERE member_id = $1 AND revoked_at IS NULL"};
 
-fn_status auth_db_revoke_member(db_conn *db, const char *member_id) { return exec_on(db, &revoke_member, member_id); }
+fn_status auth_db_revoke_member(db_conn *db, const char *member_id) {
+  return db_exec_on(db, &revoke_member, member_id);
+}

@@ -43,30 +43,23 @@ static const db_stmt lock_consultation = {"consultations_lock", "SELECT 1 FROM c
 fn_status consultations_db_access(db_conn *db, const char *id, const char *caller_id, int lock,
                                   consultation_access *out) {
   fn_status st;
-  const char *lock_params[] = {id};
-  if (lock && (st = db_exec_command(db, &lock_consultation, 1, lock_params)) != FN_OK)
+  if (lock && (st = db_exec_on(db, &lock_consultation, id)) != FN_OK)
     return st;
   const char *params[] = {caller_id, id};
-  PGresult *res = db_exec(db, &access_plain, 2, params, &st);
+  memset(out, 0, sizeof *out);
+  PGresult *res = db_exec_found(db, &access_plain, 2, params, FN_UNAUTHENTICATED, &st);
   if (res == NULL)
     return st;
-  memset(out, 0, sizeof *out);
-  if (PQntuples(res) == 0) {
-    st = FN_UNAUTHENTICATED;
-  } else if (!db_value_bool(res, 0, 0)) {
-    st = FN_NOT_FOUND;
-  } else {
-    snprintf(out->id, sizeof out->id, "%s", id);
-    db_value_copy(res, 0, 1, out->owner_id, sizeof out->owner_id);
-    db_value_copy(res, 0, 2, out->status, sizeof out->status);
-    out->version = db_value_long(res, 0, 3);
-    out->visible = db_value_bool(res, 0, 4);
-    out->owner_or_admin = db_value_bool(res, 0, 5);
-    out->closes_in_future = db_value_bool(res, 0, 6);
-    out->stored_open = db_value_bool(res, 0, 7);
-  }
+  snprintf(out->id, sizeof out->id, "%s", id);
+  db_value_copy(res, 0, 1, out->owner_id, sizeof out->owner_id);
+  db_value_copy(res, 0, 2, out->status, sizeof out->status);
+  out->version = db_value_long(res, 0, 3);
+  out->visible = db_value_bool(res, 0, 4);
+  out->owner_or_admin = db_value_bool(res, 0, 5);
+  out->closes_in_future = db_value_bool(res, 0, 6);
+  out->stored_open = db_value_bool(res, 0, 7);
   PQclear(res);
-  return st;
+  return FN_OK;
 }
 
 fn_status consultations_db_visible(db_conn *db, const char *id, const char *caller_id, int lock,
@@ -80,10 +73,8 @@ static const db_stmt get_consultation = {"consultations_get",
                                                     ", k.version FROM c, consultations k WHERE k.id = $2"};
 
 fn_status consultations_db_get(db_conn *db, const char *id, const char *caller_id, char **json, long *version) {
-  fn_status st;
   const char *params[] = {caller_id, id};
-  PGresult *res = db_exec(db, &get_consultation, 2, params, &st);
-  return res == NULL ? st : db_take_representation(res, json, version);
+  return db_get_representation(db, &get_consultation, 2, params, json, version);
 }
 
 static const db_stmt list_consultations = {
@@ -181,7 +172,6 @@ static char *json_text(const json_t *value) {
 }
 
 fn_status consultations_db_insert(db_conn *db, const json_t *body, const char *owner_id, char id_out[UUID_TEXT_SIZE]) {
-  fn_status st;
   json_t *target = json_object_get(body, "target");
   char *questions = json_text(json_object_get(body, "questions"));
   char *sites = json_text(json_object_get(target, "site_ids"));
@@ -194,15 +184,11 @@ fn_status consultations_db_insert(db_conn *db, const json_t *body, const char *o
                           owner_id,
                           sites,
                           groups};
-  PGresult *res = db_exec(db, &insert_consultation, 8, params, &st);
+  fn_status st = db_query_copy(db, &insert_consultation, 8, params, id_out, UUID_TEXT_SIZE);
   free(questions);
   free(sites);
   free(groups);
-  if (res == NULL)
-    return st;
-  db_value_copy(res, 0, 0, id_out, UUID_TEXT_SIZE);
-  PQclear(res);
-  return FN_OK;
+  return st;
 }
 
 /* A draft's fields; a target, when present, replaces the old one. */
@@ -281,14 +267,8 @@ static const db_stmt is_extension = {
     "SELECT $2::timestamptz > closes_at AND $2::timestamptz > now() FROM consultations WHERE id = $1"};
 
 fn_status consultations_db_is_extension(db_conn *db, const char *id, const char *closes_at, int *later) {
-  fn_status st;
   const char *params[] = {id, closes_at};
-  PGresult *res = db_exec(db, &is_extension, 2, params, &st);
-  if (res == NULL)
-    return st;
-  *later = PQntuples(res) > 0 && db_value_bool(res, 0, 0);
-  PQclear(res);
-  return FN_OK;
+  return db_query_bool(db, &is_extension, 2, params, later);
 }
 
 static const db_stmt set_outcome = {"consultations_set_outcome",
@@ -307,10 +287,7 @@ fn_status consultations_db_set_outcome(db_conn *db, const char *id, const json_t
 
 static const db_stmt touch = {"consultations_touch", "UPDATE consultations SET version = version + 1 WHERE id = $1"};
 
-fn_status consultations_db_touch(db_conn *db, const char *id) {
-  const char *params[] = {id};
-  return db_exec_command(db, &touch, 1, params);
-}
+fn_status consultations_db_touch(db_conn *db, const char *id) { return db_exec_on(db, &touch, id); }
 
 static const db_stmt questions_of = {"consultations_questions", "SELECT questions FROM consultations WHERE id = $1"};
 

@@ -43,13 +43,11 @@ static void caller_params(const event_caller *c, const char *out[4]) {
   out[3] = c->is_partner ? c->id : NULL;
 }
 
-/* Runs a statement that takes the caller parameters and $5 the event id. */
-static PGresult *exec_for_event(db_conn *db, const db_stmt *stmt, const event_caller *caller, const char *event_id,
-                                fn_status *st) {
-  const char *params[5];
-  caller_params(caller, params);
-  params[4] = event_id;
-  return db_exec(db, stmt, 5, params, st);
+/* The parameters of a statement that takes the caller parameters and $5 the event id, in out. */
+static const char *const *event_params(const event_caller *caller, const char *event_id, const char *out[5]) {
+  caller_params(caller, out);
+  out[4] = event_id;
+  return out;
 }
 
 static const db_stmt partner_active = {"events_partner_active",
@@ -70,15 +68,13 @@ fn_status events_db_load_caller(db_conn *db, const fn_caller *token_caller, even
   out->is_partner = 1;
   fn_status st;
   const char *params[] = {token_caller->id};
-  PGresult *res = db_exec(db, &partner_active, 1, params, &st);
+  /* no row: revoked, and its tokens end with it */
+  PGresult *res = db_exec_row(db, &partner_active, 1, params, FN_UNAUTHENTICATED, &st);
   if (res == NULL)
     return st;
-  if (PQntuples(res) == 0)
-    st = FN_UNAUTHENTICATED; /* revoked: its tokens end with it */
-  else
-    out->trusted = db_value_bool(res, 0, 0);
+  out->trusted = db_value_bool(res, 0, 0);
   PQclear(res);
-  return st;
+  return FN_OK;
 }
 
 static const db_stmt lock_event = {"events_lock", "SELECT 1 FROM events WHERE id = $1 FOR UPDATE"};
@@ -96,29 +92,26 @@ static const db_stmt access_event = {
 
 fn_status events_db_access(db_conn *db, const char *event_id, const event_caller *caller, int lock, event_access *out) {
   fn_status st;
-  const char *lock_params[] = {event_id};
-  if (lock && (st = db_exec_command(db, &lock_event, 1, lock_params)) != FN_OK)
+  if (lock && (st = db_exec_on(db, &lock_event, event_id)) != FN_OK)
     return st;
-  PGresult *res = exec_for_event(db, &access_event, caller, event_id, &st);
+  const char *params[5];
+  memset(out, 0, sizeof *out);
+  /* the statement always answers one row */
+  PGresult *res = db_exec_found(db, &access_event, 5, event_params(caller, event_id, params), FN_NOT_FOUND, &st);
   if (res == NULL)
     return st;
-  memset(out, 0, sizeof *out);
-  if (!db_value_bool(res, 0, 0)) {
-    st = FN_NOT_FOUND;
-  } else {
-    snprintf(out->id, sizeof out->id, "%s", event_id);
-    db_value_copy(res, 0, 1, out->status, sizeof out->status);
-    out->version = db_value_long(res, 0, 2);
-    out->capacity = db_value_long(res, 0, 3);
-    out->visible = db_value_bool(res, 0, 4);
-    out->owner = db_value_bool(res, 0, 5);
-    out->can_publish = db_value_bool(res, 0, 6);
-    out->is_admin = db_value_bool(res, 0, 7);
-    out->starts_us = db_value_long(res, 0, 8);
-    out->ends_us = db_value_long(res, 0, 9);
-  }
+  snprintf(out->id, sizeof out->id, "%s", event_id);
+  db_value_copy(res, 0, 1, out->status, sizeof out->status);
+  out->version = db_value_long(res, 0, 2);
+  out->capacity = db_value_long(res, 0, 3);
+  out->visible = db_value_bool(res, 0, 4);
+  out->owner = db_value_bool(res, 0, 5);
+  out->can_publish = db_value_bool(res, 0, 6);
+  out->is_admin = db_value_bool(res, 0, 7);
+  out->starts_us = db_value_long(res, 0, 8);
+  out->ends_us = db_value_long(res, 0, 9);
   PQclear(res);
-  return st;
+  return FN_OK;
 }
 
 fn_status events_db_load_visible(db_conn *db, const fn_caller *token_caller, const char *event_id, int lock,
@@ -135,18 +128,8 @@ static const db_stmt get_event = {"events_get", "SELECT " EVENT_JSON_SQL ", e.ve
                                                 " WHERE e.id = $5 AND $3::uuid IS NOT DISTINCT FROM $3::uuid"};
 
 fn_status events_db_get(db_conn *db, const char *event_id, const event_caller *caller, char **json, long *version) {
-  fn_status st;
-  PGresult *res = exec_for_event(db, &get_event, caller, event_id, &st);
-  if (res == NULL)
-    return st;
-  if (PQntuples(res) == 0)
-    st = FN_NOT_FOUND;
-  else if ((*json = db_value_dup(res, 0, 0)) == NULL)
-    st = FN_INTERNAL;
-  else
-    *version = db_value_long(res, 0, 1);
-  PQclear(res);
-  return st;
+  const char *params[5];
+  return db_get_representation(db, &get_event, 5, event_params(caller, event_id, params), json, version);
 }
 
 static const db_stmt list_events = {
@@ -260,24 +243,14 @@ fn_status events_db_insert(db_conn *db, const json_t *body, const event_caller *
                           caller->is_partner ? caller->id : NULL,
                           body_string(body, "external_id"),
                           sites};
-  PGresult *res = db_exec(db, &insert_event, 14, params, &st);
+  st = db_query_copy(db, &insert_event, 14, params, id_out, UUID_TEXT_SIZE);
   free(sites);
-  if (res == NULL)
+  if (st != FN_OK || id_out[0] != '\0')
     return st;
-  if (PQntuples(res) > 0) {
-    db_value_copy(res, 0, 0, id_out, UUID_TEXT_SIZE);
-    PQclear(res);
-    return FN_OK;
-  }
-  PQclear(res);
+  /* no row: the partner's external_id is taken ("" when that event is gone since) */
   const char *eparams[] = {caller->id, body_string(body, "external_id")};
-  if ((res = db_exec(db, &existing_external, 2, eparams, &st)) == NULL)
-    return st;
-  existing_id[0] = '\0';
-  if (PQntuples(res) > 0)
-    db_value_copy(res, 0, 0, existing_id, UUID_TEXT_SIZE);
-  PQclear(res);
-  return FN_CONFLICT;
+  st = db_query_copy(db, &existing_external, 2, eparams, existing_id, UUID_TEXT_SIZE);
+  return st == FN_OK ? FN_CONFLICT : st;
 }
 
 /* (present, value) pairs; an audience, when present, replaces the old one. With $21 (an untrusted
@@ -345,16 +318,13 @@ fn_status events_db_update(db_conn *db, const char *event_id, const json_t *body
                           sites,
                           moderated ? "true" : "false"};
   fn_status st;
-  PGresult *res = db_exec(db, &update_event, 21, params, &st);
+  PGresult *res = db_exec_row(db, &update_event, 21, params, FN_NOT_FOUND, &st);
   free(sites);
   if (res == NULL)
     return st;
-  if (PQntuples(res) == 0)
-    st = FN_NOT_FOUND;
-  else
-    db_value_copy(res, 0, 0, status, 16);
+  db_value_copy(res, 0, 0, status, 16);
   PQclear(res);
-  return st;
+  return FN_OK;
 }
 
 static const db_stmt set_status = {
@@ -369,12 +339,6 @@ static const db_stmt going_count = {
     "events_going_count", "SELECT count(*) FROM event_registrations WHERE event_id = $1 AND status = 'going'"};
 
 fn_status events_db_going_count(db_conn *db, const char *event_id, long *going) {
-  fn_status st;
   const char *params[] = {event_id};
-  PGresult *res = db_exec(db, &going_count, 1, params, &st);
-  if (res == NULL)
-    return st;
-  *going = db_value_long(res, 0, 0);
-  PQclear(res);
-  return FN_OK;
+  return db_query_long(db, &going_count, 1, params, going);
 }

@@ -33,36 +33,29 @@ static const db_stmt load_access = {
 
 fn_status groups_db_access(db_conn *db, const char *group_id, const char *caller_id, int lock, group_access *out) {
   fn_status st;
-  const char *lock_params[] = {group_id};
-  if (lock && (st = db_exec_command(db, &lock_group, 1, lock_params)) != FN_OK)
+  if (lock && (st = db_exec_on(db, &lock_group, group_id)) != FN_OK)
     return st;
   const char *params[] = {group_id, caller_id};
-  PGresult *res = db_exec(db, &load_access, 2, params, &st);
+  memset(out, 0, sizeof *out);
+  PGresult *res = db_exec_found(db, &load_access, 2, params, FN_UNAUTHENTICATED, &st);
   if (res == NULL)
     return st;
-  memset(out, 0, sizeof *out);
-  if (PQntuples(res) == 0) {
-    st = FN_UNAUTHENTICATED;
-  } else if (!db_value_bool(res, 0, 0)) {
-    st = FN_NOT_FOUND;
-  } else {
-    snprintf(out->group_id, sizeof out->group_id, "%s", group_id);
-    db_value_copy(res, 0, 1, out->site_id, sizeof out->site_id);
-    db_value_copy(res, 0, 2, out->status, sizeof out->status);
-    out->version = db_value_long(res, 0, 3);
-    out->member_count = (int)db_value_long(res, 0, 4);
-    out->min_members = (int)db_value_long(res, 0, 5);
-    out->max_members = (int)db_value_long(res, 0, 6);
-    out->terms_version = (int)db_value_long(res, 0, 7);
-    snprintf(out->caller_id, sizeof out->caller_id, "%s", caller_id);
-    out->caller_role = role_from_string(PQgetvalue(res, 0, 8));
-    out->caller_home_site = db_value_bool(res, 0, 9);
-    out->caller_manages_site = db_value_bool(res, 0, 10);
-    db_value_copy(res, 0, 11, out->my_state, sizeof out->my_state);
-    db_value_copy(res, 0, 12, out->my_role, sizeof out->my_role);
-  }
+  snprintf(out->group_id, sizeof out->group_id, "%s", group_id);
+  db_value_copy(res, 0, 1, out->site_id, sizeof out->site_id);
+  db_value_copy(res, 0, 2, out->status, sizeof out->status);
+  out->version = db_value_long(res, 0, 3);
+  out->member_count = (int)db_value_long(res, 0, 4);
+  out->min_members = (int)db_value_long(res, 0, 5);
+  out->max_members = (int)db_value_long(res, 0, 6);
+  out->terms_version = (int)db_value_long(res, 0, 7);
+  snprintf(out->caller_id, sizeof out->caller_id, "%s", caller_id);
+  out->caller_role = role_from_string(PQgetvalue(res, 0, 8));
+  out->caller_home_site = db_value_bool(res, 0, 9);
+  out->caller_manages_site = db_value_bool(res, 0, 10);
+  db_value_copy(res, 0, 11, out->my_state, sizeof out->my_state);
+  db_value_copy(res, 0, 12, out->my_role, sizeof out->my_role);
   PQclear(res);
-  return st;
+  return FN_OK;
 }
 
 fn_status groups_db_lock_access(db_conn *db, const char *group_id, const char *caller_id, group_access *out) {
@@ -102,21 +95,8 @@ static const db_stmt get_group = {"groups_get",
                                   " WHERE g.id = $1"};
 
 fn_status groups_db_get(db_conn *db, const char *group_id, const char *caller_id, char **json, long *version) {
-  fn_status st;
   const char *params[] = {group_id, caller_id};
-  PGresult *res = db_exec(db, &get_group, 2, params, &st);
-  if (res == NULL)
-    return st;
-  if (PQntuples(res) == 0) {
-    st = FN_NOT_FOUND;
-  } else {
-    *json = db_value_dup(res, 0, 0);
-    *version = db_value_long(res, 0, 1);
-    if (*json == NULL)
-      st = FN_INTERNAL;
-  }
-  PQclear(res);
-  return st;
+  return db_get_representation(db, &get_group, 2, params, json, version);
 }
 
 /* The visibility rule of groups_can_view, as a row filter. */
@@ -165,7 +145,6 @@ static const db_stmt insert_group = {
     " SELECT id FROM g"};
 
 fn_status groups_db_insert(db_conn *db, const json_t *body, const char *creator_id, char id_out[UUID_TEXT_SIZE]) {
-  fn_status st;
   char min[24], max[24];
   const char *params[] = {body_string(body, "site_id"),
                           body_string(body, "name"),
@@ -175,12 +154,7 @@ fn_status groups_db_insert(db_conn *db, const json_t *body, const char *creator_
                           int_param(body, "min_members", min, sizeof min),
                           int_param(body, "max_members", max, sizeof max),
                           creator_id};
-  PGresult *res = db_exec(db, &insert_group, 8, params, &st);
-  if (res == NULL)
-    return st;
-  db_value_copy(res, 0, 0, id_out, UUID_TEXT_SIZE);
-  PQclear(res);
-  return FN_OK;
+  return db_query_copy(db, &insert_group, 8, params, id_out, UUID_TEXT_SIZE);
 }
 
 /* (present, value) pairs. A requested status of forming or active is stored as forming
@@ -227,23 +201,14 @@ static const db_stmt close_group = {"groups_close",
                                     "UPDATE groups SET status = 'closed', closed_at = clock_timestamp(),"
                                     " version = version + 1 WHERE id = $1 AND status <> 'closed'"};
 
-fn_status groups_db_close(db_conn *db, const char *group_id) {
-  const char *params[] = {group_id};
-  return db_exec_command(db, &close_group, 1, params);
-}
+fn_status groups_db_close(db_conn *db, const char *group_id) { return db_exec_on(db, &close_group, group_id); }
 
 static const db_stmt site_open_groups = {
     "groups_site_has_open", "SELECT EXISTS (SELECT 1 FROM groups WHERE site_id = $1 AND status <> 'closed')"};
 
 fn_status groups_db_site_has_open_groups(db_conn *db, const char *site_id, int *open) {
-  fn_status st;
   const char *params[] = {site_id};
-  PGresult *res = db_exec(db, &site_open_groups, 1, params, &st);
-  if (res == NULL)
-    return st;
-  *open = db_value_bool(res, 0, 0);
-  PQclear(res);
-  return FN_OK;
+  return db_query_bool(db, &site_open_groups, 1, params, open);
 }
 
 /* Home-site visibility is for practitioners and facilitators; managers see the sites they

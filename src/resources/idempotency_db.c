@@ -38,11 +38,10 @@ fn_status idempotency_db_claim(db_conn *db, const char *client_id, const char *k
     out->state = IDEMPOTENCY_NEW;
     return FN_OK;
   }
-  if ((res = db_exec(db, &stored, 3, params, &st)) == NULL)
+  /* FN_CONFLICT when it expired between the two statements: let the client retry */
+  if ((res = db_exec_row(db, &stored, 3, params, FN_CONFLICT, &st)) == NULL)
     return st;
-  if (PQntuples(res) == 0) {
-    st = FN_CONFLICT; /* expired between the two statements: let the client retry */
-  } else if (!db_value_bool(res, 0, 0)) {
+  if (!db_value_bool(res, 0, 0)) {
     out->state = IDEMPOTENCY_MISMATCH;
   } else {
     out->state = IDEMPOTENCY_REPLAY;

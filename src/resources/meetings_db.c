@@ -38,10 +38,8 @@ static const db_stmt get_meeting = {"meetings_get", "SELECT " MEETING_JSON_SQL "
                                                     " FROM meetings mt WHERE mt.id = $2 AND mt.group_id = $1"};
 
 fn_status meetings_db_get(db_conn *db, const char *group_id, const char *meeting_id, char **json, long *version) {
-  fn_status st;
   const char *params[] = {group_id, meeting_id};
-  PGresult *res = db_exec(db, &get_meeting, 2, params, &st);
-  return res == NULL ? st : db_take_representation(res, json, version);
+  return db_get_representation(db, &get_meeting, 2, params, json, version);
 }
 
 static const db_stmt insert_meeting = {
@@ -68,17 +66,13 @@ static void field_values(const json_t *body, const char *values[MEETING_FIELDS],
 
 fn_status meetings_db_insert(db_conn *db, const char *group_id, const json_t *body, const char *creator_id, char **json,
                              long *version, char id_out[UUID_TEXT_SIZE]) {
-  fn_status st;
   const char *params[2 + MEETING_FIELDS] = {group_id};
   char *themes;
   field_values(body, params + 1, &themes);
   params[1 + MEETING_FIELDS] = creator_id;
-  PGresult *res = db_exec(db, &insert_meeting, 2 + MEETING_FIELDS, params, &st);
+  fn_status st = db_insert_representation(db, &insert_meeting, 2 + MEETING_FIELDS, params, json, version, id_out);
   free(themes);
-  if (res == NULL)
-    return st;
-  db_value_copy(res, 0, 2, id_out, UUID_TEXT_SIZE);
-  return db_take_representation(res, json, version);
+  return st;
 }
 
 /* The stored times in microseconds, so that a PATCH changing one of them can check the span in C. */
@@ -90,13 +84,9 @@ static const db_stmt lock_meeting = {"meetings_lock",
 fn_status meetings_db_lock(db_conn *db, const char *group_id, const char *meeting_id, meeting_row *out) {
   fn_status st;
   const char *params[] = {group_id, meeting_id};
-  PGresult *res = db_exec(db, &lock_meeting, 2, params, &st);
+  PGresult *res = db_exec_row(db, &lock_meeting, 2, params, FN_NOT_FOUND, &st);
   if (res == NULL)
     return st;
-  if (PQntuples(res) == 0) {
-    PQclear(res);
-    return FN_NOT_FOUND;
-  }
   out->version = db_value_long(res, 0, 0);
   out->starts_us = db_value_long(res, 0, 1);
   out->ends_us = db_value_long(res, 0, 2);
@@ -119,7 +109,6 @@ static const db_stmt update_meeting = {"meetings_update",
                                                   " WHERE mt.id = $1 RETURNING " MEETING_JSON_SQL ", mt.version"};
 
 fn_status meetings_db_update(db_conn *db, const char *meeting_id, const json_t *body, char **json, long *version) {
-  fn_status st;
   const char *values[MEETING_FIELDS], *params[1 + 2 * MEETING_FIELDS] = {meeting_id};
   char *themes;
   field_values(body, values, &themes);
@@ -127,9 +116,9 @@ fn_status meetings_db_update(db_conn *db, const char *meeting_id, const json_t *
     params[1 + 2 * i] = json_object_get(body, meeting_fields[i]) ? "true" : "false";
     params[2 + 2 * i] = values[i];
   }
-  PGresult *res = db_exec(db, &update_meeting, 1 + 2 * MEETING_FIELDS, params, &st);
+  fn_status st = db_get_representation(db, &update_meeting, 1 + 2 * MEETING_FIELDS, params, json, version);
   free(themes);
-  return res == NULL ? st : db_take_representation(res, json, version);
+  return st;
 }
 
 /* Served by the group_memberships primary key (group_id, member_id). */
@@ -176,11 +165,10 @@ fn_status meetings_db_replace_attendance(db_conn *db, const char *meeting_id, co
                                          long *version) {
   fn_status st;
   const char *params[] = {meeting_id, attendance_json};
-  if ((st = db_exec_command(db, &delete_attendance, 1, params)) != FN_OK ||
+  if ((st = db_exec_on(db, &delete_attendance, meeting_id)) != FN_OK ||
       (st = db_exec_command(db, &insert_attendance, 2, params)) != FN_OK)
     return st;
-  PGresult *res = db_exec(db, &bump_meeting, 1, params, &st);
-  return res == NULL ? st : db_take_representation(res, json, version);
+  return db_get_representation(db, &bump_meeting, 1, params, json, version);
 }
 
 fn_status meetings_can_read(const group_access *a, const char **detail) {

@@ -9,31 +9,6 @@
 #include "forumnet/text.h"
 #include "forumnet/timestamp.h"
 
-/* db_exec for a statement that reads one row: NULL with *st = none when it found none. */
-static PGresult *exec_row(db_conn *db, const db_stmt *stmt, int n, const char *const *params, fn_status none,
-                          fn_status *st) {
-  PGresult *res = db_exec(db, stmt, n, params, st);
-  if (res != NULL && PQntuples(res) == 0) {
-    PQclear(res);
-    res = NULL;
-    *st = none;
-  }
-  return res;
-}
-
-/* A new copy of the text in col of the first row (caller frees); frees the result. */
-static fn_status read_text(PGresult *res, int col, char **out) {
-  *out = db_value_dup(res, 0, col);
-  PQclear(res);
-  return *out != NULL ? FN_OK : FN_INTERNAL;
-}
-
-/* Reads a representation (JSON text in col, its version in col + 1) and frees the result. */
-static fn_status read_representation(PGresult *res, int col, char **json, long *version) {
-  *version = db_value_long(res, 0, col + 1);
-  return read_text(res, col, json);
-}
-
 static const db_stmt load_caller = {
     "members_load_caller",
     "SELECT role, coalesce(home_site_id::text, '') FROM members WHERE id = $1 AND status = 'active'"};
@@ -41,7 +16,7 @@ static const db_stmt load_caller = {
 fn_status members_db_load_caller(db_conn *db, const char *member_id, member_caller *out) {
   fn_status st;
   const char *params[] = {member_id};
-  PGresult *res = exec_row(db, &load_caller, 1, params, FN_UNAUTHENTICATED, &st);
+  PGresult *res = db_exec_row(db, &load_caller, 1, params, FN_UNAUTHENTICATED, &st);
   if (res == NULL)
     return st;
   snprintf(out->id, sizeof out->id, "%s", member_id);
@@ -69,14 +44,8 @@ fn_status members_db_get_visible(db_conn *db, const char *caller_id, const char 
                                  long *version) {
   fn_status st;
   const char *params[] = {caller_id, member_id};
-  PGresult *res = exec_row(db, &get_visible, 2, params, FN_UNAUTHENTICATED, &st);
-  if (res == NULL)
-    return st;
-  if (!db_value_bool(res, 0, 0)) {
-    PQclear(res);
-    return FN_NOT_FOUND;
-  }
-  return read_representation(res, 1, json, version);
+  PGresult *res = db_exec_found(db, &get_visible, 2, params, FN_UNAUTHENTICATED, &st);
+  return res != NULL ? db_take_representation(res, 1, json, version) : st;
 }
 
 static const db_stmt get_self = {"members_get_self",
@@ -87,8 +56,8 @@ static const db_stmt get_self = {"members_get_self",
 fn_status members_db_get_self(db_conn *db, const char *member_id, char **json, long *version) {
   fn_status st;
   const char *params[] = {member_id};
-  PGresult *res = exec_row(db, &get_self, 1, params, FN_UNAUTHENTICATED, &st);
-  return res != NULL ? read_representation(res, 0, json, version) : st;
+  PGresult *res = db_exec_row(db, &get_self, 1, params, FN_UNAUTHENTICATED, &st);
+  return res != NULL ? db_take_representation(res, 0, json, version) : st;
 }
 
 /* Managers see only members whose home site they manage; the keyset condition keeps
@@ -143,14 +112,9 @@ static const db_stmt insert_member = {
 
 fn_status members_db_insert(db_conn *db, const json_t *body, const char *password_hash, char **json, long *version,
                             char id_out[UUID_TEXT_SIZE]) {
-  fn_status st;
   const char *params[] = {body_string(body, "email"),      body_string(body, "display_name"), body_string(body, "role"),
                           body_string(body, "discipline"), body_string(body, "home_site_id"), password_hash};
-  PGresult *res = db_exec(db, &insert_member, 6, params, &st);
-  if (res == NULL)
-    return st;
-  db_value_copy(res, 0, 2, id_out, UUID_TEXT_SIZE);
-  return read_representation(res, 0, json, version);
+  return db_insert_representation(db, &insert_member, 6, params, json, version, id_out);
 }
 
 static const db_stmt lock_member = {
@@ -161,7 +125,7 @@ static const db_stmt lock_member = {
 fn_status members_db_lock(db_conn *db, const char *member_id, const char *caller_id, member_row *out) {
   fn_status st;
   const char *params[] = {member_id, caller_id};
-  PGresult *res = exec_row(db, &lock_member, 2, params, FN_NOT_FOUND, &st);
+  PGresult *res = db_exec_row(db, &lock_member, 2, params, FN_NOT_FOUND, &st);
   if (res == NULL)
     return st;
   snprintf(out->id, sizeof out->id, "%s", member_id);
@@ -189,7 +153,6 @@ static const db_stmt update_member = {"members_update",
 static const char *flag(const void *present) { return present ? "true" : "false"; }
 
 fn_status members_db_update(db_conn *db, const char *member_id, const member_changes *c, char **json, long *version) {
-  fn_status st;
   const char *params[] = {member_id,       flag(c->email),
                           c->email,        flag(c->display_name),
                           c->display_name, c->set_discipline ? "true" : "false",
@@ -197,8 +160,7 @@ fn_status members_db_update(db_conn *db, const char *member_id, const member_cha
                           c->role,         flag(c->home_site_id),
                           c->home_site_id, flag(c->status),
                           c->status};
-  PGresult *res = exec_row(db, &update_member, 13, params, FN_NOT_FOUND, &st);
-  return res != NULL ? read_representation(res, 0, json, version) : st;
+  return db_get_representation(db, &update_member, 13, params, json, version);
 }
 
 /* The advisory lock makes two concurrent demotions of the last two admins serialize. It is taken
@@ -212,16 +174,9 @@ static const db_stmt other_admins = {
     "SELECT count(*) FROM members WHERE role = 'admin' AND status = 'active' AND id <> $1"};
 
 static fn_status other_active_admins(db_conn *db, const char *member_id, long *count) {
-  fn_status st;
   const char *params[] = {member_id};
-  if ((st = db_exec_command(db, &admins_lock, 0, NULL)) != FN_OK)
-    return st;
-  PGresult *res = db_exec(db, &other_admins, 1, params, &st);
-  if (res == NULL)
-    return st;
-  *count = db_value_long(res, 0, 0);
-  PQclear(res);
-  return FN_OK;
+  fn_status st = db_exec_command(db, &admins_lock, 0, NULL);
+  return st == FN_OK ? db_query_long(db, &other_admins, 1, params, count) : st;
 }
 
 fn_status members_db_check_last_admin(db_conn *db, const member_row *target, const member_changes *c,
@@ -243,14 +198,8 @@ static const db_stmt email_within = {
     "SELECT EXISTS (SELECT 1 FROM members m WHERE lower(m.email) = lower($2) AND manages_site($1, m.home_site_id))"};
 
 fn_status members_db_email_within_callers_sites(db_conn *db, const char *caller_id, const char *email, int *within) {
-  fn_status st;
   const char *params[] = {caller_id, email};
-  PGresult *res = db_exec(db, &email_within, 2, params, &st);
-  if (res == NULL)
-    return st;
-  *within = db_value_bool(res, 0, 0);
-  PQclear(res);
-  return FN_OK;
+  return db_query_bool(db, &email_within, 2, params, within);
 }
 
 static const db_stmt password_hash_of = {
@@ -260,7 +209,7 @@ static const db_stmt password_hash_of = {
 fn_status members_db_password_hash(db_conn *db, const char *member_id, char *hash, size_t hash_len) {
   fn_status st;
   const char *params[] = {member_id};
-  PGresult *res = exec_row(db, &password_hash_of, 1, params, FN_UNAUTHENTICATED, &st);
+  PGresult *res = db_exec_row(db, &password_hash_of, 1, params, FN_UNAUTHENTICATED, &st);
   if (res == NULL)
     return st;
   db_value_copy(res, 0, 0, hash, hash_len);
@@ -334,10 +283,8 @@ static const db_stmt export_member = {
     " FROM members m WHERE m.id = $1 AND m.status = 'active'"};
 
 fn_status members_db_export(db_conn *db, const char *member_id, char **json) {
-  fn_status st;
   const char *params[] = {member_id};
-  PGresult *res = exec_row(db, &export_member, 1, params, FN_UNAUTHENTICATED, &st);
-  return res != NULL ? read_text(res, 0, json) : st;
+  return db_query_text(db, &export_member, 1, params, FN_UNAUTHENTICATED, json);
 }
 
 /* One statement, so nothing personal survives a half-done erasure. (login_failures holds
@@ -361,7 +308,7 @@ fn_status members_db_erase(db_conn *db, const char *member_id, char **group_ids)
     PQclear(res);
     return FN_NOT_FOUND;
   }
-  return res != NULL ? read_text(res, 1, group_ids) : st;
+  return res != NULL ? db_take_text(res, 1, group_ids) : st;
 }
 
 member_changes members_changes_from_body(const json_t *body) {

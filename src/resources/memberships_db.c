@@ -20,19 +20,8 @@ static const db_stmt get_membership = {"memberships_get",
                                        " WHERE gm.group_id = $1 AND gm.member_id = $2"};
 
 fn_status memberships_db_get(db_conn *db, const char *group_id, const char *member_id, char **json, long *version) {
-  fn_status st;
   const char *params[] = {group_id, member_id};
-  PGresult *res = db_exec(db, &get_membership, 2, params, &st);
-  if (res == NULL)
-    return st;
-  if (PQntuples(res) == 0)
-    st = FN_NOT_FOUND;
-  else if ((*json = db_value_dup(res, 0, 0)) == NULL)
-    st = FN_INTERNAL;
-  else
-    *version = db_value_long(res, 0, 1);
-  PQclear(res);
-  return st;
+  return db_get_representation(db, &get_membership, 2, params, json, version);
 }
 
 static const db_stmt list_memberships = {
@@ -56,19 +45,15 @@ static const db_stmt lock_membership = {
 fn_status memberships_db_lock(db_conn *db, const char *group_id, const char *member_id, membership_row *out) {
   fn_status st;
   const char *params[] = {group_id, member_id};
-  PGresult *res = db_exec(db, &lock_membership, 2, params, &st);
+  PGresult *res = db_exec_row(db, &lock_membership, 2, params, FN_NOT_FOUND, &st);
   if (res == NULL)
     return st;
-  if (PQntuples(res) == 0) {
-    st = FN_NOT_FOUND;
-  } else {
-    db_value_copy(res, 0, 0, out->state, sizeof out->state);
-    db_value_copy(res, 0, 1, out->role, sizeof out->role);
-    db_value_copy(res, 0, 2, out->represents_group_id, sizeof out->represents_group_id);
-    out->version = db_value_long(res, 0, 3);
-  }
+  db_value_copy(res, 0, 0, out->state, sizeof out->state);
+  db_value_copy(res, 0, 1, out->role, sizeof out->role);
+  db_value_copy(res, 0, 2, out->represents_group_id, sizeof out->represents_group_id);
+  out->version = db_value_long(res, 0, 3);
   PQclear(res);
-  return st;
+  return FN_OK;
 }
 
 static const db_stmt candidate = {"memberships_candidate",
@@ -80,16 +65,14 @@ fn_status memberships_db_candidate(db_conn *db, const char *group_id, const char
                                    membership_candidate *out) {
   fn_status st;
   const char *params[] = {group_id, member_id};
-  PGresult *res = db_exec(db, &candidate, 2, params, &st);
+  memset(out, 0, sizeof *out);
+  PGresult *res = db_exec_row(db, &candidate, 2, params, FN_OK, &st); /* no row: not a candidate */
   if (res == NULL)
     return st;
-  memset(out, 0, sizeof *out);
-  if (PQntuples(res) > 0) {
-    out->active = db_value_bool(res, 0, 0);
-    out->role = role_from_string(PQgetvalue(res, 0, 1));
-    out->home_site = db_value_bool(res, 0, 2);
-    out->manages_site = db_value_bool(res, 0, 3);
-  }
+  out->active = db_value_bool(res, 0, 0);
+  out->role = role_from_string(PQgetvalue(res, 0, 1));
+  out->home_site = db_value_bool(res, 0, 2);
+  out->manages_site = db_value_bool(res, 0, 3);
   PQclear(res);
   return FN_OK;
 }
@@ -101,14 +84,8 @@ static const db_stmt represents = {
     "   AND g.site_id IS NOT NULL AND g.status <> 'closed')"};
 
 fn_status memberships_db_represents(db_conn *db, const char *member_id, const char *group_id, int *is) {
-  fn_status st;
   const char *params[] = {member_id, group_id};
-  PGresult *res = db_exec(db, &represents, 2, params, &st);
-  if (res == NULL)
-    return st;
-  *is = db_value_bool(res, 0, 0);
-  PQclear(res);
-  return FN_OK;
+  return db_query_bool(db, &represents, 2, params, is);
 }
 
 static const db_stmt insert_membership = {
@@ -162,14 +139,8 @@ static const db_stmt other_leaders = {
     " AND role IN ('convener', 'facilitator')"};
 
 fn_status memberships_db_other_leaders(db_conn *db, const char *group_id, const char *member_id, long *count) {
-  fn_status st;
   const char *params[] = {group_id, member_id};
-  PGresult *res = db_exec(db, &other_leaders, 2, params, &st);
-  if (res == NULL)
-    return st;
-  *count = db_value_long(res, 0, 0);
-  PQclear(res);
-  return FN_OK;
+  return db_query_long(db, &other_leaders, 2, params, count);
 }
 
 static const db_stmt end_representation = {

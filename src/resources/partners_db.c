@@ -17,16 +17,14 @@ fn_status partners_db_find_client(db_conn *db, const char *client_id, partner_cl
   fn_status st;
   const char *params[] = {client_id};
   memset(out, 0, sizeof *out);
-  PGresult *res = db_exec(db, &find_client, 1, params, &st);
+  PGresult *res = db_exec_row(db, &find_client, 1, params, FN_OK, &st); /* no row: not found */
   if (res == NULL)
     return st;
-  if (PQntuples(res) > 0) {
-    out->found = 1;
-    db_value_copy(res, 0, 0, out->id, sizeof out->id);
-    db_value_copy(res, 0, 1, out->secret_digest, sizeof out->secret_digest);
-    out->revoked = db_value_bool(res, 0, 2);
-    out->trusted = db_value_bool(res, 0, 3);
-  }
+  out->found = 1;
+  db_value_copy(res, 0, 0, out->id, sizeof out->id);
+  db_value_copy(res, 0, 1, out->secret_digest, sizeof out->secret_digest);
+  out->revoked = db_value_bool(res, 0, 2);
+  out->trusted = db_value_bool(res, 0, 3);
   PQclear(res);
   return FN_OK;
 }
@@ -35,19 +33,8 @@ static const db_stmt get_partner = {"partners_get",
                                     "SELECT " PARTNER_JSON_SQL ", p.version FROM partners p WHERE p.id = $1"};
 
 fn_status partners_db_get(db_conn *db, const char *id, char **json, long *version) {
-  fn_status st;
   const char *params[] = {id};
-  PGresult *res = db_exec(db, &get_partner, 1, params, &st);
-  if (res == NULL)
-    return st;
-  if (PQntuples(res) == 0)
-    st = FN_NOT_FOUND;
-  else if ((*json = db_value_dup(res, 0, 0)) == NULL)
-    st = FN_INTERNAL;
-  else
-    *version = db_value_long(res, 0, 1);
-  PQclear(res);
-  return st;
+  return db_get_representation(db, &get_partner, 1, params, json, version);
 }
 
 static const db_stmt list_partners = {"partners_list",
@@ -68,14 +55,8 @@ static const db_stmt insert_partner = {"partners_insert",
 
 fn_status partners_db_insert(db_conn *db, const char *name, int trusted, const char *client_id,
                              const char *secret_digest, char id_out[UUID_TEXT_SIZE]) {
-  fn_status st;
   const char *params[] = {name, trusted ? "true" : "false", client_id, secret_digest};
-  PGresult *res = db_exec(db, &insert_partner, 4, params, &st);
-  if (res == NULL)
-    return st;
-  db_value_copy(res, 0, 0, id_out, UUID_TEXT_SIZE);
-  PQclear(res);
-  return FN_OK;
+  return db_query_copy(db, &insert_partner, 4, params, id_out, UUID_TEXT_SIZE);
 }
 
 static const db_stmt lock_partner = {
@@ -84,18 +65,14 @@ static const db_stmt lock_partner = {
 fn_status partners_db_lock(db_conn *db, const char *id, int *revoked, long *version, char client_id[64]) {
   fn_status st;
   const char *params[] = {id};
-  PGresult *res = db_exec(db, &lock_partner, 1, params, &st);
+  PGresult *res = db_exec_row(db, &lock_partner, 1, params, FN_NOT_FOUND, &st);
   if (res == NULL)
     return st;
-  if (PQntuples(res) == 0) {
-    st = FN_NOT_FOUND;
-  } else {
-    *revoked = db_value_bool(res, 0, 0);
-    *version = db_value_long(res, 0, 1);
-    db_value_copy(res, 0, 2, client_id, 64);
-  }
+  *revoked = db_value_bool(res, 0, 0);
+  *version = db_value_long(res, 0, 1);
+  db_value_copy(res, 0, 2, client_id, 64);
   PQclear(res);
-  return st;
+  return FN_OK;
 }
 
 static const db_stmt update_partner = {"partners_update",
@@ -121,7 +98,4 @@ static const db_stmt revoke_partner = {
                        " version = version + 1"
                        " WHERE id = $1 AND revoked_at IS NULL"};
 
-fn_status partners_db_revoke(db_conn *db, const char *id) {
-  const char *params[] = {id};
-  return db_exec_command(db, &revoke_partner, 1, params);
-}
+fn_status partners_db_revoke(db_conn *db, const char *id) { return db_exec_on(db, &revoke_partner, id); }

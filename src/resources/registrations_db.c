@@ -12,19 +12,6 @@
   " 'requested_going_at', rfc3339(r.requested_going_at), 'updated_at', rfc3339(r.updated_at),"                         \
   " 'version', r.version)"
 
-/* Reads (json, version) at columns col, col + 1 of the result's first row into out, and clears res. */
-static fn_status json_and_version(PGresult *res, int col, registration_result *out) {
-  fn_status st = FN_OK;
-  if (PQntuples(res) == 0)
-    st = FN_NOT_FOUND;
-  else if ((out->json = db_value_dup(res, 0, col)) == NULL)
-    st = FN_INTERNAL;
-  else
-    out->version = db_value_long(res, 0, col + 1);
-  PQclear(res);
-  return st;
-}
-
 /* Served by the primary key (event_id, member_id). */
 static const db_stmt lock_registration = {"registrations_lock",
                                           "SELECT r.status, " REGISTRATION_JSON_SQL ", r.version"
@@ -38,13 +25,11 @@ fn_status registrations_db_version(db_conn *db, const char *event_id, const char
                                    long *version) {
   fn_status st;
   const char *params[] = {event_id, member_id};
-  PGresult *res = db_exec(db, &registration_version, 2, params, &st);
-  if (res == NULL)
-    return st;
-  *exists = PQntuples(res) > 0;
-  *version = *exists ? db_value_long(res, 0, 0) : 0;
+  PGresult *res = db_exec_row(db, &registration_version, 2, params, FN_OK, &st); /* no row: none yet */
+  *exists = res != NULL;
+  *version = res != NULL ? db_value_long(res, 0, 0) : 0;
   PQclear(res);
-  return FN_OK;
+  return st;
 }
 
 /* $3 is the answer, $4 the capacity (0: none). A member who newly asks to go gets a place while fewer
@@ -81,12 +66,12 @@ fn_status registrations_db_set(db_conn *db, const event_access *a, const char *m
   int asks_to_go = strcmp(status, "going") == 0;
   int in_queue = strcmp(old, "going") == 0 || strcmp(old, "waitlisted") == 0;
   /* Same answer again (going while going or waitlisted included): nothing changes. */
-  if (old[0] != '\0' && (asks_to_go ? in_queue : strcmp(old, status) == 0))
-    return json_and_version(res, 1, out); /* the lock statement's columns 1 and 2 are (json, version) */
+  if (old[0] != '\0' &&
+      (asks_to_go ? in_queue : strcmp(old, status) == 0)) /* the lock's columns 1, 2: (json, version) */
+    return db_take_representation(res, 1, &out->json, &out->version);
   PQclear(res);
   out->created = old[0] == '\0';
-  res = db_exec(db, &upsert_registration, 4, params, &st);
-  if (res == NULL || (st = json_and_version(res, 0, out)) != FN_OK)
+  if ((st = db_get_representation(db, &upsert_registration, 4, params, &out->json, &out->version)) != FN_OK)
     return st;
   /* The event's version (its ETag) stays: counts are not the owner's edit, and a partner's
    * If-Match must not go stale with every registration. */

@@ -52,10 +52,8 @@ static const db_stmt get_response = {"responses_get",
                                      " WHERE r.consultation_id = $1 AND r.group_id = $2"};
 
 fn_status responses_db_get(db_conn *db, const char *consultation_id, const char *group_id, char **json, long *version) {
-  fn_status st;
   const char *params[] = {consultation_id, group_id};
-  PGresult *res = db_exec(db, &get_response, 2, params, &st);
-  return res == NULL ? st : db_take_representation(res, json, version);
+  return db_get_representation(db, &get_response, 2, params, json, version);
 }
 
 /* Who reads a response ($2 the caller, $3 whether they read submitted ones): owners and
@@ -73,10 +71,8 @@ static const db_stmt get_readable = {"responses_get_readable",
 
 fn_status responses_db_get_readable(db_conn *db, const char *consultation_id, const char *group_id,
                                     const char *caller_id, int read_submitted, char **json, long *version) {
-  fn_status st;
   const char *params[] = {consultation_id, caller_id, read_submitted ? "true" : "false", group_id};
-  PGresult *res = db_exec(db, &get_readable, 4, params, &st);
-  return res == NULL ? st : db_take_representation(res, json, version);
+  return db_get_representation(db, &get_readable, 4, params, json, version);
 }
 
 static const db_stmt list_responses = {

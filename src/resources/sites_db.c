@@ -10,13 +10,6 @@
   " 'region', s.region, 'timezone', s.timezone, 'archived_at', rfc3339(s.archived_at), 'version', s.version,"          \
   " 'created_at', rfc3339(s.created_at))"
 
-/* A site's representation and version, in columns col and col + 1 of the first row. */
-static fn_status site_from_row(const PGresult *res, int col, char **json, long *version) {
-  *json = db_value_dup(res, 0, col);
-  *version = db_value_long(res, 0, col + 1);
-  return *json != NULL ? FN_OK : FN_INTERNAL;
-}
-
 /* A caller row is always returned when the caller is active, so "no row" means 401
  * and a NULL site means 404, in one round trip. */
 static const db_stmt get_site = {"sites_get", "SELECT s.id IS NOT NULL, " SITE_JSON_SQL ", s.version"
@@ -26,17 +19,8 @@ static const db_stmt get_site = {"sites_get", "SELECT s.id IS NOT NULL, " SITE_J
 fn_status sites_db_get(db_conn *db, const char *caller_id, const char *site_id, char **json, long *version) {
   fn_status st;
   const char *params[] = {caller_id, site_id};
-  PGresult *res = db_exec(db, &get_site, 2, params, &st);
-  if (res == NULL)
-    return st;
-  if (PQntuples(res) == 0)
-    st = FN_UNAUTHENTICATED;
-  else if (!db_value_bool(res, 0, 0))
-    st = FN_NOT_FOUND;
-  else
-    st = site_from_row(res, 1, json, version);
-  PQclear(res);
-  return st;
+  PGresult *res = db_exec_found(db, &get_site, 2, params, FN_UNAUTHENTICATED, &st);
+  return res != NULL ? db_take_representation(res, 1, json, version) : st;
 }
 
 /* The first column tells an active caller with no sites to show from an inactive caller. */
@@ -57,23 +41,12 @@ fn_status sites_db_list(db_conn *db, const char *caller_id, int include_archived
   return st;
 }
 
-/* The one boolean a statement answers (false when it answers no row). */
-static fn_status single_boolean(db_conn *db, const db_stmt *stmt, int n, const char *const *params, int *out) {
-  fn_status st;
-  PGresult *res = db_exec(db, stmt, n, params, &st);
-  if (res == NULL)
-    return st;
-  *out = PQntuples(res) > 0 && db_value_bool(res, 0, 0);
-  PQclear(res);
-  return FN_OK;
-}
-
 static const db_stmt timezone_known = {"sites_timezone_known",
                                        "SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = $1)"};
 
 fn_status sites_db_timezone_known(db_conn *db, const char *timezone, int *ok) {
   const char *params[] = {timezone};
-  return single_boolean(db, &timezone_known, 1, params, ok);
+  return db_query_bool(db, &timezone_known, 1, params, ok);
 }
 
 static const db_stmt site_is_open = {"sites_is_open",
@@ -81,7 +54,7 @@ static const db_stmt site_is_open = {"sites_is_open",
 
 fn_status sites_db_is_open(db_conn *db, const char *site_id, int *ok) {
   const char *params[] = {site_id};
-  return single_boolean(db, &site_is_open, 1, params, ok);
+  return db_query_bool(db, &site_is_open, 1, params, ok);
 }
 
 /* manages_site() (sql/008) asks for the manager role too: a row that outlived a demotion grants nothing. */
@@ -89,7 +62,7 @@ static const db_stmt is_manager = {"sites_is_manager", "SELECT manages_site($2, 
 
 fn_status sites_db_is_manager(db_conn *db, const char *site_id, const char *member_id, int *is) {
   const char *params[] = {site_id, member_id};
-  return single_boolean(db, &is_manager, 2, params, is);
+  return db_query_bool(db, &is_manager, 2, params, is);
 }
 
 static const db_stmt insert_site = {"sites_insert",
@@ -98,16 +71,9 @@ static const db_stmt insert_site = {"sites_insert",
                                     " RETURNING " SITE_JSON_SQL ", s.version, s.id"};
 
 fn_status sites_db_insert(db_conn *db, const json_t *body, char **json, long *version, char id_out[UUID_TEXT_SIZE]) {
-  fn_status st;
   const char *params[] = {body_string(body, "slug"), body_string(body, "name"), body_string(body, "organisation"),
                           body_string(body, "region"), body_string(body, "timezone")};
-  PGresult *res = db_exec(db, &insert_site, 5, params, &st);
-  if (res == NULL)
-    return st;
-  db_value_copy(res, 0, 2, id_out, UUID_TEXT_SIZE);
-  st = site_from_row(res, 0, json, version);
-  PQclear(res);
-  return st;
+  return db_insert_representation(db, &insert_site, 5, params, json, version, id_out);
 }
 
 static const db_stmt lock_site = {"sites_lock",
@@ -116,13 +82,9 @@ static const db_stmt lock_site = {"sites_lock",
 fn_status sites_db_lock(db_conn *db, const char *site_id, site_row *out) {
   fn_status st;
   const char *params[] = {site_id};
-  PGresult *res = db_exec(db, &lock_site, 1, params, &st);
+  PGresult *res = db_exec_row(db, &lock_site, 1, params, FN_NOT_FOUND, &st);
   if (res == NULL)
     return st;
-  if (PQntuples(res) == 0) {
-    PQclear(res);
-    return FN_NOT_FOUND;
-  }
   snprintf(out->id, sizeof out->id, "%s", site_id);
   out->version = db_value_long(res, 0, 0);
   out->archived = db_value_bool(res, 0, 1);
@@ -146,7 +108,6 @@ static const char *present(const json_t *body, const char *key) {
 }
 
 fn_status sites_db_update(db_conn *db, const char *site_id, const json_t *body, char **json, long *version) {
-  fn_status st;
   const char *params[] = {site_id,
                           present(body, "slug"),
                           body_string(body, "slug"),
@@ -158,22 +119,14 @@ fn_status sites_db_update(db_conn *db, const char *site_id, const json_t *body, 
                           body_string(body, "region"),
                           present(body, "timezone"),
                           body_string(body, "timezone")};
-  PGresult *res = db_exec(db, &update_site, 11, params, &st);
-  if (res == NULL)
-    return st;
-  st = site_from_row(res, 0, json, version);
-  PQclear(res);
-  return st;
+  return db_get_representation(db, &update_site, 11, params, json, version);
 }
 
 static const db_stmt archive_site = {"sites_archive",
                                      "UPDATE sites SET archived_at = clock_timestamp(), version = version + 1"
                                      " WHERE id = $1 AND archived_at IS NULL"};
 
-fn_status sites_db_archive(db_conn *db, const char *site_id) {
-  const char *params[] = {site_id};
-  return db_exec_command(db, &archive_site, 1, params);
-}
+fn_status sites_db_archive(db_conn *db, const char *site_id) { return db_exec_on(db, &archive_site, site_id); }
 
 /* No row: the caller is no longer active; false: there is no such site. */
 static const db_stmt site_exists = {"sites_exists",
@@ -194,12 +147,8 @@ fn_status sites_db_list_managers(db_conn *db, const char *caller_id, const char 
                                  PGresult **result) {
   fn_status st;
   const char *check[] = {caller_id, site_id};
-  PGresult *res = db_exec(db, &site_exists, 2, check, &st);
+  PQclear(db_exec_found(db, &site_exists, 2, check, FN_UNAUTHENTICATED, &st));
   *result = NULL;
-  if (res == NULL)
-    return st;
-  st = PQntuples(res) == 0 ? FN_UNAUTHENTICATED : !db_value_bool(res, 0, 0) ? FN_NOT_FOUND : FN_OK;
-  PQclear(res);
   if (st != FN_OK)
     return st;
   const char *params[] = {site_id, page->after_ts, page->after_id, page->limit_plus_one};
@@ -216,17 +165,13 @@ static const db_stmt add_manager = {
 fn_status sites_db_add_manager(db_conn *db, const char *site_id, const char *member_id, int *role_ok, int *added) {
   fn_status st;
   const char *params[] = {site_id, member_id};
-  PGresult *res = db_exec(db, &add_manager, 2, params, &st);
+  PGresult *res = db_exec_row(db, &add_manager, 2, params, FN_NOT_FOUND, &st);
   if (res == NULL)
     return st;
-  if (PQntuples(res) == 0) {
-    st = FN_NOT_FOUND;
-  } else {
-    *role_ok = db_value_bool(res, 0, 0);
-    *added = db_value_bool(res, 0, 1);
-  }
+  *role_ok = db_value_bool(res, 0, 0);
+  *added = db_value_bool(res, 0, 1);
   PQclear(res);
-  return st;
+  return FN_OK;
 }
 
 static const db_stmt remove_manager = {"sites_remove_manager",
@@ -235,11 +180,7 @@ static const db_stmt remove_manager = {"sites_remove_manager",
 fn_status sites_db_remove_manager(db_conn *db, const char *site_id, const char *member_id) {
   fn_status st;
   const char *params[] = {site_id, member_id};
-  PGresult *res = db_exec(db, &remove_manager, 2, params, &st);
-  if (res == NULL)
-    return st;
-  st = PQntuples(res) > 0 ? FN_OK : FN_NOT_FOUND;
-  PQclear(res);
+  PQclear(db_exec_row(db, &remove_manager, 2, params, FN_NOT_FOUND, &st));
   return st;
 }
 

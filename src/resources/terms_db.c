@@ -34,19 +34,10 @@ static const db_stmt get_terms = {"terms_get", "SELECT " TERMS_JSON_SQL
                                                " FROM group_terms t WHERE t.group_id = $1 AND t.version = $2"};
 
 fn_status terms_db_get(db_conn *db, const char *group_id, int version, char **json) {
-  fn_status st;
   char v[16];
   snprintf(v, sizeof v, "%d", version);
   const char *params[] = {group_id, v};
-  PGresult *res = db_exec(db, &get_terms, 2, params, &st);
-  if (res == NULL)
-    return st;
-  if (PQntuples(res) == 0)
-    st = FN_NOT_FOUND;
-  else if ((*json = db_value_dup(res, 0, 0)) == NULL)
-    st = FN_INTERNAL;
-  PQclear(res);
-  return st;
+  return db_query_text(db, &get_terms, 2, params, FN_NOT_FOUND, json);
 }
 
 static const db_stmt publish_terms = {
@@ -57,14 +48,12 @@ static const db_stmt publish_terms = {
 
 fn_status terms_db_publish(db_conn *db, const char *group_id, const char *body, const char *review_on,
                            const char *author_id, int *version) {
-  fn_status st;
   const char *params[] = {group_id, body, review_on, author_id};
-  PGresult *res = db_exec(db, &publish_terms, 4, params, &st);
-  if (res == NULL)
-    return st;
-  *version = (int)db_value_long(res, 0, 0);
-  PQclear(res);
-  return FN_OK;
+  long published;
+  fn_status st = db_query_long(db, &publish_terms, 4, params, &published);
+  if (st == FN_OK)
+    *version = (int)published;
+  return st;
 }
 
 /* The membership keeps the newest version its member accepted, which the status rule reads. */
@@ -77,14 +66,8 @@ static const db_stmt accept_terms = {
                     " SELECT EXISTS (SELECT 1 FROM a)"};
 
 fn_status terms_db_accept(db_conn *db, const char *group_id, int version, const char *member_id, int *created) {
-  fn_status st;
   char v[16];
   snprintf(v, sizeof v, "%d", version);
   const char *params[] = {group_id, v, member_id};
-  PGresult *res = db_exec(db, &accept_terms, 3, params, &st);
-  if (res == NULL)
-    return st;
-  *created = db_value_bool(res, 0, 0);
-  PQclear(res);
-  return FN_OK;
+  return db_query_bool(db, &accept_terms, 3, params, created);
 }
