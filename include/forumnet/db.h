@@ -42,6 +42,11 @@ void db_pool_get_stats(db_pool *pool, db_pool_stats *out);
 /* Opens a standalone connection (for migrate, admin, seed). Caller PQfinish()es it. */
 fn_status db_connect(const fn_config *cfg, PGconn **out);
 
+/* A statement's text parameters as the (count, values) pair db_exec and its kin take, from one list so
+ * that the two never disagree: db_exec_command(db, &delete_membership, DB_ARGS(group_id, member_id)). */
+#define DB_ARGS(...)                                                                                                   \
+  (int)(sizeof((const char *[]){__VA_ARGS__}) / sizeof(const char *)), (const char *const[]) { __VA_ARGS__ }
+
 /* Runs a prepared statement with text parameters (NULL entries are SQL NULL).
  * Returns the result (caller PQclear()s) with *st = FN_OK, or NULL with *st set:
  * FN_UNAVAILABLE (connection lost, timeout), FN_CONFLICT (unique or exclusion

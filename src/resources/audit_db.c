@@ -23,8 +23,8 @@ static const db_stmt list_audit = {
 fn_status audit_db_list(db_conn *db, const char *actor_id, const char *resource_type, const char *resource_id,
                         const char *action, const page_request *page, PGresult **result) {
   fn_status st;
-  const char *params[] = {page->after_id, actor_id, resource_type, resource_id, action, page->limit_plus_one};
-  *result = db_exec(db, &list_audit, 6, params, &st);
+  *result = db_exec(db, &list_audit,
+                    DB_ARGS(page->after_id, actor_id, resource_type, resource_id, action, page->limit_plus_one), &st);
   return st;
 }
 
@@ -32,16 +32,12 @@ fn_status audit_db_record(db_conn *db, const fn_caller *actor, const char *reque
                           const char *resource_type, const char *resource_id, const json_t *details) {
   int authenticated = actor != NULL && actor->authenticated;
   char *details_text = details ? json_dumps(details, JSON_COMPACT) : NULL;
-  const char *params[] = {authenticated ? actor->id : NULL,
-                          action,
-                          resource_type,
-                          resource_id,
-                          request_id,
-                          details_text,
-                          !authenticated      ? "system"
-                          : actor->is_partner ? "partner"
-                                              : "member"};
-  fn_status st = db_exec_command(db, &insert_audit, 7, params);
+  fn_status st = db_exec_command(db, &insert_audit,
+                                 DB_ARGS(authenticated ? actor->id : NULL, action, resource_type, resource_id,
+                                         request_id, details_text,
+                                         !authenticated      ? "system"
+                                         : actor->is_partner ? "partner"
+                                                             : "member"));
   free(details_text);
   return st;
 }

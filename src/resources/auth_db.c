@@ -16,9 +16,8 @@ static const db_stmt find_login = {"auth_find_login",
 
 fn_status auth_db_find_login(db_conn *db, const char *email, login_account *out) {
   fn_status st;
-  const char *params[] = {email};
   memset(out, 0, sizeof *out);
-  PGresult *res = db_exec_row(db, &find_login, 1, params, FN_OK, &st); /* no row: not found */
+  PGresult *res = db_exec_row(db, &find_login, DB_ARGS(email), FN_OK, &st); /* no row: not found */
   if (res == NULL)
     return st;
   out->found = 1;
@@ -45,9 +44,8 @@ fn_status auth_db_token_subject(db_conn *db, int partner, const char *id, long i
   fn_status st;
   char issued[24];
   snprintf(issued, sizeof issued, "%ld", iat_ms);
-  const char *params[] = {id, issued};
   memset(s, 0, sizeof *s);
-  PGresult *res = db_exec_row(db, partner ? &partner_subject : &member_subject, 2, params, FN_OK, &st);
+  PGresult *res = db_exec_row(db, partner ? &partner_subject : &member_subject, DB_ARGS(id, issued), FN_OK, &st);
   if (res == NULL)
     return st; /* no row: not valid */
   s->valid = db_value_bool(res, 0, 0);
@@ -79,8 +77,7 @@ fn_status auth_db_claim_attempt(db_conn *db, const char *key_bucket, const char 
   snprintf(window, sizeof window, "%u", window_seconds);
   snprintf(klimit, sizeof klimit, "%u", key_limit);
   snprintf(alimit, sizeof alimit, "%u", address_limit);
-  const char *params[] = {key_bucket, address_bucket, window, klimit, alimit};
-  return db_query_long(db, &claim_attempt, 5, params, retry_after);
+  return db_query_long(db, &claim_attempt, DB_ARGS(key_bucket, address_bucket, window, klimit, alimit), retry_after);
 }
 
 static const db_stmt attempt_succeeded = {
@@ -88,8 +85,7 @@ static const db_stmt attempt_succeeded = {
                               " UPDATE login_failures SET failures = failures - 1 WHERE bucket = $2 AND failures > 0"};
 
 fn_status auth_db_attempt_succeeded(db_conn *db, const char *key_bucket, const char *address_bucket) {
-  const char *params[] = {key_bucket, address_bucket};
-  return db_exec_command(db, &attempt_succeeded, 2, params);
+  return db_exec_command(db, &attempt_succeeded, DB_ARGS(key_bucket, address_bucket));
 }
 
 /* SKIP LOCKED: never waits for (or deadlocks with) a concurrent claim of an old bucket. */
@@ -113,8 +109,7 @@ fn_status auth_db_insert_refresh(db_conn *db, const char *digest, const char *ch
                                  long ttl_seconds) {
   char ttl[24];
   snprintf(ttl, sizeof ttl, "%ld", ttl_seconds);
-  const char *params[] = {digest, chain_id, member_id, ttl};
-  return db_exec_command(db, &insert_refresh, 4, params);
+  return db_exec_command(db, &insert_refresh, DB_ARGS(digest, chain_id, member_id, ttl));
 }
 
 static const db_stmt lock_refresh = {"auth_lock_refresh",
@@ -126,8 +121,7 @@ static const db_stmt lock_refresh = {"auth_lock_refresh",
 
 fn_status auth_db_lock_refresh(db_conn *db, const char *digest, refresh_token_row *out) {
   fn_status st;
-  const char *params[] = {digest};
-  PGresult *res = db_exec_row(db, &lock_refresh, 1, params, FN_NOT_FOUND, &st);
+  PGresult *res = db_exec_row(db, &lock_refresh, DB_ARGS(digest), FN_NOT_FOUND, &st);
   if (res == NULL)
     return st;
   db_value_copy(res, 0, 0, out->id, sizeof out->id);

@@ -27,13 +27,10 @@ fn_status calendar_db_events(db_conn *db, const event_caller *caller, const char
   snprintf(days, sizeof days, "%d", CALENDAR_PAST_DAYS);
   snprintf(limit, sizeof limit, "%d", CALENDAR_MAX_EVENTS);
   const char *member = caller->is_partner ? NULL : caller->id;
-  const char *params[] = {member,
-                          member ? role_to_string(caller->role) : NULL,
-                          member && caller->home_site_id[0] ? caller->home_site_id : NULL,
-                          caller->is_partner ? caller->id : NULL,
-                          site_id,
-                          days,
-                          limit};
-  *result = db_exec(db, &calendar_events, 7, params, &st);
+  *result = db_exec(db, &calendar_events,
+                    DB_ARGS(member, member ? role_to_string(caller->role) : NULL,
+                            member && caller->home_site_id[0] ? caller->home_site_id : NULL,
+                            caller->is_partner ? caller->id : NULL, site_id, days, limit),
+                    &st);
   return st;
 }

@@ -45,9 +45,8 @@ fn_status consultations_db_access(db_conn *db, const char *id, const char *calle
   fn_status st;
   if (lock && (st = db_exec_on(db, &lock_consultation, id)) != FN_OK)
     return st;
-  const char *params[] = {caller_id, id};
   memset(out, 0, sizeof *out);
-  PGresult *res = db_exec_found(db, &access_plain, 2, params, FN_UNAUTHENTICATED, &st);
+  PGresult *res = db_exec_found(db, &access_plain, DB_ARGS(caller_id, id), FN_UNAUTHENTICATED, &st);
   if (res == NULL)
     return st;
   snprintf(out->id, sizeof out->id, "%s", id);
@@ -73,8 +72,7 @@ static const db_stmt get_consultation = {"consultations_get",
                                                     ", k.version FROM c, consultations k WHERE k.id = $2"};
 
 fn_status consultations_db_get(db_conn *db, const char *id, const char *caller_id, char **json, long *version) {
-  const char *params[] = {caller_id, id};
-  return db_get_representation(db, &get_consultation, 2, params, json, version);
+  return db_get_representation(db, &get_consultation, DB_ARGS(caller_id, id), json, version);
 }
 
 static const db_stmt list_consultations = {
@@ -93,8 +91,8 @@ static const db_stmt list_consultations = {
 fn_status consultations_db_list(db_conn *db, const char *caller_id, const char *status, const char *site_id,
                                 const page_request *page, PGresult **result) {
   fn_status st;
-  const char *params[] = {caller_id, page->after_ts, page->after_id, status, site_id, page->limit_plus_one};
-  *result = db_exec(db, &list_consultations, 6, params, &st);
+  *result = db_exec(db, &list_consultations,
+                    DB_ARGS(caller_id, page->after_ts, page->after_id, status, site_id, page->limit_plus_one), &st);
   return st;
 }
 
@@ -126,8 +124,7 @@ fn_status consultations_db_check_targets(db_conn *db, const member_caller *calle
     if (json_array_size(ids) == 0)
       continue;
     char *text = json_dumps(ids, JSON_COMPACT);
-    const char *params[] = {text, caller->id};
-    PGresult *res = db_exec(db, kinds[k].stmt, 2, params, &st);
+    PGresult *res = db_exec(db, kinds[k].stmt, DB_ARGS(text, caller->id), &st);
     free(text);
     for (int i = 0; res && i < PQntuples(res); i++) {
       char field[48];
@@ -176,15 +173,11 @@ fn_status consultations_db_insert(db_conn *db, const json_t *body, const char *o
   char *questions = json_text(json_object_get(body, "questions"));
   char *sites = json_text(json_object_get(target, "site_ids"));
   char *groups = json_text(json_object_get(target, "group_ids"));
-  const char *params[] = {body_string(body, "title"),
-                          body_string(body, "summary"),
-                          questions,
-                          body_string(body, "opens_at"),
-                          body_string(body, "closes_at"),
-                          owner_id,
-                          sites,
-                          groups};
-  fn_status st = db_query_copy(db, &insert_consultation, 8, params, id_out, UUID_TEXT_SIZE);
+  fn_status st =
+      db_query_copy(db, &insert_consultation,
+                    DB_ARGS(body_string(body, "title"), body_string(body, "summary"), questions,
+                            body_string(body, "opens_at"), body_string(body, "closes_at"), owner_id, sites, groups),
+                    id_out, UUID_TEXT_SIZE);
   free(questions);
   free(sites);
   free(groups);
@@ -220,19 +213,12 @@ static const char *present(const json_t *body, const char *key) {
 fn_status consultations_db_update_draft(db_conn *db, const char *id, const json_t *body) {
   json_t *target = json_object_get(body, "target");
   char *questions = json_text(json_object_get(body, "questions"));
-  const char *params[] = {id,
-                          present(body, "title"),
-                          body_string(body, "title"),
-                          present(body, "summary"),
-                          body_string(body, "summary"),
-                          present(body, "questions"),
-                          questions,
-                          present(body, "opens_at"),
-                          body_string(body, "opens_at"),
-                          present(body, "closes_at"),
-                          body_string(body, "closes_at"),
-                          target ? "true" : "false"};
-  fn_status st = db_exec_command(db, &update_draft, 12, params);
+  fn_status st =
+      db_exec_command(db, &update_draft,
+                      DB_ARGS(id, present(body, "title"), body_string(body, "title"), present(body, "summary"),
+                              body_string(body, "summary"), present(body, "questions"), questions,
+                              present(body, "opens_at"), body_string(body, "opens_at"), present(body, "closes_at"),
+                              body_string(body, "closes_at"), target ? "true" : "false"));
   free(questions);
   if (st == FN_OK && target) {
     char *sites = json_text(json_object_get(target, "site_ids"));
@@ -249,8 +235,7 @@ static const db_stmt set_status = {"consultations_set_status",
                                    "UPDATE consultations SET status = $2, version = version + 1 WHERE id = $1"};
 
 fn_status consultations_db_set_status(db_conn *db, const char *id, const char *status) {
-  const char *params[] = {id, status};
-  return db_exec_command(db, &set_status, 2, params);
+  return db_exec_command(db, &set_status, DB_ARGS(id, status));
 }
 
 static const db_stmt set_closes_at = {
@@ -258,8 +243,7 @@ static const db_stmt set_closes_at = {
     "UPDATE consultations SET closes_at = $2::timestamptz, version = version + 1 WHERE id = $1"};
 
 fn_status consultations_db_set_closes_at(db_conn *db, const char *id, const char *closes_at) {
-  const char *params[] = {id, closes_at};
-  return db_exec_command(db, &set_closes_at, 2, params);
+  return db_exec_command(db, &set_closes_at, DB_ARGS(id, closes_at));
 }
 
 static const db_stmt is_extension = {
@@ -267,8 +251,7 @@ static const db_stmt is_extension = {
     "SELECT $2::timestamptz > closes_at AND $2::timestamptz > now() FROM consultations WHERE id = $1"};
 
 fn_status consultations_db_is_extension(db_conn *db, const char *id, const char *closes_at, int *later) {
-  const char *params[] = {id, closes_at};
-  return db_query_bool(db, &is_extension, 2, params, later);
+  return db_query_bool(db, &is_extension, DB_ARGS(id, closes_at), later);
 }
 
 static const db_stmt set_outcome = {"consultations_set_outcome",
@@ -279,8 +262,7 @@ static const db_stmt set_outcome = {"consultations_set_outcome",
 
 fn_status consultations_db_set_outcome(db_conn *db, const char *id, const json_t *outcome) {
   char *actions = json_text(json_object_get(outcome, "actions"));
-  const char *params[] = {id, body_string(outcome, "summary"), actions};
-  fn_status st = db_exec_command(db, &set_outcome, 3, params);
+  fn_status st = db_exec_command(db, &set_outcome, DB_ARGS(id, body_string(outcome, "summary"), actions));
   free(actions);
   return st;
 }
@@ -293,8 +275,7 @@ static const db_stmt questions_of = {"consultations_questions", "SELECT question
 
 fn_status consultations_db_questions(db_conn *db, const char *id, json_t **questions) {
   fn_status st;
-  const char *params[] = {id};
-  PGresult *res = db_exec(db, &questions_of, 1, params, &st);
+  PGresult *res = db_exec(db, &questions_of, DB_ARGS(id), &st);
   if (res == NULL)
     return st;
   *questions = PQntuples(res) ? json_loads(PQgetvalue(res, 0, 0), 0, NULL) : NULL;

@@ -67,9 +67,8 @@ fn_status events_db_load_caller(db_conn *db, const fn_caller *token_caller, even
   }
   out->is_partner = 1;
   fn_status st;
-  const char *params[] = {token_caller->id};
   /* no row: revoked, and its tokens end with it */
-  PGresult *res = db_exec_row(db, &partner_active, 1, params, FN_UNAUTHENTICATED, &st);
+  PGresult *res = db_exec_row(db, &partner_active, DB_ARGS(token_caller->id), FN_UNAUTHENTICATED, &st);
   if (res == NULL)
     return st;
   out->trusted = db_value_bool(res, 0, 0);
@@ -178,8 +177,7 @@ fn_status events_db_check_audience(db_conn *db, const event_caller *caller, cons
   }
   fn_status st, verdict = FN_OK;
   char *text = json_dumps(ids, JSON_COMPACT);
-  const char *params[] = {text, caller->is_partner ? NULL : caller->id};
-  PGresult *res = db_exec(db, &check_sites, 2, params, &st);
+  PGresult *res = db_exec(db, &check_sites, DB_ARGS(text, caller->is_partner ? NULL : caller->id), &st);
   free(text);
   for (int i = 0; res && i < PQntuples(res); i++) {
     char field[48];
@@ -229,21 +227,15 @@ fn_status events_db_insert(db_conn *db, const json_t *body, const event_caller *
   fn_status st;
   json_t *audience = json_object_get(body, "audience");
   char capacity[24], *sites = site_ids_text(audience);
-  const char *params[] = {body_string(body, "kind"),
-                          body_string(body, "title"),
-                          body_string(body, "description"),
-                          body_string(body, "starts_at"),
-                          body_string(body, "ends_at"),
-                          body_string(body, "location"),
-                          body_string(body, "online_url"),
-                          strcmp(body_string(audience, "scope"), "network") == 0 ? "true" : "false",
-                          int_text(json_object_get(body, "capacity"), capacity, sizeof capacity),
-                          status,
-                          caller->is_partner ? NULL : caller->id,
-                          caller->is_partner ? caller->id : NULL,
-                          body_string(body, "external_id"),
-                          sites};
-  st = db_query_copy(db, &insert_event, 14, params, id_out, UUID_TEXT_SIZE);
+  st = db_query_copy(db, &insert_event,
+                     DB_ARGS(body_string(body, "kind"), body_string(body, "title"), body_string(body, "description"),
+                             body_string(body, "starts_at"), body_string(body, "ends_at"),
+                             body_string(body, "location"), body_string(body, "online_url"),
+                             strcmp(body_string(audience, "scope"), "network") == 0 ? "true" : "false",
+                             int_text(json_object_get(body, "capacity"), capacity, sizeof capacity), status,
+                             caller->is_partner ? NULL : caller->id, caller->is_partner ? caller->id : NULL,
+                             body_string(body, "external_id"), sites),
+                     id_out, UUID_TEXT_SIZE);
   free(sites);
   if (st != FN_OK || id_out[0] != '\0')
     return st;
@@ -296,29 +288,17 @@ fn_status events_db_update(db_conn *db, const char *event_id, const json_t *body
   json_t *audience = json_object_get(body, "audience");
   char capacity[24], *sites = site_ids_text(audience);
   const char *network = audience && strcmp(body_string(audience, "scope"), "network") == 0 ? "true" : "false";
-  const char *params[] = {event_id,
-                          present(body, "kind"),
-                          body_string(body, "kind"),
-                          present(body, "title"),
-                          body_string(body, "title"),
-                          present(body, "description"),
-                          body_string(body, "description"),
-                          present(body, "starts_at"),
-                          body_string(body, "starts_at"),
-                          present(body, "ends_at"),
-                          body_string(body, "ends_at"),
-                          present(body, "location"),
-                          body_string(body, "location"),
-                          present(body, "online_url"),
-                          body_string(body, "online_url"),
-                          present(body, "capacity"),
-                          int_text(json_object_get(body, "capacity"), capacity, sizeof capacity),
-                          present(body, "audience"),
-                          network,
-                          sites,
-                          moderated ? "true" : "false"};
   fn_status st;
-  PGresult *res = db_exec_row(db, &update_event, 21, params, FN_NOT_FOUND, &st);
+  PGresult *res =
+      db_exec_row(db, &update_event,
+                  DB_ARGS(event_id, present(body, "kind"), body_string(body, "kind"), present(body, "title"),
+                          body_string(body, "title"), present(body, "description"), body_string(body, "description"),
+                          present(body, "starts_at"), body_string(body, "starts_at"), present(body, "ends_at"),
+                          body_string(body, "ends_at"), present(body, "location"), body_string(body, "location"),
+                          present(body, "online_url"), body_string(body, "online_url"), present(body, "capacity"),
+                          int_text(json_object_get(body, "capacity"), capacity, sizeof capacity),
+                          present(body, "audience"), network, sites, moderated ? "true" : "false"),
+                  FN_NOT_FOUND, &st);
   free(sites);
   if (res == NULL)
     return st;
@@ -331,14 +311,12 @@ static const db_stmt set_status = {
     "events_set_status", "UPDATE events SET status = $2, version = version + 1, revision = revision + 1 WHERE id = $1"};
 
 fn_status events_db_set_status(db_conn *db, const char *event_id, const char *status) {
-  const char *params[] = {event_id, status};
-  return db_exec_command(db, &set_status, 2, params);
+  return db_exec_command(db, &set_status, DB_ARGS(event_id, status));
 }
 
 static const db_stmt going_count = {
     "events_going_count", "SELECT count(*) FROM event_registrations WHERE event_id = $1 AND status = 'going'"};
 
 fn_status events_db_going_count(db_conn *db, const char *event_id, long *going) {
-  const char *params[] = {event_id};
-  return db_query_long(db, &going_count, 1, params, going);
+  return db_query_long(db, &going_count, DB_ARGS(event_id), going);
 }

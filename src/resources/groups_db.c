@@ -35,9 +35,8 @@ fn_status groups_db_access(db_conn *db, const char *group_id, const char *caller
   fn_status st;
   if (lock && (st = db_exec_on(db, &lock_group, group_id)) != FN_OK)
     return st;
-  const char *params[] = {group_id, caller_id};
   memset(out, 0, sizeof *out);
-  PGresult *res = db_exec_found(db, &load_access, 2, params, FN_UNAUTHENTICATED, &st);
+  PGresult *res = db_exec_found(db, &load_access, DB_ARGS(group_id, caller_id), FN_UNAUTHENTICATED, &st);
   if (res == NULL)
     return st;
   snprintf(out->group_id, sizeof out->group_id, "%s", group_id);
@@ -84,9 +83,9 @@ static const db_stmt recompute = {
     " FROM n WHERE g.id = $1 AND ($2::bool OR (g.member_count, g.status) IS DISTINCT FROM (n.active, n.status))"};
 
 fn_status groups_db_recompute(db_conn *db, const char *group_id, group_change change) {
-  const char *params[] = {group_id, change == GROUP_CHANGE_MEMBERSHIP ? "true" : "false",
-                          change == GROUP_CHANGE_VERSION_RAISED ? "false" : "true"};
-  return db_exec_command(db, &recompute, 3, params);
+  return db_exec_command(db, &recompute,
+                         DB_ARGS(group_id, change == GROUP_CHANGE_MEMBERSHIP ? "true" : "false",
+                                 change == GROUP_CHANGE_VERSION_RAISED ? "false" : "true"));
 }
 
 static const db_stmt get_group = {"groups_get",
@@ -95,8 +94,7 @@ static const db_stmt get_group = {"groups_get",
                                   " WHERE g.id = $1"};
 
 fn_status groups_db_get(db_conn *db, const char *group_id, const char *caller_id, char **json, long *version) {
-  const char *params[] = {group_id, caller_id};
-  return db_get_representation(db, &get_group, 2, params, json, version);
+  return db_get_representation(db, &get_group, DB_ARGS(group_id, caller_id), json, version);
 }
 
 /* The visibility rule of groups_can_view, as a row filter. */
@@ -118,9 +116,10 @@ static const db_stmt list_groups = {
 fn_status groups_db_list(db_conn *db, const char *caller_id, const char *site_id, const char *status, int mine,
                          const page_request *page, PGresult **result) {
   fn_status st;
-  const char *params[] = {caller_id, page->after_ts,          page->after_id,      site_id,
-                          status,    mine ? "true" : "false", page->limit_plus_one};
-  *result = db_exec(db, &list_groups, 7, params, &st);
+  *result = db_exec(db, &list_groups,
+                    DB_ARGS(caller_id, page->after_ts, page->after_id, site_id, status, mine ? "true" : "false",
+                            page->limit_plus_one),
+                    &st);
   return st;
 }
 
@@ -146,15 +145,12 @@ static const db_stmt insert_group = {
 
 fn_status groups_db_insert(db_conn *db, const json_t *body, const char *creator_id, char id_out[UUID_TEXT_SIZE]) {
   char min[24], max[24];
-  const char *params[] = {body_string(body, "site_id"),
-                          body_string(body, "name"),
-                          body_string(body, "purpose"),
-                          body_string(body, "composition"),
-                          body_string(body, "focus"),
-                          int_param(body, "min_members", min, sizeof min),
-                          int_param(body, "max_members", max, sizeof max),
-                          creator_id};
-  return db_query_copy(db, &insert_group, 8, params, id_out, UUID_TEXT_SIZE);
+  return db_query_copy(db, &insert_group,
+                       DB_ARGS(body_string(body, "site_id"), body_string(body, "name"), body_string(body, "purpose"),
+                               body_string(body, "composition"), body_string(body, "focus"),
+                               int_param(body, "min_members", min, sizeof min),
+                               int_param(body, "max_members", max, sizeof max), creator_id),
+                       id_out, UUID_TEXT_SIZE);
 }
 
 /* (present, value) pairs. A requested status of forming or active is stored as forming
@@ -178,22 +174,13 @@ static const char *present(const json_t *body, const char *key) {
 
 fn_status groups_db_update(db_conn *db, const char *group_id, const json_t *body) {
   char min[24], max[24];
-  const char *params[] = {group_id,
-                          present(body, "name"),
-                          body_string(body, "name"),
-                          present(body, "purpose"),
-                          body_string(body, "purpose"),
-                          present(body, "composition"),
-                          body_string(body, "composition"),
-                          present(body, "focus"),
-                          body_string(body, "focus"),
-                          present(body, "min_members"),
-                          int_param(body, "min_members", min, sizeof min),
-                          present(body, "max_members"),
-                          int_param(body, "max_members", max, sizeof max),
-                          present(body, "status"),
-                          body_string(body, "status")};
-  fn_status st = db_exec_command(db, &update_group, 15, params);
+  fn_status st = db_exec_command(
+      db, &update_group,
+      DB_ARGS(group_id, present(body, "name"), body_string(body, "name"), present(body, "purpose"),
+              body_string(body, "purpose"), present(body, "composition"), body_string(body, "composition"),
+              present(body, "focus"), body_string(body, "focus"), present(body, "min_members"),
+              int_param(body, "min_members", min, sizeof min), present(body, "max_members"),
+              int_param(body, "max_members", max, sizeof max), present(body, "status"), body_string(body, "status")));
   return st == FN_OK ? groups_db_recompute(db, group_id, GROUP_CHANGE_VERSION_RAISED) : st;
 }
 
@@ -207,8 +194,7 @@ static const db_stmt site_open_groups = {
     "groups_site_has_open", "SELECT EXISTS (SELECT 1 FROM groups WHERE site_id = $1 AND status <> 'closed')"};
 
 fn_status groups_db_site_has_open_groups(db_conn *db, const char *site_id, int *open) {
-  const char *params[] = {site_id};
-  return db_query_bool(db, &site_open_groups, 1, params, open);
+  return db_query_bool(db, &site_open_groups, DB_ARGS(site_id), open);
 }
 
 /* Home-site visibility is for practitioners and facilitators; managers see the sites they

@@ -64,8 +64,7 @@ fn_status idempotency_db_store(db_conn *db, const char *client_id, const char *k
                                const char *sealed_body, const char *location, const char *etag) {
   char code[16];
   snprintf(code, sizeof code, "%d", response_code);
-  const char *params[] = {client_id, key, code, sealed_body, location, etag};
-  return db_exec_command(db, &store, 6, params);
+  return db_exec_command(db, &store, DB_ARGS(client_id, key, code, sealed_body, location, etag));
 }
 
 void idempotency_record_free(idempotency_record *rec) {

@@ -29,8 +29,7 @@ static const db_stmt list_meetings = {"meetings_list", "SELECT " MEETING_JSON_SQ
 
 fn_status meetings_db_list(db_conn *db, const char *group_id, const page_request *page, PGresult **result) {
   fn_status st;
-  const char *params[] = {group_id, page->after_ts, page->after_id, page->limit_plus_one};
-  *result = db_exec(db, &list_meetings, 4, params, &st);
+  *result = db_exec(db, &list_meetings, DB_ARGS(group_id, page->after_ts, page->after_id, page->limit_plus_one), &st);
   return st;
 }
 
@@ -38,8 +37,7 @@ static const db_stmt get_meeting = {"meetings_get", "SELECT " MEETING_JSON_SQL "
                                                     " FROM meetings mt WHERE mt.id = $2 AND mt.group_id = $1"};
 
 fn_status meetings_db_get(db_conn *db, const char *group_id, const char *meeting_id, char **json, long *version) {
-  const char *params[] = {group_id, meeting_id};
-  return db_get_representation(db, &get_meeting, 2, params, json, version);
+  return db_get_representation(db, &get_meeting, DB_ARGS(group_id, meeting_id), json, version);
 }
 
 static const db_stmt insert_meeting = {
@@ -83,8 +81,7 @@ static const db_stmt lock_meeting = {"meetings_lock",
 
 fn_status meetings_db_lock(db_conn *db, const char *group_id, const char *meeting_id, meeting_row *out) {
   fn_status st;
-  const char *params[] = {group_id, meeting_id};
-  PGresult *res = db_exec_row(db, &lock_meeting, 2, params, FN_NOT_FOUND, &st);
+  PGresult *res = db_exec_row(db, &lock_meeting, DB_ARGS(group_id, meeting_id), FN_NOT_FOUND, &st);
   if (res == NULL)
     return st;
   out->version = db_value_long(res, 0, 0);
@@ -132,8 +129,7 @@ static const db_stmt non_members = {
 fn_status meetings_db_non_members(db_conn *db, const char *group_id, const char *attendance_json, int *bad, int max,
                                   int *count) {
   fn_status st;
-  const char *params[] = {group_id, attendance_json};
-  PGresult *res = db_exec(db, &non_members, 2, params, &st);
+  PGresult *res = db_exec(db, &non_members, DB_ARGS(group_id, attendance_json), &st);
   if (res == NULL)
     return st;
   int rows = PQntuples(res);

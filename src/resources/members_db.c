@@ -15,8 +15,7 @@ static const db_stmt load_caller = {
 
 fn_status members_db_load_caller(db_conn *db, const char *member_id, member_caller *out) {
   fn_status st;
-  const char *params[] = {member_id};
-  PGresult *res = db_exec_row(db, &load_caller, 1, params, FN_UNAUTHENTICATED, &st);
+  PGresult *res = db_exec_row(db, &load_caller, DB_ARGS(member_id), FN_UNAUTHENTICATED, &st);
   if (res == NULL)
     return st;
   snprintf(out->id, sizeof out->id, "%s", member_id);
@@ -43,8 +42,7 @@ static const db_stmt get_visible = {
 fn_status members_db_get_visible(db_conn *db, const char *caller_id, const char *member_id, char **json,
                                  long *version) {
   fn_status st;
-  const char *params[] = {caller_id, member_id};
-  PGresult *res = db_exec_found(db, &get_visible, 2, params, FN_UNAUTHENTICATED, &st);
+  PGresult *res = db_exec_found(db, &get_visible, DB_ARGS(caller_id, member_id), FN_UNAUTHENTICATED, &st);
   return res != NULL ? db_take_representation(res, 1, json, version) : st;
 }
 
@@ -55,8 +53,7 @@ static const db_stmt get_self = {"members_get_self",
 
 fn_status members_db_get_self(db_conn *db, const char *member_id, char **json, long *version) {
   fn_status st;
-  const char *params[] = {member_id};
-  PGresult *res = db_exec_row(db, &get_self, 1, params, FN_UNAUTHENTICATED, &st);
+  PGresult *res = db_exec_row(db, &get_self, DB_ARGS(member_id), FN_UNAUTHENTICATED, &st);
   return res != NULL ? db_take_representation(res, 0, json, version) : st;
 }
 
@@ -99,8 +96,9 @@ fn_status members_db_list(db_conn *db, const char *caller_id, const char *site_i
   *result = NULL;
   if (q && pattern == NULL)
     return FN_INTERNAL; /* never run the search unfiltered */
-  const char *params[] = {caller_id, page->after_ts, page->after_id, site_id, role, pattern, page->limit_plus_one};
-  *result = db_exec(db, &list_members, 7, params, &st);
+  *result =
+      db_exec(db, &list_members,
+              DB_ARGS(caller_id, page->after_ts, page->after_id, site_id, role, pattern, page->limit_plus_one), &st);
   free(pattern);
   return st;
 }
@@ -112,9 +110,11 @@ static const db_stmt insert_member = {
 
 fn_status members_db_insert(db_conn *db, const json_t *body, const char *password_hash, char **json, long *version,
                             char id_out[UUID_TEXT_SIZE]) {
-  const char *params[] = {body_string(body, "email"),      body_string(body, "display_name"), body_string(body, "role"),
-                          body_string(body, "discipline"), body_string(body, "home_site_id"), password_hash};
-  return db_insert_representation(db, &insert_member, 6, params, json, version, id_out);
+  return db_insert_representation(db, &insert_member,
+                                  DB_ARGS(body_string(body, "email"), body_string(body, "display_name"),
+                                          body_string(body, "role"), body_string(body, "discipline"),
+                                          body_string(body, "home_site_id"), password_hash),
+                                  json, version, id_out);
 }
 
 static const db_stmt lock_member = {
@@ -124,8 +124,7 @@ static const db_stmt lock_member = {
 
 fn_status members_db_lock(db_conn *db, const char *member_id, const char *caller_id, member_row *out) {
   fn_status st;
-  const char *params[] = {member_id, caller_id};
-  PGresult *res = db_exec_row(db, &lock_member, 2, params, FN_NOT_FOUND, &st);
+  PGresult *res = db_exec_row(db, &lock_member, DB_ARGS(member_id, caller_id), FN_NOT_FOUND, &st);
   if (res == NULL)
     return st;
   snprintf(out->id, sizeof out->id, "%s", member_id);
@@ -153,14 +152,11 @@ static const db_stmt update_member = {"members_update",
 static const char *flag(const void *present) { return present ? "true" : "false"; }
 
 fn_status members_db_update(db_conn *db, const char *member_id, const member_changes *c, char **json, long *version) {
-  const char *params[] = {member_id,       flag(c->email),
-                          c->email,        flag(c->display_name),
-                          c->display_name, c->set_discipline ? "true" : "false",
-                          c->discipline,   flag(c->role),
-                          c->role,         flag(c->home_site_id),
-                          c->home_site_id, flag(c->status),
-                          c->status};
-  return db_get_representation(db, &update_member, 13, params, json, version);
+  return db_get_representation(db, &update_member,
+                               DB_ARGS(member_id, flag(c->email), c->email, flag(c->display_name), c->display_name,
+                                       c->set_discipline ? "true" : "false", c->discipline, flag(c->role), c->role,
+                                       flag(c->home_site_id), c->home_site_id, flag(c->status), c->status),
+                               json, version);
 }
 
 /* The advisory lock makes two concurrent demotions of the last two admins serialize. It is taken
@@ -174,9 +170,8 @@ static const db_stmt other_admins = {
     "SELECT count(*) FROM members WHERE role = 'admin' AND status = 'active' AND id <> $1"};
 
 static fn_status other_active_admins(db_conn *db, const char *member_id, long *count) {
-  const char *params[] = {member_id};
   fn_status st = db_exec_command(db, &admins_lock, 0, NULL);
-  return st == FN_OK ? db_query_long(db, &other_admins, 1, params, count) : st;
+  return st == FN_OK ? db_query_long(db, &other_admins, DB_ARGS(member_id), count) : st;
 }
 
 fn_status members_db_check_last_admin(db_conn *db, const member_row *target, const member_changes *c,
@@ -198,8 +193,7 @@ static const db_stmt email_within = {
     "SELECT EXISTS (SELECT 1 FROM members m WHERE lower(m.email) = lower($2) AND manages_site($1, m.home_site_id))"};
 
 fn_status members_db_email_within_callers_sites(db_conn *db, const char *caller_id, const char *email, int *within) {
-  const char *params[] = {caller_id, email};
-  return db_query_bool(db, &email_within, 2, params, within);
+  return db_query_bool(db, &email_within, DB_ARGS(caller_id, email), within);
 }
 
 static const db_stmt password_hash_of = {
@@ -208,8 +202,7 @@ static const db_stmt password_hash_of = {
 
 fn_status members_db_password_hash(db_conn *db, const char *member_id, char *hash, size_t hash_len) {
   fn_status st;
-  const char *params[] = {member_id};
-  PGresult *res = db_exec_row(db, &password_hash_of, 1, params, FN_UNAUTHENTICATED, &st);
+  PGresult *res = db_exec_row(db, &password_hash_of, DB_ARGS(member_id), FN_UNAUTHENTICATED, &st);
   if (res == NULL)
     return st;
   db_value_copy(res, 0, 0, hash, hash_len);
@@ -223,8 +216,7 @@ static const db_stmt set_password = {
     " version = version + 1, updated_at = clock_timestamp() WHERE id = $1"};
 
 fn_status members_db_set_password(db_conn *db, const char *member_id, const char *hash) {
-  const char *params[] = {member_id, hash};
-  return db_exec_command(db, &set_password, 2, params);
+  return db_exec_command(db, &set_password, DB_ARGS(member_id, hash));
 }
 
 /* Built in SQL so it reads every table that holds something about the member in one go: every
@@ -283,8 +275,7 @@ static const db_stmt export_member = {
     " FROM members m WHERE m.id = $1 AND m.status = 'active'"};
 
 fn_status members_db_export(db_conn *db, const char *member_id, char **json) {
-  const char *params[] = {member_id};
-  return db_query_text(db, &export_member, 1, params, FN_UNAUTHENTICATED, json);
+  return db_query_text(db, &export_member, DB_ARGS(member_id), FN_UNAUTHENTICATED, json);
 }
 
 /* One statement, so nothing personal survives a half-done erasure. (login_failures holds
@@ -301,9 +292,8 @@ static const db_stmt erase_member = {
 
 fn_status members_db_erase(db_conn *db, const char *member_id, char **group_ids) {
   fn_status st;
-  const char *params[] = {member_id};
   *group_ids = NULL;
-  PGresult *res = db_exec(db, &erase_member, 1, params, &st);
+  PGresult *res = db_exec(db, &erase_member, DB_ARGS(member_id), &st);
   if (res != NULL && db_value_long(res, 0, 0) != 1) {
     PQclear(res);
     return FN_NOT_FOUND;

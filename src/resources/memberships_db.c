@@ -20,8 +20,7 @@ static const db_stmt get_membership = {"memberships_get",
                                        " WHERE gm.group_id = $1 AND gm.member_id = $2"};
 
 fn_status memberships_db_get(db_conn *db, const char *group_id, const char *member_id, char **json, long *version) {
-  const char *params[] = {group_id, member_id};
-  return db_get_representation(db, &get_membership, 2, params, json, version);
+  return db_get_representation(db, &get_membership, DB_ARGS(group_id, member_id), json, version);
 }
 
 static const db_stmt list_memberships = {
@@ -33,8 +32,8 @@ static const db_stmt list_memberships = {
 fn_status memberships_db_list(db_conn *db, const char *group_id, const char *state, const page_request *page,
                               PGresult **result) {
   fn_status st;
-  const char *params[] = {group_id, page->after_ts, page->after_id, state, page->limit_plus_one};
-  *result = db_exec(db, &list_memberships, 5, params, &st);
+  *result = db_exec(db, &list_memberships,
+                    DB_ARGS(group_id, page->after_ts, page->after_id, state, page->limit_plus_one), &st);
   return st;
 }
 
@@ -44,8 +43,7 @@ static const db_stmt lock_membership = {
 
 fn_status memberships_db_lock(db_conn *db, const char *group_id, const char *member_id, membership_row *out) {
   fn_status st;
-  const char *params[] = {group_id, member_id};
-  PGresult *res = db_exec_row(db, &lock_membership, 2, params, FN_NOT_FOUND, &st);
+  PGresult *res = db_exec_row(db, &lock_membership, DB_ARGS(group_id, member_id), FN_NOT_FOUND, &st);
   if (res == NULL)
     return st;
   db_value_copy(res, 0, 0, out->state, sizeof out->state);
@@ -64,9 +62,8 @@ static const db_stmt candidate = {"memberships_candidate",
 fn_status memberships_db_candidate(db_conn *db, const char *group_id, const char *member_id,
                                    membership_candidate *out) {
   fn_status st;
-  const char *params[] = {group_id, member_id};
   memset(out, 0, sizeof *out);
-  PGresult *res = db_exec_row(db, &candidate, 2, params, FN_OK, &st); /* no row: not a candidate */
+  PGresult *res = db_exec_row(db, &candidate, DB_ARGS(group_id, member_id), FN_OK, &st); /* no row: not a candidate */
   if (res == NULL)
     return st;
   out->active = db_value_bool(res, 0, 0);
@@ -84,8 +81,7 @@ static const db_stmt represents = {
     "   AND g.site_id IS NOT NULL AND g.status <> 'closed')"};
 
 fn_status memberships_db_represents(db_conn *db, const char *member_id, const char *group_id, int *is) {
-  const char *params[] = {member_id, group_id};
-  return db_query_bool(db, &represents, 2, params, is);
+  return db_query_bool(db, &represents, DB_ARGS(member_id, group_id), is);
 }
 
 static const db_stmt insert_membership = {
@@ -94,8 +90,8 @@ static const db_stmt insert_membership = {
 
 fn_status memberships_db_insert(db_conn *db, const char *group_id, const char *member_id, const char *state,
                                 const char *role, const char *represents_group_id, const char *invited_by) {
-  const char *params[] = {group_id, member_id, state, role, represents_group_id, invited_by};
-  return db_exec_command(db, &insert_membership, 6, params);
+  return db_exec_command(db, &insert_membership,
+                         DB_ARGS(group_id, member_id, state, role, represents_group_id, invited_by));
 }
 
 static const db_stmt activate = {"memberships_activate",
@@ -103,16 +99,14 @@ static const db_stmt activate = {"memberships_activate",
                                  " version = version + 1 WHERE group_id = $1 AND member_id = $2"};
 
 fn_status memberships_db_activate(db_conn *db, const char *group_id, const char *member_id) {
-  const char *params[] = {group_id, member_id};
-  return db_exec_command(db, &activate, 2, params);
+  return db_exec_command(db, &activate, DB_ARGS(group_id, member_id));
 }
 
 static const db_stmt set_role = {"memberships_set_role", "UPDATE group_memberships SET role = $3, version = version + 1"
                                                          " WHERE group_id = $1 AND member_id = $2"};
 
 fn_status memberships_db_set_role(db_conn *db, const char *group_id, const char *member_id, const char *role) {
-  const char *params[] = {group_id, member_id, role};
-  return db_exec_command(db, &set_role, 3, params);
+  return db_exec_command(db, &set_role, DB_ARGS(group_id, member_id, role));
 }
 
 static const db_stmt set_represents = {"memberships_set_represents",
@@ -121,16 +115,14 @@ static const db_stmt set_represents = {"memberships_set_represents",
 
 fn_status memberships_db_set_represents(db_conn *db, const char *group_id, const char *member_id,
                                         const char *represents_group_id) {
-  const char *params[] = {group_id, member_id, represents_group_id};
-  return db_exec_command(db, &set_represents, 3, params);
+  return db_exec_command(db, &set_represents, DB_ARGS(group_id, member_id, represents_group_id));
 }
 
 static const db_stmt delete_membership = {"memberships_delete",
                                           "DELETE FROM group_memberships WHERE group_id = $1 AND member_id = $2"};
 
 fn_status memberships_db_delete(db_conn *db, const char *group_id, const char *member_id) {
-  const char *params[] = {group_id, member_id};
-  return db_exec_command(db, &delete_membership, 2, params);
+  return db_exec_command(db, &delete_membership, DB_ARGS(group_id, member_id));
 }
 
 static const db_stmt other_leaders = {
@@ -139,8 +131,7 @@ static const db_stmt other_leaders = {
     " AND role IN ('convener', 'facilitator')"};
 
 fn_status memberships_db_other_leaders(db_conn *db, const char *group_id, const char *member_id, long *count) {
-  const char *params[] = {group_id, member_id};
-  return db_query_long(db, &other_leaders, 2, params, count);
+  return db_query_long(db, &other_leaders, DB_ARGS(group_id, member_id), count);
 }
 
 static const db_stmt end_representation = {
@@ -148,8 +139,7 @@ static const db_stmt end_representation = {
                                       " WHERE member_id = $1 AND represents_group_id = $2"};
 
 fn_status memberships_db_end_representation(db_conn *db, const char *member_id, const char *group_id) {
-  const char *params[] = {member_id, group_id};
-  return db_exec_command(db, &end_representation, 2, params);
+  return db_exec_command(db, &end_representation, DB_ARGS(member_id, group_id));
 }
 
 int memberships_is_leader_role(const char *role) {

@@ -15,9 +15,8 @@ static const db_stmt find_client = {
 
 fn_status partners_db_find_client(db_conn *db, const char *client_id, partner_client *out) {
   fn_status st;
-  const char *params[] = {client_id};
   memset(out, 0, sizeof *out);
-  PGresult *res = db_exec_row(db, &find_client, 1, params, FN_OK, &st); /* no row: not found */
+  PGresult *res = db_exec_row(db, &find_client, DB_ARGS(client_id), FN_OK, &st); /* no row: not found */
   if (res == NULL)
     return st;
   out->found = 1;
@@ -33,8 +32,7 @@ static const db_stmt get_partner = {"partners_get",
                                     "SELECT " PARTNER_JSON_SQL ", p.version FROM partners p WHERE p.id = $1"};
 
 fn_status partners_db_get(db_conn *db, const char *id, char **json, long *version) {
-  const char *params[] = {id};
-  return db_get_representation(db, &get_partner, 1, params, json, version);
+  return db_get_representation(db, &get_partner, DB_ARGS(id), json, version);
 }
 
 static const db_stmt list_partners = {"partners_list",
@@ -44,8 +42,7 @@ static const db_stmt list_partners = {"partners_list",
 
 fn_status partners_db_list(db_conn *db, const page_request *page, PGresult **result) {
   fn_status st;
-  const char *params[] = {page->after_ts, page->after_id, page->limit_plus_one};
-  *result = db_exec(db, &list_partners, 3, params, &st);
+  *result = db_exec(db, &list_partners, DB_ARGS(page->after_ts, page->after_id, page->limit_plus_one), &st);
   return st;
 }
 
@@ -55,8 +52,8 @@ static const db_stmt insert_partner = {"partners_insert",
 
 fn_status partners_db_insert(db_conn *db, const char *name, int trusted, const char *client_id,
                              const char *secret_digest, char id_out[UUID_TEXT_SIZE]) {
-  const char *params[] = {name, trusted ? "true" : "false", client_id, secret_digest};
-  return db_query_copy(db, &insert_partner, 4, params, id_out, UUID_TEXT_SIZE);
+  return db_query_copy(db, &insert_partner, DB_ARGS(name, trusted ? "true" : "false", client_id, secret_digest), id_out,
+                       UUID_TEXT_SIZE);
 }
 
 static const db_stmt lock_partner = {
@@ -64,8 +61,7 @@ static const db_stmt lock_partner = {
 
 fn_status partners_db_lock(db_conn *db, const char *id, int *revoked, long *version, char client_id[64]) {
   fn_status st;
-  const char *params[] = {id};
-  PGresult *res = db_exec_row(db, &lock_partner, 1, params, FN_NOT_FOUND, &st);
+  PGresult *res = db_exec_row(db, &lock_partner, DB_ARGS(id), FN_NOT_FOUND, &st);
   if (res == NULL)
     return st;
   *revoked = db_value_bool(res, 0, 0);
@@ -80,8 +76,7 @@ static const db_stmt update_partner = {"partners_update",
                                        " trusted = coalesce($3::bool, trusted), version = version + 1 WHERE id = $1"};
 
 fn_status partners_db_update(db_conn *db, const char *id, const char *name, const char *trusted) {
-  const char *params[] = {id, name, trusted};
-  return db_exec_command(db, &update_partner, 3, params);
+  return db_exec_command(db, &update_partner, DB_ARGS(id, name, trusted));
 }
 
 static const db_stmt set_secret = {"partners_set_secret",
@@ -89,8 +84,7 @@ static const db_stmt set_secret = {"partners_set_secret",
                                    " version = version + 1 WHERE id = $1"};
 
 fn_status partners_db_set_secret(db_conn *db, const char *id, const char *secret_digest) {
-  const char *params[] = {id, secret_digest};
-  return db_exec_command(db, &set_secret, 2, params);
+  return db_exec_command(db, &set_secret, DB_ARGS(id, secret_digest));
 }
 
 static const db_stmt revoke_partner = {

@@ -24,8 +24,8 @@ static const db_stmt registration_version = {
 fn_status registrations_db_version(db_conn *db, const char *event_id, const char *member_id, int *exists,
                                    long *version) {
   fn_status st;
-  const char *params[] = {event_id, member_id};
-  PGresult *res = db_exec_row(db, &registration_version, 2, params, FN_OK, &st); /* no row: none yet */
+  PGresult *res =
+      db_exec_row(db, &registration_version, DB_ARGS(event_id, member_id), FN_OK, &st); /* no row: none yet */
   *exists = res != NULL;
   *version = res != NULL ? db_value_long(res, 0, 0) : 0;
   PQclear(res);
@@ -101,8 +101,7 @@ static const db_stmt promote_waitlist = {
 fn_status registrations_db_promote(db_conn *db, const char *event_id, long capacity) {
   char text[24];
   snprintf(text, sizeof text, "%ld", capacity);
-  const char *params[] = {event_id, text};
-  return db_exec_command(db, &promote_waitlist, 2, params);
+  return db_exec_command(db, &promote_waitlist, DB_ARGS(event_id, text));
 }
 
 /* Keyset order (created_at, member_id) within one event. */
@@ -117,8 +116,8 @@ static const db_stmt list_registrations = {
 
 fn_status registrations_db_list(db_conn *db, const char *event_id, const page_request *page, PGresult **result) {
   fn_status st;
-  const char *params[] = {event_id, page->after_ts, page->after_id, page->limit_plus_one};
-  *result = db_exec(db, &list_registrations, 4, params, &st);
+  *result =
+      db_exec(db, &list_registrations, DB_ARGS(event_id, page->after_ts, page->after_id, page->limit_plus_one), &st);
   return st;
 }
 
@@ -163,8 +162,7 @@ static const db_stmt decline_member = {
 
 fn_status registrations_db_withdraw_member(db_conn *db, const char *member_id) {
   fn_status st;
-  const char *params[] = {member_id};
-  PGresult *events = db_exec(db, &member_upcoming, 1, params, &st);
+  PGresult *events = db_exec(db, &member_upcoming, DB_ARGS(member_id), &st);
   for (int i = 0; events && st == FN_OK && i < PQntuples(events); i++) {
     const char *event_id = PQgetvalue(events, i, 0);
     const char *decline_params[] = {member_id, event_id};

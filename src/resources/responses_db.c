@@ -18,8 +18,7 @@ static const db_stmt target = {
 fn_status responses_db_target(db_conn *db, const char *consultation_id, const char *group_id, const char *caller_id,
                               response_target *out) {
   fn_status st;
-  const char *params[] = {consultation_id, group_id, caller_id};
-  PGresult *res = db_exec(db, &target, 3, params, &st);
+  PGresult *res = db_exec(db, &target, DB_ARGS(consultation_id, group_id, caller_id), &st);
   if (res == NULL)
     return st;
   out->targeted = db_value_bool(res, 0, 0);
@@ -42,8 +41,7 @@ static const db_stmt upsert = {
 
 fn_status responses_db_upsert(db_conn *db, const char *consultation_id, const char *group_id, const char *answers_json,
                               const char *status) {
-  const char *params[] = {consultation_id, group_id, answers_json, status};
-  return db_exec_command(db, &upsert, 4, params);
+  return db_exec_command(db, &upsert, DB_ARGS(consultation_id, group_id, answers_json, status));
 }
 
 static const db_stmt get_response = {"responses_get",
@@ -52,8 +50,7 @@ static const db_stmt get_response = {"responses_get",
                                      " WHERE r.consultation_id = $1 AND r.group_id = $2"};
 
 fn_status responses_db_get(db_conn *db, const char *consultation_id, const char *group_id, char **json, long *version) {
-  const char *params[] = {consultation_id, group_id};
-  return db_get_representation(db, &get_response, 2, params, json, version);
+  return db_get_representation(db, &get_response, DB_ARGS(consultation_id, group_id), json, version);
 }
 
 /* Who reads a response ($2 the caller, $3 whether they read submitted ones): owners and
@@ -71,8 +68,9 @@ static const db_stmt get_readable = {"responses_get_readable",
 
 fn_status responses_db_get_readable(db_conn *db, const char *consultation_id, const char *group_id,
                                     const char *caller_id, int read_submitted, char **json, long *version) {
-  const char *params[] = {consultation_id, caller_id, read_submitted ? "true" : "false", group_id};
-  return db_get_representation(db, &get_readable, 4, params, json, version);
+  return db_get_representation(db, &get_readable,
+                               DB_ARGS(consultation_id, caller_id, read_submitted ? "true" : "false", group_id), json,
+                               version);
 }
 
 static const db_stmt list_responses = {
@@ -84,8 +82,9 @@ static const db_stmt list_responses = {
 fn_status responses_db_list(db_conn *db, const char *consultation_id, const char *caller_id, int read_submitted,
                             const page_request *page, PGresult **result) {
   fn_status st;
-  const char *params[] = {consultation_id, caller_id,      read_submitted ? "true" : "false",
-                          page->after_ts,  page->after_id, page->limit_plus_one};
-  *result = db_exec(db, &list_responses, 6, params, &st);
+  *result = db_exec(db, &list_responses,
+                    DB_ARGS(consultation_id, caller_id, read_submitted ? "true" : "false", page->after_ts,
+                            page->after_id, page->limit_plus_one),
+                    &st);
   return st;
 }

@@ -18,8 +18,7 @@ static const db_stmt get_site = {"sites_get", "SELECT s.id IS NOT NULL, " SITE_J
 
 fn_status sites_db_get(db_conn *db, const char *caller_id, const char *site_id, char **json, long *version) {
   fn_status st;
-  const char *params[] = {caller_id, site_id};
-  PGresult *res = db_exec_found(db, &get_site, 2, params, FN_UNAUTHENTICATED, &st);
+  PGresult *res = db_exec_found(db, &get_site, DB_ARGS(caller_id, site_id), FN_UNAUTHENTICATED, &st);
   return res != NULL ? db_take_representation(res, 1, json, version) : st;
 }
 
@@ -35,9 +34,10 @@ static const db_stmt list_sites = {"sites_list",
 fn_status sites_db_list(db_conn *db, const char *caller_id, int include_archived, const page_request *page,
                         PGresult **result) {
   fn_status st;
-  const char *params[] = {caller_id, page->after_ts, page->after_id, include_archived ? "true" : "false",
-                          page->limit_plus_one};
-  *result = db_exec(db, &list_sites, 5, params, &st);
+  *result = db_exec(
+      db, &list_sites,
+      DB_ARGS(caller_id, page->after_ts, page->after_id, include_archived ? "true" : "false", page->limit_plus_one),
+      &st);
   return st;
 }
 
@@ -45,24 +45,21 @@ static const db_stmt timezone_known = {"sites_timezone_known",
                                        "SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = $1)"};
 
 fn_status sites_db_timezone_known(db_conn *db, const char *timezone, int *ok) {
-  const char *params[] = {timezone};
-  return db_query_bool(db, &timezone_known, 1, params, ok);
+  return db_query_bool(db, &timezone_known, DB_ARGS(timezone), ok);
 }
 
 static const db_stmt site_is_open = {"sites_is_open",
                                      "SELECT EXISTS (SELECT 1 FROM sites WHERE id = $1 AND archived_at IS NULL)"};
 
 fn_status sites_db_is_open(db_conn *db, const char *site_id, int *ok) {
-  const char *params[] = {site_id};
-  return db_query_bool(db, &site_is_open, 1, params, ok);
+  return db_query_bool(db, &site_is_open, DB_ARGS(site_id), ok);
 }
 
 /* manages_site() (sql/008) asks for the manager role too: a row that outlived a demotion grants nothing. */
 static const db_stmt is_manager = {"sites_is_manager", "SELECT manages_site($2, $1)"};
 
 fn_status sites_db_is_manager(db_conn *db, const char *site_id, const char *member_id, int *is) {
-  const char *params[] = {site_id, member_id};
-  return db_query_bool(db, &is_manager, 2, params, is);
+  return db_query_bool(db, &is_manager, DB_ARGS(site_id, member_id), is);
 }
 
 static const db_stmt insert_site = {"sites_insert",
@@ -71,9 +68,11 @@ static const db_stmt insert_site = {"sites_insert",
                                     " RETURNING " SITE_JSON_SQL ", s.version, s.id"};
 
 fn_status sites_db_insert(db_conn *db, const json_t *body, char **json, long *version, char id_out[UUID_TEXT_SIZE]) {
-  const char *params[] = {body_string(body, "slug"), body_string(body, "name"), body_string(body, "organisation"),
-                          body_string(body, "region"), body_string(body, "timezone")};
-  return db_insert_representation(db, &insert_site, 5, params, json, version, id_out);
+  return db_insert_representation(db, &insert_site,
+                                  DB_ARGS(body_string(body, "slug"), body_string(body, "name"),
+                                          body_string(body, "organisation"), body_string(body, "region"),
+                                          body_string(body, "timezone")),
+                                  json, version, id_out);
 }
 
 static const db_stmt lock_site = {"sites_lock",
@@ -81,8 +80,7 @@ static const db_stmt lock_site = {"sites_lock",
 
 fn_status sites_db_lock(db_conn *db, const char *site_id, site_row *out) {
   fn_status st;
-  const char *params[] = {site_id};
-  PGresult *res = db_exec_row(db, &lock_site, 1, params, FN_NOT_FOUND, &st);
+  PGresult *res = db_exec_row(db, &lock_site, DB_ARGS(site_id), FN_NOT_FOUND, &st);
   if (res == NULL)
     return st;
   snprintf(out->id, sizeof out->id, "%s", site_id);
@@ -108,18 +106,13 @@ static const char *present(const json_t *body, const char *key) {
 }
 
 fn_status sites_db_update(db_conn *db, const char *site_id, const json_t *body, char **json, long *version) {
-  const char *params[] = {site_id,
-                          present(body, "slug"),
-                          body_string(body, "slug"),
-                          present(body, "name"),
-                          body_string(body, "name"),
-                          present(body, "organisation"),
-                          body_string(body, "organisation"),
-                          present(body, "region"),
-                          body_string(body, "region"),
-                          present(body, "timezone"),
-                          body_string(body, "timezone")};
-  return db_get_representation(db, &update_site, 11, params, json, version);
+  return db_get_representation(db, &update_site,
+                               DB_ARGS(site_id, present(body, "slug"), body_string(body, "slug"), present(body, "name"),
+                                       body_string(body, "name"), present(body, "organisation"),
+                                       body_string(body, "organisation"), present(body, "region"),
+                                       body_string(body, "region"), present(body, "timezone"),
+                                       body_string(body, "timezone")),
+                               json, version);
 }
 
 static const db_stmt archive_site = {"sites_archive",
@@ -151,8 +144,7 @@ fn_status sites_db_list_managers(db_conn *db, const char *caller_id, const char 
   *result = NULL;
   if (st != FN_OK)
     return st;
-  const char *params[] = {site_id, page->after_ts, page->after_id, page->limit_plus_one};
-  *result = db_exec(db, &list_managers, 4, params, &st);
+  *result = db_exec(db, &list_managers, DB_ARGS(site_id, page->after_ts, page->after_id, page->limit_plus_one), &st);
   return st;
 }
 
@@ -164,8 +156,7 @@ static const db_stmt add_manager = {
 
 fn_status sites_db_add_manager(db_conn *db, const char *site_id, const char *member_id, int *role_ok, int *added) {
   fn_status st;
-  const char *params[] = {site_id, member_id};
-  PGresult *res = db_exec_row(db, &add_manager, 2, params, FN_NOT_FOUND, &st);
+  PGresult *res = db_exec_row(db, &add_manager, DB_ARGS(site_id, member_id), FN_NOT_FOUND, &st);
   if (res == NULL)
     return st;
   *role_ok = db_value_bool(res, 0, 0);
@@ -179,8 +170,7 @@ static const db_stmt remove_manager = {"sites_remove_manager",
 
 fn_status sites_db_remove_manager(db_conn *db, const char *site_id, const char *member_id) {
   fn_status st;
-  const char *params[] = {site_id, member_id};
-  PQclear(db_exec_row(db, &remove_manager, 2, params, FN_NOT_FOUND, &st));
+  PQclear(db_exec_row(db, &remove_manager, DB_ARGS(site_id, member_id), FN_NOT_FOUND, &st));
   return st;
 }
 
@@ -190,9 +180,8 @@ static const db_stmt end_management = {
 
 fn_status sites_db_end_management(db_conn *db, const char *member_id, json_t **site_ids) {
   fn_status st;
-  const char *params[] = {member_id};
   *site_ids = NULL;
-  PGresult *res = db_exec(db, &end_management, 1, params, &st);
+  PGresult *res = db_exec(db, &end_management, DB_ARGS(member_id), &st);
   if (res == NULL)
     return st;
   *site_ids = json_loadb(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0), 0, NULL);

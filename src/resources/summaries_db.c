@@ -70,8 +70,7 @@ fn_status summaries_db_figures(db_conn *db, const char *site_ids_json, const cha
   fn_status st;
   char t[16];
   snprintf(t, sizeof t, "%u", threshold);
-  const char *params[] = {site_ids_json, from, to, t};
-  *result = db_exec(db, &figures, 4, params, &st);
+  *result = db_exec(db, &figures, DB_ARGS(site_ids_json, from, to, t), &st);
   return st;
 }
 
@@ -92,8 +91,8 @@ static const db_stmt site_page = {
 fn_status summaries_db_site_page(db_conn *db, const char *caller_id, const page_request *page, char **ids,
                                  char next_key[SUMMARY_CURSOR_KEY_SIZE]) {
   fn_status st;
-  const char *params[] = {caller_id, page->after_ts, page->after_id, page->limit_plus_one};
-  PGresult *res = db_exec(db, &site_page, 4, params, &st);
+  PGresult *res =
+      db_exec(db, &site_page, DB_ARGS(caller_id, page->after_ts, page->after_id, page->limit_plus_one), &st);
   if (res == NULL)
     return st;
   *ids = db_value_dup(res, 0, 0);

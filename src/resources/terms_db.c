@@ -25,8 +25,7 @@ static const db_stmt list_terms = {
 
 fn_status terms_db_list(db_conn *db, const char *group_id, const page_request *page, PGresult **result) {
   fn_status st;
-  const char *params[] = {group_id, page->after_ts, page->after_id, page->limit_plus_one};
-  *result = db_exec(db, &list_terms, 4, params, &st);
+  *result = db_exec(db, &list_terms, DB_ARGS(group_id, page->after_ts, page->after_id, page->limit_plus_one), &st);
   return st;
 }
 
@@ -36,8 +35,7 @@ static const db_stmt get_terms = {"terms_get", "SELECT " TERMS_JSON_SQL
 fn_status terms_db_get(db_conn *db, const char *group_id, int version, char **json) {
   char v[16];
   snprintf(v, sizeof v, "%d", version);
-  const char *params[] = {group_id, v};
-  return db_query_text(db, &get_terms, 2, params, FN_NOT_FOUND, json);
+  return db_query_text(db, &get_terms, DB_ARGS(group_id, v), FN_NOT_FOUND, json);
 }
 
 static const db_stmt publish_terms = {
@@ -48,9 +46,8 @@ static const db_stmt publish_terms = {
 
 fn_status terms_db_publish(db_conn *db, const char *group_id, const char *body, const char *review_on,
                            const char *author_id, int *version) {
-  const char *params[] = {group_id, body, review_on, author_id};
   long published;
-  fn_status st = db_query_long(db, &publish_terms, 4, params, &published);
+  fn_status st = db_query_long(db, &publish_terms, DB_ARGS(group_id, body, review_on, author_id), &published);
   if (st == FN_OK)
     *version = (int)published;
   return st;
@@ -68,6 +65,5 @@ static const db_stmt accept_terms = {
 fn_status terms_db_accept(db_conn *db, const char *group_id, int version, const char *member_id, int *created) {
   char v[16];
   snprintf(v, sizeof v, "%d", version);
-  const char *params[] = {group_id, v, member_id};
-  return db_query_bool(db, &accept_terms, 3, params, created);
+  return db_query_bool(db, &accept_terms, DB_ARGS(group_id, v, member_id), created);
 }
