@@ -52,6 +52,11 @@ typedef struct fn_config {
   char docs_js_path[512]; /* Redoc's standalone bundle, served for GET /docs */
   int auto_migrate;
   int log_requests;
+
+  /* A streaming replica for summaries ("" for none) and its own pool's size; see README "Running several
+   * instances". */
+  char read_database_url[1024];
+  unsigned db_read_pool_size;
 } fn_config;
 
 /* Looks up one environment variable; NULL when unset. Lets tests pass a fake environment. */

@@ -19,6 +19,7 @@ struct token_subject;
 typedef struct fn_app {
   fn_config cfg;
   db_pool *pool;
+  db_pool *read_pool; /* the streaming replica's (FORUMNET_DATABASE_READ_URL), or NULL */
   /* How the dispatcher learns whether a verified token's subject still holds it (authenticate in
    * dispatch.c). NULL, always in the server: auth_db_token_subject on the request's connection.
    * Only the fuzz harnesses, which have no database, put a stand-in here. */
@@ -77,9 +78,10 @@ struct fn_req {
   char param_names[HTTP_MAX_PARAMS][32];
   char param_values[HTTP_MAX_PARAMS][HTTP_MAX_PARAM_LEN];
   fn_caller caller;
-  json_t *body; /* parsed object for ROUTE_JSON_BODY routes; borrowed by handlers */
-  db_conn *db;  /* acquired on demand by req_db(), released by the dispatcher */
-  int status;   /* HTTP status replied, 0 until a reply */
+  json_t *body;     /* parsed object for ROUTE_JSON_BODY routes; borrowed by handlers */
+  db_conn *db;      /* acquired on demand by req_db(), released by the dispatcher */
+  db_conn *read_db; /* a replica's connection lent by req_replica_db(), released by the dispatcher */
+  int status;       /* HTTP status replied, 0 until a reply */
   /* A failure's problem, attached by req_problem and friends, replied by the request layer. */
   char problem_detail[512]; /* "" for the status's standard detail */
   json_t *problem_errors;   /* FN_INVALID's "errors" array, or NULL */
@@ -101,6 +103,20 @@ int req_basic_credentials(const fn_req *req, const char **user, const char **pas
 fn_status req_db(fn_req *req, db_conn **db);
 /* Gives the connection back early (before slow CPU work such as password hashing). */
 void req_db_release(fn_req *req);
+
+/* Read-your-writes on a streaming replica (README "Running several instances"). A read that a replica
+ * may serve asks for its connection here: NULL when no replica is configured, when it cannot be reached or
+ * errs, or when it has not yet replayed the caller's last change (its position, read on the primary through
+ * req_db); the read then runs on the primary. Whatever fails on the connection returned, the read runs on
+ * the primary as well (req_replica_release first). Never replies, never attaches a problem. */
+db_conn *req_replica_db(fn_req *req);
+/* Gives the replica's connection back; failed (a statement failed on it, or its answer was incomplete)
+ * is logged when the replica was answering until then. */
+void req_replica_release(fn_req *req, int failed);
+/* Called by the dispatcher after every request: when a replica is configured, a member's change that was
+ * answered 2xx records the member's position (write_positions_db_record). A failure is logged only: the
+ * change has committed and its answer stands. */
+void req_record_write_position(fn_req *req);
 
 /* Replies. Each sets the status, body and Content-Type; a second reply replaces the first. */
 void reply_json(fn_req *req, int http_status, json_t *body);                      /* steals body */

@@ -8,6 +8,16 @@
 int metrics_init(int route_count);
 /* route_index -1 for requests that matched no route. */
 void metrics_observe(int route_index, int http_status, double seconds);
+/* Where a summary's figures were computed (forumnet_summary_reads_total{source}), and why not on the
+ * replica when one is configured (forumnet_summary_replica_fallbacks_total{reason}). */
+typedef enum metrics_fallback {
+  METRICS_FALLBACK_BEHIND,      /* it had not replayed the caller's last change */
+  METRICS_FALLBACK_UNREACHABLE, /* no connection */
+  METRICS_FALLBACK_ERROR,       /* a statement failed (a recovery conflict, 40001, included) or missed rows */
+  METRICS_FALLBACK_COUNT
+} metrics_fallback;
+void metrics_summary_read(int on_replica);
+void metrics_replica_fallback(metrics_fallback reason);
 /* Prometheus text exposition; caller frees. route_label(i)/route_method(i) name the slots. */
 char *metrics_render(db_pool *pool, const char *(*route_label)(int), const char *(*route_method)(int));
 

@@ -1,5 +1,6 @@
 /* forumnet serve (the HTTP API) and forumnet migrate. */
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "forumnet/cli.h"
@@ -32,6 +33,23 @@ static int prepare_database(const fn_config *cfg) {
   return ok;
 }
 
+/* The replica's pool, when FORUMNET_DATABASE_READ_URL is set: the same settings as the primary's but for
+ * its URL and size (FORUMNET_DB_READ_POOL_SIZE). Opened lazily like the primary's, so forumnet starts, and
+ * serves summaries from the primary, while the replica is away. */
+static fn_status create_read_pool(fn_app *app) {
+  static fn_config read_cfg; /* the pool keeps a pointer to it */
+  if (app->cfg.read_database_url[0] == '\0')
+    return FN_OK;
+  read_cfg = app->cfg;
+  snprintf(read_cfg.database_url, sizeof read_cfg.database_url, "%s", app->cfg.read_database_url);
+  read_cfg.db_pool_size = app->cfg.db_read_pool_size;
+  /* the pool needs no key material */
+  memset(read_cfg.jwt_secret, 0, sizeof read_cfg.jwt_secret);
+  memset(read_cfg.jwt_previous_secret, 0, sizeof read_cfg.jwt_previous_secret);
+  log_info("summaries may be served by a replica (FORUMNET_DATABASE_READ_URL, %u connections)", read_cfg.db_pool_size);
+  return db_pool_create(&read_cfg, &app->read_pool);
+}
+
 int cli_serve(int argc, char **argv) {
   (void)argc;
   (void)argv;
@@ -45,9 +63,10 @@ int cli_serve(int argc, char **argv) {
   }
   if (!prepare_database(&app.cfg))
     return 1;
-  if (db_pool_create(&app.cfg, &app.pool) != FN_OK)
+  if (db_pool_create(&app.cfg, &app.pool) != FN_OK || create_read_pool(&app) != FN_OK)
     return 1;
   rc = server_run(&app);
+  db_pool_destroy(app.read_pool);
   db_pool_destroy(app.pool);
   return rc;
 }

@@ -229,6 +229,8 @@ static const cf_setting settings[] = {
     CF_NUMBER("FORUMNET_LOG_REQUESTS", log_requests, 1, 0, 1),
     CF_NUMBER("FORUMNET_HTTP_THREADS", http_threads, HTTP_THREADS_AS_POOL, 0, 1024),
     CF_NUMBER("FORUMNET_SUPPRESSION_THRESHOLD", suppression_threshold, 3, 1, 100),
+    CF_TEXT("FORUMNET_DATABASE_READ_URL", read_database_url, ""),
+    CF_NUMBER("FORUMNET_DB_READ_POOL_SIZE", db_read_pool_size, 4, 1, 256),
 };
 
 static void store_number(fn_config *cfg, const cf_setting *s, long n) {

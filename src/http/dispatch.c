@@ -257,6 +257,8 @@ int dispatch_request(const struct _u_request *u, struct _u_response *res, void *
               req.route ? req.route->pattern : "?");
     reply_problem(&req, FN_INTERNAL, NULL);
   }
+  req_record_write_position(&req);
+  req_replica_release(&req, 0);
   req_db_release(&req);
   json_decref(req.body);
   json_decref(req.problem_errors);

@@ -18,6 +18,10 @@ typedef struct route_metrics {
   atomic_ullong sum_us;
 } route_metrics;
 
+static atomic_ulong summary_reads[2]; /* [0] primary, [1] replica */
+static atomic_ulong replica_fallbacks[METRICS_FALLBACK_COUNT];
+static const char *const fallback_reasons[METRICS_FALLBACK_COUNT] = {"behind", "unreachable", "error"};
+
 static route_metrics *slots; /* route_count + 1: the last slot is "unmatched" */
 static int slot_count;
 
@@ -40,6 +44,15 @@ void metrics_observe(int route_index, int http_status, double seconds) {
     atomic_fetch_add_explicit(&m->buckets[b], 1, memory_order_relaxed);
   atomic_fetch_add_explicit(&m->count, 1, memory_order_relaxed);
   atomic_fetch_add_explicit(&m->sum_us, (unsigned long long)(seconds * 1e6), memory_order_relaxed);
+}
+
+void metrics_summary_read(int on_replica) {
+  atomic_fetch_add_explicit(&summary_reads[on_replica ? 1 : 0], 1, memory_order_relaxed);
+}
+
+void metrics_replica_fallback(metrics_fallback reason) {
+  if (reason < METRICS_FALLBACK_COUNT)
+    atomic_fetch_add_explicit(&replica_fallbacks[reason], 1, memory_order_relaxed);
 }
 
 /* Growable string for the exposition text. */
@@ -117,5 +130,16 @@ char *metrics_render(db_pool *pool, const char *(*route_label)(int), const char 
          "# HELP forumnet_db_reconnects_total Connections (re)opened.\n"
          "# TYPE forumnet_db_reconnects_total counter\nforumnet_db_reconnects_total %lu\n",
          ps.size, ps.in_use, ps.waits, ps.timeouts, ps.reconnects);
+  append(&t,
+         "# HELP forumnet_summary_reads_total Summaries by where their figures were computed.\n"
+         "# TYPE forumnet_summary_reads_total counter\n"
+         "forumnet_summary_reads_total{source=\"primary\"} %lu\nforumnet_summary_reads_total{source=\"replica\"} %lu\n"
+         "# HELP forumnet_summary_replica_fallbacks_total Summaries the configured replica did not serve, by why.\n"
+         "# TYPE forumnet_summary_replica_fallbacks_total counter\n",
+         atomic_load_explicit(&summary_reads[0], memory_order_relaxed),
+         atomic_load_explicit(&summary_reads[1], memory_order_relaxed));
+  for (int r = 0; r < METRICS_FALLBACK_COUNT; r++)
+    append(&t, "forumnet_summary_replica_fallbacks_total{reason=\"%s\"} %lu\n", fallback_reasons[r],
+           atomic_load_explicit(&replica_fallbacks[r], memory_order_relaxed));
   return t.data;
 }

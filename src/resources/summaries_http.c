@@ -9,6 +9,7 @@
 #include "forumnet/body.h"
 #include "forumnet/http.h"
 #include "forumnet/members_db.h"
+#include "forumnet/metrics.h"
 #include "forumnet/pagination.h"
 #include "forumnet/routes.h"
 #include "forumnet/sites_db.h"
@@ -44,12 +45,38 @@ static fn_status parse_window(fn_req *req, summary_window *w) {
   return FN_OK;
 }
 
+/* The raw figures of the sites in ids (a JSON array of UUIDs): on the replica when one may serve them
+ * (req_replica_db: it has replayed the caller's last change) and answers for every site asked for, else on
+ * the primary db. A site the replica does not know yet (another member's change it has not replayed) sends
+ * the whole read to the primary. */
+static fn_status figures(fn_req *req, db_conn *db, const char *ids, const summary_window *w, PGresult **res) {
+  unsigned threshold = req->app->cfg.suppression_threshold;
+  db_conn *replica = req_replica_db(req);
+  if (replica != NULL) {
+    json_t *asked = json_loads(ids, 0, NULL);
+    fn_status st = summaries_db_figures(replica, ids, w->used_from, w->used_to, threshold, res);
+    int complete = st == FN_OK && (size_t)PQntuples(*res) == json_array_size(asked);
+    json_decref(asked);
+    req_replica_release(req, st != FN_OK);
+    if (complete) {
+      metrics_summary_read(1);
+      return FN_OK;
+    }
+    if (st == FN_OK) {
+      metrics_replica_fallback(METRICS_FALLBACK_BEHIND);
+      PQclear(*res);
+    }
+  }
+  metrics_summary_read(0);
+  return summaries_db_figures(db, ids, w->used_from, w->used_to, threshold, res);
+}
+
 /* The summary objects of the sites in ids (a JSON array of UUIDs), in that order, suppression
  * applied: *items a new array. Never an array with a site missing (FN_INTERNAL instead). */
 static fn_status summarise(fn_req *req, db_conn *db, const char *ids, const summary_window *w, json_t **items) {
   unsigned threshold = req->app->cfg.suppression_threshold;
   PGresult *res = NULL;
-  fn_status st = summaries_db_figures(db, ids, w->used_from, w->used_to, threshold, &res);
+  fn_status st = figures(req, db, ids, w, &res);
   if (st != FN_OK)
     return st;
   json_t *all = json_array();

@@ -475,6 +475,9 @@ static const struct {
     {"idempotency_keys.client_id", NULL,
      "Idempotency-Key replay records, kept 48 hours: copies of answers the member already received; what "
      "they created is exported under its own key"},
+    {"member_write_positions.member_id", NULL,
+     "where in the database's write-ahead log the member's last change ends (replica reads only): operational, "
+     "nothing the member wrote; deleted by erasure"},
     /* login_failures holds no member id (its buckets are keyed by what was typed): a secret, not exported */
 };
 

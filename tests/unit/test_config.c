@@ -107,6 +107,8 @@ static void test_defaults(void **state) {
   assert_int_equal(cfg.http_threads, 8); /* as many as db_pool_size */
   assert_int_equal(cfg.suppression_threshold, 3);
   assert_string_equal(cfg.docs_js_path, "/usr/share/forumnet/redoc.standalone.js");
+  assert_string_equal(cfg.read_database_url, "");
+  assert_int_equal(cfg.db_read_pool_size, 4);
 }
 
 /* Empty values behave like unset ones (a compose file often writes VAR=). */
@@ -134,6 +136,24 @@ static void test_database_url_required(void **state) {
   env_set("FORUMNET_DATABASE_URL", "postgresql:///forumnet?host=/tmp");
   assert_int_equal(load(1, 0), FN_OK);
   assert_string_equal(cfg.database_url, "postgresql:///forumnet?host=/tmp");
+}
+
+/* The replica is optional, never required, and kept apart from the primary's URL. */
+static void test_read_database_url(void **state) {
+  (void)state;
+  env_set("FORUMNET_DATABASE_URL", "postgresql:///forumnet?host=/primary");
+  assert_int_equal(load(1, 0), FN_OK);
+  assert_string_equal(cfg.read_database_url, "");
+  env_set("FORUMNET_DATABASE_READ_URL", "postgresql:///forumnet?host=/replica");
+  env_set("FORUMNET_DB_READ_POOL_SIZE", "2");
+  assert_int_equal(load(1, 0), FN_OK);
+  assert_string_equal(cfg.database_url, "postgresql:///forumnet?host=/primary");
+  assert_string_equal(cfg.read_database_url, "postgresql:///forumnet?host=/replica");
+  assert_int_equal(cfg.db_read_pool_size, 2);
+  static char v[1100];
+  memset(v, 'r', sizeof v - 1);
+  env_set("FORUMNET_DATABASE_READ_URL", v);
+  assert_invalid_naming(load(1, 0), "FORUMNET_DATABASE_READ_URL");
 }
 
 static void test_database_url_too_long(void **state) {
@@ -239,6 +259,7 @@ static const struct {
     {"FORUMNET_LOG_REQUESTS", 0, 1},
     {"FORUMNET_HTTP_THREADS", 0, 1024},
     {"FORUMNET_SUPPRESSION_THRESHOLD", 1, 100},
+    {"FORUMNET_DB_READ_POOL_SIZE", 1, 256},
 };
 #define NUMBER_COUNT (sizeof numbers / sizeof numbers[0])
 
@@ -276,6 +297,8 @@ static long stored_number(const char *name) {
     return cfg.http_threads;
   if (strcmp(name, "FORUMNET_SUPPRESSION_THRESHOLD") == 0)
     return cfg.suppression_threshold;
+  if (strcmp(name, "FORUMNET_DB_READ_POOL_SIZE") == 0)
+    return cfg.db_read_pool_size;
   fail_msg("no field for %s", name);
   return -1;
 }
@@ -654,6 +677,7 @@ int main(void) {
       T(test_empty_values_keep_defaults),
       T(test_database_url_required),
       T(test_database_url_too_long),
+      T(test_read_database_url),
       T(test_listen_host_port),
       T(test_listen_port_only_binds_all),
       T(test_listen_ipv6),
