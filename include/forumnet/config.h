@@ -3,9 +3,11 @@
 
 #include <stddef.h>
 
+#include "forumnet/cidr.h"
 #include "forumnet/status.h"
 
 #define CONFIG_MAX_ORIGINS 16
+#define CONFIG_MAX_TRUSTED_PROXIES 32
 
 typedef enum jwt_algorithm { JWT_ALGORITHM_HS256, JWT_ALGORITHM_RS256, JWT_ALGORITHM_ES256 } jwt_algorithm;
 
@@ -52,6 +54,10 @@ typedef struct fn_config {
   char docs_js_path[512]; /* Redoc's standalone bundle, served for GET /docs */
   int auto_migrate;
   int log_requests;
+
+  /* FORUMNET_TRUSTED_PROXIES: peers whose X-Forwarded-For names the client (see dispatch.c). */
+  cidr_block trusted_proxies[CONFIG_MAX_TRUSTED_PROXIES];
+  int trusted_proxy_count;
 } fn_config;
 
 /* Looks up one environment variable; NULL when unset. Lets tests pass a fake environment. */
