@@ -3,9 +3,11 @@
 
 #include <stddef.h>
 
+#include "forumnet/cidr.h"
 #include "forumnet/status.h"
 
 #define CONFIG_MAX_ORIGINS 16
+#define CONFIG_MAX_TRUSTED_PROXIES 32
 
 typedef enum jwt_algorithm { JWT_ALGORITHM_HS256, JWT_ALGORITHM_RS256, JWT_ALGORITHM_ES256 } jwt_algorithm;
 
@@ -57,6 +59,9 @@ typedef struct fn_config {
    * instances". */
   char read_database_url[1024];
   unsigned db_read_pool_size;
+  /* FORUMNET_TRUSTED_PROXIES: peers whose X-Forwarded-For names the client (see dispatch.c). */
+  cidr_block trusted_proxies[CONFIG_MAX_TRUSTED_PROXIES];
+  int trusted_proxy_count;
 } fn_config;
 
 /* Looks up one environment variable; NULL when unset. Lets tests pass a fake environment. */

@@ -136,6 +136,31 @@ static fn_status parse_origins(cf_load *load, const char *name, const char *v) {
   return FN_OK;
 }
 
+/* Comma-separated CIDR blocks (a bare address is one host); blanks around entries are ignored. */
+static fn_status parse_trusted_proxies(cf_load *load, const char *name, const char *v) {
+  fn_config *cfg = load->cfg;
+  cfg->trusted_proxy_count = 0;
+  for (const char *p = v; *p;) {
+    while (*p == ' ' || *p == '\t' || *p == ',')
+      p++;
+    const char *start = p;
+    while (*p && *p != ',' && *p != ' ' && *p != '\t')
+      p++;
+    if (p == start)
+      break;
+    if (cfg->trusted_proxy_count >= CONFIG_MAX_TRUSTED_PROXIES)
+      return config_error(load, name, "lists more than 32 blocks");
+    if (!cidr_parse_block(start, (size_t)(p - start), &cfg->trusted_proxies[cfg->trusted_proxy_count])) {
+      char why[160];
+      snprintf(why, sizeof why, "has \"%.*s\", not a CIDR block such as 10.0.0.0/8 or 2001:db8::/32",
+               (int)(p - start) > 48 ? 48 : (int)(p - start), start);
+      return config_error(load, name, why);
+    }
+    cfg->trusted_proxy_count++;
+  }
+  return FN_OK;
+}
+
 static fn_status parse_jwt_alg(cf_load *load, const char *name, const char *v) {
   if (strcmp(v, "HS256") == 0)
     load->cfg->jwt_alg = JWT_ALGORITHM_HS256;
@@ -231,6 +256,7 @@ static const cf_setting settings[] = {
     CF_NUMBER("FORUMNET_SUPPRESSION_THRESHOLD", suppression_threshold, 3, 1, 100),
     CF_TEXT("FORUMNET_DATABASE_READ_URL", read_database_url, ""),
     CF_NUMBER("FORUMNET_DB_READ_POOL_SIZE", db_read_pool_size, 4, 1, 256),
+    CF_PARSED("FORUMNET_TRUSTED_PROXIES", parse_trusted_proxies, ""),
 };
 
 static void store_number(fn_config *cfg, const cf_setting *s, long n) {

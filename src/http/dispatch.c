@@ -16,11 +16,13 @@
 
 #include "forumnet/auth_db.h"
 #include "forumnet/body.h"
+#include "forumnet/cidr.h"
 #include "forumnet/form.h"
 #include "forumnet/log.h"
 #include "forumnet/metrics.h"
 #include "forumnet/router.h"
 #include "forumnet/server.h"
+#include "forumnet/strbuf.h"
 #include "forumnet/text.h"
 #include "forumnet/timestamp.h"
 #include "forumnet/token.h"
@@ -50,20 +52,75 @@ static void assign_request_id(fn_req *req) {
 }
 
 /* Ulfius copies only sizeof(struct sockaddr) of the peer address, which holds an IPv4
- * address whole but only the first 64 bits of an IPv6 one: we key IPv6 clients by /64. */
-static void assign_client_address(fn_req *req) {
-  const struct sockaddr *sa = req->u->client_address;
-  strcpy(req->client_address, "unknown");
+ * address whole but only the first 64 bits of an IPv6 one: an IPv6 peer is known by its /64
+ * (so only trusted blocks of /64 or shorter can cover it). 0 if there is no usable peer. */
+static int peer_block(const struct sockaddr *sa, cidr_block *out) {
+  memset(out, 0, sizeof *out);
   if (sa == NULL)
-    return;
+    return 0;
   if (sa->sa_family == AF_INET) {
-    const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-    inet_ntop(AF_INET, &in->sin_addr, req->client_address, sizeof req->client_address);
-  } else if (sa->sa_family == AF_INET6) {
-    const unsigned char *b = (const unsigned char *)sa->sa_data + 6; /* sin6_addr starts 8 bytes in */
-    snprintf(req->client_address, sizeof req->client_address, "%02x%02x:%02x%02x:%02x%02x:%02x%02x::/64", b[0], b[1],
-             b[2], b[3], b[4], b[5], b[6], b[7]);
+    memcpy(out->bytes, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+    out->family = AF_INET;
+    out->prefix = 32;
+    return 1;
   }
+  if (sa->sa_family == AF_INET6) {
+    memcpy(out->bytes, (const unsigned char *)sa->sa_data + 6, 8); /* sin6_addr starts 8 bytes in */
+    out->family = AF_INET6;
+    out->prefix = 64;
+    return 1;
+  }
+  return 0;
+}
+
+/* The client is keyed (per-address login limits) as a whole IPv4 address or an IPv6 /64. */
+static void format_client(const cidr_block *c, char *out, size_t len) {
+  const unsigned char *b = c->bytes;
+  if (c->family == AF_INET)
+    inet_ntop(AF_INET, b, out, (socklen_t)len);
+  else
+    snprintf(out, len, "%02x%02x:%02x%02x:%02x%02x:%02x%02x::/64", b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]);
+}
+
+/* Every X-Forwarded-For line in order, joined by commas (caller frees; NULL when there is none or
+ * memory ran out). Ulfius joins repeated lines only when their names are spelled alike, so a client's
+ * own "x-forwarded-for" would otherwise hide the "X-Forwarded-For" its proxy added after it. */
+static char *forwarded_for(const fn_req *req) {
+  const char **keys = u_map_enum_keys(req->u->map_header);
+  const char **values = u_map_enum_values(req->u->map_header);
+  strbuf b = STRBUF_INIT;
+  int lines = 0;
+  for (int i = 0; keys && values && keys[i]; i++) {
+    if (strcasecmp(keys[i], "X-Forwarded-For") != 0)
+      continue;
+    if (lines++ > 0)
+      strbuf_puts(&b, ",");
+    strbuf_puts(&b, values[i] ? values[i] : "");
+  }
+  if (lines == 0) {
+    strbuf_free(&b);
+    return NULL;
+  }
+  return strbuf_finish(&b, NULL);
+}
+
+/* The peer, or, when the peer is one of FORUMNET_TRUSTED_PROXIES, the right-most address of its
+ * X-Forwarded-For that is not a trusted proxy (a malformed header: the peer). */
+static void assign_client_address(fn_req *req) {
+  const fn_config *cfg = &req->app->cfg;
+  cidr_block client;
+  if (!peer_block(req->u->client_address, &client)) {
+    strcpy(req->client_address, "unknown");
+    return;
+  }
+  if (cfg->trusted_proxy_count > 0 && cidr_list_covers(cfg->trusted_proxies, cfg->trusted_proxy_count, &client)) {
+    cidr_block forwarded;
+    char *header = forwarded_for(req);
+    if (cidr_forwarded_client(cfg->trusted_proxies, cfg->trusted_proxy_count, header, &forwarded))
+      client = forwarded;
+    free(header);
+  }
+  format_client(&client, req->client_address, sizeof req->client_address);
 }
 
 static void add_common_headers(fn_req *req) {

@@ -400,6 +400,14 @@ void run_admin_create(const char *email, const char *password) {
   unlink(log_path);
 }
 
+int harness_stop_test_servers(void **state) {
+  (void)state;
+  harness_set_source_address(NULL);
+  while (harness_server_depth() > 1)
+    harness_server_stop();
+  return 0;
+}
+
 void harness_suite_start(const char *const *extra_env, harness_account *admin) {
   harness_server_start(extra_env);
   harness_new_admin(admin);

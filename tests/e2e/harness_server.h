@@ -53,6 +53,11 @@ const char *harness_use_unique_source_address(void);
  * from it. */
 int harness_reset_source_address(void **state);
 
+/* A cmocka test teardown for a test that starts a server of its own: the default source address
+ * again, and every server above the suite's (depth 1) stopped, in case the test failed before
+ * stopping its own. */
+int harness_stop_test_servers(void **state);
+
 /* ------------------------------------------------------------------------------------
  * Suites (cmocka group setup and teardown)
  * ------------------------------------------------------------------------------------ */

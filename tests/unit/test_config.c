@@ -65,6 +65,17 @@ static void assert_invalid_naming(fn_status st, const char *variable) {
   assert_null(strchr(err, '\n'));
 }
 
+/* Each of the n values of variable fails to load, naming it. */
+static void assert_each_rejected(const char *variable, const char *const *bad, size_t n, int need_jwt) {
+  for (size_t i = 0; i < n; i++) {
+    env_set(variable, bad[i]);
+    fn_status st = load(0, need_jwt);
+    if (st != FN_INVALID)
+      fail_msg("%s=%s was accepted", variable, bad[i]);
+    assert_invalid_naming(st, variable);
+  }
+}
+
 static int setup(void **state) {
   (void)state;
   env_reset();
@@ -106,6 +117,7 @@ static void test_defaults(void **state) {
   assert_int_equal(cfg.log_requests, 1);
   assert_int_equal(cfg.http_threads, 8); /* as many as db_pool_size */
   assert_int_equal(cfg.suppression_threshold, 3);
+  assert_int_equal(cfg.trusted_proxy_count, 0);
   assert_string_equal(cfg.docs_js_path, "/usr/share/forumnet/redoc.standalone.js");
   assert_string_equal(cfg.read_database_url, "");
   assert_int_equal(cfg.db_read_pool_size, 4);
@@ -207,7 +219,7 @@ static void test_listen_ipv6(void **state) {
 
 static void test_listen_bad(void **state) {
   (void)state;
-  const char *bad[] = {
+  const char *const bad[] = {
       "127.0.0.1:0",
       "127.0.0.1:70000",
       "127.0.0.1:65536",
@@ -219,13 +231,7 @@ static void test_listen_bad(void **state) {
       ":",
       "127.0.0.1:-1",
   };
-  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-    env_set("FORUMNET_LISTEN", bad[i]);
-    fn_status st = load(0, 0);
-    if (st != FN_INVALID)
-      fail_msg("FORUMNET_LISTEN=%s was accepted", bad[i]);
-    assert_invalid_naming(st, "FORUMNET_LISTEN");
-  }
+  assert_each_rejected("FORUMNET_LISTEN", bad, sizeof bad / sizeof bad[0], 0);
 }
 
 static void test_listen_host_too_long(void **state) {
@@ -395,14 +401,8 @@ static void test_jwt_alg(void **state) {
   assert_int_equal(load(0, 1), FN_OK);
   assert_int_equal(cfg.jwt_alg, JWT_ALGORITHM_HS256);
 
-  const char *bad[] = {"none", "HS512", "HS384", "hs256", "RS512", "HS256 ", "PS256"};
-  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-    env_set("FORUMNET_JWT_ALG", bad[i]);
-    fn_status st = load(0, 1);
-    if (st != FN_INVALID)
-      fail_msg("FORUMNET_JWT_ALG=%s was accepted", bad[i]);
-    assert_invalid_naming(st, "FORUMNET_JWT_ALG");
-  }
+  const char *const bad[] = {"none", "HS512", "HS384", "hs256", "RS512", "HS256 ", "PS256"};
+  assert_each_rejected("FORUMNET_JWT_ALG", bad, sizeof bad / sizeof bad[0], 1);
 }
 
 static void test_jwt_names(void **state) {
@@ -568,6 +568,47 @@ static void test_public_key_only_when_not_needed(void **state) {
   assert_int_equal(cfg.jwt_public_key_len, strlen(TEST_ONLY_RSA_PUBLIC_KEY_PEM));
 }
 
+/* ---- trusted proxies ---- */
+
+/* n entries "<before><i><after>," (i from 0) into list; returns the length written. */
+static size_t numbered_list(char *list, size_t len, const char *before, const char *after, int n) {
+  size_t off = 0;
+  for (int i = 0; i < n; i++)
+    off += (size_t)snprintf(list + off, len - off, "%s%d%s,", before, i, after);
+  return off;
+}
+
+static void test_trusted_proxies_parsing(void **state) {
+  (void)state;
+  env_set("FORUMNET_TRUSTED_PROXIES", " 127.0.0.1/32, 10.0.0.0/8 ,::1/128,,2001:db8::/32,192.0.2.7");
+  assert_int_equal(load(0, 0), FN_OK);
+  assert_int_equal(cfg.trusted_proxy_count, 5);
+  assert_int_equal(cfg.trusted_proxies[0].prefix, 32);
+  assert_int_equal(cfg.trusted_proxies[1].prefix, 8);
+  assert_int_equal(cfg.trusted_proxies[2].prefix, 128);
+  assert_int_equal(cfg.trusted_proxies[3].prefix, 32);
+  assert_int_equal(cfg.trusted_proxies[4].prefix, 32); /* a bare address is one host */
+  cidr_block a;
+  assert_true(cidr_parse_address("10.9.8.7", 8, &a));
+  assert_true(cidr_list_covers(cfg.trusted_proxies, cfg.trusted_proxy_count, &a));
+  assert_true(cidr_parse_address("11.0.0.1", 8, &a));
+  assert_false(cidr_list_covers(cfg.trusted_proxies, cfg.trusted_proxy_count, &a));
+}
+
+static void test_trusted_proxies_bad_entries(void **state) {
+  (void)state;
+  const char *const bad[] = {"10.0.0.0/33", "proxy.example", "10.0.0.0/8,::1/129", "10.1.0.0/8", "127.0.0.1:8080", "*"};
+  assert_each_rejected("FORUMNET_TRUSTED_PROXIES", bad, sizeof bad / sizeof bad[0], 0);
+  assert_non_null(strstr(err, "invalid configuration: FORUMNET_TRUSTED_PROXIES has \"*\""));
+  static char list[CONFIG_MAX_TRUSTED_PROXIES * 20 + 32];
+  size_t off = numbered_list(list, sizeof list, "10.0.", ".0/24", CONFIG_MAX_TRUSTED_PROXIES);
+  env_set("FORUMNET_TRUSTED_PROXIES", list);
+  assert_int_equal(load(0, 0), FN_OK);
+  assert_int_equal(cfg.trusted_proxy_count, CONFIG_MAX_TRUSTED_PROXIES);
+  snprintf(list + off, sizeof list - off, "192.0.2.0/24");
+  assert_invalid_naming(load(0, 0), "FORUMNET_TRUSTED_PROXIES");
+}
+
 /* ---- CORS ---- */
 
 static void test_cors_origins_parsing(void **state) {
@@ -611,22 +652,14 @@ static void test_cors_wildcard(void **state) {
 
 static void test_cors_bad_entries(void **state) {
   (void)state;
-  const char *bad[] = {"ftp://a.example", "a.example", "https://ok.example,javascript:alert(1)", "*x"};
-  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-    env_set("FORUMNET_CORS_ORIGINS", bad[i]);
-    fn_status st = load(0, 0);
-    if (st != FN_INVALID)
-      fail_msg("FORUMNET_CORS_ORIGINS=%s was accepted", bad[i]);
-    assert_invalid_naming(st, "FORUMNET_CORS_ORIGINS");
-  }
+  const char *const bad[] = {"ftp://a.example", "a.example", "https://ok.example,javascript:alert(1)", "*x"};
+  assert_each_rejected("FORUMNET_CORS_ORIGINS", bad, sizeof bad / sizeof bad[0], 0);
 }
 
 static void test_cors_too_many_or_too_long(void **state) {
   (void)state;
   static char list[CONFIG_MAX_ORIGINS * 32 + 64];
-  size_t off = 0;
-  for (int i = 0; i < CONFIG_MAX_ORIGINS; i++)
-    off += (size_t)snprintf(list + off, sizeof list - off, "https://o%d.example,", i);
+  size_t off = numbered_list(list, sizeof list, "https://o", ".example", CONFIG_MAX_ORIGINS);
   env_set("FORUMNET_CORS_ORIGINS", list);
   assert_int_equal(load(0, 0), FN_OK);
   assert_int_equal(cfg.cors_origin_count, CONFIG_MAX_ORIGINS);
@@ -699,6 +732,8 @@ int main(void) {
       T(test_es256_key_files_load),
       T(test_rs256_key_files_load),
       T(test_public_key_only_when_not_needed),
+      T(test_trusted_proxies_parsing),
+      T(test_trusted_proxies_bad_entries),
       T(test_cors_origins_parsing),
       T(test_cors_none_configured),
       T(test_cors_wildcard),
