@@ -11,6 +11,11 @@
 
 typedef enum jwt_algorithm { JWT_ALGORITHM_HS256, JWT_ALGORITHM_RS256, JWT_ALGORITHM_ES256 } jwt_algorithm;
 
+/* FORUMNET_DB_POOLER: what stands between forumnet and PostgreSQL. session: a connection is a session of
+ * its own (named prepared statements, settings sent at connect). transaction: a transaction-mode pooler
+ * (PgBouncer): unnamed statements only, no startup options, settings from the role (README). */
+typedef enum db_pooler { DB_POOLER_SESSION, DB_POOLER_TRANSACTION } db_pooler;
+
 /* Everything forumnet reads from its environment (one row each in config.c's settings table); see
  * README "Configuration". */
 typedef struct fn_config {
@@ -62,6 +67,9 @@ typedef struct fn_config {
   /* FORUMNET_TRUSTED_PROXIES: peers whose X-Forwarded-For names the client (see dispatch.c). */
   cidr_block trusted_proxies[CONFIG_MAX_TRUSTED_PROXIES];
   int trusted_proxy_count;
+  db_pooler db_pooler;
+  /* Where migrate, seed and admin connect (a session of their own); "" means database_url. */
+  char database_direct_url[1024];
 } fn_config;
 
 /* Looks up one environment variable; NULL when unset. Lets tests pass a fake environment. */
@@ -72,6 +80,10 @@ typedef const char *(*config_getenv_fn)(const char *name);
  * the subcommand being run. */
 fn_status config_load(fn_config *cfg, config_getenv_fn getenv_fn, int need_database, int need_jwt, char *err,
                       size_t err_len);
+
+/* Points cfg at FORUMNET_DATABASE_DIRECT_URL, when set, as a plain session (migrate, seed, admin: they
+ * need session advisory locks, their own settings and temporary tables). Else cfg stays as it is. */
+void config_use_direct_database(fn_config *cfg);
 
 /* 1 if origin is one of FORUMNET_CORS_ORIGINS. */
 int config_origin_allowed(const fn_config *cfg, const char *origin);

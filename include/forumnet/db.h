@@ -13,8 +13,8 @@ typedef struct db_pool db_pool;
 typedef struct db_conn db_conn;
 
 /* A statement that is prepared once per connection, on first use, and again after a
- * reconnect. Define them as static const in the resource's _db.c file; `name` must be
- * unique across the program. */
+ * reconnect (FORUMNET_DB_POOLER=transaction: sent unnamed, parsed on every call). Define them as static const in the
+ * resource's _db.c file; `name` must be unique across the program. */
 typedef struct db_stmt {
   const char *name;
   const char *sql;
@@ -140,5 +140,11 @@ const char *db_last_sqlstate(const db_conn *conn);
 
 /* Cheap round trip used by /readyz: FN_OK when the database answers. */
 fn_status db_ping(db_conn *conn, int *applied_migrations);
+
+/* FORUMNET_DB_POOLER=transaction: checks again that the role's settings are those session mode sends at
+ * connect (statement_timeout and lock_timeout = FORUMNET_STATEMENT_TIMEOUT_MS, TimeZone UTC, jit off); a
+ * new connection is checked once when it opens. FN_INVALID when they are wrong (logged once, with the
+ * ALTER ROLE statements), FN_UNAVAILABLE when the check could not run. Always FN_OK in session mode. */
+fn_status db_check_settings(db_pool *pool, db_conn *conn);
 
 #endif

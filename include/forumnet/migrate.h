@@ -19,8 +19,8 @@ extern const struct migration_file migration_files[];
 int migrate_known_count(void);
 
 /* Applies every pending migration, each in its own transaction and recorded in
- * schema_migrations, while holding an advisory lock so that concurrent instances
- * never race. Progress lines go to `out` (may be NULL). */
+ * schema_migrations, under a transaction-scoped advisory lock so that concurrent instances
+ * never race (safe through a transaction-mode pooler too). Progress lines go to `out` (may be NULL). */
 fn_status migrate_apply(PGconn *pg, FILE *out);
 
 /* Number of embedded migrations not yet applied (0 when current). */

@@ -17,8 +17,8 @@ FORUMNET_TOOL_PACKAGES="curl clang-format cppcheck"
 # Everything scripts/run.sh installs.
 FORUMNET_BUILD_PACKAGES="$FORUMNET_COMPILE_PACKAGES $FORUMNET_SERVER_PACKAGES $FORUMNET_TOOL_PACKAGES"
 
-# Extra for scripts/test.sh and tests/bench/.
-FORUMNET_TEST_PACKAGES="wrk python3-icalendar chromium fonts-liberation clang-14 libclang-rt-14-dev llvm-14"
+# Extra for scripts/test.sh and tests/bench/ (pgbouncer: the e2e run and the bench in transaction mode).
+FORUMNET_TEST_PACKAGES="wrk pgbouncer python3-icalendar chromium fonts-liberation clang-14 libclang-rt-14-dev llvm-14"
 
 # Node.js for `npx @redocly/cli` (OpenAPI lint). Installed only when no `node` is on PATH (>= 18 is fine),
 # so a newer Node.js from elsewhere is left alone.

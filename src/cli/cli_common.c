@@ -25,10 +25,12 @@ int cli_open(cli_context *ctx, const char *command, int need_jwt) {
     fprintf(stderr, "cannot initialise libsodium\n");
     return 1;
   }
+  config_use_direct_database(&ctx->app.cfg);
   ctx->app.cfg.db_pool_size = 1;
-  ctx->app.cfg.statement_timeout_ms = 600000; /* bulk seeding may take a while */
+  if (ctx->app.cfg.db_pooler == DB_POOLER_SESSION) /* behind a pooler the role's setting holds */
+    ctx->app.cfg.statement_timeout_ms = 600000;    /* bulk seeding may take a while */
   if (db_pool_create(&ctx->app.cfg, &ctx->app.pool) != FN_OK || db_pool_acquire(ctx->app.pool, &ctx->db) != FN_OK) {
-    fprintf(stderr, "cannot connect to the database (FORUMNET_DATABASE_URL)\n");
+    fprintf(stderr, "cannot connect to the database (FORUMNET_DATABASE_DIRECT_URL, else FORUMNET_DATABASE_URL)\n");
     return 1;
   }
   ctx->req.app = &ctx->app;

@@ -11,7 +11,11 @@
 
 /* Checks (or, with FORUMNET_AUTO_MIGRATE=1, brings) the schema up to date before serving.
  * PostgreSQL may still be starting next to us, so connecting is retried for a while. */
-static int prepare_database(const fn_config *cfg) {
+static int prepare_database(const fn_config *served) {
+  static fn_config direct; /* too big for the stack */
+  direct = *served;
+  config_use_direct_database(&direct);
+  const fn_config *cfg = &direct;
   PGconn *pg = NULL;
   for (int attempt = 0; attempt < 20 && db_connect(cfg, &pg) != FN_OK; attempt++)
     sleep(1);
@@ -79,8 +83,9 @@ int cli_migrate(int argc, char **argv) {
   int rc = cli_load_config(&cfg, 0);
   if (rc != 0)
     return rc;
+  config_use_direct_database(&cfg);
   if (db_connect(&cfg, &pg) != FN_OK) {
-    fprintf(stderr, "cannot connect to the database (FORUMNET_DATABASE_URL)\n");
+    fprintf(stderr, "cannot connect to the database (FORUMNET_DATABASE_DIRECT_URL, else FORUMNET_DATABASE_URL)\n");
     return 1;
   }
   fn_status st = migrate_apply(pg, stdout);

@@ -338,6 +338,12 @@ int seed_scale_main(int argc, char **argv) {
   int rc = cli_open(&ctx, "seed-scale", 0);
   if (rc != 0)
     return rc;
+  if (ctx.app.cfg.db_pooler == DB_POOLER_TRANSACTION) { /* session settings, a 600 s statement timeout */
+    fprintf(stderr, "seed --scale needs a session of its own: set FORUMNET_DATABASE_DIRECT_URL "
+                    "(FORUMNET_DB_POOLER=transaction)\n");
+    cli_close(&ctx);
+    return 2;
+  }
   rc = generate(&ctx, seed, scale);
   if (rc != 0)
     db_rollback(ctx.db);

@@ -173,6 +173,16 @@ static fn_status parse_jwt_alg(cf_load *load, const char *name, const char *v) {
   return FN_OK;
 }
 
+static fn_status parse_pooler(cf_load *load, const char *name, const char *v) {
+  if (strcmp(v, "session") == 0)
+    load->cfg->db_pooler = DB_POOLER_SESSION;
+  else if (strcmp(v, "transaction") == 0)
+    load->cfg->db_pooler = DB_POOLER_TRANSACTION;
+  else
+    return config_error(load, name, "must be session or transaction");
+  return FN_OK;
+}
+
 /* HS256: the shared secret, and a previous one still accepted under its own kid. */
 static fn_status load_hs256_secrets(cf_load *load) {
   fn_config *cfg = load->cfg;
@@ -257,6 +267,8 @@ static const cf_setting settings[] = {
     CF_TEXT("FORUMNET_DATABASE_READ_URL", read_database_url, ""),
     CF_NUMBER("FORUMNET_DB_READ_POOL_SIZE", db_read_pool_size, 4, 1, 256),
     CF_PARSED("FORUMNET_TRUSTED_PROXIES", parse_trusted_proxies, ""),
+    CF_PARSED("FORUMNET_DB_POOLER", parse_pooler, "session"),
+    CF_TEXT("FORUMNET_DATABASE_DIRECT_URL", database_direct_url, ""),
 };
 
 static void store_number(fn_config *cfg, const cf_setting *s, long n) {
@@ -330,6 +342,14 @@ fn_status config_load(fn_config *cfg, config_getenv_fn getenv_fn, int need_datab
   if (cfg->http_threads == (unsigned)HTTP_THREADS_AS_POOL)
     cfg->http_threads = cfg->db_pool_size;
   return FN_OK;
+}
+
+void config_use_direct_database(fn_config *cfg) {
+  if (cfg->database_direct_url[0] == '\0')
+    return;
+  _Static_assert(sizeof cfg->database_url == sizeof cfg->database_direct_url, "the URLs have the same room");
+  memcpy(cfg->database_url, cfg->database_direct_url, sizeof cfg->database_url);
+  cfg->db_pooler = DB_POOLER_SESSION;
 }
 
 int config_origin_allowed(const fn_config *cfg, const char *origin) {

@@ -35,28 +35,34 @@ static int is_applied(PGconn *pg, const char *name, int *applied) {
   return ok;
 }
 
+/* Each migration is one transaction that first takes the migration lock, transaction-scoped: it is released
+ * by COMMIT or ROLLBACK, so it also holds (and can never leak) through a transaction-mode pooler, where
+ * the statements of a session-level lock and its unlock may reach different server connections. Two
+ * instances migrating at once apply each migration once: the second waits, then finds it applied. */
 fn_status migrate_apply(PGconn *pg, FILE *out) {
-  fn_status st = FN_INTERNAL;
-  if (!run(pg, "SET client_min_messages TO warning") || /* no NOTICE for IF NOT EXISTS */
-      !run(pg, "SELECT pg_advisory_lock(" MIGRATION_LOCK_KEY ")"))
-    return FN_UNAVAILABLE;
-  if (!run(pg, "CREATE TABLE IF NOT EXISTS schema_migrations ("
-               " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"))
-    goto out;
   int applied_now = 0;
   for (const struct migration_file *m = migration_files; m->name != NULL; m++) {
     int applied = 0;
-    if (!is_applied(pg, m->name, &applied))
-      goto out;
-    if (applied)
-      continue;
     if (!run(pg, "BEGIN"))
-      goto out;
+      return FN_UNAVAILABLE;
+    if (!run(pg, "SET LOCAL client_min_messages TO warning") || /* no NOTICE for IF NOT EXISTS */
+        !run(pg, "SELECT pg_advisory_xact_lock(" MIGRATION_LOCK_KEY ")") ||
+        !run(pg, "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                 " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())") ||
+        !is_applied(pg, m->name, &applied)) {
+      run(pg, "ROLLBACK");
+      return FN_INTERNAL;
+    }
+    if (applied) {
+      if (!run(pg, "COMMIT"))
+        return FN_INTERNAL;
+      continue;
+    }
     const char *params[] = {m->name};
-    PGresult *rec = NULL;
     int ok = run(pg, m->sql);
     if (ok) {
-      rec = PQexecParams(pg, "INSERT INTO schema_migrations (name) VALUES ($1)", 1, NULL, params, NULL, NULL, 0);
+      PGresult *rec =
+          PQexecParams(pg, "INSERT INTO schema_migrations (name) VALUES ($1)", 1, NULL, params, NULL, NULL, 0);
       ok = PQresultStatus(rec) == PGRES_COMMAND_OK;
       PQclear(rec);
     }
@@ -64,7 +70,7 @@ fn_status migrate_apply(PGconn *pg, FILE *out) {
       run(pg, "ROLLBACK");
       if (out)
         fprintf(out, "migration %s failed; nothing of it was applied\n", m->name);
-      goto out;
+      return FN_INTERNAL;
     }
     applied_now++;
     if (out)
@@ -72,10 +78,7 @@ fn_status migrate_apply(PGconn *pg, FILE *out) {
   }
   if (out)
     fprintf(out, "migrations current (%d applied now, %d known)\n", applied_now, migrate_known_count());
-  st = FN_OK;
-out:
-  run(pg, "SELECT pg_advisory_unlock(" MIGRATION_LOCK_KEY ")");
-  return st;
+  return FN_OK;
 }
 
 fn_status migrate_pending(PGconn *pg, int *pending) {

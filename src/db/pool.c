@@ -20,6 +20,8 @@ struct db_conn {
   char sqlstate[6];
   int end_on_commit; /* a request's connection: nothing runs between COMMIT and the next BEGIN */
   int committed;
+  int pooled;         /* behind a transaction-mode pooler: no named statements */
+  int settings_wrong; /* transaction pooler: the role's settings were not as required at the last check */
 };
 
 /* A thread waiting for a connection. Released connections are handed to the oldest
@@ -39,10 +41,13 @@ struct db_pool {
   unsigned size, in_use;
   unsigned long waits, timeouts, reconnects;
   int closing;
+  int settings_logged; /* the wrong role settings were logged (once until they are right again) */
 };
 
 /* Every connection is UTC and bounded by statement_timeout, so timestamps render in
- * UTC and no query can hold a request thread forever. */
+ * UTC and no query can hold a request thread forever. Behind a transaction-mode pooler a
+ * connection is no session of its own: no startup options (PgBouncer refuses them), the same
+ * settings come from ALTER ROLE ... IN DATABASE ... SET and are checked (check_settings). */
 static PGconn *open_connection(const fn_config *cfg) {
   char options[128], connect_timeout[16];
   /* jit=off: JIT compiling took ~600 ms on the summary statement, whose plan cost passes
@@ -50,8 +55,9 @@ static PGconn *open_connection(const fn_config *cfg) {
   snprintf(options, sizeof options, "-c statement_timeout=%u -c TimeZone=UTC -c lock_timeout=%u -c jit=off",
            cfg->statement_timeout_ms, cfg->statement_timeout_ms);
   snprintf(connect_timeout, sizeof connect_timeout, "%u", cfg->db_connect_timeout_s);
-  const char *keys[] = {"dbname", "connect_timeout", "options", "application_name", NULL};
-  const char *values[] = {cfg->database_url, connect_timeout, options, "forumnet", NULL};
+  int pooled = cfg->db_pooler == DB_POOLER_TRANSACTION;
+  const char *keys[] = {"dbname", "connect_timeout", "application_name", pooled ? NULL : "options", NULL};
+  const char *values[] = {cfg->database_url, connect_timeout, "forumnet", options, NULL};
   return PQconnectdbParams(keys, values, 1);
 }
 
@@ -79,6 +85,8 @@ fn_status db_pool_create(const fn_config *cfg, db_pool **out) {
   }
   pool->cfg = cfg;
   pool->size = cfg->db_pool_size;
+  for (unsigned i = 0; i < pool->size; i++)
+    pool->conns[i].pooled = cfg->db_pooler == DB_POOLER_TRANSACTION;
   pthread_mutex_init(&pool->lock, NULL);
   *out = pool;
   return FN_OK;
@@ -99,6 +107,49 @@ void db_pool_destroy(db_pool *pool) {
   free(pool);
 }
 
+static fn_status classify_failure(db_conn *c, PGresult *res, const char *what);
+
+/* What a transaction-mode connection must find (README "Behind a transaction-mode pooler"): the values
+ * that session mode sends as startup options. Timeouts in milliseconds; the role and database name the
+ * ALTER ROLE statement in the log line. */
+static const char settings_sql[] =
+    "SELECT current_setting('statement_timeout'), current_setting('lock_timeout'), current_setting('TimeZone'),"
+    " current_setting('jit'), extract(epoch FROM current_setting('statement_timeout')::interval) * 1000,"
+    " extract(epoch FROM current_setting('lock_timeout')::interval) * 1000, current_user, current_database()";
+
+/* Sets c->settings_wrong from the connection's settings; logs once when they turn wrong (with the
+ * statements that fix them) and once when they are right again. FN_UNAVAILABLE when the query fails. */
+static fn_status check_settings(db_pool *pool, db_conn *c) {
+  const fn_config *cfg = pool->cfg;
+  PGresult *res = PQexec(c->pg, settings_sql);
+  if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+    fn_status st = classify_failure(c, res, "the settings check");
+    PQclear(res);
+    return st == FN_INTERNAL ? FN_UNAVAILABLE : st;
+  }
+  double statement_ms = strtod(PQgetvalue(res, 0, 4), NULL), lock_ms = strtod(PQgetvalue(res, 0, 5), NULL);
+  const char *tz = PQgetvalue(res, 0, 2), *jit = PQgetvalue(res, 0, 3);
+  c->settings_wrong = statement_ms != (double)cfg->statement_timeout_ms ||
+                      lock_ms != (double)cfg->statement_timeout_ms ||
+                      (strcmp(tz, "UTC") != 0 && strcmp(tz, "Etc/UTC") != 0) || strcmp(jit, "off") != 0;
+  pthread_mutex_lock(&pool->lock);
+  int log_wrong = c->settings_wrong && !pool->settings_logged, log_right = !c->settings_wrong && pool->settings_logged;
+  pool->settings_logged = c->settings_wrong;
+  pthread_mutex_unlock(&pool->lock);
+  if (log_wrong)
+    log_error("FORUMNET_DB_POOLER=transaction: the database role's settings are wrong (statement_timeout=%s"
+              " lock_timeout=%s TimeZone=%s jit=%s; required %ums, %ums, UTC, off); /readyz answers 503 until"
+              " they are fixed with: ALTER ROLE \"%s\" IN DATABASE \"%s\" SET statement_timeout = '%ums'"
+              " (likewise lock_timeout = '%ums', TimeZone = 'UTC', jit = off), see README",
+              PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), tz, jit, cfg->statement_timeout_ms,
+              cfg->statement_timeout_ms, PQgetvalue(res, 0, 6), PQgetvalue(res, 0, 7), cfg->statement_timeout_ms,
+              cfg->statement_timeout_ms);
+  else if (log_right)
+    log_info("FORUMNET_DB_POOLER=transaction: the database role's settings are as required again");
+  PQclear(res);
+  return FN_OK;
+}
+
 /* (Re)connects a connection that is missing or broken. Called without the pool lock:
  * a slow connect must not block other threads from releasing connections. */
 static fn_status ensure_connected(db_pool *pool, db_conn *c) {
@@ -117,6 +168,10 @@ static fn_status ensure_connected(db_pool *pool, db_conn *c) {
   pthread_mutex_lock(&pool->lock);
   pool->reconnects++;
   pthread_mutex_unlock(&pool->lock);
+  if (pool->cfg->db_pooler == DB_POOLER_TRANSACTION && check_settings(pool, c) != FN_OK) {
+    c->broken = 1; /* reconnected (and checked) on next use */
+    return FN_UNAVAILABLE;
+  }
   return FN_OK;
 }
 
@@ -271,6 +326,18 @@ static fn_status classify_failure(db_conn *c, PGresult *res, const char *what) {
   return FN_INTERNAL;
 }
 
+/* A statement's result, or NULL with *st set (the result cleared). */
+static PGresult *exec_result(db_conn *c, PGresult *res, const db_stmt *stmt, fn_status *st) {
+  ExecStatusType rs = PQresultStatus(res);
+  if (rs == PGRES_TUPLES_OK || rs == PGRES_COMMAND_OK) {
+    *st = FN_OK;
+    return res;
+  }
+  *st = classify_failure(c, res, stmt->name);
+  PQclear(res);
+  return NULL;
+}
+
 PGresult *db_exec(db_conn *c, const db_stmt *stmt, int nparams, const char *const *params, fn_status *st) {
   c->sqlstate[0] = '\0';
   if (c->end_on_commit && c->committed) {
@@ -279,6 +346,12 @@ PGresult *db_exec(db_conn *c, const db_stmt *stmt, int nparams, const char *cons
     log_error("bug: %s ran after COMMIT in a request; build the reply before committing", stmt->name);
     *st = FN_INTERNAL;
     return NULL;
+  }
+  if (c->pooled) {
+    /* The unnamed statement: a named one lives on one server connection, and the pooler hands the next
+     * transaction to any (42P05 / 26000). Parsed and planned on every call. */
+    PGresult *res = PQexecParams(c->pg, stmt->sql, nparams, NULL, params, NULL, NULL, 0);
+    return exec_result(c, res, stmt, st);
   }
   if (!is_prepared(c, stmt)) {
     /* Room to record it first: a statement prepared but not recorded would fail next time. */
@@ -302,15 +375,7 @@ PGresult *db_exec(db_conn *c, const db_stmt *stmt, int nparams, const char *cons
     PQclear(prep);
     c->prepared[c->prepared_count++] = stmt;
   }
-  PGresult *res = PQexecPrepared(c->pg, stmt->name, nparams, params, NULL, NULL, 0);
-  ExecStatusType rs = PQresultStatus(res);
-  if (rs == PGRES_TUPLES_OK || rs == PGRES_COMMAND_OK) {
-    *st = FN_OK;
-    return res;
-  }
-  *st = classify_failure(c, res, stmt->name);
-  PQclear(res);
-  return NULL;
+  return exec_result(c, PQexecPrepared(c->pg, stmt->name, nparams, params, NULL, NULL, 0), stmt, st);
 }
 
 fn_status db_exec_command(db_conn *c, const db_stmt *stmt, int nparams, const char *const *params) {
@@ -385,4 +450,11 @@ fn_status db_ping(db_conn *c, int *applied_migrations) {
   *applied_migrations = atoi(PQgetvalue(res, 0, 0));
   PQclear(res);
   return FN_OK;
+}
+
+fn_status db_check_settings(db_pool *pool, db_conn *c) {
+  if (!c->pooled)
+    return FN_OK; /* session mode sends them at connect */
+  fn_status st = check_settings(pool, c);
+  return st != FN_OK ? st : c->settings_wrong ? FN_INVALID : FN_OK;
 }

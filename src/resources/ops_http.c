@@ -26,6 +26,11 @@ static fn_status ops_http_ready(fn_req *req) {
     return req_problem(req, FN_UNAVAILABLE, "The database is unreachable.");
   if (applied < migrate_known_count())
     return req_problem(req, FN_UNAVAILABLE, "Database migrations are pending; run `forumnet migrate`.");
+  if ((st = db_check_settings(req->app->pool, db)) == FN_INVALID)
+    return req_problem(req, FN_UNAVAILABLE,
+                       "The database role's settings are not those FORUMNET_DB_POOLER=transaction needs; see the log.");
+  if (st != FN_OK)
+    return req_problem(req, FN_UNAVAILABLE, "The database is unreachable.");
   static const char body[] = "{\"status\":\"ready\"}";
   reply_json_text(req, 200, body, sizeof body - 1);
   return FN_OK;

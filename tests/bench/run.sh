@@ -19,6 +19,8 @@
 #   PGBENCH_SCALE=10            pgbench -i scale factor
 #   FORUMNET_HTTP_THREADS       passed to `forumnet serve` when set (unset: the server's default)
 #   FORUMNET_DB_POOL_SIZE       passed to `forumnet serve` when set (unset: the server's default)
+#   FORUMNET_DB_POOLER          passed to `forumnet serve` when set; `transaction` (unnamed statements, no startup
+#                               options) also gives the role the README's settings first, to measure that mode's cost
 #   BENCH_KEEP=1                keep the throwaway cluster's directory and the server log (paths are printed)
 #
 # Exit status: 0 for a valid run; 1 when setup failed or any scenario saw non-2xx responses or socket errors
@@ -199,14 +201,20 @@ fi
 # --- forumnet serve -----------------------------------------------------------------------------------------
 step "forumnet serve"
 SERVER_ENV=()
-for knob in FORUMNET_HTTP_THREADS FORUMNET_DB_POOL_SIZE; do
+for knob in FORUMNET_HTTP_THREADS FORUMNET_DB_POOL_SIZE FORUMNET_DB_POOLER; do
   if [[ -n "${!knob:-}" ]]; then SERVER_ENV+=("$knob=${!knob}"); fi
 done
+if [[ "${FORUMNET_DB_POOLER:-}" == transaction ]]; then # README "Behind a transaction-mode pooler"
+  for setting in "statement_timeout = '5000ms'" "lock_timeout = '5000ms'" "TimeZone = 'UTC'" "jit = off"; do
+    psql_forumnet -c "ALTER ROLE CURRENT_USER IN DATABASE forumnet SET $setting" || die "ALTER ROLE failed"
+  done
+fi
 HTTP_THREADS_SHOWN=${FORUMNET_HTTP_THREADS:-default}
 POOL_SHOWN=${FORUMNET_DB_POOL_SIZE:-default}
 # shellcheck disable=SC2119 # no wrapper: run forumnet directly
 bench_serve
-echo "listening on $BASE_URL (FORUMNET_HTTP_THREADS=$HTTP_THREADS_SHOWN, FORUMNET_DB_POOL_SIZE=$POOL_SHOWN)"
+echo "listening on $BASE_URL (FORUMNET_HTTP_THREADS=$HTTP_THREADS_SHOWN, FORUMNET_DB_POOL_SIZE=$POOL_SHOWN," \
+  "FORUMNET_DB_POOLER=${FORUMNET_DB_POOLER:-session})"
 
 ADMIN_TOKEN=$(bench_login "$ADMIN_EMAIL" "$ADMIN_PASSWORD")
 PRACTITIONER_TOKEN=$(bench_login "$PRACTITIONER_EMAIL" "$PRACTITIONER_PASSWORD")

@@ -10,6 +10,9 @@
  * Environment read here:
  *   FORUMNET_BIN                 path to the forumnet binary (set by ctest)
  *   FORUMNET_TEST_DATABASE_URL   the throwaway PostgreSQL started by scripts/test.sh
+ *   FORUMNET_TEST_POOLER_URL     when set (scripts/test.sh's pgbouncer step), servers connect there with
+ *                                FORUMNET_DB_POOLER=transaction and FORUMNET_DATABASE_DIRECT_URL set to
+ *                                FORUMNET_TEST_DATABASE_URL; psql and `forumnet admin` stay direct
  *   HARNESS_VERBOSE              when set, the server logs every request (FORUMNET_LOG_REQUESTS=1)
  *   HARNESS_EXCHANGE_LOG         when set, every libcurl exchange (http_request and the functions
  *                                built on it) appends a JSON line to this file, which

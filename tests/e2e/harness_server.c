@@ -163,7 +163,15 @@ static void build_child_env(env_list *e, int port, const char *const *extra_env)
       continue;
     env_set(e, *p);
   }
-  env_setf(e, "FORUMNET_DATABASE_URL=%s", required_env("FORUMNET_TEST_DATABASE_URL"));
+  /* scripts/test.sh's pgbouncer step: the server through PgBouncer in transaction mode, the rest direct. */
+  const char *pooler = getenv("FORUMNET_TEST_POOLER_URL");
+  if (pooler && *pooler) {
+    env_setf(e, "FORUMNET_DATABASE_URL=%s", pooler);
+    env_set(e, "FORUMNET_DB_POOLER=transaction");
+    env_setf(e, "FORUMNET_DATABASE_DIRECT_URL=%s", required_env("FORUMNET_TEST_DATABASE_URL"));
+  } else {
+    env_setf(e, "FORUMNET_DATABASE_URL=%s", required_env("FORUMNET_TEST_DATABASE_URL"));
+  }
   env_setf(e, "FORUMNET_JWT_SECRET=%s", HARNESS_JWT_SECRET);
   env_setf(e, "FORUMNET_CORS_ORIGINS=%s", HARNESS_CORS_ORIGIN);
   env_setf(e, "FORUMNET_LOG_REQUESTS=%s", getenv("HARNESS_VERBOSE") ? "1" : "0");

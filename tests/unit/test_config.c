@@ -168,6 +168,40 @@ static void test_read_database_url(void **state) {
   assert_invalid_naming(load(1, 0), "FORUMNET_DATABASE_READ_URL");
 }
 
+/* FORUMNET_DB_POOLER: session by default, transaction when asked, anything else refused. */
+static void test_db_pooler(void **state) {
+  (void)state;
+  assert_int_equal(load(0, 0), FN_OK);
+  assert_int_equal(cfg.db_pooler, DB_POOLER_SESSION);
+  env_set("FORUMNET_DB_POOLER", "transaction");
+  assert_int_equal(load(0, 0), FN_OK);
+  assert_int_equal(cfg.db_pooler, DB_POOLER_TRANSACTION);
+  env_set("FORUMNET_DB_POOLER", "session");
+  assert_int_equal(load(0, 0), FN_OK);
+  assert_int_equal(cfg.db_pooler, DB_POOLER_SESSION);
+  env_set("FORUMNET_DB_POOLER", "statement"); /* PgBouncer's third mode: no transactions at all */
+  assert_invalid_naming(load(0, 0), "FORUMNET_DB_POOLER");
+}
+
+/* FORUMNET_DATABASE_DIRECT_URL: migrate, seed and admin connect there, as a session; unset, they use
+ * FORUMNET_DATABASE_URL with the configured pooler mode. */
+static void test_database_direct_url(void **state) {
+  (void)state;
+  env_set("FORUMNET_DATABASE_URL", "postgresql:///forumnet?host=/pgbouncer");
+  env_set("FORUMNET_DB_POOLER", "transaction");
+  assert_int_equal(load(1, 0), FN_OK);
+  assert_string_equal(cfg.database_direct_url, "");
+  config_use_direct_database(&cfg);
+  assert_string_equal(cfg.database_url, "postgresql:///forumnet?host=/pgbouncer");
+  assert_int_equal(cfg.db_pooler, DB_POOLER_TRANSACTION);
+  env_set("FORUMNET_DATABASE_DIRECT_URL", "postgresql:///forumnet?host=/postgres");
+  assert_int_equal(load(1, 0), FN_OK);
+  assert_string_equal(cfg.database_url, "postgresql:///forumnet?host=/pgbouncer"); /* the server's */
+  config_use_direct_database(&cfg);
+  assert_string_equal(cfg.database_url, "postgresql:///forumnet?host=/postgres");
+  assert_int_equal(cfg.db_pooler, DB_POOLER_SESSION);
+}
+
 static void test_database_url_too_long(void **state) {
   (void)state;
   static char url[2048];
@@ -711,6 +745,8 @@ int main(void) {
       T(test_database_url_required),
       T(test_database_url_too_long),
       T(test_read_database_url),
+      T(test_db_pooler),
+      T(test_database_direct_url),
       T(test_listen_host_port),
       T(test_listen_port_only_binds_all),
       T(test_listen_ipv6),

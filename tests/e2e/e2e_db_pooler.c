@@ -1,0 +1,148 @@
+/*
+ * e2e_db_pooler.c — FORUMNET_DB_POOLER=transaction (README "Behind a transaction-mode pooler"): no
+ * startup options are sent, so statement_timeout, lock_timeout, TimeZone and jit must come from
+ * ALTER ROLE ... IN DATABASE ... SET. The server checks them on every new connection and in /readyz:
+ * wrong settings make /readyz 503 with one log line naming the fix; right ones make it 200.
+ *
+ * The settings are made in a database of this test's own (created and dropped here), so the role's
+ * settings in the shared test database stay as the rest of the suite needs them.
+ */
+#include "harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char g_db[64];
+static char g_url[1024];
+
+/* The whole server log (the caller frees it). */
+static char *read_log(void) {
+  FILE *f = fopen(harness_server_log(), "rb");
+  if (f == NULL)
+    fail_msg("cannot read the server log %s", harness_server_log());
+  char *text = calloc(1, 1 << 20);
+  size_t n = fread(text, 1, (1 << 20) - 1, f);
+  text[n] = '\0';
+  fclose(f);
+  return text;
+}
+
+static void assert_log_mentions(const char *what) {
+  char *log = read_log();
+  if (strstr(log, what) == NULL) {
+    print_error("---- server log ----\n%s\n", log);
+    free(log);
+    fail_msg("the server log does not mention \"%s\"", what);
+  }
+  free(log);
+}
+
+/* /readyz answers status (200, or a 503 problem). */
+static void assert_ready(long status) {
+  http_response *r = http_get("/readyz", NULL);
+  if (status == 200)
+    assert_status(r, 200);
+  else
+    assert_problem_type(r, 503, "unavailable");
+  http_response_free(r);
+}
+
+static const char *env_or_fail(const char *name) {
+  const char *v = getenv(name);
+  if (v == NULL || *v == '\0')
+    fail_msg("%s must be set (scripts/test.sh sets it)", name);
+  return v;
+}
+
+static int group_setup(void **state) {
+  (void)state;
+  snprintf(g_db, sizeof g_db, "forumnet_e2e_pooler_%ld", (long)getpid());
+  snprintf(g_url, sizeof g_url, "postgresql:///%s?host=%s&port=%s&user=%s", g_db, env_or_fail("FORUMNET_TEST_PG_HOST"),
+           env_or_fail("FORUMNET_TEST_PG_PORT"), env_or_fail("FORUMNET_TEST_PG_USER"));
+  char sql[256];
+  snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", g_db);
+  (void)harness_psql_try(sql);
+  snprintf(sql, sizeof sql, "CREATE DATABASE %s", g_db);
+  if (harness_psql_try(sql) != 0)
+    fail_msg("could not create the database %s", g_db);
+  return 0;
+}
+
+static int group_teardown(void **state) {
+  harness_suite_teardown(state);
+  char sql[256];
+  snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", g_db); /* its role settings go too */
+  (void)harness_psql_try(sql);
+  return 0;
+}
+
+static void set_role(const char *settings) {
+  char sql[512];
+  snprintf(sql, sizeof sql, "ALTER ROLE CURRENT_USER IN DATABASE %s SET %s", g_db, settings);
+  if (harness_psql_try(sql) != 0)
+    fail_msg("could not run: %s", sql);
+}
+
+/* A transaction-mode server on this test's database (migrations direct, as the README says). */
+static void start_own_server(void) {
+  char url[1100], direct[1100];
+  snprintf(url, sizeof url, "FORUMNET_DATABASE_URL=%s", g_url);
+  snprintf(direct, sizeof direct, "FORUMNET_DATABASE_DIRECT_URL=%s", g_url);
+  const char *const env[] = {url, direct, "FORUMNET_DB_POOLER=transaction", "FORUMNET_STATEMENT_TIMEOUT_MS=5000", NULL};
+  harness_server_start(env);
+}
+
+/* A timeout the role does not have (none has 4321 ms): /readyz 503 and the fix in the log, while the API
+ * itself keeps answering (unnamed statements work on any connection). */
+static void test_wrong_timeout_fails_readyz(void **state) {
+  (void)state;
+  const char *const env[] = {"FORUMNET_DB_POOLER=transaction", "FORUMNET_STATEMENT_TIMEOUT_MS=4321", NULL};
+  harness_server_start(env);
+  assert_ready(503);
+  assert_log_mentions("the database role's settings are wrong");
+  assert_log_mentions("SET statement_timeout = '4321ms'");
+  http_response *r = http_get("/healthz", NULL);
+  assert_status(r, 200);
+  http_response_free(r);
+  r = http_get("/v1/sites", NULL); /* no token: the database is not needed for the answer */
+  assert_status(r, 401);
+  http_response_free(r);
+  harness_server_stop();
+}
+
+/* The README's statements make it ready; one setting changed (here TimeZone) makes the next server's
+ * /readyz 503 again, naming what it found. */
+static void test_role_settings_decide_readyz(void **state) {
+  (void)state;
+  set_role("statement_timeout = '5000ms'");
+  set_role("lock_timeout = '5000ms'");
+  set_role("TimeZone = 'UTC'");
+  set_role("jit = off");
+  start_own_server();
+  for (int i = 0; i < 20; i++) /* the same unnamed statements again and again on one connection */
+    assert_ready(200);
+  harness_server_stop();
+
+  set_role("TimeZone = 'Europe/London'");
+  start_own_server();
+  assert_ready(503);
+  assert_log_mentions("TimeZone=Europe/London");
+  harness_server_stop();
+
+  set_role("jit = on");
+  set_role("TimeZone = 'UTC'");
+  start_own_server();
+  assert_ready(503);
+  assert_log_mentions("jit=on");
+  harness_server_stop();
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_wrong_timeout_fails_readyz),
+      cmocka_unit_test(test_role_settings_decide_readyz),
+  };
+  return cmocka_run_group_tests_name("e2e_db_pooler", tests, group_setup, group_teardown);
+}
