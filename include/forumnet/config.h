@@ -52,6 +52,8 @@ typedef struct fn_config {
   char docs_js_path[512]; /* Redoc's standalone bundle, served for GET /docs */
   int auto_migrate;
   int log_requests;
+  unsigned drain_ms;                /* after SIGTERM: /readyz answers 503 this long before the listener closes */
+  unsigned db_reconnect_backoff_ms; /* after a failed connect, the pool connects again no sooner */
 } fn_config;
 
 /* Looks up one environment variable; NULL when unset. Lets tests pass a fake environment. */

@@ -229,6 +229,8 @@ static const cf_setting settings[] = {
     CF_NUMBER("FORUMNET_LOG_REQUESTS", log_requests, 1, 0, 1),
     CF_NUMBER("FORUMNET_HTTP_THREADS", http_threads, HTTP_THREADS_AS_POOL, 0, 1024),
     CF_NUMBER("FORUMNET_SUPPRESSION_THRESHOLD", suppression_threshold, 3, 1, 100),
+    CF_NUMBER("FORUMNET_DRAIN_MS", drain_ms, 0, 0, 600000),
+    CF_NUMBER("FORUMNET_DB_RECONNECT_BACKOFF_MS", db_reconnect_backoff_ms, 250, 0, 60000),
 };
 
 static void store_number(fn_config *cfg, const cf_setting *s, long n) {

@@ -106,6 +106,8 @@ static void test_defaults(void **state) {
   assert_int_equal(cfg.log_requests, 1);
   assert_int_equal(cfg.http_threads, 8); /* as many as db_pool_size */
   assert_int_equal(cfg.suppression_threshold, 3);
+  assert_int_equal(cfg.drain_ms, 0);
+  assert_int_equal(cfg.db_reconnect_backoff_ms, 250);
   assert_string_equal(cfg.docs_js_path, "/usr/share/forumnet/redoc.standalone.js");
 }
 
@@ -239,6 +241,8 @@ static const struct {
     {"FORUMNET_LOG_REQUESTS", 0, 1},
     {"FORUMNET_HTTP_THREADS", 0, 1024},
     {"FORUMNET_SUPPRESSION_THRESHOLD", 1, 100},
+    {"FORUMNET_DRAIN_MS", 0, 600000},
+    {"FORUMNET_DB_RECONNECT_BACKOFF_MS", 0, 60000},
 };
 #define NUMBER_COUNT (sizeof numbers / sizeof numbers[0])
 
@@ -276,6 +280,10 @@ static long stored_number(const char *name) {
     return cfg.http_threads;
   if (strcmp(name, "FORUMNET_SUPPRESSION_THRESHOLD") == 0)
     return cfg.suppression_threshold;
+  if (strcmp(name, "FORUMNET_DRAIN_MS") == 0)
+    return cfg.drain_ms;
+  if (strcmp(name, "FORUMNET_DB_RECONNECT_BACKOFF_MS") == 0)
+    return cfg.db_reconnect_backoff_ms;
   fail_msg("no field for %s", name);
   return -1;
 }
