@@ -45,13 +45,11 @@ static int group_setup(void **state) {
 }
 
 static int test_teardown(void **state) {
-  (void)state;
   harness_pg_start();
   if (g_psql > 0)
     harness_psql_wait(g_psql, LOCK_HOLD_MS + 5000);
   g_psql = 0;
-  while (harness_server_depth() > 1) /* a test's own server, if it failed before stopping it */
-    harness_server_stop();
+  harness_stop_nested_servers(state);
   if (g_ro_role[0]) {
     char sql[160];
     snprintf(sql, sizeof sql, "DROP ROLE IF EXISTS %s", g_ro_role);

@@ -20,13 +20,6 @@ static int group_setup(void **state) {
   return 0;
 }
 
-static int test_teardown(void **state) {
-  (void)state;
-  while (harness_server_depth() > 1)
-    harness_server_stop();
-  return 0;
-}
-
 /* Requests /v1/me counted in the current server's /metrics (all statuses). */
 static long me_requests_counted(void) {
   http_response *r = http_get("/metrics", NULL);
@@ -81,7 +74,7 @@ static void test_suspension_on_one_instance_reaches_another(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_teardown(test_suspension_on_one_instance_reaches_another, test_teardown),
+      cmocka_unit_test_teardown(test_suspension_on_one_instance_reaches_another, harness_stop_nested_servers),
   };
   return cmocka_run_group_tests_name("e2e_several_instances", tests, group_setup, harness_suite_teardown);
 }

@@ -424,6 +424,13 @@ void harness_suite_start(const char *const *extra_env, harness_account *admin) {
   harness_new_admin(admin);
 }
 
+int harness_stop_nested_servers(void **state) {
+  (void)state;
+  while (harness_server_depth() > 1)
+    harness_server_stop();
+  return 0;
+}
+
 int harness_suite_teardown(void **state) {
   (void)state;
   harness_pg_start();

@@ -61,6 +61,10 @@ int harness_reset_source_address(void **state);
  * (harness_new_admin) in *admin.  The suite's own fixtures follow in its group_setup. */
 void harness_suite_start(const char *const *extra_env, harness_account *admin);
 
+/* A cmocka test teardown for tests that start a server of their own: stops every server but the
+ * suite's (the test may have failed before stopping its own). */
+int harness_stop_nested_servers(void **state);
+
 /* A cmocka group teardown: starts PostgreSQL again if harness_pg_stop stopped it, then stops every
  * server this process still runs, innermost first, each with harness_server_stop (which asserts
  * exit status 0 on SIGTERM).  Pass it to
