@@ -70,6 +70,8 @@ typedef struct fn_config {
   db_pooler db_pooler;
   /* Where migrate, seed and admin connect (a session of their own); "" means database_url. */
   char database_direct_url[1024];
+  unsigned drain_ms;                /* after SIGTERM: /readyz answers 503 this long before the listener closes */
+  unsigned db_reconnect_backoff_ms; /* after a failed connect, the pool connects again no sooner */
 } fn_config;
 
 /* Looks up one environment variable; NULL when unset. Lets tests pass a fake environment. */

@@ -23,6 +23,7 @@ typedef struct db_stmt {
 typedef struct db_pool_stats {
   unsigned size, in_use;
   unsigned long waits, timeouts, reconnects;
+  unsigned long connect_attempts, connect_failures; /* tried, and failed, connects (reconnects: succeeded) */
 } db_pool_stats;
 
 /* Creates a pool of cfg->db_pool_size connections, opened lazily on first acquire so
@@ -31,8 +32,15 @@ fn_status db_pool_create(const fn_config *cfg, db_pool **out);
 void db_pool_destroy(db_pool *pool);
 
 /* Waits up to cfg->db_acquire_timeout_ms for a free connection and makes sure it is
- * connected. FN_UNAVAILABLE when the wait times out or PostgreSQL cannot be reached. */
+ * connected. FN_UNAVAILABLE when the wait times out or PostgreSQL cannot be reached. After a
+ * failed connect (or a read-only server, SQLSTATE 25006) the pool connects again only after
+ * cfg->db_reconnect_backoff_ms, and then one connection at a time until one succeeds: meanwhile a
+ * connection that needs connecting is FN_UNAVAILABLE at once. */
 fn_status db_pool_acquire(db_pool *pool, db_conn **out);
+
+/* A free connection without waiting: FN_CONFLICT when none is free (or threads are queued for one),
+ * FN_UNAVAILABLE when it cannot be connected. For the readiness check, which must never queue. */
+fn_status db_pool_try_acquire(db_pool *pool, db_conn **out);
 
 /* Returns a connection; rolls back any transaction left open by an error path. */
 void db_pool_release(db_pool *pool, db_conn *conn);

@@ -269,6 +269,8 @@ static const cf_setting settings[] = {
     CF_PARSED("FORUMNET_TRUSTED_PROXIES", parse_trusted_proxies, ""),
     CF_PARSED("FORUMNET_DB_POOLER", parse_pooler, "session"),
     CF_TEXT("FORUMNET_DATABASE_DIRECT_URL", database_direct_url, ""),
+    CF_NUMBER("FORUMNET_DRAIN_MS", drain_ms, 0, 0, 600000),
+    CF_NUMBER("FORUMNET_DB_RECONNECT_BACKOFF_MS", db_reconnect_backoff_ms, 250, 0, 60000),
 };
 
 static void store_number(fn_config *cfg, const cf_setting *s, long n) {

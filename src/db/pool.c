@@ -22,6 +22,7 @@ struct db_conn {
   int committed;
   int pooled;         /* behind a transaction-mode pooler: no named statements */
   int settings_wrong; /* transaction pooler: the role's settings were not as required at the last check */
+  int read_only;      /* the server refused a write (25006): reconnect, after the backoff */
 };
 
 /* A thread waiting for a connection. Released connections are handed to the oldest
@@ -42,7 +43,50 @@ struct db_pool {
   unsigned long waits, timeouts, reconnects;
   int closing;
   int settings_logged; /* the wrong role settings were logged (once until they are right again) */
+  /* Reconnect backoff: after a failed connect (or a read-only server), nobody connects again before
+   * retry_at_ms, and then only one connection at a time until one succeeds. */
+  unsigned long connect_attempts, connect_failures;
+  int failing, probing;
+  long long retry_at_ms;
 };
+
+static long long monotonic_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Starts (or extends) the backoff. Called with the lock held. */
+static void start_backoff(db_pool *pool) {
+  pool->failing = 1;
+  pool->retry_at_ms = monotonic_ms() + pool->cfg->db_reconnect_backoff_ms;
+}
+
+/* Whether this thread may try to connect now: not within the backoff, and while failing only one
+ * thread at a time (it then owns the probe). Counts the attempt. */
+static int may_connect(db_pool *pool) {
+  pthread_mutex_lock(&pool->lock);
+  int ok = !pool->failing || (!pool->probing && monotonic_ms() >= pool->retry_at_ms);
+  if (ok) {
+    pool->probing = pool->failing;
+    pool->connect_attempts++;
+  }
+  pthread_mutex_unlock(&pool->lock);
+  return ok;
+}
+
+static void connect_done(db_pool *pool, int connected) {
+  pthread_mutex_lock(&pool->lock);
+  pool->probing = 0;
+  if (connected) {
+    pool->failing = 0;
+    pool->reconnects++;
+  } else {
+    pool->connect_failures++;
+    start_backoff(pool);
+  }
+  pthread_mutex_unlock(&pool->lock);
+}
 
 /* Every connection is UTC and bounded by statement_timeout, so timestamps render in
  * UTC and no query can hold a request thread forever. Behind a transaction-mode pooler a
@@ -152,6 +196,9 @@ static fn_status check_settings(db_pool *pool, db_conn *c) {
 
 /* (Re)connects a connection that is missing or broken. Called without the pool lock:
  * a slow connect must not block other threads from releasing connections. */
+/* (Re)connects a connection that is missing or broken, unless the reconnect backoff says not yet
+ * (FN_UNAVAILABLE at once). Called without the pool lock: a slow connect must not block other
+ * threads from releasing connections. */
 static fn_status ensure_connected(db_pool *pool, db_conn *c) {
   if (c->pg != NULL && !c->broken && PQstatus(c->pg) == CONNECTION_OK)
     return FN_OK;
@@ -159,19 +206,21 @@ static fn_status ensure_connected(db_pool *pool, db_conn *c) {
   c->pg = NULL;
   c->prepared_count = 0; /* prepared statements died with the old session */
   c->broken = 0;
+  if (!may_connect(pool))
+    return FN_UNAVAILABLE;
   PGconn *pg = open_connection(pool->cfg);
   if (pg == NULL || PQstatus(pg) != CONNECTION_OK) {
     PQfinish(pg);
+    connect_done(pool, 0);
     return FN_UNAVAILABLE;
   }
   c->pg = pg;
-  pthread_mutex_lock(&pool->lock);
-  pool->reconnects++;
-  pthread_mutex_unlock(&pool->lock);
   if (pool->cfg->db_pooler == DB_POOLER_TRANSACTION && check_settings(pool, c) != FN_OK) {
-    c->broken = 1; /* reconnected (and checked) on next use */
+    c->broken = 1; /* reconnected (and checked) after the backoff */
+    connect_done(pool, 0);
     return FN_UNAVAILABLE;
   }
+  connect_done(pool, 1);
   return FN_OK;
 }
 
@@ -200,6 +249,19 @@ static db_conn *take_free(db_pool *pool) {
     pool->in_use++;
   }
   return c;
+}
+
+/* Lends c, taken from the free ones, once it is connected; releases it otherwise. */
+static fn_status connected_or_released(db_pool *pool, db_conn *c, db_conn **out) {
+  if (ensure_connected(pool, c) != FN_OK) {
+    db_pool_release(pool, c);
+    return FN_UNAVAILABLE;
+  }
+  c->sqlstate[0] = '\0';
+  c->end_on_commit = 0;
+  c->committed = 0;
+  *out = c;
+  return FN_OK;
 }
 
 fn_status db_pool_acquire(db_pool *pool, db_conn **out) {
@@ -245,16 +307,17 @@ fn_status db_pool_acquire(db_pool *pool, db_conn **out) {
     }
   }
   pthread_mutex_unlock(&pool->lock);
+  return connected_or_released(pool, c, out);
+}
 
-  if (ensure_connected(pool, c) != FN_OK) {
-    db_pool_release(pool, c);
-    return FN_UNAVAILABLE;
-  }
-  c->sqlstate[0] = '\0';
-  c->end_on_commit = 0;
-  c->committed = 0;
-  *out = c;
-  return FN_OK;
+fn_status db_pool_try_acquire(db_pool *pool, db_conn **out) {
+  *out = NULL;
+  pthread_mutex_lock(&pool->lock);
+  db_conn *c = pool->closing || pool->wait_head != NULL ? NULL : take_free(pool);
+  pthread_mutex_unlock(&pool->lock);
+  if (c == NULL)
+    return FN_CONFLICT;
+  return connected_or_released(pool, c, out);
 }
 
 void db_pool_release(db_pool *pool, db_conn *c) {
@@ -270,6 +333,10 @@ void db_pool_release(db_pool *pool, db_conn *c) {
   if (c->pg != NULL && PQstatus(c->pg) != CONNECTION_OK)
     c->broken = 1;
   pthread_mutex_lock(&pool->lock);
+  if (c->read_only) { /* a standby or a demoted primary: its replacement waits for the backoff too */
+    c->read_only = 0;
+    start_backoff(pool);
+  }
   pool_waiter *w = pool->wait_head;
   if (w != NULL) { /* hand over: the connection stays in use */
     pool->wait_head = w->next;
@@ -291,6 +358,8 @@ void db_pool_get_stats(db_pool *pool, db_pool_stats *out) {
   out->waits = pool->waits;
   out->timeouts = pool->timeouts;
   out->reconnects = pool->reconnects;
+  out->connect_attempts = pool->connect_attempts;
+  out->connect_failures = pool->connect_failures;
   pthread_mutex_unlock(&pool->lock);
 }
 
@@ -315,6 +384,11 @@ static fn_status classify_failure(db_conn *c, PGresult *res, const char *what) {
     return FN_CONFLICT;
   if (strcmp(state, "23514") == 0 || strcmp(state, "23503") == 0 || strncmp(state, "22", 2) == 0)
     return FN_INVALID;
+  if (strcmp(state, "25006") == 0) { /* read_only_sql_transaction: a standby, or a primary demoted under us */
+    log_warn("database refused a write in %s (read-only); reconnecting", what);
+    c->broken = c->read_only = 1;
+    return FN_UNAVAILABLE;
+  }
   if (strcmp(state, "57014") == 0 || strcmp(state, "55P03") == 0 || strncmp(state, "08", 2) == 0 ||
       strncmp(state, "57P", 3) == 0 || strcmp(state, "53300") == 0) {
     if (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0)

@@ -128,8 +128,12 @@ char *metrics_render(db_pool *pool, const char *(*route_label)(int), const char 
          "# HELP forumnet_db_pool_timeouts_total Acquisitions that gave up (answered 503).\n"
          "# TYPE forumnet_db_pool_timeouts_total counter\nforumnet_db_pool_timeouts_total %lu\n"
          "# HELP forumnet_db_reconnects_total Connections (re)opened.\n"
-         "# TYPE forumnet_db_reconnects_total counter\nforumnet_db_reconnects_total %lu\n",
-         ps.size, ps.in_use, ps.waits, ps.timeouts, ps.reconnects);
+         "# TYPE forumnet_db_reconnects_total counter\nforumnet_db_reconnects_total %lu\n"
+         "# HELP forumnet_db_connect_attempts_total Connects tried (none during the reconnect backoff).\n"
+         "# TYPE forumnet_db_connect_attempts_total counter\nforumnet_db_connect_attempts_total %lu\n"
+         "# HELP forumnet_db_connect_failures_total Connects that failed.\n"
+         "# TYPE forumnet_db_connect_failures_total counter\nforumnet_db_connect_failures_total %lu\n",
+         ps.size, ps.in_use, ps.waits, ps.timeouts, ps.reconnects, ps.connect_attempts, ps.connect_failures);
   append(&t,
          "# HELP forumnet_summary_reads_total Summaries by where their figures were computed.\n"
          "# TYPE forumnet_summary_reads_total counter\n"

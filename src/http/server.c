@@ -12,6 +12,7 @@
 
 #include "forumnet/log.h"
 #include "forumnet/metrics.h"
+#include "forumnet/readiness.h"
 #include "forumnet/router.h"
 
 /* How long shutdown waits for requests in flight before closing connections. */
@@ -61,6 +62,21 @@ static const char *route_method(int i) { return router_route(i)->method; }
 
 /* Shared with ops_http.c for /metrics. */
 char *server_metrics_text(fn_app *app) { return metrics_render(app->pool, route_label, route_method); }
+
+/* After the stop signal: /readyz answers 503 at once, so that a balancer stops sending requests
+ * here, while everything is still served for drain_ms (FORUMNET_DRAIN_MS); a second signal ends
+ * the drain early. */
+static void drain(const sigset_t *stop_signals, int sig, unsigned drain_ms) {
+  readiness_drain();
+  if (drain_ms == 0)
+    return;
+  log_info("received signal %d: /readyz answers 503, serving for %u ms more", sig, drain_ms);
+  for (unsigned waited_ms = 0, slice_ms; waited_ms < drain_ms; waited_ms += slice_ms) {
+    slice_ms = drain_ms - waited_ms < 100 ? drain_ms - waited_ms : 100;
+    if (sigtimedwait(stop_signals, NULL, &(struct timespec){.tv_sec = 0, .tv_nsec = slice_ms * 1000000L}) > 0)
+      return; /* asked again: stop now */
+  }
+}
 
 int server_run(fn_app *app) {
   struct _u_instance instance;
@@ -116,8 +132,14 @@ int server_run(fn_app *app) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
   signal(SIGPIPE, SIG_IGN);
 
+  if (readiness_start(app->pool) != 0) {
+    log_error("cannot start the readiness check");
+    ulfius_clean_instance(&instance);
+    return 1;
+  }
   if (ulfius_start_framework_with_mhd_options(&instance, flags, options) != U_OK) {
     log_error("cannot listen on %s:%u", app->cfg.listen_host, app->cfg.listen_port);
+    readiness_stop();
     ulfius_clean_instance(&instance);
     return 1;
   }
@@ -125,6 +147,7 @@ int server_run(fn_app *app) {
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
+  drain(&stop_signals, sig, app->cfg.drain_ms);
   log_info("received signal %d: finishing requests in flight", sig);
   /* Stop accepting. MHD stops polling the listening socket but leaves it open (and to us), so the
    * kernel would still complete handshakes and queue connections that are never served until the
@@ -139,6 +162,7 @@ int server_run(fn_app *app) {
   if (listen_fd != MHD_INVALID_SOCKET) /* only after MHD_stop_daemon: its threads may still use it */
     close(listen_fd);
   ulfius_clean_instance(&instance);
+  readiness_stop();
   log_info("forumnet stopped");
   return 0;
 }

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "forumnet/http.h"
-#include "forumnet/migrate.h"
+#include "forumnet/readiness.h"
 #include "forumnet/routes.h"
 #include "forumnet/server.h"
 
@@ -16,21 +16,23 @@ static fn_status ops_http_health(fn_req *req) {
   return FN_OK;
 }
 
+/* Answers from the state the readiness thread keeps (readiness.h): never waits for the database. */
 static fn_status ops_http_ready(fn_req *req) {
-  db_conn *db;
-  int applied = 0;
-  fn_status st;
-  if ((st = req_db(req, &db)) != FN_OK)
-    return st;
-  if (db_ping(db, &applied) != FN_OK)
-    return req_problem(req, FN_UNAVAILABLE, "The database is unreachable.");
-  if (applied < migrate_known_count())
+  switch (readiness_now()) {
+  case READINESS_READY:
+    break;
+  case READINESS_MIGRATIONS_PENDING:
     return req_problem(req, FN_UNAVAILABLE, "Database migrations are pending; run `forumnet migrate`.");
-  if ((st = db_check_settings(req->app->pool, db)) == FN_INVALID)
+  case READINESS_SETTINGS_WRONG:
     return req_problem(req, FN_UNAVAILABLE,
                        "The database role's settings are not those FORUMNET_DB_POOLER=transaction needs; see the log.");
-  if (st != FN_OK)
+  case READINESS_DRAINING:
+    return req_problem(req, FN_UNAVAILABLE, "This instance is shutting down.");
+  case READINESS_STALE:
+    return req_problem(req, FN_UNAVAILABLE, "The database check has not answered recently.");
+  default:
     return req_problem(req, FN_UNAVAILABLE, "The database is unreachable.");
+  }
   static const char body[] = "{\"status\":\"ready\"}";
   reply_json_text(req, 200, body, sizeof body - 1);
   return FN_OK;

@@ -20,18 +20,8 @@
 
 static harness_account g_admin;
 static char g_site[HARNESS_ID_MAX];
-static bool g_pg_stopped;
-
-static void ensure_pg_started(void) {
-  if (!g_pg_stopped)
-    return;
-  if (harness_run_env_command("FORUMNET_TEST_PG_START"))
-    g_pg_stopped = false;
-}
-
 static int group_setup(void **state) {
   (void)state;
-  atexit(ensure_pg_started);
   /* A small pool, so that recovering means re-establishing every connection quickly. */
   static const char *const env[] = {"FORUMNET_DB_POOL_SIZE=2", "FORUMNET_DB_CONNECT_TIMEOUT=2", NULL};
   harness_suite_start(env, &g_admin);
@@ -39,14 +29,9 @@ static int group_setup(void **state) {
   return 0;
 }
 
-static int group_teardown(void **state) {
-  ensure_pg_started();
-  return harness_suite_teardown(state);
-}
-
 static int test_teardown(void **state) {
   (void)state;
-  ensure_pg_started();
+  harness_pg_start();
   return 0;
 }
 
@@ -75,9 +60,7 @@ static void test_database_outage_and_recovery(void **state) {
   assert_status(r, 200);
   http_response_free(r);
 
-  g_pg_stopped = true; /* even if the stop command half-fails, try to start it again later */
-  if (!harness_run_env_command("FORUMNET_TEST_PG_STOP"))
-    fail_msg("could not stop PostgreSQL with FORUMNET_TEST_PG_STOP");
+  harness_pg_stop();
 
   for (int i = 0; i < 3; i++) {
     int64_t t0 = harness_now_ms();
@@ -93,17 +76,13 @@ static void test_database_outage_and_recovery(void **state) {
   expect_unavailable(r);
   http_response_free(r);
 
-  r = http_get("/readyz", NULL);
-  assert_problem(r, 503);
-  assert_non_null(http_header(r, "Retry-After"));
-  http_response_free(r);
+  harness_wait_readyz(503, 3000);
   r = http_get("/healthz", NULL);
   assert_status(r, 200);
   http_response_free(r);
 
-  if (!harness_run_env_command("FORUMNET_TEST_PG_START"))
+  if (!harness_pg_start())
     fail_msg("could not start PostgreSQL with FORUMNET_TEST_PG_START");
-  g_pg_stopped = false;
 
   /* Within a bounded time the same server answers again... */
   int64_t deadline = harness_now_ms() + 20000;
@@ -135,14 +114,12 @@ static void test_database_outage_and_recovery(void **state) {
                 json_pack("{s:s, s:s}", "email", g_admin.email, "password", g_admin.password));
   assert_status(r, 200);
   http_response_free(r);
-  r = http_get("/readyz", NULL);
-  assert_status(r, 200);
-  http_response_free(r);
+  harness_wait_readyz(200, 3000);
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_teardown(test_database_outage_and_recovery, test_teardown),
   };
-  return cmocka_run_group_tests_name("e2e_db_outage_serial", tests, group_setup, group_teardown);
+  return cmocka_run_group_tests_name("e2e_db_outage_serial", tests, group_setup, harness_suite_teardown);
 }

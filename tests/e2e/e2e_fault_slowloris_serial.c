@@ -237,13 +237,6 @@ static int group_setup(void **state) {
   return 0;
 }
 
-static int test_teardown(void **state) {
-  (void)state;
-  while (harness_server_depth() > 1)
-    harness_server_stop();
-  return 0;
-}
-
 static void test_default_workers_serve_normal_clients(void **state) {
   (void)state;
   static const char *const env[] = {"FORUMNET_CONNECTION_TIMEOUT=3", NULL};
@@ -295,9 +288,9 @@ static void test_connection_cap_measured(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_teardown(test_default_workers_serve_normal_clients, test_teardown),
-      cmocka_unit_test_teardown(test_thread_per_connection_measured, test_teardown),
-      cmocka_unit_test_teardown(test_connection_cap_measured, test_teardown),
+      cmocka_unit_test_teardown(test_default_workers_serve_normal_clients, harness_stop_nested_servers),
+      cmocka_unit_test_teardown(test_thread_per_connection_measured, harness_stop_nested_servers),
+      cmocka_unit_test_teardown(test_connection_cap_measured, harness_stop_nested_servers),
   };
   return cmocka_run_group_tests_name("e2e_fault_slowloris_serial", tests, group_setup, harness_suite_teardown);
 }

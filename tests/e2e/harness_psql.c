@@ -135,6 +135,26 @@ bool harness_run_env_command(const char *env_name) {
   return true;
 }
 
+static bool g_pg_stopped;
+
+bool harness_pg_start(void) {
+  if (g_pg_stopped && harness_run_env_command("FORUMNET_TEST_PG_START"))
+    g_pg_stopped = false;
+  return !g_pg_stopped;
+}
+
+static void pg_start_at_exit(void) { (void)harness_pg_start(); }
+
+void harness_pg_stop(void) {
+  static bool registered;
+  if (!registered)
+    atexit(pg_start_at_exit);
+  registered = true;
+  g_pg_stopped = true; /* even if the stop command half-fails, try to start it again later */
+  if (!harness_run_env_command("FORUMNET_TEST_PG_STOP"))
+    fail_msg("could not stop PostgreSQL with FORUMNET_TEST_PG_STOP");
+}
+
 long harness_psql_background(const char *sql) {
   const char *url = required_env("FORUMNET_TEST_DATABASE_URL");
   fflush(NULL);

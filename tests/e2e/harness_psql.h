@@ -39,6 +39,14 @@ bool harness_pg_control_available(void);
  * cmocka error stream, when the variable is unset or the command fails. */
 bool harness_run_env_command(const char *env_name);
 
+/* Stops PostgreSQL with FORUMNET_TEST_PG_STOP, failing the test if that fails. Until harness_pg_start
+ * runs, PostgreSQL is started again at exit whatever happens. */
+void harness_pg_stop(void);
+
+/* Starts PostgreSQL again (FORUMNET_TEST_PG_START) if harness_pg_stop stopped it: true when it runs.
+ * Never fails the test, so teardowns can call it too. */
+bool harness_pg_start(void);
+
 /* Starts `psql -X -q -v ON_ERROR_STOP=1 -c sql "$FORUMNET_TEST_DATABASE_URL"` in the background
  * (output to /dev/null), e.g. to hold a lock while the server works:
  * "BEGIN; LOCK TABLE sites IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3); COMMIT".

@@ -314,6 +314,25 @@ void harness_server_stop(void) {
   }
 }
 
+void harness_wait_readyz(long status, int timeout_ms) {
+  int64_t deadline = harness_now_ms() + timeout_ms;
+  for (;;) {
+    http_response *r = http_request_timeout("GET", "/readyz", NULL, NULL, NULL, NULL, 5000);
+    if (r->status == status || harness_now_ms() > deadline) {
+      if (status == 503) {
+        assert_problem(r, 503);
+        assert_non_null(http_header(r, "Retry-After"));
+      } else {
+        assert_status(r, status);
+      }
+      http_response_free(r);
+      return;
+    }
+    http_response_free(r);
+    harness_sleep_ms(50);
+  }
+}
+
 long harness_server_pid(void) {
   harness_server *s = current_server();
   return s ? (long)s->pid : 0;
@@ -421,8 +440,16 @@ void harness_suite_start(const char *const *extra_env, harness_account *admin) {
   harness_new_admin(admin);
 }
 
+int harness_stop_nested_servers(void **state) {
+  (void)state;
+  while (harness_server_depth() > 1)
+    harness_server_stop();
+  return 0;
+}
+
 int harness_suite_teardown(void **state) {
   (void)state;
+  harness_pg_start();
   while (harness_server_depth() > 0)
     harness_server_stop();
   return 0;

@@ -66,14 +66,24 @@ int harness_stop_test_servers(void **state);
  * (harness_new_admin) in *admin.  The suite's own fixtures follow in its group_setup. */
 void harness_suite_start(const char *const *extra_env, harness_account *admin);
 
-/* A cmocka group teardown: stops every server this process still runs, innermost first, each
- * with harness_server_stop (which asserts exit status 0 on SIGTERM).  Pass it to
+/* A cmocka test teardown for tests that start a server of their own: stops every server but the
+ * suite's (the test may have failed before stopping its own). */
+int harness_stop_nested_servers(void **state);
+
+/* A cmocka group teardown: starts PostgreSQL again if harness_pg_stop stopped it, then stops every
+ * server this process still runs, innermost first, each with harness_server_stop (which asserts
+ * exit status 0 on SIGTERM).  Pass it to
  * cmocka_run_group_tests as is, or call it last from a suite's own teardown. */
 int harness_suite_teardown(void **state);
 
 /* ------------------------------------------------------------------------------------
  * Fault tests (e2e_fault_*_serial.c): the server process
  * ------------------------------------------------------------------------------------ */
+
+/* Polls GET /readyz until it answers status (its state follows the database within about a second:
+ * README "How it works", Readiness) and asserts the last answer (a 503 with Retry-After) after
+ * timeout_ms. */
+void harness_wait_readyz(long status, int timeout_ms);
 
 /* Process id of the current server, 0 if none. */
 long harness_server_pid(void);

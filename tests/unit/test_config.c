@@ -118,6 +118,8 @@ static void test_defaults(void **state) {
   assert_int_equal(cfg.http_threads, 8); /* as many as db_pool_size */
   assert_int_equal(cfg.suppression_threshold, 3);
   assert_int_equal(cfg.trusted_proxy_count, 0);
+  assert_int_equal(cfg.drain_ms, 0);
+  assert_int_equal(cfg.db_reconnect_backoff_ms, 250);
   assert_string_equal(cfg.docs_js_path, "/usr/share/forumnet/redoc.standalone.js");
   assert_string_equal(cfg.read_database_url, "");
   assert_int_equal(cfg.db_read_pool_size, 4);
@@ -300,6 +302,8 @@ static const struct {
     {"FORUMNET_HTTP_THREADS", 0, 1024},
     {"FORUMNET_SUPPRESSION_THRESHOLD", 1, 100},
     {"FORUMNET_DB_READ_POOL_SIZE", 1, 256},
+    {"FORUMNET_DRAIN_MS", 0, 600000},
+    {"FORUMNET_DB_RECONNECT_BACKOFF_MS", 0, 60000},
 };
 #define NUMBER_COUNT (sizeof numbers / sizeof numbers[0])
 
@@ -339,6 +343,10 @@ static long stored_number(const char *name) {
     return cfg.suppression_threshold;
   if (strcmp(name, "FORUMNET_DB_READ_POOL_SIZE") == 0)
     return cfg.db_read_pool_size;
+  if (strcmp(name, "FORUMNET_DRAIN_MS") == 0)
+    return cfg.drain_ms;
+  if (strcmp(name, "FORUMNET_DB_RECONNECT_BACKOFF_MS") == 0)
+    return cfg.db_reconnect_backoff_ms;
   fail_msg("no field for %s", name);
   return -1;
 }
