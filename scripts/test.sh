@@ -8,7 +8,7 @@
 #   CTEST_ARGS="-R e2e"   extra arguments for ctest (e.g. run a subset)
 #   FORUMNET_BUILD_DIR=d  build into d/ instead of build/ (or build-asan/), e.g. one per git worktree
 #   FORUMNET_TEST_QUICK=1 a developer's inner loop: skip the Release build, the e2e run through PgBouncer,
-#                         contract tests, fuzzing and valgrind (CI never sets it)
+#                         contract tests, scaleout, fuzzing and valgrind (CI never sets it)
 #   FORUMNET_TEST_PGBOUNCER=1  run the e2e suite through PgBouncer even with FORUMNET_TEST_QUICK=1
 set -euo pipefail
 
@@ -267,6 +267,20 @@ elif FORUMNET_BIN="$FORUMNET_BIN" bash tests/contract/run.sh </dev/null; then
   pass contract
 else
   fail contract
+fi
+
+# Three instances behind HAProxy and nginx, PgBouncer, a streaming standby, faults under load (its own clusters
+# on free ports; it installs haproxy, pgbouncer and nginx-light when missing). The contract client that the step
+# above built is walked again (CONTRACT_REUSE_DIST=1; rebuilt when missing or older than the OpenAPI document).
+step "Several instances (scripts/scaleout.sh)"
+if [[ "$QUICK" == 1 ]]; then
+  skip scaleout "FORUMNET_TEST_QUICK=1"
+elif [[ "$SANITIZE" == ON ]]; then
+  skip scaleout "FORUMNET_SANITIZE=1 (run once, on the plain build)"
+elif FORUMNET_BIN="$FORUMNET_BIN" CONTRACT_REUSE_DIST=1 bash scripts/scaleout.sh </dev/null; then
+  pass scaleout
+else
+  fail scaleout
 fi
 
 # A short bounded fuzzing run (libFuzzer + ASan/UBSan); longer runs: FUZZ_SECONDS=300 tests/fuzz/run.sh.

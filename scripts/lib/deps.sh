@@ -4,6 +4,7 @@
 #   deps_install PKG...      install whichever of PKG are not installed yet
 #   deps_install_build       what scripts/run.sh needs
 #   deps_install_test        what scripts/test.sh needs (build + test extras + Node.js when no `node`)
+#   deps_install_scaleout    what scripts/scaleout.sh needs (build + HAProxy, PgBouncer, nginx + Node.js)
 #   deps_install_node        Node.js and npm from Debian when there is no `node` (or no npm beside Debian's node)
 
 if [[ -z "${FORUMNET_BUILD_PACKAGES:-}" ]]; then
@@ -66,6 +67,25 @@ deps_install_test() {
   # shellcheck disable=SC2086
   deps_install $FORUMNET_BUILD_PACKAGES $FORUMNET_TEST_PACKAGES
   deps_install_node
+}
+
+# The Debian packages of HAProxy, PgBouncer and nginx start a system service when installed unless a
+# policy-rc.d forbids it (Debian's container images have one). scaleout.sh runs its own processes on free
+# ports, so a missing policy-rc.d is added for the install and removed afterwards.
+deps_install_scaleout() {
+  # shellcheck disable=SC2086
+  deps_install $FORUMNET_BUILD_PACKAGES || return 1
+  local policy=/usr/sbin/policy-rc.d added=0 status=0
+  # shellcheck disable=SC2086
+  if [[ -n "$(deps_missing $FORUMNET_SCALEOUT_PACKAGES)" && ! -e "$policy" ]]; then
+    printf '#!/bin/sh\n# Added by forumnet scripts/lib/deps.sh during an install; removed after it.\nexit 101\n' |
+      deps_as_root tee "$policy" >/dev/null && deps_as_root chmod 755 "$policy" && added=1
+  fi
+  # shellcheck disable=SC2086
+  deps_install $FORUMNET_SCALEOUT_PACKAGES || status=1
+  if ((added)); then deps_as_root rm -f "$policy"; fi
+  deps_install_node
+  return "$status"
 }
 
 deps_install_node() {

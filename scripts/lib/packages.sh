@@ -20,6 +20,10 @@ FORUMNET_BUILD_PACKAGES="$FORUMNET_COMPILE_PACKAGES $FORUMNET_SERVER_PACKAGES $F
 # Extra for scripts/test.sh and tests/bench/ (pgbouncer: the e2e run and the bench in transaction mode).
 FORUMNET_TEST_PACKAGES="wrk pgbouncer python3-icalendar chromium fonts-liberation clang-14 libclang-rt-14-dev llvm-14"
 
+# Extra for scripts/scaleout.sh (several instances behind a balancer, PgBouncer, a streaming standby): the
+# engines the deploy/ configuration files are written for. scripts/test.sh reaches them through scaleout.sh.
+FORUMNET_SCALEOUT_PACKAGES="haproxy pgbouncer nginx-light"
+
 # Node.js for `npx @redocly/cli` (OpenAPI lint). Installed only when no `node` is on PATH (>= 18 is fine),
 # so a newer Node.js from elsewhere is left alone.
 FORUMNET_NODE_PACKAGES="nodejs npm"

@@ -18,6 +18,12 @@
 #   CONTRACT_CHROMIUM   the browser (default: /usr/bin/chromium)
 #   CONTRACT_SCREENSHOT where the docs screenshot goes (default: /tmp/forumnet-docs.png)
 #   CONTRACT_SKIP_DOCS=1  skip the browser test (counted as skipped, not passed)
+#   CONTRACT_BASE_URL   walk a server that is already running there (e.g. a load balancer in front of several
+#                       instances, scripts/scaleout.sh) instead of starting one: steps 4, 5 and 7 are skipped,
+#                       so CONTRACT_ADMIN_EMAIL and CONTRACT_ADMIN_PASSWORD must name an existing admin, and
+#                       FORUMNET_TEST_DATABASE_URL and the binary are not needed. The checks are the same.
+#   CONTRACT_REUSE_DIST=1 skip steps 1-3 when an earlier run of this script in the same tree built dist/
+#                       (a second walk in one session, e.g. through another proxy)
 # Prints TAP-like "ok"/"not ok" lines and closes with "contract: N passed, M failed"; exit status 0 only
 # when nothing failed.
 set -uo pipefail
@@ -110,101 +116,119 @@ run_tap() {
 cd "$HERE" || exit 1
 
 # --- prerequisites --------------------------------------------------------------------------------------
-[[ -n "${FORUMNET_TEST_DATABASE_URL:-}" ]] ||
-  give_up "FORUMNET_TEST_DATABASE_URL is not set (scripts/test.sh exports it)"
-[[ -x "$BIN" ]] || give_up "no server binary at $BIN (build first: cmake --build build)"
+EXTERNAL=${CONTRACT_BASE_URL:-}
+if [[ -n "$EXTERNAL" ]]; then
+  [[ -n "${CONTRACT_ADMIN_EMAIL:-}" && -n "${CONTRACT_ADMIN_PASSWORD:-}" ]] ||
+    give_up "CONTRACT_BASE_URL needs CONTRACT_ADMIN_EMAIL and CONTRACT_ADMIN_PASSWORD (an existing admin)"
+else
+  [[ -n "${FORUMNET_TEST_DATABASE_URL:-}" ]] ||
+    give_up "FORUMNET_TEST_DATABASE_URL is not set (scripts/test.sh exports it)"
+  [[ -x "$BIN" ]] || give_up "no server binary at $BIN (build first: cmake --build build)"
+fi
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   give_up "node and npm are needed (Debian: apt-get install nodejs npm)"
 fi
 node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 18 ? 0 : 1)' ||
   give_up "node $(node --version) is too old: the contract tools need node >= 18"
 
-# --- 1. npm ci ------------------------------------------------------------------------------------------
-LOCK_SUM=$(sha256sum package-lock.json | cut -d' ' -f1)
-STAMP=node_modules/.forumnet-lock.sha256
-if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$LOCK_SUM" ]]; then
-  ok "npm ci (node_modules already matches package-lock.json)"
+if [[ "${CONTRACT_REUSE_DIST:-0}" == 1 && -f dist/scenario.js && dist/scenario.js -nt ../../openapi/openapi.yaml ]]; then
+  ok "dist/ reused (CONTRACT_REUSE_DIST=1: generated and type-checked by an earlier run)"
 else
-  # --ignore-scripts: no package here needs an install script (playwright-core has none and downloads nothing).
-  if npm ci --ignore-scripts --no-audit --no-fund --loglevel=error </dev/null; then
-    printf '%s\n' "$LOCK_SUM" >"$STAMP"
-    ok "npm ci"
+  # --- 1. npm ci ------------------------------------------------------------------------------------------
+  LOCK_SUM=$(sha256sum package-lock.json | cut -d' ' -f1)
+  STAMP=node_modules/.forumnet-lock.sha256
+  if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$LOCK_SUM" ]]; then
+    ok "npm ci (node_modules already matches package-lock.json)"
   else
-    give_up "npm ci in tests/contract"
+    # --ignore-scripts: no package here needs an install script (playwright-core has none and downloads nothing).
+    if npm ci --ignore-scripts --no-audit --no-fund --loglevel=error </dev/null; then
+      printf '%s\n' "$LOCK_SUM" >"$STAMP"
+      ok "npm ci"
+    else
+      give_up "npm ci in tests/contract"
+    fi
   fi
-fi
 
-# --- 2-3. generate the client types and type-check ------------------------------------------------------
-if npm run --silent generate </dev/null; then
-  ok "openapi-typescript generated src/api.d.ts from openapi/openapi.yaml"
-else
-  give_up "npm run generate"
-fi
-if node_modules/.bin/tsc --noEmit --pretty false -p tsconfig.json </dev/null; then
-  ok "tsc --noEmit (strict) over src/"
-else
-  give_up "tsc --noEmit: the scenario does not type-check against the generated client"
-fi
-rm -rf dist
-node_modules/.bin/tsc -p tsconfig.json </dev/null >/dev/null || give_up "tsc could not build dist/"
-
-# --- 4. the server --------------------------------------------------------------------------------------
-if [[ "${CONTRACT_SKIP_DOCS:-0}" != 1 && ! -f "$DOCS_JS" && -z "${FORUMNET_DOCS_JS:-}" && -f "$ROOT/scripts/lib/tools.sh" ]]; then
-  # shellcheck source=../../scripts/lib/tools.sh
-  . "$ROOT/scripts/lib/tools.sh"
-  tools_install || true
-fi
-[[ -f "$DOCS_JS" ]] || echo "# warning: no Redoc bundle at $DOCS_JS; /docs cannot render"
-
-PORT=$(node -e '
-  const s = require("net").createServer();
-  s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });')
-BASE="http://127.0.0.1:$PORT"
-JWT_SECRET=$(node -e 'console.log(require("crypto").randomBytes(48).toString("base64url"))')
-
-# The server's environment: ours without any FORUMNET_* setting, then the test's own.
-UNSET=()
-while IFS='=' read -r name _; do
-  [[ "$name" == FORUMNET_* ]] && UNSET+=(-u "$name")
-done < <(env)
-SERVER_ENV=(
-  env "${UNSET[@]}"
-  FORUMNET_DATABASE_URL="$FORUMNET_TEST_DATABASE_URL"
-  FORUMNET_JWT_SECRET="$JWT_SECRET"
-  FORUMNET_LISTEN="127.0.0.1:$PORT"
-  FORUMNET_DOCS_JS="$DOCS_JS"
-  FORUMNET_AUTO_MIGRATE=1
-  FORUMNET_LOG_REQUESTS=1
-  FORUMNET_SUPPRESSION_THRESHOLD=3
-  # The scenario fails a few logins on purpose (spent one-time passwords), all from 127.0.0.1; reruns on a
-  # kept database within the window must not reach the per-address limit.
-  FORUMNET_LOGIN_MAX_FAILURES_PER_ADDRESS=100000
-)
-
-"${SERVER_ENV[@]}" "$BIN" serve </dev/null >"$SERVER_LOG" 2>&1 &
-SERVER_PID=$!
-ready=0
-for _ in $(seq 1 200); do
-  server_alive || break
-  if [[ "$(curl -s -o /dev/null -m 1 -w '%{http_code}' "$BASE/healthz" 2>/dev/null)" == 200 ]]; then
-    ready=1
-    break
+  # --- 2-3. generate the client types and type-check ------------------------------------------------------
+  if npm run --silent generate </dev/null; then
+    ok "openapi-typescript generated src/api.d.ts from openapi/openapi.yaml"
+  else
+    give_up "npm run generate"
   fi
-  sleep 0.05
-done
-((ready)) || give_up "forumnet serve did not answer GET /healthz on $BASE (log: $SERVER_LOG)"
-ok "forumnet serve is up on $BASE (pid $SERVER_PID)"
+  if node_modules/.bin/tsc --noEmit --pretty false -p tsconfig.json </dev/null; then
+    ok "tsc --noEmit (strict) over src/"
+  else
+    give_up "tsc --noEmit: the scenario does not type-check against the generated client"
+  fi
+  rm -rf dist
+  node_modules/.bin/tsc -p tsconfig.json </dev/null >/dev/null || give_up "tsc could not build dist/"
+fi
 
-# --- 5. an admin ----------------------------------------------------------------------------------------
-ADMIN_EMAIL="contract-admin-$(node -e 'console.log(require("crypto").randomBytes(6).toString("hex"))')@contract.forumnet.test"
-ADMIN_PASSWORD=$(node -e 'console.log("contract " + require("crypto").randomBytes(18).toString("base64url"))')
-if printf '%s\n' "$ADMIN_PASSWORD" |
-  "${SERVER_ENV[@]}" "$BIN" admin create --email "$ADMIN_EMAIL" --role admin --name "Contract Admin" \
-    --password-stdin >"$WORK/admin-create.log" 2>&1; then
-  ok "forumnet admin create --email $ADMIN_EMAIL --role admin --password-stdin"
+if [[ -n "$EXTERNAL" ]]; then
+  BASE=${EXTERNAL%/}
+  ADMIN_EMAIL=$CONTRACT_ADMIN_EMAIL
+  ADMIN_PASSWORD=$CONTRACT_ADMIN_PASSWORD
+  ok "walking the running server at $BASE (CONTRACT_BASE_URL; no server started here)"
 else
-  cat "$WORK/admin-create.log"
-  give_up "forumnet admin create"
+  # --- 4. the server --------------------------------------------------------------------------------------
+  if [[ "${CONTRACT_SKIP_DOCS:-0}" != 1 && ! -f "$DOCS_JS" && -z "${FORUMNET_DOCS_JS:-}" && -f "$ROOT/scripts/lib/tools.sh" ]]; then
+    # shellcheck source=../../scripts/lib/tools.sh
+    . "$ROOT/scripts/lib/tools.sh"
+    tools_install || true
+  fi
+  [[ -f "$DOCS_JS" ]] || echo "# warning: no Redoc bundle at $DOCS_JS; /docs cannot render"
+
+  PORT=$(node -e '
+    const s = require("net").createServer();
+    s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });')
+  BASE="http://127.0.0.1:$PORT"
+  JWT_SECRET=$(node -e 'console.log(require("crypto").randomBytes(48).toString("base64url"))')
+
+  # The server's environment: ours without any FORUMNET_* setting, then the test's own.
+  UNSET=()
+  while IFS='=' read -r name _; do
+    [[ "$name" == FORUMNET_* ]] && UNSET+=(-u "$name")
+  done < <(env)
+  SERVER_ENV=(
+    env "${UNSET[@]}"
+    FORUMNET_DATABASE_URL="$FORUMNET_TEST_DATABASE_URL"
+    FORUMNET_JWT_SECRET="$JWT_SECRET"
+    FORUMNET_LISTEN="127.0.0.1:$PORT"
+    FORUMNET_DOCS_JS="$DOCS_JS"
+    FORUMNET_AUTO_MIGRATE=1
+    FORUMNET_LOG_REQUESTS=1
+    FORUMNET_SUPPRESSION_THRESHOLD=3
+    # The scenario fails a few logins on purpose (spent one-time passwords), all from 127.0.0.1; reruns on a
+    # kept database within the window must not reach the per-address limit.
+    FORUMNET_LOGIN_MAX_FAILURES_PER_ADDRESS=100000
+  )
+
+  "${SERVER_ENV[@]}" "$BIN" serve </dev/null >"$SERVER_LOG" 2>&1 &
+  SERVER_PID=$!
+  ready=0
+  for _ in $(seq 1 200); do
+    server_alive || break
+    if [[ "$(curl -s -o /dev/null -m 1 -w '%{http_code}' "$BASE/healthz" 2>/dev/null)" == 200 ]]; then
+      ready=1
+      break
+    fi
+    sleep 0.05
+  done
+  ((ready)) || give_up "forumnet serve did not answer GET /healthz on $BASE (log: $SERVER_LOG)"
+  ok "forumnet serve is up on $BASE (pid $SERVER_PID)"
+
+  # --- 5. an admin ----------------------------------------------------------------------------------------
+  ADMIN_EMAIL="contract-admin-$(node -e 'console.log(require("crypto").randomBytes(6).toString("hex"))')@contract.forumnet.test"
+  ADMIN_PASSWORD=$(node -e 'console.log("contract " + require("crypto").randomBytes(18).toString("base64url"))')
+  if printf '%s\n' "$ADMIN_PASSWORD" |
+    "${SERVER_ENV[@]}" "$BIN" admin create --email "$ADMIN_EMAIL" --role admin --name "Contract Admin" \
+      --password-stdin >"$WORK/admin-create.log" 2>&1; then
+    ok "forumnet admin create --email $ADMIN_EMAIL --role admin --password-stdin"
+  else
+    cat "$WORK/admin-create.log"
+    give_up "forumnet admin create"
+  fi
+
 fi
 
 # --- 6. the scenario and the docs page ------------------------------------------------------------------
@@ -220,6 +244,7 @@ else
 fi
 
 # --- 7. a clean stop ------------------------------------------------------------------------------------
+[[ -n "$EXTERNAL" ]] && exit 0
 kill -TERM "$SERVER_PID"
 stopped=0
 for _ in $(seq 1 200); do
