@@ -1,6 +1,7 @@
 #ifndef FORUMNET_DB_H
 #define FORUMNET_DB_H
 
+#include <jansson.h>
 #include <libpq-fe.h>
 
 #include "forumnet/caller.h"
@@ -87,6 +88,20 @@ PGresult *db_exec_row(db_conn *conn, const db_stmt *stmt, int nparams, const cha
  * JOIN from the caller's row, so that "no row" can mean an inactive caller): FN_NOT_FOUND when false. */
 PGresult *db_exec_found(db_conn *conn, const db_stmt *stmt, int nparams, const char *const *params,
                         fn_status when_no_row, fn_status *st);
+
+/* db_exec_found for a read that decides a change: when lock is not NULL, first runs it with the one
+ * parameter id (a SELECT ... FOR UPDATE of the row the answer is about), so that the answer holds until
+ * the transaction ends. NULL with *st set when the lock fails. */
+PGresult *db_exec_found_locked(db_conn *conn, const db_stmt *lock, const char *id, const db_stmt *stmt, int nparams,
+                               const char *const *params, fn_status when_no_row, fn_status *st);
+
+/* The JSON value of a statement's one answer (row 0, column 0) into *out (caller json_decref()s): NULL
+ * when there is no row, the value is SQL NULL or it does not parse. FN_OK unless the statement fails. */
+fn_status db_query_json(db_conn *conn, const db_stmt *stmt, int nparams, const char *const *params, json_t **out);
+
+/* The first parameter of a partial update's (present, value) pair: "true" when body has key, else "false"
+ * (the statement keeps the stored value). */
+const char *db_param_present(const json_t *body, const char *key);
 
 /* Takes the first row's text in col: *out a new copy (caller frees), FN_INTERNAL when out of memory.
  * The result must have a row. Clears res. */

@@ -55,6 +55,29 @@ PGresult *db_exec_found(db_conn *c, const db_stmt *stmt, int nparams, const char
   return res;
 }
 
+PGresult *db_exec_found_locked(db_conn *c, const db_stmt *lock, const char *id, const db_stmt *stmt, int nparams,
+                               const char *const *params, fn_status when_no_row, fn_status *st) {
+  if (lock != NULL && (*st = db_exec_on(c, lock, id)) != FN_OK)
+    return NULL;
+  return db_exec_found(c, stmt, nparams, params, when_no_row, st);
+}
+
+fn_status db_query_json(db_conn *c, const db_stmt *stmt, int nparams, const char *const *params, json_t **out) {
+  fn_status st;
+  *out = NULL;
+  PGresult *res = db_exec(c, stmt, nparams, params, &st);
+  if (res == NULL)
+    return st;
+  if (PQntuples(res) > 0)
+    *out = json_loadb(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0), 0, NULL);
+  PQclear(res);
+  return FN_OK;
+}
+
+const char *db_param_present(const json_t *body, const char *key) {
+  return json_object_get(body, key) != NULL ? "true" : "false";
+}
+
 fn_status db_take_text(PGresult *res, int col, char **out) {
   *out = db_value_dup(res, 0, col);
   PQclear(res);

@@ -43,10 +43,9 @@ static const db_stmt lock_consultation = {"consultations_lock", "SELECT 1 FROM c
 fn_status consultations_db_access(db_conn *db, const char *id, const char *caller_id, int lock,
                                   consultation_access *out) {
   fn_status st;
-  if (lock && (st = db_exec_on(db, &lock_consultation, id)) != FN_OK)
-    return st;
   memset(out, 0, sizeof *out);
-  PGresult *res = db_exec_found(db, &access_plain, DB_ARGS(caller_id, id), FN_UNAUTHENTICATED, &st);
+  PGresult *res = db_exec_found_locked(db, lock ? &lock_consultation : NULL, id, &access_plain, DB_ARGS(caller_id, id),
+                                       FN_UNAUTHENTICATED, &st);
   if (res == NULL)
     return st;
   snprintf(out->id, sizeof out->id, "%s", id);
@@ -206,19 +205,15 @@ static const db_stmt insert_targets = {
     " INSERT INTO consultation_target_groups (consultation_id, group_id)"
     " SELECT $1, x::uuid FROM json_array_elements_text($3::json) x ON CONFLICT DO NOTHING"};
 
-static const char *present(const json_t *body, const char *key) {
-  return json_object_get(body, key) ? "true" : "false";
-}
-
 fn_status consultations_db_update_draft(db_conn *db, const char *id, const json_t *body) {
   json_t *target = json_object_get(body, "target");
   char *questions = json_text(json_object_get(body, "questions"));
-  fn_status st =
-      db_exec_command(db, &update_draft,
-                      DB_ARGS(id, present(body, "title"), body_string(body, "title"), present(body, "summary"),
-                              body_string(body, "summary"), present(body, "questions"), questions,
-                              present(body, "opens_at"), body_string(body, "opens_at"), present(body, "closes_at"),
-                              body_string(body, "closes_at"), target ? "true" : "false"));
+  fn_status st = db_exec_command(
+      db, &update_draft,
+      DB_ARGS(id, db_param_present(body, "title"), body_string(body, "title"), db_param_present(body, "summary"),
+              body_string(body, "summary"), db_param_present(body, "questions"), questions,
+              db_param_present(body, "opens_at"), body_string(body, "opens_at"), db_param_present(body, "closes_at"),
+              body_string(body, "closes_at"), target ? "true" : "false"));
   free(questions);
   if (st == FN_OK && target) {
     char *sites = json_text(json_object_get(target, "site_ids"));
@@ -274,11 +269,6 @@ fn_status consultations_db_touch(db_conn *db, const char *id) { return db_exec_o
 static const db_stmt questions_of = {"consultations_questions", "SELECT questions FROM consultations WHERE id = $1"};
 
 fn_status consultations_db_questions(db_conn *db, const char *id, json_t **questions) {
-  fn_status st;
-  PGresult *res = db_exec(db, &questions_of, DB_ARGS(id), &st);
-  if (res == NULL)
-    return st;
-  *questions = PQntuples(res) ? json_loads(PQgetvalue(res, 0, 0), 0, NULL) : NULL;
-  PQclear(res);
-  return *questions ? FN_OK : FN_NOT_FOUND;
+  fn_status st = db_query_json(db, &questions_of, DB_ARGS(id), questions);
+  return st != FN_OK || *questions != NULL ? st : FN_NOT_FOUND;
 }

@@ -91,12 +91,11 @@ static const db_stmt access_event = {
 
 fn_status events_db_access(db_conn *db, const char *event_id, const event_caller *caller, int lock, event_access *out) {
   fn_status st;
-  if (lock && (st = db_exec_on(db, &lock_event, event_id)) != FN_OK)
-    return st;
   const char *params[5];
   memset(out, 0, sizeof *out);
   /* the statement always answers one row */
-  PGresult *res = db_exec_found(db, &access_event, 5, event_params(caller, event_id, params), FN_NOT_FOUND, &st);
+  PGresult *res = db_exec_found_locked(db, lock ? &lock_event : NULL, event_id, &access_event, 5,
+                                       event_params(caller, event_id, params), FN_NOT_FOUND, &st);
   if (res == NULL)
     return st;
   snprintf(out->id, sizeof out->id, "%s", event_id);
@@ -280,25 +279,21 @@ static const db_stmt update_event = {
     "       SELECT $1, x::uuid FROM json_array_elements_text($20::json) x WHERE $18::bool ON CONFLICT DO NOTHING)"
     " SELECT status FROM e"};
 
-static const char *present(const json_t *body, const char *key) {
-  return json_object_get(body, key) ? "true" : "false";
-}
-
 fn_status events_db_update(db_conn *db, const char *event_id, const json_t *body, int moderated, char status[16]) {
   json_t *audience = json_object_get(body, "audience");
   char capacity[24], *sites = site_ids_text(audience);
   const char *network = audience && strcmp(body_string(audience, "scope"), "network") == 0 ? "true" : "false";
   fn_status st;
-  PGresult *res =
-      db_exec_row(db, &update_event,
-                  DB_ARGS(event_id, present(body, "kind"), body_string(body, "kind"), present(body, "title"),
-                          body_string(body, "title"), present(body, "description"), body_string(body, "description"),
-                          present(body, "starts_at"), body_string(body, "starts_at"), present(body, "ends_at"),
-                          body_string(body, "ends_at"), present(body, "location"), body_string(body, "location"),
-                          present(body, "online_url"), body_string(body, "online_url"), present(body, "capacity"),
-                          int_text(json_object_get(body, "capacity"), capacity, sizeof capacity),
-                          present(body, "audience"), network, sites, moderated ? "true" : "false"),
-                  FN_NOT_FOUND, &st);
+  PGresult *res = db_exec_row(
+      db, &update_event,
+      DB_ARGS(event_id, db_param_present(body, "kind"), body_string(body, "kind"), db_param_present(body, "title"),
+              body_string(body, "title"), db_param_present(body, "description"), body_string(body, "description"),
+              db_param_present(body, "starts_at"), body_string(body, "starts_at"), db_param_present(body, "ends_at"),
+              body_string(body, "ends_at"), db_param_present(body, "location"), body_string(body, "location"),
+              db_param_present(body, "online_url"), body_string(body, "online_url"), db_param_present(body, "capacity"),
+              int_text(json_object_get(body, "capacity"), capacity, sizeof capacity),
+              db_param_present(body, "audience"), network, sites, moderated ? "true" : "false"),
+      FN_NOT_FOUND, &st);
   free(sites);
   if (res == NULL)
     return st;

@@ -33,10 +33,9 @@ static const db_stmt load_access = {
 
 fn_status groups_db_access(db_conn *db, const char *group_id, const char *caller_id, int lock, group_access *out) {
   fn_status st;
-  if (lock && (st = db_exec_on(db, &lock_group, group_id)) != FN_OK)
-    return st;
   memset(out, 0, sizeof *out);
-  PGresult *res = db_exec_found(db, &load_access, DB_ARGS(group_id, caller_id), FN_UNAUTHENTICATED, &st);
+  PGresult *res = db_exec_found_locked(db, lock ? &lock_group : NULL, group_id, &load_access,
+                                       DB_ARGS(group_id, caller_id), FN_UNAUTHENTICATED, &st);
   if (res == NULL)
     return st;
   snprintf(out->group_id, sizeof out->group_id, "%s", group_id);
@@ -168,19 +167,16 @@ static const db_stmt update_group = {
                      " version = g.version + 1"
                      " WHERE g.id = $1"};
 
-static const char *present(const json_t *body, const char *key) {
-  return json_object_get(body, key) ? "true" : "false";
-}
-
 fn_status groups_db_update(db_conn *db, const char *group_id, const json_t *body) {
   char min[24], max[24];
   fn_status st = db_exec_command(
       db, &update_group,
-      DB_ARGS(group_id, present(body, "name"), body_string(body, "name"), present(body, "purpose"),
-              body_string(body, "purpose"), present(body, "composition"), body_string(body, "composition"),
-              present(body, "focus"), body_string(body, "focus"), present(body, "min_members"),
-              int_param(body, "min_members", min, sizeof min), present(body, "max_members"),
-              int_param(body, "max_members", max, sizeof max), present(body, "status"), body_string(body, "status")));
+      DB_ARGS(group_id, db_param_present(body, "name"), body_string(body, "name"), db_param_present(body, "purpose"),
+              body_string(body, "purpose"), db_param_present(body, "composition"), body_string(body, "composition"),
+              db_param_present(body, "focus"), body_string(body, "focus"), db_param_present(body, "min_members"),
+              int_param(body, "min_members", min, sizeof min), db_param_present(body, "max_members"),
+              int_param(body, "max_members", max, sizeof max), db_param_present(body, "status"),
+              body_string(body, "status")));
   return st == FN_OK ? groups_db_recompute(db, group_id, GROUP_CHANGE_VERSION_RAISED) : st;
 }
 

@@ -110,7 +110,7 @@ fn_status meetings_db_update(db_conn *db, const char *meeting_id, const json_t *
   char *themes;
   field_values(body, values, &themes);
   for (int i = 0; i < MEETING_FIELDS; i++) {
-    params[1 + 2 * i] = json_object_get(body, meeting_fields[i]) ? "true" : "false";
+    params[1 + 2 * i] = db_param_present(body, meeting_fields[i]);
     params[2 + 2 * i] = values[i];
   }
   fn_status st = db_get_representation(db, &update_meeting, 1 + 2 * MEETING_FIELDS, params, json, version);

@@ -101,17 +101,13 @@ static const db_stmt update_site = {"sites_update",
                                     " version = s.version + 1"
                                     " WHERE s.id = $1 RETURNING " SITE_JSON_SQL ", s.version"};
 
-static const char *present(const json_t *body, const char *key) {
-  return json_object_get(body, key) ? "true" : "false";
-}
-
 fn_status sites_db_update(db_conn *db, const char *site_id, const json_t *body, char **json, long *version) {
   return db_get_representation(db, &update_site,
-                               DB_ARGS(site_id, present(body, "slug"), body_string(body, "slug"), present(body, "name"),
-                                       body_string(body, "name"), present(body, "organisation"),
-                                       body_string(body, "organisation"), present(body, "region"),
-                                       body_string(body, "region"), present(body, "timezone"),
-                                       body_string(body, "timezone")),
+                               DB_ARGS(site_id, db_param_present(body, "slug"), body_string(body, "slug"),
+                                       db_param_present(body, "name"), body_string(body, "name"),
+                                       db_param_present(body, "organisation"), body_string(body, "organisation"),
+                                       db_param_present(body, "region"), body_string(body, "region"),
+                                       db_param_present(body, "timezone"), body_string(body, "timezone")),
                                json, version);
 }
 
@@ -179,14 +175,8 @@ static const db_stmt end_management = {
                             " SELECT coalesce(json_agg(site_id ORDER BY site_id), '[]'::json) FROM ended"};
 
 fn_status sites_db_end_management(db_conn *db, const char *member_id, json_t **site_ids) {
-  fn_status st;
-  *site_ids = NULL;
-  PGresult *res = db_exec(db, &end_management, DB_ARGS(member_id), &st);
-  if (res == NULL)
-    return st;
-  *site_ids = json_loadb(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0), 0, NULL);
-  PQclear(res);
-  return *site_ids ? FN_OK : FN_INTERNAL;
+  fn_status st = db_query_json(db, &end_management, DB_ARGS(member_id), site_ids);
+  return st != FN_OK || *site_ids != NULL ? st : FN_INTERNAL;
 }
 
 fn_status sites_can_create(const member_caller *caller) { return caller->role == ROLE_ADMIN ? FN_OK : FN_FORBIDDEN; }
