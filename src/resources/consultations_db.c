@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "forumnet/body.h"
+#include "forumnet/sites_db.h"
 
 /* k: the consultation; c: the caller (id, role). */
 #define CONSULTATION_JSON_SQL                                                                                          \
@@ -95,15 +96,8 @@ fn_status consultations_db_list(db_conn *db, const char *caller_id, const char *
   return st;
 }
 
-/* One row per requested target with what the rules need: does it exist (and is it open),
- * and may this caller name it. */
-static const db_stmt check_sites = {
-    "consultations_check_sites",
-    "SELECT s.id IS NOT NULL AND s.archived_at IS NULL,"
-    " EXISTS (SELECT 1 FROM site_managers sm WHERE sm.site_id = s.id AND sm.member_id = $2)"
-    " FROM json_array_elements_text($1::json) WITH ORDINALITY AS x(id, n)"
-    " LEFT JOIN sites s ON s.id = x.id::uuid ORDER BY x.n"};
-
+/* One row per requested target group with what the rules need: does it exist (and is it open), is it
+ * network-wide, and does the caller manage its site (sites_db_check_named is the same for sites). */
 static const db_stmt check_groups = {
     "consultations_check_groups",
     "SELECT g.id IS NOT NULL AND g.status <> 'closed', g.site_id IS NULL,"
@@ -111,24 +105,29 @@ static const db_stmt check_groups = {
     " FROM json_array_elements_text($1::json) WITH ORDINALITY AS x(id, n)"
     " LEFT JOIN groups g ON g.id = x.id::uuid ORDER BY x.n"};
 
+static PGresult *groups_check_named(db_conn *db, const json_t *ids, const char *member_id, fn_status *st) {
+  char *text = json_dumps(ids, JSON_COMPACT);
+  PGresult *res = db_exec(db, &check_groups, DB_ARGS(text, member_id), st);
+  free(text);
+  return res;
+}
+
 fn_status consultations_db_check_targets(db_conn *db, const member_caller *caller, const json_t *target,
                                          json_t **errors, const char **detail) {
   static const struct {
     const char *key;
-    const db_stmt *stmt;
-  } kinds[] = {{"site_ids", &check_sites}, {"group_ids", &check_groups}};
+    PGresult *(*check)(db_conn *db, const json_t *ids, const char *member_id, fn_status *st);
+  } kinds[] = {{"site_ids", sites_db_check_named}, {"group_ids", groups_check_named}};
   fn_status st = FN_OK, verdict = FN_OK;
   for (size_t k = 0; k < 2 && st == FN_OK; k++) {
     json_t *ids = json_object_get(target, kinds[k].key);
     if (json_array_size(ids) == 0)
       continue;
-    char *text = json_dumps(ids, JSON_COMPACT);
-    PGresult *res = db_exec(db, kinds[k].stmt, DB_ARGS(text, caller->id), &st);
-    free(text);
+    PGresult *res = kinds[k].check(db, ids, caller->id, &st);
     for (int i = 0; res && i < PQntuples(res); i++) {
       char field[48];
       snprintf(field, sizeof field, "target.%s[%d]", kinds[k].key, i);
-      int is_group = kinds[k].stmt == &check_groups;
+      int is_group = kinds[k].check == groups_check_named;
       int manages = db_value_bool(res, i, is_group ? 2 : 1), network_wide = is_group && db_value_bool(res, i, 1);
       if (!db_value_bool(res, i, 0)) {
         field_errors_add(errors, field, is_group ? "is not an open group" : "is not an open site");

@@ -9,6 +9,7 @@
 
 #include "forumnet/body.h"
 #include "forumnet/members_db.h"
+#include "forumnet/sites_db.h"
 #include "forumnet/text.h"
 #include "forumnet/timestamp.h"
 
@@ -158,12 +159,6 @@ fn_status events_db_list(db_conn *db, const event_caller *caller, const char *si
   return st;
 }
 
-static const db_stmt check_sites = {
-    "events_check_sites", "SELECT s.id IS NOT NULL AND s.archived_at IS NULL,"
-                          " EXISTS (SELECT 1 FROM site_managers sm WHERE sm.site_id = s.id AND sm.member_id = $2)"
-                          " FROM json_array_elements_text($1::json) WITH ORDINALITY AS x(id, n)"
-                          " LEFT JOIN sites s ON s.id = x.id::uuid ORDER BY x.n"};
-
 fn_status events_db_check_audience(db_conn *db, const event_caller *caller, const json_t *audience, json_t **errors,
                                    const char **detail) {
   int manager = !caller->is_partner && caller->role == ROLE_MANAGER;
@@ -175,9 +170,7 @@ fn_status events_db_check_audience(db_conn *db, const event_caller *caller, cons
     return FN_FORBIDDEN;
   }
   fn_status st, verdict = FN_OK;
-  char *text = json_dumps(ids, JSON_COMPACT);
-  PGresult *res = db_exec(db, &check_sites, DB_ARGS(text, caller->is_partner ? NULL : caller->id), &st);
-  free(text);
+  PGresult *res = sites_db_check_named(db, ids, caller->is_partner ? NULL : caller->id, &st);
   for (int i = 0; res && i < PQntuples(res); i++) {
     char field[48];
     snprintf(field, sizeof field, "audience.site_ids[%d]", i);

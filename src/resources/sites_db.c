@@ -2,6 +2,7 @@
 #include "forumnet/sites_db.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "forumnet/body.h"
 
@@ -168,6 +169,19 @@ fn_status sites_db_remove_manager(db_conn *db, const char *site_id, const char *
   fn_status st;
   PQclear(db_exec_row(db, &remove_manager, DB_ARGS(site_id, member_id), FN_NOT_FOUND, &st));
   return st;
+}
+
+static const db_stmt check_named = {
+    "sites_check_named", "SELECT s.id IS NOT NULL AND s.archived_at IS NULL,"
+                         " EXISTS (SELECT 1 FROM site_managers sm WHERE sm.site_id = s.id AND sm.member_id = $2)"
+                         " FROM json_array_elements_text($1::json) WITH ORDINALITY AS x(id, n)"
+                         " LEFT JOIN sites s ON s.id = x.id::uuid ORDER BY x.n"};
+
+PGresult *sites_db_check_named(db_conn *db, const json_t *ids, const char *member_id, fn_status *st) {
+  char *text = json_dumps(ids, JSON_COMPACT);
+  PGresult *res = db_exec(db, &check_named, DB_ARGS(text, member_id), st);
+  free(text);
+  return res;
 }
 
 static const db_stmt end_management = {
