@@ -3,6 +3,7 @@
 
 #include <jansson.h>
 #include <libpq-fe.h>
+#include <stddef.h>
 
 #include "forumnet/caller.h"
 #include "forumnet/config.h"
@@ -75,6 +76,31 @@ int db_value_bool(const PGresult *res, int row, int col);
 void db_value_copy(const PGresult *res, int row, int col, char *out, size_t out_size);
 char *db_value_or_null(const PGresult *res, int row, int col, fn_status *st);
 
+/* Where a one-row answer's columns go in a struct: one entry a column, in the statement's column
+ * order, ended by DB_COLUMNS_END. Each kind reads like its db_value_* reader, and the member's type
+ * is checked at compile time (a warning, so an error here):
+ *   DB_COL_TEXT  a char array member (cut to fit; not a char *)  DB_COL_LONG  a long member
+ *   DB_COL_INT   an int member (an integer column)    DB_COL_BOOL  an int member, 1 for 't'
+ *   DB_COL_ROLE  a member_role member                 DB_COL_SKIP  a column read elsewhere (or not at all) */
+typedef enum db_column_kind { DB_KIND_END, DB_KIND_SKIP, DB_KIND_TEXT, DB_KIND_LONG, DB_KIND_INT, DB_KIND_BOOL, DB_KIND_ROLE } db_column_kind;
+typedef struct db_column {
+  db_column_kind kind;
+  size_t offset, size;
+} db_column;
+#define DB_COLUMN_(kind, type, member, ctype)                                                                          \
+  {kind, offsetof(type, member) + 0 * sizeof(&((type *)0)->member == (ctype *)0), sizeof(((type *)0)->member)}
+#define DB_COL_TEXT(type, member)                                                                                      \
+  {DB_KIND_TEXT, offsetof(type, member) + 0 * sizeof(&((type *)0)->member[0] == (char *)0), sizeof(((type *)0)->member)}
+#define DB_COL_LONG(type, member) DB_COLUMN_(DB_KIND_LONG, type, member, long)
+#define DB_COL_INT(type, member) DB_COLUMN_(DB_KIND_INT, type, member, int)
+#define DB_COL_BOOL(type, member) DB_COLUMN_(DB_KIND_BOOL, type, member, int)
+#define DB_COL_ROLE(type, member) DB_COLUMN_(DB_KIND_ROLE, type, member, member_role)
+#define DB_COL_SKIP {DB_KIND_SKIP, 0, 0}
+#define DB_COLUMNS_END {DB_KIND_END, 0, 0}
+
+/* Reads row 0 of res into the struct at out, column by column as cols says, and PQclear()s res: FN_OK. */
+fn_status db_take_row(PGresult *res, const db_column *cols, void *out);
+
 /* db_exec_command for a statement with one parameter. */
 fn_status db_exec_on(db_conn *conn, const db_stmt *stmt, const char *param);
 
@@ -94,6 +120,10 @@ PGresult *db_exec_found(db_conn *conn, const db_stmt *stmt, int nparams, const c
  * the transaction ends. NULL with *st set when the lock fails. */
 PGresult *db_exec_found_locked(db_conn *conn, const db_stmt *lock, const char *id, const db_stmt *stmt, int nparams,
                                const char *const *params, fn_status when_no_row, fn_status *st);
+
+/* db_exec for a statement whose rows the caller reads (a page of a list): the result into *out
+ * (caller PQclear()s), NULL when the statement fails. */
+fn_status db_query_rows(db_conn *conn, const db_stmt *stmt, int nparams, const char *const *params, PGresult **out);
 
 /* The JSON value of a statement's one answer (row 0, column 0) into *out (caller json_decref()s): NULL
  * when there is no row, the value is SQL NULL or it does not parse. FN_OK unless the statement fails. */

@@ -28,6 +28,34 @@ char *db_value_or_null(const PGresult *res, int row, int col, fn_status *st) {
   return v;
 }
 
+fn_status db_take_row(PGresult *res, const db_column *cols, void *out) {
+  char *base = out;
+  for (int col = 0; cols[col].kind != DB_KIND_END; col++) {
+    void *field = base + cols[col].offset;
+    switch (cols[col].kind) {
+    case DB_KIND_TEXT:
+      db_value_copy(res, 0, col, field, cols[col].size);
+      break;
+    case DB_KIND_LONG:
+      *(long *)field = db_value_long(res, 0, col);
+      break;
+    case DB_KIND_INT:
+      *(int *)field = (int)db_value_long(res, 0, col);
+      break;
+    case DB_KIND_BOOL:
+      *(int *)field = db_value_bool(res, 0, col);
+      break;
+    case DB_KIND_ROLE:
+      *(member_role *)field = role_from_string(PQgetvalue(res, 0, col));
+      break;
+    default: /* DB_KIND_SKIP */
+      break;
+    }
+  }
+  PQclear(res);
+  return FN_OK;
+}
+
 fn_status db_exec_on(db_conn *c, const db_stmt *stmt, const char *param) {
   const char *params[] = {param};
   return db_exec_command(c, stmt, 1, params);
@@ -60,6 +88,12 @@ PGresult *db_exec_found_locked(db_conn *c, const db_stmt *lock, const char *id, 
   if (lock != NULL && (*st = db_exec_on(c, lock, id)) != FN_OK)
     return NULL;
   return db_exec_found(c, stmt, nparams, params, when_no_row, st);
+}
+
+fn_status db_query_rows(db_conn *c, const db_stmt *stmt, int nparams, const char *const *params, PGresult **out) {
+  fn_status st;
+  *out = db_exec(c, stmt, nparams, params, &st);
+  return st;
 }
 
 fn_status db_query_json(db_conn *c, const db_stmt *stmt, int nparams, const char *const *params, json_t **out) {

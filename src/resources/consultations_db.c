@@ -41,6 +41,18 @@ static const db_stmt access_plain = {
 
 static const db_stmt lock_consultation = {"consultations_lock", "SELECT 1 FROM consultations WHERE id = $1 FOR UPDATE"};
 
+static const db_column access_columns[] = {
+    DB_COL_SKIP,
+    DB_COL_TEXT(consultation_access, owner_id),
+    DB_COL_TEXT(consultation_access, status),
+    DB_COL_LONG(consultation_access, version),
+    DB_COL_BOOL(consultation_access, visible),
+    DB_COL_BOOL(consultation_access, owner_or_admin),
+    DB_COL_BOOL(consultation_access, closes_in_future),
+    DB_COL_BOOL(consultation_access, stored_open),
+    DB_COLUMNS_END,
+};
+
 fn_status consultations_db_access(db_conn *db, const char *id, const char *caller_id, int lock,
                                   consultation_access *out) {
   fn_status st;
@@ -50,15 +62,7 @@ fn_status consultations_db_access(db_conn *db, const char *id, const char *calle
   if (res == NULL)
     return st;
   snprintf(out->id, sizeof out->id, "%s", id);
-  db_value_copy(res, 0, 1, out->owner_id, sizeof out->owner_id);
-  db_value_copy(res, 0, 2, out->status, sizeof out->status);
-  out->version = db_value_long(res, 0, 3);
-  out->visible = db_value_bool(res, 0, 4);
-  out->owner_or_admin = db_value_bool(res, 0, 5);
-  out->closes_in_future = db_value_bool(res, 0, 6);
-  out->stored_open = db_value_bool(res, 0, 7);
-  PQclear(res);
-  return FN_OK;
+  return db_take_row(res, access_columns, out);
 }
 
 fn_status consultations_db_visible(db_conn *db, const char *id, const char *caller_id, int lock,
@@ -90,10 +94,9 @@ static const db_stmt list_consultations = {
 
 fn_status consultations_db_list(db_conn *db, const char *caller_id, const char *status, const char *site_id,
                                 const page_request *page, PGresult **result) {
-  fn_status st;
-  *result = db_exec(db, &list_consultations,
-                    DB_ARGS(caller_id, page->after_ts, page->after_id, status, site_id, page->limit_plus_one), &st);
-  return st;
+  return db_query_rows(db, &list_consultations,
+                       DB_ARGS(caller_id, page->after_ts, page->after_id, status, site_id, page->limit_plus_one),
+                       result);
 }
 
 /* One row per requested target group with what the rules need: does it exist (and is it open), is it

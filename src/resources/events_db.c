@@ -90,6 +90,20 @@ static const db_stmt access_event = {
     " (extract(epoch FROM e.starts_at) * 1000000)::bigint, (extract(epoch FROM e.ends_at) * 1000000)::bigint"
     " FROM (SELECT 1) AS one LEFT JOIN events e ON e.id = $5"};
 
+static const db_column access_columns[] = {
+    DB_COL_SKIP,
+    DB_COL_TEXT(event_access, status),
+    DB_COL_LONG(event_access, version),
+    DB_COL_LONG(event_access, capacity),
+    DB_COL_BOOL(event_access, visible),
+    DB_COL_BOOL(event_access, owner),
+    DB_COL_BOOL(event_access, can_publish),
+    DB_COL_BOOL(event_access, is_admin),
+    DB_COL_LONG(event_access, starts_us),
+    DB_COL_LONG(event_access, ends_us),
+    DB_COLUMNS_END,
+};
+
 fn_status events_db_access(db_conn *db, const char *event_id, const event_caller *caller, int lock, event_access *out) {
   fn_status st;
   const char *params[5];
@@ -100,17 +114,7 @@ fn_status events_db_access(db_conn *db, const char *event_id, const event_caller
   if (res == NULL)
     return st;
   snprintf(out->id, sizeof out->id, "%s", event_id);
-  db_value_copy(res, 0, 1, out->status, sizeof out->status);
-  out->version = db_value_long(res, 0, 2);
-  out->capacity = db_value_long(res, 0, 3);
-  out->visible = db_value_bool(res, 0, 4);
-  out->owner = db_value_bool(res, 0, 5);
-  out->can_publish = db_value_bool(res, 0, 6);
-  out->is_admin = db_value_bool(res, 0, 7);
-  out->starts_us = db_value_long(res, 0, 8);
-  out->ends_us = db_value_long(res, 0, 9);
-  PQclear(res);
-  return FN_OK;
+  return db_take_row(res, access_columns, out);
 }
 
 fn_status events_db_load_visible(db_conn *db, const fn_caller *token_caller, const char *event_id, int lock,
@@ -144,7 +148,6 @@ static const db_stmt list_events = {
 
 fn_status events_db_list(db_conn *db, const event_caller *caller, const char *site_id, const char *from, const char *to,
                          const char *kind, const char *status, const page_request *page, PGresult **result) {
-  fn_status st;
   const char *params[12];
   caller_params(caller, params);
   params[4] = page->after_ts;
@@ -155,8 +158,7 @@ fn_status events_db_list(db_conn *db, const event_caller *caller, const char *si
   params[9] = kind;
   params[10] = status;
   params[11] = page->limit_plus_one;
-  *result = db_exec(db, &list_events, 12, params, &st);
-  return st;
+  return db_query_rows(db, &list_events, 12, params, result);
 }
 
 fn_status events_db_check_audience(db_conn *db, const event_caller *caller, const json_t *audience, json_t **errors,

@@ -31,6 +31,23 @@ static const db_stmt load_access = {
     " LEFT JOIN group_memberships my ON my.group_id = g.id AND my.member_id = c.id"
     " WHERE c.id = $2 AND c.status = 'active'"};
 
+static const db_column access_columns[] = {
+    DB_COL_SKIP,
+    DB_COL_TEXT(group_access, site_id),
+    DB_COL_TEXT(group_access, status),
+    DB_COL_LONG(group_access, version),
+    DB_COL_INT(group_access, member_count),
+    DB_COL_INT(group_access, min_members),
+    DB_COL_INT(group_access, max_members),
+    DB_COL_INT(group_access, terms_version),
+    DB_COL_ROLE(group_access, caller_role),
+    DB_COL_BOOL(group_access, caller_home_site),
+    DB_COL_BOOL(group_access, caller_manages_site),
+    DB_COL_TEXT(group_access, my_state),
+    DB_COL_TEXT(group_access, my_role),
+    DB_COLUMNS_END,
+};
+
 fn_status groups_db_access(db_conn *db, const char *group_id, const char *caller_id, int lock, group_access *out) {
   fn_status st;
   memset(out, 0, sizeof *out);
@@ -39,21 +56,8 @@ fn_status groups_db_access(db_conn *db, const char *group_id, const char *caller
   if (res == NULL)
     return st;
   snprintf(out->group_id, sizeof out->group_id, "%s", group_id);
-  db_value_copy(res, 0, 1, out->site_id, sizeof out->site_id);
-  db_value_copy(res, 0, 2, out->status, sizeof out->status);
-  out->version = db_value_long(res, 0, 3);
-  out->member_count = (int)db_value_long(res, 0, 4);
-  out->min_members = (int)db_value_long(res, 0, 5);
-  out->max_members = (int)db_value_long(res, 0, 6);
-  out->terms_version = (int)db_value_long(res, 0, 7);
   snprintf(out->caller_id, sizeof out->caller_id, "%s", caller_id);
-  out->caller_role = role_from_string(PQgetvalue(res, 0, 8));
-  out->caller_home_site = db_value_bool(res, 0, 9);
-  out->caller_manages_site = db_value_bool(res, 0, 10);
-  db_value_copy(res, 0, 11, out->my_state, sizeof out->my_state);
-  db_value_copy(res, 0, 12, out->my_role, sizeof out->my_role);
-  PQclear(res);
-  return FN_OK;
+  return db_take_row(res, access_columns, out);
 }
 
 fn_status groups_db_lock_access(db_conn *db, const char *group_id, const char *caller_id, group_access *out) {
@@ -114,12 +118,10 @@ static const db_stmt list_groups = {
 
 fn_status groups_db_list(db_conn *db, const char *caller_id, const char *site_id, const char *status, int mine,
                          const page_request *page, PGresult **result) {
-  fn_status st;
-  *result = db_exec(db, &list_groups,
-                    DB_ARGS(caller_id, page->after_ts, page->after_id, site_id, status, mine ? "true" : "false",
-                            page->limit_plus_one),
-                    &st);
-  return st;
+  return db_query_rows(db, &list_groups,
+                       DB_ARGS(caller_id, page->after_ts, page->after_id, site_id, status, mine ? "true" : "false",
+                               page->limit_plus_one),
+                       result);
 }
 
 /* Integer member of a body as text for a parameter, or NULL when absent. */

@@ -34,12 +34,10 @@ static const db_stmt list_sites = {"sites_list",
 
 fn_status sites_db_list(db_conn *db, const char *caller_id, int include_archived, const page_request *page,
                         PGresult **result) {
-  fn_status st;
-  *result = db_exec(
+  return db_query_rows(
       db, &list_sites,
       DB_ARGS(caller_id, page->after_ts, page->after_id, include_archived ? "true" : "false", page->limit_plus_one),
-      &st);
-  return st;
+      result);
 }
 
 static const db_stmt timezone_known = {"sites_timezone_known",
@@ -79,16 +77,19 @@ fn_status sites_db_insert(db_conn *db, const json_t *body, char **json, long *ve
 static const db_stmt lock_site = {"sites_lock",
                                   "SELECT version, archived_at IS NOT NULL FROM sites WHERE id = $1 FOR UPDATE"};
 
+static const db_column site_columns[] = {
+    DB_COL_LONG(site_row, version),
+    DB_COL_BOOL(site_row, archived),
+    DB_COLUMNS_END,
+};
+
 fn_status sites_db_lock(db_conn *db, const char *site_id, site_row *out) {
   fn_status st;
   PGresult *res = db_exec_row(db, &lock_site, DB_ARGS(site_id), FN_NOT_FOUND, &st);
   if (res == NULL)
     return st;
   snprintf(out->id, sizeof out->id, "%s", site_id);
-  out->version = db_value_long(res, 0, 0);
-  out->archived = db_value_bool(res, 0, 1);
-  PQclear(res);
-  return FN_OK;
+  return db_take_row(res, site_columns, out);
 }
 
 /* (present, value) pairs: a field absent from the PATCH body keeps its value. */
@@ -141,8 +142,8 @@ fn_status sites_db_list_managers(db_conn *db, const char *caller_id, const char 
   *result = NULL;
   if (st != FN_OK)
     return st;
-  *result = db_exec(db, &list_managers, DB_ARGS(site_id, page->after_ts, page->after_id, page->limit_plus_one), &st);
-  return st;
+  return db_query_rows(db, &list_managers, DB_ARGS(site_id, page->after_ts, page->after_id, page->limit_plus_one),
+                       result);
 }
 
 static const db_stmt add_manager = {
