@@ -77,26 +77,39 @@ void db_value_copy(const PGresult *res, int row, int col, char *out, size_t out_
 char *db_value_or_null(const PGresult *res, int row, int col, fn_status *st);
 
 /* Where a one-row answer's columns go in a struct: one entry a column, in the statement's column
- * order, ended by DB_COLUMNS_END. Each kind reads like its db_value_* reader, and the member's type
- * is checked at compile time (a warning, so an error here):
- *   DB_COL_TEXT  a char array member (cut to fit; not a char *)  DB_COL_LONG  a long member
- *   DB_COL_INT   an int member (an integer column)    DB_COL_BOOL  an int member, 1 for 't'
- *   DB_COL_ROLE  a member_role member                 DB_COL_SKIP  a column read elsewhere (or not at all) */
-typedef enum db_column_kind { DB_KIND_END, DB_KIND_SKIP, DB_KIND_TEXT, DB_KIND_LONG, DB_KIND_INT, DB_KIND_BOOL, DB_KIND_ROLE } db_column_kind;
+ * order, ended by DB_COLUMNS_END. Each kind reads like its db_value_* reader:
+ *   DB_COL_TEXT  into a char array member (cut to fit; not a char *);
+ *   DB_COL_LONG  into a long member;
+ *   DB_COL_INT   into an int member (an integer column);
+ *   DB_COL_BOOL  into an int member, 1 for 't';
+ *   DB_COL_ROLE  into a member_role member (role_from_string);
+ *   DB_COL_SKIP  a column read elsewhere, or not at all (the found flag of db_exec_found).
+ * A member of another type is a compile error ("comparison of distinct pointer types"). */
+typedef enum db_column_kind {
+  DB_KIND_END,
+  DB_KIND_SKIP,
+  DB_KIND_TEXT,
+  DB_KIND_LONG,
+  DB_KIND_INT,
+  DB_KIND_BOOL,
+  DB_KIND_ROLE
+} db_column_kind;
 typedef struct db_column {
   db_column_kind kind;
   size_t offset, size;
 } db_column;
-#define DB_COLUMN_(kind, type, member, ctype)                                                                          \
-  {kind, offsetof(type, member) + 0 * sizeof(&((type *)0)->member == (ctype *)0), sizeof(((type *)0)->member)}
-#define DB_COL_TEXT(type, member)                                                                                      \
-  {DB_KIND_TEXT, offsetof(type, member) + 0 * sizeof(&((type *)0)->member[0] == (char *)0), sizeof(((type *)0)->member)}
-#define DB_COL_LONG(type, member) DB_COLUMN_(DB_KIND_LONG, type, member, long)
-#define DB_COL_INT(type, member) DB_COLUMN_(DB_KIND_INT, type, member, int)
-#define DB_COL_BOOL(type, member) DB_COLUMN_(DB_KIND_BOOL, type, member, int)
-#define DB_COL_ROLE(type, member) DB_COLUMN_(DB_KIND_ROLE, type, member, member_role)
-#define DB_COL_SKIP {DB_KIND_SKIP, 0, 0}
-#define DB_COLUMNS_END {DB_KIND_END, 0, 0}
+#define DB_IS_A_(type, lvalue, ctype) (0 * sizeof(&((type *)0)->lvalue == (ctype *)0))
+#define DB_COLUMN_(kind, type, member, ctype, lvalue)                                                                  \
+  { kind, offsetof(type, member) + DB_IS_A_(type, lvalue, ctype), sizeof(((type *)0)->member) }
+#define DB_COL_TEXT(type, member) DB_COLUMN_(DB_KIND_TEXT, type, member, char, member[0])
+#define DB_COL_LONG(type, member) DB_COLUMN_(DB_KIND_LONG, type, member, long, member)
+#define DB_COL_INT(type, member) DB_COLUMN_(DB_KIND_INT, type, member, int, member)
+#define DB_COL_BOOL(type, member) DB_COLUMN_(DB_KIND_BOOL, type, member, int, member)
+#define DB_COL_ROLE(type, member) DB_COLUMN_(DB_KIND_ROLE, type, member, member_role, member)
+#define DB_COL_SKIP                                                                                                    \
+  { DB_KIND_SKIP, 0, 0 }
+#define DB_COLUMNS_END                                                                                                 \
+  { DB_KIND_END, 0, 0 }
 
 /* Reads row 0 of res into the struct at out, column by column as cols says, and PQclear()s res: FN_OK. */
 fn_status db_take_row(PGresult *res, const db_column *cols, void *out);
