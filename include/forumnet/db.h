@@ -114,6 +114,16 @@ typedef struct db_column {
 /* Reads row 0 of res into the struct at out, column by column as cols says, and PQclear()s res: FN_OK. */
 fn_status db_take_row(PGresult *res, const db_column *cols, void *out);
 
+/* db_exec_row then db_take_row: FN_OK with the row in out, else db_exec's failure or when_no_row
+ * (db_exec itself never answers FN_NOT_FOUND, so that one can stand for "no row"). */
+fn_status db_query_row(db_conn *conn, const db_stmt *stmt, int nparams, const char *const *params,
+                       fn_status when_no_row, const db_column *cols, void *out);
+
+/* db_query_row for a row that may be absent: FN_OK either way, *found (when not NULL) 1 when there
+ * was a row, out untouched when there was none. */
+fn_status db_query_optional_row(db_conn *conn, const db_stmt *stmt, int nparams, const char *const *params,
+                                const db_column *cols, void *out, int *found);
+
 /* db_exec_command for a statement with one parameter. */
 fn_status db_exec_on(db_conn *conn, const db_stmt *stmt, const char *param);
 

@@ -56,6 +56,21 @@ fn_status db_take_row(PGresult *res, const db_column *cols, void *out) {
   return FN_OK;
 }
 
+fn_status db_query_row(db_conn *c, const db_stmt *stmt, int nparams, const char *const *params, fn_status when_no_row,
+                       const db_column *cols, void *out) {
+  fn_status st;
+  PGresult *res = db_exec_row(c, stmt, nparams, params, when_no_row, &st);
+  return res == NULL ? st : db_take_row(res, cols, out);
+}
+
+fn_status db_query_optional_row(db_conn *c, const db_stmt *stmt, int nparams, const char *const *params,
+                                const db_column *cols, void *out, int *found) {
+  fn_status st = db_query_row(c, stmt, nparams, params, FN_NOT_FOUND, cols, out);
+  if (found != NULL)
+    *found = st == FN_OK;
+  return st == FN_NOT_FOUND ? FN_OK : st;
+}
+
 fn_status db_exec_on(db_conn *c, const db_stmt *stmt, const char *param) {
   const char *params[] = {param};
   return db_exec_command(c, stmt, 1, params);

@@ -24,13 +24,8 @@ static const db_column login_columns[] = {
 };
 
 fn_status auth_db_find_login(db_conn *db, const char *email, login_account *out) {
-  fn_status st;
   memset(out, 0, sizeof *out);
-  PGresult *res = db_exec_row(db, &find_login, DB_ARGS(email), FN_OK, &st); /* no row: not found */
-  if (res == NULL)
-    return st;
-  out->found = 1;
-  return db_take_row(res, login_columns, out);
+  return db_query_optional_row(db, &find_login, DB_ARGS(email), login_columns, out, &out->found);
 }
 
 /* Milliseconds of a credential change, comparable with a token's iat_ms claim. */
@@ -50,12 +45,11 @@ static const db_column subject_columns[] = {
 };
 
 fn_status auth_db_token_subject(db_conn *db, int partner, const char *id, long iat_ms, token_subject *s) {
-  fn_status st;
   char issued[24];
   snprintf(issued, sizeof issued, "%ld", iat_ms);
-  memset(s, 0, sizeof *s);
-  PGresult *res = db_exec_row(db, partner ? &partner_subject : &member_subject, DB_ARGS(id, issued), FN_OK, &st);
-  return res == NULL ? st /* no row: not valid */ : db_take_row(res, subject_columns, s);
+  memset(s, 0, sizeof *s); /* no row: not valid */
+  return db_query_optional_row(db, partner ? &partner_subject : &member_subject, DB_ARGS(id, issued), subject_columns,
+                               s, NULL);
 }
 
 /* A fixed window per bucket: the first attempt after a window ends opens a new one. The
@@ -136,9 +130,7 @@ static const db_column refresh_columns[] = {
 };
 
 fn_status auth_db_lock_refresh(db_conn *db, const char *digest, refresh_token_row *out) {
-  fn_status st;
-  PGresult *res = db_exec_row(db, &lock_refresh, DB_ARGS(digest), FN_NOT_FOUND, &st);
-  return res == NULL ? st : db_take_row(res, refresh_columns, out);
+  return db_query_row(db, &lock_refresh, DB_ARGS(digest), FN_NOT_FOUND, refresh_columns, out);
 }
 
 static const db_stmt mark_used = {"auth_mark_refresh_used",

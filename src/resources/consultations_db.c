@@ -57,12 +57,10 @@ fn_status consultations_db_access(db_conn *db, const char *id, const char *calle
                                   consultation_access *out) {
   fn_status st;
   memset(out, 0, sizeof *out);
+  snprintf(out->id, sizeof out->id, "%s", id);
   PGresult *res = db_exec_found_locked(db, lock ? &lock_consultation : NULL, id, &access_plain, DB_ARGS(caller_id, id),
                                        FN_UNAUTHENTICATED, &st);
-  if (res == NULL)
-    return st;
-  snprintf(out->id, sizeof out->id, "%s", id);
-  return db_take_row(res, access_columns, out);
+  return res == NULL ? st : db_take_row(res, access_columns, out);
 }
 
 fn_status consultations_db_visible(db_conn *db, const char *id, const char *caller_id, int lock,

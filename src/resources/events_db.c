@@ -54,6 +54,8 @@ static const char *const *event_params(const event_caller *caller, const char *e
 static const db_stmt partner_active = {"events_partner_active",
                                        "SELECT trusted FROM partners WHERE id = $1 AND revoked_at IS NULL"};
 
+static const db_column partner_columns[] = {DB_COL_BOOL(event_caller, trusted), DB_COLUMNS_END};
+
 fn_status events_db_load_caller(db_conn *db, const fn_caller *token_caller, event_caller *out) {
   memset(out, 0, sizeof *out);
   snprintf(out->id, sizeof out->id, "%s", token_caller->id);
@@ -67,14 +69,8 @@ fn_status events_db_load_caller(db_conn *db, const fn_caller *token_caller, even
     return st;
   }
   out->is_partner = 1;
-  fn_status st;
   /* no row: revoked, and its tokens end with it */
-  PGresult *res = db_exec_row(db, &partner_active, DB_ARGS(token_caller->id), FN_UNAUTHENTICATED, &st);
-  if (res == NULL)
-    return st;
-  out->trusted = db_value_bool(res, 0, 0);
-  PQclear(res);
-  return FN_OK;
+  return db_query_row(db, &partner_active, DB_ARGS(token_caller->id), FN_UNAUTHENTICATED, partner_columns, out);
 }
 
 static const db_stmt lock_event = {"events_lock", "SELECT 1 FROM events WHERE id = $1 FOR UPDATE"};
@@ -108,13 +104,11 @@ fn_status events_db_access(db_conn *db, const char *event_id, const event_caller
   fn_status st;
   const char *params[5];
   memset(out, 0, sizeof *out);
+  snprintf(out->id, sizeof out->id, "%s", event_id);
   /* the statement always answers one row */
   PGresult *res = db_exec_found_locked(db, lock ? &lock_event : NULL, event_id, &access_event, 5,
                                        event_params(caller, event_id, params), FN_NOT_FOUND, &st);
-  if (res == NULL)
-    return st;
-  snprintf(out->id, sizeof out->id, "%s", event_id);
-  return db_take_row(res, access_columns, out);
+  return res == NULL ? st : db_take_row(res, access_columns, out);
 }
 
 fn_status events_db_load_visible(db_conn *db, const fn_caller *token_caller, const char *event_id, int lock,

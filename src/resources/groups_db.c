@@ -51,13 +51,11 @@ static const db_column access_columns[] = {
 fn_status groups_db_access(db_conn *db, const char *group_id, const char *caller_id, int lock, group_access *out) {
   fn_status st;
   memset(out, 0, sizeof *out);
-  PGresult *res = db_exec_found_locked(db, lock ? &lock_group : NULL, group_id, &load_access,
-                                       DB_ARGS(group_id, caller_id), FN_UNAUTHENTICATED, &st);
-  if (res == NULL)
-    return st;
   snprintf(out->group_id, sizeof out->group_id, "%s", group_id);
   snprintf(out->caller_id, sizeof out->caller_id, "%s", caller_id);
-  return db_take_row(res, access_columns, out);
+  PGresult *res = db_exec_found_locked(db, lock ? &lock_group : NULL, group_id, &load_access,
+                                       DB_ARGS(group_id, caller_id), FN_UNAUTHENTICATED, &st);
+  return res == NULL ? st : db_take_row(res, access_columns, out);
 }
 
 fn_status groups_db_lock_access(db_conn *db, const char *group_id, const char *caller_id, group_access *out) {

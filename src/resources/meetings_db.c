@@ -86,11 +86,7 @@ static const db_column meeting_columns[] = {
 };
 
 fn_status meetings_db_lock(db_conn *db, const char *group_id, const char *meeting_id, meeting_row *out) {
-  fn_status st;
-  PGresult *res = db_exec_row(db, &lock_meeting, DB_ARGS(group_id, meeting_id), FN_NOT_FOUND, &st);
-  if (res == NULL)
-    return st;
-  return db_take_row(res, meeting_columns, out);
+  return db_query_row(db, &lock_meeting, DB_ARGS(group_id, meeting_id), FN_NOT_FOUND, meeting_columns, out);
 }
 
 /* (present, value) pairs: a field absent from the PATCH body keeps its value. */

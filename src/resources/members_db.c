@@ -20,12 +20,8 @@ static const db_column caller_columns[] = {
 };
 
 fn_status members_db_load_caller(db_conn *db, const char *member_id, member_caller *out) {
-  fn_status st;
-  PGresult *res = db_exec_row(db, &load_caller, DB_ARGS(member_id), FN_UNAUTHENTICATED, &st);
-  if (res == NULL)
-    return st;
   snprintf(out->id, sizeof out->id, "%s", member_id);
-  return db_take_row(res, caller_columns, out);
+  return db_query_row(db, &load_caller, DB_ARGS(member_id), FN_UNAUTHENTICATED, caller_columns, out);
 }
 
 fn_status members_db_begin_as_caller(db_conn *db, const char *caller_id, member_caller *out) {
@@ -135,12 +131,8 @@ static const db_column member_columns[] = {
 };
 
 fn_status members_db_lock(db_conn *db, const char *member_id, const char *caller_id, member_row *out) {
-  fn_status st;
-  PGresult *res = db_exec_row(db, &lock_member, DB_ARGS(member_id, caller_id), FN_NOT_FOUND, &st);
-  if (res == NULL)
-    return st;
   snprintf(out->id, sizeof out->id, "%s", member_id);
-  return db_take_row(res, member_columns, out);
+  return db_query_row(db, &lock_member, DB_ARGS(member_id, caller_id), FN_NOT_FOUND, member_columns, out);
 }
 
 /* Each field is a (present, value) pair so one statement serves every partial update. */

@@ -48,11 +48,7 @@ static const db_column membership_columns[] = {
 };
 
 fn_status memberships_db_lock(db_conn *db, const char *group_id, const char *member_id, membership_row *out) {
-  fn_status st;
-  PGresult *res = db_exec_row(db, &lock_membership, DB_ARGS(group_id, member_id), FN_NOT_FOUND, &st);
-  if (res == NULL)
-    return st;
-  return db_take_row(res, membership_columns, out);
+  return db_query_row(db, &lock_membership, DB_ARGS(group_id, member_id), FN_NOT_FOUND, membership_columns, out);
 }
 
 static const db_stmt candidate = {"memberships_candidate",
@@ -70,12 +66,8 @@ static const db_column candidate_columns[] = {
 
 fn_status memberships_db_candidate(db_conn *db, const char *group_id, const char *member_id,
                                    membership_candidate *out) {
-  fn_status st;
-  memset(out, 0, sizeof *out);
-  PGresult *res = db_exec_row(db, &candidate, DB_ARGS(group_id, member_id), FN_OK, &st); /* no row: not a candidate */
-  if (res == NULL)
-    return st;
-  return db_take_row(res, candidate_columns, out);
+  memset(out, 0, sizeof *out); /* no row: not a candidate */
+  return db_query_optional_row(db, &candidate, DB_ARGS(group_id, member_id), candidate_columns, out, NULL);
 }
 
 static const db_stmt represents = {

@@ -22,13 +22,8 @@ static const db_column client_columns[] = {
 };
 
 fn_status partners_db_find_client(db_conn *db, const char *client_id, partner_client *out) {
-  fn_status st;
   memset(out, 0, sizeof *out);
-  PGresult *res = db_exec_row(db, &find_client, DB_ARGS(client_id), FN_OK, &st); /* no row: not found */
-  if (res == NULL)
-    return st;
-  out->found = 1;
-  return db_take_row(res, client_columns, out);
+  return db_query_optional_row(db, &find_client, DB_ARGS(client_id), client_columns, out, &out->found);
 }
 
 static const db_stmt get_partner = {"partners_get",

@@ -27,11 +27,8 @@ static const db_column target_columns[] = {
 
 fn_status responses_db_target(db_conn *db, const char *consultation_id, const char *group_id, const char *caller_id,
                               response_target *out) {
-  fn_status st;
-  PGresult *res = db_exec(db, &target, DB_ARGS(consultation_id, group_id, caller_id), &st);
-  if (res == NULL)
-    return st;
-  return db_take_row(res, target_columns, out);
+  /* the statement always answers one row */
+  return db_query_row(db, &target, DB_ARGS(consultation_id, group_id, caller_id), FN_INTERNAL, target_columns, out);
 }
 
 static const db_stmt upsert = {

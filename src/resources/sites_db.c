@@ -84,12 +84,8 @@ static const db_column site_columns[] = {
 };
 
 fn_status sites_db_lock(db_conn *db, const char *site_id, site_row *out) {
-  fn_status st;
-  PGresult *res = db_exec_row(db, &lock_site, DB_ARGS(site_id), FN_NOT_FOUND, &st);
-  if (res == NULL)
-    return st;
   snprintf(out->id, sizeof out->id, "%s", site_id);
-  return db_take_row(res, site_columns, out);
+  return db_query_row(db, &lock_site, DB_ARGS(site_id), FN_NOT_FOUND, site_columns, out);
 }
 
 /* (present, value) pairs: a field absent from the PATCH body keeps its value. */
