@@ -160,6 +160,10 @@ const char *db_param_present(const json_t *body, const char *key);
  * The result must have a row. Clears res. */
 fn_status db_take_text(PGresult *res, int col, char **out);
 
+/* Takes the first row's text in col into a fixed buffer (cut to fit): FN_OK. The result must have a
+ * row. Clears res. */
+fn_status db_take_copy(PGresult *res, int col, char *out, size_t out_size);
+
 /* Takes a statement's one-row answer of a representation: column col its JSON text (*json, a new copy
  * the caller frees), column col + 1 its version. FN_NOT_FOUND when there is no row, FN_INTERNAL when out
  * of memory. Clears res either way. */

@@ -133,6 +133,12 @@ fn_status db_take_text(PGresult *res, int col, char **out) {
   return *out != NULL ? FN_OK : FN_INTERNAL;
 }
 
+fn_status db_take_copy(PGresult *res, int col, char *out, size_t out_size) {
+  db_value_copy(res, 0, col, out, out_size);
+  PQclear(res);
+  return FN_OK;
+}
+
 fn_status db_take_representation(PGresult *res, int col, char **json, long *version) {
   if (PQntuples(res) == 0) {
     PQclear(res);

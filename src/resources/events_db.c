@@ -284,11 +284,7 @@ fn_status events_db_update(db_conn *db, const char *event_id, const json_t *body
               db_param_present(body, "audience"), network, sites, moderated ? "true" : "false"),
       FN_NOT_FOUND, &st);
   free(sites);
-  if (res == NULL)
-    return st;
-  db_value_copy(res, 0, 0, status, 16);
-  PQclear(res);
-  return FN_OK;
+  return res == NULL ? st : db_take_copy(res, 0, status, 16);
 }
 
 static const db_stmt set_status = {

@@ -201,11 +201,7 @@ static const db_stmt password_hash_of = {
 fn_status members_db_password_hash(db_conn *db, const char *member_id, char *hash, size_t hash_len) {
   fn_status st;
   PGresult *res = db_exec_row(db, &password_hash_of, DB_ARGS(member_id), FN_UNAUTHENTICATED, &st);
-  if (res == NULL)
-    return st;
-  db_value_copy(res, 0, 0, hash, hash_len);
-  PQclear(res);
-  return FN_OK;
+  return res == NULL ? st : db_take_copy(res, 0, hash, hash_len);
 }
 
 static const db_stmt set_password = {
