@@ -1,7 +1,9 @@
 #ifndef FORUMNET_DB_H
 #define FORUMNET_DB_H
 
+#include <jansson.h>
 #include <libpq-fe.h>
+#include <stddef.h>
 
 #include "forumnet/caller.h"
 #include "forumnet/config.h"
@@ -82,6 +84,54 @@ int db_value_bool(const PGresult *res, int row, int col);
 void db_value_copy(const PGresult *res, int row, int col, char *out, size_t out_size);
 char *db_value_or_null(const PGresult *res, int row, int col, fn_status *st);
 
+/* Where a one-row answer's columns go in a struct: one entry a column, in the statement's column
+ * order, ended by DB_COLUMNS_END. Each kind reads like its db_value_* reader:
+ *   DB_COL_TEXT  into a char array member (cut to fit; not a char *);
+ *   DB_COL_LONG  into a long member;
+ *   DB_COL_INT   into an int member (an integer column);
+ *   DB_COL_BOOL  into an int member, 1 for 't';
+ *   DB_COL_ROLE  into a member_role member (role_from_string);
+ *   DB_COL_SKIP  a column read elsewhere, or not at all (the found flag of db_exec_found).
+ * A member of another type is a compile error ("comparison of distinct pointer types"). */
+typedef enum db_column_kind {
+  DB_KIND_END,
+  DB_KIND_SKIP,
+  DB_KIND_TEXT,
+  DB_KIND_LONG,
+  DB_KIND_INT,
+  DB_KIND_BOOL,
+  DB_KIND_ROLE
+} db_column_kind;
+typedef struct db_column {
+  db_column_kind kind;
+  size_t offset, size;
+} db_column;
+#define DB_IS_A_(type, lvalue, ctype) (0 * sizeof(&((type *)0)->lvalue == (ctype *)0))
+#define DB_COLUMN_(kind, type, member, ctype, lvalue)                                                                  \
+  { kind, offsetof(type, member) + DB_IS_A_(type, lvalue, ctype), sizeof(((type *)0)->member) }
+#define DB_COL_TEXT(type, member) DB_COLUMN_(DB_KIND_TEXT, type, member, char, member[0])
+#define DB_COL_LONG(type, member) DB_COLUMN_(DB_KIND_LONG, type, member, long, member)
+#define DB_COL_INT(type, member) DB_COLUMN_(DB_KIND_INT, type, member, int, member)
+#define DB_COL_BOOL(type, member) DB_COLUMN_(DB_KIND_BOOL, type, member, int, member)
+#define DB_COL_ROLE(type, member) DB_COLUMN_(DB_KIND_ROLE, type, member, member_role, member)
+#define DB_COL_SKIP                                                                                                    \
+  { DB_KIND_SKIP, 0, 0 }
+#define DB_COLUMNS_END                                                                                                 \
+  { DB_KIND_END, 0, 0 }
+
+/* Reads row 0 of res into the struct at out, column by column as cols says, and PQclear()s res: FN_OK. */
+fn_status db_take_row(PGresult *res, const db_column *cols, void *out);
+
+/* db_exec_row then db_take_row: FN_OK with the row in out, else db_exec's failure or when_no_row
+ * (db_exec itself never answers FN_NOT_FOUND, so that one can stand for "no row"). */
+fn_status db_query_row(db_conn *conn, const db_stmt *stmt, int nparams, const char *const *params,
+                       fn_status when_no_row, const db_column *cols, void *out);
+
+/* db_query_row for a row that may be absent: FN_OK either way, *found (when not NULL) 1 when there
+ * was a row, out untouched when there was none. */
+fn_status db_query_optional_row(db_conn *conn, const db_stmt *stmt, int nparams, const char *const *params,
+                                const db_column *cols, void *out, int *found);
+
 /* db_exec_command for a statement with one parameter. */
 fn_status db_exec_on(db_conn *conn, const db_stmt *stmt, const char *param);
 
@@ -96,9 +146,31 @@ PGresult *db_exec_row(db_conn *conn, const db_stmt *stmt, int nparams, const cha
 PGresult *db_exec_found(db_conn *conn, const db_stmt *stmt, int nparams, const char *const *params,
                         fn_status when_no_row, fn_status *st);
 
+/* db_exec_found for a read that decides a change: when lock is not NULL, first runs it with the one
+ * parameter id (a SELECT ... FOR UPDATE of the row the answer is about), so that the answer holds until
+ * the transaction ends. NULL with *st set when the lock fails. */
+PGresult *db_exec_found_locked(db_conn *conn, const db_stmt *lock, const char *id, const db_stmt *stmt, int nparams,
+                               const char *const *params, fn_status when_no_row, fn_status *st);
+
+/* db_exec for a statement whose rows the caller reads (a page of a list): the result into *out
+ * (caller PQclear()s), NULL when the statement fails. */
+fn_status db_query_rows(db_conn *conn, const db_stmt *stmt, int nparams, const char *const *params, PGresult **out);
+
+/* The JSON value of a statement's one answer (row 0, column 0) into *out (caller json_decref()s): NULL
+ * when there is no row, the value is SQL NULL or it does not parse. FN_OK unless the statement fails. */
+fn_status db_query_json(db_conn *conn, const db_stmt *stmt, int nparams, const char *const *params, json_t **out);
+
+/* The first parameter of a partial update's (present, value) pair: "true" when body has key, else "false"
+ * (the statement keeps the stored value). */
+const char *db_param_present(const json_t *body, const char *key);
+
 /* Takes the first row's text in col: *out a new copy (caller frees), FN_INTERNAL when out of memory.
  * The result must have a row. Clears res. */
 fn_status db_take_text(PGresult *res, int col, char **out);
+
+/* Takes the first row's text in col into a fixed buffer (cut to fit): FN_OK. The result must have a
+ * row. Clears res. */
+fn_status db_take_copy(PGresult *res, int col, char *out, size_t out_size);
 
 /* Takes a statement's one-row answer of a representation: column col its JSON text (*json, a new copy
  * the caller frees), column col + 1 its version. FN_NOT_FOUND when there is no row, FN_INTERNAL when out

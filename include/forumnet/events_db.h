@@ -26,7 +26,7 @@ typedef struct event_access {
   int owner;       /* the member who created it, or the partner */
   int can_publish; /* an admin, or a manager of an audience site */
   int is_admin;
-  long long starts_us, ends_us; /* stored times, microseconds since the epoch */
+  long starts_us, ends_us; /* stored times, microseconds since the epoch */
 } event_access;
 
 /* Loads the caller: an active member (FN_UNAUTHENTICATED otherwise) or a partner that is

@@ -14,7 +14,7 @@
 /* A meeting row locked for update: what a PATCH checks before it changes the row. */
 typedef struct meeting_row {
   long version;
-  long long starts_us, ends_us; /* microseconds since the Unix epoch */
+  long starts_us, ends_us; /* microseconds since the Unix epoch */
 } meeting_row;
 
 /* One page of a group's meetings in (starts_at, id) order; columns (json, cursor_key).

@@ -46,6 +46,11 @@ fn_status sites_db_list_managers(db_conn *db, const char *caller_id, const char 
 fn_status sites_db_add_manager(db_conn *db, const char *site_id, const char *member_id, int *role_ok, int *added);
 /* Ends every site management of member_id (a demotion); *site_ids: a new JSON array of the
  * sites they managed (caller decrefs). Inside the demotion's transaction. */
+/* Checks the site ids a request names (ids, a JSON array): one row per id, in its order, column 0 whether
+ * it names an open (not archived) site, column 1 whether member_id (NULL: nobody) manages it. Caller
+ * PQclear()s; NULL with *st set when the statement fails. */
+PGresult *sites_db_check_named(db_conn *db, const json_t *ids, const char *member_id, fn_status *st);
+
 fn_status sites_db_end_management(db_conn *db, const char *member_id, json_t **site_ids);
 /* FN_NOT_FOUND if the member was not a manager of the site. */
 fn_status sites_db_remove_manager(db_conn *db, const char *site_id, const char *member_id);

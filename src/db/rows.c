@@ -28,6 +28,49 @@ char *db_value_or_null(const PGresult *res, int row, int col, fn_status *st) {
   return v;
 }
 
+fn_status db_take_row(PGresult *res, const db_column *cols, void *out) {
+  char *base = out;
+  for (int col = 0; cols[col].kind != DB_KIND_END; col++) {
+    void *field = base + cols[col].offset;
+    switch (cols[col].kind) {
+    case DB_KIND_TEXT:
+      db_value_copy(res, 0, col, field, cols[col].size);
+      break;
+    case DB_KIND_LONG:
+      *(long *)field = db_value_long(res, 0, col);
+      break;
+    case DB_KIND_INT:
+      *(int *)field = (int)db_value_long(res, 0, col);
+      break;
+    case DB_KIND_BOOL:
+      *(int *)field = db_value_bool(res, 0, col);
+      break;
+    case DB_KIND_ROLE:
+      *(member_role *)field = role_from_string(PQgetvalue(res, 0, col));
+      break;
+    default: /* DB_KIND_SKIP */
+      break;
+    }
+  }
+  PQclear(res);
+  return FN_OK;
+}
+
+fn_status db_query_row(db_conn *c, const db_stmt *stmt, int nparams, const char *const *params, fn_status when_no_row,
+                       const db_column *cols, void *out) {
+  fn_status st;
+  PGresult *res = db_exec_row(c, stmt, nparams, params, when_no_row, &st);
+  return res == NULL ? st : db_take_row(res, cols, out);
+}
+
+fn_status db_query_optional_row(db_conn *c, const db_stmt *stmt, int nparams, const char *const *params,
+                                const db_column *cols, void *out, int *found) {
+  fn_status st = db_query_row(c, stmt, nparams, params, FN_NOT_FOUND, cols, out);
+  if (found != NULL)
+    *found = st == FN_OK;
+  return st == FN_NOT_FOUND ? FN_OK : st;
+}
+
 fn_status db_exec_on(db_conn *c, const db_stmt *stmt, const char *param) {
   const char *params[] = {param};
   return db_exec_command(c, stmt, 1, params);
@@ -55,10 +98,45 @@ PGresult *db_exec_found(db_conn *c, const db_stmt *stmt, int nparams, const char
   return res;
 }
 
+PGresult *db_exec_found_locked(db_conn *c, const db_stmt *lock, const char *id, const db_stmt *stmt, int nparams,
+                               const char *const *params, fn_status when_no_row, fn_status *st) {
+  if (lock != NULL && (*st = db_exec_on(c, lock, id)) != FN_OK)
+    return NULL;
+  return db_exec_found(c, stmt, nparams, params, when_no_row, st);
+}
+
+fn_status db_query_rows(db_conn *c, const db_stmt *stmt, int nparams, const char *const *params, PGresult **out) {
+  fn_status st;
+  *out = db_exec(c, stmt, nparams, params, &st);
+  return st;
+}
+
+fn_status db_query_json(db_conn *c, const db_stmt *stmt, int nparams, const char *const *params, json_t **out) {
+  fn_status st;
+  *out = NULL;
+  PGresult *res = db_exec(c, stmt, nparams, params, &st);
+  if (res == NULL)
+    return st;
+  if (PQntuples(res) > 0)
+    *out = json_loadb(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0), 0, NULL);
+  PQclear(res);
+  return FN_OK;
+}
+
+const char *db_param_present(const json_t *body, const char *key) {
+  return json_object_get(body, key) != NULL ? "true" : "false";
+}
+
 fn_status db_take_text(PGresult *res, int col, char **out) {
   *out = db_value_dup(res, 0, col);
   PQclear(res);
   return *out != NULL ? FN_OK : FN_INTERNAL;
+}
+
+fn_status db_take_copy(PGresult *res, int col, char *out, size_t out_size) {
+  db_value_copy(res, 0, col, out, out_size);
+  PQclear(res);
+  return FN_OK;
 }
 
 fn_status db_take_representation(PGresult *res, int col, char **json, long *version) {

@@ -22,10 +22,9 @@ static const db_stmt list_audit = {
 
 fn_status audit_db_list(db_conn *db, const char *actor_id, const char *resource_type, const char *resource_id,
                         const char *action, const page_request *page, PGresult **result) {
-  fn_status st;
-  *result = db_exec(db, &list_audit,
-                    DB_ARGS(page->after_id, actor_id, resource_type, resource_id, action, page->limit_plus_one), &st);
-  return st;
+  return db_query_rows(db, &list_audit,
+                       DB_ARGS(page->after_id, actor_id, resource_type, resource_id, action, page->limit_plus_one),
+                       result);
 }
 
 fn_status audit_db_record(db_conn *db, const fn_caller *actor, const char *request_id, const char *action,

@@ -14,20 +14,18 @@ static const db_stmt find_login = {"auth_find_login",
                                    "SELECT id, role, status, coalesce(password_hash, ''), " ONE_TIME_PASSWORD_EXPIRED(
                                        "m") " FROM members m WHERE lower(email) = lower($1)"};
 
+static const db_column login_columns[] = {
+    DB_COL_TEXT(login_account, id),
+    DB_COL_TEXT(login_account, role),
+    DB_COL_TEXT(login_account, status),
+    DB_COL_TEXT(login_account, password_hash),
+    DB_COL_BOOL(login_account, one_time_password_expired),
+    DB_COLUMNS_END,
+};
+
 fn_status auth_db_find_login(db_conn *db, const char *email, login_account *out) {
-  fn_status st;
   memset(out, 0, sizeof *out);
-  PGresult *res = db_exec_row(db, &find_login, DB_ARGS(email), FN_OK, &st); /* no row: not found */
-  if (res == NULL)
-    return st;
-  out->found = 1;
-  db_value_copy(res, 0, 0, out->id, sizeof out->id);
-  db_value_copy(res, 0, 1, out->role, sizeof out->role);
-  db_value_copy(res, 0, 2, out->status, sizeof out->status);
-  db_value_copy(res, 0, 3, out->password_hash, sizeof out->password_hash);
-  out->one_time_password_expired = db_value_bool(res, 0, 4);
-  PQclear(res);
-  return FN_OK;
+  return db_query_optional_row(db, &find_login, DB_ARGS(email), login_columns, out, &out->found);
 }
 
 /* Milliseconds of a credential change, comparable with a token's iat_ms claim. */
@@ -40,18 +38,18 @@ static const db_stmt partner_subject = {"auth_partner_subject",
                                         "SELECT revoked_at IS NULL AND $2::bigint >= " CHANGED_MS
                                         ", false FROM partners WHERE id = $1"};
 
+static const db_column subject_columns[] = {
+    DB_COL_BOOL(token_subject, valid),
+    DB_COL_BOOL(token_subject, must_change_password),
+    DB_COLUMNS_END,
+};
+
 fn_status auth_db_token_subject(db_conn *db, int partner, const char *id, long iat_ms, token_subject *s) {
-  fn_status st;
   char issued[24];
   snprintf(issued, sizeof issued, "%ld", iat_ms);
-  memset(s, 0, sizeof *s);
-  PGresult *res = db_exec_row(db, partner ? &partner_subject : &member_subject, DB_ARGS(id, issued), FN_OK, &st);
-  if (res == NULL)
-    return st; /* no row: not valid */
-  s->valid = db_value_bool(res, 0, 0);
-  s->must_change_password = db_value_bool(res, 0, 1);
-  PQclear(res);
-  return FN_OK;
+  memset(s, 0, sizeof *s); /* no row: not valid */
+  return db_query_optional_row(db, partner ? &partner_subject : &member_subject, DB_ARGS(id, issued), subject_columns,
+                               s, NULL);
 }
 
 /* A fixed window per bucket: the first attempt after a window ends opens a new one. The
@@ -119,21 +117,20 @@ static const db_stmt lock_refresh = {"auth_lock_refresh",
                                          "m") " FROM refresh_tokens rt JOIN members m ON m.id = rt.member_id"
                                               " WHERE rt.token_hash = $1 FOR UPDATE OF rt"};
 
+static const db_column refresh_columns[] = {
+    DB_COL_TEXT(refresh_token_row, id),
+    DB_COL_TEXT(refresh_token_row, chain_id),
+    DB_COL_TEXT(refresh_token_row, member_id),
+    DB_COL_TEXT(refresh_token_row, member_role),
+    DB_COL_BOOL(refresh_token_row, used),
+    DB_COL_BOOL(refresh_token_row, revoked),
+    DB_COL_BOOL(refresh_token_row, expired),
+    DB_COL_BOOL(refresh_token_row, member_active),
+    DB_COLUMNS_END,
+};
+
 fn_status auth_db_lock_refresh(db_conn *db, const char *digest, refresh_token_row *out) {
-  fn_status st;
-  PGresult *res = db_exec_row(db, &lock_refresh, DB_ARGS(digest), FN_NOT_FOUND, &st);
-  if (res == NULL)
-    return st;
-  db_value_copy(res, 0, 0, out->id, sizeof out->id);
-  db_value_copy(res, 0, 1, out->chain_id, sizeof out->chain_id);
-  db_value_copy(res, 0, 2, out->member_id, sizeof out->member_id);
-  db_value_copy(res, 0, 3, out->member_role, sizeof out->member_role);
-  out->used = db_value_bool(res, 0, 4);
-  out->revoked = db_value_bool(res, 0, 5);
-  out->expired = db_value_bool(res, 0, 6);
-  out->member_active = db_value_bool(res, 0, 7);
-  PQclear(res);
-  return FN_OK;
+  return db_query_row(db, &lock_refresh, DB_ARGS(digest), FN_NOT_FOUND, refresh_columns, out);
 }
 
 static const db_stmt mark_used = {"auth_mark_refresh_used",

@@ -22,15 +22,13 @@ static const db_stmt calendar_events = {
     " ORDER BY e.starts_at, e.id LIMIT $7"};
 
 fn_status calendar_db_events(db_conn *db, const event_caller *caller, const char *site_id, PGresult **result) {
-  fn_status st;
   char days[16], limit[16];
   snprintf(days, sizeof days, "%d", CALENDAR_PAST_DAYS);
   snprintf(limit, sizeof limit, "%d", CALENDAR_MAX_EVENTS);
   const char *member = caller->is_partner ? NULL : caller->id;
-  *result = db_exec(db, &calendar_events,
-                    DB_ARGS(member, member ? role_to_string(caller->role) : NULL,
-                            member && caller->home_site_id[0] ? caller->home_site_id : NULL,
-                            caller->is_partner ? caller->id : NULL, site_id, days, limit),
-                    &st);
-  return st;
+  return db_query_rows(db, &calendar_events,
+                       DB_ARGS(member, member ? role_to_string(caller->role) : NULL,
+                               member && caller->home_site_id[0] ? caller->home_site_id : NULL,
+                               caller->is_partner ? caller->id : NULL, site_id, days, limit),
+                       result);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "forumnet/body.h"
+#include "forumnet/sites_db.h"
 
 /* k: the consultation; c: the caller (id, role). */
 #define CONSULTATION_JSON_SQL                                                                                          \
@@ -40,25 +41,26 @@ static const db_stmt access_plain = {
 
 static const db_stmt lock_consultation = {"consultations_lock", "SELECT 1 FROM consultations WHERE id = $1 FOR UPDATE"};
 
+static const db_column access_columns[] = {
+    DB_COL_SKIP,
+    DB_COL_TEXT(consultation_access, owner_id),
+    DB_COL_TEXT(consultation_access, status),
+    DB_COL_LONG(consultation_access, version),
+    DB_COL_BOOL(consultation_access, visible),
+    DB_COL_BOOL(consultation_access, owner_or_admin),
+    DB_COL_BOOL(consultation_access, closes_in_future),
+    DB_COL_BOOL(consultation_access, stored_open),
+    DB_COLUMNS_END,
+};
+
 fn_status consultations_db_access(db_conn *db, const char *id, const char *caller_id, int lock,
                                   consultation_access *out) {
   fn_status st;
-  if (lock && (st = db_exec_on(db, &lock_consultation, id)) != FN_OK)
-    return st;
   memset(out, 0, sizeof *out);
-  PGresult *res = db_exec_found(db, &access_plain, DB_ARGS(caller_id, id), FN_UNAUTHENTICATED, &st);
-  if (res == NULL)
-    return st;
   snprintf(out->id, sizeof out->id, "%s", id);
-  db_value_copy(res, 0, 1, out->owner_id, sizeof out->owner_id);
-  db_value_copy(res, 0, 2, out->status, sizeof out->status);
-  out->version = db_value_long(res, 0, 3);
-  out->visible = db_value_bool(res, 0, 4);
-  out->owner_or_admin = db_value_bool(res, 0, 5);
-  out->closes_in_future = db_value_bool(res, 0, 6);
-  out->stored_open = db_value_bool(res, 0, 7);
-  PQclear(res);
-  return FN_OK;
+  PGresult *res = db_exec_found_locked(db, lock ? &lock_consultation : NULL, id, &access_plain, DB_ARGS(caller_id, id),
+                                       FN_UNAUTHENTICATED, &st);
+  return res == NULL ? st : db_take_row(res, access_columns, out);
 }
 
 fn_status consultations_db_visible(db_conn *db, const char *id, const char *caller_id, int lock,
@@ -90,21 +92,13 @@ static const db_stmt list_consultations = {
 
 fn_status consultations_db_list(db_conn *db, const char *caller_id, const char *status, const char *site_id,
                                 const page_request *page, PGresult **result) {
-  fn_status st;
-  *result = db_exec(db, &list_consultations,
-                    DB_ARGS(caller_id, page->after_ts, page->after_id, status, site_id, page->limit_plus_one), &st);
-  return st;
+  return db_query_rows(db, &list_consultations,
+                       DB_ARGS(caller_id, page->after_ts, page->after_id, status, site_id, page->limit_plus_one),
+                       result);
 }
 
-/* One row per requested target with what the rules need: does it exist (and is it open),
- * and may this caller name it. */
-static const db_stmt check_sites = {
-    "consultations_check_sites",
-    "SELECT s.id IS NOT NULL AND s.archived_at IS NULL,"
-    " EXISTS (SELECT 1 FROM site_managers sm WHERE sm.site_id = s.id AND sm.member_id = $2)"
-    " FROM json_array_elements_text($1::json) WITH ORDINALITY AS x(id, n)"
-    " LEFT JOIN sites s ON s.id = x.id::uuid ORDER BY x.n"};
-
+/* One row per requested target group with what the rules need: does it exist (and is it open), is it
+ * network-wide, and does the caller manage its site (sites_db_check_named is the same for sites). */
 static const db_stmt check_groups = {
     "consultations_check_groups",
     "SELECT g.id IS NOT NULL AND g.status <> 'closed', g.site_id IS NULL,"
@@ -112,24 +106,29 @@ static const db_stmt check_groups = {
     " FROM json_array_elements_text($1::json) WITH ORDINALITY AS x(id, n)"
     " LEFT JOIN groups g ON g.id = x.id::uuid ORDER BY x.n"};
 
+static PGresult *groups_check_named(db_conn *db, const json_t *ids, const char *member_id, fn_status *st) {
+  char *text = json_dumps(ids, JSON_COMPACT);
+  PGresult *res = db_exec(db, &check_groups, DB_ARGS(text, member_id), st);
+  free(text);
+  return res;
+}
+
 fn_status consultations_db_check_targets(db_conn *db, const member_caller *caller, const json_t *target,
                                          json_t **errors, const char **detail) {
   static const struct {
     const char *key;
-    const db_stmt *stmt;
-  } kinds[] = {{"site_ids", &check_sites}, {"group_ids", &check_groups}};
+    PGresult *(*check)(db_conn *db, const json_t *ids, const char *member_id, fn_status *st);
+  } kinds[] = {{"site_ids", sites_db_check_named}, {"group_ids", groups_check_named}};
   fn_status st = FN_OK, verdict = FN_OK;
   for (size_t k = 0; k < 2 && st == FN_OK; k++) {
     json_t *ids = json_object_get(target, kinds[k].key);
     if (json_array_size(ids) == 0)
       continue;
-    char *text = json_dumps(ids, JSON_COMPACT);
-    PGresult *res = db_exec(db, kinds[k].stmt, DB_ARGS(text, caller->id), &st);
-    free(text);
+    PGresult *res = kinds[k].check(db, ids, caller->id, &st);
     for (int i = 0; res && i < PQntuples(res); i++) {
       char field[48];
       snprintf(field, sizeof field, "target.%s[%d]", kinds[k].key, i);
-      int is_group = kinds[k].stmt == &check_groups;
+      int is_group = kinds[k].check == groups_check_named;
       int manages = db_value_bool(res, i, is_group ? 2 : 1), network_wide = is_group && db_value_bool(res, i, 1);
       if (!db_value_bool(res, i, 0)) {
         field_errors_add(errors, field, is_group ? "is not an open group" : "is not an open site");
@@ -206,19 +205,15 @@ static const db_stmt insert_targets = {
     " INSERT INTO consultation_target_groups (consultation_id, group_id)"
     " SELECT $1, x::uuid FROM json_array_elements_text($3::json) x ON CONFLICT DO NOTHING"};
 
-static const char *present(const json_t *body, const char *key) {
-  return json_object_get(body, key) ? "true" : "false";
-}
-
 fn_status consultations_db_update_draft(db_conn *db, const char *id, const json_t *body) {
   json_t *target = json_object_get(body, "target");
   char *questions = json_text(json_object_get(body, "questions"));
-  fn_status st =
-      db_exec_command(db, &update_draft,
-                      DB_ARGS(id, present(body, "title"), body_string(body, "title"), present(body, "summary"),
-                              body_string(body, "summary"), present(body, "questions"), questions,
-                              present(body, "opens_at"), body_string(body, "opens_at"), present(body, "closes_at"),
-                              body_string(body, "closes_at"), target ? "true" : "false"));
+  fn_status st = db_exec_command(
+      db, &update_draft,
+      DB_ARGS(id, db_param_present(body, "title"), body_string(body, "title"), db_param_present(body, "summary"),
+              body_string(body, "summary"), db_param_present(body, "questions"), questions,
+              db_param_present(body, "opens_at"), body_string(body, "opens_at"), db_param_present(body, "closes_at"),
+              body_string(body, "closes_at"), target ? "true" : "false"));
   free(questions);
   if (st == FN_OK && target) {
     char *sites = json_text(json_object_get(target, "site_ids"));
@@ -274,11 +269,6 @@ fn_status consultations_db_touch(db_conn *db, const char *id) { return db_exec_o
 static const db_stmt questions_of = {"consultations_questions", "SELECT questions FROM consultations WHERE id = $1"};
 
 fn_status consultations_db_questions(db_conn *db, const char *id, json_t **questions) {
-  fn_status st;
-  PGresult *res = db_exec(db, &questions_of, DB_ARGS(id), &st);
-  if (res == NULL)
-    return st;
-  *questions = PQntuples(res) ? json_loads(PQgetvalue(res, 0, 0), 0, NULL) : NULL;
-  PQclear(res);
-  return *questions ? FN_OK : FN_NOT_FOUND;
+  fn_status st = db_query_json(db, &questions_of, DB_ARGS(id), questions);
+  return st != FN_OK || *questions != NULL ? st : FN_NOT_FOUND;
 }

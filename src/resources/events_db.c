@@ -9,6 +9,7 @@
 
 #include "forumnet/body.h"
 #include "forumnet/members_db.h"
+#include "forumnet/sites_db.h"
 #include "forumnet/text.h"
 #include "forumnet/timestamp.h"
 
@@ -53,6 +54,8 @@ static const char *const *event_params(const event_caller *caller, const char *e
 static const db_stmt partner_active = {"events_partner_active",
                                        "SELECT trusted FROM partners WHERE id = $1 AND revoked_at IS NULL"};
 
+static const db_column partner_columns[] = {DB_COL_BOOL(event_caller, trusted), DB_COLUMNS_END};
+
 fn_status events_db_load_caller(db_conn *db, const fn_caller *token_caller, event_caller *out) {
   memset(out, 0, sizeof *out);
   snprintf(out->id, sizeof out->id, "%s", token_caller->id);
@@ -66,14 +69,8 @@ fn_status events_db_load_caller(db_conn *db, const fn_caller *token_caller, even
     return st;
   }
   out->is_partner = 1;
-  fn_status st;
   /* no row: revoked, and its tokens end with it */
-  PGresult *res = db_exec_row(db, &partner_active, DB_ARGS(token_caller->id), FN_UNAUTHENTICATED, &st);
-  if (res == NULL)
-    return st;
-  out->trusted = db_value_bool(res, 0, 0);
-  PQclear(res);
-  return FN_OK;
+  return db_query_row(db, &partner_active, DB_ARGS(token_caller->id), FN_UNAUTHENTICATED, partner_columns, out);
 }
 
 static const db_stmt lock_event = {"events_lock", "SELECT 1 FROM events WHERE id = $1 FOR UPDATE"};
@@ -89,28 +86,29 @@ static const db_stmt access_event = {
     " (extract(epoch FROM e.starts_at) * 1000000)::bigint, (extract(epoch FROM e.ends_at) * 1000000)::bigint"
     " FROM (SELECT 1) AS one LEFT JOIN events e ON e.id = $5"};
 
+static const db_column access_columns[] = {
+    DB_COL_SKIP,
+    DB_COL_TEXT(event_access, status),
+    DB_COL_LONG(event_access, version),
+    DB_COL_LONG(event_access, capacity),
+    DB_COL_BOOL(event_access, visible),
+    DB_COL_BOOL(event_access, owner),
+    DB_COL_BOOL(event_access, can_publish),
+    DB_COL_BOOL(event_access, is_admin),
+    DB_COL_LONG(event_access, starts_us),
+    DB_COL_LONG(event_access, ends_us),
+    DB_COLUMNS_END,
+};
+
 fn_status events_db_access(db_conn *db, const char *event_id, const event_caller *caller, int lock, event_access *out) {
   fn_status st;
-  if (lock && (st = db_exec_on(db, &lock_event, event_id)) != FN_OK)
-    return st;
   const char *params[5];
   memset(out, 0, sizeof *out);
-  /* the statement always answers one row */
-  PGresult *res = db_exec_found(db, &access_event, 5, event_params(caller, event_id, params), FN_NOT_FOUND, &st);
-  if (res == NULL)
-    return st;
   snprintf(out->id, sizeof out->id, "%s", event_id);
-  db_value_copy(res, 0, 1, out->status, sizeof out->status);
-  out->version = db_value_long(res, 0, 2);
-  out->capacity = db_value_long(res, 0, 3);
-  out->visible = db_value_bool(res, 0, 4);
-  out->owner = db_value_bool(res, 0, 5);
-  out->can_publish = db_value_bool(res, 0, 6);
-  out->is_admin = db_value_bool(res, 0, 7);
-  out->starts_us = db_value_long(res, 0, 8);
-  out->ends_us = db_value_long(res, 0, 9);
-  PQclear(res);
-  return FN_OK;
+  /* the statement always answers one row */
+  PGresult *res = db_exec_found_locked(db, lock ? &lock_event : NULL, event_id, &access_event, 5,
+                                       event_params(caller, event_id, params), FN_NOT_FOUND, &st);
+  return res == NULL ? st : db_take_row(res, access_columns, out);
 }
 
 fn_status events_db_load_visible(db_conn *db, const fn_caller *token_caller, const char *event_id, int lock,
@@ -144,7 +142,6 @@ static const db_stmt list_events = {
 
 fn_status events_db_list(db_conn *db, const event_caller *caller, const char *site_id, const char *from, const char *to,
                          const char *kind, const char *status, const page_request *page, PGresult **result) {
-  fn_status st;
   const char *params[12];
   caller_params(caller, params);
   params[4] = page->after_ts;
@@ -155,15 +152,8 @@ fn_status events_db_list(db_conn *db, const event_caller *caller, const char *si
   params[9] = kind;
   params[10] = status;
   params[11] = page->limit_plus_one;
-  *result = db_exec(db, &list_events, 12, params, &st);
-  return st;
+  return db_query_rows(db, &list_events, 12, params, result);
 }
-
-static const db_stmt check_sites = {
-    "events_check_sites", "SELECT s.id IS NOT NULL AND s.archived_at IS NULL,"
-                          " EXISTS (SELECT 1 FROM site_managers sm WHERE sm.site_id = s.id AND sm.member_id = $2)"
-                          " FROM json_array_elements_text($1::json) WITH ORDINALITY AS x(id, n)"
-                          " LEFT JOIN sites s ON s.id = x.id::uuid ORDER BY x.n"};
 
 fn_status events_db_check_audience(db_conn *db, const event_caller *caller, const json_t *audience, json_t **errors,
                                    const char **detail) {
@@ -176,9 +166,7 @@ fn_status events_db_check_audience(db_conn *db, const event_caller *caller, cons
     return FN_FORBIDDEN;
   }
   fn_status st, verdict = FN_OK;
-  char *text = json_dumps(ids, JSON_COMPACT);
-  PGresult *res = db_exec(db, &check_sites, DB_ARGS(text, caller->is_partner ? NULL : caller->id), &st);
-  free(text);
+  PGresult *res = sites_db_check_named(db, ids, caller->is_partner ? NULL : caller->id, &st);
   for (int i = 0; res && i < PQntuples(res); i++) {
     char field[48];
     snprintf(field, sizeof field, "audience.site_ids[%d]", i);
@@ -280,31 +268,23 @@ static const db_stmt update_event = {
     "       SELECT $1, x::uuid FROM json_array_elements_text($20::json) x WHERE $18::bool ON CONFLICT DO NOTHING)"
     " SELECT status FROM e"};
 
-static const char *present(const json_t *body, const char *key) {
-  return json_object_get(body, key) ? "true" : "false";
-}
-
 fn_status events_db_update(db_conn *db, const char *event_id, const json_t *body, int moderated, char status[16]) {
   json_t *audience = json_object_get(body, "audience");
   char capacity[24], *sites = site_ids_text(audience);
   const char *network = audience && strcmp(body_string(audience, "scope"), "network") == 0 ? "true" : "false";
   fn_status st;
-  PGresult *res =
-      db_exec_row(db, &update_event,
-                  DB_ARGS(event_id, present(body, "kind"), body_string(body, "kind"), present(body, "title"),
-                          body_string(body, "title"), present(body, "description"), body_string(body, "description"),
-                          present(body, "starts_at"), body_string(body, "starts_at"), present(body, "ends_at"),
-                          body_string(body, "ends_at"), present(body, "location"), body_string(body, "location"),
-                          present(body, "online_url"), body_string(body, "online_url"), present(body, "capacity"),
-                          int_text(json_object_get(body, "capacity"), capacity, sizeof capacity),
-                          present(body, "audience"), network, sites, moderated ? "true" : "false"),
-                  FN_NOT_FOUND, &st);
+  PGresult *res = db_exec_row(
+      db, &update_event,
+      DB_ARGS(event_id, db_param_present(body, "kind"), body_string(body, "kind"), db_param_present(body, "title"),
+              body_string(body, "title"), db_param_present(body, "description"), body_string(body, "description"),
+              db_param_present(body, "starts_at"), body_string(body, "starts_at"), db_param_present(body, "ends_at"),
+              body_string(body, "ends_at"), db_param_present(body, "location"), body_string(body, "location"),
+              db_param_present(body, "online_url"), body_string(body, "online_url"), db_param_present(body, "capacity"),
+              int_text(json_object_get(body, "capacity"), capacity, sizeof capacity),
+              db_param_present(body, "audience"), network, sites, moderated ? "true" : "false"),
+      FN_NOT_FOUND, &st);
   free(sites);
-  if (res == NULL)
-    return st;
-  db_value_copy(res, 0, 0, status, 16);
-  PQclear(res);
-  return FN_OK;
+  return res == NULL ? st : db_take_copy(res, 0, status, 16);
 }
 
 static const db_stmt set_status = {

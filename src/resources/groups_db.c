@@ -31,30 +31,31 @@ static const db_stmt load_access = {
     " LEFT JOIN group_memberships my ON my.group_id = g.id AND my.member_id = c.id"
     " WHERE c.id = $2 AND c.status = 'active'"};
 
+static const db_column access_columns[] = {
+    DB_COL_SKIP,
+    DB_COL_TEXT(group_access, site_id),
+    DB_COL_TEXT(group_access, status),
+    DB_COL_LONG(group_access, version),
+    DB_COL_INT(group_access, member_count),
+    DB_COL_INT(group_access, min_members),
+    DB_COL_INT(group_access, max_members),
+    DB_COL_INT(group_access, terms_version),
+    DB_COL_ROLE(group_access, caller_role),
+    DB_COL_BOOL(group_access, caller_home_site),
+    DB_COL_BOOL(group_access, caller_manages_site),
+    DB_COL_TEXT(group_access, my_state),
+    DB_COL_TEXT(group_access, my_role),
+    DB_COLUMNS_END,
+};
+
 fn_status groups_db_access(db_conn *db, const char *group_id, const char *caller_id, int lock, group_access *out) {
   fn_status st;
-  if (lock && (st = db_exec_on(db, &lock_group, group_id)) != FN_OK)
-    return st;
   memset(out, 0, sizeof *out);
-  PGresult *res = db_exec_found(db, &load_access, DB_ARGS(group_id, caller_id), FN_UNAUTHENTICATED, &st);
-  if (res == NULL)
-    return st;
   snprintf(out->group_id, sizeof out->group_id, "%s", group_id);
-  db_value_copy(res, 0, 1, out->site_id, sizeof out->site_id);
-  db_value_copy(res, 0, 2, out->status, sizeof out->status);
-  out->version = db_value_long(res, 0, 3);
-  out->member_count = (int)db_value_long(res, 0, 4);
-  out->min_members = (int)db_value_long(res, 0, 5);
-  out->max_members = (int)db_value_long(res, 0, 6);
-  out->terms_version = (int)db_value_long(res, 0, 7);
   snprintf(out->caller_id, sizeof out->caller_id, "%s", caller_id);
-  out->caller_role = role_from_string(PQgetvalue(res, 0, 8));
-  out->caller_home_site = db_value_bool(res, 0, 9);
-  out->caller_manages_site = db_value_bool(res, 0, 10);
-  db_value_copy(res, 0, 11, out->my_state, sizeof out->my_state);
-  db_value_copy(res, 0, 12, out->my_role, sizeof out->my_role);
-  PQclear(res);
-  return FN_OK;
+  PGresult *res = db_exec_found_locked(db, lock ? &lock_group : NULL, group_id, &load_access,
+                                       DB_ARGS(group_id, caller_id), FN_UNAUTHENTICATED, &st);
+  return res == NULL ? st : db_take_row(res, access_columns, out);
 }
 
 fn_status groups_db_lock_access(db_conn *db, const char *group_id, const char *caller_id, group_access *out) {
@@ -115,12 +116,10 @@ static const db_stmt list_groups = {
 
 fn_status groups_db_list(db_conn *db, const char *caller_id, const char *site_id, const char *status, int mine,
                          const page_request *page, PGresult **result) {
-  fn_status st;
-  *result = db_exec(db, &list_groups,
-                    DB_ARGS(caller_id, page->after_ts, page->after_id, site_id, status, mine ? "true" : "false",
-                            page->limit_plus_one),
-                    &st);
-  return st;
+  return db_query_rows(db, &list_groups,
+                       DB_ARGS(caller_id, page->after_ts, page->after_id, site_id, status, mine ? "true" : "false",
+                               page->limit_plus_one),
+                       result);
 }
 
 /* Integer member of a body as text for a parameter, or NULL when absent. */
@@ -168,19 +167,16 @@ static const db_stmt update_group = {
                      " version = g.version + 1"
                      " WHERE g.id = $1"};
 
-static const char *present(const json_t *body, const char *key) {
-  return json_object_get(body, key) ? "true" : "false";
-}
-
 fn_status groups_db_update(db_conn *db, const char *group_id, const json_t *body) {
   char min[24], max[24];
   fn_status st = db_exec_command(
       db, &update_group,
-      DB_ARGS(group_id, present(body, "name"), body_string(body, "name"), present(body, "purpose"),
-              body_string(body, "purpose"), present(body, "composition"), body_string(body, "composition"),
-              present(body, "focus"), body_string(body, "focus"), present(body, "min_members"),
-              int_param(body, "min_members", min, sizeof min), present(body, "max_members"),
-              int_param(body, "max_members", max, sizeof max), present(body, "status"), body_string(body, "status")));
+      DB_ARGS(group_id, db_param_present(body, "name"), body_string(body, "name"), db_param_present(body, "purpose"),
+              body_string(body, "purpose"), db_param_present(body, "composition"), body_string(body, "composition"),
+              db_param_present(body, "focus"), body_string(body, "focus"), db_param_present(body, "min_members"),
+              int_param(body, "min_members", min, sizeof min), db_param_present(body, "max_members"),
+              int_param(body, "max_members", max, sizeof max), db_param_present(body, "status"),
+              body_string(body, "status")));
   return st == FN_OK ? groups_db_recompute(db, group_id, GROUP_CHANGE_VERSION_RAISED) : st;
 }
 

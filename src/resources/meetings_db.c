@@ -28,9 +28,8 @@ static const db_stmt list_meetings = {"meetings_list", "SELECT " MEETING_JSON_SQ
                                                        " ORDER BY mt.starts_at, mt.id LIMIT $4"};
 
 fn_status meetings_db_list(db_conn *db, const char *group_id, const page_request *page, PGresult **result) {
-  fn_status st;
-  *result = db_exec(db, &list_meetings, DB_ARGS(group_id, page->after_ts, page->after_id, page->limit_plus_one), &st);
-  return st;
+  return db_query_rows(db, &list_meetings, DB_ARGS(group_id, page->after_ts, page->after_id, page->limit_plus_one),
+                       result);
 }
 
 static const db_stmt get_meeting = {"meetings_get", "SELECT " MEETING_JSON_SQL ", mt.version"
@@ -79,16 +78,15 @@ static const db_stmt lock_meeting = {"meetings_lock",
                                      " (extract(epoch FROM ends_at) * 1000000)::bigint"
                                      " FROM meetings WHERE id = $2 AND group_id = $1 FOR UPDATE"};
 
+static const db_column meeting_columns[] = {
+    DB_COL_LONG(meeting_row, version),
+    DB_COL_LONG(meeting_row, starts_us),
+    DB_COL_LONG(meeting_row, ends_us),
+    DB_COLUMNS_END,
+};
+
 fn_status meetings_db_lock(db_conn *db, const char *group_id, const char *meeting_id, meeting_row *out) {
-  fn_status st;
-  PGresult *res = db_exec_row(db, &lock_meeting, DB_ARGS(group_id, meeting_id), FN_NOT_FOUND, &st);
-  if (res == NULL)
-    return st;
-  out->version = db_value_long(res, 0, 0);
-  out->starts_us = db_value_long(res, 0, 1);
-  out->ends_us = db_value_long(res, 0, 2);
-  PQclear(res);
-  return FN_OK;
+  return db_query_row(db, &lock_meeting, DB_ARGS(group_id, meeting_id), FN_NOT_FOUND, meeting_columns, out);
 }
 
 /* (present, value) pairs: a field absent from the PATCH body keeps its value. */
@@ -110,7 +108,7 @@ fn_status meetings_db_update(db_conn *db, const char *meeting_id, const json_t *
   char *themes;
   field_values(body, values, &themes);
   for (int i = 0; i < MEETING_FIELDS; i++) {
-    params[1 + 2 * i] = json_object_get(body, meeting_fields[i]) ? "true" : "false";
+    params[1 + 2 * i] = db_param_present(body, meeting_fields[i]);
     params[2 + 2 * i] = values[i];
   }
   fn_status st = db_get_representation(db, &update_meeting, 1 + 2 * MEETING_FIELDS, params, json, version);

@@ -13,16 +13,15 @@ static const db_stmt load_caller = {
     "members_load_caller",
     "SELECT role, coalesce(home_site_id::text, '') FROM members WHERE id = $1 AND status = 'active'"};
 
+static const db_column caller_columns[] = {
+    DB_COL_ROLE(member_caller, role),
+    DB_COL_TEXT(member_caller, home_site_id),
+    DB_COLUMNS_END,
+};
+
 fn_status members_db_load_caller(db_conn *db, const char *member_id, member_caller *out) {
-  fn_status st;
-  PGresult *res = db_exec_row(db, &load_caller, DB_ARGS(member_id), FN_UNAUTHENTICATED, &st);
-  if (res == NULL)
-    return st;
   snprintf(out->id, sizeof out->id, "%s", member_id);
-  out->role = role_from_string(PQgetvalue(res, 0, 0));
-  db_value_copy(res, 0, 1, out->home_site_id, sizeof out->home_site_id);
-  PQclear(res);
-  return FN_OK;
+  return db_query_row(db, &load_caller, DB_ARGS(member_id), FN_UNAUTHENTICATED, caller_columns, out);
 }
 
 fn_status members_db_begin_as_caller(db_conn *db, const char *caller_id, member_caller *out) {
@@ -122,19 +121,18 @@ static const db_stmt lock_member = {
                     " EXISTS (SELECT 1 FROM site_managers sm WHERE sm.member_id = $2 AND sm.site_id = m.home_site_id)"
                     " FROM members m WHERE m.id = $1 FOR UPDATE"};
 
+static const db_column member_columns[] = {
+    DB_COL_ROLE(member_row, role),
+    DB_COL_TEXT(member_row, status),
+    DB_COL_TEXT(member_row, home_site_id),
+    DB_COL_LONG(member_row, version),
+    DB_COL_BOOL(member_row, caller_manages_home_site),
+    DB_COLUMNS_END,
+};
+
 fn_status members_db_lock(db_conn *db, const char *member_id, const char *caller_id, member_row *out) {
-  fn_status st;
-  PGresult *res = db_exec_row(db, &lock_member, DB_ARGS(member_id, caller_id), FN_NOT_FOUND, &st);
-  if (res == NULL)
-    return st;
   snprintf(out->id, sizeof out->id, "%s", member_id);
-  out->role = role_from_string(PQgetvalue(res, 0, 0));
-  db_value_copy(res, 0, 1, out->status, sizeof out->status);
-  db_value_copy(res, 0, 2, out->home_site_id, sizeof out->home_site_id);
-  out->version = db_value_long(res, 0, 3);
-  out->caller_manages_home_site = db_value_bool(res, 0, 4);
-  PQclear(res);
-  return FN_OK;
+  return db_query_row(db, &lock_member, DB_ARGS(member_id, caller_id), FN_NOT_FOUND, member_columns, out);
 }
 
 /* Each field is a (present, value) pair so one statement serves every partial update. */
@@ -203,11 +201,7 @@ static const db_stmt password_hash_of = {
 fn_status members_db_password_hash(db_conn *db, const char *member_id, char *hash, size_t hash_len) {
   fn_status st;
   PGresult *res = db_exec_row(db, &password_hash_of, DB_ARGS(member_id), FN_UNAUTHENTICATED, &st);
-  if (res == NULL)
-    return st;
-  db_value_copy(res, 0, 0, hash, hash_len);
-  PQclear(res);
-  return FN_OK;
+  return res == NULL ? st : db_take_copy(res, 0, hash, hash_len);
 }
 
 static const db_stmt set_password = {

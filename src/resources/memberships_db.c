@@ -31,27 +31,24 @@ static const db_stmt list_memberships = {
 
 fn_status memberships_db_list(db_conn *db, const char *group_id, const char *state, const page_request *page,
                               PGresult **result) {
-  fn_status st;
-  *result = db_exec(db, &list_memberships,
-                    DB_ARGS(group_id, page->after_ts, page->after_id, state, page->limit_plus_one), &st);
-  return st;
+  return db_query_rows(db, &list_memberships,
+                       DB_ARGS(group_id, page->after_ts, page->after_id, state, page->limit_plus_one), result);
 }
 
 static const db_stmt lock_membership = {
     "memberships_lock", "SELECT state, role, coalesce(represents_group_id::text, ''), version FROM group_memberships"
                         " WHERE group_id = $1 AND member_id = $2 FOR UPDATE"};
 
+static const db_column membership_columns[] = {
+    DB_COL_TEXT(membership_row, state),
+    DB_COL_TEXT(membership_row, role),
+    DB_COL_TEXT(membership_row, represents_group_id),
+    DB_COL_LONG(membership_row, version),
+    DB_COLUMNS_END,
+};
+
 fn_status memberships_db_lock(db_conn *db, const char *group_id, const char *member_id, membership_row *out) {
-  fn_status st;
-  PGresult *res = db_exec_row(db, &lock_membership, DB_ARGS(group_id, member_id), FN_NOT_FOUND, &st);
-  if (res == NULL)
-    return st;
-  db_value_copy(res, 0, 0, out->state, sizeof out->state);
-  db_value_copy(res, 0, 1, out->role, sizeof out->role);
-  db_value_copy(res, 0, 2, out->represents_group_id, sizeof out->represents_group_id);
-  out->version = db_value_long(res, 0, 3);
-  PQclear(res);
-  return FN_OK;
+  return db_query_row(db, &lock_membership, DB_ARGS(group_id, member_id), FN_NOT_FOUND, membership_columns, out);
 }
 
 static const db_stmt candidate = {"memberships_candidate",
@@ -59,19 +56,18 @@ static const db_stmt candidate = {"memberships_candidate",
                                   " manages_site(m.id, g.site_id)"
                                   " FROM members m, groups g WHERE m.id = $2 AND g.id = $1"};
 
+static const db_column candidate_columns[] = {
+    DB_COL_BOOL(membership_candidate, active),
+    DB_COL_ROLE(membership_candidate, role),
+    DB_COL_BOOL(membership_candidate, home_site),
+    DB_COL_BOOL(membership_candidate, manages_site),
+    DB_COLUMNS_END,
+};
+
 fn_status memberships_db_candidate(db_conn *db, const char *group_id, const char *member_id,
                                    membership_candidate *out) {
-  fn_status st;
-  memset(out, 0, sizeof *out);
-  PGresult *res = db_exec_row(db, &candidate, DB_ARGS(group_id, member_id), FN_OK, &st); /* no row: not a candidate */
-  if (res == NULL)
-    return st;
-  out->active = db_value_bool(res, 0, 0);
-  out->role = role_from_string(PQgetvalue(res, 0, 1));
-  out->home_site = db_value_bool(res, 0, 2);
-  out->manages_site = db_value_bool(res, 0, 3);
-  PQclear(res);
-  return FN_OK;
+  memset(out, 0, sizeof *out); /* no row: not a candidate */
+  return db_query_optional_row(db, &candidate, DB_ARGS(group_id, member_id), candidate_columns, out, NULL);
 }
 
 static const db_stmt represents = {

@@ -13,19 +13,17 @@ static const db_stmt find_client = {
     "partners_find_client",
     "SELECT id, secret_digest, revoked_at IS NOT NULL, trusted FROM partners WHERE client_id = $1"};
 
+static const db_column client_columns[] = {
+    DB_COL_TEXT(partner_client, id),
+    DB_COL_TEXT(partner_client, secret_digest),
+    DB_COL_BOOL(partner_client, revoked),
+    DB_COL_BOOL(partner_client, trusted),
+    DB_COLUMNS_END,
+};
+
 fn_status partners_db_find_client(db_conn *db, const char *client_id, partner_client *out) {
-  fn_status st;
   memset(out, 0, sizeof *out);
-  PGresult *res = db_exec_row(db, &find_client, DB_ARGS(client_id), FN_OK, &st); /* no row: not found */
-  if (res == NULL)
-    return st;
-  out->found = 1;
-  db_value_copy(res, 0, 0, out->id, sizeof out->id);
-  db_value_copy(res, 0, 1, out->secret_digest, sizeof out->secret_digest);
-  out->revoked = db_value_bool(res, 0, 2);
-  out->trusted = db_value_bool(res, 0, 3);
-  PQclear(res);
-  return FN_OK;
+  return db_query_optional_row(db, &find_client, DB_ARGS(client_id), client_columns, out, &out->found);
 }
 
 static const db_stmt get_partner = {"partners_get",
@@ -41,9 +39,7 @@ static const db_stmt list_partners = {"partners_list",
                                       " ORDER BY p.created_at, p.id LIMIT $3"};
 
 fn_status partners_db_list(db_conn *db, const page_request *page, PGresult **result) {
-  fn_status st;
-  *result = db_exec(db, &list_partners, DB_ARGS(page->after_ts, page->after_id, page->limit_plus_one), &st);
-  return st;
+  return db_query_rows(db, &list_partners, DB_ARGS(page->after_ts, page->after_id, page->limit_plus_one), result);
 }
 
 static const db_stmt insert_partner = {"partners_insert",

@@ -15,20 +15,20 @@ static const db_stmt target = {
     " LEFT JOIN group_memberships gm ON gm.group_id = $2 AND gm.member_id = $3"
     " LEFT JOIN consultation_responses r ON r.consultation_id = $1 AND r.group_id = $2"};
 
+static const db_column target_columns[] = {
+    DB_COL_BOOL(response_target, targeted),
+    DB_COL_TEXT(response_target, my_state),
+    DB_COL_TEXT(response_target, my_role),
+    DB_COL_BOOL(response_target, exists),
+    DB_COL_TEXT(response_target, status),
+    DB_COL_LONG(response_target, version),
+    DB_COLUMNS_END,
+};
+
 fn_status responses_db_target(db_conn *db, const char *consultation_id, const char *group_id, const char *caller_id,
                               response_target *out) {
-  fn_status st;
-  PGresult *res = db_exec(db, &target, DB_ARGS(consultation_id, group_id, caller_id), &st);
-  if (res == NULL)
-    return st;
-  out->targeted = db_value_bool(res, 0, 0);
-  db_value_copy(res, 0, 1, out->my_state, sizeof out->my_state);
-  db_value_copy(res, 0, 2, out->my_role, sizeof out->my_role);
-  out->exists = db_value_bool(res, 0, 3);
-  db_value_copy(res, 0, 4, out->status, sizeof out->status);
-  out->version = db_value_long(res, 0, 5);
-  PQclear(res);
-  return FN_OK;
+  /* the statement always answers one row */
+  return db_query_row(db, &target, DB_ARGS(consultation_id, group_id, caller_id), FN_INTERNAL, target_columns, out);
 }
 
 static const db_stmt upsert = {
@@ -81,10 +81,8 @@ static const db_stmt list_responses = {
 
 fn_status responses_db_list(db_conn *db, const char *consultation_id, const char *caller_id, int read_submitted,
                             const page_request *page, PGresult **result) {
-  fn_status st;
-  *result = db_exec(db, &list_responses,
-                    DB_ARGS(consultation_id, caller_id, read_submitted ? "true" : "false", page->after_ts,
-                            page->after_id, page->limit_plus_one),
-                    &st);
-  return st;
+  return db_query_rows(db, &list_responses,
+                       DB_ARGS(consultation_id, caller_id, read_submitted ? "true" : "false", page->after_ts,
+                               page->after_id, page->limit_plus_one),
+                       result);
 }

@@ -2,6 +2,7 @@
 #include "forumnet/sites_db.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "forumnet/body.h"
 
@@ -33,12 +34,10 @@ static const db_stmt list_sites = {"sites_list",
 
 fn_status sites_db_list(db_conn *db, const char *caller_id, int include_archived, const page_request *page,
                         PGresult **result) {
-  fn_status st;
-  *result = db_exec(
+  return db_query_rows(
       db, &list_sites,
       DB_ARGS(caller_id, page->after_ts, page->after_id, include_archived ? "true" : "false", page->limit_plus_one),
-      &st);
-  return st;
+      result);
 }
 
 static const db_stmt timezone_known = {"sites_timezone_known",
@@ -78,16 +77,15 @@ fn_status sites_db_insert(db_conn *db, const json_t *body, char **json, long *ve
 static const db_stmt lock_site = {"sites_lock",
                                   "SELECT version, archived_at IS NOT NULL FROM sites WHERE id = $1 FOR UPDATE"};
 
+static const db_column site_columns[] = {
+    DB_COL_LONG(site_row, version),
+    DB_COL_BOOL(site_row, archived),
+    DB_COLUMNS_END,
+};
+
 fn_status sites_db_lock(db_conn *db, const char *site_id, site_row *out) {
-  fn_status st;
-  PGresult *res = db_exec_row(db, &lock_site, DB_ARGS(site_id), FN_NOT_FOUND, &st);
-  if (res == NULL)
-    return st;
   snprintf(out->id, sizeof out->id, "%s", site_id);
-  out->version = db_value_long(res, 0, 0);
-  out->archived = db_value_bool(res, 0, 1);
-  PQclear(res);
-  return FN_OK;
+  return db_query_row(db, &lock_site, DB_ARGS(site_id), FN_NOT_FOUND, site_columns, out);
 }
 
 /* (present, value) pairs: a field absent from the PATCH body keeps its value. */
@@ -101,17 +99,13 @@ static const db_stmt update_site = {"sites_update",
                                     " version = s.version + 1"
                                     " WHERE s.id = $1 RETURNING " SITE_JSON_SQL ", s.version"};
 
-static const char *present(const json_t *body, const char *key) {
-  return json_object_get(body, key) ? "true" : "false";
-}
-
 fn_status sites_db_update(db_conn *db, const char *site_id, const json_t *body, char **json, long *version) {
   return db_get_representation(db, &update_site,
-                               DB_ARGS(site_id, present(body, "slug"), body_string(body, "slug"), present(body, "name"),
-                                       body_string(body, "name"), present(body, "organisation"),
-                                       body_string(body, "organisation"), present(body, "region"),
-                                       body_string(body, "region"), present(body, "timezone"),
-                                       body_string(body, "timezone")),
+                               DB_ARGS(site_id, db_param_present(body, "slug"), body_string(body, "slug"),
+                                       db_param_present(body, "name"), body_string(body, "name"),
+                                       db_param_present(body, "organisation"), body_string(body, "organisation"),
+                                       db_param_present(body, "region"), body_string(body, "region"),
+                                       db_param_present(body, "timezone"), body_string(body, "timezone")),
                                json, version);
 }
 
@@ -144,8 +138,8 @@ fn_status sites_db_list_managers(db_conn *db, const char *caller_id, const char 
   *result = NULL;
   if (st != FN_OK)
     return st;
-  *result = db_exec(db, &list_managers, DB_ARGS(site_id, page->after_ts, page->after_id, page->limit_plus_one), &st);
-  return st;
+  return db_query_rows(db, &list_managers, DB_ARGS(site_id, page->after_ts, page->after_id, page->limit_plus_one),
+                       result);
 }
 
 static const db_stmt add_manager = {
@@ -174,19 +168,26 @@ fn_status sites_db_remove_manager(db_conn *db, const char *site_id, const char *
   return st;
 }
 
+static const db_stmt check_named = {
+    "sites_check_named", "SELECT s.id IS NOT NULL AND s.archived_at IS NULL,"
+                         " EXISTS (SELECT 1 FROM site_managers sm WHERE sm.site_id = s.id AND sm.member_id = $2)"
+                         " FROM json_array_elements_text($1::json) WITH ORDINALITY AS x(id, n)"
+                         " LEFT JOIN sites s ON s.id = x.id::uuid ORDER BY x.n"};
+
+PGresult *sites_db_check_named(db_conn *db, const json_t *ids, const char *member_id, fn_status *st) {
+  char *text = json_dumps(ids, JSON_COMPACT);
+  PGresult *res = db_exec(db, &check_named, DB_ARGS(text, member_id), st);
+  free(text);
+  return res;
+}
+
 static const db_stmt end_management = {
     "sites_end_management", "WITH ended AS (DELETE FROM site_managers WHERE member_id = $1 RETURNING site_id)"
                             " SELECT coalesce(json_agg(site_id ORDER BY site_id), '[]'::json) FROM ended"};
 
 fn_status sites_db_end_management(db_conn *db, const char *member_id, json_t **site_ids) {
-  fn_status st;
-  *site_ids = NULL;
-  PGresult *res = db_exec(db, &end_management, DB_ARGS(member_id), &st);
-  if (res == NULL)
-    return st;
-  *site_ids = json_loadb(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0), 0, NULL);
-  PQclear(res);
-  return *site_ids ? FN_OK : FN_INTERNAL;
+  fn_status st = db_query_json(db, &end_management, DB_ARGS(member_id), site_ids);
+  return st != FN_OK || *site_ids != NULL ? st : FN_INTERNAL;
 }
 
 fn_status sites_can_create(const member_caller *caller) { return caller->role == ROLE_ADMIN ? FN_OK : FN_FORBIDDEN; }

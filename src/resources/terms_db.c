@@ -24,9 +24,8 @@ static const db_stmt list_terms = {
                   " ORDER BY t.created_at DESC, t.version DESC LIMIT $4"};
 
 fn_status terms_db_list(db_conn *db, const char *group_id, const page_request *page, PGresult **result) {
-  fn_status st;
-  *result = db_exec(db, &list_terms, DB_ARGS(group_id, page->after_ts, page->after_id, page->limit_plus_one), &st);
-  return st;
+  return db_query_rows(db, &list_terms, DB_ARGS(group_id, page->after_ts, page->after_id, page->limit_plus_one),
+                       result);
 }
 
 static const db_stmt get_terms = {"terms_get", "SELECT " TERMS_JSON_SQL

@@ -26,16 +26,8 @@ static const db_stmt get_position = {"write_positions_get",
                                      "SELECT lsn::text FROM member_write_positions WHERE member_id = $1"};
 
 fn_status write_positions_db_get(db_conn *db, const char *member_id, char lsn[WRITE_POSITION_SIZE]) {
-  fn_status st;
-  const char *params[] = {member_id};
-  PGresult *res = db_exec(db, &get_position, 1, params, &st);
-  lsn[0] = '\0';
-  if (res == NULL)
-    return st;
-  if (PQntuples(res) == 1)
-    db_value_copy(res, 0, 0, lsn, WRITE_POSITION_SIZE);
-  PQclear(res);
-  return FN_OK;
+  lsn[0] = '\0'; /* also when the statement fails */
+  return db_query_copy(db, &get_position, DB_ARGS(member_id), lsn, WRITE_POSITION_SIZE);
 }
 
 /* pg_last_wal_replay_lsn() is NULL on a server that is not (and never was) a standby: never caught up. */
@@ -43,13 +35,6 @@ static const db_stmt replayed = {"write_positions_replayed",
                                  "SELECT coalesce(pg_last_wal_replay_lsn() >= $1::pg_lsn, false)"};
 
 fn_status write_positions_db_replayed(db_conn *db, const char *lsn, int *caught_up) {
-  fn_status st;
-  const char *params[] = {lsn};
-  PGresult *res = db_exec(db, &replayed, 1, params, &st);
-  *caught_up = 0;
-  if (res == NULL)
-    return st;
-  *caught_up = db_value_bool(res, 0, 0);
-  PQclear(res);
-  return FN_OK;
+  *caught_up = 0; /* also when the statement fails */
+  return db_query_bool(db, &replayed, DB_ARGS(lsn), caught_up);
 }
