@@ -38,7 +38,7 @@ static http_response *login_with(const char *const *headers, const char *email, 
 /* POST /v1/auth/login with "X-Forwarded-For: xff" (NULL: none). */
 static http_response *login_via(const char *xff, const char *email, const char *password) {
   char header[512];
-  snprintf(header, sizeof header, "X-Forwarded-For: %s", xff);
+  snprintf(header, sizeof header, "X-Forwarded-For: %s", xff ? xff : "");
   const char *const headers[] = {header, NULL};
   return login_with(xff ? headers : NULL, email, password);
 }
@@ -86,7 +86,7 @@ static void test_header_ignored_without_the_setting(void **state) {
   static const char *const env[] = {"FORUMNET_LOGIN_MAX_FAILURES_PER_ADDRESS=3", NULL};
   harness_server_start(env);
   harness_use_unique_source_address();
-  char xff[32];
+  char xff[256];
   for (int i = 0; i < 3; i++)
     failed_login_via(unique_forwarded(xff, sizeof xff), 401);
   failed_login_via(unique_forwarded(xff, sizeof xff), 429);
@@ -102,7 +102,7 @@ static void test_header_ignored_without_the_setting(void **state) {
 static void test_header_ignored_from_an_untrusted_peer(void **state) {
   (void)state;
   harness_use_unique_source_address(); /* not in FORUMNET_TRUSTED_PROXIES */
-  char xff[32];
+  char xff[256];
   for (int i = 0; i < 3; i++)
     failed_login_via(unique_forwarded(xff, sizeof xff), 401);
   failed_login_via(unique_forwarded(xff, sizeof xff), 429);
@@ -175,7 +175,7 @@ static void test_garbage_falls_back_to_the_peer(void **state) {
 static void test_forwarded_ipv6_client_by_64(void **state) {
   (void)state;
   long pid = (long)getpid();
-  char xff[96];
+  char xff[256];
   for (int i = 1; i <= 3; i++) {
     snprintf(xff, sizeof xff, "2001:db8:%lx:%lx::%d", (pid >> 16) & 0xffff, pid & 0xffff, i);
     failed_login_via(xff, 401);
