@@ -129,7 +129,7 @@ static void test_forwarded_clients_have_separate_buckets(void **state) {
  * trusted hops to its right are skipped. */
 static void test_forged_leftmost_entry_is_ignored(void **state) {
   (void)state;
-  char client[32], forged[32], xff[128];
+  char client[32], forged[32], xff[256];
   unique_forwarded(client, sizeof client);
   for (int i = 0; i < 3; i++) {
     snprintf(xff, sizeof xff, "%s, %s", unique_forwarded(forged, sizeof forged), client);
@@ -156,7 +156,7 @@ static void test_forged_leftmost_entry_is_ignored(void **state) {
 static void test_garbage_falls_back_to_the_peer(void **state) {
   (void)state;
   harness_set_source_address(g_proxy); /* a trusted peer with a bucket of its own */
-  char client[32], xff[128];
+  char client[32], xff[256];
   unique_forwarded(client, sizeof client);
   static const char *const garbage[] = {"not-an-address", ",", "203.0.113.9:4711"};
   for (size_t i = 0; i < 3; i++)
