@@ -65,7 +65,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 git rev-parse --verify --quiet "$REV^{commit}" >/dev/null || die "no such commit: $REV"
-git diff --quiet "$REV" -- sql/ || die "$REV has other migrations than the working tree (sql/): not comparable on one data set"
+git diff --quiet "$REV" -- 'sql/[0-9]*.sql' || die "$REV has other migrations than the working tree (sql/0NN_*.sql): not comparable on one data set"
 
 step "Debian packages"
 # shellcheck disable=SC2086 # one package name per word
