@@ -30,4 +30,9 @@ fn_status page_from_request(fn_req *req, page_request *out);
  * connection (req_db). */
 fn_status page_open(fn_req *req, page_request *page, json_t *filter_errors, db_conn **db);
 
+/* page_open for a collection under a parent (/v1/groups/{group_id}/meetings): first the parent's path id
+ * (param; not_found is the 404's detail for an id that cannot exist), *parent_id borrowed from the request. */
+fn_status page_open_under(fn_req *req, const char *param, const char *not_found, const char **parent_id,
+                          page_request *page, json_t *filter_errors, db_conn **db);
+
 #endif

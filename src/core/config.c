@@ -161,26 +161,40 @@ static fn_status parse_trusted_proxies(cf_load *load, const char *name, const ch
   return FN_OK;
 }
 
+/* A setting that names one of a few choices: sets *field to the value beside the matching name. */
+typedef struct cf_choice {
+  const char *name;
+  int value;
+} cf_choice;
+
+static fn_status parse_choice(cf_load *load, const char *name, const char *v, const cf_choice *choices, int *field,
+                              const char *why) {
+  for (; choices->name != NULL; choices++)
+    if (strcmp(v, choices->name) == 0) {
+      *field = choices->value;
+      return FN_OK;
+    }
+  return config_error(load, name, why);
+}
+
 static fn_status parse_jwt_alg(cf_load *load, const char *name, const char *v) {
-  if (strcmp(v, "HS256") == 0)
-    load->cfg->jwt_alg = JWT_ALGORITHM_HS256;
-  else if (strcmp(v, "RS256") == 0)
-    load->cfg->jwt_alg = JWT_ALGORITHM_RS256;
-  else if (strcmp(v, "ES256") == 0)
-    load->cfg->jwt_alg = JWT_ALGORITHM_ES256;
-  else
-    return config_error(load, name, "must be HS256, RS256 or ES256");
-  return FN_OK;
+  static const cf_choice algs[] = {
+      {"HS256", JWT_ALGORITHM_HS256}, {"RS256", JWT_ALGORITHM_RS256}, {"ES256", JWT_ALGORITHM_ES256}, {NULL, 0}};
+  int alg = 0;
+  fn_status st = parse_choice(load, name, v, algs, &alg, "must be HS256, RS256 or ES256");
+  if (st == FN_OK)
+    load->cfg->jwt_alg = (jwt_algorithm)alg;
+  return st;
 }
 
 static fn_status parse_pooler(cf_load *load, const char *name, const char *v) {
-  if (strcmp(v, "session") == 0)
-    load->cfg->db_pooler = DB_POOLER_SESSION;
-  else if (strcmp(v, "transaction") == 0)
-    load->cfg->db_pooler = DB_POOLER_TRANSACTION;
-  else
-    return config_error(load, name, "must be session or transaction");
-  return FN_OK;
+  static const cf_choice poolers[] = {
+      {"session", DB_POOLER_SESSION}, {"transaction", DB_POOLER_TRANSACTION}, {NULL, 0}};
+  int pooler = 0;
+  fn_status st = parse_choice(load, name, v, poolers, &pooler, "must be session or transaction");
+  if (st == FN_OK)
+    load->cfg->db_pooler = (db_pooler)pooler;
+  return st;
 }
 
 /* HS256: the shared secret, and a previous one still accepted under its own kid. */

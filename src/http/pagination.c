@@ -136,3 +136,13 @@ fn_status page_open(fn_req *req, page_request *page, json_t *filter_errors, db_c
   }
   return filter_errors != NULL ? req_invalid(req, filter_errors) : req_db(req, db);
 }
+
+fn_status page_open_under(fn_req *req, const char *param, const char *not_found, const char **parent_id,
+                          page_request *page, json_t *filter_errors, db_conn **db) {
+  fn_status st = req_path_id(req, param, not_found, parent_id);
+  if (st != FN_OK) {
+    json_decref(filter_errors);
+    return st;
+  }
+  return page_open(req, page, filter_errors, db);
+}

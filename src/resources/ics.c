@@ -93,17 +93,9 @@ void ics_calendar_begin(ics_calendar *cal) {
   ics_calendar_add_line(cal, "METHOD", "PUBLISH");
 }
 
-static const char *status_text(ics_status status) {
-  switch (status) {
-  case ICS_TENTATIVE:
-    return "TENTATIVE";
-  case ICS_CANCELLED:
-    return "CANCELLED";
-  case ICS_CONFIRMED:
-  default:
-    return "CONFIRMED";
-  }
-}
+/* STATUS values by ics_status (RFC 5545 3.8.1.11). */
+static const char *const status_names[] = {
+    [ICS_CONFIRMED] = "CONFIRMED", [ICS_TENTATIVE] = "TENTATIVE", [ICS_CANCELLED] = "CANCELLED"};
 
 void ics_calendar_add_event(ics_calendar *cal, const ics_event *ev) {
   char sequence[24];
@@ -114,7 +106,7 @@ void ics_calendar_add_event(ics_calendar *cal, const ics_event *ev) {
   ics_calendar_add_line(cal, "DTSTART", ev->dtstart);
   ics_calendar_add_line(cal, "DTEND", ev->dtend);
   ics_calendar_add_line(cal, "SEQUENCE", sequence);
-  ics_calendar_add_line(cal, "STATUS", status_text(ev->status));
+  ics_calendar_add_line(cal, "STATUS", status_names[ev->status]);
   add_text(cal, "SUMMARY", ev->summary);
   add_text(cal, "DESCRIPTION", ev->description);
   add_text(cal, "LOCATION", ev->location);

@@ -185,8 +185,8 @@ static fn_status meetings_http_list(fn_req *req) {
   PGresult *res = NULL;
   db_conn *db;
   fn_status st;
-  if ((st = req_path_id(req, "group_id", NO_SUCH_GROUP, &group_id)) != FN_OK ||
-      (st = page_open(req, &page, NULL, &db)) != FN_OK || (st = check_read(req, db, group_id)) != FN_OK)
+  if ((st = page_open_under(req, "group_id", NO_SUCH_GROUP, &group_id, &page, NULL, &db)) != FN_OK ||
+      (st = check_read(req, db, group_id)) != FN_OK)
     return st;
   if ((st = meetings_db_list(db, group_id, &page, &res)) == FN_NOT_FOUND)
     req_problem(req, st, NO_SUCH_GROUP);

@@ -257,8 +257,7 @@ static fn_status memberships_http_list(fn_req *req) {
   PGresult *res = NULL;
   db_conn *db;
   fn_status st;
-  if ((st = req_path_id(req, "group_id", NO_SUCH_GROUP, &gid)) != FN_OK ||
-      (st = page_open(req, &page, state_errors(state), &db)) != FN_OK)
+  if ((st = page_open_under(req, "group_id", NO_SUCH_GROUP, &gid, &page, state_errors(state), &db)) != FN_OK)
     return st;
   if ((st = groups_db_access(db, gid, req->caller.id, 0, &a)) != FN_OK || (st = groups_require_inner(&a)) != FN_OK ||
       (st = memberships_db_list(db, gid, state, &page, &res)) != FN_OK)

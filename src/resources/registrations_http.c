@@ -78,8 +78,7 @@ static fn_status registrations_http_list(fn_req *req) {
   PGresult *res = NULL;
   db_conn *db;
   fn_status st;
-  if ((st = req_path_id(req, "event_id", NO_SUCH_EVENT, &event_id)) != FN_OK ||
-      (st = page_open(req, &page, NULL, &db)) != FN_OK ||
+  if ((st = page_open_under(req, "event_id", NO_SUCH_EVENT, &event_id, &page, NULL, &db)) != FN_OK ||
       (st = load_event(req, db, event_id, 0, &caller, &access)) != FN_OK)
     return st;
   if ((st = registrations_can_list(&caller, &access, &detail)) != FN_OK)

@@ -142,8 +142,7 @@ static fn_status responses_http_list(fn_req *req) {
   PGresult *res = NULL;
   db_conn *db;
   fn_status st;
-  if ((st = req_path_id(req, "consultation_id", NO_SUCH_CONSULTATION, &cid)) != FN_OK ||
-      (st = page_open(req, &page, NULL, &db)) != FN_OK)
+  if ((st = page_open_under(req, "consultation_id", NO_SUCH_CONSULTATION, &cid, &page, NULL, &db)) != FN_OK)
     return st;
   if ((st = consultations_db_visible(db, cid, req->caller.id, 0, &a)) != FN_OK ||
       (st = responses_db_list(db, cid, req->caller.id, a.owner_or_admin, &page, &res)) != FN_OK)

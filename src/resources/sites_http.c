@@ -165,8 +165,7 @@ static fn_status sites_http_list_managers(fn_req *req) {
   PGresult *res = NULL;
   db_conn *db;
   fn_status st;
-  if ((st = req_path_id(req, "site_id", NO_SUCH_SITE, &id)) != FN_OK ||
-      (st = page_open(req, &page, NULL, &db)) != FN_OK)
+  if ((st = page_open_under(req, "site_id", NO_SUCH_SITE, &id, &page, NULL, &db)) != FN_OK)
     return st;
   st = sites_db_list_managers(db, req->caller.id, id, &page, &res);
   if (st == FN_NOT_FOUND)

@@ -61,8 +61,7 @@ static fn_status terms_http_list(fn_req *req) {
   char members[48];
   db_conn *db;
   fn_status st;
-  if ((st = req_path_id(req, "group_id", NO_SUCH_GROUP, &gid)) != FN_OK ||
-      (st = page_open(req, &page, NULL, &db)) != FN_OK)
+  if ((st = page_open_under(req, "group_id", NO_SUCH_GROUP, &gid, &page, NULL, &db)) != FN_OK)
     return st;
   if ((st = groups_db_access(db, gid, req->caller.id, 0, &a)) != FN_OK || (st = groups_require_view(&a)) != FN_OK ||
       (st = terms_db_list(db, gid, &page, &res)) != FN_OK)
