@@ -233,12 +233,7 @@ fi
 #                                                break and recover; behind PgBouncer what breaks is PgBouncer's
 #                                                server connections while forumnet's stay up, another fault with
 #                                                other timings (the scale-out script's primary outage covers it)
-#   e2e_fault_readiness_serial, e2e_fault_sigterm_serial, e2e_summaries  NOT YET PASSING through PgBouncer (issue 13
-#                                                left open): the read-only-role test changes the pooled role's
-#                                                settings, which /readyz then reports; a request in flight at SIGTERM
-#                                                is answered 503 through the pooler; one summaries test builds a URL
-#                                                the pooled harness leaves empty. Each passes in the direct run.
-PGB_EXCLUDED='e2e_admins_serial|e2e_fault_pool_serial|e2e_db_outage_serial|e2e_fault_pg_restart_serial|e2e_fault_readiness_serial|e2e_fault_sigterm_serial|e2e_summaries'
+PGB_EXCLUDED='e2e_admins_serial|e2e_fault_pool_serial|e2e_db_outage_serial|e2e_fault_pg_restart_serial'
 step "e2e through PgBouncer in transaction mode"
 if [[ "$QUICK" == 1 && "${FORUMNET_TEST_PGBOUNCER:-0}" != 1 ]]; then
   skip pgbouncer "FORUMNET_TEST_QUICK=1 (FORUMNET_TEST_PGBOUNCER=1 runs it)"
@@ -258,7 +253,7 @@ else
     if FORUMNET_TEST_POOLER_URL=$(pgb_url "$PGB_DIR" "$PGB_PORT" forumnet) \
       ctest --test-dir "$BUILD_DIR" --output-on-failure --no-tests=error -j"$JOBS" -L e2e -E "$PGB_EXCLUDED" \
       ${CTEST_ARGS:-} </dev/null; then
-      pass pgbouncer "e2e, 7 left out"
+      pass pgbouncer "e2e, 4 left out"
     else
       fail pgbouncer
     fi

@@ -301,6 +301,16 @@ static void test_write_on_read_only_session_is_unavailable(void **state) {
            owner, g_ro_role, g_ro_role);
   free(owner);
   free(harness_psql_scalar(sql));
+  if (getenv("FORUMNET_TEST_POOLER_URL") != NULL) {
+    /* The PgBouncer pass: servers run with FORUMNET_DB_POOLER=transaction, which takes its session settings from
+     * the role (README "Behind a transaction-mode pooler"); give this role the ones the pass's own role has. The
+     * server still connects directly (PgBouncer knows one role), so what is tested is the 25006 path in that mode. */
+    snprintf(sql, sizeof sql,
+             "ALTER ROLE %s SET statement_timeout = '5000ms'; ALTER ROLE %s SET lock_timeout = '5000ms';"
+             " ALTER ROLE %s SET TimeZone = 'UTC'; ALTER ROLE %s SET jit = off",
+             g_ro_role, g_ro_role, g_ro_role, g_ro_role);
+    free(harness_psql_scalar(sql));
+  }
   char url[1200], url_env[1300];
   url_for_role(g_ro_role, url, sizeof url);
   snprintf(url_env, sizeof url_env, "FORUMNET_DATABASE_URL=%s", url);
