@@ -356,10 +356,30 @@ else
   fail metrics-denied "through HAProxy $m_lb, //%6Detrics $m_enc, direct $m_direct"
 fi
 
-# X-Forwarded-For: HAProxy appends the peer's address. forumnet's request log records no client address
-# (personal data), so nothing here can observe which one it took: tests/e2e/e2e_trusted_proxies.c proves the
-# rule (right-most untrusted address, forged left-most ignored) against a real server instead.
-skip trusted-proxies "not observable from outside (no client address is logged); see e2e_trusted_proxies"
+# X-Forwarded-For: HAProxy appends the peer's address; forumnet trusts 127.0.0.1 (the proxies) only. A client on
+# another loopback address (127.0.0.2) forges a left-most entry; the instance's request log must name 127.0.0.2.
+# (e2e_trusted_proxies.c proves the rule in detail against a single server.)
+# logged_client BASE_URL TAG: the "client" of the request log line of a request sent through BASE_URL.
+logged_client() {
+  local id="scaleout-xff-$2-$$" i line=''
+  curl -s -o /dev/null --interface 127.0.0.2 -H "X-Request-Id: $id" -H 'X-Forwarded-For: 203.0.113.9' "$1/v1/me" || true
+  for _ in $(seq 20); do
+    line=$(grep -h "\"$id\"" "$WORK"/log/forumnet*.log 2>/dev/null | head -1) && [[ -n "$line" ]] && break
+    sleep 0.1
+  done
+  i=$(sed -n 's/.*"client":"\([^"]*\)".*/\1/p' <<<"$line")
+  echo "${i:-none}"
+}
+if [[ "$HAS_PROXIES" == 1 ]]; then
+  xff_client=$(logged_client "$LB" haproxy)
+  if [[ "$xff_client" == 127.0.0.2 ]]; then
+    pass trusted-proxies "through HAProxy the log names the client 127.0.0.2, not the forged 203.0.113.9"
+  else
+    fail trusted-proxies "through HAProxy the log names the client $xff_client (expected 127.0.0.2)"
+  fi
+else
+  skip trusted-proxies "the binary has no FORUMNET_TRUSTED_PROXIES"
+fi
 
 # --- 6. the contract scenario through HAProxy -------------------------------------------------------------------
 step "Contract scenario through HAProxy"
@@ -539,6 +559,14 @@ NG=http://127.0.0.1:$NG_PORT
 wait_200 "$NG/readyz" 10 || die "nginx does not answer on $NG"
 ng_metrics=$(curl -s -o /dev/null -w '%{http_code}' "$NG/metrics")
 if [[ "$ng_metrics" == 404 ]]; then pass nginx "$NG, /metrics 404"; else fail nginx "/metrics answered $ng_metrics through nginx"; fi
+if [[ "$HAS_PROXIES" == 1 ]]; then
+  xff_client=$(logged_client "$NG" nginx)
+  if [[ "$xff_client" == 127.0.0.2 ]]; then
+    pass trusted-proxies-nginx "through nginx the log names the client 127.0.0.2, not the forged 203.0.113.9"
+  else
+    fail trusted-proxies-nginx "through nginx the log names the client $xff_client (expected 127.0.0.2)"
+  fi
+fi
 # The client was generated and type-checked by the first walk: this one only walks.
 contract contract-nginx "$NG" CONTRACT_REUSE_DIST=1
 

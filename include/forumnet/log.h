@@ -18,6 +18,7 @@ typedef struct log_access_entry {
   double duration_ms;
   const char *member_id;  /* NULL when anonymous */
   const char *partner_id; /* set instead for a partner client's request */
+  const char *client;     /* the client's address: the peer, or from X-Forwarded-For behind a trusted proxy */
 } log_access_entry;
 
 void log_access(const log_access_entry *entry);

@@ -109,5 +109,7 @@ void log_access(const log_access_entry *e) {
   json_object_set_new(line, "member_id", e->member_id ? json_string(e->member_id) : json_null());
   if (e->partner_id)
     json_object_set_new(line, "partner_id", json_string(e->partner_id));
+  if (e->client) /* only our own formatting of an address (dispatch.c), never the header's bytes */
+    json_object_set_new(line, "client", json_string(e->client));
   write_line(stdout, line);
 }

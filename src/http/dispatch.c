@@ -331,7 +331,8 @@ int dispatch_request(const struct _u_request *u, struct _u_response *res, void *
                               .status = req.status,
                               .duration_ms = seconds * 1000.0,
                               .member_id = req.caller.authenticated && !req.caller.is_partner ? req.caller.id : NULL,
-                              .partner_id = req.caller.is_partner ? req.caller.id : NULL};
+                              .partner_id = req.caller.is_partner ? req.caller.id : NULL,
+                              .client = req.client_address};
     log_access(&entry);
   }
   return U_CALLBACK_COMPLETE;

@@ -17,20 +17,8 @@
 static char g_db[64];
 static char g_url[1024];
 
-/* The whole server log (the caller frees it). */
-static char *read_log(void) {
-  FILE *f = fopen(harness_server_log(), "rb");
-  if (f == NULL)
-    fail_msg("cannot read the server log %s", harness_server_log());
-  char *text = calloc(1, 1 << 20);
-  size_t n = fread(text, 1, (1 << 20) - 1, f);
-  text[n] = '\0';
-  fclose(f);
-  return text;
-}
-
 static void assert_log_mentions(const char *what) {
-  char *log = read_log();
+  char *log = harness_server_log_text();
   if (strstr(log, what) == NULL) {
     print_error("---- server log ----\n%s\n", log);
     free(log);

@@ -3,7 +3,7 @@
  * is a trusted proxy is the client address taken from X-Forwarded-For (the right-most address that
  * is not itself a trusted proxy); otherwise, and when the header is malformed, it is the peer.
  * Observed through the per-address login limit (FORUMNET_LOGIN_MAX_FAILURES_PER_ADDRESS=3 here):
- * which failures share a bucket shows which address the server took.
+ * which failures share a bucket shows which address the server took; and in the request log's "client".
  *
  * The group's server trusts 127.0.0.1/32 and one loopback address of this process (g_proxy), so
  * that the peer's own bucket is never 127.0.0.1's, which other suites share. Forwarded addresses
@@ -73,7 +73,8 @@ static int group_setup(void **state) {
   snprintf(g_proxy, sizeof g_proxy, "%s", harness_use_unique_source_address());
   static char trusted[128];
   snprintf(trusted, sizeof trusted, "FORUMNET_TRUSTED_PROXIES=127.0.0.1/32, %s/32", g_proxy);
-  const char *const env[] = {trusted, "FORUMNET_LOGIN_MAX_FAILURES_PER_ADDRESS=3", NULL};
+  const char *const env[] = {trusted, "FORUMNET_LOGIN_MAX_FAILURES_PER_ADDRESS=3", "FORUMNET_LOG_REQUESTS=1",
+                             /* the harness turns them off; one test reads them */ NULL};
   harness_set_source_address(NULL);
   harness_server_start(env);
   harness_create_admin(g_email, g_password);
@@ -152,6 +153,51 @@ static void test_forged_leftmost_entry_is_ignored(void **state) {
   good_login_via(forged, 200);
 }
 
+/* GET /v1/me (401) with X-Forwarded-For "forged, client" and a request id of our own; the request log line
+ * of that id must name `expected` as its client. */
+static void expect_logged_client(const char *xff, const char *expected) {
+  static atomic_uint counter;
+  char id_header[96], xff_header[256], id[64];
+  snprintf(id, sizeof id, "xff-log-%ld-%u", (long)getpid(), atomic_fetch_add(&counter, 1u));
+  snprintf(id_header, sizeof id_header, "X-Request-Id: %s", id);
+  snprintf(xff_header, sizeof xff_header, "X-Forwarded-For: %s", xff);
+  const char *const headers[] = {id_header, xff_header, NULL};
+  http_response *r = http_get_with_headers("/v1/me", NULL, headers);
+  assert_status(r, 401);
+  http_response_free(r);
+  char want[128];
+  snprintf(want, sizeof want, "\"client\":\"%s\"", expected);
+  char *log = NULL, *line = NULL;
+  for (int waited = 0; waited < 2000 && line == NULL; waited += 50) { /* the line is written after the reply */
+    free(log);
+    log = harness_server_log_text();
+    line = strstr(log, id);
+    if (line == NULL)
+      harness_sleep_ms(50);
+  }
+  if (line == NULL)
+    harness_fail("no request log line has the request id %s", id);
+  char *end = strchr(line, '\n');
+  if (end)
+    *end = '\0';
+  if (strstr(line, want) == NULL)
+    harness_fail("the request log line of %s should name the client %s: %.400s", id, expected, line);
+  free(log);
+}
+
+/* The request log names the client the server took: the forwarded one from a trusted peer, else the peer. */
+static void test_request_log_names_the_client(void **state) {
+  (void)state;
+  char client[32], forged[32], xff[128];
+  unique_forwarded(client, sizeof client);
+  snprintf(xff, sizeof xff, "%s, %s", unique_forwarded(forged, sizeof forged), client);
+  harness_set_source_address(g_proxy);
+  expect_logged_client(xff, client);
+  char peer[64]; /* an untrusted peer */
+  snprintf(peer, sizeof peer, "%s", harness_use_unique_source_address());
+  expect_logged_client(xff, peer);
+}
+
 /* A malformed header is never an error: the peer's address is used. */
 static void test_garbage_falls_back_to_the_peer(void **state) {
   (void)state;
@@ -217,6 +263,7 @@ int main(void) {
       cmocka_unit_test_setup(test_forwarded_clients_have_separate_buckets, harness_reset_source_address),
       cmocka_unit_test_setup(test_forged_leftmost_entry_is_ignored, harness_reset_source_address),
       cmocka_unit_test_setup(test_garbage_falls_back_to_the_peer, harness_reset_source_address),
+      cmocka_unit_test_setup(test_request_log_names_the_client, harness_reset_source_address),
       cmocka_unit_test_setup(test_forwarded_ipv6_client_by_64, harness_reset_source_address),
       cmocka_unit_test(test_invalid_setting_stops_the_server),
   };

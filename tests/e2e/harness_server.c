@@ -51,6 +51,19 @@ const char *harness_server_log(void) {
   return s ? s->log_path : "";
 }
 
+char *harness_server_log_text(void) {
+  FILE *f = fopen(harness_server_log(), "rb");
+  if (f == NULL)
+    fail_msg("cannot read the server log %s", harness_server_log());
+  char *text = calloc(1, 1 << 20);
+  if (text == NULL)
+    fail_msg("out of memory");
+  size_t n = fread(text, 1, (1 << 20) - 1, f);
+  text[n] = '\0';
+  fclose(f);
+  return text;
+}
+
 void harness_set_source_address(const char *ip) {
   if (!ip) {
     t_source_address[0] = '\0';

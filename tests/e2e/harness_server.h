@@ -39,6 +39,9 @@ const char *harness_base_url(void);
 /* Path of the current server's log file (stdout and stderr), borrowed; "" if none. */
 const char *harness_server_log(void);
 
+/* The current server's log as written so far (up to 1 MiB; the caller frees it). Fails the test if unreadable. */
+char *harness_server_log_text(void);
+
 /* Sets the local address outgoing requests of the *calling thread* are sent from, e.g.
  * "127.23.4.5" (all of 127.0.0.0/8 is loopback on Linux), or NULL for the default.
  * Lets a test own a client address for per-address rate limits. */
