@@ -165,9 +165,9 @@ static void test_membership_kinds(void **state) {
   harness_group_join(gid, conv.token, &g_p2); /* a plain member: no requests */
 
   watch w;
-  watch_start(&w, "membership.invited", gid, WHO(&invitee, &conv, &fac, &g_p2, &g_mgr_a, &requester));
+  watch_start(&w, "membership.invited", gid, WHO(&invitee, &conv, &fac, &g_p2, &g_mgr_a, &requester, &g_other));
   harness_group_invite(gid, conv.token, invitee.id, NULL);
-  watch_expect(&w, 1, 0, 0, 0, 0, 0);
+  watch_expect(&w, 1, 0, 0, 0, 0, 0, 0);
   json_t *n = the_one(&invitee, "membership.invited", gid);
   assert_json_str(n, "subject.type", "group");
   assert_json_str(n, "group_id", gid);
@@ -175,13 +175,13 @@ static void test_membership_kinds(void **state) {
   expect_clean_title(n, name, NULL);
   json_decref(n);
 
-  watch_start(&w, "membership.requested", gid, WHO(&conv, &fac, &requester, &g_p2, &g_mgr_a, &invitee));
+  watch_start(&w, "membership.requested", gid, WHO(&conv, &fac, &requester, &g_p2, &g_mgr_a, &invitee, &g_other));
   harness_group_request(gid, requester.token);
-  watch_expect(&w, 1, 1, 0, 0, 0, 0);
+  watch_expect(&w, 1, 1, 0, 0, 0, 0, 0);
 
-  watch_start(&w, "membership.approved", gid, WHO(&requester, &conv, &fac, &g_p2, &g_mgr_a));
+  watch_start(&w, "membership.approved", gid, WHO(&requester, &conv, &fac, &g_p2, &g_mgr_a, &g_other));
   harness_group_activate(gid, fac.token, requester.id);
-  watch_expect(&w, 1, 0, 0, 0, 0); /* fac approved: the actor; conv was not asked */
+  watch_expect(&w, 1, 0, 0, 0, 0, 0); /* fac approved: the actor; conv was not asked */
 
   /* accepting an invitation is the invitee's own change: nobody is notified of approval */
   watch_start(&w, "membership.approved", gid, WHO(&invitee, &conv, &fac));
