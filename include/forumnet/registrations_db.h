@@ -30,8 +30,9 @@ fn_status registrations_db_set(db_conn *db, const event_access *a, const char *m
 
 /* Fills free places (capacity 0: no limit, so everyone) from the event's waitlist, oldest request
  * first (requested_going_at, then member_id). Call inside the transaction that holds the event row
- * locked, after anything that frees places or raises capacity. */
-fn_status registrations_db_promote(db_conn *db, const char *event_id, long capacity);
+ * locked, after anything that frees places or raises capacity. Those promoted are notified
+ * (registration.promoted), unless one is actor_id (may be NULL). */
+fn_status registrations_db_promote(db_conn *db, const char *event_id, long capacity, const char *actor_id);
 
 /* One page of the event's registrations in (created_at, member_id) order, with display names;
  * columns (json, cursor_key). *result: caller PQclear()s. Authorization is checked before. */

@@ -7,6 +7,7 @@
 #include "forumnet/body.h"
 #include "forumnet/consultations_db.h"
 #include "forumnet/http.h"
+#include "forumnet/notifications.h"
 #include "forumnet/pagination.h"
 #include "forumnet/routes.h"
 #include "forumnet/text.h"
@@ -240,7 +241,9 @@ static fn_status change_draft(fn_req *req, db_conn *db, const char *id, const ch
     return req_problem(req, st, st == FN_NOT_FOUND ? NO_SUCH_CONSULTATION : NULL);
   if (!after.closes_in_future)
     return req_problem(req, FN_CONFLICT, "A consultation cannot open after its closes_at.");
-  return record_status(req, db, id, "open", "consultation.opened");
+  if ((st = record_status(req, db, id, "open", "consultation.opened")) != FN_OK)
+    return st;
+  return req_notify(req, NOTIFY_CONSULTATION_OPENED, id, NULL);
 }
 
 /* An open consultation: closes_at may be extended, and it may close. */
@@ -316,7 +319,8 @@ static fn_status consultations_http_put_outcome(fn_req *req) {
     return req_problem(req, FN_CONFLICT, "The outcome is published once the consultation has closed.");
   if ((st = consultations_db_set_outcome(db, id, req->body)) != FN_OK ||
       (st = req_audit(req, first ? "consultation.outcome_published" : "consultation.outcome_updated", "consultation",
-                      id, NULL)) != FN_OK)
+                      id, NULL)) != FN_OK ||
+      (first && (st = req_notify(req, NOTIFY_CONSULTATION_OUTCOME, id, NULL)) != FN_OK))
     return st;
   return commit_reply_consultation(req, 200, id);
 }

@@ -7,6 +7,7 @@
 #include "forumnet/groups_db.h"
 #include "forumnet/http.h"
 #include "forumnet/meetings_db.h"
+#include "forumnet/notifications.h"
 #include "forumnet/pagination.h"
 #include "forumnet/routes.h"
 #include "forumnet/timestamp.h"
@@ -139,6 +140,16 @@ static json_t *changed_fields(const json_t *body) {
   return json_pack("{s:o}", "fields", fields);
 }
 
+/* 1 when body changes what members come to (time, place, agenda): notes and themes, written after the
+ * meeting, notify nobody. */
+static int changes_arrangements(const json_t *body) {
+  static const char *const fields[] = {"starts_at", "ends_at", "location", "online", "agenda"};
+  for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+    if (json_object_get(body, fields[i]) != NULL)
+      return 1;
+  return 0;
+}
+
 /* The caller may read the group's meetings. */
 static fn_status check_read(fn_req *req, db_conn *db, const char *group_id) {
   group_access access;
@@ -218,7 +229,8 @@ static fn_status meetings_http_create(fn_req *req) {
       (st = req_db(req, &db)) != FN_OK || (st = begin_group_change(req, db, group_id, &access)) != FN_OK)
     return st;
   if ((st = meetings_db_insert(db, group_id, req->body, access.caller_id, &json, &version, id)) != FN_OK ||
-      (st = audit_meeting(req, "meeting.created", group_id, id, NULL)) != FN_OK) {
+      (st = audit_meeting(req, "meeting.created", group_id, id, NULL)) != FN_OK ||
+      (st = req_notify(req, NOTIFY_MEETING_SCHEDULED, id, NULL)) != FN_OK) {
     free(json);
     return write_failed(req, st, st == FN_NOT_FOUND ? NO_SUCH_GROUP : NULL);
   }
@@ -240,8 +252,10 @@ static fn_status meetings_http_update(fn_req *req) {
     return st;
   if (json_object_size(req->body) == 0) /* nothing to change: no new version */
     st = meetings_db_get(db, group_id, id, &json, &version);
-  else if ((st = meetings_db_update(db, id, req->body, &json, &version)) == FN_OK)
-    st = audit_meeting(req, "meeting.updated", group_id, id, changed_fields(req->body));
+  else if ((st = meetings_db_update(db, id, req->body, &json, &version)) == FN_OK &&
+           (st = audit_meeting(req, "meeting.updated", group_id, id, changed_fields(req->body))) == FN_OK &&
+           changes_arrangements(req->body))
+    st = req_notify(req, NOTIFY_MEETING_CHANGED, id, NULL);
   if (st != FN_OK) {
     free(json);
     return write_failed(req, st, NULL);

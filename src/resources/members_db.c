@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "forumnet/body.h"
+#include "forumnet/notifications.h"
 #include "forumnet/text.h"
 #include "forumnet/timestamp.h"
 
@@ -265,7 +266,9 @@ static const db_stmt export_member = {
     "   'details', al.details - CASE WHEN al.details->>'member_id' = m.id::text THEN '' ELSE 'member_id' END)"
     "   ORDER BY al.id) FROM audit_log al WHERE al.actor_id = m.id"
     "      OR (al.resource_type = 'member' AND al.resource_id = m.id::text)"
-    "      OR al.details->>'member_id' = m.id::text), '[]'::json))"
+    "      OR al.details->>'member_id' = m.id::text), '[]'::json),"
+    " 'notifications', coalesce((SELECT json_agg(" NOTIFICATION_JSON_SQL " ORDER BY n.seq)"
+    "   FROM notifications n WHERE n.member_id = m.id), '[]'::json))"
     " FROM members m WHERE m.id = $1 AND m.status = 'active'"};
 
 fn_status members_db_export(db_conn *db, const char *member_id, char **json) {
@@ -282,6 +285,7 @@ static const db_stmt erase_member = {
     " rt AS (DELETE FROM refresh_tokens WHERE member_id = $1),"
     " sm AS (DELETE FROM site_managers WHERE member_id = $1),"
     " wp AS (DELETE FROM member_write_positions WHERE member_id = $1),"
+    " nt AS (DELETE FROM notifications WHERE member_id = $1),"
     " gm AS (DELETE FROM group_memberships WHERE member_id = $1 RETURNING group_id)"
     " SELECT (SELECT count(*) FROM m), coalesce((SELECT json_agg(DISTINCT group_id) FROM gm), '[]'::json)"};
 

@@ -8,6 +8,7 @@
 #include "forumnet/groups_db.h"
 #include "forumnet/http.h"
 #include "forumnet/memberships_db.h"
+#include "forumnet/notifications.h"
 #include "forumnet/pagination.h"
 #include "forumnet/routes.h"
 #include "forumnet/text.h"
@@ -117,6 +118,8 @@ static fn_status memberships_http_create(fn_req *req) {
   st = audit_change(req, st, self ? "membership.requested" : "membership.invited", gid,
                     json_pack("{s:s}", "member_id", target));
   if (st == FN_OK)
+    st = req_notify(req, self ? NOTIFY_MEMBERSHIP_REQUESTED : NOTIFY_MEMBERSHIP_INVITED, gid, self ? NULL : target);
+  if (st == FN_OK)
     st = groups_db_recompute(db, gid, GROUP_CHANGE_MEMBERSHIP);
   if (st != FN_OK)
     return req_problem(req, st, st == FN_CONFLICT ? "This member already has a membership of the group." : NULL);
@@ -149,8 +152,11 @@ static fn_status activate(fn_req *req, db_conn *db, const group_access *a, const
     return req_problem(req, FN_FORBIDDEN, "Only the invited member can accept an invitation.");
   if (a->member_count >= a->max_members)
     return req_problem(req, FN_CONFLICT, "The group is full (max_members active members).");
-  return audit_change(req, memberships_db_activate(db, a->group_id, mid), "membership.activated", a->group_id,
-                      json_pack("{s:s, s:s}", "member_id", mid, "from", m->state));
+  fn_status st = audit_change(req, memberships_db_activate(db, a->group_id, mid), "membership.activated", a->group_id,
+                              json_pack("{s:s, s:s}", "member_id", mid, "from", m->state));
+  if (st == FN_OK && strcmp(m->state, "requested") == 0)
+    st = req_notify(req, NOTIFY_MEMBERSHIP_APPROVED, a->group_id, mid);
+  return st;
 }
 
 /* Role changes (by a leader, checked before) keep at least one convener or facilitator, and end a

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "forumnet/notifications.h"
+
 /* The Registration representation of `r`. */
 #define REGISTRATION_JSON_SQL                                                                                          \
   "json_build_object('event_id', r.event_id, 'member_id', r.member_id, 'status', r.status,"                            \
@@ -75,7 +77,7 @@ fn_status registrations_db_set(db_conn *db, const event_access *a, const char *m
     return st;
   /* The event's version (its ETag) stays: counts are not the owner's edit, and a partner's
    * If-Match must not go stale with every registration. */
-  if (strcmp(old, "going") == 0 && (st = registrations_db_promote(db, a->id, a->capacity)) != FN_OK) {
+  if (strcmp(old, "going") == 0 && (st = registrations_db_promote(db, a->id, a->capacity, member_id)) != FN_OK) {
     free(out->json);
     out->json = NULL;
   }
@@ -94,14 +96,20 @@ static const db_stmt promote_waitlist = {
     "   SELECT w.member_id FROM event_registrations w WHERE w.event_id = $1 AND w.status = 'waitlisted'"
     "   ORDER BY w.requested_going_at, w.member_id"
     "   LIMIT CASE WHEN $2::int = 0 THEN NULL ELSE greatest($2::int - (SELECT n FROM going), 0) END"
-    "   FOR UPDATE)"
-    " UPDATE event_registrations AS r SET status = 'going', version = r.version + 1, updated_at = clock_timestamp()"
-    " FROM chosen WHERE r.event_id = $1 AND r.member_id = chosen.member_id"};
+    "   FOR UPDATE),"
+    " promoted AS (UPDATE event_registrations AS r SET status = 'going', version = r.version + 1,"
+    "   updated_at = clock_timestamp() FROM chosen WHERE r.event_id = $1 AND r.member_id = chosen.member_id"
+    "   RETURNING r.member_id)"
+    " SELECT json_agg(member_id) FROM promoted"};
 
-fn_status registrations_db_promote(db_conn *db, const char *event_id, long capacity) {
-  char text[24];
+fn_status registrations_db_promote(db_conn *db, const char *event_id, long capacity, const char *actor_id) {
+  char text[24], *promoted = NULL;
   snprintf(text, sizeof text, "%ld", capacity);
-  return db_exec_command(db, &promote_waitlist, DB_ARGS(event_id, text));
+  fn_status st = db_query_text(db, &promote_waitlist, DB_ARGS(event_id, text), FN_INTERNAL, &promoted);
+  if (st == FN_OK && promoted != NULL && promoted[0] != '\0')
+    st = notifications_db_fanout(db, NOTIFY_REGISTRATION_PROMOTED, event_id, actor_id, promoted);
+  free(promoted);
+  return st;
 }
 
 /* Keyset order (created_at, member_id) within one event. */
@@ -167,7 +175,7 @@ fn_status registrations_db_withdraw_member(db_conn *db, const char *member_id) {
     const char *event_id = PQgetvalue(events, i, 0);
     const char *decline_params[] = {member_id, event_id};
     if ((st = db_exec_command(db, &decline_member, 2, decline_params)) == FN_OK)
-      st = registrations_db_promote(db, event_id, db_value_long(events, i, 1));
+      st = registrations_db_promote(db, event_id, db_value_long(events, i, 1), member_id);
   }
   PQclear(events);
   return st;

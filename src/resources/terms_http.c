@@ -9,6 +9,7 @@
 #include "forumnet/body.h"
 #include "forumnet/groups_db.h"
 #include "forumnet/http.h"
+#include "forumnet/notifications.h"
 #include "forumnet/pagination.h"
 #include "forumnet/routes.h"
 #include "forumnet/terms_db.h"
@@ -120,6 +121,7 @@ static fn_status terms_http_publish(fn_req *req) {
       (st = groups_require_open(&a, &detail)) != FN_OK ||
       (st = terms_db_publish(db, gid, body_string(req->body, "body"), review_on, req->caller.id, &version)) != FN_OK ||
       (st = audit_terms(req, "group.terms_published", gid, version)) != FN_OK ||
+      (st = req_notify(req, NOTIFY_TERMS_PUBLISHED, gid, NULL)) != FN_OK ||
       (st = groups_db_recompute(db, gid, GROUP_CHANGE_VERSION_RAISED)) != FN_OK ||
       (st = terms_commit_reply(req, db, 201, gid, version, location)) != FN_OK)
     return req_problem(req, st,

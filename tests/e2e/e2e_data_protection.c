@@ -472,6 +472,7 @@ static const struct {
     {"consultations.created_by", "consultations_owned", NULL},
     {"events.created_by", "events_created", NULL},
     {"event_registrations.member_id", "event_registrations", NULL},
+    {"notifications.member_id", "notifications", NULL},
     {"idempotency_keys.client_id", NULL,
      "Idempotency-Key replay records, kept 48 hours: copies of answers the member already received; what "
      "they created is exported under its own key"},
@@ -519,6 +520,9 @@ static void test_export_covers_every_table_naming_a_member(void **state) {
   json_decref(harness_new_consultation(x.token, harness_consultation_body(g_site, NULL, 3600, WEEK), consult));
   json_decref(harness_new_event(x.token, harness_event_body("seminar", 6 * 86400, 3600, g_site), event));
   register_for(event, x.token, "going");
+  harness_account z; /* z asks to join x's group: x, its convener, is notified */
+  harness_new_member_quick(g_admin.token, "practitioner", g_site, &z);
+  harness_group_request(group, z.token);
 
   r = http_get("/v1/me/export", x.token);
   assert_status(r, 200);
