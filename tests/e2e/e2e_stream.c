@@ -320,6 +320,27 @@ static void test_suspended_members_stream_ends_at_once(void **state) {
   http_response_free(r);
 }
 
+static void test_erased_members_stream_ends_and_tickets_go(void **state) {
+  (void)state;
+  harness_account m;
+  new_member(&m);
+  http_response *r = new_ticket(m.token);
+  assert_status(r, 201);
+  http_response_free(r);
+  sse s;
+  sse_open_ok(&s, STREAM_PATH, m.token, NULL);
+  r = http_request("DELETE", hpath("/v1/members/%s", m.id), g_admin.token, NULL, NULL, NULL);
+  assert_status(r, 204);
+  http_response_free(r);
+  if (!sse_wait_closed(&s, 1000))
+    harness_fail("the stream of an erased member stayed open for a second: %s", s.buf);
+  sse_close(&s);
+  char sql[160];
+  snprintf(sql, sizeof sql, "SELECT count(*) FROM stream_tickets WHERE member_id = '%s'", m.id);
+  if (harness_psql_long(sql) != 0)
+    harness_fail("erasure left the member's stream tickets");
+}
+
 static void test_stream_ends_when_its_token_expires(void **state) {
   (void)state;
   harness_account m;
@@ -380,6 +401,7 @@ int main(void) {
       cmocka_unit_test(test_heartbeat_arrives),
       cmocka_unit_test(test_tickets_are_single_use_and_expire),
       cmocka_unit_test(test_suspended_members_stream_ends_at_once),
+      cmocka_unit_test(test_erased_members_stream_ends_and_tickets_go),
       cmocka_unit_test(test_stream_ends_when_its_token_expires),
       cmocka_unit_test_teardown(test_stream_on_another_instance_hears_it, harness_stop_nested_servers),
       cmocka_unit_test_teardown(test_a_held_stream_does_not_block_the_stop, harness_stop_nested_servers),
