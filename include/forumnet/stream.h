@@ -26,7 +26,4 @@ void stream_stop(unsigned wait_ms);
  * FN_UNAVAILABLE (nothing replied) when streams cannot be served here. */
 fn_status stream_reply(fn_req *req, struct MHD_Connection *connection, const stream_grant *grant, long after);
 
-/* Open streams on this instance (for tests and /metrics). */
-unsigned stream_count(void);
-
 #endif

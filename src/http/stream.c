@@ -1,7 +1,9 @@
 /* Live streams (include/forumnet/stream.h). */
+#define _GNU_SOURCE /* POLLRDHUP */
 #include "forumnet/stream.h"
 
 #include <microhttpd.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +27,7 @@
 typedef struct stream {
   struct stream *next;
   struct MHD_Connection *connection;
+  int fd; /* the connection's socket, watched for the client leaving while suspended */
   stream_grant grant;
   long last_seq;
   long long heartbeat_due_ms; /* monotonic */
@@ -32,14 +35,13 @@ typedef struct stream {
   int wake;                   /* rows (or a status change) may be waiting */
   int suspended;              /* suspended by the reader; only a waker resumes it, under the lock */
   int ending;                 /* write what is buffered, then end */
+  int client_left;            /* the client hung up: close without a last chunk */
   strbuf out;                 /* bytes not yet handed to MHD */
   size_t out_pos;
 } stream;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t gone = PTHREAD_COND_INITIALIZER; /* a stream was freed */
 static stream *streams;
-static unsigned open_streams;
 static fn_app *stream_app;
 static int can_suspend;
 static listener *the_listener;
@@ -82,10 +84,45 @@ static void on_notify(const char *channel, const char *payload) {
 
 static void on_reconnect(void) { wake_where(NULL); }
 
+/* MHD does not watch a suspended connection, so a client that left would hold its connection (and a place
+ * under FORUMNET_MAX_CONNECTIONS) until the next heartbeat: the tick looks at the suspended streams' sockets
+ * (a poll that does not wait) and ends those whose client hung up. Under the lock. */
+static void end_streams_left(void) {
+  static struct pollfd *fds;
+  static stream **owners;
+  static size_t room;
+  size_t n = 0;
+  for (stream *s = streams; s; s = s->next) {
+    if (!s->suspended || s->fd < 0)
+      continue;
+    if (n == room) {
+      size_t more = room ? room * 2 : 64;
+      struct pollfd *f = realloc(fds, more * sizeof *f);
+      if (f)
+        fds = f;
+      stream **o = f ? realloc(owners, more * sizeof *o) : NULL;
+      if (o == NULL)
+        break; /* out of memory: the heartbeat notices them instead */
+      owners = o;
+      room = more;
+    }
+    fds[n] = (struct pollfd){.fd = s->fd, .events = POLLRDHUP};
+    owners[n++] = s;
+  }
+  if (n == 0 || poll(fds, n, 0) <= 0)
+    return;
+  for (size_t i = 0; i < n; i++)
+    if (fds[i].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) {
+      owners[i]->client_left = 1;
+      resume(owners[i]);
+    }
+}
+
 static void on_tick(void) {
   long long now_ms = monotonic_ms();
   time_t now = time(NULL);
   pthread_mutex_lock(&lock);
+  end_streams_left();
   for (stream *s = streams; s; s = s->next)
     resume_if_due(s, now_ms, now);
   pthread_mutex_unlock(&lock);
@@ -141,6 +178,10 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
       pthread_mutex_unlock(&lock);
       return (ssize_t)n;
     }
+    if (s->client_left) {
+      pthread_mutex_unlock(&lock);
+      return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
     long long now_ms = monotonic_ms();
     if (s->ending || time(NULL) >= s->grant.token_exp) {
       pthread_mutex_unlock(&lock);
@@ -183,8 +224,6 @@ static void stream_free(void *cls) {
       *p = s->next;
       break;
     }
-  open_streams--;
-  pthread_cond_broadcast(&gone);
   pthread_mutex_unlock(&lock);
   strbuf_free(&s->out);
   free(s);
@@ -197,6 +236,8 @@ fn_status stream_reply(fn_req *req, struct MHD_Connection *connection, const str
   if (s == NULL)
     return FN_INTERNAL;
   s->connection = connection;
+  const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+  s->fd = info ? info->connect_fd : -1;
   s->grant = *grant;
   s->last_seq = after;
   s->wake = 1; /* the replay, and the token's first check */
@@ -215,7 +256,6 @@ fn_status stream_reply(fn_req *req, struct MHD_Connection *connection, const str
   pthread_mutex_lock(&lock);
   s->next = streams;
   streams = s;
-  open_streams++;
   pthread_mutex_unlock(&lock);
   return FN_OK;
 }
@@ -237,24 +277,12 @@ void stream_stop(unsigned wait_ms) {
     s->ending = 1;
     resume(s);
   }
-  struct timespec until;
-  clock_gettime(CLOCK_REALTIME, &until);
-  until.tv_sec += wait_ms / 1000;
-  until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-  if (until.tv_nsec >= 1000000000L) {
-    until.tv_sec++;
-    until.tv_nsec -= 1000000000L;
+  for (unsigned waited_ms = 0; streams != NULL && waited_ms < wait_ms; waited_ms += 20) {
+    pthread_mutex_unlock(&lock);
+    nanosleep(&(struct timespec){.tv_sec = 0, .tv_nsec = 20 * 1000000L}, NULL);
+    pthread_mutex_lock(&lock);
   }
-  while (streams != NULL && pthread_cond_timedwait(&gone, &lock, &until) == 0)
-    ;
   pthread_mutex_unlock(&lock);
   listener_stop(the_listener);
   the_listener = NULL;
-}
-
-unsigned stream_count(void) {
-  pthread_mutex_lock(&lock);
-  unsigned n = open_streams;
-  pthread_mutex_unlock(&lock);
-  return n;
 }

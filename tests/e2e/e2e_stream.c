@@ -380,6 +380,29 @@ static void test_stream_on_another_instance_hears_it(void **state) {
     harness_fail("a stream held on instance B missed a notification made elsewhere: %s", s.buf);
 }
 
+/* An idle stream is suspended, so libmicrohttpd does not watch it: the server must notice a client that
+ * left on its own, well before the next heartbeat (a minute here), or dead streams would hold every place
+ * under FORUMNET_MAX_CONNECTIONS. */
+static void test_a_client_that_left_frees_its_connection(void **state) {
+  (void)state;
+  harness_account m;
+  new_member(&m);
+  static const char *const env[] = {"FORUMNET_STREAM_HEARTBEAT_MS=60000", "FORUMNET_MAX_CONNECTIONS=3", NULL};
+  harness_server_start(env);
+  for (int round = 0; round < 3; round++) {
+    sse a, b;
+    sse_open_ok(&a, STREAM_PATH, m.token, NULL);
+    sse_open_ok(&b, STREAM_PATH, m.token, NULL);
+    sse_close(&a);
+    sse_close(&b);
+    harness_sleep_ms(500);
+  }
+  http_response *r = http_get("/healthz", NULL);
+  assert_status(r, 200);
+  http_response_free(r);
+  harness_server_stop();
+}
+
 static void test_a_held_stream_does_not_block_the_stop(void **state) {
   (void)state;
   harness_account m;
@@ -404,6 +427,7 @@ int main(void) {
       cmocka_unit_test(test_erased_members_stream_ends_and_tickets_go),
       cmocka_unit_test(test_stream_ends_when_its_token_expires),
       cmocka_unit_test_teardown(test_stream_on_another_instance_hears_it, harness_stop_nested_servers),
+      cmocka_unit_test_teardown(test_a_client_that_left_frees_its_connection, harness_stop_nested_servers),
       cmocka_unit_test_teardown(test_a_held_stream_does_not_block_the_stop, harness_stop_nested_servers),
   };
   return cmocka_run_group_tests_name("e2e_stream", tests, group_setup, harness_suite_teardown);
