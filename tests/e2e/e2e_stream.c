@@ -403,6 +403,19 @@ static void test_a_client_that_left_frees_its_connection(void **state) {
   harness_server_stop();
 }
 
+/* A thread per connection cannot suspend one: the stream is refused rather than holding a thread. */
+static void test_thread_per_connection_refuses_streams(void **state) {
+  (void)state;
+  harness_account m;
+  new_member(&m);
+  static const char *const env[] = {"FORUMNET_HTTP_THREADS=0", NULL};
+  harness_server_start(env);
+  http_response *r = http_get(STREAM_PATH, m.token);
+  assert_problem(r, 503);
+  http_response_free(r);
+  harness_server_stop();
+}
+
 static void test_a_held_stream_does_not_block_the_stop(void **state) {
   (void)state;
   harness_account m;
@@ -428,6 +441,7 @@ int main(void) {
       cmocka_unit_test(test_stream_ends_when_its_token_expires),
       cmocka_unit_test_teardown(test_stream_on_another_instance_hears_it, harness_stop_nested_servers),
       cmocka_unit_test_teardown(test_a_client_that_left_frees_its_connection, harness_stop_nested_servers),
+      cmocka_unit_test_teardown(test_thread_per_connection_refuses_streams, harness_stop_nested_servers),
       cmocka_unit_test_teardown(test_a_held_stream_does_not_block_the_stop, harness_stop_nested_servers),
   };
   return cmocka_run_group_tests_name("e2e_stream", tests, group_setup, harness_suite_teardown);
