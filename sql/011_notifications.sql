@@ -46,10 +46,26 @@ CREATE TABLE stream_tickets (
   member_id  uuid NOT NULL REFERENCES members (id) ON DELETE CASCADE,
   -- the access token's expiry: a stream opened with the ticket ends when that token would have
   token_expires_at timestamptz NOT NULL,
+  -- and its issue time (milliseconds): the stream re-checks it as the dispatcher checks a token, so a
+  -- password change, suspension or erasure after it ends the stream
+  token_issued_ms  bigint NOT NULL,
   expires_at timestamptz NOT NULL,
   spent_at   timestamptz
 );
 CREATE INDEX stream_tickets_expires ON stream_tickets (expires_at);
+
+-- A member suspended or erased, or whose credentials changed (password change, sign-out everywhere):
+-- streams held for them on every instance re-check their token at once, and end. Payload: the member's
+-- id; delivered at commit.
+CREATE FUNCTION members_status_wake() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('forumnet_members', NEW.id::text);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER members_status_wake AFTER UPDATE OF status, credentials_changed_at ON members
+  FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status
+                     OR OLD.credentials_changed_at IS DISTINCT FROM NEW.credentials_changed_at)
+  EXECUTE FUNCTION members_status_wake();
 
 -- Time-based work for the job runner inside `forumnet serve`: due rows are claimed with
 -- FOR UPDATE SKIP LOCKED by whichever instance polls first, so each runs once however many instances run.

@@ -17,6 +17,9 @@ typedef struct fn_caller {
   int is_partner; /* a partner client's token (only on ROUTE_PARTNER routes) */
   char id[64];    /* member id, or partner id */
   char token_type[16];
+  long
+      token_iat_ms; /* the token's issue time (ms) and expiry (s): a live stream re-checks the one, ends at the other */
+  long token_exp;
 } fn_caller;
 
 /* Room for a UUID in its canonical text form (36 characters and the NUL). */

@@ -72,6 +72,7 @@ typedef struct fn_config {
   char database_direct_url[1024];
   unsigned drain_ms;                /* after SIGTERM: /readyz answers 503 this long before the listener closes */
   unsigned db_reconnect_backoff_ms; /* after a failed connect, the pool connects again no sooner */
+  unsigned stream_heartbeat_ms;     /* a live stream writes a comment line at least this often */
 } fn_config;
 
 /* Looks up one environment variable; NULL when unset. Lets tests pass a fake environment. */

@@ -13,6 +13,10 @@ int server_run(fn_app *app);
 /* Prometheus text for GET /metrics; caller frees. */
 char *server_metrics_text(fn_app *app);
 
+/* The MHD connection of the request being handled on this thread (a live stream suspends it), or NULL;
+ * once per request. */
+struct MHD_Connection *server_connection(const struct _u_request *request);
+
 int dispatch_request(const struct _u_request *u, struct _u_response *res, void *app);
 
 #endif

@@ -285,6 +285,7 @@ static const cf_setting settings[] = {
     CF_TEXT("FORUMNET_DATABASE_DIRECT_URL", database_direct_url, ""),
     CF_NUMBER("FORUMNET_DRAIN_MS", drain_ms, 0, 0, 600000),
     CF_NUMBER("FORUMNET_DB_RECONNECT_BACKOFF_MS", db_reconnect_backoff_ms, 250, 0, 60000),
+    CF_NUMBER("FORUMNET_STREAM_HEARTBEAT_MS", stream_heartbeat_ms, 25000, 100, 600000),
 };
 
 static void store_number(fn_config *cfg, const cf_setting *s, long n) {

@@ -222,6 +222,8 @@ static fn_status authenticate(fn_req *req, const char **detail) {
   req->caller.is_partner = partner;
   snprintf(req->caller.id, sizeof req->caller.id, "%s", claims.sub);
   snprintf(req->caller.token_type, sizeof req->caller.token_type, "%s", claims.typ);
+  req->caller.token_iat_ms = claims.iat_ms;
+  req->caller.token_exp = claims.exp;
   return FN_OK;
 }
 
@@ -276,7 +278,9 @@ static void run_pipeline(fn_req *req) {
     return;
   }
   const char *detail = NULL;
-  fn_status auth = (req->route->flags & ROUTE_PUBLIC) ? FN_OK : authenticate(req, &detail);
+  int ticket = (req->route->flags & ROUTE_TICKET) && req_header(req, "Authorization") == NULL &&
+               req_query(req, "ticket") != NULL;
+  fn_status auth = (req->route->flags & ROUTE_PUBLIC) || ticket ? FN_OK : authenticate(req, &detail);
   if (auth != FN_OK) {
     if (req->status == 0) /* not replied yet (a database failure has been) */
       reply_problem(req, auth, detail);

@@ -22,5 +22,6 @@ const fn_route *const all_route_tables[] = {
     summaries_routes,
     audit_routes,
     notifications_routes,
+    stream_tickets_routes,
     NULL,
 };

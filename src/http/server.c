@@ -4,6 +4,7 @@
 #include <netdb.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -14,6 +15,7 @@
 #include "forumnet/metrics.h"
 #include "forumnet/readiness.h"
 #include "forumnet/router.h"
+#include "forumnet/stream.h"
 
 /* How long shutdown waits for requests in flight before closing connections. */
 #define SHUTDOWN_GRACE_SECONDS 10
@@ -23,13 +25,49 @@
  * ulfius_start_framework_with_mhd_options requires. */
 static atomic_int requests_in_flight;
 
-static void *count_request_start(void *cls, const char *uri) {
+/* Ulfius hands handlers its request, never MHD's connection, which a live stream needs in order to suspend
+ * it. The URI logger sees both (Ulfius allocates the request there), and it, the handler and the completion
+ * callback of one connection all run on that connection's thread (its epoll worker, or its own thread):
+ * so each thread keeps the pairs of its requests between the URI and their completion, a short list. */
+typedef struct connection_of {
+  struct connection_of *next;
+  const struct _u_request *request;
+  struct MHD_Connection *connection;
+} connection_of;
+static _Thread_local connection_of *thread_connections;
+
+static struct MHD_Connection *take_connection(const struct _u_request *request) {
+  for (connection_of **p = &thread_connections; *p; p = &(*p)->next)
+    if ((*p)->request == request) {
+      connection_of *found = *p;
+      struct MHD_Connection *connection = found->connection;
+      *p = found->next;
+      free(found);
+      return connection;
+    }
+  return NULL;
+}
+
+struct MHD_Connection *server_connection(const struct _u_request *request) {
+  return take_connection(request);
+}
+
+static void *count_request_start(void *cls, const char *uri, struct MHD_Connection *connection) {
   atomic_fetch_add(&requests_in_flight, 1);
-  return ulfius_uri_logger(cls, uri);
+  struct connection_info_struct *info = ulfius_uri_logger(cls, uri);
+  connection_of *pair = info ? malloc(sizeof *pair) : NULL;
+  if (pair) {
+    *pair = (connection_of){thread_connections, info->request, connection};
+    thread_connections = pair;
+  }
+  return info;
 }
 
 static void count_request_end(void *cls, struct MHD_Connection *connection, void **con_cls,
                               enum MHD_RequestTerminationCode toe) {
+  struct connection_info_struct *info = con_cls ? *con_cls : NULL;
+  if (info)
+    take_connection(info->request);
   mhd_request_completed(cls, connection, con_cls, toe);
   atomic_fetch_sub(&requests_in_flight, 1);
 }
@@ -106,7 +144,7 @@ int server_run(fn_app *app) {
   if (app->cfg.http_threads == 0)
     flags |= MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
   else
-    flags |= MHD_USE_EPOLL;
+    flags |= MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME; /* live streams suspend while idle (stream.h) */
   struct MHD_OptionItem options[] = {
       {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL}, /* first, so MHD logs nothing elsewhere */
       {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)count_request_end, NULL},
@@ -137,8 +175,15 @@ int server_run(fn_app *app) {
     ulfius_clean_instance(&instance);
     return 1;
   }
+  if (stream_start(app, app->cfg.http_threads > 0) != 0) {
+    log_error("cannot start the live streams' listener");
+    readiness_stop();
+    ulfius_clean_instance(&instance);
+    return 1;
+  }
   if (ulfius_start_framework_with_mhd_options(&instance, flags, options) != U_OK) {
     log_error("cannot listen on %s:%u", app->cfg.listen_host, app->cfg.listen_port);
+    stream_stop(0);
     readiness_stop();
     ulfius_clean_instance(&instance);
     return 1;
@@ -155,6 +200,8 @@ int server_run(fn_app *app) {
   MHD_socket listen_fd = MHD_quiesce_daemon(instance.mhd_daemon);
   if (listen_fd != MHD_INVALID_SOCKET)
     shutdown(listen_fd, SHUT_RDWR);
+  /* Live streams would otherwise last until their tokens expire: end them (clients reconnect elsewhere). */
+  stream_stop(SHUTDOWN_GRACE_SECONDS * 1000 / 2);
   for (int waited_ms = 0; atomic_load(&requests_in_flight) > 0 && waited_ms < SHUTDOWN_GRACE_SECONDS * 1000;
        waited_ms += 20)
     nanosleep(&(struct timespec){.tv_sec = 0, .tv_nsec = 20 * 1000000L}, NULL);

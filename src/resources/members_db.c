@@ -286,6 +286,7 @@ static const db_stmt erase_member = {
     " sm AS (DELETE FROM site_managers WHERE member_id = $1),"
     " wp AS (DELETE FROM member_write_positions WHERE member_id = $1),"
     " nt AS (DELETE FROM notifications WHERE member_id = $1),"
+    " tk AS (DELETE FROM stream_tickets WHERE member_id = $1),"
     " gm AS (DELETE FROM group_memberships WHERE member_id = $1 RETURNING group_id)"
     " SELECT (SELECT count(*) FROM m), coalesce((SELECT json_agg(DISTINCT group_id) FROM gm), '[]'::json)"};
 

@@ -7,7 +7,8 @@
 #   3. tsc --noEmit (strict) over src/, then tsc to dist/
 #   4. build/forumnet serve on a free 127.0.0.1 port, with a random JWT secret and Redoc's bundle
 #   5. `forumnet admin create` makes a fresh admin (password on stdin)
-#   6. dist/scenario.js, then dist/docs.js (Debian's /usr/bin/chromium through playwright-core)
+#   6. dist/scenario.js, then dist/docs.js and dist/stream.js (Debian's /usr/bin/chromium through
+#      playwright-core: /docs renders; an EventSource receives a notification on the live stream)
 #   7. SIGTERM the server; it must exit 0
 #
 # Needs FORUMNET_TEST_DATABASE_URL (scripts/test.sh exports it: a migrated, throwaway database), a built
@@ -241,6 +242,7 @@ elif [[ ! -x "$CHROMIUM" ]]; then
   not_ok "no browser at $CHROMIUM (Debian: apt-get install chromium)"
 else
   run_tap docs node dist/docs.js
+  run_tap stream node dist/stream.js
 fi
 
 # --- 7. a clean stop ------------------------------------------------------------------------------------

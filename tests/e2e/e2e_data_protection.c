@@ -479,6 +479,9 @@ static const struct {
     {"member_write_positions.member_id", NULL,
      "where in the database's write-ahead log the member's last change ends (replica reads only): operational, "
      "nothing the member wrote; deleted by erasure"},
+    {"stream_tickets.member_id", NULL,
+     "single-use tickets that open the live stream, valid 60 seconds: secrets (digests), nothing the member "
+     "wrote; deleted by erasure"},
     /* login_failures holds no member id (its buckets are keyed by what was typed): a secret, not exported */
 };
 

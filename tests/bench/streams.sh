@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# What idle live streams cost (issue 14): p99 of GET /v1/sites/{id} under wrk with 0 and with STREAMS idle streams
+# (GET /v1/me/notifications/stream) held open, in interleaved rounds (without, with, without, with, ...), and the
+# server's resident memory per stream. From a clean clone, root or not; the same setup as tests/bench/run.sh
+# (tests/bench/lib.sh: Release build, throwaway PostgreSQL 15, demo seed), with a pgbench -S baseline.
+#
+#   STREAMS=500     idle streams held by tests/bench/stream_holder.py (one member's token; each is a connection)
+#   ROUNDS=3        interleaved rounds; the table reports each round and the medians
+#   CONNS=32        wrk connections (and pgbench clients)
+#   DURATION=10     seconds per wrk measurement (and pgbench)
+#   FORUMNET_HTTP_THREADS, FORUMNET_DB_POOL_SIZE   passed to `forumnet serve` when set
+#   BENCH_KEEP=1    keep the cluster and the work directory
+#
+# The server runs with FORUMNET_MAX_CONNECTIONS=STREAMS+CONNS+64: streams count against it (README "Live stream").
+# Prints a Markdown table (also written to tests/bench/last-streams.md, not in git). Exit status 0 for a valid run
+# (every response 2xx, no socket errors, every stream held to the end); 1 otherwise; 2 for a bad knob.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+ROOT=$PWD
+BENCH_DIR=$ROOT/tests/bench
+# shellcheck source=scripts/lib/packages.sh
+. scripts/lib/packages.sh
+# shellcheck source=scripts/lib/deps.sh
+. scripts/lib/deps.sh
+# shellcheck source=scripts/lib/pg.sh
+. scripts/lib/pg.sh
+# shellcheck source=tests/bench/lib.sh
+. tests/bench/lib.sh
+
+STREAMS=${STREAMS:-500}
+ROUNDS=${ROUNDS:-3}
+CONNS=${CONNS:-32}
+DURATION=${DURATION:-10}
+for knob in STREAMS ROUNDS CONNS DURATION; do
+  if ! [[ ${!knob} =~ ^[0-9]+$ ]] || ((${!knob} < 1)); then
+    echo "streams: $knob must be a whole number above 0 (got '${!knob}')" >&2
+    exit 2
+  fi
+done
+
+STARTED=$SECONDS
+BUILD_DIR=$ROOT/build-bench
+RESULTS_FILE=$BENCH_DIR/last-streams.md
+PG_BASE=''
+PG_DATA=''
+SERVER_PID=''
+SERVER_LOG=''
+WORK=''
+HOLDER_PID=''
+
+step() { printf '\n==> %s\n' "$*"; }
+die() {
+  echo "streams: $*" >&2
+  exit 1
+}
+
+stop_holder() {
+  if [[ -n "$HOLDER_PID" ]] && kill -0 "$HOLDER_PID" 2>/dev/null; then
+    kill -TERM "$HOLDER_PID" 2>/dev/null || true
+  fi
+  if [[ -n "$HOLDER_PID" ]]; then
+    local status=0
+    wait "$HOLDER_PID" 2>/dev/null || status=$?
+    HOLDER_PID=''
+    return "$status"
+  fi
+}
+
+cleanup() {
+  local status=$?
+  trap - EXIT INT TERM
+  stop_holder || true
+  bench_stop_server 10 || true
+  if ((status != 0)) && [[ -n "$SERVER_LOG" && -s "$SERVER_LOG" ]]; then
+    echo "--- last lines of the forumnet log ($SERVER_LOG) ---" >&2
+    tail -n 20 "$SERVER_LOG" >&2 || true
+  fi
+  bench_cleanup_pg
+  if [[ -n "$WORK" ]]; then
+    if [[ "${BENCH_KEEP:-0}" == 1 ]]; then echo "kept the work directory: $WORK"; else rm -rf "$WORK"; fi
+  fi
+  printf '\nstreams: finished in %ss (exit status %s)\n' "$((SECONDS - STARTED))" "$status"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+step "Debian packages"
+# shellcheck disable=SC2086 # one package name per word
+deps_install $FORUMNET_BUILD_PACKAGES $FORUMNET_TEST_PACKAGES wrk || die "could not install the dependencies"
+PGBENCH=$PG_BIN/pgbench
+[[ -x "$PGBENCH" ]] || PGBENCH=$(command -v pgbench) || die "pgbench not found (install postgresql-contrib)"
+
+step "Release build (build-bench/)"
+bench_build "$BUILD_DIR" Release
+WORK=$(mktemp -d /tmp/forumnet-streams-work.XXXXXX)
+
+step "Throwaway PostgreSQL 15, migrate and seed"
+bench_pg_start
+bench_seed
+echo "PostgreSQL $PG_VERSION at $PG_SOCK (settings: $PG_SETTINGS)"
+
+step "forumnet serve"
+SERVER_ENV=("FORUMNET_MAX_CONNECTIONS=$((STREAMS + CONNS + 64))")
+for knob in FORUMNET_HTTP_THREADS FORUMNET_DB_POOL_SIZE; do
+  if [[ -n "${!knob:-}" ]]; then SERVER_ENV+=("$knob=${!knob}"); fi
+done
+# shellcheck disable=SC2119 # no wrapper: run forumnet directly
+bench_serve
+ADMIN_TOKEN=$(bench_login "$ADMIN_EMAIL" "$ADMIN_PASSWORD") || exit 1
+STREAM_TOKEN=$(bench_login "bench.member1@bench.forumnet.test" "$ADMIN_PASSWORD") || exit 1
+echo "listening on $BASE_URL (pid $SERVER_PID); site $SITE_ID"
+
+step "pgbench -S -M prepared -c $CONNS -T $DURATION (baseline, same cluster)"
+pgbench_run() { "$PGBENCH" -h "$PG_SOCK" -p "$PG_PORT" -U "$PG_SUPERUSER" "$@"; }
+pg_createdb "$PG_SOCK" "$PG_PORT" pgbench
+pgbench_run -i -q -s 10 pgbench >"$WORK/pgbench-init.txt" 2>&1 || die "pgbench -i failed"
+pgbench_run -S -M prepared -c "$CONNS" -j 2 -T "$DURATION" pgbench >"$WORK/pgbench.txt" 2>&1 || die "pgbench failed"
+PGBENCH_TPS=$(awk '/^tps = / && !/including connections establishing/ { printf "%.0f", $3; exit }' "$WORK/pgbench.txt")
+echo "pgbench: $PGBENCH_TPS tps"
+
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$SERVER_PID/status"; }
+to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000; printf "%.2f", n }'; }
+INVALID=0
+
+# measure LABEL: one wrk run of GET /v1/sites/{id}; prints "rps p99_ms".
+measure() {
+  local out=$WORK/wrk-$1.txt rps p99 non2xx sockerr
+  wrk -t2 -c"$CONNS" -d1s -H "Authorization: Bearer $ADMIN_TOKEN" "$BASE_URL/v1/sites/$SITE_ID" >/dev/null 2>&1 || true
+  wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency --timeout 10s -H "Authorization: Bearer $ADMIN_TOKEN" \
+    "$BASE_URL/v1/sites/$SITE_ID" >"$out" 2>&1 || die "wrk failed"
+  rps=$(awk '/^[[:space:]]*Requests\/sec:/ { printf "%.0f", $2; exit }' "$out")
+  p99=$(awk '/^[[:space:]]*Latency Distribution/ { d = 1; next } d && $1 == "99%" { print $2; exit }' "$out")
+  non2xx=$(awk -F': *' '/Non-2xx or 3xx responses/ { print $2 + 0; exit }' "$out")
+  sockerr=$(awk '/Socket errors:/ { print 1; exit }' "$out")
+  if [[ -n "${non2xx:-}" || -n "${sockerr:-}" ]]; then
+    echo "WARNING: $1 saw non-2xx answers or socket errors" >&2
+    INVALID=1
+  fi
+  echo "$rps $(to_ms "$p99")"
+}
+
+ROWS=()
+P99_0=()
+P99_1=()
+RPS_0=()
+RPS_1=()
+RSS_PER=()
+for ((r = 1; r <= ROUNDS; r++)); do
+  step "round $r: without streams"
+  read -r rps0 p990 < <(measure "r$r-0")
+  echo "  $rps0 requests/s, p99 $p990 ms"
+  rss_before=$(rss_kb)
+  step "round $r: with $STREAMS idle streams"
+  python3 "$BENCH_DIR/stream_holder.py" "$BASE_URL" "$STREAM_TOKEN" "$STREAMS" >"$WORK/holder-$r.txt" 2>&1 &
+  HOLDER_PID=$!
+  for _ in $(seq 1 600); do
+    grep -q '^ready' "$WORK/holder-$r.txt" && break
+    kill -0 "$HOLDER_PID" 2>/dev/null || die "the stream holder failed: $(cat "$WORK/holder-$r.txt")"
+    sleep 0.1
+  done
+  grep -q '^ready' "$WORK/holder-$r.txt" || die "the $STREAMS streams did not open within 60 s"
+  sleep 1
+  rss_with=$(rss_kb)
+  per=$(awk -v a="$rss_before" -v b="$rss_with" -v n="$STREAMS" 'BEGIN { printf "%.1f", (b - a) / n }')
+  read -r rps1 p991 < <(measure "r$r-1")
+  echo "  $rps1 requests/s, p99 $p991 ms; RSS $rss_before -> $rss_with KiB ($per KiB per stream)"
+  stop_holder || {
+    echo "WARNING: a stream ended early (holder: $(tail -n 1 "$WORK/holder-$r.txt"))" >&2
+    INVALID=1
+  }
+  ROWS+=("| $r | $rps0 | $p990 | $rps1 | $p991 | $per |")
+  RSS_PER+=("$per")
+  P99_0+=("$p990")
+  P99_1+=("$p991")
+  RPS_0+=("$rps0")
+  RPS_1+=("$rps1")
+done
+
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+{
+  echo "GET /v1/sites/{id}, wrk $CONNS connections, ${DURATION}s a run; $STREAMS idle streams; pgbench -S $PGBENCH_TPS tps;"
+  echo "$(nproc) cores, load before: $(cut -d' ' -f1-3 /proc/loadavg); commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  echo
+  echo "| Round | req/s, 0 streams | p99 ms, 0 streams | req/s, $STREAMS streams | p99 ms, $STREAMS streams | RSS KiB per stream |"
+  echo "|---:|---:|---:|---:|---:|---:|"
+  printf '%s\n' "${ROWS[@]}"
+  echo "| **median** | $(median "${RPS_0[@]}") | $(median "${P99_0[@]}") | $(median "${RPS_1[@]}") | $(median "${P99_1[@]}") | $(median "${RSS_PER[@]}") |"
+  ((INVALID == 0)) || echo "(invalid run: see the warnings)"
+} | tee "$RESULTS_FILE"
+((INVALID == 0))
