@@ -72,6 +72,9 @@ typedef struct fn_config {
   char database_direct_url[1024];
   unsigned drain_ms;                /* after SIGTERM: /readyz answers 503 this long before the listener closes */
   unsigned db_reconnect_backoff_ms; /* after a failed connect, the pool connects again no sooner */
+  /* FORUMNET_PUBLIC_BASE_URL: where clients reach the API, without a trailing slash (calendar feed URLs);
+   * unset: http://<FORUMNET_LISTEN>. */
+  char public_base_url[512];
 } fn_config;
 
 /* Looks up one environment variable; NULL when unset. Lets tests pass a fake environment. */
