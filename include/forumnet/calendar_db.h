@@ -31,4 +31,8 @@ enum calendar_column {
  * *result: caller PQclear()s. */
 fn_status calendar_db_events(db_conn *db, const event_caller *caller, const char *site_id, PGresult **result);
 
+/* The calendar text (RFC 5545) for rows of the calendar_column shape, one VEVENT each with UID
+ * "<id>@forumnet" (calendar_http.c). Clears res. Caller frees; NULL when memory ran out. */
+char *calendar_ics_take(PGresult *res, size_t *len);
+
 #endif

@@ -73,6 +73,9 @@ typedef struct fn_config {
   unsigned drain_ms;                /* after SIGTERM: /readyz answers 503 this long before the listener closes */
   unsigned db_reconnect_backoff_ms; /* after a failed connect, the pool connects again no sooner */
   unsigned stream_heartbeat_ms;     /* a live stream writes a comment line at least this often */
+  /* FORUMNET_PUBLIC_BASE_URL: where clients reach the API, without a trailing slash (calendar feed URLs);
+   * unset: http://<FORUMNET_LISTEN>. */
+  char public_base_url[512];
 } fn_config;
 
 /* Looks up one environment variable; NULL when unset. Lets tests pass a fake environment. */

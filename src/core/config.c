@@ -197,6 +197,28 @@ static fn_status parse_pooler(cf_load *load, const char *name, const char *v) {
   return st;
 }
 
+/* An http(s) URL without query or fragment; trailing slashes are dropped. Empty: http://<FORUMNET_LISTEN>
+ * (read before it). */
+static fn_status parse_public_base_url(cf_load *load, const char *name, const char *v) {
+  fn_config *cfg = load->cfg;
+  size_t len = strlen(v);
+  if (len == 0) {
+    snprintf(cfg->public_base_url, sizeof cfg->public_base_url,
+             strchr(cfg->listen_host, ':') ? "http://[%s]:%u" : "http://%s:%u", cfg->listen_host, cfg->listen_port);
+    return FN_OK;
+  }
+  while (len > 0 && v[len - 1] == '/')
+    len--;
+  size_t scheme = strncmp(v, "https://", 8) == 0 ? 8 : strncmp(v, "http://", 7) == 0 ? 7 : 0;
+  if (scheme == 0 || len <= scheme || strcspn(v, "?# \t\r\n") < len)
+    return config_error(load, name, "must be an http:// or https:// URL without query or fragment");
+  if (len >= sizeof cfg->public_base_url)
+    return config_error(load, name, "is too long");
+  memcpy(cfg->public_base_url, v, len);
+  cfg->public_base_url[len] = '\0';
+  return FN_OK;
+}
+
 /* HS256: the shared secret, and a previous one still accepted under its own kid. */
 static fn_status load_hs256_secrets(cf_load *load) {
   fn_config *cfg = load->cfg;
@@ -286,6 +308,7 @@ static const cf_setting settings[] = {
     CF_NUMBER("FORUMNET_DRAIN_MS", drain_ms, 0, 0, 600000),
     CF_NUMBER("FORUMNET_DB_RECONNECT_BACKOFF_MS", db_reconnect_backoff_ms, 250, 0, 60000),
     CF_NUMBER("FORUMNET_STREAM_HEARTBEAT_MS", stream_heartbeat_ms, 25000, 100, 600000),
+    CF_PARSED("FORUMNET_PUBLIC_BASE_URL", parse_public_base_url, ""),
 };
 
 static void store_number(fn_config *cfg, const cf_setting *s, long n) {

@@ -23,5 +23,6 @@ const fn_route *const all_route_tables[] = {
     audit_routes,
     notifications_routes,
     stream_tickets_routes,
+    calendar_feeds_routes,
     NULL,
 };

@@ -16,8 +16,7 @@ static ics_status event_ics_status(const char *status) {
   return strcmp(status, "pending") == 0 ? ICS_TENTATIVE : ICS_CONFIRMED;
 }
 
-/* The calendar text for the statement's rows (caller frees; NULL when memory ran out). */
-static char *calendar_text(PGresult *res, size_t *len) {
+char *calendar_ics_take(PGresult *res, size_t *len) {
   ics_calendar cal;
   ics_calendar_begin(&cal);
   for (int i = 0; i < PQntuples(res); i++) {
@@ -39,6 +38,7 @@ static char *calendar_text(PGresult *res, size_t *len) {
     };
     ics_calendar_add_event(&cal, &ev);
   }
+  PQclear(res);
   return ics_calendar_finish(&cal, len);
 }
 
@@ -55,8 +55,7 @@ static fn_status calendar_http_feed(fn_req *req) {
     return st;
   req_db_release(req); /* the rest is formatting */
   size_t len = 0;
-  char *text = calendar_text(res, &len);
-  PQclear(res);
+  char *text = calendar_ics_take(res, &len);
   if (text == NULL)
     return FN_INTERNAL;
   reply_text(req, 200, "text/calendar; charset=utf-8", text, len);

@@ -258,6 +258,10 @@ static const db_stmt export_member = {
     "   FROM consultations k WHERE k.created_by = m.id), '[]'::json),"
     " 'events_created', coalesce((SELECT json_agg(json_build_object('id', e.id, 'title', e.title))"
     "   FROM events e WHERE e.created_by = m.id), '[]'::json),"
+    " 'calendar_feeds', coalesce((SELECT json_agg(json_build_object('id', cf.id, 'created_at', rfc3339(cf.created_at),"
+    "   'revoked_at', rfc3339(cf.revoked_at)) ORDER BY cf.created_at) FROM calendar_feeds cf WHERE cf.member_id = "
+    "m.id),"
+    "   '[]'::json)," /* never the digest */
     /* rows the member wrote, and rows about them (their account, or naming them in details.member_id);
      * another member named in details.member_id is left out */
     " 'audit_entries', coalesce((SELECT json_agg(json_build_object('at', rfc3339(al.at), 'action', al.action,"
@@ -287,6 +291,7 @@ static const db_stmt erase_member = {
     " wp AS (DELETE FROM member_write_positions WHERE member_id = $1),"
     " nt AS (DELETE FROM notifications WHERE member_id = $1),"
     " tk AS (DELETE FROM stream_tickets WHERE member_id = $1),"
+    " cf AS (DELETE FROM calendar_feeds WHERE member_id = $1),"
     " gm AS (DELETE FROM group_memberships WHERE member_id = $1 RETURNING group_id)"
     " SELECT (SELECT count(*) FROM m), coalesce((SELECT json_agg(DISTINCT group_id) FROM gm), '[]'::json)"};
 

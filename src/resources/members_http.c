@@ -6,6 +6,7 @@
 
 #include "forumnet/auth_db.h"
 #include "forumnet/body.h"
+#include "forumnet/calendar_feeds_db.h"
 #include "forumnet/http.h"
 #include "forumnet/members_db.h"
 #include "forumnet/pagination.h"
@@ -220,14 +221,16 @@ static fn_status check_update(fn_req *req, db_conn *db, const char *id, const me
 }
 
 /* Stores a member change with its consequences: audit rows, sites a demoted manager no longer
- * manages, and the sessions of a suspended member. */
+ * manages, and the sessions and calendar feeds of a suspended member (the feeds for good). */
 static fn_status update_member(fn_req *req, db_conn *db, const member_row *target, const member_changes *c, char **json,
                                long *version) {
   fn_status st;
   if ((st = members_db_update(db, target->id, c, json, version)) != FN_OK ||
       (st = audit_member_change(req, target, c)) != FN_OK || (st = end_site_management(req, db, target, c)) != FN_OK)
     return st;
-  return c->status && strcmp(c->status, "suspended") == 0 ? auth_db_revoke_member(db, target->id) : FN_OK;
+  if (c->status == NULL || strcmp(c->status, "suspended") != 0)
+    return FN_OK;
+  return (st = auth_db_revoke_member(db, target->id)) != FN_OK ? st : calendar_feeds_db_revoke_member(db, target->id);
 }
 
 static fn_status members_http_update(fn_req *req) {

@@ -1,7 +1,7 @@
 /*
  * e2e_idempotency.c — Idempotency-Key on every POST that creates something (API.md section 1,
  * issue 11): sites, members, groups, memberships (a join request and an invitation), terms,
- * acceptances, meetings, consultations, partners and events. For each: the same request twice
+ * acceptances, meetings, consultations, partners, events and calendar feeds. For each: the same request twice
  * under one key creates one resource and the retry is the first answer again (status, body byte
  * for byte, Location, ETag, with Idempotent-Replayed: true); another body under the key is 422
  * and creates nothing; the key on another route is 422. The list of routes is checked against
@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static harness_account g_admin, g_mgr, g_conv, g_joiner, g_invitee, g_accepter;
+static harness_account g_admin, g_mgr, g_conv, g_joiner, g_invitee, g_accepter, g_subscriber;
 static char g_site[HARNESS_ID_MAX], g_group[HARNESS_ID_MAX], g_terms_group[HARNESS_ID_MAX];
 static int g_terms_version;
 
@@ -29,6 +29,7 @@ static int group_setup(void **state) {
   harness_new_member_quick(g_admin.token, "practitioner", g_site, &g_joiner);
   harness_new_member_quick(g_admin.token, "practitioner", g_site, &g_invitee);
   harness_new_member_quick(g_admin.token, "practitioner", g_site, &g_accepter);
+  harness_new_member_quick(g_admin.token, "practitioner", g_site, &g_subscriber);
   json_decref(harness_new_group(g_conv.token, g_site, 2, 8, g_group));
   /* a second group whose current terms g_accepter, an active member, has not accepted yet */
   json_decref(harness_new_group(g_conv.token, g_site, 2, 8, g_terms_group));
@@ -142,6 +143,13 @@ static int build_cases(create_case *c) {
   snprintf(c[n].count, sizeof c[0].count, "SELECT count(*) FROM events WHERE title = '%s'",
            json_string_value(json_object_get(event, "title")));
   c[n++].body = text_of(event);
+
+  /* a calendar feed: its answer carries the secret url, replayed from the sealed record */
+  c[n] = (create_case){.route = "/v1/me/calendar-feeds", .token = g_subscriber.token, .first_status = 201};
+  snprintf(c[n].path, sizeof c[n].path, "/v1/me/calendar-feeds");
+  c[n].body = strdup("{}");
+  snprintf(c[n++].count, sizeof c[0].count, "SELECT count(*) FROM calendar_feeds WHERE member_id = '%s'",
+           g_subscriber.id);
   return n;
 }
 
@@ -241,7 +249,7 @@ static void test_documented_routes_are_tested(void **state) {
       harness_fail("POST %s is tested here but does not document Idempotency-Key", path);
     documented += keyed;
   }
-  assert_int_equal(documented, 10);
+  assert_int_equal(documented, 11);
   http_response_free(r);
   for (int i = 0; i < n; i++)
     free(cases[i].body);

@@ -48,6 +48,7 @@
 #include "harness_assert.h"
 #include "harness_fixtures.h"
 #include "harness_http.h"
+#include "harness_ics.h"
 #include "harness_psql.h"
 #include "harness_server.h"
 #include "harness_tokens.h"

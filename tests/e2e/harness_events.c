@@ -81,3 +81,11 @@ void harness_event_publish_at(const char *id, const char *token, const char *fil
     fail_with(r, file, line, "publishing event %s failed (expected 200 and status published)", id);
   http_response_free(r);
 }
+
+void harness_event_register_at(const char *id, const char *token, const char *status, const char *file, int line) {
+  http_response *r =
+      http_json("PUT", hpath("/v1/events/%s/registration", id), token, json_pack("{s:s}", "status", status));
+  if (r->status != 200 && r->status != 201)
+    fail_with(r, file, line, "answering %s to event %s failed (expected 200 or 201)", status, id);
+  http_response_free(r);
+}

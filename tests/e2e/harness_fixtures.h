@@ -225,4 +225,8 @@ json_t *harness_event_get_at(const char *id, const char *token, const char *file
 #define harness_event_publish(id, token) harness_event_publish_at((id), (token), __FILE__, __LINE__)
 void harness_event_publish_at(const char *id, const char *token, const char *file, int line);
 
+/* PUT /v1/events/{id}/registration {"status": status} as token (a member's answer); asserts 200 or 201. */
+#define harness_event_register(id, token, status) harness_event_register_at((id), (token), (status), __FILE__, __LINE__)
+void harness_event_register_at(const char *id, const char *token, const char *status, const char *file, int line);
+
 #endif

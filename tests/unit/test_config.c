@@ -748,6 +748,36 @@ static void test_error_fits_small_buffer(void **state) {
   assert_true(memchr(small, '\0', sizeof small) != NULL);
 }
 
+/* FORUMNET_PUBLIC_BASE_URL: unset, the listen address; else an http(s) URL, trailing slashes dropped. */
+static void test_public_base_url(void **state) {
+  (void)state;
+  assert_int_equal(load(0, 0), FN_OK);
+  assert_string_equal(cfg.public_base_url, "http://127.0.0.1:8080");
+  env_set("FORUMNET_LISTEN", "[::1]:9000");
+  assert_int_equal(load(0, 0), FN_OK);
+  assert_string_equal(cfg.public_base_url, "http://[::1]:9000");
+  env_set("FORUMNET_PUBLIC_BASE_URL", "https://forum.example.org/api//");
+  assert_int_equal(load(0, 0), FN_OK);
+  assert_string_equal(cfg.public_base_url, "https://forum.example.org/api");
+  env_set("FORUMNET_PUBLIC_BASE_URL", "http://localhost:8080");
+  assert_int_equal(load(0, 0), FN_OK);
+  assert_string_equal(cfg.public_base_url, "http://localhost:8080");
+  char too_long[600];
+  memset(too_long, 'a', sizeof too_long - 1);
+  memcpy(too_long, "https://", 8);
+  too_long[sizeof too_long - 1] = '\0';
+  const char *const bad[] = {"forum.example.org",
+                             "ftp://forum.example.org",
+                             "https://",
+                             "https:///",
+                             "https://forum.example.org/?x=1",
+                             "https://forum.example.org/#top",
+                             "https://forum example.org",
+                             "javascript:alert(1)",
+                             too_long};
+  assert_each_rejected("FORUMNET_PUBLIC_BASE_URL", bad, sizeof bad / sizeof bad[0], 0);
+}
+
 #define T(f) cmocka_unit_test_setup(f, setup)
 
 int main(void) {
@@ -789,6 +819,7 @@ int main(void) {
       T(test_cors_too_many_or_too_long),
       T(test_first_invalid_setting_is_named),
       T(test_error_fits_small_buffer),
+      T(test_public_base_url),
   };
   return cmocka_run_group_tests_name("config", tests, group_setup, group_teardown);
 }
