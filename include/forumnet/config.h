@@ -72,6 +72,8 @@ typedef struct fn_config {
   char database_direct_url[1024];
   unsigned drain_ms;                /* after SIGTERM: /readyz answers 503 this long before the listener closes */
   unsigned db_reconnect_backoff_ms; /* after a failed connect, the pool connects again no sooner */
+  int jobs;                         /* FORUMNET_JOBS: 1 runs the background job thread (src/jobs/runner.c) */
+  unsigned jobs_interval_ms;        /* how often that thread looks for due jobs */
 } fn_config;
 
 /* Looks up one environment variable; NULL when unset. Lets tests pass a fake environment. */

@@ -10,6 +10,7 @@
 #include <ulfius.h>
 #include <unistd.h>
 
+#include "forumnet/jobs.h"
 #include "forumnet/log.h"
 #include "forumnet/metrics.h"
 #include "forumnet/readiness.h"
@@ -137,8 +138,15 @@ int server_run(fn_app *app) {
     ulfius_clean_instance(&instance);
     return 1;
   }
+  if (jobs_start(app->pool, &app->cfg) != 0) {
+    log_error("cannot start the job runner");
+    readiness_stop();
+    ulfius_clean_instance(&instance);
+    return 1;
+  }
   if (ulfius_start_framework_with_mhd_options(&instance, flags, options) != U_OK) {
     log_error("cannot listen on %s:%u", app->cfg.listen_host, app->cfg.listen_port);
+    jobs_stop();
     readiness_stop();
     ulfius_clean_instance(&instance);
     return 1;
@@ -148,6 +156,7 @@ int server_run(fn_app *app) {
   int sig = 0;
   sigwait(&stop_signals, &sig);
   drain(&stop_signals, sig, app->cfg.drain_ms);
+  jobs_stop(); /* after the job running now, if any: its transaction commits or rolls back whole */
   log_info("received signal %d: finishing requests in flight", sig);
   /* Stop accepting. MHD stops polling the listening socket but leaves it open (and to us), so the
    * kernel would still complete handshakes and queue connections that are never served until the
