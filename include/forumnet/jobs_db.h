@@ -22,6 +22,11 @@ fn_status jobs_db_claim(db_conn *db, const char *kinds, jobs_db_claimed *out, in
  * from now; payload JSON text (NULL for {}). Call it in the transaction of the change that causes it. */
 fn_status jobs_db_enqueue(db_conn *db, const char *kind, const char *dedupe_key, const char *payload, long delay_ms);
 
+/* *writable 0 when this session cannot write (a standby, or default_transaction_read_only): the runner then
+ * skips its poll, since a write refused there (SQLSTATE 25006) would make the pool back off from
+ * connecting for every request too. */
+fn_status jobs_db_writable(db_conn *db, int *writable);
+
 /* A recurring job of this kind (dedupe key "recurring"), due now, unless it exists already. */
 fn_status jobs_db_ensure_recurring(db_conn *db, const char *kind);
 

@@ -44,6 +44,11 @@ fn_status jobs_db_enqueue(db_conn *db, const char *kind, const char *dedupe_key,
   return db_exec_command(db, &enqueue, DB_ARGS(kind, dedupe_key, payload, delay));
 }
 
+static const db_stmt writable = {
+    "jobs_writable", "SELECT NOT pg_is_in_recovery() AND current_setting('default_transaction_read_only') = 'off'"};
+
+fn_status jobs_db_writable(db_conn *db, int *out) { return db_query_bool(db, &writable, 0, NULL, out); }
+
 static const db_stmt ensure = {"jobs_ensure", "INSERT INTO jobs (kind, dedupe_key) VALUES ($1, 'recurring')"
                                               " ON CONFLICT (kind, dedupe_key) DO NOTHING"};
 

@@ -133,6 +133,11 @@ static void poll_once(int *ensured) {
   db_conn *db = NULL;
   if (db_pool_acquire(job_pool, &db) != FN_OK)
     return; /* the database is away or every connection is busy: the next interval tries again */
+  int writable = 0;
+  if (jobs_db_writable(db, &writable) != FN_OK || !writable) {
+    db_pool_release(job_pool, db); /* a read-only server: nothing can be claimed here */
+    return;
+  }
   if (!*ensured)
     *ensured = jobs_ensure_recurring(db, job_kinds, job_kind_count) == FN_OK;
   int ran = 0;
