@@ -92,3 +92,10 @@ CREATE TABLE calendar_feeds (
   revoked_at timestamptz
 );
 CREATE INDEX calendar_feeds_member ON calendar_feeds (member_id, created_at, id);
+
+-- consultation.closing_soon is sent once per consultation: the job runner's scan
+-- (src/resources/notifications_jobs.c) sets this in the statement that notifies, so a second scan, on any
+-- instance, finds nothing left to do. The partial index holds only the consultations still to notify.
+ALTER TABLE consultations ADD COLUMN closing_soon_notified_at timestamptz;
+CREATE INDEX consultations_closing_soon ON consultations (closes_at)
+  WHERE status = 'open' AND closing_soon_notified_at IS NULL;

@@ -17,6 +17,8 @@ typedef enum metrics_fallback {
   METRICS_FALLBACK_COUNT
 } metrics_fallback;
 void metrics_summary_read(int on_replica);
+/* A background job ran (forumnet_jobs_run_total) and, when ok is 0, failed (forumnet_jobs_failed_total). */
+void metrics_job_finished(int ok);
 void metrics_replica_fallback(metrics_fallback reason);
 /* Prometheus text exposition; caller frees. route_label(i)/route_method(i) name the slots. */
 char *metrics_render(db_pool *pool, const char *(*route_label)(int), const char *(*route_method)(int));

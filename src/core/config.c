@@ -309,6 +309,8 @@ static const cf_setting settings[] = {
     CF_NUMBER("FORUMNET_DB_RECONNECT_BACKOFF_MS", db_reconnect_backoff_ms, 250, 0, 60000),
     CF_NUMBER("FORUMNET_STREAM_HEARTBEAT_MS", stream_heartbeat_ms, 25000, 100, 600000),
     CF_PARSED("FORUMNET_PUBLIC_BASE_URL", parse_public_base_url, ""),
+    CF_NUMBER("FORUMNET_JOBS", jobs, 1, 0, 1),
+    CF_NUMBER("FORUMNET_JOBS_INTERVAL_MS", jobs_interval_ms, 10000, 50, 3600000),
 };
 
 static void store_number(fn_config *cfg, const cf_setting *s, long n) {

@@ -3,6 +3,17 @@
 
 #include <ctype.h>
 #include <string.h>
+#include <time.h>
+
+void monotonic_after_ms(unsigned ms, struct timespec *out) {
+  clock_gettime(CLOCK_MONOTONIC, out);
+  out->tv_sec += ms / 1000;
+  out->tv_nsec += (long)(ms % 1000) * 1000000L;
+  if (out->tv_nsec >= 1000000000L) {
+    out->tv_sec++;
+    out->tv_nsec -= 1000000000L;
+  }
+}
 
 /* Reads exactly n digits at *p into *out and advances *p. */
 static int read_digits(const char **p, int n, int *out) {

@@ -22,6 +22,8 @@ static atomic_ulong summary_reads[2]; /* [0] primary, [1] replica */
 static atomic_ulong replica_fallbacks[METRICS_FALLBACK_COUNT];
 static const char *const fallback_reasons[METRICS_FALLBACK_COUNT] = {"behind", "unreachable", "error"};
 
+static atomic_ulong jobs_run, jobs_failed;
+
 static route_metrics *slots; /* route_count + 1: the last slot is "unmatched" */
 static int slot_count;
 
@@ -53,6 +55,12 @@ void metrics_summary_read(int on_replica) {
 void metrics_replica_fallback(metrics_fallback reason) {
   if (reason < METRICS_FALLBACK_COUNT)
     atomic_fetch_add_explicit(&replica_fallbacks[reason], 1, memory_order_relaxed);
+}
+
+void metrics_job_finished(int ok) {
+  atomic_fetch_add_explicit(&jobs_run, 1, memory_order_relaxed);
+  if (!ok)
+    atomic_fetch_add_explicit(&jobs_failed, 1, memory_order_relaxed);
 }
 
 /* Growable string for the exposition text. */
@@ -145,5 +153,12 @@ char *metrics_render(db_pool *pool, const char *(*route_label)(int), const char 
   for (int r = 0; r < METRICS_FALLBACK_COUNT; r++)
     append(&t, "forumnet_summary_replica_fallbacks_total{reason=\"%s\"} %lu\n", fallback_reasons[r],
            atomic_load_explicit(&replica_fallbacks[r], memory_order_relaxed));
+  append(&t,
+         "# HELP forumnet_jobs_run_total Background jobs this process ran (README \"Background jobs\").\n"
+         "# TYPE forumnet_jobs_run_total counter\nforumnet_jobs_run_total %lu\n"
+         "# HELP forumnet_jobs_failed_total Background jobs this process ran that failed (retried later).\n"
+         "# TYPE forumnet_jobs_failed_total counter\nforumnet_jobs_failed_total %lu\n",
+         atomic_load_explicit(&jobs_run, memory_order_relaxed),
+         atomic_load_explicit(&jobs_failed, memory_order_relaxed));
   return t.data;
 }

@@ -6,6 +6,7 @@
 
 #include "forumnet/log.h"
 #include "forumnet/migrate.h"
+#include "forumnet/timestamp.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake;
@@ -56,13 +57,7 @@ static void *check_loop(void *arg) {
   pthread_mutex_lock(&lock);
   while (!stopping) {
     struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += READINESS_INTERVAL_MS / 1000;
-    until.tv_nsec += (long)(READINESS_INTERVAL_MS % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-      until.tv_sec++;
-      until.tv_nsec -= 1000000000L;
-    }
+    monotonic_after_ms(READINESS_INTERVAL_MS, &until);
     while (!stopping && pthread_cond_timedwait(&wake, &lock, &until) == 0)
       ;
     if (stopping)

@@ -11,6 +11,7 @@
 #include <ulfius.h>
 #include <unistd.h>
 
+#include "forumnet/jobs.h"
 #include "forumnet/log.h"
 #include "forumnet/metrics.h"
 #include "forumnet/readiness.h"
@@ -175,8 +176,15 @@ int server_run(fn_app *app) {
     ulfius_clean_instance(&instance);
     return 1;
   }
+  if (jobs_start(app->pool, &app->cfg) != 0) {
+    log_error("cannot start the job runner");
+    readiness_stop();
+    ulfius_clean_instance(&instance);
+    return 1;
+  }
   if (stream_start(app, app->cfg.http_threads > 0) != 0) {
     log_error("cannot start the live streams' listener");
+    jobs_stop();
     readiness_stop();
     ulfius_clean_instance(&instance);
     return 1;
@@ -184,6 +192,7 @@ int server_run(fn_app *app) {
   if (ulfius_start_framework_with_mhd_options(&instance, flags, options) != U_OK) {
     log_error("cannot listen on %s:%u", app->cfg.listen_host, app->cfg.listen_port);
     stream_stop(0);
+    jobs_stop();
     readiness_stop();
     ulfius_clean_instance(&instance);
     return 1;
@@ -193,6 +202,7 @@ int server_run(fn_app *app) {
   int sig = 0;
   sigwait(&stop_signals, &sig);
   drain(&stop_signals, sig, app->cfg.drain_ms);
+  jobs_stop(); /* after the job running now, if any: its transaction commits or rolls back whole */
   log_info("received signal %d: finishing requests in flight", sig);
   /* Stop accepting. MHD stops polling the listening socket but leaves it open (and to us), so the
    * kernel would still complete handshakes and queue connections that are never served until the

@@ -188,6 +188,9 @@ static void build_child_env(env_list *e, int port, const char *const *extra_env)
   env_setf(e, "FORUMNET_JWT_SECRET=%s", HARNESS_JWT_SECRET);
   env_setf(e, "FORUMNET_CORS_ORIGINS=%s", HARNESS_CORS_ORIGIN);
   env_setf(e, "FORUMNET_LOG_REQUESTS=%s", getenv("HARNESS_VERBOSE") ? "1" : "0");
+  /* The job thread off unless a test turns it on (FORUMNET_JOBS=1 in its extra_env, e2e_jobs_serial): on a
+   * database shared by every suite, one suite's due consultations would notify another's members meanwhile. */
+  env_setf(e, "FORUMNET_JOBS=0");
   env_set(e, "FORUMNET_AUTO_MIGRATE=1");
   const char *docs_js = getenv("FORUMNET_DOCS_JS"); /* Redoc's bundle for GET /docs, when the caller has one */
   if (docs_js && *docs_js)

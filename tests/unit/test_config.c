@@ -121,6 +121,8 @@ static void test_defaults(void **state) {
   assert_int_equal(cfg.drain_ms, 0);
   assert_int_equal(cfg.db_reconnect_backoff_ms, 250);
   assert_int_equal(cfg.stream_heartbeat_ms, 25000);
+  assert_int_equal(cfg.jobs, 1);
+  assert_int_equal(cfg.jobs_interval_ms, 10000);
   assert_string_equal(cfg.docs_js_path, "/usr/share/forumnet/redoc.standalone.js");
   assert_string_equal(cfg.read_database_url, "");
   assert_int_equal(cfg.db_read_pool_size, 4);
@@ -306,6 +308,8 @@ static const struct {
     {"FORUMNET_DRAIN_MS", 0, 600000},
     {"FORUMNET_DB_RECONNECT_BACKOFF_MS", 0, 60000},
     {"FORUMNET_STREAM_HEARTBEAT_MS", 100, 600000},
+    {"FORUMNET_JOBS", 0, 1},
+    {"FORUMNET_JOBS_INTERVAL_MS", 50, 3600000},
 };
 #define NUMBER_COUNT (sizeof numbers / sizeof numbers[0])
 
@@ -351,6 +355,10 @@ static long stored_number(const char *name) {
     return cfg.db_reconnect_backoff_ms;
   if (strcmp(name, "FORUMNET_STREAM_HEARTBEAT_MS") == 0)
     return cfg.stream_heartbeat_ms;
+  if (strcmp(name, "FORUMNET_JOBS") == 0)
+    return cfg.jobs;
+  if (strcmp(name, "FORUMNET_JOBS_INTERVAL_MS") == 0)
+    return cfg.jobs_interval_ms;
   fail_msg("no field for %s", name);
   return -1;
 }
