@@ -8,6 +8,9 @@
 #   tests/bench/compare.sh --pooler         A = the working tree, session mode, direct; B = the same build, pooler
 #                                           mode through PgBouncer (scripts/lib/pgbouncer.sh; its role has the
 #                                           README's ALTER ROLE settings)
+#   POOLER_VIA=direct tests/bench/compare.sh --pooler
+#                                           B in pooler mode too, but straight to PostgreSQL as that role: the
+#                                           cost of unnamed statements alone, without PgBouncer's hop
 #   ROUNDS=7 DURATION=8 CONNS=32 tests/bench/compare.sh HEAD~3
 #
 # One throwaway cluster and data set (tests/bench/lib.sh's bench_seed) serve both builds; both servers run at
@@ -28,6 +31,11 @@ if [[ -z "$REV" || "$REV" == -h || "$REV" == --help ]]; then
 fi
 POOLER=0
 [[ "$REV" == --pooler ]] && POOLER=1
+POOLER_VIA=${POOLER_VIA:-pgbouncer}
+[[ $POOLER_VIA == pgbouncer || $POOLER_VIA == direct ]] || {
+  echo "compare: POOLER_VIA must be pgbouncer or direct (got '$POOLER_VIA')" >&2
+  exit 2
+}
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 ROOT=$PWD
 # shellcheck source=scripts/lib/packages.sh
@@ -76,6 +84,7 @@ trap 'exit 143' TERM
 
 if ((POOLER)); then
   NAME_A="session mode, direct" NAME_B="pooler mode, PgBouncer"
+  [[ $POOLER_VIA == direct ]] && NAME_B="pooler mode, direct"
 else
   git rev-parse --verify --quiet "$REV^{commit}" >/dev/null || die "no such commit: $REV"
   git diff --quiet "$REV" -- 'sql/[0-9]*.sql' || die "$REV has other migrations than the working tree (sql/0NN_*.sql): not comparable on one data set"
@@ -114,14 +123,18 @@ bench_seed
 if ((POOLER)); then
   # README "Behind a transaction-mode pooler": PgBouncer logs in as a role of its own whose settings come from
   # ALTER ROLE (the superuser's, which pgbench and session mode use, stay as they are).
-  step "PgBouncer 1.18 (transaction pooling) as role forumnet_pooled"
-  PGB_DIR=$PG_BASE/pgbouncer
-  PGB_PORT=6432 # only names the socket file in our private socket directory; no TCP
   psql_forumnet -q -c "CREATE ROLE forumnet_pooled LOGIN SUPERUSER" || die "CREATE ROLE failed"
   bench_pooler_role_settings forumnet_pooled
-  pgb_start "$PGB_DIR" "$PG_SOCK" "$PG_PORT" forumnet forumnet_pooled "$PGB_PORT" || die "PgBouncer did not start"
-  POOLER_URL=$(pgb_url "$PGB_DIR" "$PGB_PORT" forumnet)
-  echo "$(pgbouncer --version | head -n 1) on $PGB_DIR/run, pool_mode = transaction, default_pool_size = 40"
+  if [[ $POOLER_VIA == direct ]]; then
+    POOLER_URL=${DATABASE_URL%user=*}user=forumnet_pooled
+  else
+    step "PgBouncer 1.18 (transaction pooling) as role forumnet_pooled"
+    PGB_DIR=$PG_BASE/pgbouncer
+    PGB_PORT=6432 # only names the socket file in our private socket directory; no TCP
+    pgb_start "$PGB_DIR" "$PG_SOCK" "$PG_PORT" forumnet forumnet_pooled "$PGB_PORT" || die "PgBouncer did not start"
+    POOLER_URL=$(pgb_url "$PGB_DIR" "$PGB_PORT" forumnet)
+    echo "$(pgbouncer --version | head -n 1) on $PGB_DIR/run, pool_mode = transaction, default_pool_size = 40"
+  fi
 fi
 
 step "forumnet serve, twice"
@@ -142,9 +155,9 @@ for url in "$URL_A" "$URL_B"; do
   code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$url/v1/sites/$SITE_ID")
   [[ "$code" == 200 ]] || die "GET /v1/sites/$SITE_ID on $url answered $code (logs: $SERVER_LOG_A, $SERVER_LOG)"
 done
-if ((POOLER)); then # B's connections must be PgBouncer's, A's the superuser's own
+if ((POOLER)); then # B's connections must be PgBouncer's role's (or that role's own with POOLER_VIA=direct)
   pooled=$(psql_forumnet -At -c "SELECT count(*) FROM pg_stat_activity WHERE usename = 'forumnet_pooled'")
-  ((pooled > 0)) || die "no server connection of PgBouncer's role: B does not go through PgBouncer"
+  ((pooled > 0)) || die "no connection of the role forumnet_pooled: B does not use it"
 fi
 echo "A ($NAME_A): $URL_A ($BIN_A); B ($NAME_B): $URL_B ($BIN_B); site $SITE_ID"
 
