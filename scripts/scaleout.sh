@@ -20,7 +20,9 @@
 #   FORUMNET_BIN=path        use this server binary (e.g. scripts/test.sh's build) instead of building
 #   FORUMNET_BUILD_DIR=d     build into d/ (default build/; an existing configured d/ is only rebuilt)
 #   SCALEOUT_INSTANCES=3     how many forumnet instances
-#   SCALEOUT_BENCH_SECONDS=5 wrk duration for each throughput figure (0 skips them)
+#   SCALEOUT_BENCH_SECONDS=3 wrk duration of each throughput measurement (0 skips them)
+#   SCALEOUT_BENCH_ROUNDS=3  interleaved rounds of the throughput figures (HAProxy, nginx, one instance direct)
+#   SCALEOUT_BENCH_CONNS=16  wrk connections for them
 #   SCALEOUT_KEEP=1          keep the work directory (logs, configs, load records); its path is printed
 set -euo pipefail
 
@@ -34,7 +36,9 @@ ROOT=$PWD
 . scripts/lib/pg.sh
 
 N=${SCALEOUT_INSTANCES:-3}
-BENCH_SECONDS=${SCALEOUT_BENCH_SECONDS:-5}
+BENCH_SECONDS=${SCALEOUT_BENCH_SECONDS:-3}
+BENCH_ROUNDS=${SCALEOUT_BENCH_ROUNDS:-3}
+BENCH_CONNS=${SCALEOUT_BENCH_CONNS:-16}
 STARTED=$SECONDS
 RESULTS=()
 FAILED=()
@@ -571,28 +575,60 @@ fi
 contract contract-nginx "$NG" CONTRACT_REUSE_DIST=1
 
 # --- 10. throughput ---------------------------------------------------------------------------------------------
-step "Throughput: GET /v1/sites/{id}, wrk ${BENCH_SECONDS} s each, through HAProxy and one instance direct"
-if ((BENCH_SECONDS > 0)); then
+# Interleaved rounds, each measuring the three fronts in a rotating order (so none always runs first or last):
+# the figure is the ratio balancer/direct, the median of the rounds' ratios. The absolute req/s (medians) are
+# printed too, but on a shared machine only the ratio between fronts measured side by side means something.
+step "Throughput: GET /v1/sites/{id}, $BENCH_ROUNDS rounds of wrk -c$BENCH_CONNS ${BENCH_SECONDS} s through HAProxy, nginx and one instance direct"
+if ((BENCH_SECONDS > 0 && BENCH_ROUNDS > 0)); then
   SITE_ID=$(pg_psql "$WORK/run2" "$P2" forumnet -At -c "SELECT id FROM sites ORDER BY created_at LIMIT 1")
   TOKEN=$(login "$LB")
   bench() { # bench URL -> prints requests/s; fails on errors or non-2xx
-    local out rps
-    out=$(wrk -t2 -c16 -d"${BENCH_SECONDS}s" -H "Authorization: Bearer $TOKEN" "$1/v1/sites/$SITE_ID" 2>&1) || return 1
+    local out
+    out=$(wrk -t2 -c"$BENCH_CONNS" -d"${BENCH_SECONDS}s" -H "Authorization: Bearer $TOKEN" "$1/v1/sites/$SITE_ID" 2>&1) ||
+      return 1
     if grep -qE 'Non-2xx|Socket errors' <<<"$out"; then
       echo "$out" >&2
       return 1
     fi
-    rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out")
-    printf '%s\n' "$rps"
+    awk '/^Requests\/sec:/ { printf "%.0f\n", $2 }' <<<"$out"
   }
-  if rps_lb=$(bench "$LB") && rps_ng=$(bench "$NG") && rps_one=$(bench "http://127.0.0.1:${INST_PORT[1]}"); then
-    FIGURES+=("GET /v1/sites/{id}, wrk -t2 -c16 ${BENCH_SECONDS} s on $(nproc) cores: HAProxy -> $N instances $rps_lb req/s, nginx -> $N instances $rps_ng req/s, one instance direct $rps_one req/s")
-    pass throughput "HAProxy $rps_lb, nginx $rps_ng, direct $rps_one req/s"
+  median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+  FRONT_NAME=(HAProxy nginx direct)
+  FRONT_URL=("$LB" "$NG" "http://127.0.0.1:${INST_PORT[1]}")
+  RPS_HAPROXY=() RPS_NGINX=() RPS_DIRECT=() RATIO_HAPROXY=() RATIO_NGINX=()
+  load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+  bench_ok=1
+  for ((r = 0; r < BENCH_ROUNDS && bench_ok; r++)); do
+    rps=()
+    for ((k = 0; k < 3; k++)); do
+      f=$(((r + k) % 3))
+      rps[f]=$(bench "${FRONT_URL[f]}") || {
+        bench_ok=0
+        break
+      }
+    done
+    ((bench_ok)) || break
+    RPS_HAPROXY+=("${rps[0]}") RPS_NGINX+=("${rps[1]}") RPS_DIRECT+=("${rps[2]}")
+    RATIO_HAPROXY+=("$(awk -v a="${rps[0]}" -v d="${rps[2]}" 'BEGIN { printf "%.3f", a / d }')")
+    RATIO_NGINX+=("$(awk -v a="${rps[1]}" -v d="${rps[2]}" 'BEGIN { printf "%.3f", a / d }')")
+    printf 'round %d (order %s, %s, %s): HAProxy %s, nginx %s, direct %s req/s; HAProxy/direct %s, nginx/direct %s\n' \
+      $((r + 1)) "${FRONT_NAME[r % 3]}" "${FRONT_NAME[(r + 1) % 3]}" "${FRONT_NAME[(r + 2) % 3]}" \
+      "${rps[0]}" "${rps[1]}" "${rps[2]}" "${RATIO_HAPROXY[r]}" "${RATIO_NGINX[r]}"
+  done
+  load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+  if ((bench_ok)); then
+    med_lb=$(printf '%s\n' "${RPS_HAPROXY[@]}" | median)
+    med_ng=$(printf '%s\n' "${RPS_NGINX[@]}" | median)
+    med_one=$(printf '%s\n' "${RPS_DIRECT[@]}" | median)
+    ratio_lb=$(printf '%s\n' "${RATIO_HAPROXY[@]}" | median)
+    ratio_ng=$(printf '%s\n' "${RATIO_NGINX[@]}" | median)
+    FIGURES+=("GET /v1/sites/{id}, wrk -t2 -c$BENCH_CONNS, $BENCH_ROUNDS interleaved rounds of ${BENCH_SECONDS} s on $(nproc) cores, medians: HAProxy -> $N instances $med_lb req/s, nginx -> $N instances $med_ng req/s, one instance direct $med_one req/s; HAProxy/direct $ratio_lb, nginx/direct $ratio_ng (median of the rounds' ratios); load average before $load_before, after $load_after")
+    pass throughput "HAProxy/direct $ratio_lb, nginx/direct $ratio_ng (medians of $BENCH_ROUNDS rounds)"
   else
     fail throughput "wrk saw errors"
   fi
 else
-  skip throughput "SCALEOUT_BENCH_SECONDS=0"
+  skip throughput "SCALEOUT_BENCH_SECONDS=0 or SCALEOUT_BENCH_ROUNDS=0"
 fi
 
 ((${#FAILED[@]} == 0))

@@ -28,6 +28,9 @@
 #                                  KEY=VALUE the caller may extend first; FORUMNET_* from the caller's environment are
 #                                  not passed on) and wait up to BENCH_READY_SECONDS (10) for /readyz;
 #                                  sets SERVER_PID SERVER_LOG HTTP_PORT BASE_URL (needs WORK, a scratch directory)
+#   bench_pooler_role_settings ROLE  the README's ALTER ROLE ROLE IN DATABASE forumnet SET ... that
+#                                  FORUMNET_DB_POOLER=transaction expects (statement and lock timeouts 5000 ms,
+#                                  TimeZone UTC, jit off)
 #   bench_login EMAIL PASSWORD     print an access token
 #   bench_stop_server [SECONDS]    SIGTERM the server and wait (default 15 s, then SIGKILL); returns its exit status
 #   bench_cleanup_pg               stop the cluster; remove PG_BASE unless BENCH_KEEP=1
@@ -286,6 +289,14 @@ bench_serve() {
     sleep 0.1
   done
   curl -fsS -o /dev/null "$BASE_URL/readyz" || die "forumnet serve did not become ready at $BASE_URL"
+}
+
+# README "Behind a transaction-mode pooler": with FORUMNET_DB_POOLER=transaction the settings come from the role.
+bench_pooler_role_settings() {
+  local role=$1 setting
+  for setting in "statement_timeout = '5000ms'" "lock_timeout = '5000ms'" "TimeZone = 'UTC'" "jit = off"; do
+    psql_forumnet -q -c "ALTER ROLE $role IN DATABASE forumnet SET $setting" || die "ALTER ROLE $role failed"
+  done
 }
 
 bench_login() {

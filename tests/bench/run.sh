@@ -204,11 +204,7 @@ SERVER_ENV=()
 for knob in FORUMNET_HTTP_THREADS FORUMNET_DB_POOL_SIZE FORUMNET_DB_POOLER; do
   if [[ -n "${!knob:-}" ]]; then SERVER_ENV+=("$knob=${!knob}"); fi
 done
-if [[ "${FORUMNET_DB_POOLER:-}" == transaction ]]; then # README "Behind a transaction-mode pooler"
-  for setting in "statement_timeout = '5000ms'" "lock_timeout = '5000ms'" "TimeZone = 'UTC'" "jit = off"; do
-    psql_forumnet -c "ALTER ROLE CURRENT_USER IN DATABASE forumnet SET $setting" || die "ALTER ROLE failed"
-  done
-fi
+if [[ "${FORUMNET_DB_POOLER:-}" == transaction ]]; then bench_pooler_role_settings CURRENT_USER; fi
 HTTP_THREADS_SHOWN=${FORUMNET_HTTP_THREADS:-default}
 POOL_SHOWN=${FORUMNET_DB_POOL_SIZE:-default}
 # shellcheck disable=SC2119 # no wrapper: run forumnet directly
