@@ -76,8 +76,8 @@ typedef struct fn_config {
   /* FORUMNET_PUBLIC_BASE_URL: where clients reach the API, without a trailing slash (calendar feed URLs);
    * unset: http://<FORUMNET_LISTEN>. */
   char public_base_url[512];
-  int jobs;                         /* FORUMNET_JOBS: 1 runs the background job thread (src/jobs/runner.c) */
-  unsigned jobs_interval_ms;        /* how often that thread looks for due jobs */
+  int jobs;                  /* FORUMNET_JOBS: 1 runs the background job thread (src/jobs/runner.c) */
+  unsigned jobs_interval_ms; /* how often that thread looks for due jobs */
 } fn_config;
 
 /* Looks up one environment variable; NULL when unset. Lets tests pass a fake environment. */

@@ -137,7 +137,8 @@ static void test_closing_soon_reaches_each_recipient_once_with_three_instances(v
     if (n != recipients[i].expected)
       harness_fail("%s got %ld consultation.closing_soon, expected %ld", recipients[i].as, n, recipients[i].expected);
   }
-  if (psql_long("SELECT count(*) FROM notifications WHERE subject_id = '%s'", later) != 0)
+  if (psql_long("SELECT count(*) FROM notifications WHERE kind = 'consultation.closing_soon' AND subject_id = '%s'",
+                later) != 0)
     harness_fail("a consultation closing in 49 hours already notified");
   snprintf(sql, sizeof sql,
            "SELECT count(*) FROM notifications WHERE subject_id = '%s' AND subject_type = 'consultation'"
@@ -157,8 +158,9 @@ static void test_retention_and_a_failing_job_retried_with_backoff(void **state) 
            "INSERT INTO notifications (member_id, kind, subject_type, subject_id, group_id, title, created_at)"
            " SELECT '%s', 'terms.published', 'group', '%s', '%s', '%s ' || d, now() - d * interval '1 day'"
            " FROM unnest(ARRAY[181, 179]) AS d;"
-           "INSERT INTO stream_tickets (digest, member_id, token_expires_at, expires_at)"
-           " SELECT decode(md5('%s' || e), 'hex'), '%s', now() + interval '1 hour', now() + e * interval '1 minute'"
+           "INSERT INTO stream_tickets (digest, member_id, token_expires_at, token_issued_ms, expires_at)"
+           " SELECT decode(md5('%s' || e), 'hex'), '%s', now() + interval '1 hour',"
+           " (extract(epoch FROM now()) * 1000)::bigint, now() + e * interval '1 minute'"
            " FROM unnest(ARRAY[-1, 60]) AS e",
            W.mem1.id, W.group1, W.group1, tag, tag, W.mem1.id);
   psql_run(sql);
