@@ -7,6 +7,7 @@
 
 #include "forumnet/caller.h"
 #include "forumnet/config.h"
+#include "forumnet/page.h"
 #include "forumnet/status.h"
 
 /* A fixed set of PostgreSQL connections shared by the request threads. pool.c is the
@@ -155,6 +156,11 @@ PGresult *db_exec_found_locked(db_conn *conn, const db_stmt *lock, const char *i
 /* db_exec for a statement whose rows the caller reads (a page of a list): the result into *out
  * (caller PQclear()s), NULL when the statement fails. */
 fn_status db_query_rows(db_conn *conn, const db_stmt *stmt, int nparams, const char *const *params, PGresult **out);
+
+/* db_query_rows for the usual page of a list under one owner: stmt's parameters are $1 owner_id (a group,
+ * a site, the caller...), $2 and $3 the keyset position after which the page starts, $4 its limit plus one. */
+fn_status db_query_page(db_conn *conn, const db_stmt *stmt, const char *owner_id, const page_request *page,
+                        PGresult **out);
 
 /* The JSON value of a statement's one answer (row 0, column 0) into *out (caller json_decref()s): NULL
  * when there is no row, the value is SQL NULL or it does not parse. FN_OK unless the statement fails. */

@@ -111,6 +111,11 @@ fn_status db_query_rows(db_conn *c, const db_stmt *stmt, int nparams, const char
   return st;
 }
 
+fn_status db_query_page(db_conn *c, const db_stmt *stmt, const char *owner_id, const page_request *page,
+                        PGresult **out) {
+  return db_query_rows(c, stmt, DB_ARGS(owner_id, page->after_ts, page->after_id, page->limit_plus_one), out);
+}
+
 fn_status db_query_json(db_conn *c, const db_stmt *stmt, int nparams, const char *const *params, json_t **out) {
   fn_status st;
   *out = NULL;

@@ -40,8 +40,7 @@ static const db_stmt list_feeds = {
     " ORDER BY f.created_at, f.id LIMIT $4"};
 
 fn_status calendar_feeds_db_list(db_conn *db, const char *member_id, const page_request *page, PGresult **result) {
-  return db_query_rows(db, &list_feeds, DB_ARGS(member_id, page->after_ts, page->after_id, page->limit_plus_one),
-                       result);
+  return db_query_page(db, &list_feeds, member_id, page, result);
 }
 
 static const db_stmt delete_feed = {

@@ -28,8 +28,7 @@ static const db_stmt list_meetings = {"meetings_list", "SELECT " MEETING_JSON_SQ
                                                        " ORDER BY mt.starts_at, mt.id LIMIT $4"};
 
 fn_status meetings_db_list(db_conn *db, const char *group_id, const page_request *page, PGresult **result) {
-  return db_query_rows(db, &list_meetings, DB_ARGS(group_id, page->after_ts, page->after_id, page->limit_plus_one),
-                       result);
+  return db_query_page(db, &list_meetings, group_id, page, result);
 }
 
 static const db_stmt get_meeting = {"meetings_get", "SELECT " MEETING_JSON_SQL ", mt.version"

@@ -105,8 +105,7 @@ static const db_stmt list_unread = {"notifications_list_unread", LIST_SQL(" AND 
 
 fn_status notifications_db_list(db_conn *db, const char *member_id, int unread_only, const page_request *page,
                                 PGresult **result) {
-  return db_query_rows(db, unread_only ? &list_unread : &list_all,
-                       DB_ARGS(member_id, page->after_ts, page->after_id, page->limit_plus_one), result);
+  return db_query_page(db, unread_only ? &list_unread : &list_all, member_id, page, result);
 }
 
 static const db_stmt mark_read = {

@@ -138,8 +138,7 @@ fn_status sites_db_list_managers(db_conn *db, const char *caller_id, const char 
   *result = NULL;
   if (st != FN_OK)
     return st;
-  return db_query_rows(db, &list_managers, DB_ARGS(site_id, page->after_ts, page->after_id, page->limit_plus_one),
-                       result);
+  return db_query_page(db, &list_managers, site_id, page, result);
 }
 
 static const db_stmt add_manager = {

@@ -24,8 +24,7 @@ static const db_stmt list_terms = {
                   " ORDER BY t.created_at DESC, t.version DESC LIMIT $4"};
 
 fn_status terms_db_list(db_conn *db, const char *group_id, const page_request *page, PGresult **result) {
-  return db_query_rows(db, &list_terms, DB_ARGS(group_id, page->after_ts, page->after_id, page->limit_plus_one),
-                       result);
+  return db_query_page(db, &list_terms, group_id, page, result);
 }
 
 static const db_stmt get_terms = {"terms_get", "SELECT " TERMS_JSON_SQL
