@@ -62,17 +62,8 @@ async function login(email, password) {
 
 async function practitioner(admin, name, siteId) {
   const email = `so-stream-${name}-${RUN}@scaleout.forumnet.test`;
-  const made = await expect(
-    201,
-    call(LB, "POST", "/v1/members", admin, {
-      email,
-      display_name: name,
-      role: "practitioner",
-      home_site_id: siteId,
-      discipline: "Social work",
-    }),
-    `create ${name}`,
-  );
+  const account = { email, display_name: name, role: "practitioner", home_site_id: siteId, discipline: "Other" };
+  const made = await expect(201, call(LB, "POST", "/v1/members", admin, account), `create ${name}`);
   const first = await login(email, made.json.one_time_password);
   const password = `scaleout ${randomBytes(12).toString("base64url")}`;
   const change = { current_password: made.json.one_time_password, new_password: password };
