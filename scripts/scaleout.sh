@@ -11,7 +11,10 @@
 # check against the delayed replica, three faults under a bounded write load (tests/scaleout/load.mjs):
 # SIGTERM one instance, SIGKILL another, stop the primary and promote the standby (PgBouncer repointed with
 # RELOAD), each checked by tests/scaleout/check.mjs against the rows in the database; then the contract
-# scenario through nginx, and wrk GET /v1/sites/{id} through HAProxy against one instance direct.
+# scenario through nginx, and wrk GET /v1/sites/{id} through HAProxy against one instance direct. Around the
+# first walk a member holds two live streams (tests/scaleout/stream.mjs), one on instance 1 directly and one
+# through HAProxy, for longer than HAProxy's timeouts; another member's invitations, sent to instance 2 and
+# through HAProxy, must reach both within a second.
 #
 # Steps that need a server feature the binary lacks (the setting's name is not in the binary) print SKIP with
 # the reason instead of failing; the instances get every setting anyway (forumnet ignores variables it does
@@ -47,7 +50,7 @@ WORK=''
 PIDS=()        # every long-running process we started (instances are in INST_PID too)
 INST_PID=()    # index 1..N
 PG1='' PG2=''  # data directories of the primary and the standby
-HAPROXY_PID='' NGINX_PID='' PGB_PID='' LOAD_PID=''
+HAPROXY_PID='' NGINX_PID='' PGB_PID='' LOAD_PID='' STREAM_PID=''
 
 step() { printf '\n==> [%ss] %s\n' "$((SECONDS - STARTED))" "$*"; }
 pass() { RESULTS+=("ok    $1${2:+ ($2)}"); }
@@ -88,6 +91,7 @@ cleanup() {
   trap - EXIT INT TERM
   set +e # stop everything, whatever fails on the way
   [[ -n "$LOAD_PID" ]] && stop_pid "$LOAD_PID"
+  [[ -n "$STREAM_PID" ]] && stop_pid "$STREAM_PID"
   for ((i = 1; i <= N; i++)); do stop_pid "${INST_PID[i]:-}"; done
   for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
   [[ -n "$PG1" ]] && pg_stop "$PG1" immediate >/dev/null 2>&1
@@ -164,13 +168,15 @@ fi
 
 # The features of issue 13 this run exercises, found by their settings' names in the binary.
 has() { grep -qaF "$1" "$BIN"; }
-HAS_POOLER=0 HAS_PROXIES=0 HAS_DRAIN=0 HAS_READ=0 HAS_DIRECT=0
+HAS_POOLER=0 HAS_PROXIES=0 HAS_DRAIN=0 HAS_READ=0 HAS_DIRECT=0 HAS_STREAM=0
 has FORUMNET_DB_POOLER && HAS_POOLER=1
 has FORUMNET_TRUSTED_PROXIES && HAS_PROXIES=1
 has FORUMNET_DRAIN_MS && HAS_DRAIN=1
 has FORUMNET_DATABASE_READ_URL && HAS_READ=1
 has FORUMNET_DATABASE_DIRECT_URL && HAS_DIRECT=1
-echo "features in $BIN: pooler=$HAS_POOLER trusted-proxies=$HAS_PROXIES drain=$HAS_DRAIN replica-reads=$HAS_READ direct-url=$HAS_DIRECT"
+has FORUMNET_STREAM_HEARTBEAT_MS && HAS_STREAM=1
+echo "features in $BIN: pooler=$HAS_POOLER trusted-proxies=$HAS_PROXIES drain=$HAS_DRAIN replica-reads=$HAS_READ" \
+  "direct-url=$HAS_DIRECT stream=$HAS_STREAM"
 
 # --- 2. PostgreSQL primary and streaming standby -------------------------------------------------------------
 step "PostgreSQL 15 primary and streaming standby"
@@ -385,7 +391,21 @@ else
   skip trusted-proxies "the binary has no FORUMNET_TRUSTED_PROXIES"
 fi
 
-# --- 6. the contract scenario through HAProxy -------------------------------------------------------------------
+# --- 6. the contract scenario through HAProxy, live streams held meanwhile ----------------------------------------
+# The streams (default 25 s heartbeats) are held while the walk and the read-your-writes check run, for at
+# least 32 s: past HAProxy's 30 s timeouts, so a config that cuts an SSE stream between heartbeats fails here.
+if ((HAS_STREAM)); then
+  step "Live streams opened (instance 1 direct, HAProxy), held during the contract walk"
+  STREAM_OUT=$WORK/log/stream.log
+  STREAM_LB_URL=$LB STREAM_DIRECT_URL="http://127.0.0.1:${INST_PORT[1]}" STREAM_OTHER_URL="http://127.0.0.1:${INST_PORT[2]}" \
+    STREAM_ADMIN_EMAIL=$ADMIN_EMAIL STREAM_ADMIN_PASSWORD=$ADMIN_PASSWORD STREAM_READY_FILE=$WORK/stream.ready \
+    node tests/scaleout/stream.mjs </dev/null >"$STREAM_OUT" 2>&1 &
+  STREAM_PID=$!
+  for ((i = 0; i < 100; i++)); do
+    [[ -e "$WORK/stream.ready" ]] || ! alive "$STREAM_PID" && break
+    sleep 0.1
+  done
+fi
 step "Contract scenario through HAProxy"
 contract() { # contract NAME BASE_URL [VAR=VALUE...]
   local name=$1 base=$2
@@ -433,6 +453,28 @@ if ((HAS_READ)); then
   fi
 else
   skip read-your-writes "the binary has no FORUMNET_DATABASE_READ_URL (every read goes to the primary)"
+fi
+
+# --- 7b. the live streams: another member's invitations, made on instance 2 and through HAProxy ----------------
+if ((HAS_STREAM)); then
+  step "Live stream across instances (waits for the streams' 32 s hold)"
+  wait "$STREAM_PID" && stream_status=0 || stream_status=$?
+  STREAM_PID=''
+  grep -E '^(not )?ok ' "$STREAM_OUT" || true
+  # Which instance served the invitation sent through HAProxy (its X-Request-Id in the instances' logs).
+  lb_req=$(awk '$1 == "request" && $2 == "haproxy" { print $3 }' "$STREAM_OUT")
+  lb_inst=$(grep -l "\"${lb_req:-none}\"" "$WORK"/log/forumnet*.log 2>/dev/null | sed -n 's/.*forumnet\([0-9]*\)\.log$/\1/p' | head -n 1)
+  delays=$(awk '$1 == "delay" { printf "%s%s<-%s %s ms (%s ms)", sep, $2, $3, $4, $5; sep = ", " }' "$STREAM_OUT")
+  beats=$(awk '$1 == "heartbeats" { printf "%s%s %s", sep, $2, $3; sep = ", " }' "$STREAM_OUT")
+  FIGURES+=("live stream, invitation's answer (its request) -> event on the member's stream (stream<-action; negative: the event came before the answer): ${delays:-none}; the HAProxy action was served by instance ${lb_inst:-?}; heartbeats during the hold: ${beats:-?}")
+  if ((stream_status == 0)); then
+    pass stream-across-instances "membership.invited made on instance 2 and through HAProxy reached streams on instance 1 and through HAProxy within 1 s (${delays})"
+  else
+    tail -n 5 "$STREAM_OUT"
+    fail stream-across-instances "$(grep -m 1 '^not ok' "$STREAM_OUT" || echo "stream.mjs exited $stream_status")"
+  fi
+else
+  skip stream-across-instances "the binary has no FORUMNET_STREAM_HEARTBEAT_MS (no live stream)"
 fi
 
 # --- 8. faults under bounded load ----------------------------------------------------------------------------

@@ -8,7 +8,8 @@
 #   4. build/forumnet serve on a free 127.0.0.1 port, with a random JWT secret and Redoc's bundle
 #   5. `forumnet admin create` makes a fresh admin (password on stdin)
 #   6. dist/scenario.js, then dist/docs.js and dist/stream.js (Debian's /usr/bin/chromium through
-#      playwright-core: /docs renders; an EventSource receives a notification on the live stream)
+#      playwright-core: /docs renders; an EventSource receives another member's notification on the
+#      live stream and a reopened one replays exactly the missed ones)
 #   7. SIGTERM the server; it must exit 0
 #
 # Needs FORUMNET_TEST_DATABASE_URL (scripts/test.sh exports it: a migrated, throwaway database), a built
