@@ -22,6 +22,7 @@ extern const fn_route registrations_routes[];
 extern const fn_route calendar_routes[];
 extern const fn_route summaries_routes[];
 extern const fn_route audit_routes[];
+extern const fn_route discussions_routes[];
 
 /* All of the above, NULL-terminated (http/routes.c). Adding a resource = one line there. */
 extern const fn_route *const all_route_tables[];

@@ -21,5 +21,6 @@ const fn_route *const all_route_tables[] = {
     registrations_routes,
     summaries_routes,
     audit_routes,
+    discussions_routes,
     NULL,
 };

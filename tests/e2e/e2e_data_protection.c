@@ -472,6 +472,9 @@ static const struct {
     {"consultations.created_by", "consultations_owned", NULL},
     {"events.created_by", "events_created", NULL},
     {"event_registrations.member_id", "event_registrations", NULL},
+    {"threads.created_by", "threads_started", NULL},
+    {"posts.author_id", "posts", NULL},
+    {"thread_reads.member_id", "thread_reads", NULL},
     {"idempotency_keys.client_id", NULL,
      "Idempotency-Key replay records, kept 48 hours: copies of answers the member already received; what "
      "they created is exported under its own key"},
@@ -519,6 +522,10 @@ static void test_export_covers_every_table_naming_a_member(void **state) {
   json_decref(harness_new_consultation(x.token, harness_consultation_body(g_site, NULL, 3600, WEEK), consult));
   json_decref(harness_new_event(x.token, harness_event_body("seminar", 6 * 86400, 3600, g_site), event));
   register_for(event, x.token, "going");
+  r = http_json("POST", hpath("/v1/groups/%s/threads", group), x.token,
+                json_pack("{s:s, s:s}", "title", "Between meetings", "body", "Written by the manager."));
+  assert_status(r, 201);
+  http_response_free(r);
 
   r = http_get("/v1/me/export", x.token);
   assert_status(r, 200);
