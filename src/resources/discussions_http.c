@@ -183,44 +183,58 @@ static fn_status audit_flag(fn_req *req, const char *flag, int stored, const cha
   return audit_discussion(req, action, "thread", id, group_id, NULL);
 }
 
-static fn_status threads_http_update(fn_req *req) {
-  const char *group_id, *id;
+/* A change to a thread or a post: the path's ids, and the group, the thread and (for a post) the post locked. */
+typedef struct discussion_change {
+  const char *group_id, *thread_id, *id; /* id: the post's, NULL for a change to the thread */
   group_access access;
   thread_row thread;
+  post_row post;
   db_conn *db;
+} discussion_change;
+
+/* Begins the change of begin_write to the path's thread, or with of_post to its post (locked too). */
+static fn_status begin_change(fn_req *req, discussion_change *c, int of_post) {
   fn_status st;
-  if ((st = discussion_path(req, &group_id, &id, NULL)) != FN_OK ||
-      (st = req_validate_body(req, thread_fields, BODY_UPDATE)) != FN_OK || (st = req_db(req, &db)) != FN_OK ||
-      (st = begin_write(req, db, group_id, id, &access, &thread)) != FN_OK)
+  c->id = NULL;
+  if ((st = discussion_path(req, &c->group_id, &c->thread_id, of_post ? &c->id : NULL)) != FN_OK ||
+      (st = req_db(req, &c->db)) != FN_OK ||
+      (st = begin_write(req, c->db, c->group_id, c->thread_id, &c->access, &c->thread)) != FN_OK || !of_post)
+    return st;
+  if ((st = posts_db_lock(c->db, c->thread_id, c->id, &c->post)) != FN_OK)
+    return req_problem(req, st, st == FN_NOT_FOUND ? NO_SUCH_POST : NULL);
+  return FN_OK;
+}
+
+static fn_status threads_http_update(fn_req *req) {
+  discussion_change c;
+  fn_status st;
+  if ((st = req_validate_body(req, thread_fields, BODY_UPDATE)) != FN_OK || (st = begin_change(req, &c, 0)) != FN_OK)
     return st;
   int moderates = json_object_get(req->body, "pinned") != NULL || json_object_get(req->body, "locked") != NULL;
-  if ((st = require(req, !moderates || groups_is_leader(&access),
+  if ((st = require(req, !moderates || groups_is_leader(&c.access),
                     "Only the group's conveners and facilitators pin and lock threads.")) != FN_OK ||
-      (st = require(req, json_object_get(req->body, "title") == NULL || is_me(req, thread.created_by),
+      (st = require(req, json_object_get(req->body, "title") == NULL || is_me(req, c.thread.created_by),
                     "Only the thread's author changes its title.")) != FN_OK ||
-      (st = req_if_match(req, thread.version)) != FN_OK)
+      (st = req_if_match(req, c.thread.version)) != FN_OK)
     return st;
-  if (json_object_size(req->body) > 0 && ((st = threads_db_update(db, id, req->body)) != FN_OK ||
-                                          (st = audit_flag(req, "pinned", thread.pinned, group_id, id)) != FN_OK ||
-                                          (st = audit_flag(req, "locked", thread.locked, group_id, id)) != FN_OK))
+  if (json_object_size(req->body) > 0 &&
+      ((st = threads_db_update(c.db, c.thread_id, req->body)) != FN_OK ||
+       (st = audit_flag(req, "pinned", c.thread.pinned, c.group_id, c.thread_id)) != FN_OK ||
+       (st = audit_flag(req, "locked", c.thread.locked, c.group_id, c.thread_id)) != FN_OK))
     return st;
-  return commit_thread(req, db, 200, group_id, id, NULL);
+  return commit_thread(req, c.db, 200, c.group_id, c.thread_id, NULL);
 }
 
 static fn_status threads_http_delete(fn_req *req) {
-  const char *group_id, *id;
-  group_access access;
-  thread_row thread;
-  db_conn *db;
+  discussion_change c;
   fn_status st;
-  if ((st = discussion_path(req, &group_id, &id, NULL)) != FN_OK || (st = req_db(req, &db)) != FN_OK ||
-      (st = begin_write(req, db, group_id, id, &access, &thread)) != FN_OK ||
-      (st = require(req, is_me(req, thread.created_by) || groups_is_leader(&access),
+  if ((st = begin_change(req, &c, 0)) != FN_OK ||
+      (st = require(req, is_me(req, c.thread.created_by) || groups_is_leader(&c.access),
                     "Only the thread's author and the group's conveners and facilitators remove a thread.")) != FN_OK ||
-      (st = req_if_match(req, thread.version)) != FN_OK || (st = threads_db_delete(db, id)) != FN_OK ||
-      (st = audit_discussion(req, "thread.removed", "thread", id, group_id, NULL)) != FN_OK)
+      (st = req_if_match(req, c.thread.version)) != FN_OK || (st = threads_db_delete(c.db, c.thread_id)) != FN_OK ||
+      (st = audit_discussion(req, "thread.removed", "thread", c.thread_id, c.group_id, NULL)) != FN_OK)
     return st;
-  return commit_empty(req, db);
+  return commit_empty(req, c.db);
 }
 
 static fn_status posts_http_list(fn_req *req) {
@@ -268,56 +282,35 @@ static fn_status posts_http_get(fn_req *req) {
   return reply_conditional_result(req, st, json, version, NO_SUCH_POST);
 }
 
-/* Begins a change to a post: the group, the thread and the post locked. */
-static fn_status begin_post_write(fn_req *req, db_conn **db, group_access *access, thread_row *thread, post_row *post,
-                                  const char **group_id, const char **thread_id, const char **id) {
-  fn_status st;
-  if ((st = discussion_path(req, group_id, thread_id, id)) != FN_OK || (st = req_db(req, db)) != FN_OK ||
-      (st = begin_write(req, *db, *group_id, *thread_id, access, thread)) != FN_OK)
-    return st;
-  if ((st = posts_db_lock(*db, *thread_id, *id, post)) != FN_OK)
-    return req_problem(req, st, st == FN_NOT_FOUND ? NO_SUCH_POST : NULL);
-  return FN_OK;
-}
-
 static fn_status posts_http_update(fn_req *req) {
-  const char *group_id, *thread_id, *id;
-  group_access access;
-  thread_row thread;
-  post_row post;
-  db_conn *db;
+  discussion_change c;
   fn_status st;
-  if ((st = req_validate_body(req, post_fields, BODY_UPDATE)) != FN_OK ||
-      (st = begin_post_write(req, &db, &access, &thread, &post, &group_id, &thread_id, &id)) != FN_OK ||
-      (st = require(req, is_me(req, post.author_id), "Only the post's author edits it.")) != FN_OK ||
-      (st = req_if_match(req, post.version)) != FN_OK)
+  if ((st = req_validate_body(req, post_fields, BODY_UPDATE)) != FN_OK || (st = begin_change(req, &c, 1)) != FN_OK ||
+      (st = require(req, is_me(req, c.post.author_id), "Only the post's author edits it.")) != FN_OK ||
+      (st = req_if_match(req, c.post.version)) != FN_OK)
     return st;
-  if (post.removed)
+  if (c.post.removed)
     return req_problem(req, FN_CONFLICT, "The post was removed.");
-  if (thread.locked)
+  if (c.thread.locked)
     return req_problem(req, FN_CONFLICT, "The thread is locked: its posts are no longer edited.");
   const char *body = body_string(req->body, "body");
-  if (body != NULL && (st = posts_db_write(db, id, body)) != FN_OK)
+  if (body != NULL && (st = posts_db_write(c.db, c.id, body)) != FN_OK)
     return st;
-  return commit_post(req, db, 200, group_id, thread_id, id, NULL);
+  return commit_post(req, c.db, 200, c.group_id, c.thread_id, c.id, NULL);
 }
 
 static fn_status posts_http_delete(fn_req *req) {
-  const char *group_id, *thread_id, *id;
-  group_access access;
-  thread_row thread;
-  post_row post;
-  db_conn *db;
+  discussion_change c;
   fn_status st;
-  if ((st = begin_post_write(req, &db, &access, &thread, &post, &group_id, &thread_id, &id)) != FN_OK ||
-      (st = require(req, is_me(req, post.author_id) || groups_is_leader(&access),
+  if ((st = begin_change(req, &c, 1)) != FN_OK ||
+      (st = require(req, is_me(req, c.post.author_id) || groups_is_leader(&c.access),
                     "Only the post's author and the group's conveners and facilitators remove a post.")) != FN_OK ||
-      (st = req_if_match(req, post.version)) != FN_OK)
+      (st = req_if_match(req, c.post.version)) != FN_OK)
     return st;
-  if (!post.removed && ((st = posts_db_write(db, id, NULL)) != FN_OK ||
-                        (st = audit_discussion(req, "post.removed", "post", id, group_id, thread_id)) != FN_OK))
+  if (!c.post.removed && ((st = posts_db_write(c.db, c.id, NULL)) != FN_OK ||
+                          (st = audit_discussion(req, "post.removed", "post", c.id, c.group_id, c.thread_id)) != FN_OK))
     return st;
-  return commit_empty(req, db);
+  return commit_empty(req, c.db);
 }
 
 static fn_status threads_http_mark_read(fn_req *req) {
