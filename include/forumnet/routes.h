@@ -25,6 +25,7 @@ extern const fn_route audit_routes[];
 extern const fn_route notifications_routes[];
 extern const fn_route stream_tickets_routes[];
 extern const fn_route calendar_feeds_routes[];
+extern const fn_route discussions_routes[];
 
 /* All of the above, NULL-terminated (http/routes.c). Adding a resource = one line there. */
 extern const fn_route *const all_route_tables[];

@@ -11,7 +11,8 @@
 #                                  lines, newline separated) are added when set (the scale run preloads auto_explain).
 #   bench_seed                     migrate, `seed --demo`, then 50 sites and 200 practitioners by SQL (they share the
 #                                  demo admin's password hash); sets ADMIN_EMAIL ADMIN_PASSWORD PRACTITIONER_EMAIL
-#                                  PRACTITIONER_PASSWORD SITE_ID MEMBER_ID
+#                                  PRACTITIONER_PASSWORD SITE_ID MEMBER_ID; and bench_seed_discussions: a group of the
+#                                  demo practitioner with 200 threads and 10 000 posts, sets DISCUSSION_GROUP_ID
 #   bench_seed_scale N             after bench_seed: `forumnet seed --scale N` (seed 1; output in WORK/seed-scale.txt),
 #                                  then VACUUM ANALYZE and CHECKPOINT (what autovacuum and the checkpointer would have
 #                                  done before anyone measured); sets SCALE_PASSWORD SCALE_ADMIN_EMAIL
@@ -97,6 +98,36 @@ ANALYZE;
 SQL
   SITE_ID=$(psql_forumnet -At -c "SELECT id FROM sites WHERE slug = 'bench-25'")
   MEMBER_ID=$(psql_forumnet -At -c "SELECT id FROM members WHERE email = 'bench.member100@bench.forumnet.test'")
+  bench_seed_discussions
+}
+
+# A network-wide group whose convener is the demo practitioner, with 200 threads of 50 posts each (10 000 posts,
+# by four authors) and the practitioner's read position on about half of them: what a page of 50 threads with
+# unread counts reads (API.md section 11). Sets DISCUSSION_GROUP_ID.
+bench_seed_discussions() {
+  DISCUSSION_GROUP_ID=$(psql_forumnet -At -v email="$PRACTITIONER_EMAIL" <<'SQL'
+WITH p AS (SELECT id FROM members WHERE email = :'email'),
+ a AS (SELECT array_agg(id) AS ids FROM (SELECT id FROM members WHERE email LIKE 'bench.member%' ORDER BY email LIMIT 3) x),
+ g AS (INSERT INTO groups (name, status, member_count, min_members, max_members, created_by)
+       SELECT 'Bench discussions', 'active', 4, 2, 8, p.id FROM p RETURNING id),
+ gm AS (INSERT INTO group_memberships (group_id, member_id, state, role, joined_at)
+        SELECT g.id, m, 'active', CASE WHEN m = p.id THEN 'convener' ELSE 'member' END, now()
+        FROM g, p, a, unnest(a.ids || p.id) AS m),
+ t AS (INSERT INTO threads (group_id, title, created_by, created_at, last_post_at, post_count)
+       SELECT g.id, 'Bench thread ' || i, p.id, now() - make_interval(hours => i),
+              now() - make_interval(hours => i) + make_interval(mins => 50), 50
+       FROM g, p, generate_series(1, 200) AS i RETURNING id, created_at),
+ ps AS (INSERT INTO posts (thread_id, seq, author_id, body, created_at)
+        SELECT t.id, s, CASE WHEN s % 4 = 0 THEN p.id ELSE a.ids[1 + s % 3] END,
+               'Bench post ' || s || ' about caseloads, supervision and the waiting list',
+               t.created_at + make_interval(mins => s)
+        FROM t, p, a, generate_series(1, 50) AS s),
+ r AS (INSERT INTO thread_reads (thread_id, member_id, read_upto)
+       SELECT t.id, p.id, 25 FROM t, p WHERE hashtext(t.id::text) % 2 = 0)
+SELECT id FROM g;
+SQL
+  ) || die "could not seed the discussions"
+  psql_forumnet -q -c 'ANALYZE threads; ANALYZE posts; ANALYZE thread_reads' || die "ANALYZE failed"
 }
 
 bench_seed_scale() {

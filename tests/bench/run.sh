@@ -98,6 +98,8 @@ EXPLAIN_FILE=$BENCH_DIR/last-explain.md
 # The issue 6 targets for the summary scenarios (milliseconds, p95, on the N=1 data set).
 SITE_SUMMARY_P95_TARGET=50
 OVERVIEW_P95_TARGET=200
+# Issue 15's page of 50 threads with unread counts (milliseconds, p95).
+THREADS_P95_TARGET=50
 PG_BASE=''
 PG_DATA=''
 SERVER_PID=''
@@ -283,6 +285,9 @@ add_scenario "GET /v1/sites/{id} (admin)" "$CONNS" admin "GET /v1/sites/$SITE_ID
 add_scenario "GET /v1/members/{id} (admin reads a practitioner)" "$CONNS" admin "GET /v1/members/$MEMBER_ID"
 add_scenario "GET /v1/sites?limit=50 (admin, list page)" "$CONNS" admin "GET /v1/sites?limit=50"
 add_scenario "POST /v1/auth/login (practitioner, Argon2id)" "$LOGIN_CONNS" none "POST /v1/auth/login" login.lua
+# Issue 15: a page of 50 threads with the caller's unread counts, on a group of 10 000 posts (bench_seed_discussions).
+add_scenario "GET /v1/groups/{id}/threads?limit=50 (member, 10 000 posts, unread counts)" "$SUMMARY_CONNS" practitioner \
+  "GET /v1/groups/$DISCUSSION_GROUP_ID/threads?limit=50" "" "" "$THREADS_P95_TARGET"
 if [[ -n "$BENCH_SCALE" ]]; then
   # Few connections: the targets are response times as a user sees them, and on a small machine many concurrent
   # summaries only measure the queue for the CPU (each page of 50 sites is ~150 ms of PostgreSQL CPU).
@@ -456,7 +461,7 @@ REPORT=$WORK/report.md
     echo "page of 50 sites ($SCALE_PAGE_GENERATED of them generated), as JSON and as CSV. ${SUMMARY_DURATION}s per scenario; their"
     echo "ratios are to pgbench at $CONNS connections."
     echo
-    echo "| Scenario | Connections | p95 | Target (issue 6) | |"
+    echo "| Scenario | Connections | p95 | Target (issues 6, 15) | |"
     echo "|---|---:|---:|---:|---|"
     printf '%s\n' "${TARGET_ROWS[@]}"
     echo

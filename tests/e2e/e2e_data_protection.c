@@ -466,6 +466,9 @@ static const struct {
     {"event_registrations.member_id", "event_registrations", NULL},
     {"notifications.member_id", "notifications", NULL},
     {"calendar_feeds.member_id", "calendar_feeds", NULL}, /* ids and times only: digests are secrets */
+    {"threads.created_by", "threads_started", NULL},
+    {"posts.author_id", "posts", NULL},
+    {"thread_reads.member_id", "thread_reads", NULL},
     {"idempotency_keys.client_id", NULL,
      "Idempotency-Key replay records, kept 48 hours: copies of answers the member already received; what "
      "they created is exported under its own key"},
@@ -522,6 +525,10 @@ static void test_export_covers_every_table_naming_a_member(void **state) {
   harness_account z; /* z asks to join x's group: x, its convener, is notified */
   harness_new_member_quick(g_admin.token, "practitioner", g_site, &z);
   harness_group_request(group, z.token);
+  r = http_json("POST", hpath("/v1/groups/%s/threads", group), x.token,
+                json_pack("{s:s, s:s}", "title", "Between meetings", "body", "Written by the manager."));
+  assert_status(r, 201);
+  http_response_free(r);
 
   r = http_get("/v1/me/export", x.token);
   assert_status(r, 200);

@@ -1,12 +1,12 @@
 /*
  * e2e_idempotency.c — Idempotency-Key on every POST that creates something (API.md section 1,
  * issue 11): sites, members, groups, memberships (a join request and an invitation), terms,
- * acceptances, meetings, consultations, partners, events and calendar feeds. For each: the same request twice
- * under one key creates one resource and the retry is the first answer again (status, body byte
- * for byte, Location, ETag, with Idempotent-Replayed: true); another body under the key is 422
- * and creates nothing; the key on another route is 422. The list of routes is checked against
- * the server's own OpenAPI document (every POST documenting the header is tested here, and every
- * route tested here documents it). A concurrent duplicate waits and replays (one route).
+ * acceptances, meetings, discussion threads and posts, consultations, partners, events and calendar feeds. For each: the same request
+ * twice under one key creates one resource and the retry is the first answer again (status, body byte for byte,
+ * Location, ETag, with Idempotent-Replayed: true); another body under the key is 422 and creates nothing; the key on
+ * another route is 422. The list of routes is checked against the server's own OpenAPI document (every POST documenting
+ * the header is tested here, and every route tested here documents it). A concurrent duplicate waits and replays (one
+ * route).
  */
 #include "harness.h"
 
@@ -17,6 +17,7 @@
 static harness_account g_admin, g_mgr, g_conv, g_joiner, g_invitee, g_accepter, g_subscriber;
 static char g_site[HARNESS_ID_MAX], g_group[HARNESS_ID_MAX], g_terms_group[HARNESS_ID_MAX];
 static int g_terms_version;
+static char g_thread[HARNESS_ID_MAX]; /* a discussion thread of g_group */
 
 #define DAY 86400L
 
@@ -35,6 +36,11 @@ static int group_setup(void **state) {
   json_decref(harness_new_group(g_conv.token, g_site, 2, 8, g_terms_group));
   harness_group_join(g_terms_group, g_conv.token, &g_accepter);
   g_terms_version = harness_group_post_terms(g_terms_group, g_conv.token, "We keep what is said here.");
+  http_response *r = http_json("POST", hpath("/v1/groups/%s/threads", g_group), g_conv.token,
+                               json_pack("{s:s, s:s}", "title", "Idempotency", "body", "The first post."));
+  assert_status(r, 201);
+  snprintf(g_thread, sizeof g_thread, "%s", hjson_str(r->json, "id"));
+  http_response_free(r);
   return 0;
 }
 
@@ -123,6 +129,19 @@ static int build_cases(create_case *c) {
   c[n].body = text_of(json_pack("{s:s, s:s, s:s}", "starts_at", harness_rfc3339_from_now(3 * DAY, when_s), "ends_at",
                                 harness_rfc3339_from_now(3 * DAY + 3600, when_e), "agenda", u));
   snprintf(c[n++].count, sizeof c[0].count, "SELECT count(*) FROM meetings WHERE agenda = '%s'", u);
+
+  /* discussions: a thread with its first post, and a reply */
+  harness_unique("Idem thread", u);
+  c[n] = (create_case){.route = "/v1/groups/{group_id}/threads", .token = g_conv.token, .first_status = 201};
+  snprintf(c[n].path, sizeof c[n].path, "/v1/groups/%s/threads", g_group);
+  c[n].body = text_of(json_pack("{s:s, s:s}", "title", u, "body", u));
+  snprintf(c[n++].count, sizeof c[0].count, "SELECT count(*) FROM threads WHERE title = '%s'", u);
+  harness_unique("Idem post", u);
+  c[n] = (create_case){
+      .route = "/v1/groups/{group_id}/threads/{thread_id}/posts", .token = g_conv.token, .first_status = 201};
+  snprintf(c[n].path, sizeof c[n].path, "/v1/groups/%s/threads/%s/posts", g_group, g_thread);
+  c[n].body = text_of(json_pack("{s:s}", "body", u));
+  snprintf(c[n++].count, sizeof c[0].count, "SELECT count(*) FROM posts WHERE body = '%s'", u);
 
   json_t *consultation = harness_consultation_body(g_site, NULL, DAY, 10 * DAY);
   c[n] = (create_case){.route = "/v1/consultations", .token = g_mgr.token, .first_status = 201};
@@ -249,7 +268,7 @@ static void test_documented_routes_are_tested(void **state) {
       harness_fail("POST %s is tested here but does not document Idempotency-Key", path);
     documented += keyed;
   }
-  assert_int_equal(documented, 11);
+  assert_int_equal(documented, 13);
   http_response_free(r);
   for (int i = 0; i < n; i++)
     free(cases[i].body);

@@ -330,6 +330,73 @@ async function main(): Promise<void> {
     check(recorded.attendance.length === 4 && recorded.version === meeting.version + 1, "attendance recorded");
   });
 
+  // --- the group talks between meetings ----------------------------------------------------------------
+  await step("the group discusses between meetings: a thread, replies, unread counts, search, an edit", async () => {
+    const [first, second] = colleagues;
+    check(first !== undefined && second !== undefined, "two colleagues");
+    const opened = await convener.api.POST("/v1/groups/{group_id}/threads", {
+      params: { path: groupPath },
+      body: { title: "Waiting lists over the summer", body: "How is everyone managing the waiting list?" },
+    });
+    const thread = expectJson(opened, 201);
+    check(header(opened, "location") === `/v1/groups/${group.id}/threads/${thread.id}`, "thread Location");
+    check(thread.post_count === 1 && thread.unread_count === 0, `post_count ${thread.post_count}`);
+    const threadPath = { ...groupPath, thread_id: thread.id };
+    const reply = expectJson(
+      await first.api.POST("/v1/groups/{group_id}/threads/{thread_id}/posts", {
+        params: { path: threadPath },
+        body: { body: "We started a shared rota for duty cover." },
+      }),
+      201,
+    );
+    const seen = expectJson(
+      await convener.api.GET("/v1/groups/{group_id}/threads/{thread_id}", { params: { path: threadPath } }),
+      200,
+    );
+    check(seen.post_count === 2 && seen.unread_count === 1, `convener unread ${seen.unread_count}`);
+    expectNoContent(
+      await convener.api.PUT("/v1/groups/{group_id}/threads/{thread_id}/read", {
+        params: { path: threadPath },
+        body: { post_id: reply.id },
+      }),
+    );
+    const list = expectJson(
+      await second.api.GET("/v1/groups/{group_id}/threads", { params: { path: groupPath, query: { q: "rota" } } }),
+      200,
+    );
+    check(list.items.length === 1 && list.items[0]?.unread_count === 2, "search finds the thread, unread 2");
+    const postPath = { ...threadPath, post_id: reply.id };
+    const got = await first.api.GET("/v1/groups/{group_id}/threads/{thread_id}/posts/{post_id}", {
+      params: { path: postPath },
+    });
+    expectJson(got, 200);
+    const edited = expectJson(
+      await first.api.PATCH("/v1/groups/{group_id}/threads/{thread_id}/posts/{post_id}", {
+        params: { path: postPath, header: { "If-Match": header(got, "etag") } },
+        body: { body: "We started a shared rota for duty cover (edited)." },
+      }),
+      200,
+    );
+    check(edited.edited_at !== null && edited.version === 2, "edited");
+    expectProblem(
+      await second.api.PATCH("/v1/groups/{group_id}/threads/{thread_id}/posts/{post_id}", {
+        params: { path: postPath },
+        body: { body: "Not mine" },
+      }),
+      403,
+    );
+    expectProblem(
+      await manager.api.GET("/v1/groups/{group_id}/threads", { params: { path: groupPath } }),
+      404,
+      "a manager of the site never reads the discussion",
+    );
+    const posts = expectJson(
+      await second.api.GET("/v1/groups/{group_id}/threads/{thread_id}/posts", { params: { path: threadPath } }),
+      200,
+    );
+    check(posts.items.length === 2 && posts.items[0]?.author.id === convener.member.id, "posts oldest first");
+  });
+
   // --- a consultation runs to an outcome -------------------------------------------------------------
   const consultation = await step("the manager drafts a consultation of the site and opens it", async () => {
     const r = await manager.api.POST("/v1/consultations", {
