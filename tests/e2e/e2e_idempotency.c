@@ -1,12 +1,12 @@
 /*
  * e2e_idempotency.c — Idempotency-Key on every POST that creates something (API.md section 1,
  * issue 11): sites, members, groups, memberships (a join request and an invitation), terms,
- * acceptances, meetings, discussion threads and posts, consultations, partners, events and calendar feeds. For each: the same request
- * twice under one key creates one resource and the retry is the first answer again (status, body byte for byte,
- * Location, ETag, with Idempotent-Replayed: true); another body under the key is 422 and creates nothing; the key on
- * another route is 422. The list of routes is checked against the server's own OpenAPI document (every POST documenting
- * the header is tested here, and every route tested here documents it). A concurrent duplicate waits and replays (one
- * route).
+ * acceptances, meetings, discussion threads and posts, consultations, partners, events and calendar feeds. For each:
+ * the same request twice under one key creates one resource and the retry is the first answer again (status, body byte
+ * for byte, Location, ETag, with Idempotent-Replayed: true); another body under the key is 422 and creates nothing; the
+ * key on another route is 422. The list of routes is checked against the server's own OpenAPI document (every POST
+ * documenting the header is tested here, and every route tested here documents it). A concurrent duplicate waits and
+ * replays (one route).
  */
 #include "harness.h"
 
