@@ -235,7 +235,9 @@ fn_status consultations_db_set_status(db_conn *db, const char *id, const char *s
 
 static const db_stmt set_closes_at = {
     "consultations_set_closes_at",
-    "UPDATE consultations SET closes_at = $2::timestamptz, version = version + 1 WHERE id = $1"};
+    "UPDATE consultations SET closes_at = $2::timestamptz, version = version + 1,"
+    /* an extended deadline is reminded of again, 48 hours before the new one (notifications_jobs.c) */
+    " closing_soon_notified_at = NULL WHERE id = $1"};
 
 fn_status consultations_db_set_closes_at(db_conn *db, const char *id, const char *closes_at) {
   return db_exec_command(db, &set_closes_at, DB_ARGS(id, closes_at));

@@ -213,12 +213,51 @@ static void test_retention_and_a_failing_job_retried_with_backoff(void **state) 
     harness_fail("the failing job did not succeed (attempts and last_error reset) once the lock was gone");
 }
 
+/* A deadline extended after the reminder is reminded of again, 48 hours before the new deadline, not before. */
+static void test_an_extended_deadline_is_reminded_again(void **state) {
+  (void)state;
+  char cid[HARNESS_ID_MAX], title[HARNESS_NAME_MAX], sql[512], later[40];
+  open_consultation(47L * 3600, cid, title);
+  harness_server_start((const char *const[]){"FORUMNET_JOBS=1", "FORUMNET_JOBS_INTERVAL_MS=200", NULL});
+  psql_run("UPDATE jobs SET run_at = now() WHERE kind = 'consultation.closing_soon_scan'");
+  snprintf(sql, sizeof sql,
+           "SELECT count(*) FROM notifications WHERE kind = 'consultation.closing_soon' AND subject_id = '%s'"
+           " AND member_id = '%s'",
+           cid, W.conv1.id);
+  bool first = harness_psql_wait_count(sql, 1, 10000);
+  /* the owner extends the deadline by four days */
+  http_response *r = http_json("PATCH", hpath("/v1/consultations/%s", cid), W.mgr_a.token,
+                               json_pack("{s:s}", "closes_at", harness_rfc3339_from_now(100L * 3600, later)));
+  long patched = r->status;
+  http_response_free(r);
+  harness_sleep_ms(1000); /* five polls: 100 hours away, nobody is reminded yet */
+  long before = psql_long("%s", sql);
+  /* two days pass: the new deadline is 47 hours away */
+  snprintf(sql, sizeof sql, "UPDATE consultations SET closes_at = now() + interval '47 hours' WHERE id = '%s'", cid);
+  psql_run(sql);
+  snprintf(sql, sizeof sql,
+           "SELECT count(*) FROM notifications WHERE kind = 'consultation.closing_soon' AND subject_id = '%s'"
+           " AND member_id = '%s'",
+           cid, W.conv1.id);
+  bool second = harness_psql_wait_count(sql, 2, 10000);
+  harness_server_stop();
+  if (!first)
+    harness_fail("the first reminder did not come within 10 s");
+  if (patched != 200)
+    harness_fail("extending the deadline answered %ld", patched);
+  if (before != 1)
+    harness_fail("after the extension the convener has %ld reminders before the new window, expected 1", before);
+  if (!second)
+    harness_fail("no second reminder 47 hours before the extended deadline");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_teardown(test_an_instance_with_jobs_off_runs_nothing, harness_stop_nested_servers),
       cmocka_unit_test_teardown(test_closing_soon_reaches_each_recipient_once_with_three_instances,
                                 harness_stop_nested_servers),
       cmocka_unit_test_teardown(test_retention_and_a_failing_job_retried_with_backoff, harness_stop_nested_servers),
+      cmocka_unit_test_teardown(test_an_extended_deadline_is_reminded_again, harness_stop_nested_servers),
   };
   return cmocka_run_group_tests_name("e2e_jobs_serial", tests, group_setup, harness_suite_teardown);
 }
