@@ -1,5 +1,6 @@
 /*
- * e2e_notifications.c — API.md section 10 (notifications) against the real server.
+ * e2e_notifications_serial.c — API.md section 10 (notifications) against the real server. Serial: it counts
+ * a member's notifications exactly, and a network-wide event published by another suite meanwhile reaches everyone.
  *
  * Every kind a change fans out (membership.invited/requested/approved, terms.published,
  * meeting.scheduled/changed, consultation.opened/outcome_published, event.published/changed/cancelled,
