@@ -24,5 +24,6 @@ const fn_route *const all_route_tables[] = {
     notifications_routes,
     stream_tickets_routes,
     calendar_feeds_routes,
+    webhooks_routes,
     NULL,
 };
