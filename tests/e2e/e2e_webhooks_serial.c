@@ -585,6 +585,82 @@ static void test_timeout_is_retried(void **state) {
   json_decref(w);
 }
 
+/* Distinct webhook-ids among the requests, and whether any id came twice. */
+static size_t distinct_ids(json_t *requests, int *duplicates) {
+  json_t *seen = json_object(), *e;
+  size_t i;
+  *duplicates = 0;
+  json_array_foreach(requests, i, e) {
+    const char *id = hjson_str(e, "id");
+    *duplicates |= json_object_get(seen, id) != NULL;
+    json_object_set_new(seen, id, json_true());
+  }
+  size_t n = json_object_size(seen);
+  json_decref(seen);
+  return n;
+}
+
+/* Waits until n distinct ids arrived for path (timeout_s at most); answers the requests. */
+static json_t *wait_distinct(const char *path, size_t n, int timeout_s) {
+  int dup = 0;
+  for (int i = 0; i < timeout_s * 10; i++) {
+    json_t *got = received(path);
+    if (distinct_ids(got, &dup) >= n)
+      return got;
+    json_decref(got);
+    usleep(100000);
+  }
+  json_t *got = received(path);
+  harness_fail("waited %d s for %zu distinct webhook ids at %s; got %zu", timeout_s, n, path, distinct_ids(got, &dup));
+  return NULL;
+}
+
+#define MANY 1000
+#define AFTER_KILL 300
+
+/* Two instances deliver MANY messages: each exactly once. Then one is killed (SIGKILL) while deliveries
+ * are under way: every message still arrives (at least once, with its one webhook-id). */
+static void test_two_instances_deliver_each_once(void **state) {
+  (void)state;
+  harness_partner p;
+  char path[128], event_id[HARNESS_ID_MAX];
+  json_t *w = receiver_webhook(&p, "ok", "[\"event.published\"]", path);
+  static const char *const env[] = {"FORUMNET_JOBS=1", "FORUMNET_JOBS_INTERVAL_MS=100",
+                                    "FORUMNET_WEBHOOK_ALLOW_PRIVATE=1", NULL};
+  harness_server_start(env); /* a second delivering instance */
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (int i = 0; i < MANY; i++)
+    partner_event(&p, event_id);
+  json_t *got = wait_distinct(path, MANY, 120);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  int dup = 0;
+  assert_int_equal(distinct_ids(got, &dup), MANY);
+  assert_int_equal(json_array_size(got), MANY); /* no duplicates without a failure */
+  assert_false(dup);
+  assert_verified(got, 0);
+  fprintf(stderr, "# %d events created and their webhooks delivered by two instances in %.1f s\n", MANY,
+          (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+  json_decref(got);
+  json_decref(w);
+
+  /* the crash: the top instance is killed while the second batch is being delivered */
+  harness_partner q;
+  w = receiver_webhook(&q, "ok", "[\"event.published\"]", path);
+  for (int i = 0; i < AFTER_KILL; i++)
+    partner_event(&q, event_id);
+  kill((pid_t)harness_server_pid(), SIGKILL);
+  (void)harness_server_wait_exit(5000);
+  got = wait_distinct(path, AFTER_KILL, 120);
+  assert_int_equal(distinct_ids(got, &dup), AFTER_KILL);
+  assert_verified(got, 0);
+  long pending = harness_psql_long("SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'"
+                                   " AND type = 'event.published' AND next_attempt_at < now() - interval '1 minute'");
+  assert_int_equal(pending, 0);
+  json_decref(got);
+  json_decref(w);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_scopes),
@@ -595,6 +671,7 @@ int main(void) {
       cmocka_unit_test(test_retries_keep_one_id),
       cmocka_unit_test(test_gone_disables),
       cmocka_unit_test(test_timeout_is_retried),
+      cmocka_unit_test(test_two_instances_deliver_each_once),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
