@@ -37,8 +37,8 @@ fn_status webhooks_db_deliveries(db_conn *db, const char *webhook_id, const page
 fn_status webhooks_db_retry(db_conn *db, const char *webhook_id, const char *delivery_id, char **json);
 
 /* Inside the change's transaction: one delivery of type about the event to each active webhook of the
- * event's partner subscribed to type, with its job. event.registration_counts is coalesced: at most one
- * pending per webhook and event, due at the next multiple of counts_interval_ms. */
+ * event's partner (unless revoked) subscribed to type, with its job. event.registration_counts is coalesced: at most
+ * one pending per webhook and event, due at the next multiple of counts_interval_ms. */
 fn_status webhooks_db_enqueue_event(db_conn *db, const char *event_id, const char *type, unsigned counts_interval_ms);
 
 /* A delivery as the job sees it, its row locked. */
@@ -50,7 +50,7 @@ typedef struct webhook_delivery {
   char *payload; /* JSON text: the body sent (caller frees) */
   char url[2048];
   char endpoint_id[UUID_TEXT_SIZE];
-  char endpoint_status[16];
+  char endpoint_status[16]; /* active, disabled, or revoked (its partner's): only active ones are sent */
   char secret_sealed[WEBHOOK_SEALED_SIZE];
   char previous_sealed[WEBHOOK_SEALED_SIZE]; /* "" outside the rotation overlap */
   int failing_too_long;                      /* the endpoint has failed for 5 days */

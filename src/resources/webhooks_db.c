@@ -151,6 +151,7 @@ static const db_stmt enqueue_event = {
     "      * 1000 / $3::bigint) * $3::bigint / 1000.0) ELSE clock_timestamp() END,"
     "    CASE WHEN $2::text = 'event.registration_counts' THEN e.id::text END"
     "  FROM events e JOIN webhook_endpoints w ON w.partner_id = e.partner_id"
+    "  JOIN partners p ON p.id = e.partner_id AND p.revoked_at IS NULL"
     "  WHERE e.id = $1 AND w.status = 'active' AND $2::text = ANY (w.events)"
     "  ON CONFLICT (endpoint_id, coalesce_key) WHERE coalesce_key IS NOT NULL AND status = 'pending' DO NOTHING"
     "  RETURNING id, next_attempt_at) " UPSERT_JOB_SQL("d")};
@@ -175,10 +176,12 @@ static const db_stmt fill_counts = {
 
 static const db_stmt load_delivery = {
     "webhooks_load_delivery",
-    "SELECT d.id, d.status, d.attempts, w.url, w.id, w.status, encode(w.secret_box, 'hex'),"
+    "SELECT d.id, d.status, d.attempts, w.url, w.id,"
+    " CASE WHEN p.revoked_at IS NULL THEN w.status ELSE 'revoked' END, encode(w.secret_box, 'hex'),"
     " CASE WHEN w.previous_until > clock_timestamp() THEN encode(w.previous_secret_box, 'hex') ELSE '' END,"
     " coalesce(w.failing_since < clock_timestamp() - interval '5 days', false), d.payload::text"
-    " FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id WHERE d.id = $1"
+    " FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id"
+    " JOIN partners p ON p.id = w.partner_id WHERE d.id = $1"
     " FOR UPDATE OF d"};
 
 static const db_column delivery_columns[] = {

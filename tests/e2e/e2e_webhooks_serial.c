@@ -585,6 +585,27 @@ static void test_timeout_is_retried(void **state) {
   json_decref(w);
 }
 
+/* A revoked partner's webhooks send nothing more (an admin cancels its event afterwards). */
+static void test_revoked_partner_gets_nothing(void **state) {
+  (void)state;
+  harness_partner p;
+  char path[128], event_id[HARNESS_ID_MAX];
+  json_t *w = receiver_webhook(&p, "ok", "[\"event.published\",\"event.cancelled\"]", path);
+  partner_event(&p, event_id);
+  json_decref(wait_received(path, 1, 20));
+  http_response *r = http_request("DELETE", hpath("/v1/partners/%s", p.id), g_admin.token, NULL, NULL, NULL);
+  assert_status(r, 204);
+  http_response_free(r);
+  r = http_request("DELETE", hpath("/v1/events/%s", event_id), g_admin.token, NULL, NULL, NULL);
+  assert_true(r->status == 200 || r->status == 204);
+  http_response_free(r);
+  usleep(1000000);
+  json_t *got = received(path);
+  assert_int_equal(json_array_size(got), 1);
+  json_decref(got);
+  json_decref(w);
+}
+
 /* Distinct webhook-ids among the requests, and whether any id came twice. */
 static size_t distinct_ids(json_t *requests, int *duplicates) {
   json_t *seen = json_object(), *e;
@@ -671,6 +692,7 @@ int main(void) {
       cmocka_unit_test(test_retries_keep_one_id),
       cmocka_unit_test(test_gone_disables),
       cmocka_unit_test(test_timeout_is_retried),
+      cmocka_unit_test(test_revoked_partner_gets_nothing),
       cmocka_unit_test(test_two_instances_deliver_each_once),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
