@@ -439,6 +439,15 @@ static void test_event_lifecycle_delivered_and_verified(void **state) {
     assert_json_int(e, "last_status_code", 200);
   }
   http_response_free(r);
+  /* metrics: deliveries by result, the queue as last seen */
+  r = http_get("/metrics", NULL);
+  assert_status(r, 200);
+  const char *line = strstr(r->body, "forumnet_webhook_deliveries_total{result=\"delivered\"} ");
+  assert_non_null(line);
+  assert_true(atol(line + strlen("forumnet_webhook_deliveries_total{result=\"delivered\"} ")) >= 4);
+  assert_non_null(strstr(r->body, "\nforumnet_webhook_queue_depth "));
+  assert_non_null(strstr(r->body, "\nforumnet_webhook_oldest_pending_seconds "));
+  http_response_free(r);
   json_decref(got);
   json_decref(w);
 }
