@@ -78,6 +78,12 @@ typedef struct fn_config {
   char public_base_url[512];
   int jobs;                  /* FORUMNET_JOBS: 1 runs the background job thread (src/jobs/runner.c) */
   unsigned jobs_interval_ms; /* how often that thread looks for due jobs */
+  /* FORUMNET_WEBHOOK_KEY: seals partners' webhook secrets at rest; unset (webhook_key_set 0): derived from
+   * the JWT key (README "Receiving webhooks"). */
+  unsigned char webhook_key[32];
+  int webhook_key_set;
+  int webhook_allow_private; /* 1: webhook URLs may resolve to private addresses, http:// to loopback (tests) */
+  unsigned webhook_counts_interval_ms; /* event.registration_counts: at most one per event this often */
 } fn_config;
 
 /* Looks up one environment variable; NULL when unset. Lets tests pass a fake environment. */

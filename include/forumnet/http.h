@@ -50,6 +50,7 @@ enum route_flags {
   ROUTE_ONE_TIME_PASSWORD = 1u << 5, /* open to a member who must still replace a one-time password */
   ROUTE_IDEMPOTENT = 1u << 6,        /* a creating POST: honours Idempotency-Key (req_run_handler) */
   ROUTE_TICKET = 1u << 7, /* without Authorization, a ?ticket= query stands in for it: the handler checks it */
+  ROUTE_PARTNER_WEBHOOKS = 1u << 8, /* partner tokens with scope webhooks:manage are accepted too */
 };
 
 /* One entry of a resource's route table; tables end with {NULL}. */

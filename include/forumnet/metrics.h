@@ -19,6 +19,19 @@ typedef enum metrics_fallback {
 void metrics_summary_read(int on_replica);
 /* A background job ran (forumnet_jobs_run_total) and, when ok is 0, failed (forumnet_jobs_failed_total). */
 void metrics_job_finished(int ok);
+
+/* Webhook deliveries by result (forumnet_webhook_deliveries_total), and the queue as last seen. */
+typedef enum metrics_webhook_result {
+  METRICS_WEBHOOK_DELIVERED,
+  METRICS_WEBHOOK_RETRIED,
+  METRICS_WEBHOOK_FAILED, /* failed for good, or the endpoint disabled */
+  METRICS_WEBHOOK_ABANDONED,
+  METRICS_WEBHOOK_RESULT_COUNT
+} metrics_webhook_result;
+void metrics_webhook_delivery(metrics_webhook_result result);
+/* 1 when the queue gauges are more than a second old (and claims the refresh). */
+int metrics_webhook_queue_due(void);
+void metrics_webhook_queue(long depth, long oldest_age_s);
 void metrics_replica_fallback(metrics_fallback reason);
 /* Prometheus text exposition; caller frees. route_label(i)/route_method(i) name the slots. */
 char *metrics_render(db_pool *pool, const char *(*route_label)(int), const char *(*route_method)(int));

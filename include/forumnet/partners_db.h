@@ -12,6 +12,7 @@ typedef struct partner_client {
   char secret_digest[65];
   int revoked;
   int trusted;
+  char scopes[64]; /* the scopes an admin granted it, space-separated */
 } partner_client;
 
 fn_status partners_db_find_client(db_conn *db, const char *client_id, partner_client *out);

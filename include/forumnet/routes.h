@@ -17,6 +17,7 @@ extern const fn_route meetings_routes[];
 extern const fn_route consultations_routes[];
 extern const fn_route responses_routes[];
 extern const fn_route partners_routes[];
+extern const fn_route webhooks_routes[];
 extern const fn_route events_routes[];
 extern const fn_route registrations_routes[];
 extern const fn_route calendar_routes[];

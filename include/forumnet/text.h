@@ -13,5 +13,7 @@ long utf8_length(const char *s);
 char *utf8_cut(const char *s, long max_chars);
 /* 1 if s is one of choices (NULL-terminated). */
 int text_is_choice(const char *s, const char *const *choices);
+/* 1 when the space-separated list words holds word (OAuth scopes). */
+int text_has_word(const char *words, const char *word);
 
 #endif

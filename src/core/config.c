@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 /* One load in progress: what config_load was given. */
 typedef struct cf_load {
   fn_config *cfg;
@@ -199,6 +201,27 @@ static fn_status parse_pooler(cf_load *load, const char *name, const char *v) {
 
 /* An http(s) URL without query or fragment; trailing slashes are dropped. Empty: http://<FORUMNET_LISTEN>
  * (read before it). */
+/* FORUMNET_WEBHOOK_KEY: 32 bytes, as 64 hex digits or base64 (either alphabet, padded or not); unset: the
+ * webhook secrets' key is derived from the JWT key (src/core/webhook_crypto.c). */
+static fn_status parse_webhook_key(cf_load *load, const char *name, const char *v) {
+  fn_config *cfg = load->cfg;
+  size_t len = 0;
+  cfg->webhook_key_set = 0;
+  if (*v == '\0')
+    return FN_OK;
+  int ok = strlen(v) == 64 && sodium_hex2bin(cfg->webhook_key, sizeof cfg->webhook_key, v, 64, NULL, &len, NULL) == 0;
+  for (int variant = 0; !ok && variant < 4; variant++) {
+    static const int variants[] = {sodium_base64_VARIANT_ORIGINAL, sodium_base64_VARIANT_ORIGINAL_NO_PADDING,
+                                   sodium_base64_VARIANT_URLSAFE, sodium_base64_VARIANT_URLSAFE_NO_PADDING};
+    ok = sodium_base642bin(cfg->webhook_key, sizeof cfg->webhook_key, v, strlen(v), NULL, &len, NULL,
+                           variants[variant]) == 0;
+  }
+  if (!ok || len != sizeof cfg->webhook_key)
+    return config_error(load, name, "must be 32 bytes, as 64 hex digits or base64");
+  cfg->webhook_key_set = 1;
+  return FN_OK;
+}
+
 static fn_status parse_public_base_url(cf_load *load, const char *name, const char *v) {
   fn_config *cfg = load->cfg;
   size_t len = strlen(v);
@@ -311,6 +334,9 @@ static const cf_setting settings[] = {
     CF_PARSED("FORUMNET_PUBLIC_BASE_URL", parse_public_base_url, ""),
     CF_NUMBER("FORUMNET_JOBS", jobs, 1, 0, 1),
     CF_NUMBER("FORUMNET_JOBS_INTERVAL_MS", jobs_interval_ms, 10000, 50, 3600000),
+    CF_PARSED("FORUMNET_WEBHOOK_KEY", parse_webhook_key, ""),
+    CF_NUMBER("FORUMNET_WEBHOOK_ALLOW_PRIVATE", webhook_allow_private, 0, 0, 1),
+    CF_NUMBER("FORUMNET_WEBHOOK_COUNTS_INTERVAL_MS", webhook_counts_interval_ms, 60000, 100, 3600000),
 };
 
 static void store_number(fn_config *cfg, const cf_setting *s, long n) {

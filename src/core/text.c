@@ -108,3 +108,15 @@ int text_is_choice(const char *s, const char *const *choices) {
       return 1;
   return 0;
 }
+
+int text_has_word(const char *words, const char *word) {
+  size_t len = strlen(word);
+  for (const char *p = words; p && *p;) {
+    size_t n = strcspn(p, " ");
+    if (n == len && strncmp(p, word, len) == 0)
+      return 1;
+    p += n;
+    p += strspn(p, " ");
+  }
+  return 0;
+}

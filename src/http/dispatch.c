@@ -190,14 +190,15 @@ static fn_status authenticate(fn_req *req, const char **detail) {
     return FN_UNAUTHENTICATED;
   }
   /* The two kinds of token are never interchangeable: members' on every route, partners'
-   * only where the route says so, and only with the events:write scope. */
+   * only where the route says so, and only with the scope it names (events:write, webhooks:manage). */
   int partner = strcmp(claims.typ, TOKEN_TYPE_PARTNER) == 0;
   /* Every subject is a member or partner id: anything else never reaches the database. */
   if ((!partner && strcmp(claims.typ, TOKEN_TYPE_ACCESS) != 0) || !text_is_uuid(claims.sub)) {
     *detail = "The access token is invalid or expired.";
     return FN_UNAUTHENTICATED;
   }
-  if (partner && (!(req->route->flags & ROUTE_PARTNER) || strcmp(claims.scope, "events:write") != 0)) {
+  if (partner && !((req->route->flags & ROUTE_PARTNER) && text_has_word(claims.scope, "events:write")) &&
+      !((req->route->flags & ROUTE_PARTNER_WEBHOOKS) && text_has_word(claims.scope, "webhooks:manage"))) {
     *detail = "This route does not accept partner tokens.";
     return FN_UNAUTHENTICATED;
   }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define STATUS_SLOTS 600 /* HTTP status codes 0..599 */
 static const double bucket_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
@@ -55,6 +56,23 @@ void metrics_summary_read(int on_replica) {
 void metrics_replica_fallback(metrics_fallback reason) {
   if (reason < METRICS_FALLBACK_COUNT)
     atomic_fetch_add_explicit(&replica_fallbacks[reason], 1, memory_order_relaxed);
+}
+
+static atomic_ulong webhook_results[METRICS_WEBHOOK_RESULT_COUNT];
+static atomic_long webhook_depth, webhook_oldest_s, webhook_seen_at;
+
+void metrics_webhook_delivery(metrics_webhook_result result) {
+  atomic_fetch_add_explicit(&webhook_results[result], 1, memory_order_relaxed);
+}
+
+int metrics_webhook_queue_due(void) {
+  long now = (long)time(NULL), seen = atomic_load(&webhook_seen_at);
+  return now != seen && atomic_compare_exchange_strong(&webhook_seen_at, &seen, now);
+}
+
+void metrics_webhook_queue(long depth, long oldest_age_s) {
+  atomic_store(&webhook_depth, depth);
+  atomic_store(&webhook_oldest_s, oldest_age_s);
 }
 
 void metrics_job_finished(int ok) {
@@ -160,5 +178,17 @@ char *metrics_render(db_pool *pool, const char *(*route_label)(int), const char 
          "# TYPE forumnet_jobs_failed_total counter\nforumnet_jobs_failed_total %lu\n",
          atomic_load_explicit(&jobs_run, memory_order_relaxed),
          atomic_load_explicit(&jobs_failed, memory_order_relaxed));
+  static const char *const results[] = {"delivered", "retried", "failed", "abandoned"};
+  append(&t, "# HELP forumnet_webhook_deliveries_total Webhook delivery attempts this process made, by result.\n"
+             "# TYPE forumnet_webhook_deliveries_total counter\n");
+  for (int r = 0; r < METRICS_WEBHOOK_RESULT_COUNT; r++)
+    append(&t, "forumnet_webhook_deliveries_total{result=\"%s\"} %lu\n", results[r],
+           atomic_load_explicit(&webhook_results[r], memory_order_relaxed));
+  append(&t,
+         "# HELP forumnet_webhook_queue_depth Pending webhook deliveries (as this process last saw them).\n"
+         "# TYPE forumnet_webhook_queue_depth gauge\nforumnet_webhook_queue_depth %ld\n"
+         "# HELP forumnet_webhook_oldest_pending_seconds Age of the oldest due pending delivery.\n"
+         "# TYPE forumnet_webhook_oldest_pending_seconds gauge\nforumnet_webhook_oldest_pending_seconds %ld\n",
+         atomic_load(&webhook_depth), atomic_load(&webhook_oldest_s));
   return t.data;
 }

@@ -25,5 +25,6 @@ const fn_route *const all_route_tables[] = {
     stream_tickets_routes,
     calendar_feeds_routes,
     discussions_routes,
+    webhooks_routes,
     NULL,
 };

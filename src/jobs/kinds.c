@@ -4,10 +4,13 @@
 
 #include "forumnet/jobs.h"
 #include "forumnet/notifications_jobs.h"
+#include "forumnet/webhooks.h"
+#include "forumnet/webhooks_db.h"
 
 const job_kind job_kinds[] = {
     {"consultation.closing_soon_scan", notifications_jobs_closing_soon, 1},
     {"retention.purge", notifications_jobs_retention, 1},
+    {WEBHOOK_DELIVER_KIND, webhooks_job_deliver, 0},
 };
 const size_t job_kind_count = sizeof job_kinds / sizeof job_kinds[0];
 

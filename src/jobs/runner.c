@@ -19,6 +19,7 @@
 #include "forumnet/log.h"
 #include "forumnet/metrics.h"
 #include "forumnet/timestamp.h"
+#include "forumnet/webhooks.h"
 
 /* Jobs one poll runs at most before it gives its connection back. */
 #define JOBS_PER_POLL 100
@@ -174,6 +175,7 @@ int jobs_start(db_pool *pool, const fn_config *cfg) {
     return 0;
   }
   job_pool = pool;
+  webhooks_jobs_configure(cfg);
   poll_interval_ms = cfg->jobs_interval_ms;
   atomic_store(&stopping, 0);
   pthread_condattr_t attr;

@@ -13,6 +13,7 @@
 #include "forumnet/partners_db.h"
 #include "forumnet/password.h"
 #include "forumnet/routes.h"
+#include "forumnet/text.h"
 #include "forumnet/token.h"
 
 static const field_spec login_fields[] = {
@@ -29,6 +30,36 @@ static const field_spec refresh_fields[] = {
 #define INVALID_LOGIN "Invalid email or password."
 #define INVALID_REFRESH "The refresh token is invalid, expired or revoked."
 #define PARTNER_SCOPE "events:write"
+/* The scopes a partner may hold (partners.scopes); a token request without scope asks for PARTNER_SCOPE. */
+static const char *const partner_scopes[] = {PARTNER_SCOPE, "webhooks:manage", NULL};
+
+/* 1 when every word of the space-separated scope is a known scope. */
+static int known_scopes(const char *scope) {
+  char word[64];
+  for (const char *p = scope; *p;) {
+    size_t n = strcspn(p, " ");
+    if (n >= sizeof word)
+      return 0;
+    memcpy(word, p, n);
+    word[n] = '\0';
+    if (n > 0 && !text_is_choice(word, partner_scopes))
+      return 0;
+    p += n;
+    p += strspn(p, " ");
+  }
+  return 1;
+}
+
+/* The scopes asked for (PARTNER_SCOPE when none) that the partner holds, space-separated, in a fixed order. */
+static void granted_scopes(const char *asked, const char *held, char out[64]) {
+  size_t len = 0;
+  out[0] = '\0';
+  if (asked == NULL || *asked == '\0')
+    asked = PARTNER_SCOPE;
+  for (int i = 0; partner_scopes[i]; i++)
+    if (text_has_word(asked, partner_scopes[i]) && text_has_word(held, partner_scopes[i]))
+      len += (size_t)snprintf(out + len, 64 - len, "%s%s", len ? " " : "", partner_scopes[i]);
+}
 
 /* A signed access token issued now: a member's (role) or a partner's (scope). *access: caller frees. */
 static fn_status issue_access_token(const fn_config *cfg, const char *sub, const char *typ, const char *role,
@@ -233,8 +264,8 @@ static fn_status check_token_request(fn_req *req, const char **client_id, const 
     return oauth_error(req, FN_INVALID, "invalid_request", "Send client_id and client_secret (or HTTP Basic).");
   if (strcmp(body_string(req->body, "grant_type"), "client_credentials") != 0)
     return oauth_error(req, FN_INVALID, "unsupported_grant_type", "Only grant_type=client_credentials is supported.");
-  if (scope && *scope && strcmp(scope, PARTNER_SCOPE) != 0)
-    return oauth_error(req, FN_INVALID, "invalid_scope", "The only scope is events:write.");
+  if (scope && !known_scopes(scope))
+    return oauth_error(req, FN_INVALID, "invalid_scope", "The scopes are events:write and webhooks:manage.");
   return FN_OK;
 }
 
@@ -242,7 +273,7 @@ static fn_status check_token_request(fn_req *req, const char **client_id, const 
 static fn_status auth_http_token(fn_req *req) {
   const fn_config *cfg = &req->app->cfg;
   const char *client_id = NULL, *client_secret = NULL;
-  char client_bucket[256], address_bucket[96], digest[65], *access = NULL;
+  char client_bucket[256], address_bucket[96], digest[65], scope[64], *access = NULL;
   partner_client client;
   int basic = 0;
   db_conn *db;
@@ -265,12 +296,16 @@ static fn_status auth_http_token(fn_req *req) {
     st = oauth_error(req, FN_UNAUTHENTICATED, "invalid_client", "Unknown client, wrong secret, or revoked client.");
     return basic ? basic_challenge(req, st) : st;
   }
-  if ((st = auth_db_attempt_succeeded(db, client_bucket, address_bucket)) != FN_OK ||
-      (st = issue_access_token(cfg, client.id, TOKEN_TYPE_PARTNER, "", PARTNER_SCOPE, &access)) != FN_OK)
+  granted_scopes(body_string(req->body, "scope"), client.scopes, scope);
+  if ((st = auth_db_attempt_succeeded(db, client_bucket, address_bucket)) != FN_OK)
+    return st;
+  if (scope[0] == '\0')
+    return oauth_error(req, FN_INVALID, "invalid_scope", "This client holds none of the scopes asked for.");
+  if ((st = issue_access_token(cfg, client.id, TOKEN_TYPE_PARTNER, "", scope, &access)) != FN_OK)
     return st;
   reply_json(req, 200,
              json_pack("{s:s, s:s, s:I, s:s}", "access_token", access, "token_type", "Bearer", "expires_in",
-                       (json_int_t)cfg->access_token_ttl, "scope", PARTNER_SCOPE));
+                       (json_int_t)cfg->access_token_ttl, "scope", scope));
   free(access);
   return FN_OK;
 }

@@ -15,6 +15,7 @@
 #include "forumnet/routes.h"
 #include "forumnet/text.h"
 #include "forumnet/timestamp.h"
+#include "forumnet/webhooks.h"
 
 static const char *const kind_choices[] = {"learning_forum",  "seminar", "workshop", "training",
                                            "network_meeting", "other",   NULL};
@@ -151,7 +152,8 @@ static fn_status events_http_create(fn_req *req) {
     return req_problem_with(req, FN_CONFLICT, "This partner already has an event with this external_id.",
                             json_pack("{s:s}", "existing_event_id", existing));
   if (st != FN_OK || (st = req_audit(req, "event.created", "event", id, NULL)) != FN_OK ||
-      (strcmp(status, "published") == 0 && (st = req_notify(req, NOTIFY_EVENT_PUBLISHED, id, NULL)) != FN_OK) ||
+      (strcmp(status, "published") == 0 && ((st = req_notify(req, NOTIFY_EVENT_PUBLISHED, id, NULL)) != FN_OK ||
+                                            (st = req_webhook(req, id, "event.published")) != FN_OK)) ||
       (st = events_db_get(db, id, &caller, &json, &version)) != FN_OK)
     return st;
   snprintf(location, sizeof location, "/v1/events/%s", id);
@@ -246,7 +248,8 @@ static fn_status apply_changes(fn_req *req, db_conn *db, const event_caller *cal
   if (strcmp(a->status, now_status) != 0 && (st = req_audit(req, "event.unpublished", "event", a->id, NULL)) != FN_OK)
     return st;
   /* to those who may still see it: an event back in moderation is hidden from most */
-  if ((st = req_notify(req, NOTIFY_EVENT_CHANGED, a->id, NULL)) != FN_OK)
+  if ((st = req_notify(req, NOTIFY_EVENT_CHANGED, a->id, NULL)) != FN_OK ||
+      (st = req_webhook(req, a->id, "event.updated")) != FN_OK)
     return st;
   /* More places (or no limit any more) go to the waitlist first, oldest first. */
   if (capacity)
@@ -263,8 +266,9 @@ static fn_status publish(fn_req *req, db_conn *db, const event_access *a) {
   if (strcmp(a->status, "published") == 0)
     return FN_OK;
   fn_status st = events_db_set_status(db, a->id, "published");
-  if (st == FN_OK && (st = req_audit(req, "event.published", "event", a->id, NULL)) == FN_OK)
-    st = req_notify(req, NOTIFY_EVENT_PUBLISHED, a->id, NULL);
+  if (st == FN_OK && (st = req_audit(req, "event.published", "event", a->id, NULL)) == FN_OK &&
+      (st = req_notify(req, NOTIFY_EVENT_PUBLISHED, a->id, NULL)) == FN_OK)
+    st = req_webhook(req, a->id, "event.published");
   return st;
 }
 
@@ -297,7 +301,8 @@ static fn_status events_http_cancel(fn_req *req) {
     return req_problem(req, FN_FORBIDDEN, "Only the event's owner or an admin cancels it.");
   if (strcmp(t.a.status, "cancelled") != 0 && ((st = events_db_set_status(t.db, t.id, "cancelled")) != FN_OK ||
                                                (st = req_audit(req, "event.cancelled", "event", t.id, NULL)) != FN_OK ||
-                                               (st = req_notify(req, NOTIFY_EVENT_CANCELLED, t.id, NULL)) != FN_OK))
+                                               (st = req_notify(req, NOTIFY_EVENT_CANCELLED, t.id, NULL)) != FN_OK ||
+                                               (st = req_webhook(req, t.id, "event.cancelled")) != FN_OK))
     return st;
   if ((st = db_commit(t.db)) != FN_OK)
     return st;

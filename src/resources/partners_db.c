@@ -7,18 +7,18 @@
 
 #define PARTNER_JSON_SQL                                                                                               \
   "json_build_object('id', p.id, 'name', p.name, 'client_id', p.client_id, 'trusted', p.trusted,"                      \
-  " 'revoked_at', rfc3339(p.revoked_at), 'created_at', rfc3339(p.created_at), 'version', p.version)"
+  " 'revoked_at', rfc3339(p.revoked_at), 'created_at', rfc3339(p.created_at), 'version', p.version,"                   \
+  " 'scopes', to_json(p.scopes))"
 
 static const db_stmt find_client = {
     "partners_find_client",
-    "SELECT id, secret_digest, revoked_at IS NOT NULL, trusted FROM partners WHERE client_id = $1"};
+    "SELECT id, secret_digest, revoked_at IS NOT NULL, trusted, array_to_string(scopes, ' ') FROM partners"
+    " WHERE client_id = $1"};
 
 static const db_column client_columns[] = {
-    DB_COL_TEXT(partner_client, id),
-    DB_COL_TEXT(partner_client, secret_digest),
-    DB_COL_BOOL(partner_client, revoked),
-    DB_COL_BOOL(partner_client, trusted),
-    DB_COLUMNS_END,
+    DB_COL_TEXT(partner_client, id),      DB_COL_TEXT(partner_client, secret_digest),
+    DB_COL_BOOL(partner_client, revoked), DB_COL_BOOL(partner_client, trusted),
+    DB_COL_TEXT(partner_client, scopes),  DB_COLUMNS_END,
 };
 
 fn_status partners_db_find_client(db_conn *db, const char *client_id, partner_client *out) {

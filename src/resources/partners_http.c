@@ -13,6 +13,7 @@
 #include "forumnet/routes.h"
 #include "forumnet/text.h"
 #include "forumnet/timestamp.h"
+#include "forumnet/webhooks_db.h"
 
 static const char *const partner_read_only[] = {"id",      "client_id", "client_secret", "revoked_at", "created_at",
                                                 "version", NULL};
@@ -21,9 +22,35 @@ static const char *const partner_read_only[] = {"id",      "client_id", "client_
 static const field_spec partner_fields[] = {
     {"name", FIELD_STRING, FIELD_REQUIRED, 1, 200, NULL},
     {"trusted", FIELD_BOOLEAN, 0, 0, 0, NULL},
+    {"scopes", FIELD_ARRAY, 0, 0, 2, NULL},
     FIELDS_READ_ONLY(partner_read_only),
     {NULL, 0, 0, 0, 0, NULL},
 };
+
+static const char *const scope_choices[] = {"events:write", "webhooks:manage", NULL};
+
+/* The body, then its scopes: each one a known scope (API.md section 13). */
+static fn_status validate_partner(fn_req *req, body_mode mode) {
+  fn_status st = req_validate_body(req, partner_fields, mode);
+  json_t *scopes = json_object_get(req->body, "scopes"), *item;
+  size_t i;
+  json_array_foreach(scopes, i, item) {
+    if (st == FN_OK && !(json_is_string(item) && text_is_choice(json_string_value(item), scope_choices)))
+      st = req_invalid_field(req, "scopes", "must hold only events:write and webhooks:manage");
+  }
+  return st;
+}
+
+/* Sets the scopes the body names (a change ends the partner's tokens issued before). */
+static fn_status store_scopes(fn_req *req, const char *id) {
+  json_t *scopes = json_object_get(req->body, "scopes");
+  if (scopes == NULL)
+    return FN_OK;
+  char *text = json_dumps(scopes, JSON_COMPACT);
+  fn_status st = text ? webhooks_db_set_partner_scopes(req->db, id, text) : FN_INTERNAL;
+  free(text);
+  return st;
+}
 
 /* Every failure of a partners route past the body and the connection: st with its detail attached (FN_OK
  * passes through). */
@@ -77,7 +104,7 @@ static fn_status partners_http_create(fn_req *req) {
   char secret[64], digest[65], client_id[64], id[UUID_TEXT_SIZE];
   db_conn *db;
   fn_status st;
-  if ((st = req_validate_body(req, partner_fields, BODY_CREATE)) != FN_OK || (st = req_db(req, &db)) != FN_OK)
+  if ((st = validate_partner(req, BODY_CREATE)) != FN_OK || (st = req_db(req, &db)) != FN_OK)
     return st;
   random_token(client_id + 4, sizeof client_id - 4, 16);
   memcpy(client_id, "fnp_", 4);
@@ -86,6 +113,7 @@ static fn_status partners_http_create(fn_req *req) {
   if ((st = require_admin(req, db, 1)) == FN_OK &&
       (st = partners_db_insert(db, body_string(req->body, "name"), json_is_true(json_object_get(req->body, "trusted")),
                                client_id, digest, id)) == FN_OK &&
+      (st = store_scopes(req, id)) == FN_OK &&
       (st = req_audit(req, "partner.created", "partner", id, details)) == FN_OK)
     st = partner_commit_reply(req, 201, id, secret);
   json_decref(details);
@@ -132,8 +160,7 @@ static fn_status begin_change(fn_req *req, const field_spec *body_fields, partne
   db_conn *db;
   fn_status st;
   if ((st = req_path_id(req, "partner_id", "No such partner.", &p->id)) != FN_OK ||
-      (body_fields && (st = req_validate_body(req, body_fields, BODY_UPDATE)) != FN_OK) ||
-      (st = req_db(req, &db)) != FN_OK)
+      (body_fields && (st = validate_partner(req, BODY_UPDATE)) != FN_OK) || (st = req_db(req, &db)) != FN_OK)
     return st;
   if ((st = require_admin(req, db, 1)) == FN_OK)
     st = partners_db_lock(db, p->id, &p->revoked, &p->version, p->client_id);
@@ -148,7 +175,8 @@ static fn_status partners_http_update(fn_req *req) {
   json_t *trusted = json_object_get(req->body, "trusted");
   if ((st = req_if_match(req, p.version)) == FN_OK && json_object_size(req->body) > 0 &&
       (st = partners_db_update(req->db, p.id, body_string(req->body, "name"),
-                               trusted ? (json_is_true(trusted) ? "true" : "false") : NULL)) == FN_OK)
+                               trusted ? (json_is_true(trusted) ? "true" : "false") : NULL)) == FN_OK &&
+      (st = store_scopes(req, p.id)) == FN_OK)
     st = req_audit(req, "partner.updated", "partner", p.id, req->body);
   if (st == FN_OK)
     st = partner_commit_reply(req, 200, p.id, NULL);

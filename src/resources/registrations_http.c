@@ -11,6 +11,7 @@
 #include "forumnet/routes.h"
 #include "forumnet/text.h"
 #include "forumnet/timestamp.h"
+#include "forumnet/webhooks.h"
 
 /* `waitlisted` is the server's answer to `going` past capacity, never a member's request. */
 static const char *const registration_answers[] = {"going", "interested", "declined", NULL};
@@ -65,6 +66,10 @@ static fn_status registrations_http_put(fn_req *req) {
   if ((st = check_if_match(req, db, event_id, caller.id)) != FN_OK ||
       (st = registrations_db_set(db, &access, caller.id, body_string(req->body, "status"), &result)) != FN_OK)
     return req_problem(req, st, st == FN_NOT_FOUND ? NO_SUCH_EVENT : NULL);
+  if ((st = req_webhook(req, event_id, "event.registration_counts")) != FN_OK) {
+    free(result.json);
+    return st;
+  }
   snprintf(location, sizeof location, "/v1/events/%s", event_id); /* shows my_registration */
   return req_commit_reply(req, result.created ? 201 : 200, result.json, result.version,
                           result.created ? location : NULL);

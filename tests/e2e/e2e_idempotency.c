@@ -16,6 +16,7 @@
 
 static harness_account g_admin, g_mgr, g_conv, g_joiner, g_invitee, g_accepter, g_subscriber;
 static char g_site[HARNESS_ID_MAX], g_group[HARNESS_ID_MAX], g_terms_group[HARNESS_ID_MAX];
+static harness_partner g_partner; /* whose webhooks an admin registers */
 static int g_terms_version;
 static char g_thread[HARNESS_ID_MAX]; /* a discussion thread of g_group */
 
@@ -31,6 +32,7 @@ static int group_setup(void **state) {
   harness_new_member_quick(g_admin.token, "practitioner", g_site, &g_invitee);
   harness_new_member_quick(g_admin.token, "practitioner", g_site, &g_accepter);
   harness_new_member_quick(g_admin.token, "practitioner", g_site, &g_subscriber);
+  harness_new_partner(g_admin.token, false, &g_partner);
   json_decref(harness_new_group(g_conv.token, g_site, 2, 8, g_group));
   /* a second group whose current terms g_accepter, an active member, has not accepted yet */
   json_decref(harness_new_group(g_conv.token, g_site, 2, 8, g_terms_group));
@@ -163,6 +165,14 @@ static int build_cases(create_case *c) {
            json_string_value(json_object_get(event, "title")));
   c[n++].body = text_of(event);
 
+  /* a webhook: its answer carries the signing secret, replayed from the sealed record */
+  harness_unique("idemhook", u);
+  c[n] = (create_case){.route = "/v1/partners/{partner_id}/webhooks", .token = g_admin.token, .first_status = 201};
+  snprintf(c[n].path, sizeof c[n].path, "/v1/partners/%s/webhooks", g_partner.id);
+  c[n].body =
+      text_of(json_pack("{s:s, s:[s]}", "url", hpath("https://93.184.216.34/%s", u), "events", "event.published"));
+  snprintf(c[n++].count, sizeof c[0].count, "SELECT count(*) FROM webhook_endpoints WHERE url LIKE '%%/%s'", u);
+
   /* a calendar feed: its answer carries the secret url, replayed from the sealed record */
   c[n] = (create_case){.route = "/v1/me/calendar-feeds", .token = g_subscriber.token, .first_status = 201};
   snprintf(c[n].path, sizeof c[n].path, "/v1/me/calendar-feeds");
@@ -268,7 +278,7 @@ static void test_documented_routes_are_tested(void **state) {
       harness_fail("POST %s is tested here but does not document Idempotency-Key", path);
     documented += keyed;
   }
-  assert_int_equal(documented, 13);
+  assert_int_equal(documented, 14);
   http_response_free(r);
   for (int i = 0; i < n; i++)
     free(cases[i].body);

@@ -123,6 +123,9 @@ static void test_defaults(void **state) {
   assert_int_equal(cfg.stream_heartbeat_ms, 25000);
   assert_int_equal(cfg.jobs, 1);
   assert_int_equal(cfg.jobs_interval_ms, 10000);
+  assert_int_equal(cfg.webhook_key_set, 0);
+  assert_int_equal(cfg.webhook_allow_private, 0);
+  assert_int_equal(cfg.webhook_counts_interval_ms, 60000);
   assert_string_equal(cfg.docs_js_path, "/usr/share/forumnet/redoc.standalone.js");
   assert_string_equal(cfg.read_database_url, "");
   assert_int_equal(cfg.db_read_pool_size, 4);
@@ -310,6 +313,8 @@ static const struct {
     {"FORUMNET_STREAM_HEARTBEAT_MS", 100, 600000},
     {"FORUMNET_JOBS", 0, 1},
     {"FORUMNET_JOBS_INTERVAL_MS", 50, 3600000},
+    {"FORUMNET_WEBHOOK_ALLOW_PRIVATE", 0, 1},
+    {"FORUMNET_WEBHOOK_COUNTS_INTERVAL_MS", 100, 3600000},
 };
 #define NUMBER_COUNT (sizeof numbers / sizeof numbers[0])
 
@@ -359,6 +364,10 @@ static long stored_number(const char *name) {
     return cfg.jobs;
   if (strcmp(name, "FORUMNET_JOBS_INTERVAL_MS") == 0)
     return cfg.jobs_interval_ms;
+  if (strcmp(name, "FORUMNET_WEBHOOK_ALLOW_PRIVATE") == 0)
+    return cfg.webhook_allow_private;
+  if (strcmp(name, "FORUMNET_WEBHOOK_COUNTS_INTERVAL_MS") == 0)
+    return (long)cfg.webhook_counts_interval_ms;
   fail_msg("no field for %s", name);
   return -1;
 }
@@ -786,6 +795,27 @@ static void test_public_base_url(void **state) {
   assert_each_rejected("FORUMNET_PUBLIC_BASE_URL", bad, sizeof bad / sizeof bad[0], 0);
 }
 
+/* FORUMNET_WEBHOOK_KEY: 32 bytes as hex or base64 (either alphabet), nothing else. */
+static void test_webhook_key(void **state) {
+  (void)state;
+  unsigned char want[32];
+  for (int i = 0; i < 32; i++)
+    want[i] = (unsigned char)(i * 7 + 1);
+  env_set("FORUMNET_WEBHOOK_KEY", "01080f161d242b323940474e555c636a71787f868d949ba2a9b0b7bec5ccd3da");
+  assert_int_equal(load(0, 0), FN_OK);
+  assert_int_equal(cfg.webhook_key_set, 1);
+  assert_memory_equal(cfg.webhook_key, want, 32);
+  env_set("FORUMNET_WEBHOOK_KEY", "AQgPFh0kKzI5QEdOVVxjanF4f4aNlJuiqbC3vsXM09o=");
+  assert_int_equal(load(0, 0), FN_OK);
+  assert_memory_equal(cfg.webhook_key, want, 32);
+  env_set("FORUMNET_WEBHOOK_KEY", "AQgPFh0kKzI5QEdOVVxjanF4f4aNlJuiqbC3vsXM09o");
+  assert_int_equal(load(0, 0), FN_OK);
+  assert_memory_equal(cfg.webhook_key, want, 32);
+  const char *const bad[] = {"short", "01080f161d242b323940474e555c636a71787f868d949ba2a9b0b7bec5ccd3",
+                             "AQgPFh0kKzI5QEdOVVxjanF4f4aNlJuiqbC3vsXM", "not base64 at all, not hex either!!!!!!!!!"};
+  assert_each_rejected("FORUMNET_WEBHOOK_KEY", bad, sizeof bad / sizeof bad[0], 0);
+}
+
 #define T(f) cmocka_unit_test_setup(f, setup)
 
 int main(void) {
@@ -828,6 +858,7 @@ int main(void) {
       T(test_first_invalid_setting_is_named),
       T(test_error_fits_small_buffer),
       T(test_public_base_url),
+      T(test_webhook_key),
   };
   return cmocka_run_group_tests_name("config", tests, group_setup, group_teardown);
 }
