@@ -78,6 +78,15 @@ typedef struct fn_config {
   char public_base_url[512];
   int jobs;                  /* FORUMNET_JOBS: 1 runs the background job thread (src/jobs/runner.c) */
   unsigned jobs_interval_ms; /* how often that thread looks for due jobs */
+  /* Password reset and email (README "Password reset and email"): the set-password link, with {token} where
+   * the token goes (unset: <public_base_url>/reset-password?token={token}); the From address; SMTP (""
+   * writes each message as <id>.eml into mail_dir instead); the SMTP credentials (never logged). */
+  char password_reset_url[1024];
+  char mail_from[256];
+  char smtp_url[1024];
+  char smtp_user[256];
+  char smtp_password[256];
+  char mail_dir[1024];
 } fn_config;
 
 /* Looks up one environment variable; NULL when unset. Lets tests pass a fake environment. */
