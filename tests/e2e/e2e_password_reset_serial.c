@@ -210,19 +210,17 @@ static long request_reset(const char *email) {
   return status;
 }
 
+/* Asks for a reset of email and reads the link's token from the message the SMTP server received. */
+static void reset_link(const char *email, char *token, size_t size) {
+  assert_int_equal(request_reset(email), 202);
+  char *msg = wait_message(sink.dir, email, 15000, NULL);
+  token_of(msg, token, size);
+  free(msg);
+}
+
 static http_response *confirm(const char *token, const char *password) {
   return http_json("POST", "/v1/auth/password-reset/confirm", NULL,
                    json_pack("{s:s, s:s}", "token", token, "new_password", password));
-}
-
-static long psql_long(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static long psql_long(const char *fmt, ...) {
-  char sql[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(sql, sizeof sql, fmt, ap);
-  va_end(ap);
-  return harness_psql_long(sql);
 }
 
 static void assert_login(const char *email, const char *password, long status) {
@@ -258,7 +256,7 @@ static void test_reset_by_smtp_ends_every_session(void **state) {
   token_of(msg, token, sizeof token);
   free(msg);
   /* delivered: the outbox row (holding the link) is gone */
-  assert_int_equal(psql_long("SELECT count(*) FROM mail_outbox WHERE to_address = '%s'", m.email), 0);
+  assert_int_equal(harness_psql_longf("SELECT count(*) FROM mail_outbox WHERE to_address = '%s'", m.email), 0);
 
   http_response *r = confirm(token, NEW_PASSWORD);
   assert_status(r, 204);
@@ -289,15 +287,13 @@ static void test_expired_or_unknown_link_fails(void **state) {
   start_mail_server(sink.port, NULL);
   harness_account m;
   harness_new_member(g_admin.token, "practitioner", g_site, &m);
-  assert_int_equal(request_reset(m.email), 202);
-  char token[128], *msg = wait_message(sink.dir, m.email, 15000, NULL);
-  token_of(msg, token, sizeof token);
-  free(msg);
+  char token[128];
+  reset_link(m.email, token, sizeof token);
   http_response *r = confirm(token, "short"); /* the password policy first: the link stays valid */
   assert_status(r, 400);
   http_response_free(r);
-  assert_int_equal(psql_long("SELECT count(*) FROM password_resets WHERE member_id = '%s' AND used_at IS NULL", m.id),
-                   1);
+  assert_int_equal(
+      harness_psql_longf("SELECT count(*) FROM password_resets WHERE member_id = '%s' AND used_at IS NULL", m.id), 1);
   char sql[256];
   snprintf(sql, sizeof sql,
            "UPDATE password_resets SET expires_at = now() - interval '1 second' WHERE member_id = '%s'", m.id);
@@ -336,7 +332,8 @@ static void test_unknown_email_sends_nothing(void **state) {
     harness_fail("3 known resets took %lld ms, 3 unknown %lld ms", (long long)known_ms, (long long)unknown_ms);
   free(wait_message(sink.dir, m.email, 15000, NULL));
   harness_sleep_ms(500);
-  assert_int_equal(psql_long("SELECT count(*) FROM mail_outbox WHERE lower(to_address) = lower('%s')", unknown), 0);
+  assert_int_equal(
+      harness_psql_longf("SELECT count(*) FROM mail_outbox WHERE lower(to_address) = lower('%s')", unknown), 0);
   char *none = find_message(sink.dir, unknown, NULL);
   if (none)
     harness_fail("an email went to an unknown address: %s", none);
@@ -412,11 +409,12 @@ static void test_send_invite_sends_a_link_not_a_password(void **state) {
   char id[HARNESS_ID_MAX];
   snprintf(id, sizeof id, "%s", hjson_str(r->json, "member.id"));
   http_response_free(r);
-  assert_int_equal(psql_long("SELECT count(*) FROM members WHERE id = '%s' AND password_hash IS NULL", id), 1);
-  assert_int_equal(psql_long("SELECT count(*) FROM password_resets WHERE member_id = '%s' AND purpose = 'invite'"
-                             " AND expires_at > now() + interval '6 days 23 hours'",
-                             id),
-                   1);
+  assert_int_equal(harness_psql_longf("SELECT count(*) FROM members WHERE id = '%s' AND password_hash IS NULL", id), 1);
+  assert_int_equal(
+      harness_psql_longf("SELECT count(*) FROM password_resets WHERE member_id = '%s' AND purpose = 'invite'"
+                         " AND expires_at > now() + interval '6 days 23 hours'",
+                         id),
+      1);
   char token[128], *msg = wait_message(sink.dir, email, 15000, NULL);
   if (strstr(msg, "Subject: Your forumnet account: choose your password") == NULL || strstr(msg, name))
     harness_fail("not the invitation, or it carries the name: %s", msg);
@@ -467,8 +465,8 @@ static void test_erasure_deletes_links_and_pending_email(void **state) {
   harness_account m; /* the suite's server runs no jobs: the email stays pending */
   harness_new_member(g_admin.token, "practitioner", g_site, &m);
   assert_int_equal(request_reset(m.email), 202);
-  assert_int_equal(psql_long("SELECT count(*) FROM mail_outbox WHERE member_id = '%s'", m.id), 1);
-  assert_int_equal(psql_long("SELECT count(*) FROM password_resets WHERE member_id = '%s'", m.id), 1);
+  assert_int_equal(harness_psql_longf("SELECT count(*) FROM mail_outbox WHERE member_id = '%s'", m.id), 1);
+  assert_int_equal(harness_psql_longf("SELECT count(*) FROM password_resets WHERE member_id = '%s'", m.id), 1);
   http_response *r = http_get("/v1/me/export", m.token);
   assert_status(r, 200);
   if (json_array_size(hjson_get(r->json, "password_resets")) != 1 ||
@@ -478,8 +476,8 @@ static void test_erasure_deletes_links_and_pending_email(void **state) {
   r = http_request("DELETE", "/v1/me", m.token, NULL, NULL, NULL);
   assert_status(r, 204);
   http_response_free(r);
-  assert_int_equal(psql_long("SELECT count(*) FROM mail_outbox WHERE member_id = '%s'", m.id), 0);
-  assert_int_equal(psql_long("SELECT count(*) FROM password_resets WHERE member_id = '%s'", m.id), 0);
+  assert_int_equal(harness_psql_longf("SELECT count(*) FROM mail_outbox WHERE member_id = '%s'", m.id), 0);
+  assert_int_equal(harness_psql_longf("SELECT count(*) FROM password_resets WHERE member_id = '%s'", m.id), 0);
 }
 
 int main(void) {
