@@ -12,6 +12,7 @@
 #   FORUMNET_PG_PORT    the private cluster's port; it only names the unix socket, no TCP (default: 5433)
 #   FORUMNET_DEMO_SEED  1 to seed demo data into a FORUMNET_DATABASE_URL database too (default: only the private
 #                       cluster is seeded)
+#   FORUMNET_MAIL_DIR   where email is written as .eml files when FORUMNET_SMTP_URL is unset (default: .data/mail)
 #   FORUMNET_DOCS_JS    Redoc's bundle for GET /docs (default: tools/node_modules/redoc/bundles/redoc.standalone.js,
 #                       installed from tools/package-lock.json with npm ci)
 set -euo pipefail
@@ -176,5 +177,14 @@ if [[ "$LOCAL_CLUSTER" == 1 || "${FORUMNET_DEMO_SEED:-0}" == 1 ]]; then
 fi
 
 export FORUMNET_LISTEN=${FORUMNET_LISTEN:-127.0.0.1:8080}
+# Email (password reset links, invitations): with no SMTP server configured, each message is written as an
+# RFC 5322 file <id>.eml into the mail directory, where a newcomer can read the link.
+if [[ -z "${FORUMNET_SMTP_URL:-}" ]]; then
+  export FORUMNET_MAIL_DIR=${FORUMNET_MAIL_DIR:-$DATA_DIR/mail}
+  mkdir -p "$FORUMNET_MAIL_DIR"
+  say "email (password reset links) is written as .eml files into $FORUMNET_MAIL_DIR"
+else
+  say "email is sent by SMTP (FORUMNET_SMTP_URL)"
+fi
 say "forumnet serve on http://$FORUMNET_LISTEN (Ctrl-C stops it; 'scripts/run.sh stop-db' stops PostgreSQL)"
 exec "$FORUMNET_BIN" serve

@@ -84,6 +84,15 @@ typedef struct fn_config {
   int webhook_key_set;
   int webhook_allow_private; /* 1: webhook URLs may resolve to private addresses, http:// to loopback (tests) */
   unsigned webhook_counts_interval_ms; /* event.registration_counts: at most one per event this often */
+  /* Password reset and email (README "Password reset and email"): the set-password link, with {token} where
+   * the token goes (unset: <public_base_url>/reset-password?token={token}); the From address; SMTP (""
+   * writes each message as <id>.eml into mail_dir instead); the SMTP credentials (never logged). */
+  char password_reset_url[1024];
+  char mail_from[256];
+  char smtp_url[1024];
+  char smtp_user[256];
+  char smtp_password[256];
+  char mail_dir[1024];
 } fn_config;
 
 /* Looks up one environment variable; NULL when unset. Lets tests pass a fake environment. */

@@ -242,6 +242,47 @@ static fn_status parse_public_base_url(cf_load *load, const char *name, const ch
   return FN_OK;
 }
 
+/* Copies v into a field of size bytes, or reports it too long. */
+static fn_status copy_setting(cf_load *load, const char *name, const char *v, char *field, size_t size) {
+  size_t len = strlen(v);
+  if (len >= size)
+    return config_error(load, name, "is too long");
+  memcpy(field, v, len + 1);
+  return FN_OK;
+}
+
+/* An http(s) URL template holding {token}; empty: <FORUMNET_PUBLIC_BASE_URL>/reset-password?token={token}
+ * (read before it). */
+static fn_status parse_password_reset_url(cf_load *load, const char *name, const char *v) {
+  fn_config *cfg = load->cfg;
+  if (*v == '\0') {
+    snprintf(cfg->password_reset_url, sizeof cfg->password_reset_url, "%.500s/reset-password?token={token}",
+             cfg->public_base_url);
+    return FN_OK;
+  }
+  if ((strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0) || strstr(v, "{token}") == NULL ||
+      strpbrk(v, " \t\r\n") != NULL)
+    return config_error(load, name, "must be an http:// or https:// URL containing {token}");
+  return copy_setting(load, name, v, cfg->password_reset_url, sizeof cfg->password_reset_url);
+}
+
+/* An address (one @, no spaces or line breaks: it is a header value). */
+static fn_status parse_mail_from(cf_load *load, const char *name, const char *v) {
+  const char *at = strchr(v, '@');
+  if (at == NULL || at == v || at[1] == '\0' || strchr(at + 1, '@') != NULL || strpbrk(v, " \t\r\n<>") != NULL)
+    return config_error(load, name, "must be an email address (e.g. forumnet@example.org)");
+  return copy_setting(load, name, v, load->cfg->mail_from, sizeof load->cfg->mail_from);
+}
+
+/* "" (write .eml files) or an smtp:// or smtps:// URL. */
+static fn_status parse_smtp_url(cf_load *load, const char *name, const char *v) {
+  if (*v != '\0' && strncmp(v, "smtp://", 7) != 0 && strncmp(v, "smtps://", 8) != 0)
+    return config_error(load, name, "must be an smtp:// or smtps:// URL");
+  if (strpbrk(v, " \t\r\n") != NULL)
+    return config_error(load, name, "must not contain spaces or line breaks");
+  return copy_setting(load, name, v, load->cfg->smtp_url, sizeof load->cfg->smtp_url);
+}
+
 /* HS256: the shared secret, and a previous one still accepted under its own kid. */
 static fn_status load_hs256_secrets(cf_load *load) {
   fn_config *cfg = load->cfg;
@@ -337,6 +378,12 @@ static const cf_setting settings[] = {
     CF_PARSED("FORUMNET_WEBHOOK_KEY", parse_webhook_key, ""),
     CF_NUMBER("FORUMNET_WEBHOOK_ALLOW_PRIVATE", webhook_allow_private, 0, 0, 1),
     CF_NUMBER("FORUMNET_WEBHOOK_COUNTS_INTERVAL_MS", webhook_counts_interval_ms, 60000, 100, 3600000),
+    CF_PARSED("FORUMNET_PASSWORD_RESET_URL", parse_password_reset_url, ""),
+    CF_PARSED("FORUMNET_MAIL_FROM", parse_mail_from, "forumnet@localhost"),
+    CF_PARSED("FORUMNET_SMTP_URL", parse_smtp_url, ""),
+    CF_TEXT("FORUMNET_SMTP_USER", smtp_user, ""),
+    CF_TEXT("FORUMNET_SMTP_PASSWORD", smtp_password, ""),
+    CF_TEXT("FORUMNET_MAIL_DIR", mail_dir, ".data/mail"),
 };
 
 static void store_number(fn_config *cfg, const cf_setting *s, long n) {

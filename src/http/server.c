@@ -13,6 +13,7 @@
 
 #include "forumnet/jobs.h"
 #include "forumnet/log.h"
+#include "forumnet/mail.h"
 #include "forumnet/metrics.h"
 #include "forumnet/readiness.h"
 #include "forumnet/router.h"
@@ -176,6 +177,11 @@ int server_run(fn_app *app) {
     ulfius_clean_instance(&instance);
     return 1;
   }
+  mail_configure(&app->cfg);
+  if (app->cfg.smtp_url[0] != '\0') /* never the URL: it may hold credentials */
+    log_info("email: sent by SMTP (FORUMNET_SMTP_URL)");
+  else
+    log_info("email: written as .eml files into %s", app->cfg.mail_dir);
   if (jobs_start(app->pool, &app->cfg) != 0) {
     log_error("cannot start the job runner");
     readiness_stop();

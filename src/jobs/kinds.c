@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "forumnet/jobs.h"
+#include "forumnet/mail_db.h"
 #include "forumnet/notifications_jobs.h"
 #include "forumnet/webhooks.h"
 #include "forumnet/webhooks_db.h"
@@ -11,6 +12,7 @@ const job_kind job_kinds[] = {
     {"consultation.closing_soon_scan", notifications_jobs_closing_soon, 1},
     {"retention.purge", notifications_jobs_retention, 1},
     {WEBHOOK_DELIVER_KIND, webhooks_job_deliver, 0},
+    {"mail.send", mail_jobs_send, 0},
 };
 const size_t job_kind_count = sizeof job_kinds / sizeof job_kinds[0];
 

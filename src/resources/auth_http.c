@@ -9,6 +9,7 @@
 #include "forumnet/auth_db.h"
 #include "forumnet/body.h"
 #include "forumnet/http.h"
+#include "forumnet/mail_db.h"
 #include "forumnet/members_db.h"
 #include "forumnet/partners_db.h"
 #include "forumnet/password.h"
@@ -106,7 +107,7 @@ static fn_status tokens_commit_reply(fn_req *req, db_conn *db, const char *membe
  * wrong field): the bucket is a BLAKE2b of the lowercased text, keyed with a key derived from
  * the server's signing secret. */
 #define EMAIL_BUCKET_LEN (6 + 2 * 32 + 1)
-static void email_bucket_of(const fn_config *cfg, const char *email, char out[EMAIL_BUCKET_LEN]) {
+static void email_bucket_of(const fn_config *cfg, const char *prefix, const char *email, char out[EMAIL_BUCKET_LEN]) {
   static const char context[] = "forumnet login_failures email key v1";
   unsigned char key[crypto_generichash_KEYBYTES], digest[32];
   char lower[256];
@@ -119,7 +120,7 @@ static void email_bucket_of(const fn_config *cfg, const char *email, char out[EM
   for (const char *p = email; *p && n < sizeof lower; p++) /* at most 254 bytes (login_fields) */
     lower[n++] = (char)tolower((unsigned char)*p);
   crypto_generichash(digest, sizeof digest, (const unsigned char *)lower, n, key, sizeof key);
-  memcpy(out, "email:", 6);
+  memcpy(out, prefix, 6); /* "email:" (logins) or "reset:" (password resets) */
   sodium_bin2hex(out + 6, EMAIL_BUCKET_LEN - 6, digest, sizeof digest);
   sodium_memzero(key, sizeof key);
 }
@@ -154,7 +155,7 @@ static fn_status auth_http_login(fn_req *req) {
   fn_status st;
   if ((st = req_validate_body(req, login_fields, BODY_CREATE)) != FN_OK)
     return st;
-  email_bucket_of(&req->app->cfg, email, email_bucket);
+  email_bucket_of(&req->app->cfg, "email:", email, email_bucket);
   snprintf(address_bucket, sizeof address_bucket, "addr:%s", req->client_address);
   if ((st = req_db(req, &db)) != FN_OK ||
       (st = claim_attempt(req, db, email_bucket, address_bucket, "Too many failed logins. Try again later.")) !=
@@ -215,6 +216,71 @@ static fn_status auth_http_logout(fn_req *req) {
     return st;
   token_digest_hex(body_string(req->body, "refresh_token"), digest);
   if ((st = req_db(req, &db)) != FN_OK || (st = auth_db_revoke_chain_of(db, digest)) != FN_OK)
+    return st;
+  reply_empty(req, 204);
+  return FN_OK;
+}
+
+static const field_spec reset_fields[] = {
+    {"email", FIELD_EMAIL, FIELD_REQUIRED, 0, 0, NULL},
+    {NULL, 0, 0, 0, 0, NULL},
+};
+
+/* POST /v1/auth/password-reset: always 202, and the same work whether the email is known or not (one
+ * statement queues the link for an active member, or finds none); rate limited like login, in buckets of
+ * its own ("reset:" keyed email digest, "reset-addr:" client address) so resets never lock logins out. */
+static fn_status auth_http_password_reset(fn_req *req) {
+  char email_bucket[EMAIL_BUCKET_LEN], address_bucket[96];
+  int queued = 0;
+  db_conn *db;
+  fn_status st;
+  if ((st = req_validate_body(req, reset_fields, BODY_CREATE)) != FN_OK)
+    return st;
+  const char *email = body_string(req->body, "email");
+  email_bucket_of(&req->app->cfg, "reset:", email, email_bucket);
+  snprintf(address_bucket, sizeof address_bucket, "reset-addr:%s", req->client_address);
+  if ((st = req_db(req, &db)) != FN_OK ||
+      (st = claim_attempt(req, db, email_bucket, address_bucket,
+                          "Too many password reset requests. Try again later.")) != FN_OK ||
+      (st = mail_db_queue_password_link(&req->app->cfg, db, email, PASSWORD_LINK_RESET, &queued)) != FN_OK)
+    return st;
+  reply_empty(req, 202);
+  return FN_OK;
+}
+
+static const field_spec reset_confirm_fields[] = {
+    {"token", FIELD_STRING, FIELD_REQUIRED, 1, 128, NULL},
+    {"new_password", FIELD_STRING, FIELD_REQUIRED, 1, PASSWORD_MAX_BYTES, NULL},
+    {NULL, 0, 0, 0, 0, NULL},
+};
+
+#define INVALID_RESET "The link is invalid, used or expired; ask for a new one."
+
+/* POST /v1/auth/password-reset/confirm: a valid link sets the password and ends every session and access
+ * token of the member (a credential change); an unknown, used or expired link is 400. */
+static fn_status auth_http_password_reset_confirm(fn_req *req) {
+  char hash[PASSWORD_HASH_MAX], digest[65], member_id[UUID_TEXT_SIZE];
+  const char *policy;
+  int found = 0;
+  db_conn *db;
+  fn_status st;
+  if ((st = req_validate_body(req, reset_confirm_fields, BODY_CREATE)) != FN_OK)
+    return st;
+  if ((policy = password_policy_error(body_string(req->body, "new_password"))) != NULL)
+    return req_invalid_field(req, "new_password", policy);
+  /* Argon2id before taking a connection: it is slow on purpose. */
+  if ((st = password_hash(body_string(req->body, "new_password"), hash)) != FN_OK)
+    return st;
+  token_digest_hex(body_string(req->body, "token"), digest);
+  if ((st = req_db(req, &db)) != FN_OK || (st = db_begin(db)) != FN_OK ||
+      (st = mail_db_use_password_link(db, digest, member_id, &found)) != FN_OK)
+    return st;
+  if (!found)
+    return req_problem(req, FN_INVALID, INVALID_RESET);
+  if ((st = members_db_set_password(db, member_id, hash)) != FN_OK ||
+      (st = auth_db_revoke_member(db, member_id)) != FN_OK ||
+      (st = req_audit(req, "member.password_reset", "member", member_id, NULL)) != FN_OK ||
+      (st = db_commit(db)) != FN_OK)
     return st;
   reply_empty(req, 204);
   return FN_OK;
@@ -315,5 +381,7 @@ const fn_route auth_routes[] = {
     {"POST", "/v1/auth/login", auth_http_login, ROUTE_PUBLIC | ROUTE_JSON_BODY},
     {"POST", "/v1/auth/refresh", auth_http_refresh, ROUTE_PUBLIC | ROUTE_JSON_BODY},
     {"POST", "/v1/auth/logout", auth_http_logout, ROUTE_PUBLIC | ROUTE_JSON_BODY},
+    {"POST", "/v1/auth/password-reset", auth_http_password_reset, ROUTE_PUBLIC | ROUTE_JSON_BODY},
+    {"POST", "/v1/auth/password-reset/confirm", auth_http_password_reset_confirm, ROUTE_PUBLIC | ROUTE_JSON_BODY},
     {NULL, NULL, NULL, 0},
 };

@@ -282,7 +282,15 @@ static const db_stmt export_member = {
     "      OR (al.resource_type = 'member' AND al.resource_id = m.id::text)"
     "      OR al.details->>'member_id' = m.id::text), '[]'::json),"
     " 'notifications', coalesce((SELECT json_agg(" NOTIFICATION_JSON_SQL " ORDER BY n.seq)"
-    "   FROM notifications n WHERE n.member_id = m.id), '[]'::json))"
+    "   FROM notifications n WHERE n.member_id = m.id), '[]'::json),"
+    /* set-password links: times only (never the digest); email waiting to be sent: its subject and time only
+     * (the body holds a live link) */
+    " 'password_resets', coalesce((SELECT json_agg(json_build_object('purpose', pr.purpose,"
+    "   'created_at', rfc3339(pr.created_at), 'expires_at', rfc3339(pr.expires_at), 'used_at', rfc3339(pr.used_at))"
+    "   ORDER BY pr.created_at) FROM password_resets pr WHERE pr.member_id = m.id), '[]'::json),"
+    " 'pending_email', coalesce((SELECT json_agg(json_build_object('subject', mo.subject,"
+    "   'created_at', rfc3339(mo.created_at)) ORDER BY mo.created_at) FROM mail_outbox mo WHERE mo.member_id = m.id),"
+    "   '[]'::json))"
     " FROM members m WHERE m.id = $1 AND m.status = 'active'"};
 
 fn_status members_db_export(db_conn *db, const char *member_id, char **json) {
@@ -303,6 +311,8 @@ static const db_stmt erase_member = {
     " tk AS (DELETE FROM stream_tickets WHERE member_id = $1),"
     " cf AS (DELETE FROM calendar_feeds WHERE member_id = $1),"
     " tr AS (DELETE FROM thread_reads WHERE member_id = $1),"
+    " pr AS (DELETE FROM password_resets WHERE member_id = $1),"
+    " mo AS (DELETE FROM mail_outbox WHERE member_id = $1),"
     " gm AS (DELETE FROM group_memberships WHERE member_id = $1 RETURNING group_id)"
     " SELECT (SELECT count(*) FROM m), coalesce((SELECT json_agg(DISTINCT group_id) FROM gm), '[]'::json)"};
 

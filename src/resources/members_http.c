@@ -8,6 +8,7 @@
 #include "forumnet/body.h"
 #include "forumnet/calendar_feeds_db.h"
 #include "forumnet/http.h"
+#include "forumnet/mail_db.h"
 #include "forumnet/members_db.h"
 #include "forumnet/pagination.h"
 #include "forumnet/password.h"
@@ -36,6 +37,7 @@ static const field_spec member_fields[] = {
     {"home_site_id", FIELD_UUID, FIELD_NULLABLE, 0, 0, NULL},
     {"discipline", FIELD_STRING, FIELD_NULLABLE, 1, 100, NULL},
     {"status", FIELD_ENUM, FIELD_UPDATE_ONLY, 0, 0, settable_status_choices},
+    {"send_invite", FIELD_BOOLEAN, FIELD_CREATE_ONLY, 0, 0, NULL},
     FIELDS_READ_ONLY(member_read_only),
     {NULL, 0, 0, 0, 0, NULL},
 };
@@ -113,7 +115,8 @@ static fn_status email_taken(fn_req *req, db_conn *db, const member_caller *call
 }
 
 /* Ends a creation like req_commit_reply: commits, then replies the member with the one-time
- * password it was given (nothing when the commit fails; json is freed either way). */
+ * password it was given, if any (none with send_invite; nothing when the commit fails; json is freed either
+ * way). */
 static fn_status commit_reply_created(fn_req *req, db_conn *db, const char *id, char *json, long version,
                                       const char *one_time) {
   char location[80];
@@ -127,8 +130,10 @@ static fn_status commit_reply_created(fn_req *req, db_conn *db, const char *id, 
   reply_etag(req, version);
   json_t *member = json_loads(json, 0, NULL);
   free(json);
-  reply_json(req, 201,
-             json_pack("{s:o, s:s}", "member", member ? member : json_object(), "one_time_password", one_time));
+  json_t *body = json_pack("{s:o}", "member", member ? member : json_object());
+  if (one_time)
+    json_object_set_new(body, "one_time_password", json_string(one_time));
+  reply_json(req, 201, body);
   return FN_OK;
 }
 
@@ -146,9 +151,15 @@ static fn_status members_http_create(fn_req *req) {
   member_role role = role_from_string(body_string(req->body, "role"));
   if (site_id == NULL && role <= ROLE_FACILITATOR)
     return req_invalid_field(req, "home_site_id", "is required for practitioners and facilitators");
-  /* Hash before taking a connection: Argon2id is deliberately slow. */
-  password_generate(one_time);
-  if ((st = password_hash(one_time, hash)) != FN_OK || (st = req_db(req, &db)) != FN_OK)
+  /* send_invite: no password at all, but a set-password link by email (valid 7 days), queued below in the
+   * same transaction. Else a one-time password, hashed before taking a connection (Argon2id is slow). */
+  int invite = json_is_true(json_object_get(req->body, "send_invite"));
+  if (!invite) {
+    password_generate(one_time);
+    if ((st = password_hash(one_time, hash)) != FN_OK)
+      return st;
+  }
+  if ((st = req_db(req, &db)) != FN_OK)
     return st;
   if ((st = members_db_begin_as_caller(db, req->caller.id, &caller)) != FN_OK ||
       (site_id && (st = sites_db_is_manager(db, site_id, caller.id, &manages)) != FN_OK) ||
@@ -156,13 +167,17 @@ static fn_status members_http_create(fn_req *req) {
     return req_problem(req, st, detail);
   if ((st = check_home_site_open(req, db, site_id)) != FN_OK)
     return st;
-  json_t *details = json_pack("{s:s}", "role", role_to_string(role));
-  if ((st = members_db_insert(db, req->body, hash, &json, &version, id)) == FN_OK)
+  json_t *details = json_pack("{s:s, s:b}", "role", role_to_string(role), "send_invite", invite);
+  int queued = 0;
+  if ((st = members_db_insert(db, req->body, invite ? NULL : hash, &json, &version, id)) == FN_OK)
     st = req_audit(req, "member.created", "member", id, details);
+  if (st == FN_OK && invite)
+    st =
+        mail_db_queue_password_link(&req->app->cfg, db, body_string(req->body, "email"), PASSWORD_LINK_INVITE, &queued);
   json_decref(details);
   if (st != FN_OK)
     free(json);
-  else if ((st = commit_reply_created(req, db, id, json, version, one_time)) == FN_OK)
+  else if ((st = commit_reply_created(req, db, id, json, version, invite ? NULL : one_time)) == FN_OK)
     return FN_OK;
   return st == FN_CONFLICT ? email_taken(req, db, &caller) : st;
 }

@@ -41,16 +41,6 @@ static void stop_instances(void) {
     harness_server_stop();
 }
 
-static long psql_long(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static long psql_long(const char *fmt, ...) {
-  char sql[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(sql, sizeof sql, fmt, ap);
-  va_end(ap);
-  return harness_psql_long(sql);
-}
-
 static void psql_run(const char *sql) {
   if (harness_psql_try(sql) != 0)
     harness_fail("psql failed: %s", sql);
@@ -72,7 +62,8 @@ static void test_an_instance_with_jobs_off_runs_nothing(void **state) {
   snprintf(sql, sizeof sql, "INSERT INTO jobs (kind, dedupe_key) VALUES ('retention.purge', '%s')", key);
   psql_run(sql);
   harness_sleep_ms(1500);
-  if (psql_long("SELECT count(*) FROM jobs WHERE dedupe_key = '%s' AND run_at <= now() AND attempts = 0", key) != 1)
+  if (harness_psql_longf("SELECT count(*) FROM jobs WHERE dedupe_key = '%s' AND run_at <= now() AND attempts = 0",
+                         key) != 1)
     harness_fail("an instance with FORUMNET_JOBS=0 ran (or rescheduled) a due job");
   /* the same row is run as soon as an instance with jobs on polls: the check above could fail */
   harness_server_start((const char *const[]){"FORUMNET_JOBS=1", "FORUMNET_JOBS_INTERVAL_MS=200", NULL});
@@ -87,9 +78,9 @@ static void test_an_instance_with_jobs_off_runs_nothing(void **state) {
 
 /* consultation.closing_soon notifications of member about consultation. */
 static long closing_soon_count(const char *member, const char *consultation) {
-  return psql_long("SELECT count(*) FROM notifications WHERE kind = 'consultation.closing_soon'"
-                   " AND member_id = '%s' AND subject_id = '%s'",
-                   member, consultation);
+  return harness_psql_longf("SELECT count(*) FROM notifications WHERE kind = 'consultation.closing_soon'"
+                            " AND member_id = '%s' AND subject_id = '%s'",
+                            member, consultation);
 }
 
 static void test_closing_soon_reaches_each_recipient_once_with_three_instances(void **state) {
@@ -135,8 +126,9 @@ static void test_closing_soon_reaches_each_recipient_once_with_three_instances(v
     if (n != recipients[i].expected)
       harness_fail("%s got %ld consultation.closing_soon, expected %ld", recipients[i].as, n, recipients[i].expected);
   }
-  if (psql_long("SELECT count(*) FROM notifications WHERE kind = 'consultation.closing_soon' AND subject_id = '%s'",
-                later) != 0)
+  if (harness_psql_longf(
+          "SELECT count(*) FROM notifications WHERE kind = 'consultation.closing_soon' AND subject_id = '%s'", later) !=
+      0)
     harness_fail("a consultation closing in 49 hours already notified");
   snprintf(sql, sizeof sql,
            "SELECT count(*) FROM notifications WHERE subject_id = '%s' AND subject_type = 'consultation'"
@@ -144,7 +136,8 @@ static void test_closing_soon_reaches_each_recipient_once_with_three_instances(v
            cid, W.group1, title);
   if (harness_psql_long(sql) != 2)
     harness_fail("the notifications do not name the consultation, its group and the title 'Closing soon: %s'", title);
-  if (psql_long("SELECT count(*) FROM jobs WHERE kind IN ('consultation.closing_soon_scan', 'retention.purge')") != 2)
+  if (harness_psql_longf(
+          "SELECT count(*) FROM jobs WHERE kind IN ('consultation.closing_soon_scan', 'retention.purge')") != 2)
     harness_fail("the recurring jobs are not exactly one row each");
 }
 
@@ -171,11 +164,13 @@ static void test_retention_and_a_failing_job_retried_with_backoff(void **state) 
     harness_sleep_ms(100);
   if (!purged)
     harness_fail("a 181-day-old notification is still there after 10 s");
-  if (psql_long("SELECT count(*) FROM notifications WHERE title = '%s 179'", tag) != 1)
+  if (harness_psql_longf("SELECT count(*) FROM notifications WHERE title = '%s 179'", tag) != 1)
     harness_fail("retention deleted a 179-day-old notification");
-  if (psql_long("SELECT count(*) FROM stream_tickets WHERE member_id = '%s' AND expires_at < now()", W.mem1.id) != 0)
+  if (harness_psql_longf("SELECT count(*) FROM stream_tickets WHERE member_id = '%s' AND expires_at < now()",
+                         W.mem1.id) != 0)
     harness_fail("an expired stream ticket was kept");
-  if (psql_long("SELECT count(*) FROM stream_tickets WHERE member_id = '%s' AND expires_at > now()", W.mem1.id) != 1)
+  if (harness_psql_longf("SELECT count(*) FROM stream_tickets WHERE member_id = '%s' AND expires_at > now()",
+                         W.mem1.id) != 1)
     harness_fail("a valid stream ticket was deleted");
 
   /* Deleting mem1's expired ticket raises (a trigger on this suite's member only, so that no other suite's
@@ -231,7 +226,7 @@ static void test_an_extended_deadline_is_reminded_again(void **state) {
   long patched = r->status;
   http_response_free(r);
   harness_sleep_ms(1000); /* five polls: 100 hours away, nobody is reminded yet */
-  long before = psql_long("%s", sql);
+  long before = harness_psql_longf("%s", sql);
   /* two days pass: the new deadline is 47 hours away */
   snprintf(sql, sizeof sql, "UPDATE consultations SET closes_at = now() + interval '47 hours' WHERE id = '%s'", cid);
   psql_run(sql);

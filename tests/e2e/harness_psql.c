@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,15 @@ long harness_psql_long(const char *query) {
   }
   free(s);
   return v;
+}
+
+long harness_psql_longf(const char *fmt, ...) {
+  char sql[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(sql, sizeof sql, fmt, ap);
+  va_end(ap);
+  return harness_psql_long(sql);
 }
 
 long harness_audit_count(const char *action, const char *about, const char *who) {

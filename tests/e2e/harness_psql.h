@@ -19,6 +19,9 @@ char *harness_psql_scalar(const char *query);
 /* harness_psql_scalar parsed as an integer (e.g. a count(*)). */
 long harness_psql_long(const char *query);
 
+/* harness_psql_long of a query made with printf's format (at most 1023 bytes). */
+long harness_psql_longf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Audit rows with this action whose resource_id or details contain `about` (a uuid), and whose
  * resource_id, details or actor_id contain `who` (a uuid, or NULL for no such condition). */
 long harness_audit_count(const char *action, const char *about, const char *who);

@@ -191,6 +191,8 @@ static void build_child_env(env_list *e, int port, const char *const *extra_env)
   /* The job thread off unless a test turns it on (FORUMNET_JOBS=1 in its extra_env, e2e_jobs_serial): on a
    * database shared by every suite, one suite's due consultations would notify another's members meanwhile. */
   env_setf(e, "FORUMNET_JOBS=0");
+  /* Email a job-running server writes (no SMTP URL) goes to /tmp, not into the build tree. */
+  env_set(e, "FORUMNET_MAIL_DIR=/tmp/forumnet-e2e-mail");
   env_set(e, "FORUMNET_AUTO_MIGRATE=1");
   const char *docs_js = getenv("FORUMNET_DOCS_JS"); /* Redoc's bundle for GET /docs, when the caller has one */
   if (docs_js && *docs_js)

@@ -816,6 +816,45 @@ static void test_webhook_key(void **state) {
   assert_each_rejected("FORUMNET_WEBHOOK_KEY", bad, sizeof bad / sizeof bad[0], 0);
 }
 
+/* Email: the reset link template (default from FORUMNET_PUBLIC_BASE_URL), the From address, SMTP or files. */
+static void test_mail_settings(void **state) {
+  (void)state;
+  assert_int_equal(load(0, 0), FN_OK);
+  assert_string_equal(cfg.password_reset_url, "http://127.0.0.1:8080/reset-password?token={token}");
+  assert_string_equal(cfg.mail_from, "forumnet@localhost");
+  assert_string_equal(cfg.smtp_url, "");
+  assert_string_equal(cfg.smtp_user, "");
+  assert_string_equal(cfg.smtp_password, "");
+  assert_string_equal(cfg.mail_dir, ".data/mail");
+  env_set("FORUMNET_PUBLIC_BASE_URL", "https://forum.example.org/");
+  assert_int_equal(load(0, 0), FN_OK);
+  assert_string_equal(cfg.password_reset_url, "https://forum.example.org/reset-password?token={token}");
+  env_set("FORUMNET_PASSWORD_RESET_URL", "https://app.example.org/#/reset/{token}");
+  env_set("FORUMNET_MAIL_FROM", "no-reply@example.org");
+  env_set("FORUMNET_SMTP_URL", "smtps://mail.example.org:465");
+  env_set("FORUMNET_SMTP_USER", "forumnet");
+  env_set("FORUMNET_SMTP_PASSWORD", "s3cret");
+  env_set("FORUMNET_MAIL_DIR", "/var/spool/forumnet");
+  assert_int_equal(load(0, 0), FN_OK);
+  assert_string_equal(cfg.password_reset_url, "https://app.example.org/#/reset/{token}");
+  assert_string_equal(cfg.mail_from, "no-reply@example.org");
+  assert_string_equal(cfg.smtp_url, "smtps://mail.example.org:465");
+  assert_string_equal(cfg.smtp_user, "forumnet");
+  assert_string_equal(cfg.smtp_password, "s3cret");
+  assert_string_equal(cfg.mail_dir, "/var/spool/forumnet");
+  env_set("FORUMNET_SMTP_URL", "smtp://127.0.0.1:2525");
+  assert_int_equal(load(0, 0), FN_OK);
+  const char *const bad_urls[] = {"https://app.example.org/reset", "ftp://x/{token}", "https://x/{token} y",
+                                  "/reset?token={token}"};
+  assert_each_rejected("FORUMNET_PASSWORD_RESET_URL", bad_urls, sizeof bad_urls / sizeof bad_urls[0], 0);
+  env_set("FORUMNET_PASSWORD_RESET_URL", "");
+  const char *const bad_from[] = {"forumnet", "a@b@c", "a@b\r\nBcc: x@y", "@example.org", "Forum <a@b.org>"};
+  assert_each_rejected("FORUMNET_MAIL_FROM", bad_from, sizeof bad_from / sizeof bad_from[0], 0);
+  env_set("FORUMNET_MAIL_FROM", "");
+  const char *const bad_smtp[] = {"http://mail.example.org", "mail.example.org:25", "smtp://a b"};
+  assert_each_rejected("FORUMNET_SMTP_URL", bad_smtp, sizeof bad_smtp / sizeof bad_smtp[0], 0);
+}
+
 #define T(f) cmocka_unit_test_setup(f, setup)
 
 int main(void) {
@@ -859,6 +898,7 @@ int main(void) {
       T(test_error_fits_small_buffer),
       T(test_public_base_url),
       T(test_webhook_key),
+      T(test_mail_settings),
   };
   return cmocka_run_group_tests_name("config", tests, group_setup, group_teardown);
 }
