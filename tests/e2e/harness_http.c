@@ -344,7 +344,11 @@ void harness_exchange_log_pause(bool paused) {
   }
 }
 
-json_t *harness_list_all_at(const char *list_path, const char *token, int limit, const char *file, int line) {
+json_t *harness_list_all_at(const char *list_path_arg, const char *token, int limit, const char *file, int line) {
+  /* A copy: callers pass hpath()'s rotating buffers, which the page requests below would overwrite once a list
+   * has more pages than hpath has buffers (seen as "GET &limit=200&cursor=..." on a large shared database). */
+  char list_path[1024];
+  snprintf(list_path, sizeof list_path, "%s", list_path_arg);
   const char sep = strchr(list_path, '?') ? '&' : '?';
   json_t *all = json_array();
   char *cursor = NULL;
