@@ -585,12 +585,114 @@ static void test_timeout_is_retried(void **state) {
   assert_json_str(d, "status", "pending");
   assert_true(json_is_null(hjson_get(d, "last_status_code")));
   assert_non_null(hjson_str(d, "last_error"));
+  char first_id[64];
+  snprintf(first_id, sizeof first_id, "%s", hjson_str(d, "id"));
+  /* retried: the first retry is due 5 s after the cut-off attempt, and is cut off 10 s later in its turn */
+  for (int i = 0; i < 400; i++) {
+    json_decref(items);
+    items = delivery_log(&p, hjson_str(w, "id"));
+    if (json_integer_value(hjson_get(json_array_get(items, 0), "attempts")) >= 2)
+      break;
+    usleep(100000);
+  }
+  assert_int_equal(json_array_size(items), 1);
+  d = json_array_get(items, 0);
+  assert_json_int(d, "attempts", 2);
+  assert_json_str(d, "status", "pending");
+  assert_string_equal(hjson_str(d, "id"), first_id);
+  json_t *got = received(path);
+  assert_int_equal(json_array_size(got), 2); /* both attempts reached the receiver, under one webhook-id */
+  assert_string_equal(hjson_str(json_array_get(got, 0), "id"), hjson_str(json_array_get(got, 1), "id"));
+  json_decref(got);
   /* stop the retries: this receiver never answers */
   http_response *r =
       http_request("DELETE", hpath("/v1/partners/%s/webhooks/%s", p.id, hjson_str(w, "id")), p.token, NULL, NULL, NULL);
   assert_status(r, 204);
   http_response_free(r);
   json_decref(items);
+  json_decref(w);
+}
+
+/* Five days of failed deliveries disable the endpoint (failing_since set back 5 days and a minute). */
+static void test_five_days_of_failures_disable(void **state) {
+  (void)state;
+  harness_partner p;
+  char path[128], event_id[HARNESS_ID_MAX], sql[256];
+  json_t *w = receiver_webhook(&p, "fail", "[\"event.published\",\"event.updated\"]", path);
+  partner_event(&p, event_id);
+  json_decref(wait_received(path, 1, 20));
+  json_t *items = NULL;
+  for (int i = 0; i < 50; i++) { /* the first failure is recorded */
+    json_decref(items);
+    items = delivery_log(&p, hjson_str(w, "id"));
+    if (json_integer_value(hjson_get(json_array_get(items, 0), "attempts")) >= 1)
+      break;
+    usleep(100000);
+  }
+  json_t *d = json_array_get(items, 0);
+  assert_json_str(d, "status", "pending");
+  http_response *r = http_get(hpath("/v1/partners/%s/webhooks/%s", p.id, hjson_str(w, "id")), p.token);
+  assert_json_str(r->json, "status", "active"); /* one failure disables nothing */
+  http_response_free(r);
+  snprintf(sql, sizeof sql,
+           "UPDATE webhook_endpoints SET failing_since = now() - interval '5 days 1 minute' WHERE id = '%s'",
+           hjson_str(w, "id"));
+  free(harness_psql_scalar(sql));
+  r = http_request(
+      "POST", hpath("/v1/partners/%s/webhooks/%s/deliveries/%s/retry", p.id, hjson_str(w, "id"), hjson_str(d, "id")),
+      p.token, NULL, NULL, NULL);
+  assert_status(r, 202);
+  http_response_free(r);
+  r = NULL;
+  for (int i = 0; i < 100; i++) {
+    http_response_free(r);
+    r = http_get(hpath("/v1/partners/%s/webhooks/%s", p.id, hjson_str(w, "id")), p.token);
+    if (strcmp(hjson_str(r->json, "status"), "disabled") == 0)
+      break;
+    usleep(100000);
+  }
+  assert_json_str(r->json, "status", "disabled");
+  assert_non_null(strstr(hjson_str(r->json, "disabled_reason"), "5 days"));
+  http_response_free(r);
+  json_decref(items);
+  json_decref(w);
+}
+
+/* A change that rolls back (its audit insert forced to fail) enqueues no delivery. */
+static void test_rolled_back_change_sends_nothing(void **state) {
+  (void)state;
+  harness_partner p;
+  char path[128], event_id[HARNESS_ID_MAX], name[64], sql[1024];
+  json_t *w = receiver_webhook(&p, "ok", "[\"event.published\",\"event.updated\"]", path);
+  partner_event(&p, event_id);
+  json_decref(wait_received(path, 1, 20));
+  snprintf(name, sizeof name, "e2e_webhook_fail_%ld", (long)getpid());
+  snprintf(sql, sizeof sql,
+           "CREATE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql AS "
+           "$f$ BEGIN RAISE EXCEPTION 'e2e forced audit failure'; END $f$;"
+           "CREATE TRIGGER %s BEFORE INSERT ON audit_log FOR EACH ROW WHEN (NEW.resource_id = '%s' AND "
+           "NEW.action = 'event.updated') EXECUTE FUNCTION %s();",
+           name, name, event_id, name);
+  free(harness_psql_scalar(sql));
+  harness_exchange_log_pause(true); /* the 500 is provoked, not the contract */
+  http_response *r =
+      http_json("PATCH", hpath("/v1/events/%s", event_id), p.token, json_pack("{s:s}", "title", "Never renamed"));
+  long status = r->status;
+  http_response_free(r);
+  snprintf(sql, sizeof sql, "DROP TRIGGER IF EXISTS %s ON audit_log; DROP FUNCTION IF EXISTS %s();", name, name);
+  harness_psql_try(sql);
+  harness_exchange_log_pause(false);
+  if (status != 500 && status != 503)
+    harness_fail("an event update with a failing audit insert answered %ld", status);
+  snprintf(sql, sizeof sql,
+           "SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = '%s' AND type = 'event.updated'",
+           hjson_str(w, "id"));
+  if (harness_psql_long(sql) != 0)
+    harness_fail("a rolled-back event update left a webhook delivery");
+  usleep(1000000);
+  json_t *got = received(path);
+  assert_int_equal(json_array_size(got), 1); /* the publication only */
+  json_decref(got);
   json_decref(w);
 }
 
@@ -706,6 +808,8 @@ int main(void) {
       cmocka_unit_test(test_retries_keep_one_id),
       cmocka_unit_test(test_gone_disables),
       cmocka_unit_test(test_timeout_is_retried),
+      cmocka_unit_test(test_five_days_of_failures_disable),
+      cmocka_unit_test(test_rolled_back_change_sends_nothing),
       cmocka_unit_test(test_revoked_partner_gets_nothing),
       cmocka_unit_test(test_two_instances_deliver_each_once),
   };

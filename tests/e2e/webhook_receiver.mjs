@@ -6,6 +6,7 @@
 //   /ok/...     200
 //   /flaky/...  500, 500, then 200 for each webhook-id
 //   /gone/...   410
+//   /fail/...   500, always
 //   /slow/...   never answers (the sender's timeout)
 // Control (JSON): POST /_secrets {"prefix": "/ok/a", "secrets": ["whsec_..", ..]} sets the secrets tried for
 // paths starting with prefix; GET /_log answers every request received so far:
@@ -66,6 +67,7 @@ const server = createServer((req, res) => {
       seen.set(id, n);
       answered = n <= 2 ? 500 : 200;
     } else if (req.url.startsWith('/gone/')) answered = 410;
+    else if (req.url.startsWith('/fail/')) answered = 500;
     const entry = {
       path: req.url, id, timestamp: headers['webhook-timestamp'], signature: headers['webhook-signature'],
       content_type: req.headers['content-type'], body, answered, verified,
