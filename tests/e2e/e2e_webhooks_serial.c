@@ -488,6 +488,33 @@ static json_t *delivery_log(const harness_partner *p, const char *webhook_id) {
   return items;
 }
 
+/* The delivery log once its newest delivery has at least `attempts` attempts, polled every 100 ms for up to
+ * tenths tenths of a second (the last read otherwise; the caller's assertions then fail). */
+static json_t *wait_attempts(const harness_partner *p, const char *webhook_id, long attempts, int tenths) {
+  json_t *items = NULL;
+  for (int i = 0; i < tenths; i++) {
+    json_decref(items);
+    items = delivery_log(p, webhook_id);
+    if (json_integer_value(hjson_get(json_array_get(items, 0), "attempts")) >= attempts)
+      break;
+    usleep(100000);
+  }
+  return items;
+}
+
+/* GET of the endpoint once its status is `status`, polled every 100 ms for up to 10 s (the last read otherwise). */
+static http_response *wait_endpoint_status(const harness_partner *p, const char *webhook_id, const char *status) {
+  http_response *r = NULL;
+  for (int i = 0; i < 100; i++) {
+    http_response_free(r);
+    r = http_get(hpath("/v1/partners/%s/webhooks/%s", p->id, webhook_id), p->token);
+    if (strcmp(hjson_str(r->json, "status"), status) == 0)
+      break;
+    usleep(100000);
+  }
+  return r;
+}
+
 static void test_retries_keep_one_id(void **state) {
   (void)state;
   harness_partner p;
@@ -497,15 +524,9 @@ static void test_retries_keep_one_id(void **state) {
   /* the first attempt (500) and the first retry, 5 s later (500) */
   json_t *got = wait_received(path, 2, 20);
   json_decref(got);
-  json_t *items = delivery_log(&p, hjson_str(w, "id"));
+  json_t *items = wait_attempts(&p, hjson_str(w, "id"), 2, 50);
   assert_int_equal(json_array_size(items), 1);
   json_t *d = json_array_get(items, 0);
-  for (int i = 0; i < 50 && json_integer_value(hjson_get(d, "attempts")) < 2; i++) {
-    json_decref(items);
-    usleep(100000);
-    items = delivery_log(&p, hjson_str(w, "id"));
-    d = json_array_get(items, 0);
-  }
   assert_json_str(d, "status", "pending");
   assert_json_int(d, "attempts", 2);
   assert_json_int(d, "last_status_code", 500);
@@ -544,14 +565,7 @@ static void test_gone_disables(void **state) {
   partner_event(&p, event_id);
   json_t *got = wait_received(path, 1, 20);
   json_decref(got);
-  http_response *r = NULL;
-  for (int i = 0; i < 50; i++) {
-    http_response_free(r);
-    r = http_get(hpath("/v1/partners/%s/webhooks/%s", p.id, hjson_str(w, "id")), p.token);
-    if (strcmp(hjson_str(r->json, "status"), "disabled") == 0)
-      break;
-    usleep(100000);
-  }
+  http_response *r = wait_endpoint_status(&p, hjson_str(w, "id"), "disabled");
   assert_json_str(r->json, "status", "disabled");
   assert_non_null(strstr(hjson_str(r->json, "disabled_reason"), "410"));
   http_response_free(r);
@@ -572,14 +586,8 @@ static void test_timeout_is_retried(void **state) {
   char path[128], event_id[HARNESS_ID_MAX];
   json_t *w = receiver_webhook(&p, "slow", "[\"event.published\"]", path);
   partner_event(&p, event_id);
-  json_t *items = NULL;
-  for (int i = 0; i < 200; i++) { /* the 10 s timeout, then the record */
-    json_decref(items);
-    items = delivery_log(&p, hjson_str(w, "id"));
-    if (json_integer_value(hjson_get(json_array_get(items, 0), "attempts")) >= 1)
-      break;
-    usleep(100000);
-  }
+  /* the 10 s timeout, then the record */
+  json_t *items = wait_attempts(&p, hjson_str(w, "id"), 1, 200);
   json_t *d = json_array_get(items, 0);
   assert_json_int(d, "attempts", 1);
   assert_json_str(d, "status", "pending");
@@ -588,13 +596,8 @@ static void test_timeout_is_retried(void **state) {
   char first_id[64];
   snprintf(first_id, sizeof first_id, "%s", hjson_str(d, "id"));
   /* retried: the first retry is due 5 s after the cut-off attempt, and is cut off 10 s later in its turn */
-  for (int i = 0; i < 400; i++) {
-    json_decref(items);
-    items = delivery_log(&p, hjson_str(w, "id"));
-    if (json_integer_value(hjson_get(json_array_get(items, 0), "attempts")) >= 2)
-      break;
-    usleep(100000);
-  }
+  json_decref(items);
+  items = wait_attempts(&p, hjson_str(w, "id"), 2, 400);
   assert_int_equal(json_array_size(items), 1);
   d = json_array_get(items, 0);
   assert_json_int(d, "attempts", 2);
@@ -621,14 +624,8 @@ static void test_five_days_of_failures_disable(void **state) {
   json_t *w = receiver_webhook(&p, "fail", "[\"event.published\",\"event.updated\"]", path);
   partner_event(&p, event_id);
   json_decref(wait_received(path, 1, 20));
-  json_t *items = NULL;
-  for (int i = 0; i < 50; i++) { /* the first failure is recorded */
-    json_decref(items);
-    items = delivery_log(&p, hjson_str(w, "id"));
-    if (json_integer_value(hjson_get(json_array_get(items, 0), "attempts")) >= 1)
-      break;
-    usleep(100000);
-  }
+  /* the first failure is recorded */
+  json_t *items = wait_attempts(&p, hjson_str(w, "id"), 1, 50);
   json_t *d = json_array_get(items, 0);
   assert_json_str(d, "status", "pending");
   http_response *r = http_get(hpath("/v1/partners/%s/webhooks/%s", p.id, hjson_str(w, "id")), p.token);
@@ -643,14 +640,7 @@ static void test_five_days_of_failures_disable(void **state) {
       p.token, NULL, NULL, NULL);
   assert_status(r, 202);
   http_response_free(r);
-  r = NULL;
-  for (int i = 0; i < 100; i++) {
-    http_response_free(r);
-    r = http_get(hpath("/v1/partners/%s/webhooks/%s", p.id, hjson_str(w, "id")), p.token);
-    if (strcmp(hjson_str(r->json, "status"), "disabled") == 0)
-      break;
-    usleep(100000);
-  }
+  r = wait_endpoint_status(&p, hjson_str(w, "id"), "disabled");
   assert_json_str(r->json, "status", "disabled");
   assert_non_null(strstr(hjson_str(r->json, "disabled_reason"), "5 days"));
   http_response_free(r);
