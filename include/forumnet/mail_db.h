@@ -20,6 +20,10 @@ typedef enum password_link_kind { PASSWORD_LINK_RESET, PASSWORD_LINK_INVITE } pa
 fn_status mail_db_queue_password_link(const fn_config *cfg, db_conn *db, const char *email, password_link_kind kind,
                                       int *queued);
 
+/* Queues the invitation email of member_id's pending invitation to group_id (POST /v1/groups/{id}/members
+ * by a leader), in the caller's transaction; nothing when the member is not active. */
+fn_status mail_db_queue_group_invitation(db_conn *db, const char *group_id, const char *member_id);
+
 /* Uses the link token with this digest (and ends the member's other links): *found 0 when it is unknown,
  * used, expired or its member is not active; else member_id is the member's. In a transaction. */
 fn_status mail_db_use_password_link(db_conn *db, const char *digest, char member_id[UUID_TEXT_SIZE], int *found);

@@ -12,18 +12,40 @@
 #include "forumnet/strbuf.h"
 #include "forumnet/text.h"
 
-/* One statement whatever the email: the member (active only), the link's digest, the message and its
- * 'mail.send' job (the row jobs_db_enqueue would add, inlined so that the request is one statement). */
+/* The 'mail.send' job of each outbox row o inserted (the row jobs_db_enqueue would add, inlined so that
+ * queueing an email is one statement with the change's own). */
+#define OUTBOX_JOBS                                                                                                    \
+  " j AS (INSERT INTO jobs (kind, dedupe_key, payload)"                                                                \
+  "       SELECT 'mail.send', o.id::text, jsonb_build_object('outbox_id', o.id) FROM o)"
+
+/* One statement whatever the email: the member (active only), the link's digest, the message and its job. */
 static const db_stmt queue_link = {
     "mail_queue_password_link",
     "WITH m AS (SELECT id, email FROM members WHERE lower(email) = lower($1) AND status = 'active'),"
     " r AS (INSERT INTO password_resets (digest, member_id, purpose, expires_at)"
     "       SELECT $2, m.id, $3, clock_timestamp() + make_interval(secs => $4::int) FROM m),"
     " o AS (INSERT INTO mail_outbox (member_id, to_address, subject, body) SELECT m.id, m.email, $5, $6 FROM m"
-    "       RETURNING id),"
-    " j AS (INSERT INTO jobs (kind, dedupe_key, payload)"
-    "       SELECT 'mail.send', o.id::text, jsonb_build_object('outbox_id', o.id) FROM o)"
-    " SELECT count(*) FROM m"};
+    "       RETURNING id)," OUTBOX_JOBS " SELECT count(*) FROM m"};
+
+/* The invitation email of member $2's pending invitation to group $1, if the member is active. It names the
+ * group only (the invitee may see it): not who invited, nor anything said in the group. Control characters
+ * of the name become spaces, so the subject stays one header line. */
+static const db_stmt queue_group_invitation = {
+    "mail_queue_group_invitation",
+    "WITH x AS (SELECT m.id, m.email, regexp_replace(g.name, '[[:cntrl:]]', ' ', 'g') AS group_name"
+    "           FROM group_memberships gm JOIN members m ON m.id = gm.member_id JOIN groups g ON g.id = gm.group_id"
+    "           WHERE gm.group_id = $1 AND gm.member_id = $2 AND gm.state = 'invited' AND m.status = 'active'),"
+    " o AS (INSERT INTO mail_outbox (member_id, to_address, subject, body)"
+    "       SELECT x.id, x.email, 'You are invited to join ' || x.group_name, format($3, x.group_name) FROM x"
+    "       RETURNING id)," OUTBOX_JOBS " SELECT count(*) FROM x"};
+
+static const char group_invitation_text[] = "You have been invited to join the forum group \"%s\" on forumnet.\n\n"
+                                            "Sign in to forumnet to accept or decline the invitation.\n";
+
+fn_status mail_db_queue_group_invitation(db_conn *db, const char *group_id, const char *member_id) {
+  long count = 0;
+  return db_query_long(db, &queue_group_invitation, DB_ARGS(group_id, member_id, group_invitation_text), &count);
+}
 
 static const char reset_text[] = "Someone asked to reset the password of your forumnet account.\n\n"
                                  "To choose a new password, open this link within 30 minutes:\n\n%s\n\n"

@@ -7,6 +7,7 @@
 #include "forumnet/body.h"
 #include "forumnet/groups_db.h"
 #include "forumnet/http.h"
+#include "forumnet/mail_db.h"
 #include "forumnet/memberships_db.h"
 #include "forumnet/notifications.h"
 #include "forumnet/pagination.h"
@@ -119,6 +120,8 @@ static fn_status memberships_http_create(fn_req *req) {
                     json_pack("{s:s}", "member_id", target));
   if (st == FN_OK)
     st = req_notify(req, self ? NOTIFY_MEMBERSHIP_REQUESTED : NOTIFY_MEMBERSHIP_INVITED, gid, self ? NULL : target);
+  if (st == FN_OK && !self)
+    st = mail_db_queue_group_invitation(db, gid, target);
   if (st == FN_OK)
     st = groups_db_recompute(db, gid, GROUP_CHANGE_MEMBERSHIP);
   if (st != FN_OK)

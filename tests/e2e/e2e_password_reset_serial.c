@@ -9,6 +9,8 @@
  *     delivered once the server is up;
  *   - no SMTP URL: an .eml file appears in FORUMNET_MAIL_DIR and parses as RFC 5322 (python3's email module);
  *   - POST /v1/members with send_invite: no password, a set-password link by email (7 days);
+ *   - a leader's invitation to a group emails the invitee (the group's name only); a join request and a
+ *     refused invitation email nobody;
  *   - rate limiting (429), header injection refused at validation, erasure deletes links and pending email.
  * Each test that delivers starts its own server with the job thread on (FORUMNET_JOBS=1) above the suite's.
  * Serial: its instances run every job of the shared database (other suites' email included).
@@ -134,26 +136,32 @@ static char *read_whole(const char *path) {
 }
 
 /* The first file of dir (not a hidden one) whose text has "To: <to>" at a line start, or NULL. *path_out
- * (PATH_MAX) names it when not NULL. */
-static char *find_message(const char *dir, const char *to, char *path_out) {
+ * (PATH_MAX) names it when not NULL. With count not NULL, every file is read and *count is how many match. */
+static char *find_message(const char *dir, const char *to, char *path_out, int *count) {
   char needle[300];
   snprintf(needle, sizeof needle, "\nTo: %s", to);
   DIR *d = opendir(dir);
   struct dirent *e;
   char *found = NULL;
-  while (d && found == NULL && (e = readdir(d)) != NULL) {
+  if (count)
+    *count = 0;
+  while (d && (found == NULL || count) && (e = readdir(d)) != NULL) {
     char path[PATH_MAX];
     if (e->d_name[0] == '.')
       continue;
     snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
     char *text = read_whole(path);
     if (text && strstr(text, needle)) {
-      found = text;
-      if (path_out)
-        snprintf(path_out, PATH_MAX, "%s", path);
-    } else {
-      free(text);
+      if (count)
+        (*count)++;
+      if (found == NULL) {
+        found = text;
+        text = NULL;
+        if (path_out)
+          snprintf(path_out, PATH_MAX, "%s", path);
+      }
     }
+    free(text);
   }
   if (d)
     closedir(d);
@@ -163,7 +171,7 @@ static char *find_message(const char *dir, const char *to, char *path_out) {
 static char *wait_message(const char *dir, const char *to, int timeout_ms, char *path_out) {
   int64_t until = harness_now_ms() + timeout_ms;
   char *m;
-  while ((m = find_message(dir, to, path_out)) == NULL && harness_now_ms() < until)
+  while ((m = find_message(dir, to, path_out, NULL)) == NULL && harness_now_ms() < until)
     harness_sleep_ms(100);
   if (m == NULL)
     harness_fail("no email to %s in %s within %d ms; server log: %s", to, dir, timeout_ms, harness_server_log());
@@ -334,7 +342,7 @@ static void test_unknown_email_sends_nothing(void **state) {
   harness_sleep_ms(500);
   assert_int_equal(
       harness_psql_longf("SELECT count(*) FROM mail_outbox WHERE lower(to_address) = lower('%s')", unknown), 0);
-  char *none = find_message(sink.dir, unknown, NULL);
+  char *none = find_message(sink.dir, unknown, NULL, NULL);
   if (none)
     harness_fail("an email went to an unknown address: %s", none);
   harness_server_stop();
@@ -431,6 +439,47 @@ static void test_send_invite_sends_a_link_not_a_password(void **state) {
   sink_stop(&sink);
 }
 
+/* A leader's invitation to a group emails the invitee (the group's name, not who invited); a join request
+ * and a refused (rolled-back) second invitation email nobody. */
+static void test_group_invitation_emails_the_invitee(void **state) {
+  (void)state;
+  sink_start(&sink, free_port(), "smtp6");
+  start_mail_server(sink.port, NULL);
+  harness_account conv, invitee, requester;
+  harness_new_member(g_admin.token, "practitioner", g_site, &conv);
+  harness_new_member(g_admin.token, "practitioner", g_site, &invitee);
+  harness_new_member(g_admin.token, "practitioner", g_site, &requester);
+  char gid[HARNESS_ID_MAX], subject[HARNESS_NAME_MAX + 64], pending[512];
+  json_t *group = harness_new_group(conv.token, g_site, 2, 8, gid);
+  snprintf(subject, sizeof subject, "Subject: You are invited to join %s", hjson_str(group, "name"));
+  json_decref(group);
+  harness_group_invite(gid, conv.token, invitee.id, NULL);
+  harness_group_request(gid, requester.token);
+  http_response *r =
+      http_json("POST", hpath("/v1/groups/%s/members", gid), conv.token, json_pack("{s:s}", "member_id", invitee.id));
+  assert_status(r, 409); /* invited already: rolled back, so no second email */
+  http_response_free(r);
+  char *msg = wait_message(sink.dir, invitee.email, 15000, NULL);
+  if (strstr(msg, subject) == NULL || strstr(msg, "Sign in to forumnet to accept") == NULL || strstr(msg, conv.email) ||
+      strstr(msg, conv.display_name))
+    harness_fail("not the invitation to the group, or it names who invited: %s", msg);
+  free(msg);
+  /* Once no email of the three is pending, everything queued for them has been delivered: count it. */
+  snprintf(pending, sizeof pending, "SELECT count(*) FROM mail_outbox WHERE member_id IN ('%s', '%s', '%s')", conv.id,
+           invitee.id, requester.id);
+  if (!harness_psql_wait_count(pending, 0, 15000))
+    harness_fail("email still pending after 15 s; server log: %s", harness_server_log());
+  int invited = 0, requested = 0, leader = 0;
+  free(find_message(sink.dir, invitee.email, NULL, &invited));
+  free(find_message(sink.dir, requester.email, NULL, &requested));
+  free(find_message(sink.dir, conv.email, NULL, &leader));
+  if (invited != 1 || requested != 0 || leader != 0)
+    harness_fail("emails: %d to the invitee (1 expected), %d to the requester, %d to the convener (0 expected)",
+                 invited, requested, leader);
+  harness_server_stop();
+  sink_stop(&sink);
+}
+
 static void test_reset_requests_rate_limited(void **state) {
   (void)state;
   harness_use_unique_source_address();
@@ -488,6 +537,7 @@ int main(void) {
       cmocka_unit_test_teardown(test_smtp_down_retried_then_delivered, stop_test_servers),
       cmocka_unit_test_teardown(test_file_mode_writes_rfc5322_eml, stop_test_servers),
       cmocka_unit_test_teardown(test_send_invite_sends_a_link_not_a_password, stop_test_servers),
+      cmocka_unit_test_teardown(test_group_invitation_emails_the_invitee, stop_test_servers),
       cmocka_unit_test_teardown(test_reset_requests_rate_limited, stop_test_servers),
       cmocka_unit_test(test_header_injection_refused),
       cmocka_unit_test(test_erasure_deletes_links_and_pending_email),
