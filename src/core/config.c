@@ -351,7 +351,7 @@ static const cf_setting settings[] = {
     CF_NUMBER("FORUMNET_ACCESS_TOKEN_TTL", access_token_ttl, 900, 60, 86400),
     CF_NUMBER("FORUMNET_REFRESH_TOKEN_TTL", refresh_token_ttl, 30L * 86400, 300, 365L * 86400),
     CF_NUMBER("FORUMNET_MAX_BODY_BYTES", max_body_bytes, 1024L * 1024, 1024, 64L * 1024 * 1024),
-    CF_NUMBER("FORUMNET_MAX_CONNECTIONS", max_connections, 256, 1, 10000),
+    CF_NUMBER("FORUMNET_MAX_CONNECTIONS", max_connections, 256, 1, 65536),
     CF_NUMBER("FORUMNET_CONNECTION_TIMEOUT", connection_timeout, 30, 1, 3600),
     CF_NUMBER("FORUMNET_DB_POOL_SIZE", db_pool_size, 8, 1, 256),
     CF_NUMBER("FORUMNET_DB_ACQUIRE_TIMEOUT_MS", db_acquire_timeout_ms, 2000, 1, 60000),
