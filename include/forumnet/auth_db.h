@@ -39,6 +39,11 @@ fn_status auth_db_find_login(db_conn *db, const char *email, login_account *out)
  * subject is unknown, suspended, erased, revoked, or changed credentials after iat_ms. */
 fn_status auth_db_token_subject(db_conn *db, int partner, const char *id, long iat_ms, token_subject *s);
 
+/* The same read as a check to defer (db_defer): fills check's statement and parameters (borrowed:
+ * iat_ms_text is iat_ms in decimal); auth_db_token_subject_of reads its result. */
+void auth_db_token_subject_check(db_deferred *check, int partner, const char *id, const char *iat_ms_text);
+void auth_db_token_subject_of(const PGresult *res, token_subject *s);
+
 /* Claims one attempt for both buckets before the password (or secret) is checked, in one
  * statement, so parallel attempts cannot all pass a check made before any of them counted.
  * *retry_after: seconds until the window ends if this attempt is over either limit, else 0. */

@@ -221,6 +221,37 @@ fn_status db_hold_end(db_conn *conn, int commit);
  * stored change invites a duplicate retry). Reset by db_pool_acquire. */
 void db_end_on_commit(db_conn *conn);
 
+/* A check that decides whether a request may use what it reads (the dispatcher's "is this token still its
+ * subject's?", dispatch.c), run in the same round trip as the request's first statement instead of one of its
+ * own. db_defer attaches it to the connection; the next db_exec outside a transaction then sends, in one libpq
+ * pipeline, BEGIN READ ONLY, the check, its own statement and COMMIT, and hands the check's result to accept.
+ * The READ ONLY transaction is the safety: a statement that writes (or locks) fails there with 25006 before
+ * the check is known, and is run again on its own once the check accepted. After a refusal or a failure every
+ * db_exec, db_begin and db_settle fails with FN_UNAUTHENTICATED (refused) or the check's failure, so nothing
+ * more runs for the request. db_begin and db_hold_begin settle a pending check first, alone: changes always
+ * run after it. The connection forgets the check when it goes back to the pool. */
+typedef enum db_deferred_state {
+  DB_DEFERRED_PENDING = 1,
+  DB_DEFERRED_ACCEPTED,
+  DB_DEFERRED_REFUSED,
+  DB_DEFERRED_FAILED
+} db_deferred_state;
+typedef struct db_deferred {
+  const db_stmt *stmt; /* one row of answer */
+  int nparams;
+  const char *params[2];                   /* borrowed: must outlive the check */
+  int (*accept)(PGresult *res, void *ctx); /* the check's result (not to be cleared); 1: go on */
+  void *ctx;
+  db_deferred_state state;
+  fn_status failure; /* FAILED: why (FN_UNAVAILABLE, ...) */
+} db_deferred;
+
+void db_defer(db_conn *conn, db_deferred *check);
+
+/* Runs a pending check alone (one round trip); then, or when it has run already: FN_OK when it accepted,
+ * FN_UNAUTHENTICATED when it refused, its failure when it failed. FN_OK when no check is attached. */
+fn_status db_settle(db_conn *conn);
+
 /* SQLSTATE of the last failed db_exec on this connection ("" if none). Borrowed. */
 const char *db_last_sqlstate(const db_conn *conn);
 

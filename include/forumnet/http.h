@@ -91,6 +91,10 @@ struct fn_req {
   int problem_header_count; /* headers for the problem reply (req_problem_header) */
   const char *problem_header_names[2];
   char problem_header_values[2][96];
+  /* A GET's token check, sent with the handler's first statement (db_defer; authenticate in dispatch.c). */
+  db_deferred auth_check; /* state 0: not deferred */
+  char auth_check_iat[24];
+  int auth_check_subject_valid, auth_check_password_change;
 };
 
 /* Request accessors (all borrowed; NULL when absent). */

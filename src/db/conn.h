@@ -17,9 +17,10 @@ struct db_conn {
   char sqlstate[6];
   int end_on_commit; /* a request's connection: nothing runs between COMMIT and the next BEGIN */
   int committed;
-  int pooled;         /* behind a transaction-mode pooler: no named statements */
-  int settings_wrong; /* transaction pooler: the role's settings were not as required at the last check */
-  int read_only;      /* the server refused a write (25006): reconnect, after the backoff */
+  int pooled;            /* behind a transaction-mode pooler: no named statements */
+  int settings_wrong;    /* transaction pooler: the role's settings were not as required at the last check */
+  int read_only;         /* the server refused a write (25006): reconnect, after the backoff */
+  db_deferred *deferred; /* db_defer's check, until the connection goes back to the pool */
 };
 
 /* Maps a failed result to a status (and records its SQLSTATE); marks the connection broken when the

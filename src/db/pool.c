@@ -239,6 +239,7 @@ static fn_status connected_or_released(db_pool *pool, db_conn *c, db_conn **out)
   c->sqlstate[0] = '\0';
   c->end_on_commit = 0;
   c->committed = 0;
+  c->deferred = NULL;
   *out = c;
   return FN_OK;
 }
@@ -303,6 +304,7 @@ void db_pool_release(db_pool *pool, db_conn *c) {
   if (c == NULL)
     return;
   c->held = 0;
+  c->deferred = NULL;
   if (c->pg != NULL && !c->broken && PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
     PGresult *r = PQexec(c->pg, "ROLLBACK");
     if (PQresultStatus(r) != PGRES_COMMAND_OK)

@@ -178,6 +178,84 @@ static fn_status read_token_subject(fn_req *req, int partner, const char *id, lo
   return st;
 }
 
+#define TOKEN_INVALID "The access token is invalid or expired."
+#define PASSWORD_CHANGE_FIRST "Set your own password first: PATCH /v1/me with current_password and new_password."
+
+static void set_caller(fn_req *req, const token_claims *claims, int partner) {
+  req->caller.authenticated = 1;
+  req->caller.is_partner = partner;
+  snprintf(req->caller.id, sizeof req->caller.id, "%s", claims->sub);
+  snprintf(req->caller.token_type, sizeof req->caller.token_type, "%s", claims->typ);
+  req->caller.token_iat_ms = claims->iat_ms;
+  req->caller.token_exp = claims->exp;
+}
+
+/* The deferred check's verdict (db_deferred.accept): the token's subject holds it, and may use this route. */
+static int subject_accepts(PGresult *res, void *ctx) {
+  fn_req *req = ctx;
+  token_subject subject;
+  auth_db_token_subject_of(res, &subject);
+  req->auth_check_subject_valid = subject.valid;
+  req->auth_check_password_change = subject.must_change_password && !(req->route->flags & ROUTE_ONE_TIME_PASSWORD);
+  return subject.valid && !req->auth_check_password_change;
+}
+
+/* A GET reads only, so its token check can travel with the handler's first statement (one round trip
+ * instead of two; db_defer says why nothing can change before the check answers). Not the stream, which
+ * keeps a connection open, nor the fuzz harnesses' stand-in check. */
+static int can_defer_check(const fn_req *req) {
+  return strcmp(req->u->http_verb, "GET") == 0 && !(req->route->flags & ROUTE_TICKET) &&
+         req->app->token_subject == NULL;
+}
+
+static fn_status defer_check(fn_req *req, int partner, long iat_ms) {
+  db_conn *db = NULL;
+  fn_status st = req_db(req, &db);
+  if (st != FN_OK) {
+    req_reply_failure(req, st);
+    return st;
+  }
+  snprintf(req->auth_check_iat, sizeof req->auth_check_iat, "%ld", iat_ms);
+  auth_db_token_subject_check(&req->auth_check, partner, req->caller.id, req->auth_check_iat);
+  req->auth_check.accept = subject_accepts;
+  req->auth_check.ctx = req;
+  db_defer(db, &req->auth_check);
+  return FN_OK;
+}
+
+/* After the handler of a deferred check: settles it if no statement did (alone, as without deferral), and
+ * when it refused or failed, replaces whatever the handler replied with what authenticate would have. */
+static void settle_deferred_check(fn_req *req) {
+  if (req->auth_check.state == 0)
+    return;
+  db_conn *db = NULL;
+  if (req->auth_check.state == DB_DEFERRED_PENDING && req_db(req, &db) == FN_OK) {
+    db_defer(db, &req->auth_check); /* again: the handler may have given its connection back early */
+    (void)db_settle(db);
+  }
+  if (req->auth_check.state == DB_DEFERRED_ACCEPTED)
+    return;
+  fn_status st = req->auth_check.state == DB_DEFERRED_FAILED ? req->auth_check.failure : FN_UNAUTHENTICATED;
+  if (req->auth_check.state == DB_DEFERRED_PENDING) /* no connection to be had */
+    st = FN_UNAVAILABLE;
+  ulfius_clean_response(req->res);
+  ulfius_init_response(req->res);
+  req->status = 0;
+  req->problem_detail[0] = '\0';
+  req->problem_header_count = 0;
+  json_decref(req->problem_errors);
+  json_decref(req->problem_extra);
+  req->problem_errors = req->problem_extra = NULL;
+  req->caller.authenticated = 0;
+  add_common_headers(req);
+  if (st != FN_UNAUTHENTICATED)
+    req_reply_failure(req, st);
+  else if (req->auth_check_subject_valid && req->auth_check_password_change)
+    reply_problem(req, FN_PASSWORD_CHANGE_REQUIRED, PASSWORD_CHANGE_FIRST);
+  else
+    reply_problem(req, FN_UNAUTHENTICATED, TOKEN_INVALID);
+}
+
 static fn_status authenticate(fn_req *req, const char **detail) {
   const char *h = req_header(req, "Authorization");
   if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0 || h[7] == '\0') {
@@ -186,7 +264,7 @@ static fn_status authenticate(fn_req *req, const char **detail) {
   }
   token_claims claims;
   if (token_verify_cached(&req->app->cfg, h + 7, time(NULL), &claims) != FN_OK) {
-    *detail = "The access token is invalid or expired.";
+    *detail = TOKEN_INVALID;
     return FN_UNAUTHENTICATED;
   }
   /* The two kinds of token are never interchangeable: members' on every route, partners'
@@ -194,7 +272,7 @@ static fn_status authenticate(fn_req *req, const char **detail) {
   int partner = strcmp(claims.typ, TOKEN_TYPE_PARTNER) == 0;
   /* Every subject is a member or partner id: anything else never reaches the database. */
   if ((!partner && strcmp(claims.typ, TOKEN_TYPE_ACCESS) != 0) || !text_is_uuid(claims.sub)) {
-    *detail = "The access token is invalid or expired.";
+    *detail = TOKEN_INVALID;
     return FN_UNAUTHENTICATED;
   }
   if (partner && !((req->route->flags & ROUTE_PARTNER) && text_has_word(claims.scope, "events:write")) &&
@@ -206,25 +284,24 @@ static fn_status authenticate(fn_req *req, const char **detail) {
    * connection: a suspension, erasure, password change, secret rotation or revocation after
    * iat_ms ends it (the token cache above holds no such state, so nothing cached outlives
    * a change), and a one-time password confines the member to ROUTE_ONE_TIME_PASSWORD. */
+  if (can_defer_check(req)) {
+    set_caller(req, &claims, partner);
+    return defer_check(req, partner, claims.iat_ms);
+  }
   token_subject subject;
   fn_status st = req->app->token_subject ? req->app->token_subject(req, partner, claims.sub, claims.iat_ms, &subject)
                                          : read_token_subject(req, partner, claims.sub, claims.iat_ms, &subject);
   if (st != FN_OK)
     return st; /* replied */
   if (!subject.valid) {
-    *detail = "The access token is invalid or expired.";
+    *detail = TOKEN_INVALID;
     return FN_UNAUTHENTICATED;
   }
   if (subject.must_change_password && !(req->route->flags & ROUTE_ONE_TIME_PASSWORD)) {
-    *detail = "Set your own password first: PATCH /v1/me with current_password and new_password.";
+    *detail = PASSWORD_CHANGE_FIRST;
     return FN_PASSWORD_CHANGE_REQUIRED;
   }
-  req->caller.authenticated = 1;
-  req->caller.is_partner = partner;
-  snprintf(req->caller.id, sizeof req->caller.id, "%s", claims.sub);
-  snprintf(req->caller.token_type, sizeof req->caller.token_type, "%s", claims.typ);
-  req->caller.token_iat_ms = claims.iat_ms;
-  req->caller.token_exp = claims.exp;
+  set_caller(req, &claims, partner);
   return FN_OK;
 }
 
@@ -298,6 +375,7 @@ static void run_pipeline(fn_req *req) {
     }
   }
   req_run_handler(req);
+  settle_deferred_check(req);
 }
 
 int dispatch_request(const struct _u_request *u, struct _u_response *res, void *app) {

@@ -52,6 +52,21 @@ fn_status auth_db_token_subject(db_conn *db, int partner, const char *id, long i
                                s, NULL);
 }
 
+void auth_db_token_subject_check(db_deferred *check, int partner, const char *id, const char *iat_ms_text) {
+  check->stmt = partner ? &partner_subject : &member_subject;
+  check->nparams = 2;
+  check->params[0] = id;
+  check->params[1] = iat_ms_text;
+}
+
+void auth_db_token_subject_of(const PGresult *res, token_subject *s) {
+  memset(s, 0, sizeof *s); /* no row: not valid */
+  if (PQntuples(res) > 0) {
+    s->valid = db_value_bool(res, 0, 0);
+    s->must_change_password = db_value_bool(res, 0, 1);
+  }
+}
+
 /* A fixed window per bucket: the first attempt after a window ends opens a new one. The
  * answer is the wait for the buckets this attempt took over their limits (0: go ahead). */
 static const db_stmt claim_attempt = {
