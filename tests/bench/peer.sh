@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# forumnet beside an idiomatic Node.js peer (issue 18, target 2): the same authenticated single read,
+# GET /v1/sites/{id}, served by `forumnet serve` and by tests/bench/peer/server.mjs (Fastify 5, pg, fast-jwt with
+# its cache on; the same SQL, the same pool size), measured with wrk in interleaved rounds (pgbench -S, forumnet,
+# peer, pgbench -S, ...) against one throwaway PostgreSQL 15 (tests/bench/lib.sh: Release build, demo seed). Prints
+# each round and the medians: requests/s, p99, and the ratios forumnet/peer and forumnet/pgbench.
+#
+#   ROUNDS=3       interleaved rounds
+#   CONNS=32       wrk connections (and pgbench clients)
+#   DURATION=10    seconds per measurement
+#   POOL_SIZE=8    database connections of both servers (FORUMNET_DB_POOL_SIZE, pg.Pool max)
+#   BENCH_KEEP=1   keep the cluster and the work directory
+#
+# Needs Node.js 20 or later for the peer (Fastify 5, fast-jwt 6); its packages are installed from
+# tests/bench/peer/package-lock.json (npm ci). The table also goes to tests/bench/last-peer.md (not in git).
+# Exit status 0 for a valid run (every response 2xx, no socket errors); 1 otherwise; 2 for a bad knob.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+ROOT=$PWD
+BENCH_DIR=$ROOT/tests/bench
+# shellcheck source=scripts/lib/packages.sh
+. scripts/lib/packages.sh
+# shellcheck source=scripts/lib/deps.sh
+. scripts/lib/deps.sh
+# shellcheck source=scripts/lib/pg.sh
+. scripts/lib/pg.sh
+# shellcheck source=tests/bench/lib.sh
+. tests/bench/lib.sh
+
+ROUNDS=${ROUNDS:-3}
+CONNS=${CONNS:-32}
+DURATION=${DURATION:-10}
+POOL_SIZE=${POOL_SIZE:-8}
+for knob in ROUNDS CONNS DURATION POOL_SIZE; do
+  if ! [[ ${!knob} =~ ^[0-9]+$ ]] || ((${!knob} < 1)); then
+    echo "peer: $knob must be a whole number above 0 (got '${!knob}')" >&2
+    exit 2
+  fi
+done
+
+STARTED=$SECONDS
+BUILD_DIR=$ROOT/build-bench
+RESULTS_FILE=$BENCH_DIR/last-peer.md
+PG_BASE=''
+SERVER_PID=''
+SERVER_LOG=''
+WORK=''
+PEER_PID=''
+
+step() { printf '\n==> %s\n' "$*"; }
+die() {
+  echo "peer: $*" >&2
+  exit 1
+}
+
+cleanup() {
+  local status=$?
+  trap - EXIT INT TERM
+  if [[ -n "$PEER_PID" ]]; then
+    kill -TERM "$PEER_PID" 2>/dev/null || true
+    wait "$PEER_PID" 2>/dev/null || true
+  fi
+  bench_stop_server 10 || true
+  bench_cleanup_pg
+  if [[ -n "$WORK" ]]; then
+    if [[ "${BENCH_KEEP:-0}" == 1 ]]; then echo "kept the work directory: $WORK"; else rm -rf "$WORK"; fi
+  fi
+  printf '\npeer: finished in %ss (exit status %s)\n' "$((SECONDS - STARTED))" "$status"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+step "Debian packages, Node.js and the peer's npm packages"
+# shellcheck disable=SC2086 # one package name per word
+deps_install $FORUMNET_BUILD_PACKAGES $FORUMNET_TEST_PACKAGES wrk || die "could not install the dependencies"
+command -v node >/dev/null || deps_install $FORUMNET_NODE_PACKAGES || die "could not install Node.js"
+NODE_MAJOR=$(node -p 'process.versions.node.split(".")[0]')
+((NODE_MAJOR >= 20)) || die "the peer needs Node.js 20 or later (Fastify 5, fast-jwt 6); this is $(node --version)"
+npm ci --prefix "$BENCH_DIR/peer" --no-audit --no-fund >/dev/null || die "npm ci in tests/bench/peer failed"
+PGBENCH=$PG_BIN/pgbench
+[[ -x "$PGBENCH" ]] || PGBENCH=$(command -v pgbench) || die "pgbench not found (install postgresql-contrib)"
+
+step "Release build (build-bench/)"
+bench_build "$BUILD_DIR" Release
+WORK=$(mktemp -d /tmp/forumnet-peer-work.XXXXXX)
+
+step "Throwaway PostgreSQL 15, migrate and seed"
+bench_pg_start
+bench_seed
+
+step "forumnet serve and the peer"
+SERVER_ENV=("FORUMNET_DB_POOL_SIZE=$POOL_SIZE")
+bench_serve
+TOKEN=$(bench_login "$ADMIN_EMAIL" "$ADMIN_PASSWORD") || exit 1
+PEER_PORT=$(pg_free_port $((HTTP_PORT + 1)))
+PEER_URL=http://127.0.0.1:$PEER_PORT
+PEER_PORT=$PEER_PORT DATABASE_URL=$DATABASE_URL JWT_SECRET=$BENCH_JWT_SECRET POOL_SIZE=$POOL_SIZE \
+  node "$BENCH_DIR/peer/server.mjs" >"$WORK/peer.log" 2>&1 &
+PEER_PID=$!
+for _ in $(seq 1 100); do
+  curl -fsS -o /dev/null "$PEER_URL/readyz" 2>/dev/null && break
+  kill -0 "$PEER_PID" 2>/dev/null || die "the peer exited: $(cat "$WORK/peer.log")"
+  sleep 0.1
+done
+PATH_READ=/v1/sites/$SITE_ID
+# Both must give the same answer before anything is timed.
+curl -fsS -H "Authorization: Bearer $TOKEN" "$BASE_URL$PATH_READ" >"$WORK/forumnet.json" || die "forumnet's read failed"
+curl -fsS -H "Authorization: Bearer $TOKEN" "$PEER_URL$PATH_READ" >"$WORK/peer.json" || die "the peer's read failed"
+cmp -s "$WORK/forumnet.json" "$WORK/peer.json" || die "the two answers differ: $(cat "$WORK/forumnet.json") / $(cat "$WORK/peer.json")"
+curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer x$TOKEN" "$PEER_URL$PATH_READ" | grep -q 401 ||
+  die "the peer accepts a bad token"
+echo "forumnet on $BASE_URL, the peer on $PEER_URL; both answer $(wc -c <"$WORK/forumnet.json") bytes"
+
+step "pgbench database"
+pgbench_run() { "$PGBENCH" -h "$PG_SOCK" -p "$PG_PORT" -U "$PG_SUPERUSER" "$@"; }
+pg_createdb "$PG_SOCK" "$PG_PORT" pgbench
+pgbench_run -i -q -s 10 pgbench >"$WORK/pgbench-init.txt" 2>&1 || die "pgbench -i failed"
+
+INVALID=0
+# measure URL LABEL: one wrk run of the read (after a second of warm-up); prints "rps p99_ms".
+measure() {
+  local out=$WORK/wrk-$2.txt rps p99
+  wrk -t2 -c"$CONNS" -d1s -H "Authorization: Bearer $TOKEN" "$1$PATH_READ" >/dev/null 2>&1 || true
+  wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency --timeout 10s -H "Authorization: Bearer $TOKEN" "$1$PATH_READ" \
+    >"$out" 2>&1 || die "wrk failed"
+  if grep -qE 'Non-2xx or 3xx responses|Socket errors' "$out"; then
+    echo "WARNING: $2 saw non-2xx answers or socket errors" >&2
+    INVALID=1
+  fi
+  rps=$(awk '/^[[:space:]]*Requests\/sec:/ { printf "%.0f", $2; exit }' "$out")
+  p99=$(awk '/^[[:space:]]*Latency Distribution/ { d = 1; next } d && $1 == "99%" { print $2; exit }' "$out")
+  echo "$rps $(awk -v v="$p99" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /[^m]s$/) n *= 1000; printf "%.2f", n }')"
+}
+
+ROWS=()
+PG=()
+FN=()
+PEER=()
+FN_P99=()
+PEER_P99=()
+for ((r = 1; r <= ROUNDS; r++)); do
+  step "round $r of $ROUNDS (load $(cut -d' ' -f1-3 /proc/loadavg))"
+  pgbench_run -S -M prepared -c "$CONNS" -j 2 -T "$DURATION" pgbench >"$WORK/pgbench-$r.txt" 2>&1 || die "pgbench failed"
+  tps=$(awk '/^tps = / { printf "%.0f", $3; exit }' "$WORK/pgbench-$r.txt")
+  read -r fn_rps fn_p99 < <(measure "$BASE_URL" "forumnet-$r")
+  read -r peer_rps peer_p99 < <(measure "$PEER_URL" "peer-$r")
+  echo "  pgbench $tps tps; forumnet $fn_rps req/s (p99 $fn_p99 ms); peer $peer_rps req/s (p99 $peer_p99 ms)"
+  ROWS+=("| $r | $tps | $fn_rps | $fn_p99 | $peer_rps | $peer_p99 | $(awk -v a="$fn_rps" -v b="$peer_rps" 'BEGIN { printf "%.2f", a / b }') | $(awk -v a="$fn_rps" -v b="$tps" 'BEGIN { printf "%.3f", a / b }') |")
+  PG+=("$tps")
+  FN+=("$fn_rps")
+  PEER+=("$peer_rps")
+  FN_P99+=("$fn_p99")
+  PEER_P99+=("$peer_p99")
+done
+
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+ratio_median() { # the median of the rounds' ratios a[i]/b[i]
+  local -n a=$1 b=$2
+  local i out=()
+  for i in "${!a[@]}"; do out+=("$(awk -v x="${a[$i]}" -v y="${b[$i]}" 'BEGIN { printf "%.3f", x / y }')"); done
+  median "${out[@]}"
+}
+{
+  echo "GET /v1/sites/{id}: forumnet and a Fastify 5 + pg + fast-jwt peer (tests/bench/peer/), wrk $CONNS connections,"
+  echo "${DURATION}s a run, pool $POOL_SIZE each; $(nproc) cores, load at the end $(cut -d' ' -f1-3 /proc/loadavg);"
+  echo "Node.js $(node --version); commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  echo
+  echo "| Round | pgbench -S tps | forumnet req/s | forumnet p99 ms | peer req/s | peer p99 ms | forumnet/peer | forumnet/pgbench |"
+  echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
+  printf '%s\n' "${ROWS[@]}"
+  echo "| **median** | $(median "${PG[@]}") | $(median "${FN[@]}") | $(median "${FN_P99[@]}") | $(median "${PEER[@]}") | $(median "${PEER_P99[@]}") | $(ratio_median FN PEER) | $(ratio_median FN PG) |"
+  ((INVALID == 0)) || echo "(invalid run: see the warnings)"
+} | tee "$RESULTS_FILE"
+((INVALID == 0))
