@@ -1,0 +1,467 @@
+/*
+ * e2e_oidc_serial.c — single sign-on with OpenID Connect (issue 16, API.md section 12; README "Single sign-on")
+ * against a real, OpenID Certified provider: panva's oidc-provider (tests/e2e/oidc_provider.mjs) on loopback
+ * over http, its login and consent forms driven by harness_oidc_sign_in (libcurl, no browser).  forumnet runs
+ * with FORUMNET_OIDC_PROVIDERS_FILE naming two providers at that issuer: "council" (forumnet's client) and
+ * "council-other" (the provider's "other-client"), both allowing emails of council.example only.
+ *   - the whole flow: providers list, start (PKCE S256, state, nonce), login and consent, callback -> tokens;
+ *     GET /v1/me is the member; GET /v1/me/identities shows the link; a second sign-in reuses it;
+ *   - refused with 400: a replayed state, an expired state, a state of another provider, a code issued to
+ *     another client, a wrong nonce (altered in the authorization URL, so the ID token carries it);
+ *   - refused with 403: an unverified email, an email of another domain (its member exists), an email of no
+ *     member, a suspended member (before and after linking), an erased member's linked identity;
+ *   - DELETE /v1/me/identities/{id}: another member gets 404; the owner 204, and signing in links again;
+ *   - the provider restarted with new keys: forumnet fetches the JWKS again on the unknown kid;
+ *   - no answer holds the client secret; the server log (requests logged) holds neither it nor any code.
+ * Serial: it runs its own OpenID Provider and, like the other *_serial suites, keeps to itself.
+ */
+#include "harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CLIENT_ID "forumnet-e2e-client"
+#define DOMAIN "council.example"
+#define MAX_CODES 64
+
+static harness_account g_admin;
+static char g_site[HARNESS_ID_MAX];
+static char g_tmp[64];
+static char g_secret[HARNESS_NAME_MAX];
+static harness_oidc_provider g_op;
+static char *g_codes[MAX_CODES]; /* every code the provider issued, for the log check */
+static int g_ncodes;
+
+/* ---------------------------------------------------------------- set-up */
+
+static void write_providers_file(const char *path) {
+  char other_secret[HARNESS_NAME_MAX + 8];
+  snprintf(other_secret, sizeof other_secret, "%s-other", g_secret);
+  json_t *all = json_pack("[{s:s, s:s, s:s, s:s, s:s, s:[s], s:[s]}, {s:s, s:s, s:s, s:s, s:s, s:[s], s:[s]}]", "id",
+                          "council", "display_name", "Council staff", "issuer", g_op.issuer, "client_id", CLIENT_ID,
+                          "client_secret", g_secret, "redirect_uris", HARNESS_OIDC_REDIRECT_URI, "email_domains",
+                          DOMAIN, /* the second: the provider's other client */
+                          "id", "council-other", "display_name", "Council (other client)", "issuer", g_op.issuer,
+                          "client_id", "other-client", "client_secret", other_secret, "redirect_uris",
+                          HARNESS_OIDC_REDIRECT_URI, "email_domains", DOMAIN);
+  if (json_dump_file(all, path, JSON_INDENT(2)) != 0)
+    harness_fail("cannot write %s", path);
+  json_decref(all);
+}
+
+static int group_setup(void **state) {
+  (void)state;
+  snprintf(g_tmp, sizeof g_tmp, "/tmp/forumnet-e2e-oidc-XXXXXX");
+  if (mkdtemp(g_tmp) == NULL)
+    harness_fail("mkdtemp failed");
+  harness_unique("secret", g_secret);
+  harness_oidc_provider_start(&g_op, harness_free_port(), CLIENT_ID, g_secret);
+  char file[128], file_env[160];
+  snprintf(file, sizeof file, "%s/providers.json", g_tmp);
+  write_providers_file(file);
+  snprintf(file_env, sizeof file_env, "FORUMNET_OIDC_PROVIDERS_FILE=%s", file);
+  /* requests logged too: the log check then covers the request log */
+  const char *const env[] = {file_env, "FORUMNET_OIDC_ALLOW_HTTP=1", "FORUMNET_LOG_REQUESTS=1", NULL};
+  harness_suite_start(env, &g_admin);
+  harness_new_site_id(g_admin.token, g_site);
+  return 0;
+}
+
+static int group_teardown(void **state) {
+  harness_oidc_provider_stop(&g_op);
+  for (int i = 0; i < g_ncodes; i++)
+    free(g_codes[i]);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
+  if (system(cmd) != 0)
+    fprintf(stderr, "could not remove %s\n", g_tmp);
+  return harness_suite_teardown(state);
+}
+
+/* Each test from its own client address, so that refused sign-ins never add up in per-address limits. */
+static int own_address(void **state) {
+  (void)state;
+  harness_use_unique_source_address();
+  return 0;
+}
+
+/* ---------------------------------------------------------------- members */
+
+/* A new active member (made by the admin) whose email is <unique>@domain; fills email (HARNESS_EMAIL_MAX)
+ * and id (HARNESS_ID_MAX). */
+static void new_member_at(const char *domain, char *email, char *id) {
+  char local[HARNESS_NAME_MAX], name[HARNESS_NAME_MAX];
+  harness_unique("staff", local);
+  harness_unique("Staff", name);
+  snprintf(email, HARNESS_EMAIL_MAX, "%s@%s", local, domain);
+  http_response *r = http_json("POST", "/v1/members", g_admin.token,
+                               json_pack("{s:s, s:s, s:s, s:s}", "email", email, "display_name", name, "role",
+                                         "practitioner", "home_site_id", g_site));
+  assert_status(r, 201);
+  snprintf(id, HARNESS_ID_MAX, "%s", hjson_str(r->json, "member.id"));
+  http_response_free(r);
+}
+
+static void set_member_status(const char *id, const char *status) {
+  http_response *r =
+      http_json("PATCH", hpath("/v1/members/%s", id), g_admin.token, json_pack("{s:s}", "status", status));
+  assert_status(r, 200);
+  http_response_free(r);
+}
+
+/* ---------------------------------------------------------------- the flow */
+
+static void no_secret_in(const http_response *r) {
+  if (r->body && strstr(r->body, g_secret))
+    harness_fail("%s %s answered the client secret: %s", r->method, r->path, r->body);
+}
+
+/* POST /v1/auth/oidc/{provider}/start with the configured redirect URI; asserts 200 and returns the answer. */
+static json_t *start(const char *provider) {
+  http_response *r = http_json("POST", hpath("/v1/auth/oidc/%s/start", provider), NULL,
+                               json_pack("{s:s}", "redirect_uri", HARNESS_OIDC_REDIRECT_URI));
+  assert_status(r, 200);
+  no_secret_in(r);
+  json_t *out = json_incref(r->json);
+  http_response_free(r);
+  assert_non_null(hjson_str(out, "authorization_url"));
+  assert_non_null(hjson_str(out, "state"));
+  return out;
+}
+
+/* Signs in as login at the provider through authorization_url with `param` set to `value` (param NULL: as
+ * is); asserts that the provider redirected back with a code and the flow's state. */
+static void provider_sign_in(const json_t *flow, const char *login, const char *param, const char *value,
+                             harness_oidc_result *res) {
+  const char *url = hjson_str(flow, "authorization_url");
+  char *visited = param ? harness_url_with_param(url, param, value) : strdup(url);
+  bool ok = harness_oidc_sign_in(visited, login, HARNESS_OIDC_REDIRECT_URI, res);
+  if (!ok)
+    harness_fail("signing in as %s at %s failed: %s (%s)", login, visited, res->error, res->location);
+  free(visited);
+  assert_string_equal(res->state, hjson_str(flow, "state"));
+  if (g_ncodes < MAX_CODES)
+    g_codes[g_ncodes++] = strdup(res->code);
+}
+
+static http_response *callback(const char *provider, const char *code, const char *state) {
+  http_response *r = http_json("POST", hpath("/v1/auth/oidc/%s/callback", provider), NULL,
+                               json_pack("{s:s, s:s}", "code", code, "state", state));
+  no_secret_in(r);
+  return r;
+}
+
+/* The whole sign-in at provider as login, with param altered as in provider_sign_in: the callback's answer. */
+static http_response *sign_in_altered(const char *provider, const char *login, const char *param, const char *value) {
+  json_t *flow = start(provider);
+  harness_oidc_result res;
+  provider_sign_in(flow, login, param, value, &res);
+  http_response *r = callback(provider, res.code, res.state);
+  json_decref(flow);
+  return r;
+}
+
+static http_response *sign_in(const char *login) { return sign_in_altered("council", login, NULL, NULL); }
+
+/* Signs in as email, asserts the token pair of member_id, and copies the access token to token
+ * (HARNESS_TOKEN_MAX). */
+static void sign_in_ok(const char *email, const char *member_id, char *token) {
+  http_response *r = sign_in(email);
+  assert_status(r, 200);
+  assert_json_str(r->json, "token_type", "Bearer");
+  assert_json_str(r->json, "member.id", member_id);
+  assert_true(json_integer_value(hjson_get(r->json, "expires_in")) > 0);
+  assert_non_null(hjson_str(r->json, "refresh_token"));
+  snprintf(token, HARNESS_TOKEN_MAX, "%s", hjson_str(r->json, "access_token"));
+  http_response_free(r);
+}
+
+static void expect_sign_in_refused(const char *login, long status) {
+  http_response *r = sign_in(login);
+  assert_status(r, status);
+  http_response_free(r);
+}
+
+/* GET /v1/me/identities as token (asserts 200; new reference to the items). */
+static json_t *identities(const char *token) {
+  http_response *r = http_get("/v1/me/identities", token);
+  assert_status(r, 200);
+  assert_true(hjson_is_null(r->json, "next_cursor"));
+  json_t *items = json_incref(hjson_get(r->json, "items"));
+  http_response_free(r);
+  return items;
+}
+
+/* ---------------------------------------------------------------- tests */
+
+static void test_providers_are_listed_without_secrets(void **state) {
+  (void)state;
+  http_response *r = http_get("/v1/auth/providers", NULL);
+  assert_status(r, 200);
+  no_secret_in(r);
+  assert_true(hjson_is_null(r->json, "next_cursor"));
+  json_t *items = hjson_get(r->json, "items");
+  assert_int_equal(json_array_size(items), 2);
+  assert_json_str(json_array_get(items, 0), "id", "council");
+  assert_json_str(json_array_get(items, 0), "display_name", "Council staff");
+  assert_json_str(json_array_get(items, 1), "id", "council-other");
+  assert_null(strstr(r->body, "client_id"));
+  http_response_free(r);
+}
+
+static void test_start_refuses_unknown_provider_and_redirect(void **state) {
+  (void)state;
+  http_response *r = http_json("POST", "/v1/auth/oidc/nobody/start", NULL,
+                               json_pack("{s:s}", "redirect_uri", HARNESS_OIDC_REDIRECT_URI));
+  assert_status(r, 404);
+  http_response_free(r);
+  r = http_json("POST", "/v1/auth/oidc/council/start", NULL,
+                json_pack("{s:s}", "redirect_uri", "http://127.0.0.1:9/elsewhere"));
+  assert_status(r, 400);
+  http_response_free(r);
+  json_t *flow = start("council");
+  const char *url = hjson_str(flow, "authorization_url");
+  char prefix[96];
+  snprintf(prefix, sizeof prefix, "%s/", g_op.issuer); /* the discovery document's authorization_endpoint */
+  assert_true(strncmp(url, prefix, strlen(prefix)) == 0);
+  assert_non_null(strstr(url, "code_challenge_method=S256"));
+  assert_non_null(strstr(url, "code_challenge="));
+  assert_non_null(strstr(url, "nonce="));
+  assert_non_null(strstr(url, "client_id=" CLIENT_ID));
+  json_decref(flow);
+}
+
+static void test_whole_flow_then_the_link_is_reused(void **state) {
+  (void)state;
+  char email[HARNESS_EMAIL_MAX], id[HARNESS_ID_MAX], token[HARNESS_TOKEN_MAX];
+  new_member_at(DOMAIN, email, id);
+  sign_in_ok(email, id, token);
+  http_response *r = http_get("/v1/me", token);
+  assert_status(r, 200);
+  assert_json_str(r->json, "id", id);
+  assert_json_str(r->json, "email", email);
+  http_response_free(r);
+  json_t *items = identities(token);
+  assert_int_equal(json_array_size(items), 1);
+  json_t *link = json_array_get(items, 0);
+  assert_json_str(link, "provider", "council");
+  assert_json_str(link, "issuer", g_op.issuer);
+  assert_json_str(link, "subject", email);
+  assert_json_str(link, "email", email);
+  char link_id[HARNESS_ID_MAX];
+  snprintf(link_id, sizeof link_id, "%s", hjson_str(link, "id"));
+  json_decref(items);
+  /* a second sign-in finds the member by the link: still one identity, now used */
+  sign_in_ok(email, id, token);
+  items = identities(token);
+  assert_int_equal(json_array_size(items), 1);
+  assert_json_str(json_array_get(items, 0), "id", link_id);
+  assert_true(harness_is_rfc3339_utc(hjson_str(json_array_get(items, 0), "last_used_at")));
+  json_decref(items);
+  /* the other client of the same provider works too (the refusals below are not a broken configuration) */
+  r = sign_in_altered("council-other", email, NULL, NULL);
+  assert_status(r, 200);
+  assert_json_str(r->json, "member.id", id);
+  http_response_free(r);
+}
+
+static void test_replayed_state(void **state) {
+  (void)state;
+  char email[HARNESS_EMAIL_MAX], id[HARNESS_ID_MAX];
+  new_member_at(DOMAIN, email, id);
+  json_t *flow = start("council");
+  harness_oidc_result res;
+  provider_sign_in(flow, email, NULL, NULL, &res);
+  http_response *r = callback("council", res.code, res.state);
+  assert_status(r, 200);
+  http_response_free(r);
+  r = callback("council", res.code, res.state);
+  assert_status(r, 400);
+  http_response_free(r);
+  json_decref(flow);
+}
+
+static void test_expired_state(void **state) {
+  (void)state;
+  char email[HARNESS_EMAIL_MAX], id[HARNESS_ID_MAX];
+  new_member_at(DOMAIN, email, id);
+  json_t *flow = start("council");
+  harness_oidc_result res;
+  provider_sign_in(flow, email, NULL, NULL, &res);
+  /* the state is [A-Za-z0-9_-] text (asserted), so it can be pasted into SQL */
+  assert_int_equal(strspn(res.state, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+                   strlen(res.state));
+  assert_int_equal(harness_psql_longf("WITH u AS (UPDATE oidc_flows SET expires_at = now() - interval '1 second' "
+                                      "WHERE state_digest = sha256(convert_to('%s', 'UTF8')) RETURNING 1) "
+                                      "SELECT count(*) FROM u",
+                                      res.state),
+                   1);
+  http_response *r = callback("council", res.code, res.state);
+  assert_status(r, 400);
+  http_response_free(r);
+  json_decref(flow);
+}
+
+static void test_state_of_another_provider(void **state) {
+  (void)state;
+  char email[HARNESS_EMAIL_MAX], id[HARNESS_ID_MAX];
+  new_member_at(DOMAIN, email, id);
+  json_t *flow = start("council");
+  harness_oidc_result res;
+  provider_sign_in(flow, email, NULL, NULL, &res);
+  http_response *r = callback("council-other", res.code, res.state);
+  assert_status(r, 400);
+  http_response_free(r);
+  json_decref(flow);
+}
+
+static void test_code_of_another_client(void **state) {
+  (void)state;
+  char email[HARNESS_EMAIL_MAX], id[HARNESS_ID_MAX];
+  new_member_at(DOMAIN, email, id);
+  /* the provider issues the code to other-client; forumnet's client cannot redeem it */
+  http_response *r = sign_in_altered("council", email, "client_id", "other-client");
+  assert_status(r, 400);
+  http_response_free(r);
+}
+
+static void test_wrong_nonce(void **state) {
+  (void)state;
+  char email[HARNESS_EMAIL_MAX], id[HARNESS_ID_MAX];
+  new_member_at(DOMAIN, email, id);
+  http_response *r = sign_in_altered("council", email, "nonce", "not-the-nonce-forumnet-chose");
+  assert_status(r, 400);
+  http_response_free(r);
+}
+
+static void test_unverified_email(void **state) {
+  (void)state;
+  char email[HARNESS_EMAIL_MAX], id[HARNESS_ID_MAX], login[HARNESS_EMAIL_MAX + 16];
+  new_member_at(DOMAIN, email, id);
+  snprintf(login, sizeof login, "unverified+%s", email); /* the provider: email_verified false */
+  expect_sign_in_refused(login, 403);
+}
+
+static void test_email_of_another_domain(void **state) {
+  (void)state;
+  char email[HARNESS_EMAIL_MAX], id[HARNESS_ID_MAX];
+  new_member_at("elsewhere.example", email, id); /* the member exists: only the domain is wrong */
+  expect_sign_in_refused(email, 403);
+}
+
+static void test_email_of_no_member(void **state) {
+  (void)state;
+  char local[HARNESS_NAME_MAX], email[HARNESS_EMAIL_MAX];
+  snprintf(email, sizeof email, "%s@%s", harness_unique("nobody", local), DOMAIN);
+  expect_sign_in_refused(email, 403);
+  /* and no account was provisioned by signing in */
+  assert_int_equal(harness_psql_longf("SELECT count(*) FROM members WHERE lower(email) = lower('%s')", email), 0);
+}
+
+static void test_suspended_member(void **state) {
+  (void)state;
+  char email[HARNESS_EMAIL_MAX], id[HARNESS_ID_MAX], token[HARNESS_TOKEN_MAX];
+  new_member_at(DOMAIN, email, id);
+  set_member_status(id, "suspended"); /* never linked */
+  expect_sign_in_refused(email, 403);
+  new_member_at(DOMAIN, email, id);
+  sign_in_ok(email, id, token); /* linked, then suspended */
+  set_member_status(id, "suspended");
+  expect_sign_in_refused(email, 403);
+}
+
+static void test_erased_member(void **state) {
+  (void)state;
+  char email[HARNESS_EMAIL_MAX], id[HARNESS_ID_MAX], token[HARNESS_TOKEN_MAX];
+  new_member_at(DOMAIN, email, id);
+  sign_in_ok(email, id, token);
+  http_response *r = http_request("DELETE", hpath("/v1/members/%s", id), g_admin.token, NULL, NULL, NULL);
+  assert_status(r, 204);
+  http_response_free(r);
+  expect_sign_in_refused(email, 403);
+}
+
+static void test_unlink_then_link_again(void **state) {
+  (void)state;
+  char email[HARNESS_EMAIL_MAX], id[HARNESS_ID_MAX], token[HARNESS_TOKEN_MAX];
+  new_member_at(DOMAIN, email, id);
+  sign_in_ok(email, id, token);
+  json_t *items = identities(token);
+  assert_int_equal(json_array_size(items), 1);
+  char link_id[HARNESS_ID_MAX];
+  snprintf(link_id, sizeof link_id, "%s", hjson_str(json_array_get(items, 0), "id"));
+  json_decref(items);
+  harness_account other;
+  harness_new_member_quick(g_admin.token, "practitioner", g_site, &other);
+  http_response *r = http_request("DELETE", hpath("/v1/me/identities/%s", link_id), other.token, NULL, NULL, NULL);
+  assert_status(r, 404);
+  http_response_free(r);
+  items = identities(token);
+  assert_int_equal(json_array_size(items), 1); /* still there */
+  json_decref(items);
+  r = http_request("DELETE", hpath("/v1/me/identities/%s", link_id), token, NULL, NULL, NULL);
+  assert_status(r, 204);
+  http_response_free(r);
+  items = identities(token);
+  assert_int_equal(json_array_size(items), 0);
+  json_decref(items);
+  sign_in_ok(email, id, token); /* by email again: a new link */
+  items = identities(token);
+  assert_int_equal(json_array_size(items), 1);
+  assert_string_not_equal(hjson_str(json_array_get(items, 0), "id"), link_id);
+  json_decref(items);
+}
+
+/* The provider restarts with a new signing key (new kid) on the same issuer: forumnet, holding the old JWKS,
+ * must fetch it again and accept the new ID token. */
+static void test_new_provider_keys_are_fetched(void **state) {
+  (void)state;
+  char email[HARNESS_EMAIL_MAX], id[HARNESS_ID_MAX], token[HARNESS_TOKEN_MAX];
+  new_member_at(DOMAIN, email, id);
+  sign_in_ok(email, id, token); /* forumnet has the current keys */
+  int port = g_op.port;
+  harness_oidc_provider_stop(&g_op);
+  harness_oidc_provider_start(&g_op, port, CLIENT_ID, g_secret);
+  sign_in_ok(email, id, token);
+}
+
+/* Last: what every test above sent through the server. */
+static void test_log_holds_no_secret_nor_code(void **state) {
+  (void)state;
+  assert_true(g_ncodes > 10);
+  char *log = harness_server_log_text();
+  if (strstr(log, g_secret))
+    harness_fail("the server log (%s) holds the client secret", harness_server_log());
+  for (int i = 0; i < g_ncodes; i++) {
+    if (strstr(log, g_codes[i]))
+      harness_fail("the server log (%s) holds the authorization code %s", harness_server_log(), g_codes[i]);
+  }
+  free(log);
+}
+
+int main(void) {
+#define T(f) cmocka_unit_test_setup_teardown(f, own_address, harness_reset_source_address)
+  const struct CMUnitTest tests[] = {
+      T(test_providers_are_listed_without_secrets),
+      T(test_start_refuses_unknown_provider_and_redirect),
+      T(test_whole_flow_then_the_link_is_reused),
+      T(test_replayed_state),
+      T(test_expired_state),
+      T(test_state_of_another_provider),
+      T(test_code_of_another_client),
+      T(test_wrong_nonce),
+      T(test_unverified_email),
+      T(test_email_of_another_domain),
+      T(test_email_of_no_member),
+      T(test_suspended_member),
+      T(test_erased_member),
+      T(test_unlink_then_link_again),
+      T(test_new_provider_keys_are_fetched),
+      T(test_log_holds_no_secret_nor_code),
+  };
+#undef T
+  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
