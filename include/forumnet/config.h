@@ -93,6 +93,10 @@ typedef struct fn_config {
   char smtp_user[256];
   char smtp_password[256];
   char mail_dir[1024];
+  /* Single sign-on (README "Single sign-on (OpenID Connect)"): the providers' JSON file ("" for none, read
+   * at start by oidc_providers_load), and 1 to accept http:// issuers (tests on loopback only). */
+  char oidc_providers_file[1024];
+  int oidc_allow_http;
 } fn_config;
 
 /* Looks up one environment variable; NULL when unset. Lets tests pass a fake environment. */

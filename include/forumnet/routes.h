@@ -6,6 +6,7 @@
 /* Each resource's route table, defined in its <name>_http.c. */
 extern const fn_route ops_routes[];
 extern const fn_route auth_routes[];
+extern const fn_route oidc_routes[];
 extern const fn_route erasure_routes[];
 extern const fn_route me_routes[];
 extern const fn_route members_routes[];

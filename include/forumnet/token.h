@@ -1,6 +1,8 @@
 #ifndef FORUMNET_TOKEN_H
 #define FORUMNET_TOKEN_H
 
+#include <jansson.h>
+#include <stddef.h>
 #include <time.h>
 
 #include "forumnet/config.h"
@@ -45,5 +47,9 @@ fn_status token_verify(const fn_config *cfg, const char *token, time_t now, toke
  * request, hit or miss (dispatch.c, authenticate), so no cached result outlives one.
  * Thread-safe. */
 fn_status token_verify_cached(const fn_config *cfg, const char *token, time_t now, token_claims *out);
+
+/* Decodes one base64url segment of a compact JWS (len bytes at seg) into a JSON object: a new reference, or
+ * NULL when it is not base64url of a JSON object (duplicate keys rejected). */
+json_t *token_json_segment(const char *seg, size_t len);
 
 #endif

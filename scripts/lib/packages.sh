@@ -5,8 +5,9 @@
 
 # Compiler and the C libraries forumnet links (pkg-config finds them). libcmocka-dev and libcurl4-gnutls-dev
 # are here too because tests/ is configured by default; curl must be the gnutls flavour that libulfius-dev
-# already depends on (libcurl4-openssl-dev conflicts with it).
-FORUMNET_COMPILE_PACKAGES="build-essential cmake pkg-config libulfius-dev libmicrohttpd-dev libjansson-dev libjwt-dev libpq-dev libsodium-dev libcmocka-dev libcurl4-gnutls-dev"
+# already depends on (libcurl4-openssl-dev conflicts with it). libssl-dev: OpenSSL 3's libcrypto, which libjwt
+# links already, turns a sign-in provider's JWKs into PEM keys.
+FORUMNET_COMPILE_PACKAGES="build-essential cmake pkg-config libulfius-dev libmicrohttpd-dev libjansson-dev libjwt-dev libpq-dev libsodium-dev libcmocka-dev libcurl4-gnutls-dev libssl-dev"
 
 # A local PostgreSQL 15 for scripts/run.sh and scripts/test.sh (postgresql-contrib brings pgbench).
 FORUMNET_SERVER_PACKAGES="postgresql postgresql-contrib"
@@ -30,4 +31,4 @@ FORUMNET_SCALEOUT_PACKAGES="haproxy pgbouncer nginx-light"
 FORUMNET_NODE_PACKAGES="nodejs npm"
 
 # What the runtime image needs to run build/forumnet (the shared libraries' own dependencies follow).
-FORUMNET_RUNTIME_PACKAGES="libulfius2.7 libmicrohttpd12 libjansson4 libjwt0 libpq5 libsodium23 ca-certificates"
+FORUMNET_RUNTIME_PACKAGES="libulfius2.7 libmicrohttpd12 libjansson4 libjwt0 libpq5 libsodium23 libssl3 ca-certificates"

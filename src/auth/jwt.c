@@ -1,4 +1,5 @@
-/* The only file that includes <jwt.h>: all token signing and verification. */
+/* With oidc_verify.c (ID tokens of sign-in providers), the only file that includes <jwt.h>: the signing and
+ * verification of forumnet's own tokens. */
 #include <jansson.h>
 #include <jwt.h>
 #include <sodium.h>
@@ -73,8 +74,7 @@ out:
   return st;
 }
 
-/* Decodes one base64url segment of a compact JWS into a JSON object (new reference). */
-static json_t *decode_segment(const char *seg, size_t len) {
+json_t *token_json_segment(const char *seg, size_t len) {
   unsigned char *bin = malloc(len + 1);
   size_t bin_len = 0;
   json_t *obj = NULL;
@@ -151,8 +151,8 @@ fn_status token_verify(const fn_config *cfg, const char *token, time_t now, toke
   if (dot1 == NULL || dot2 == NULL || strchr(dot2 + 1, '.') != NULL || dot2[1] == '\0')
     return FN_UNAUTHENTICATED; /* also rejects unsigned "a.b." tokens */
 
-  header = decode_segment(token, (size_t)(dot1 - token));
-  payload = decode_segment(dot1 + 1, (size_t)(dot2 - dot1 - 1));
+  header = token_json_segment(token, (size_t)(dot1 - token));
+  payload = token_json_segment(dot1 + 1, (size_t)(dot2 - dot1 - 1));
   if (header == NULL || payload == NULL)
     goto out;
 

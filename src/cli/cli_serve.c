@@ -6,6 +6,7 @@
 #include "forumnet/cli.h"
 #include "forumnet/log.h"
 #include "forumnet/migrate.h"
+#include "forumnet/oidc.h"
 #include "forumnet/password.h"
 #include "forumnet/server.h"
 
@@ -61,6 +62,11 @@ int cli_serve(int argc, char **argv) {
   int rc = cli_load_config(&app.cfg, 1);
   if (rc != 0)
     return rc;
+  char err[512];
+  if (oidc_providers_load(&app.cfg, err, sizeof err) != FN_OK) { /* a configuration error: like config_load's */
+    fprintf(stderr, "%s\n", err);
+    return 2;
+  }
   if (password_init() != FN_OK) {
     log_error("cannot initialise libsodium");
     return 1;

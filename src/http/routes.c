@@ -5,6 +5,7 @@
 const fn_route *const all_route_tables[] = {
     ops_routes,
     auth_routes,
+    oidc_routes,
     erasure_routes, /* before me_routes and members_routes: DELETE first in their Allow, as ever */
     me_routes,
     members_routes,

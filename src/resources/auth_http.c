@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "forumnet/auth_db.h"
+#include "forumnet/auth_http.h"
 #include "forumnet/body.h"
 #include "forumnet/http.h"
 #include "forumnet/mail_db.h"
@@ -74,10 +75,8 @@ static fn_status issue_access_token(const fn_config *cfg, const char *sub, const
   return token_issue(cfg, &claims, cfg->access_token_ttl, (time_t)(claims.iat_ms / 1000), access);
 }
 
-/* Ends a login or a refresh: stores a new refresh token in the chain (NULL: a new chain), commits
- * the request's transaction and replies with a fresh token pair and the member. */
-static fn_status tokens_commit_reply(fn_req *req, db_conn *db, const char *member_id, const char *role,
-                                     const char *chain_id) {
+fn_status auth_tokens_commit_reply(fn_req *req, db_conn *db, const char *member_id, const char *role,
+                                   const char *chain_id) {
   const fn_config *cfg = &req->app->cfg;
   char refresh[64], digest[65];
   char *member_json = NULL, *access = NULL;
@@ -172,7 +171,7 @@ static fn_status auth_http_login(fn_req *req) {
     return req_problem(req, FN_UNAUTHENTICATED, INVALID_LOGIN);
   if ((st = auth_db_attempt_succeeded(db, email_bucket, address_bucket)) != FN_OK || (st = db_begin(db)) != FN_OK)
     return st;
-  return tokens_commit_reply(req, db, account.id, account.role, NULL);
+  return auth_tokens_commit_reply(req, db, account.id, account.role, NULL);
 }
 
 /* The refresh token presented, locked; every way it can fail is the same 401. */
@@ -205,7 +204,7 @@ static fn_status auth_http_refresh(fn_req *req) {
   if ((st = req_validate_body(req, refresh_fields, BODY_CREATE)) != FN_OK || (st = req_db(req, &db)) != FN_OK ||
       (st = lock_refresh(req, db, &token)) != FN_OK || (st = auth_db_mark_refresh_used(db, token.id)) != FN_OK)
     return st;
-  return tokens_commit_reply(req, db, token.member_id, token.member_role, token.chain_id);
+  return auth_tokens_commit_reply(req, db, token.member_id, token.member_role, token.chain_id);
 }
 
 static fn_status auth_http_logout(fn_req *req) {

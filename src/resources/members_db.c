@@ -290,7 +290,10 @@ static const db_stmt export_member = {
     "   ORDER BY pr.created_at) FROM password_resets pr WHERE pr.member_id = m.id), '[]'::json),"
     " 'pending_email', coalesce((SELECT json_agg(json_build_object('subject', mo.subject,"
     "   'created_at', rfc3339(mo.created_at)) ORDER BY mo.created_at) FROM mail_outbox mo WHERE mo.member_id = m.id),"
-    "   '[]'::json))"
+    "   '[]'::json),"
+    " 'identities', coalesce((SELECT json_agg(json_build_object('provider', mi.provider_id, 'issuer', mi.issuer,"
+    "   'email', mi.email, 'created_at', rfc3339(mi.created_at), 'last_used_at', rfc3339(mi.last_used_at))"
+    "   ORDER BY mi.created_at) FROM member_identities mi WHERE mi.member_id = m.id), '[]'::json))"
     " FROM members m WHERE m.id = $1 AND m.status = 'active'"};
 
 fn_status members_db_export(db_conn *db, const char *member_id, char **json) {
@@ -313,6 +316,7 @@ static const db_stmt erase_member = {
     " tr AS (DELETE FROM thread_reads WHERE member_id = $1),"
     " pr AS (DELETE FROM password_resets WHERE member_id = $1),"
     " mo AS (DELETE FROM mail_outbox WHERE member_id = $1),"
+    " mi AS (DELETE FROM member_identities WHERE member_id = $1),"
     " gm AS (DELETE FROM group_memberships WHERE member_id = $1 RETURNING group_id)"
     " SELECT (SELECT count(*) FROM m), coalesce((SELECT json_agg(DISTINCT group_id) FROM gm), '[]'::json)"};
 

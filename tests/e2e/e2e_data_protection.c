@@ -471,6 +471,7 @@ static const struct {
     {"thread_reads.member_id", "thread_reads", NULL},
     {"password_resets.member_id", "password_resets", NULL}, /* times only: digests are secrets */
     {"mail_outbox.member_id", "pending_email", NULL},       /* subject and time: the body holds a live link */
+    {"member_identities.member_id", "identities", NULL},    /* single sign-on identities (tests/e2e/e2e_oidc_*) */
     {"idempotency_keys.client_id", NULL,
      "Idempotency-Key replay records, kept 48 hours: copies of answers the member already received; what "
      "they created is exported under its own key"},
@@ -536,6 +537,12 @@ static void test_export_covers_every_table_naming_a_member(void **state) {
   r = http_json("POST", "/v1/auth/password-reset", NULL, json_pack("{s:s}", "email", x.email));
   assert_status(r, 202);
   http_response_free(r);
+
+  /* a single sign-on identity (signing in through a provider is tests/e2e/e2e_oidc_*; here only its row) */
+  assert_int_equal(harness_psql_try(hpath("INSERT INTO member_identities (member_id, provider_id, issuer, subject)"
+                                          " VALUES ('%s', 'test', 'https://idp.example.org', '%s')",
+                                          x.id, x.id)),
+                   0);
 
   /* notifications are counted up to this moment: another suite's network-wide event may reach x after it */
   char *before_export = harness_psql_scalar("SELECT clock_timestamp()");

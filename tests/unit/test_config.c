@@ -855,6 +855,21 @@ static void test_mail_settings(void **state) {
   assert_each_rejected("FORUMNET_SMTP_URL", bad_smtp, sizeof bad_smtp / sizeof bad_smtp[0], 0);
 }
 
+/* Single sign-on: no providers file and https issuers only by default; the file is read at start (oidc). */
+static void test_oidc_settings(void **state) {
+  (void)state;
+  assert_int_equal(load(0, 0), FN_OK);
+  assert_string_equal(cfg.oidc_providers_file, "");
+  assert_int_equal(cfg.oidc_allow_http, 0);
+  env_set("FORUMNET_OIDC_PROVIDERS_FILE", "/etc/forumnet/oidc.json");
+  env_set("FORUMNET_OIDC_ALLOW_HTTP", "1");
+  assert_int_equal(load(0, 0), FN_OK);
+  assert_string_equal(cfg.oidc_providers_file, "/etc/forumnet/oidc.json");
+  assert_int_equal(cfg.oidc_allow_http, 1);
+  const char *const bad[] = {"2", "yes", "-1"};
+  assert_each_rejected("FORUMNET_OIDC_ALLOW_HTTP", bad, sizeof bad / sizeof bad[0], 0);
+}
+
 #define T(f) cmocka_unit_test_setup(f, setup)
 
 int main(void) {
@@ -899,6 +914,7 @@ int main(void) {
       T(test_public_base_url),
       T(test_webhook_key),
       T(test_mail_settings),
+      T(test_oidc_settings),
   };
   return cmocka_run_group_tests_name("config", tests, group_setup, group_teardown);
 }
