@@ -5,7 +5,8 @@
  * with FORUMNET_OIDC_PROVIDERS_FILE naming two providers at that issuer: "council" (forumnet's client) and
  * "council-other" (the provider's "other-client"), both allowing emails of council.example only.
  *   - the whole flow: providers list, start (PKCE S256, state, nonce), login and consent, callback -> tokens;
- *     GET /v1/me is the member; GET /v1/me/identities shows the link; a second sign-in reuses it;
+ *     GET /v1/me is the member; GET /v1/me/identities shows the link; a second sign-in reuses it; a member
+ *     invited by an admin (no password yet) signs in and uses the API;
  *   - refused with 400: a replayed state, an expired state, a state of another provider, a code issued to
  *     another client, a wrong nonce (altered in the authorization URL, so the ID token carries it);
  *   - refused with 403: an unverified email, an email of another domain (its member exists), an email of no
@@ -90,19 +91,30 @@ static int own_address(void **state) {
 
 /* ---------------------------------------------------------------- members */
 
-/* A new active member (made by the admin) whose email is <unique>@domain; fills email (HARNESS_EMAIL_MAX)
- * and id (HARNESS_ID_MAX). */
-static void new_member_at(const char *domain, char *email, char *id) {
+/* POST /v1/members as the admin (send_invite: no password, a set-password link by email) for an email
+ * <unique>@domain; fills email (HARNESS_EMAIL_MAX) and id (HARNESS_ID_MAX). */
+static void create_member_at(const char *domain, bool send_invite, char *email, char *id) {
   char local[HARNESS_NAME_MAX], name[HARNESS_NAME_MAX];
   harness_unique("staff", local);
   harness_unique("Staff", name);
   snprintf(email, HARNESS_EMAIL_MAX, "%s@%s", local, domain);
   http_response *r = http_json("POST", "/v1/members", g_admin.token,
-                               json_pack("{s:s, s:s, s:s, s:s}", "email", email, "display_name", name, "role",
-                                         "practitioner", "home_site_id", g_site));
+                               json_pack("{s:s, s:s, s:s, s:s, s:b}", "email", email, "display_name", name, "role",
+                                         "practitioner", "home_site_id", g_site, "send_invite", send_invite));
   assert_status(r, 201);
   snprintf(id, HARNESS_ID_MAX, "%s", hjson_str(r->json, "member.id"));
   http_response_free(r);
+}
+
+/* A new active member who has set their own password (as harness_new_member's members: must_change_password
+ * cleared in the database), whose email is <unique>@domain. */
+static void new_member_at(const char *domain, char *email, char *id) {
+  create_member_at(domain, false, email, id);
+  assert_true(harness_is_uuid(id));
+  assert_int_equal(harness_psql_longf("WITH u AS (UPDATE members SET must_change_password = false WHERE id = '%s' "
+                                      "RETURNING 1) SELECT count(*) FROM u",
+                                      id),
+                   1);
 }
 
 static void set_member_status(const char *id, const char *status) {
@@ -268,29 +280,49 @@ static void test_whole_flow_then_the_link_is_reused(void **state) {
   http_response_free(r);
 }
 
-static void test_replayed_state(void **state) {
+/* Staff provisioned by an admin with an invitation (no password yet) sign in with their organisation, and
+ * the token works like a login's: nothing asks them for a password they never had. */
+static void test_invited_member_signs_in(void **state) {
   (void)state;
+  char email[HARNESS_EMAIL_MAX], id[HARNESS_ID_MAX], token[HARNESS_TOKEN_MAX];
+  create_member_at(DOMAIN, true, email, id);
+  sign_in_ok(email, id, token);
+  json_t *items = identities(token);
+  assert_int_equal(json_array_size(items), 1);
+  json_decref(items);
+}
+
+/* A new member signed in at the provider through a flow started at "council": the code and state in *res. */
+static void code_for_new_member(harness_oidc_result *res) {
   char email[HARNESS_EMAIL_MAX], id[HARNESS_ID_MAX];
   new_member_at(DOMAIN, email, id);
   json_t *flow = start("council");
+  provider_sign_in(flow, email, NULL, NULL, res);
+  json_decref(flow);
+}
+
+/* The callback at provider with res's code and state answers 400 naming the state. */
+static void expect_bad_state(const char *provider, const harness_oidc_result *res) {
+  http_response *r = callback(provider, res->code, res->state);
+  assert_status(r, 400);
+  assert_error_field(r, "state");
+  http_response_free(r);
+}
+
+static void test_replayed_state(void **state) {
+  (void)state;
   harness_oidc_result res;
-  provider_sign_in(flow, email, NULL, NULL, &res);
+  code_for_new_member(&res);
   http_response *r = callback("council", res.code, res.state);
   assert_status(r, 200);
   http_response_free(r);
-  r = callback("council", res.code, res.state);
-  assert_status(r, 400);
-  http_response_free(r);
-  json_decref(flow);
+  expect_bad_state("council", &res);
 }
 
 static void test_expired_state(void **state) {
   (void)state;
-  char email[HARNESS_EMAIL_MAX], id[HARNESS_ID_MAX];
-  new_member_at(DOMAIN, email, id);
-  json_t *flow = start("council");
   harness_oidc_result res;
-  provider_sign_in(flow, email, NULL, NULL, &res);
+  code_for_new_member(&res);
   /* the state is [A-Za-z0-9_-] text (asserted), so it can be pasted into SQL */
   assert_int_equal(strspn(res.state, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
                    strlen(res.state));
@@ -299,23 +331,14 @@ static void test_expired_state(void **state) {
                                       "SELECT count(*) FROM u",
                                       res.state),
                    1);
-  http_response *r = callback("council", res.code, res.state);
-  assert_status(r, 400);
-  http_response_free(r);
-  json_decref(flow);
+  expect_bad_state("council", &res);
 }
 
 static void test_state_of_another_provider(void **state) {
   (void)state;
-  char email[HARNESS_EMAIL_MAX], id[HARNESS_ID_MAX];
-  new_member_at(DOMAIN, email, id);
-  json_t *flow = start("council");
   harness_oidc_result res;
-  provider_sign_in(flow, email, NULL, NULL, &res);
-  http_response *r = callback("council-other", res.code, res.state);
-  assert_status(r, 400);
-  http_response_free(r);
-  json_decref(flow);
+  code_for_new_member(&res);
+  expect_bad_state("council-other", &res);
 }
 
 static void test_code_of_another_client(void **state) {
@@ -325,6 +348,7 @@ static void test_code_of_another_client(void **state) {
   /* the provider issues the code to other-client; forumnet's client cannot redeem it */
   http_response *r = sign_in_altered("council", email, "client_id", "other-client");
   assert_status(r, 400);
+  assert_error_field(r, "code"); /* the provider refused the exchange */
   http_response_free(r);
 }
 
@@ -334,6 +358,8 @@ static void test_wrong_nonce(void **state) {
   new_member_at(DOMAIN, email, id);
   http_response *r = sign_in_altered("council", email, "nonce", "not-the-nonce-forumnet-chose");
   assert_status(r, 400);
+  /* the state and the code were good: the ID token (signed, with the altered nonce) was refused */
+  assert_false(harness_has_error_field(r, "state") || harness_has_error_field(r, "code"));
   http_response_free(r);
 }
 
@@ -425,7 +451,13 @@ static void test_new_provider_keys_are_fetched(void **state) {
   int port = g_op.port;
   harness_oidc_provider_stop(&g_op);
   harness_oidc_provider_start(&g_op, port, CLIENT_ID, g_secret);
+  /* forumnet fetches a provider's JWKS again at most every 5 s (an unknown kid must not let anyone make it
+   * fetch at will): let that pass since the last fetch */
+  harness_sleep_ms(5500);
   sign_in_ok(email, id, token);
+  json_t *items = identities(token);
+  assert_int_equal(json_array_size(items), 1); /* the same link: issuer and subject did not change */
+  json_decref(items);
 }
 
 /* Last: what every test above sent through the server. */
@@ -448,6 +480,7 @@ int main(void) {
       T(test_providers_are_listed_without_secrets),
       T(test_start_refuses_unknown_provider_and_redirect),
       T(test_whole_flow_then_the_link_is_reused),
+      T(test_invited_member_signs_in),
       T(test_replayed_state),
       T(test_expired_state),
       T(test_state_of_another_provider),

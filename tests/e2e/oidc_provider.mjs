@@ -22,6 +22,10 @@ if (!portText || !toolsDir || !clientId || !clientSecret) {
   process.exit(2);
 }
 const port = Number(portText);
+// stdout carries the ready line only (the test may stop reading it): the package's notices go to stderr.
+console.log = console.error;
+console.info = console.error;
+process.stdout.on('error', () => {});
 const require = createRequire(path.resolve(toolsDir, 'package.json'));
 const { default: Provider } = await import(require.resolve('oidc-provider'));
 
