@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #define CLIENT_ID "forumnet-e2e-client"
@@ -30,7 +29,7 @@
 
 static harness_account g_admin;
 static char g_site[HARNESS_ID_MAX];
-static char g_tmp[64];
+static char g_file[64]; /* the providers file */
 static char g_secret[HARNESS_NAME_MAX];
 static harness_oidc_provider g_op;
 static char *g_codes[MAX_CODES]; /* every code the provider issued, for the log check */
@@ -55,15 +54,12 @@ static void write_providers_file(const char *path) {
 
 static int group_setup(void **state) {
   (void)state;
-  snprintf(g_tmp, sizeof g_tmp, "/tmp/forumnet-e2e-oidc-XXXXXX");
-  if (mkdtemp(g_tmp) == NULL)
-    harness_fail("mkdtemp failed");
   harness_unique("secret", g_secret);
   harness_oidc_provider_start(&g_op, harness_free_port(), CLIENT_ID, g_secret);
-  char file[128], file_env[160];
-  snprintf(file, sizeof file, "%s/providers.json", g_tmp);
-  write_providers_file(file);
-  snprintf(file_env, sizeof file_env, "FORUMNET_OIDC_PROVIDERS_FILE=%s", file);
+  char file_env[160];
+  snprintf(g_file, sizeof g_file, "/tmp/forumnet-e2e-oidc-%d.json", (int)getpid());
+  write_providers_file(g_file);
+  snprintf(file_env, sizeof file_env, "FORUMNET_OIDC_PROVIDERS_FILE=%s", g_file);
   /* requests logged too: the log check then covers the request log */
   const char *const env[] = {file_env, "FORUMNET_OIDC_ALLOW_HTTP=1", "FORUMNET_LOG_REQUESTS=1", NULL};
   harness_suite_start(env, &g_admin);
@@ -75,10 +71,7 @@ static int group_teardown(void **state) {
   harness_oidc_provider_stop(&g_op);
   for (int i = 0; i < g_ncodes; i++)
     free(g_codes[i]);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
-  if (system(cmd) != 0)
-    fprintf(stderr, "could not remove %s\n", g_tmp);
+  unlink(g_file);
   return harness_suite_teardown(state);
 }
 
@@ -191,6 +184,12 @@ static void sign_in_ok(const char *email, const char *member_id, char *token) {
   http_response_free(r);
 }
 
+/* A new member of DOMAIN (new_member_at) who signed in once, linking the identity. */
+static void linked_member(char *email, char *id, char *token) {
+  new_member_at(DOMAIN, email, id);
+  sign_in_ok(email, id, token);
+}
+
 static void expect_sign_in_refused(const char *login, long status) {
   http_response *r = sign_in(login);
   assert_status(r, status);
@@ -249,8 +248,7 @@ static void test_start_refuses_unknown_provider_and_redirect(void **state) {
 static void test_whole_flow_then_the_link_is_reused(void **state) {
   (void)state;
   char email[HARNESS_EMAIL_MAX], id[HARNESS_ID_MAX], token[HARNESS_TOKEN_MAX];
-  new_member_at(DOMAIN, email, id);
-  sign_in_ok(email, id, token);
+  linked_member(email, id, token);
   http_response *r = http_get("/v1/me", token);
   assert_status(r, 200);
   assert_json_str(r->json, "id", id);
@@ -341,23 +339,27 @@ static void test_state_of_another_provider(void **state) {
   expect_bad_state("council-other", &res);
 }
 
-static void test_code_of_another_client(void **state) {
-  (void)state;
+/* A new member of DOMAIN signs in at "council" through its authorization URL with param set to value: the
+ * callback's answer, asserted 400. */
+static http_response *altered_sign_in_refused(const char *param, const char *value) {
   char email[HARNESS_EMAIL_MAX], id[HARNESS_ID_MAX];
   new_member_at(DOMAIN, email, id);
-  /* the provider issues the code to other-client; forumnet's client cannot redeem it */
-  http_response *r = sign_in_altered("council", email, "client_id", "other-client");
+  http_response *r = sign_in_altered("council", email, param, value);
   assert_status(r, 400);
+  return r;
+}
+
+static void test_code_of_another_client(void **state) {
+  (void)state;
+  /* the provider issues the code to other-client; forumnet's client cannot redeem it */
+  http_response *r = altered_sign_in_refused("client_id", "other-client");
   assert_error_field(r, "code"); /* the provider refused the exchange */
   http_response_free(r);
 }
 
 static void test_wrong_nonce(void **state) {
   (void)state;
-  char email[HARNESS_EMAIL_MAX], id[HARNESS_ID_MAX];
-  new_member_at(DOMAIN, email, id);
-  http_response *r = sign_in_altered("council", email, "nonce", "not-the-nonce-forumnet-chose");
-  assert_status(r, 400);
+  http_response *r = altered_sign_in_refused("nonce", "not-the-nonce-forumnet-chose");
   /* the state and the code were good: the ID token (signed, with the altered nonce) was refused */
   assert_false(harness_has_error_field(r, "state") || harness_has_error_field(r, "code"));
   http_response_free(r);
@@ -393,8 +395,7 @@ static void test_suspended_member(void **state) {
   new_member_at(DOMAIN, email, id);
   set_member_status(id, "suspended"); /* never linked */
   expect_sign_in_refused(email, 403);
-  new_member_at(DOMAIN, email, id);
-  sign_in_ok(email, id, token); /* linked, then suspended */
+  linked_member(email, id, token); /* linked, then suspended */
   set_member_status(id, "suspended");
   expect_sign_in_refused(email, 403);
 }
@@ -402,8 +403,7 @@ static void test_suspended_member(void **state) {
 static void test_erased_member(void **state) {
   (void)state;
   char email[HARNESS_EMAIL_MAX], id[HARNESS_ID_MAX], token[HARNESS_TOKEN_MAX];
-  new_member_at(DOMAIN, email, id);
-  sign_in_ok(email, id, token);
+  linked_member(email, id, token);
   http_response *r = http_request("DELETE", hpath("/v1/members/%s", id), g_admin.token, NULL, NULL, NULL);
   assert_status(r, 204);
   http_response_free(r);
@@ -413,8 +413,7 @@ static void test_erased_member(void **state) {
 static void test_unlink_then_link_again(void **state) {
   (void)state;
   char email[HARNESS_EMAIL_MAX], id[HARNESS_ID_MAX], token[HARNESS_TOKEN_MAX];
-  new_member_at(DOMAIN, email, id);
-  sign_in_ok(email, id, token);
+  linked_member(email, id, token);
   json_t *items = identities(token);
   assert_int_equal(json_array_size(items), 1);
   char link_id[HARNESS_ID_MAX];
@@ -446,8 +445,7 @@ static void test_unlink_then_link_again(void **state) {
 static void test_new_provider_keys_are_fetched(void **state) {
   (void)state;
   char email[HARNESS_EMAIL_MAX], id[HARNESS_ID_MAX], token[HARNESS_TOKEN_MAX];
-  new_member_at(DOMAIN, email, id);
-  sign_in_ok(email, id, token); /* forumnet has the current keys */
+  linked_member(email, id, token); /* forumnet has the current keys */
   int port = g_op.port;
   harness_oidc_provider_stop(&g_op);
   harness_oidc_provider_start(&g_op, port, CLIENT_ID, g_secret);

@@ -6,8 +6,10 @@
 #include "harness_oidc.h"
 
 #include "harness_assert.h"
+#include "harness_internal.h"
 
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,7 +32,9 @@ void harness_oidc_provider_start(harness_oidc_provider *p, int port, const char 
     harness_fail("the oidc-provider npm package is missing: run `npm ci --prefix tools` (scripts/test.sh does)");
   snprintf(port_text, sizeof port_text, "%d", port);
   int in[2], out[2];
-  if (pipe(in) != 0 || pipe(out) != 0)
+  /* close-on-exec: no other child (a forumnet server) keeps the provider's stdin open */
+  if (pipe(in) != 0 || pipe(out) != 0 || fcntl(in[1], F_SETFD, FD_CLOEXEC) != 0 ||
+      fcntl(out[0], F_SETFD, FD_CLOEXEC) != 0)
     harness_fail("pipe failed");
   pid_t pid = fork();
   if (pid < 0)
@@ -83,24 +87,6 @@ void harness_oidc_provider_stop(harness_oidc_provider *p) {
 
 /* ---------------------------------------------------------------- the browser stand-in */
 
-typedef struct page {
-  char *body;
-  size_t len;
-} page;
-
-static size_t page_write(char *data, size_t size, size_t n, void *arg) {
-  page *p = arg;
-  size_t add = size * n;
-  char *grown = realloc(p->body, p->len + add + 1);
-  if (!grown)
-    return 0;
-  memcpy(grown + p->len, data, add);
-  p->len += add;
-  grown[p->len] = '\0';
-  p->body = grown;
-  return add;
-}
-
 char *harness_url_with_param(const char *url, const char *name, const char *value) {
   char *enc = curl_easy_escape(NULL, value, 0);
   size_t nlen = strlen(name), size = strlen(url) + nlen + strlen(enc) + 4;
@@ -150,12 +136,10 @@ static bool tag_attr(const char *tag, const char *tag_end, const char *name, cha
   return false;
 }
 
-/* Appends "&name=value" (URL-encoded) to the form body *fields (grown with realloc). */
-static void add_field(char **fields, const char *name, const char *value) {
+/* Appends "&name=value" (URL-encoded) to the form body. */
+static void add_field(buf *fields, const char *name, const char *value) {
   char *n = curl_easy_escape(NULL, name, 0), *v = curl_easy_escape(NULL, value, 0);
-  size_t old = *fields ? strlen(*fields) : 0, add = strlen(n) + strlen(v) + 3;
-  *fields = realloc(*fields, old + add);
-  snprintf(*fields + old, add, "%s%s=%s", old ? "&" : "", n, v);
+  buf_appendf(fields, "%s%s=%s", fields->len ? "&" : "", n, v);
   curl_free(n);
   curl_free(v);
 }
@@ -163,7 +147,7 @@ static void add_field(char **fields, const char *name, const char *value) {
 /* The first form of html: its action (absolute, resolved against origin) and its urlencoded fields, with
  * login and password filled in when the form asks for them.  False when there is no form. */
 static bool read_form(const char *html, const char *origin, const char *login, char *action, size_t action_size,
-                      char **fields) {
+                      buf *fields) {
   const char *form = strstr(html, "<form"), *form_end = form ? strstr(form, "</form>") : NULL;
   const char *tag_end = form ? strchr(form, '>') : NULL;
   char raw[2048];
@@ -173,7 +157,6 @@ static bool read_form(const char *html, const char *origin, const char *login, c
     snprintf(action, action_size, "%s%s", origin, raw);
   else
     snprintf(action, action_size, "%s", raw);
-  *fields = NULL;
   for (const char *in = strstr(tag_end, "<input"); in && in < form_end; in = strstr(in + 6, "<input")) {
     const char *in_end = strchr(in, '>');
     char name[128], value[1024] = "";
@@ -186,8 +169,7 @@ static bool read_form(const char *html, const char *origin, const char *login, c
       snprintf(value, sizeof value, "%s", OIDC_PASSWORD);
     add_field(fields, name, value);
   }
-  if (!*fields)
-    *fields = strdup("");
+  buf_append(fields, "", 0); /* a form without fields is still posted */
   return true;
 }
 
@@ -222,23 +204,23 @@ bool harness_oidc_sign_in(const char *authorization_url, const char *login, cons
   curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, page_write);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, buf_curl_write);
   char url[4096], origin[256];
   snprintf(url, sizeof url, "%s", authorization_url);
-  char *post = NULL; /* the form body to post to url, NULL for a GET */
+  buf post = {0}; /* the form body to post to url; data NULL for a GET */
   bool done = false;
   for (int step = 0; step < OIDC_MAX_STEPS && !done; step++) {
-    page p = {0};
+    buf p = {0};
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &p);
-    if (post) {
-      curl_easy_setopt(c, CURLOPT_POSTFIELDS, post);
+    if (post.data) {
+      curl_easy_setopt(c, CURLOPT_POSTFIELDS, post.data);
     } else {
       curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
     }
     CURLcode rc = curl_easy_perform(c);
-    free(post);
-    post = NULL;
+    free(post.data);
+    post = (buf){0};
     long status = 0;
     char *next = NULL;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -256,15 +238,15 @@ bool harness_oidc_sign_in(const char *authorization_url, const char *login, cons
         query_param(next, "error", out->error, sizeof out->error);
         done = true;
       }
-    } else if (status == 200 && p.body && read_form(p.body, origin, login, url, sizeof url, &post)) {
+    } else if (status == 200 && p.data && read_form(p.data, origin, login, url, sizeof url, &post)) {
       /* the form is posted at the next step */
     } else {
-      snprintf(out->error, sizeof out->error, "HTTP %ld at %.120s: %.100s", status, url, p.body ? p.body : "");
+      snprintf(out->error, sizeof out->error, "HTTP %ld at %.120s: %.100s", status, url, p.data ? p.data : "");
       done = true;
     }
-    free(p.body);
+    free(p.data);
   }
-  free(post);
+  free(post.data);
   curl_easy_cleanup(c);
   if (!out->location[0] && !out->error[0])
     snprintf(out->error, sizeof out->error, "no redirect to %s within %d steps", redirect_uri, OIDC_MAX_STEPS);
