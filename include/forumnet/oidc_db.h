@@ -51,6 +51,12 @@ fn_status oidc_db_link(db_conn *db, const char *member_id, const char *provider_
 /* last_used_at = now for the identity. */
 fn_status oidc_db_touch(db_conn *db, const char *identity_id);
 
+/* A member who signs in with their provider while holding a one-time password (must_change_password: made
+ * by an admin, or invited) has it voided: no password at all and must_change_password false, so that their
+ * tokens are not held to a password change they have no password for.  A password can be set later with
+ * the reset link.  Nothing for any other member. */
+fn_status oidc_db_end_one_time_password(db_conn *db, const char *member_id);
+
 /* The member's identities as {"items": [...], "next_cursor": null} (*json, caller frees). */
 fn_status oidc_db_list(db_conn *db, const char *member_id, char **json);
 

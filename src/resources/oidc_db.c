@@ -91,6 +91,14 @@ static const db_stmt touch_identity = {"oidc_touch_identity",
 
 fn_status oidc_db_touch(db_conn *db, const char *identity_id) { return db_exec_on(db, &touch_identity, identity_id); }
 
+static const db_stmt end_one_time_password = {
+    "oidc_end_one_time_password",
+    "UPDATE members SET password_hash = NULL, must_change_password = false WHERE id = $1 AND must_change_password"};
+
+fn_status oidc_db_end_one_time_password(db_conn *db, const char *member_id) {
+  return db_exec_on(db, &end_one_time_password, member_id);
+}
+
 static const db_stmt list_identities = {
     "oidc_list_identities",
     "SELECT json_build_object('items', coalesce(json_agg(json_build_object('id', i.id, 'provider', i.provider_id,"

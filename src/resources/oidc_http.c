@@ -244,7 +244,7 @@ static fn_status sign_in(fn_req *req, const oidc_provider *p, const oidc_identit
     drop_flow(req, state);
     return req_problem(req, FN_FORBIDDEN, NO_ACCOUNT);
   }
-  if (st != FN_OK)
+  if (st != FN_OK || (st = oidc_db_end_one_time_password(db, account.member_id)) != FN_OK)
     return st;
   return auth_tokens_commit_reply(req, db, account.member_id, account.role, NULL);
 }
