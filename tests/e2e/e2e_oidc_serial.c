@@ -1,20 +1,13 @@
 /*
- * e2e_oidc_serial.c — single sign-on with OpenID Connect (issue 16, API.md section 12; README "Single sign-on")
- * against a real, OpenID Certified provider: panva's oidc-provider (tests/e2e/oidc_provider.mjs) on loopback
- * over http, its login and consent forms driven by harness_oidc_sign_in (libcurl, no browser).  forumnet runs
- * with FORUMNET_OIDC_PROVIDERS_FILE naming two providers at that issuer: "council" (forumnet's client) and
- * "council-other" (the provider's "other-client"), both allowing emails of council.example only.
- *   - the whole flow: providers list, start (PKCE S256, state, nonce), login and consent, callback -> tokens;
- *     GET /v1/me is the member; GET /v1/me/identities shows the link; a second sign-in reuses it; a member
- *     invited by an admin (no password yet) signs in and uses the API;
- *   - refused with 400: a replayed state, an expired state, a state of another provider, a code issued to
- *     another client, a wrong nonce (altered in the authorization URL, so the ID token carries it);
- *   - refused with 403: an unverified email, an email of another domain (its member exists), an email of no
- *     member, a suspended member (before and after linking), an erased member's linked identity;
- *   - DELETE /v1/me/identities/{id}: another member gets 404; the owner 204, and signing in links again;
- *   - the provider restarted with new keys: forumnet fetches the JWKS again on the unknown kid;
- *   - no answer holds the client secret; the server log (requests logged) holds neither it nor any code.
- * Serial: it runs its own OpenID Provider and, like the other *_serial suites, keeps to itself.
+ * e2e_oidc_serial.c — single sign-on with OpenID Connect (issue 16, API.md section 12) against a real, OpenID
+ * Certified provider: panva's oidc-provider (tests/e2e/oidc_provider.mjs) on loopback over http, its login and
+ * consent forms driven by harness_oidc_sign_in (libcurl, no browser).  forumnet runs with a providers file
+ * naming three providers at that issuer: "council" (forumnet's client), "council-other" (the provider's
+ * "other-client") and "council-hs" ("hs-client", ID tokens signed HS256), all for council.example emails only.
+ * The whole flow and the link; 400 for a replayed, expired or other provider's state, another client's code, a
+ * wrong nonce, an HS256 ID token; 403 for an unverified email, another domain, no member, a suspended or erased
+ * member; unlinking; new provider keys fetched on the unknown kid; no client secret or code in answers or the
+ * log (tests/e2e/README.md lists it all).  Serial: it runs its own OpenID Provider.
  */
 #include "harness.h"
 
@@ -35,18 +28,21 @@ static harness_oidc_provider g_op;
 static char *g_codes[MAX_CODES]; /* every code the provider issued, for the log check */
 static int g_ncodes;
 
-/* ---------------------------------------------------------------- set-up */
+/* One entry of the providers file: a client of the provider whose secret is g_secret + suffix. */
+static json_t *provider_entry(const char *id, const char *display_name, const char *client_id, const char *suffix) {
+  char secret[HARNESS_NAME_MAX + 8];
+  snprintf(secret, sizeof secret, "%s%s", g_secret, suffix);
+  return json_pack("{s:s, s:s, s:s, s:s, s:s, s:[s], s:[s]}", "id", id, "display_name", display_name, "issuer",
+                   g_op.issuer, "client_id", client_id, "client_secret", secret, "redirect_uris",
+                   HARNESS_OIDC_REDIRECT_URI, "email_domains", DOMAIN);
+}
 
+/* Three providers at the one issuer: forumnet's client, the provider's other client, and its client whose ID
+ * tokens are signed HS256 with the client secret. */
 static void write_providers_file(const char *path) {
-  char other_secret[HARNESS_NAME_MAX + 8];
-  snprintf(other_secret, sizeof other_secret, "%s-other", g_secret);
-  json_t *all = json_pack("[{s:s, s:s, s:s, s:s, s:s, s:[s], s:[s]}, {s:s, s:s, s:s, s:s, s:s, s:[s], s:[s]}]", "id",
-                          "council", "display_name", "Council staff", "issuer", g_op.issuer, "client_id", CLIENT_ID,
-                          "client_secret", g_secret, "redirect_uris", HARNESS_OIDC_REDIRECT_URI, "email_domains",
-                          DOMAIN, /* the second: the provider's other client */
-                          "id", "council-other", "display_name", "Council (other client)", "issuer", g_op.issuer,
-                          "client_id", "other-client", "client_secret", other_secret, "redirect_uris",
-                          HARNESS_OIDC_REDIRECT_URI, "email_domains", DOMAIN);
+  json_t *all = json_pack("[o, o, o]", provider_entry("council", "Council staff", CLIENT_ID, ""),
+                          provider_entry("council-other", "Council (other client)", "other-client", "-other"),
+                          provider_entry("council-hs", "Council (HS256 ID tokens)", "hs-client", "-hs"));
   if (json_dump_file(all, path, JSON_INDENT(2)) != 0)
     harness_fail("cannot write %s", path);
   json_decref(all);
@@ -81,8 +77,6 @@ static int own_address(void **state) {
   harness_use_unique_source_address();
   return 0;
 }
-
-/* ---------------------------------------------------------------- members */
 
 /* POST /v1/members as the admin (send_invite: no password, a set-password link by email) for an email
  * <unique>@domain; fills email (HARNESS_EMAIL_MAX) and id (HARNESS_ID_MAX). */
@@ -141,12 +135,8 @@ static json_t *start(const char *provider) {
  * is); asserts that the provider redirected back with a code and the flow's state. */
 static void provider_sign_in(const json_t *flow, const char *login, const char *param, const char *value,
                              harness_oidc_result *res) {
-  const char *url = hjson_str(flow, "authorization_url");
-  char *visited = param ? harness_url_with_param(url, param, value) : strdup(url);
-  bool ok = harness_oidc_sign_in(visited, login, HARNESS_OIDC_REDIRECT_URI, res);
-  if (!ok)
-    harness_fail("signing in as %s at %s failed: %s (%s)", login, visited, res->error, res->location);
-  free(visited);
+  if (!harness_oidc_sign_in(hjson_str(flow, "authorization_url"), param, value, login, HARNESS_OIDC_REDIRECT_URI, res))
+    harness_fail("signing in as %s failed: %s (%s)", login, res->error, res->location);
   assert_string_equal(res->state, hjson_str(flow, "state"));
   if (g_ncodes < MAX_CODES)
     g_codes[g_ncodes++] = strdup(res->code);
@@ -215,10 +205,11 @@ static void test_providers_are_listed_without_secrets(void **state) {
   no_secret_in(r);
   assert_true(hjson_is_null(r->json, "next_cursor"));
   json_t *items = hjson_get(r->json, "items");
-  assert_int_equal(json_array_size(items), 2);
+  assert_int_equal(json_array_size(items), 3);
   assert_json_str(json_array_get(items, 0), "id", "council");
   assert_json_str(json_array_get(items, 0), "display_name", "Council staff");
   assert_json_str(json_array_get(items, 1), "id", "council-other");
+  assert_json_str(json_array_get(items, 2), "id", "council-hs");
   assert_null(strstr(r->body, "client_id"));
   http_response_free(r);
 }
@@ -339,12 +330,12 @@ static void test_state_of_another_provider(void **state) {
   expect_bad_state("council-other", &res);
 }
 
-/* A new member of DOMAIN signs in at "council" through its authorization URL with param set to value: the
- * callback's answer, asserted 400. */
-static http_response *altered_sign_in_refused(const char *param, const char *value) {
+/* A new member of DOMAIN signs in at provider through its authorization URL with param set to value (param
+ * NULL: as is): the callback's answer, asserted 400. */
+static http_response *sign_in_refused(const char *provider, const char *param, const char *value) {
   char email[HARNESS_EMAIL_MAX], id[HARNESS_ID_MAX];
   new_member_at(DOMAIN, email, id);
-  http_response *r = sign_in_altered("council", email, param, value);
+  http_response *r = sign_in_altered(provider, email, param, value);
   assert_status(r, 400);
   return r;
 }
@@ -352,15 +343,24 @@ static http_response *altered_sign_in_refused(const char *param, const char *val
 static void test_code_of_another_client(void **state) {
   (void)state;
   /* the provider issues the code to other-client; forumnet's client cannot redeem it */
-  http_response *r = altered_sign_in_refused("client_id", "other-client");
+  http_response *r = sign_in_refused("council", "client_id", "other-client");
   assert_error_field(r, "code"); /* the provider refused the exchange */
   http_response_free(r);
 }
 
 static void test_wrong_nonce(void **state) {
   (void)state;
-  http_response *r = altered_sign_in_refused("nonce", "not-the-nonce-forumnet-chose");
+  http_response *r = sign_in_refused("council", "nonce", "not-the-nonce-forumnet-chose");
   /* the state and the code were good: the ID token (signed, with the altered nonce) was refused */
+  assert_false(harness_has_error_field(r, "state") || harness_has_error_field(r, "code"));
+  http_response_free(r);
+}
+
+/* The provider signs hs-client's ID tokens HS256 with the client secret (a key in no JWKS; the discovery
+ * document lists HS256): forumnet accepts RS256 and ES256 only. */
+static void test_id_token_signed_hs256(void **state) {
+  (void)state;
+  http_response *r = sign_in_refused("council-hs", NULL, NULL);
   assert_false(harness_has_error_field(r, "state") || harness_has_error_field(r, "code"));
   http_response_free(r);
 }
@@ -484,6 +484,7 @@ int main(void) {
       T(test_state_of_another_provider),
       T(test_code_of_another_client),
       T(test_wrong_nonce),
+      T(test_id_token_signed_hs256),
       T(test_unverified_email),
       T(test_email_of_another_domain),
       T(test_email_of_no_member),

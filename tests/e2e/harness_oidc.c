@@ -196,8 +196,8 @@ static void origin_of(const char *url, char *out, size_t size) {
   snprintf(out, size, "%.*s", slash ? (int)(slash - url) : (int)strlen(url), url);
 }
 
-bool harness_oidc_sign_in(const char *authorization_url, const char *login, const char *redirect_uri,
-                          harness_oidc_result *out) {
+bool harness_oidc_sign_in(const char *authorization_url, const char *param, const char *value, const char *login,
+                          const char *redirect_uri, harness_oidc_result *out) {
   memset(out, 0, sizeof *out);
   CURL *c = curl_easy_init();
   curl_easy_setopt(c, CURLOPT_COOKIEFILE, ""); /* the cookie engine, nothing read from disk */
@@ -206,7 +206,9 @@ bool harness_oidc_sign_in(const char *authorization_url, const char *login, cons
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, buf_curl_write);
   char url[4096], origin[256];
-  snprintf(url, sizeof url, "%s", authorization_url);
+  char *first = param ? harness_url_with_param(authorization_url, param, value) : NULL;
+  snprintf(url, sizeof url, "%s", first ? first : authorization_url);
+  free(first);
   buf post = {0}; /* the form body to post to url; data NULL for a GET */
   bool done = false;
   for (int step = 0; step < OIDC_MAX_STEPS && !done; step++) {

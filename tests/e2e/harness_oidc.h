@@ -41,12 +41,13 @@ typedef struct harness_oidc_result {
  * here); the parameter is appended when url has none of that name. */
 char *harness_url_with_param(const char *url, const char *name, const char *value);
 
-/* Visits authorization_url as a new browser (an empty cookie jar), signs in as `login` at the provider's
- * login form, consents, and follows the provider's redirects (at most 20 steps) until one whose Location
- * starts with redirect_uri.  Fills *out and returns true when that redirect carries a code; false
- * otherwise (out->error says why: the provider's `error` parameter, an HTTP status, a page without a
- * form).  Never fails the test, so that tests assert what the provider refused. */
-bool harness_oidc_sign_in(const char *authorization_url, const char *login, const char *redirect_uri,
-                          harness_oidc_result *out);
+/* Visits authorization_url (with its query parameter `param` set to `value` first, unless param is NULL:
+ * e.g. another nonce or client_id) as a new browser (an empty cookie jar), signs in as `login` at the
+ * provider's login form, consents, and follows the provider's redirects (at most 20 steps) until one whose
+ * Location starts with redirect_uri.  Fills *out and returns true when that redirect carries a code; false
+ * otherwise (out->error says why: the provider's `error` parameter, an HTTP status, a page without a form).
+ * Never fails the test, so that tests assert what the provider refused. */
+bool harness_oidc_sign_in(const char *authorization_url, const char *param, const char *value, const char *login,
+                          const char *redirect_uri, harness_oidc_result *out);
 
 #endif

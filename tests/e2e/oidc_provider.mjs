@@ -3,7 +3,8 @@
 //   node oidc_provider.mjs <port> <tools dir> <client id> <client secret>
 // Issuer http://127.0.0.1:<port>. Two confidential clients, both client_secret_basic, authorization_code
 // with PKCE (S256, required), redirect_uris [http://127.0.0.1:9/cb]: <client id> (forumnet's) and
-// "other-client" (secret "<client secret>-other").
+// "other-client" (secret "<client secret>-other"); and "hs-client" (secret "<client secret>-hs") whose ID tokens
+// are signed HS256 with its secret (RFC 7518 section 3.2), by no key of the JWKS: a client must refuse them.
 // Interactions: the package's built-in development ones (a login form accepting any login and password,
 // then a consent form). The account is the login: sub = email = the login name, email_verified true, except
 // for a login starting with "unverified+" (email_verified false; the email is what follows the "+").
@@ -30,13 +31,14 @@ const require = createRequire(path.resolve(toolsDir, 'package.json'));
 const { default: Provider } = await import(require.resolve('oidc-provider'));
 
 const redirectUris = ['http://127.0.0.1:9/cb'];
-const client = (id, secret) => ({
+const client = (id, secret, idTokenAlg = 'RS256') => ({
   client_id: id,
   client_secret: secret,
   redirect_uris: redirectUris,
   grant_types: ['authorization_code'],
   response_types: ['code'],
   token_endpoint_auth_method: 'client_secret_basic',
+  id_token_signed_response_alg: idTokenAlg,
 });
 
 const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -46,7 +48,12 @@ const signingKey = {
 
 const issuer = `http://127.0.0.1:${port}`;
 const provider = new Provider(issuer, {
-  clients: [client(clientId, clientSecret), client('other-client', `${clientSecret}-other`)],
+  clients: [
+    client(clientId, clientSecret),
+    client('other-client', `${clientSecret}-other`),
+    client('hs-client', `${clientSecret}-hs`, 'HS256'),
+  ],
+  enabledJWA: { idTokenSigningAlgValues: ['RS256', 'HS256'] },
   jwks: { keys: [signingKey] },
   cookies: { keys: [randomBytes(32).toString('hex')] },
   pkce: { methods: ['S256'], required: () => true },
