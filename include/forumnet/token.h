@@ -48,8 +48,14 @@ fn_status token_verify(const fn_config *cfg, const char *token, time_t now, toke
  * Thread-safe. */
 fn_status token_verify_cached(const fn_config *cfg, const char *token, time_t now, token_claims *out);
 
-/* Decodes one base64url segment of a compact JWS (len bytes at seg) into a JSON object: a new reference, or
- * NULL when it is not base64url of a JSON object (duplicate keys rejected). */
-json_t *token_json_segment(const char *seg, size_t len);
+/* Splits a compact JWS (at most TOKEN_MAX_LEN bytes, three segments, a non-empty signature) and decodes its
+ * header and payload into JSON objects (new references; duplicate keys rejected): 0, or -1 with both NULL. */
+int token_decode_parts(const char *token, json_t **header, json_t **payload);
+
+/* Copies the payload's string claim name into out: 1, or 0 when it is absent, empty or too long. */
+int token_string_claim(const json_t *payload, const char *name, char *out, size_t out_len);
+
+/* 1 when aud (a string, or an array of strings) is or holds expected. */
+int token_audience_matches(const json_t *aud, const char *expected);
 
 #endif

@@ -74,7 +74,8 @@ out:
   return st;
 }
 
-json_t *token_json_segment(const char *seg, size_t len) {
+/* Decodes one base64url segment of a compact JWS into a JSON object (new reference). */
+static json_t *json_segment(const char *seg, size_t len) {
   unsigned char *bin = malloc(len + 1);
   size_t bin_len = 0;
   json_t *obj = NULL;
@@ -91,7 +92,7 @@ json_t *token_json_segment(const char *seg, size_t len) {
   return obj;
 }
 
-static int copy_string_claim(const json_t *payload, const char *name, char *out, size_t out_len) {
+int token_string_claim(const json_t *payload, const char *name, char *out, size_t out_len) {
   const char *v = json_string_value(json_object_get(payload, name));
   if (v == NULL || *v == '\0' || strlen(v) >= out_len)
     return 0;
@@ -107,7 +108,7 @@ static int integer_claim(const json_t *payload, const char *name, long *out) {
   return 1;
 }
 
-static int audience_matches(const json_t *aud, const char *expected) {
+int token_audience_matches(const json_t *aud, const char *expected) {
   if (json_is_string(aud))
     return strcmp(json_string_value(aud), expected) == 0;
   if (json_is_array(aud)) {
@@ -138,23 +139,31 @@ static int select_key(const fn_config *cfg, const json_t *header, const unsigned
   return 0;
 }
 
+int token_decode_parts(const char *token, json_t **header, json_t **payload) {
+  *header = *payload = NULL;
+  if (token == NULL || strlen(token) > TOKEN_MAX_LEN)
+    return -1;
+  const char *dot1 = strchr(token, '.');
+  const char *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
+  if (dot1 == NULL || dot2 == NULL || strchr(dot2 + 1, '.') != NULL || dot2[1] == '\0')
+    return -1; /* also rejects unsigned "a.b." tokens */
+  *header = json_segment(token, (size_t)(dot1 - token));
+  *payload = json_segment(dot1 + 1, (size_t)(dot2 - dot1 - 1));
+  if (*header && *payload)
+    return 0;
+  json_decref(*header);
+  json_decref(*payload);
+  *header = *payload = NULL;
+  return -1;
+}
+
 fn_status token_verify(const fn_config *cfg, const char *token, time_t now, token_claims *out) {
   json_t *header = NULL, *payload = NULL;
   jwt_t *jwt = NULL;
   fn_status st = FN_UNAUTHENTICATED;
   memset(out, 0, sizeof *out);
-
-  if (token == NULL || strlen(token) > TOKEN_MAX_LEN)
+  if (token_decode_parts(token, &header, &payload) != 0)
     return FN_UNAUTHENTICATED;
-  const char *dot1 = strchr(token, '.');
-  const char *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
-  if (dot1 == NULL || dot2 == NULL || strchr(dot2 + 1, '.') != NULL || dot2[1] == '\0')
-    return FN_UNAUTHENTICATED; /* also rejects unsigned "a.b." tokens */
-
-  header = token_json_segment(token, (size_t)(dot1 - token));
-  payload = token_json_segment(dot1 + 1, (size_t)(dot2 - dot1 - 1));
-  if (header == NULL || payload == NULL)
-    goto out;
 
   /* The algorithm is pinned by configuration, never chosen by the token. */
   const char *alg = json_string_value(json_object_get(header, "alg"));
@@ -178,10 +187,10 @@ fn_status token_verify(const fn_config *cfg, const char *token, time_t now, toke
   const char *iss = json_string_value(json_object_get(payload, "iss"));
   if (iss == NULL || strcmp(iss, cfg->jwt_issuer) != 0)
     goto out;
-  if (!audience_matches(json_object_get(payload, "aud"), cfg->jwt_audience))
+  if (!token_audience_matches(json_object_get(payload, "aud"), cfg->jwt_audience))
     goto out;
-  if (!copy_string_claim(payload, "sub", out->sub, sizeof out->sub) ||
-      !copy_string_claim(payload, "typ", out->typ, sizeof out->typ))
+  if (!token_string_claim(payload, "sub", out->sub, sizeof out->sub) ||
+      !token_string_claim(payload, "typ", out->typ, sizeof out->typ))
     goto out;
   if (!integer_claim(payload, "exp", &out->exp) || !integer_claim(payload, "iat", &out->iat))
     goto out;
@@ -196,8 +205,8 @@ fn_status token_verify(const fn_config *cfg, const char *token, time_t now, toke
   if (json_object_get(payload, "nbf") != NULL &&
       (!integer_claim(payload, "nbf", &nbf) || nbf > now + CLOCK_LEEWAY_SECONDS))
     goto out;
-  copy_string_claim(payload, "role", out->role, sizeof out->role);
-  copy_string_claim(payload, "scope", out->scope, sizeof out->scope);
+  token_string_claim(payload, "role", out->role, sizeof out->role);
+  token_string_claim(payload, "scope", out->scope, sizeof out->scope);
   st = FN_OK;
 out:
   if (st != FN_OK)

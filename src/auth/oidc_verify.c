@@ -163,26 +163,13 @@ static oidc_verdict select_key(const json_t *header, const json_t *jwks, unsigne
   return kid != NULL && !named ? OIDC_UNKNOWN_KID : OIDC_REJECTED;
 }
 
+/* aud holds the client; azp, when present, is the client, and must be when there are several audiences. */
 static int audience_holds(const json_t *payload, const char *client_id) {
-  const json_t *aud = json_object_get(payload, "aud"), *v;
+  const json_t *aud = json_object_get(payload, "aud");
   const char *azp = json_string_value(json_object_get(payload, "azp"));
-  int found = 0;
-  size_t i;
   if (json_object_get(payload, "azp") != NULL && (azp == NULL || strcmp(azp, client_id) != 0))
     return 0;
-  if (json_is_string(aud))
-    return strcmp(json_string_value(aud), client_id) == 0;
-  json_array_foreach(aud, i, v) found |= json_is_string(v) && strcmp(json_string_value(v), client_id) == 0;
-  /* several audiences: the token must say it was issued to this client (azp) */
-  return found && (json_array_size(aud) == 1 || azp != NULL);
-}
-
-static int string_claim(const json_t *payload, const char *name, char *out, size_t out_len) {
-  const char *v = json_string_value(json_object_get(payload, name));
-  if (v == NULL || *v == '\0' || strlen(v) >= out_len)
-    return 0;
-  memcpy(out, v, strlen(v) + 1);
-  return 1;
+  return token_audience_matches(aud, client_id) && (!json_is_array(aud) || json_array_size(aud) == 1 || azp != NULL);
 }
 
 /* iss, aud/azp, exp, iat, nonce and sub; the email and whether the provider verified it. */
@@ -197,9 +184,9 @@ static int claims_hold(const json_t *payload, const oidc_expect *e, oidc_identit
     return 0;
   if (nonce == NULL || e->nonce == NULL || strcmp(nonce, e->nonce) != 0)
     return 0;
-  if (!string_claim(payload, "sub", out->subject, sizeof out->subject))
+  if (!token_string_claim(payload, "sub", out->subject, sizeof out->subject))
     return 0;
-  string_claim(payload, "email", out->email, sizeof out->email);
+  token_string_claim(payload, "email", out->email, sizeof out->email);
   const json_t *verified = json_object_get(payload, "email_verified");
   out->email_verified =
       json_is_true(verified) || (json_is_string(verified) && strcmp(json_string_value(verified), "true") == 0);
@@ -212,16 +199,10 @@ oidc_verdict oidc_verify_id_token(const char *token, const json_t *jwks, const o
   char *pem = NULL;
   oidc_verdict v = OIDC_REJECTED;
   memset(out, 0, sizeof *out);
-  if (token == NULL || strlen(token) > TOKEN_MAX_LEN)
+  if (token_decode_parts(token, &header, &payload) != 0) /* also an unsigned "a.b." token */
     return OIDC_REJECTED;
-  const char *dot1 = strchr(token, '.');
-  const char *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
-  if (dot1 == NULL || dot2 == NULL || strchr(dot2 + 1, '.') != NULL || dot2[1] == '\0')
-    return OIDC_REJECTED; /* also an unsigned "a.b." token */
-  header = token_json_segment(token, (size_t)(dot1 - token));
-  payload = token_json_segment(dot1 + 1, (size_t)(dot2 - dot1 - 1));
   /* the algorithm is pinned before any signature work: none, HS* and unadvertised ones fail here */
-  unsigned alg = header && payload ? header_alg(header, e->algs) : 0;
+  unsigned alg = header_alg(header, e->algs);
   if (alg == 0 || json_object_get(header, "crit") != NULL)
     goto out;
   if ((v = select_key(header, jwks, alg, &pem)) != OIDC_VERIFIED)
