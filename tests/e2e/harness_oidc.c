@@ -90,7 +90,7 @@ void harness_oidc_provider_stop(harness_oidc_provider *p) {
 char *harness_url_with_param(const char *url, const char *name, const char *value) {
   char *enc = curl_easy_escape(NULL, value, 0);
   size_t nlen = strlen(name), size = strlen(url) + nlen + strlen(enc) + 4;
-  char *out = calloc(1, size);
+  char *out = xmalloc(size);
   const char *q = strchr(url, '?'), *p = q;
   const char *start = NULL, *end = NULL;
   while (p) { /* p points at '?' or '&' before a parameter */
