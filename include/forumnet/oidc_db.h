@@ -54,8 +54,11 @@ fn_status oidc_db_touch(db_conn *db, const char *identity_id);
 /* A member who signs in with their provider while holding a one-time password (must_change_password: made
  * by an admin, or invited) has it voided: no password at all and must_change_password false, so that their
  * tokens are not held to a password change they have no password for.  A password can be set later with
- * the reset link.  Nothing for any other member. */
-fn_status oidc_db_end_one_time_password(db_conn *db, const char *member_id);
+ * the reset link.  As for any credential change, every earlier session and access token ends (else a token
+ * got with the one-time password, by whoever knew it, would lose its restriction): credentials_changed_at
+ * is now_ms (the server's clock, so that the token issued next is not older) and the refresh tokens are
+ * revoked.  *ended 1 when there was a one-time password; nothing for any other member. */
+fn_status oidc_db_end_one_time_password(db_conn *db, const char *member_id, long now_ms, int *ended);
 
 /* The member's identities as {"items": [...], "next_cursor": null} (*json, caller frees). */
 fn_status oidc_db_list(db_conn *db, const char *member_id, char **json);

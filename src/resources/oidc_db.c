@@ -1,4 +1,5 @@
 /* The SQL of single sign-on: sign-ins in flight and identities linked to members (sql/015_oidc.sql). */
+#include <stdio.h>
 #include <string.h>
 
 #include "forumnet/oidc_db.h"
@@ -93,10 +94,20 @@ fn_status oidc_db_touch(db_conn *db, const char *identity_id) { return db_exec_o
 
 static const db_stmt end_one_time_password = {
     "oidc_end_one_time_password",
-    "UPDATE members SET password_hash = NULL, must_change_password = false WHERE id = $1 AND must_change_password"};
+    "WITH m AS (UPDATE members SET password_hash = NULL, must_change_password = false,"
+    "   credentials_changed_at = to_timestamp($2::bigint / 1000.0), version = version + 1,"
+    "   updated_at = clock_timestamp() WHERE id = $1 AND must_change_password RETURNING id),"
+    " rt AS (UPDATE refresh_tokens SET revoked_at = clock_timestamp()"
+    "   WHERE member_id IN (SELECT id FROM m) AND revoked_at IS NULL)"
+    " SELECT count(*) FROM m"};
 
-fn_status oidc_db_end_one_time_password(db_conn *db, const char *member_id) {
-  return db_exec_on(db, &end_one_time_password, member_id);
+fn_status oidc_db_end_one_time_password(db_conn *db, const char *member_id, long now_ms, int *ended) {
+  char ms[24];
+  long count = 0;
+  snprintf(ms, sizeof ms, "%ld", now_ms);
+  fn_status st = db_query_long(db, &end_one_time_password, DB_ARGS(member_id, ms), &count);
+  *ended = count > 0;
+  return st;
 }
 
 static const db_stmt list_identities = {

@@ -17,6 +17,7 @@
 #include "forumnet/password.h"
 #include "forumnet/routes.h"
 #include "forumnet/strbuf.h"
+#include "forumnet/token.h"
 
 #define NO_SUCH_PROVIDER "No such sign-in provider."
 #define NO_SUCH_IDENTITY "No such identity."
@@ -199,6 +200,14 @@ static fn_status verify_token(fn_req *req, const oidc_provider *p, const oidc_me
   return req_problem(req, FN_INVALID, NOT_VERIFIED);
 }
 
+/* An audit row of a sign-in's change, on the member's account, with the member (not yet a caller) as actor. */
+static fn_status audit_as_member(fn_req *req, db_conn *db, const char *member_id, const char *action,
+                                 const json_t *details) {
+  fn_caller member = {.authenticated = 1};
+  snprintf(member.id, sizeof member.id, "%s", member_id);
+  return audit_db_record(db, &member, req->request_id, action, "member", member_id, details);
+}
+
 /* Links the identity to the one active member with its verified email in an allowed domain. */
 static fn_status link_by_email(fn_req *req, db_conn *db, const oidc_provider *p, const oidc_identity *who,
                                oidc_account *account) {
@@ -213,12 +222,20 @@ static fn_status link_by_email(fn_req *req, db_conn *db, const oidc_provider *p,
   if ((st = oidc_db_link(db, account->member_id, p->id, p->issuer, who->subject, who->email, account->identity_id)) !=
       FN_OK)
     return st;
-  fn_caller member = {.authenticated = 1};
-  snprintf(member.id, sizeof member.id, "%s", account->member_id);
   json_t *details = json_pack("{s:s, s:s}", "identity_id", account->identity_id, "provider_id", p->id);
-  st = audit_db_record(db, &member, req->request_id, "member.identity_linked", "member", account->member_id, details);
+  st = audit_as_member(req, db, account->member_id, "member.identity_linked", details);
   json_decref(details);
   return st;
+}
+
+/* A one-time password ends when its member signs in with a provider (oidc_db_end_one_time_password), audited
+ * like a password change; the tokens issued next are not older than the change. */
+static fn_status end_one_time_password(fn_req *req, db_conn *db, const char *member_id) {
+  int ended = 0;
+  fn_status st = oidc_db_end_one_time_password(db, member_id, token_now_ms(), &ended);
+  if (st != FN_OK || !ended)
+    return st;
+  return audit_as_member(req, db, member_id, "member.one_time_password_voided", NULL);
 }
 
 /* In one transaction: takes the flow (single use), finds or links the member, signs them in. */
@@ -244,7 +261,7 @@ static fn_status sign_in(fn_req *req, const oidc_provider *p, const oidc_identit
     drop_flow(req, state);
     return req_problem(req, FN_FORBIDDEN, NO_ACCOUNT);
   }
-  if (st != FN_OK || (st = oidc_db_end_one_time_password(db, account.member_id)) != FN_OK)
+  if (st != FN_OK || (st = end_one_time_password(req, db, account.member_id)) != FN_OK)
     return st;
   return auth_tokens_commit_reply(req, db, account.member_id, account.role, NULL);
 }
