@@ -58,17 +58,6 @@ static int group_teardown(void **state) {
 
 /* ---------------------------------------------------------------- the SMTP server */
 
-/* A loopback port nothing listens on (now). */
-static int free_port(void) {
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t len = sizeof a;
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || getsockname(fd, (struct sockaddr *)&a, &len) != 0)
-    harness_fail("no free port");
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
 static int port_open(int port) {
   struct sockaddr_in a = {
       .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -241,7 +230,7 @@ static void assert_login(const char *email, const char *password, long status) {
 
 static void test_reset_by_smtp_ends_every_session(void **state) {
   (void)state;
-  sink_start(&sink, free_port(), "smtp1");
+  sink_start(&sink, harness_free_port(), "smtp1");
   start_mail_server(sink.port, NULL);
   harness_account m;
   harness_new_member(g_admin.token, "practitioner", g_site, &m);
@@ -291,7 +280,7 @@ static void test_reset_by_smtp_ends_every_session(void **state) {
 
 static void test_expired_or_unknown_link_fails(void **state) {
   (void)state;
-  sink_start(&sink, free_port(), "smtp2");
+  sink_start(&sink, harness_free_port(), "smtp2");
   start_mail_server(sink.port, NULL);
   harness_account m;
   harness_new_member(g_admin.token, "practitioner", g_site, &m);
@@ -319,7 +308,7 @@ static void test_expired_or_unknown_link_fails(void **state) {
 
 static void test_unknown_email_sends_nothing(void **state) {
   (void)state;
-  sink_start(&sink, free_port(), "smtp3");
+  sink_start(&sink, harness_free_port(), "smtp3");
   start_mail_server(sink.port, NULL);
   harness_use_unique_source_address();
   harness_account m;
@@ -351,7 +340,7 @@ static void test_unknown_email_sends_nothing(void **state) {
 
 static void test_smtp_down_retried_then_delivered(void **state) {
   (void)state;
-  int port = free_port(); /* nothing listens there yet */
+  int port = harness_free_port(); /* nothing listens there yet */
   start_mail_server(port, NULL);
   harness_account m;
   harness_new_member(g_admin.token, "practitioner", g_site, &m);
@@ -403,7 +392,7 @@ static void test_file_mode_writes_rfc5322_eml(void **state) {
 
 static void test_send_invite_sends_a_link_not_a_password(void **state) {
   (void)state;
-  sink_start(&sink, free_port(), "smtp5");
+  sink_start(&sink, harness_free_port(), "smtp5");
   start_mail_server(sink.port, NULL);
   char email[HARNESS_EMAIL_MAX], name[HARNESS_NAME_MAX];
   harness_unique_email("invited", email);

@@ -37,6 +37,7 @@
  *   harness_tokens.h    signing, decoding and forging JWTs
  *   harness_psql.h      psql on the test database; stopping and starting PostgreSQL
  *   harness_fixtures.h  accounts, sites, groups, consultations, partners and events made through the API
+ *   harness_oidc.h      a browser stand-in for OpenID Connect sign-ins at a real provider
  * Their implementations are the harness_*.c files of the same concern (harness_internal.h holds what
  * those share among themselves).
  */
@@ -49,6 +50,7 @@
 #include "harness_fixtures.h"
 #include "harness_http.h"
 #include "harness_ics.h"
+#include "harness_oidc.h"
 #include "harness_psql.h"
 #include "harness_server.h"
 #include "harness_tokens.h"

@@ -77,6 +77,9 @@ int64_t harness_now_ms(void);
 /* Milliseconds since the Unix epoch (wall clock): the iat_ms claim of a token forged now. */
 int64_t harness_epoch_ms(void);
 
+/* A loopback TCP port nothing listens on (now), for a counterpart a test starts (SMTP, OpenID Provider). */
+int harness_free_port(void);
+
 /* Sleeps ms milliseconds. */
 void harness_sleep_ms(int ms);
 

@@ -152,7 +152,7 @@ char *harness_urlencode(const char *s) {
   return out;
 }
 
-static size_t curl_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata) {
+size_t buf_curl_write(char *ptr, size_t size, size_t nmemb, void *userdata) {
   buf_append((buf *)userdata, ptr, size * nmemb);
   return size * nmemb;
 }
@@ -247,7 +247,7 @@ static http_response *curl_exchange(const char *method, const char *path, const 
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 5000 ? timeout_ms : 5000L);
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, curl_write_cb);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, buf_curl_write);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &out);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, curl_header_cb);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, r);

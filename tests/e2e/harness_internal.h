@@ -50,6 +50,9 @@ http_response *response_new(const char *method, const char *path);
 /* Adds one "Name: value" header line (CRLF optional). Lines without a colon are ignored. */
 void response_add_header_line(http_response *r, const char *line, size_t len);
 
+/* A libcurl CURLOPT_WRITEFUNCTION appending to the buf given as CURLOPT_WRITEDATA. */
+size_t buf_curl_write(char *ptr, size_t size, size_t nmemb, void *userdata);
+
 /* Takes body's data as the response body (or "") and parses it as JSON when it is. */
 void response_finish(http_response *r, buf *body);
 
