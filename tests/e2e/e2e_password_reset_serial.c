@@ -432,7 +432,7 @@ static void test_send_invite_sends_a_link_not_a_password(void **state) {
  * and a refused (rolled-back) second invitation email nobody. */
 static void test_group_invitation_emails_the_invitee(void **state) {
   (void)state;
-  sink_start(&sink, free_port(), "smtp6");
+  sink_start(&sink, harness_free_port(), "smtp6");
   start_mail_server(sink.port, NULL);
   harness_account conv, invitee, requester;
   harness_new_member(g_admin.token, "practitioner", g_site, &conv);
