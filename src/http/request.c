@@ -181,6 +181,13 @@ fn_status req_commit_reply(fn_req *req, int http_status, char *json, long versio
   return FN_OK;
 }
 
+fn_status req_commit_no_content(fn_req *req) {
+  fn_status st = db_commit(req->db);
+  if (st == FN_OK)
+    reply_empty(req, 204);
+  return st;
+}
+
 /* 1 if the comma-separated entity-tag list names version. With strong comparison
  * (If-Match, RFC 9110 13.1.1) a weak tag W/"n" never matches; If-None-Match compares weakly. */
 static int etag_list_matches(const char *list, long version, int strong) {

@@ -275,9 +275,6 @@ static fn_status members_http_update(fn_req *req) {
 }
 
 const fn_route members_routes[] = {
-    {"GET", "/v1/members", members_http_list, 0},
-    {"POST", "/v1/members", members_http_create, ROUTE_JSON_BODY | ROUTE_IDEMPOTENT},
-    {"GET", "/v1/members/{member_id}", members_http_get, 0},
-    {"PATCH", "/v1/members/{member_id}", members_http_update, ROUTE_JSON_BODY},
+    ROUTES_COLLECTION("/v1/members", "{member_id}", members, 0),
     {NULL, NULL, NULL, 0},
 };
