@@ -194,7 +194,7 @@ static const db_column delivery_columns[] = {
     DB_COL_TEXT(webhook_delivery, secret_sealed),
     DB_COL_TEXT(webhook_delivery, previous_sealed),
     DB_COL_BOOL(webhook_delivery, failing_too_long),
-    DB_COL_SKIP, /* the payload: a new copy, below */
+    DB_COL_DUP(webhook_delivery, payload),
     DB_COLUMNS_END,
 };
 
@@ -207,11 +207,6 @@ fn_status webhooks_db_load_delivery(db_conn *db, const char *delivery_id, webhoo
   if (res == NULL)
     return st; /* gone with its endpoint: found stays 0 */
   out->found = 1;
-  out->payload = db_value_dup(res, 0, 9);
-  if (out->payload == NULL) {
-    PQclear(res);
-    return FN_INTERNAL;
-  }
   return db_take_row(res, delivery_columns, out);
 }
 
