@@ -353,6 +353,18 @@ fn_status reply_conditional_result(fn_req *req, fn_status st, char *json, long v
   return FN_OK;
 }
 
+fn_status req_reply_item(fn_req *req, const char *param, const char *not_found, item_reader read) {
+  const char *id;
+  char *json = NULL;
+  long version = 0;
+  db_conn *db;
+  fn_status st;
+  if ((st = req_path_id(req, param, not_found, &id)) != FN_OK || (st = req_db(req, &db)) != FN_OK)
+    return st;
+  st = read(db, req->caller.id, id, &json, &version);
+  return reply_conditional_result(req, st, json, version, not_found);
+}
+
 /* The q value of one Accept member's parameters (";q=0.5"), 1 without one. */
 static double accept_q(const char *params, size_t len) {
   for (size_t i = 0; i + 2 < len; i++)

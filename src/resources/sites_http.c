@@ -53,17 +53,7 @@ static fn_status sites_http_list(fn_req *req) {
   return page_reply_result(req, st, res, &page);
 }
 
-static fn_status sites_http_get(fn_req *req) {
-  const char *id;
-  char *json = NULL;
-  long version = 0;
-  db_conn *db;
-  fn_status st;
-  if ((st = req_path_id(req, "site_id", NO_SUCH_SITE, &id)) != FN_OK || (st = req_db(req, &db)) != FN_OK)
-    return st;
-  st = sites_db_get(db, req->caller.id, id, &json, &version);
-  return reply_conditional_result(req, st, json, version, NO_SUCH_SITE);
-}
+static fn_status sites_http_get(fn_req *req) { return req_reply_item(req, "site_id", NO_SUCH_SITE, sites_db_get); }
 
 static fn_status sites_http_create(fn_req *req) {
   member_caller caller;
