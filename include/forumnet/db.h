@@ -163,6 +163,10 @@ fn_status db_query_rows(db_conn *conn, const db_stmt *stmt, int nparams, const c
 
 /* db_query_rows for the usual page of a list under one owner: stmt's parameters are $1 owner_id (a group,
  * a site, the caller...), $2 and $3 the keyset position after which the page starts, $4 its limit plus one. */
+/* The end of a page statement for db_query_page: rows after the position ($2, $3) in (ts, id) order, at most $4
+ * of them, after the statement's own conditions on $1: " WHERE w.partner_id = $1" DB_PAGE_AFTER("w.created_at",
+ * "w.id"). */
+#define DB_PAGE_AFTER(ts, id) " AND (" ts ", " id ") > ($2::timestamptz, $3::uuid) ORDER BY " ts ", " id " LIMIT $4"
 fn_status db_query_page(db_conn *conn, const db_stmt *stmt, const char *owner_id, const page_request *page,
                         PGresult **out);
 

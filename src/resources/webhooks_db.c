@@ -51,10 +51,9 @@ fn_status webhooks_db_get(db_conn *db, const char *partner_id, const char *id, c
   return db_get_representation(db, &get_webhook, DB_ARGS(partner_id, id), json, version);
 }
 
-static const db_stmt list_webhooks = {"webhooks_list", "SELECT " WEBHOOK_JSON_SQL ", cursor_key(w.created_at, w.id)"
-                                                       " FROM webhook_endpoints w WHERE w.partner_id = $1"
-                                                       "   AND (w.created_at, w.id) > ($2::timestamptz, $3::uuid)"
-                                                       " ORDER BY w.created_at, w.id LIMIT $4"};
+static const db_stmt list_webhooks = {
+    "webhooks_list", "SELECT " WEBHOOK_JSON_SQL ", cursor_key(w.created_at, w.id)"
+                     " FROM webhook_endpoints w WHERE w.partner_id = $1" DB_PAGE_AFTER("w.created_at", "w.id")};
 
 fn_status webhooks_db_list(db_conn *db, const char *partner_id, const page_request *page, PGresult **result) {
   return db_query_page(db, &list_webhooks, partner_id, page, result);
@@ -111,11 +110,10 @@ fn_status webhooks_db_rotate(db_conn *db, const char *id, const char *sealed_hex
   return db_exec_command(db, &rotate_webhook, DB_ARGS(id, sealed_hex));
 }
 
-static const db_stmt list_deliveries = {"webhooks_deliveries",
-                                        "SELECT " DELIVERY_JSON_SQL ", cursor_key(d.created_at, d.uid)"
-                                        " FROM webhook_deliveries d WHERE d.endpoint_id = $1"
-                                        "   AND (d.created_at, d.uid) > ($2::timestamptz, $3::uuid)"
-                                        " ORDER BY d.created_at, d.uid LIMIT $4"};
+static const db_stmt list_deliveries = {
+    "webhooks_deliveries",
+    "SELECT " DELIVERY_JSON_SQL ", cursor_key(d.created_at, d.uid)"
+    " FROM webhook_deliveries d WHERE d.endpoint_id = $1" DB_PAGE_AFTER("d.created_at", "d.uid")};
 
 fn_status webhooks_db_deliveries(db_conn *db, const char *webhook_id, const page_request *page, PGresult **result) {
   return db_query_page(db, &list_deliveries, webhook_id, page, result);
