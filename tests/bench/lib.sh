@@ -36,11 +36,12 @@
 #   bench_stop_server [SECONDS]    SIGTERM the server and wait (default 15 s, then SIGKILL); returns its exit status
 #   bench_cleanup_pg               stop the cluster; remove PG_BASE unless BENCH_KEEP=1
 #
-# The scaffolding of a bench script (streams.sh, soak.sh, webhooks.sh: what run.sh spells out for itself):
-#   bench_script NAME [ARGS...]    --help prints the header comment of tests/bench/NAME.sh, any other argument is
-#                                  refused (exit 2); defines step and die (die's messages start with "NAME:"); sets
-#                                  BENCH_NAME STARTED BUILD_DIR (build-bench) and clears PG_BASE PG_DATA SERVER_PID
-#                                  SERVER_LOG WORK
+# The scaffolding every bench script shares (run.sh, explain.sh, streams.sh, soak.sh, webhooks.sh):
+#   bench_script NAME [ARGS...]    the calling script's arguments: --help prints its header comment; --scale N (or
+#                                  --scale=N) sets BENCH_SCALE, checked (above 0, at most 10) when the script set
+#                                  BENCH_TAKES_SCALE=1 and refused otherwise, as is any other argument (exit 2).
+#                                  Defines step and die (die's messages start with "NAME:"); sets BENCH_NAME STARTED
+#                                  BUILD_DIR (build-bench) and clears PG_BASE PG_DATA SERVER_PID SERVER_LOG WORK
 #   bench_whole_numbers MIN KNOB... each KNOB (a variable's name) holds a whole number, at least MIN (0 or 1); else
 #                                  "NAME: KNOB must be a whole number [above 0] (got 'VALUE')" and exit 2
 #   bench_traps                    EXIT runs bench_exit; INT and TERM exit 130 and 143 (through it)
@@ -389,17 +390,40 @@ bench_cleanup_pg() {
 bench_script() {
   BENCH_NAME=$1
   shift
-  case ${1:-} in
-    '') ;;
-    -h | --help)
-      sed -n '2,/^set -euo/p' "tests/bench/$BENCH_NAME.sh" | sed '$d; s/^# \{0,1\}//'
-      exit 0
-      ;;
-    *)
-      echo "$BENCH_NAME: unknown argument '$1' (the knobs are environment variables; see --help)" >&2
-      exit 2
-      ;;
-  esac
+  local script=tests/bench/${BASH_SOURCE[1]##*/}
+  while (($# > 0)); do
+    case $1 in
+      --scale | --scale=*)
+        if [[ ${BENCH_TAKES_SCALE:-0} != 1 ]]; then
+          echo "$BENCH_NAME: unknown argument '$1' (see --help)" >&2
+          exit 2
+        elif [[ $1 == --scale=* ]]; then
+          BENCH_SCALE=${1#--scale=}
+          shift
+        elif (($# >= 2)); then
+          BENCH_SCALE=$2
+          shift 2
+        else
+          echo "$BENCH_NAME: --scale needs a value" >&2
+          exit 2
+        fi
+        ;;
+      -h | --help)
+        sed -n '2,/^set -euo/p' "$script" | sed '$d; s/^# \{0,1\}//'
+        exit 0
+        ;;
+      *)
+        echo "$BENCH_NAME: unknown argument '$1' (see --help)" >&2
+        exit 2
+        ;;
+    esac
+  done
+  if [[ ${BENCH_TAKES_SCALE:-0} == 1 && -n "${BENCH_SCALE:-}" ]] &&
+    { ! [[ $BENCH_SCALE =~ ^[0-9]*\.?[0-9]+$ ]] || awk -v n="$BENCH_SCALE" 'BEGIN { exit !(n <= 0 || n > 10) }'; }; then
+    echo "$BENCH_NAME: --scale must be a number above 0 and at most 10, as forumnet seed --scale takes" \
+      "(got '$BENCH_SCALE')" >&2
+    exit 2
+  fi
   STARTED=$SECONDS
   BUILD_DIR=$PWD/build-bench
   PG_BASE=''
