@@ -88,6 +88,7 @@ char *db_value_or_null(const PGresult *res, int row, int col, fn_status *st);
 /* Where a one-row answer's columns go in a struct: one entry a column, in the statement's column
  * order, ended by DB_COLUMNS_END. Each kind reads like its db_value_* reader:
  *   DB_COL_TEXT  into a char array member (cut to fit; not a char *);
+ *   DB_COL_DUP   into a char * member, a new copy the caller frees (a text of any length: a JSON payload);
  *   DB_COL_LONG  into a long member;
  *   DB_COL_INT   into an int member (an integer column);
  *   DB_COL_BOOL  into an int member, 1 for 't';
@@ -98,6 +99,7 @@ typedef enum db_column_kind {
   DB_KIND_END,
   DB_KIND_SKIP,
   DB_KIND_TEXT,
+  DB_KIND_DUP,
   DB_KIND_LONG,
   DB_KIND_INT,
   DB_KIND_BOOL,
@@ -111,6 +113,7 @@ typedef struct db_column {
 #define DB_COLUMN_(kind, type, member, ctype, lvalue)                                                                  \
   { kind, offsetof(type, member) + DB_IS_A_(type, lvalue, ctype), sizeof(((type *)0)->member) }
 #define DB_COL_TEXT(type, member) DB_COLUMN_(DB_KIND_TEXT, type, member, char, member[0])
+#define DB_COL_DUP(type, member) DB_COLUMN_(DB_KIND_DUP, type, member, char *, member)
 #define DB_COL_LONG(type, member) DB_COLUMN_(DB_KIND_LONG, type, member, long, member)
 #define DB_COL_INT(type, member) DB_COLUMN_(DB_KIND_INT, type, member, int, member)
 #define DB_COL_BOOL(type, member) DB_COLUMN_(DB_KIND_BOOL, type, member, int, member)
@@ -120,7 +123,8 @@ typedef struct db_column {
 #define DB_COLUMNS_END                                                                                                 \
   { DB_KIND_END, 0, 0 }
 
-/* Reads row 0 of res into the struct at out, column by column as cols says, and PQclear()s res: FN_OK. */
+/* Reads row 0 of res into the struct at out, column by column as cols says, and PQclear()s res: FN_OK, or
+ * FN_INTERNAL when a DB_COL_DUP copy ran out of memory (that member is then NULL). */
 fn_status db_take_row(PGresult *res, const db_column *cols, void *out);
 
 /* db_exec_row then db_take_row: FN_OK with the row in out, else db_exec's failure or when_no_row
@@ -159,6 +163,10 @@ fn_status db_query_rows(db_conn *conn, const db_stmt *stmt, int nparams, const c
 
 /* db_query_rows for the usual page of a list under one owner: stmt's parameters are $1 owner_id (a group,
  * a site, the caller...), $2 and $3 the keyset position after which the page starts, $4 its limit plus one. */
+/* The end of a page statement for db_query_page: rows after the position ($2, $3) in (ts, id) order, at most $4
+ * of them, after the statement's own conditions on $1: " WHERE w.partner_id = $1" DB_PAGE_AFTER("w.created_at",
+ * "w.id"). */
+#define DB_PAGE_AFTER(ts, id) " AND (" ts ", " id ") > ($2::timestamptz, $3::uuid) ORDER BY " ts ", " id " LIMIT $4"
 fn_status db_query_page(db_conn *conn, const db_stmt *stmt, const char *owner_id, const page_request *page,
                         PGresult **out);
 

@@ -61,6 +61,18 @@ typedef struct fn_route {
   unsigned flags;
 } fn_route;
 
+/* The four routes every collection has, in a route table: GET collection (prefix_http_list), POST collection
+ * (prefix_http_create: a JSON body, honours Idempotency-Key), GET and PATCH (a JSON body) of one item,
+ * collection/item_param (prefix_http_get, prefix_http_update); flags are added to each. Routes beyond
+ * these (DELETE, sub-resources) follow as rows of their own. */
+// clang-format off
+#define ROUTES_COLLECTION(collection, item_param, prefix, flags)                                          \
+  {"GET", collection, prefix##_http_list, (flags)},                                                       \
+  {"POST", collection, prefix##_http_create, (flags) | ROUTE_JSON_BODY | ROUTE_IDEMPOTENT},               \
+  {"GET", collection "/" item_param, prefix##_http_get, (flags)},                                         \
+  {"PATCH", collection "/" item_param, prefix##_http_update, (flags) | ROUTE_JSON_BODY}
+// clang-format on
+
 #define HTTP_MAX_PARAMS 4
 #define HTTP_MAX_PARAM_LEN 128
 
@@ -154,6 +166,10 @@ void reply_conditional(fn_req *req, char *json, long version);
  * for the caller's req_fail. Frees json either way. */
 fn_status req_commit_reply(fn_req *req, int http_status, char *json, long version, const char *location);
 
+/* Ends a successful change that answers no body: commits the request's transaction and only then
+ * replies 204. On failure replies nothing and returns the status (like req_commit_reply). */
+fn_status req_commit_no_content(fn_req *req);
+
 /* Attach a failure's problem to the request and return st (the handler returns it in turn):
  * `return req_problem(req, FN_NOT_FOUND, "No such site.");`. detail NULL keeps the standard text. */
 fn_status req_problem(fn_req *req, fn_status st, const char *detail);
@@ -210,6 +226,12 @@ fn_status req_check_result(fn_req *req, fn_status st, json_t *errors, const char
 /* Ends a single-resource GET: with st FN_OK replies json as reply_conditional does; else returns st
  * with not_found as the detail of FN_NOT_FOUND. Frees json either way. */
 fn_status reply_conditional_result(fn_req *req, fn_status st, char *json, long version, const char *not_found);
+
+/* Reads one item the caller may see: FN_NOT_FOUND for one the caller may not see or that does not exist. */
+typedef fn_status (*item_reader)(db_conn *db, const char *caller_id, const char *id, char **json, long *version);
+/* A GET of one item whose reader alone decides who sees it: the path parameter `param` as its id, then
+ * reply_conditional_result with what read finds (not_found: the detail of a 404). */
+fn_status req_reply_item(fn_req *req, const char *param, const char *not_found, item_reader read);
 
 /* 1 when the Accept header asks for media_type (named exactly, q > 0) at least as much as for JSON
  * (application/json, or the wildcards application/any and any/any, spelt with '*'); media types compare

@@ -28,18 +28,26 @@ typedef enum cf_kind {
   CF_KIND_UNSIGNED,
   CF_KIND_SIZE,
   CF_KIND_INT,
+  CF_KIND_CHOICE,
   CF_KIND_PARSED
 } cf_kind;
+
+/* One name a CF_CHOICE setting accepts, and the value its (int-sized enum) field takes for it. */
+typedef struct cf_choice {
+  const char *name;
+  int value;
+} cf_choice;
 
 /* One setting: its environment variable, its field and how to read it. */
 typedef struct cf_setting {
   const char *name; /* NULL: a step that reads several variables together */
   cf_kind kind;
-  size_t offset, size;  /* the field (text: its buffer) */
-  long def, min, max;   /* numbers: the default and the inclusive bounds */
-  const char *text;     /* text, parsed: the default */
-  const char *required; /* text: why, when it is missing and the command needs the database */
-  cf_parse_fn parse;    /* parsed */
+  size_t offset, size;      /* the field (text: its buffer) */
+  long def, min, max;       /* numbers: the default and the inclusive bounds */
+  const char *text;         /* text, parsed: the default */
+  const char *required;     /* text: why, when it is missing and the command needs the database */
+  cf_parse_fn parse;        /* parsed */
+  const cf_choice *choices; /* choice: ended by {NULL} */
 } cf_setting;
 
 #define CF_FIELD(field) .offset = offsetof(fn_config, field), .size = sizeof(((fn_config *)0)->field)
@@ -56,6 +64,9 @@ typedef struct cf_setting {
   { .name = (env), .kind = CF_KIND_TEXT, CF_FIELD(field), .text = (default_) }
 #define CF_TEXT_REQUIRED(env, field, why)                                                                              \
   { .name = (env), .kind = CF_KIND_TEXT, CF_FIELD(field), .text = "", .required = (why) }
+/* One of a few names (choices_, ended by {NULL}); the field, an enum, takes the value beside it. */
+#define CF_CHOICE(env, field, default_, choices_)                                                                      \
+  { .name = (env), .kind = CF_KIND_CHOICE, CF_FIELD(field), .text = (default_), .choices = (choices_) }
 /* Anything else: parse(value) sets the fields itself. */
 #define CF_PARSED(env, parse_, default_)                                                                               \
   { .name = (env), .kind = CF_KIND_PARSED, .text = (default_), .parse = (parse_) }
@@ -163,44 +174,11 @@ static fn_status parse_trusted_proxies(cf_load *load, const char *name, const ch
   return FN_OK;
 }
 
-/* A setting that names one of a few choices: sets *field to the value beside the matching name. */
-typedef struct cf_choice {
-  const char *name;
-  int value;
-} cf_choice;
+static const cf_choice jwt_algs[] = {
+    {"HS256", JWT_ALGORITHM_HS256}, {"RS256", JWT_ALGORITHM_RS256}, {"ES256", JWT_ALGORITHM_ES256}, {NULL, 0}};
+static const cf_choice poolers[] = {{"session", DB_POOLER_SESSION}, {"transaction", DB_POOLER_TRANSACTION}, {NULL, 0}};
+_Static_assert(sizeof(jwt_algorithm) == sizeof(int) && sizeof(db_pooler) == sizeof(int), "CF_CHOICE stores an int");
 
-static fn_status parse_choice(cf_load *load, const char *name, const char *v, const cf_choice *choices, int *field,
-                              const char *why) {
-  for (; choices->name != NULL; choices++)
-    if (strcmp(v, choices->name) == 0) {
-      *field = choices->value;
-      return FN_OK;
-    }
-  return config_error(load, name, why);
-}
-
-static fn_status parse_jwt_alg(cf_load *load, const char *name, const char *v) {
-  static const cf_choice algs[] = {
-      {"HS256", JWT_ALGORITHM_HS256}, {"RS256", JWT_ALGORITHM_RS256}, {"ES256", JWT_ALGORITHM_ES256}, {NULL, 0}};
-  int alg = 0;
-  fn_status st = parse_choice(load, name, v, algs, &alg, "must be HS256, RS256 or ES256");
-  if (st == FN_OK)
-    load->cfg->jwt_alg = (jwt_algorithm)alg;
-  return st;
-}
-
-static fn_status parse_pooler(cf_load *load, const char *name, const char *v) {
-  static const cf_choice poolers[] = {
-      {"session", DB_POOLER_SESSION}, {"transaction", DB_POOLER_TRANSACTION}, {NULL, 0}};
-  int pooler = 0;
-  fn_status st = parse_choice(load, name, v, poolers, &pooler, "must be session or transaction");
-  if (st == FN_OK)
-    load->cfg->db_pooler = (db_pooler)pooler;
-  return st;
-}
-
-/* An http(s) URL without query or fragment; trailing slashes are dropped. Empty: http://<FORUMNET_LISTEN>
- * (read before it). */
 /* FORUMNET_WEBHOOK_KEY: 32 bytes, as 64 hex digits or base64 (either alphabet, padded or not); unset: the
  * webhook secrets' key is derived from the JWT key (src/core/webhook_crypto.c). */
 static fn_status parse_webhook_key(cf_load *load, const char *name, const char *v) {
@@ -222,6 +200,8 @@ static fn_status parse_webhook_key(cf_load *load, const char *name, const char *
   return FN_OK;
 }
 
+/* An http(s) URL without query or fragment; trailing slashes are dropped. Empty: http://<FORUMNET_LISTEN>
+ * (read before it). */
 static fn_status parse_public_base_url(cf_load *load, const char *name, const char *v) {
   fn_config *cfg = load->cfg;
   size_t len = strlen(v);
@@ -342,7 +322,7 @@ static const cf_setting settings[] = {
     CF_TEXT("FORUMNET_DOCS_JS", docs_js_path, "/usr/share/forumnet/redoc.standalone.js"),
     CF_PARSED("FORUMNET_LISTEN", parse_listen, "127.0.0.1:8080"),
     CF_PARSED("FORUMNET_CORS_ORIGINS", parse_origins, ""),
-    CF_PARSED("FORUMNET_JWT_ALG", parse_jwt_alg, "HS256"),
+    CF_CHOICE("FORUMNET_JWT_ALG", jwt_alg, "HS256", jwt_algs),
     CF_TEXT("FORUMNET_JWT_KID", jwt_kid, "k1"),
     CF_TEXT("FORUMNET_JWT_PREVIOUS_KID", jwt_previous_kid, ""),
     CF_TEXT("FORUMNET_JWT_ISSUER", jwt_issuer, "forumnet"),
@@ -367,7 +347,7 @@ static const cf_setting settings[] = {
     CF_TEXT("FORUMNET_DATABASE_READ_URL", read_database_url, ""),
     CF_NUMBER("FORUMNET_DB_READ_POOL_SIZE", db_read_pool_size, 4, 1, 256),
     CF_PARSED("FORUMNET_TRUSTED_PROXIES", parse_trusted_proxies, ""),
-    CF_PARSED("FORUMNET_DB_POOLER", parse_pooler, "session"),
+    CF_CHOICE("FORUMNET_DB_POOLER", db_pooler, "session", poolers),
     CF_TEXT("FORUMNET_DATABASE_DIRECT_URL", database_direct_url, ""),
     CF_NUMBER("FORUMNET_DRAIN_MS", drain_ms, 0, 0, 600000),
     CF_NUMBER("FORUMNET_DB_RECONNECT_BACKOFF_MS", db_reconnect_backoff_ms, 250, 0, 60000),
@@ -420,6 +400,23 @@ static fn_status read_number(cf_load *load, const cf_setting *s, const char *v) 
   return FN_OK;
 }
 
+/* One of the row's choices by name; else "must be a, b or c". */
+static fn_status read_choice(cf_load *load, const cf_setting *s, const char *v) {
+  const cf_choice *c;
+  for (c = s->choices; c->name != NULL; c++)
+    if (strcmp(v, c->name) == 0) {
+      *(int *)((char *)load->cfg + s->offset) = c->value;
+      return FN_OK;
+    }
+  char why[160] = "must be";
+  size_t len = strlen(why);
+  for (const cf_choice *w = s->choices; w->name != NULL && len < sizeof why; w++) {
+    const char *separator = w == s->choices ? " " : w + 1 == c ? " or " : ", "; /* c: the list's end */
+    len += (size_t)snprintf(why + len, sizeof why - len, "%s%s", separator, w->name);
+  }
+  return config_error(load, s->name, why);
+}
+
 static fn_status read_text(cf_load *load, const cf_setting *s, const char *v) {
   size_t len = strlen(v);
   if (len >= s->size)
@@ -436,6 +433,8 @@ static fn_status read_setting(cf_load *load, const cf_setting *s) {
   switch (s->kind) {
   case CF_KIND_TEXT:
     return read_text(load, s, v ? v : s->text);
+  case CF_KIND_CHOICE:
+    return read_choice(load, s, v ? v : s->text);
   case CF_KIND_PARSED:
     return s->parse(load, s->name, v ? v : s->text);
   default:

@@ -30,11 +30,16 @@ char *db_value_or_null(const PGresult *res, int row, int col, fn_status *st) {
 
 fn_status db_take_row(PGresult *res, const db_column *cols, void *out) {
   char *base = out;
+  fn_status st = FN_OK;
   for (int col = 0; cols[col].kind != DB_KIND_END; col++) {
     void *field = base + cols[col].offset;
     switch (cols[col].kind) {
     case DB_KIND_TEXT:
       db_value_copy(res, 0, col, field, cols[col].size);
+      break;
+    case DB_KIND_DUP:
+      if ((*(char **)field = db_value_dup(res, 0, col)) == NULL)
+        st = FN_INTERNAL;
       break;
     case DB_KIND_LONG:
       *(long *)field = db_value_long(res, 0, col);
@@ -53,7 +58,7 @@ fn_status db_take_row(PGresult *res, const db_column *cols, void *out) {
     }
   }
   PQclear(res);
-  return FN_OK;
+  return st;
 }
 
 fn_status db_query_row(db_conn *c, const db_stmt *stmt, int nparams, const char *const *params, fn_status when_no_row,

@@ -20,6 +20,7 @@ typedef struct route_metrics {
 } route_metrics;
 
 static atomic_ulong summary_reads[2]; /* [0] primary, [1] replica */
+static const char *const summary_sources[2] = {"primary", "replica"};
 static atomic_ulong replica_fallbacks[METRICS_FALLBACK_COUNT];
 static const char *const fallback_reasons[METRICS_FALLBACK_COUNT] = {"behind", "unreachable", "error"};
 
@@ -59,6 +60,8 @@ void metrics_replica_fallback(metrics_fallback reason) {
 }
 
 static atomic_ulong webhook_results[METRICS_WEBHOOK_RESULT_COUNT];
+static const char *const webhook_result_names[METRICS_WEBHOOK_RESULT_COUNT] = {"delivered", "retried", "failed",
+                                                                               "abandoned"};
 static atomic_long webhook_depth, webhook_oldest_s, webhook_seen_at;
 
 void metrics_webhook_delivery(metrics_webhook_result result) {
@@ -107,6 +110,14 @@ static void append(text_buf *t, const char *fmt, ...) {
     t->data = grown;
     t->cap = cap;
   }
+}
+
+/* A counter family with one label: its HELP and TYPE lines, then a sample for each of the n label values. */
+static void append_labelled_counter(text_buf *t, const char *name, const char *help, const char *label,
+                                    const char *const *values, atomic_ulong *counts, int n) {
+  append(t, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+  for (int i = 0; i < n; i++)
+    append(t, "%s{%s=\"%s\"} %lu\n", name, label, values[i], atomic_load_explicit(&counts[i], memory_order_relaxed));
 }
 
 char *metrics_render(db_pool *pool, const char *(*route_label)(int), const char *(*route_method)(int)) {
@@ -160,17 +171,11 @@ char *metrics_render(db_pool *pool, const char *(*route_label)(int), const char 
          "# HELP forumnet_db_connect_failures_total Connects that failed.\n"
          "# TYPE forumnet_db_connect_failures_total counter\nforumnet_db_connect_failures_total %lu\n",
          ps.size, ps.in_use, ps.waits, ps.timeouts, ps.reconnects, ps.connect_attempts, ps.connect_failures);
-  append(&t,
-         "# HELP forumnet_summary_reads_total Summaries by where their figures were computed.\n"
-         "# TYPE forumnet_summary_reads_total counter\n"
-         "forumnet_summary_reads_total{source=\"primary\"} %lu\nforumnet_summary_reads_total{source=\"replica\"} %lu\n"
-         "# HELP forumnet_summary_replica_fallbacks_total Summaries the configured replica did not serve, by why.\n"
-         "# TYPE forumnet_summary_replica_fallbacks_total counter\n",
-         atomic_load_explicit(&summary_reads[0], memory_order_relaxed),
-         atomic_load_explicit(&summary_reads[1], memory_order_relaxed));
-  for (int r = 0; r < METRICS_FALLBACK_COUNT; r++)
-    append(&t, "forumnet_summary_replica_fallbacks_total{reason=\"%s\"} %lu\n", fallback_reasons[r],
-           atomic_load_explicit(&replica_fallbacks[r], memory_order_relaxed));
+  append_labelled_counter(&t, "forumnet_summary_reads_total", "Summaries by where their figures were computed.",
+                          "source", summary_sources, summary_reads, 2);
+  append_labelled_counter(&t, "forumnet_summary_replica_fallbacks_total",
+                          "Summaries the configured replica did not serve, by why.", "reason", fallback_reasons,
+                          replica_fallbacks, METRICS_FALLBACK_COUNT);
   append(&t,
          "# HELP forumnet_jobs_run_total Background jobs this process ran (README \"Background jobs\").\n"
          "# TYPE forumnet_jobs_run_total counter\nforumnet_jobs_run_total %lu\n"
@@ -178,12 +183,9 @@ char *metrics_render(db_pool *pool, const char *(*route_label)(int), const char 
          "# TYPE forumnet_jobs_failed_total counter\nforumnet_jobs_failed_total %lu\n",
          atomic_load_explicit(&jobs_run, memory_order_relaxed),
          atomic_load_explicit(&jobs_failed, memory_order_relaxed));
-  static const char *const results[] = {"delivered", "retried", "failed", "abandoned"};
-  append(&t, "# HELP forumnet_webhook_deliveries_total Webhook delivery attempts this process made, by result.\n"
-             "# TYPE forumnet_webhook_deliveries_total counter\n");
-  for (int r = 0; r < METRICS_WEBHOOK_RESULT_COUNT; r++)
-    append(&t, "forumnet_webhook_deliveries_total{result=\"%s\"} %lu\n", results[r],
-           atomic_load_explicit(&webhook_results[r], memory_order_relaxed));
+  append_labelled_counter(&t, "forumnet_webhook_deliveries_total",
+                          "Webhook delivery attempts this process made, by result.", "result", webhook_result_names,
+                          webhook_results, METRICS_WEBHOOK_RESULT_COUNT);
   append(&t,
          "# HELP forumnet_webhook_queue_depth Pending webhook deliveries (as this process last saw them).\n"
          "# TYPE forumnet_webhook_queue_depth gauge\nforumnet_webhook_queue_depth %ld\n"

@@ -181,6 +181,13 @@ fn_status req_commit_reply(fn_req *req, int http_status, char *json, long versio
   return FN_OK;
 }
 
+fn_status req_commit_no_content(fn_req *req) {
+  fn_status st = db_commit(req->db);
+  if (st == FN_OK)
+    reply_empty(req, 204);
+  return st;
+}
+
 /* 1 if the comma-separated entity-tag list names version. With strong comparison
  * (If-Match, RFC 9110 13.1.1) a weak tag W/"n" never matches; If-None-Match compares weakly. */
 static int etag_list_matches(const char *list, long version, int strong) {
@@ -344,6 +351,18 @@ fn_status reply_conditional_result(fn_req *req, fn_status st, char *json, long v
   }
   reply_conditional(req, json, version);
   return FN_OK;
+}
+
+fn_status req_reply_item(fn_req *req, const char *param, const char *not_found, item_reader read) {
+  const char *id;
+  char *json = NULL;
+  long version = 0;
+  db_conn *db;
+  fn_status st;
+  if ((st = req_path_id(req, param, not_found, &id)) != FN_OK || (st = req_db(req, &db)) != FN_OK)
+    return st;
+  st = read(db, req->caller.id, id, &json, &version);
+  return reply_conditional_result(req, st, json, version, not_found);
 }
 
 /* The q value of one Accept member's parameters (";q=0.5"), 1 without one. */

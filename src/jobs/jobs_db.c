@@ -14,7 +14,7 @@ static const db_column claim_columns[] = {
     DB_COL_LONG(jobs_db_claimed, id),
     DB_COL_TEXT(jobs_db_claimed, kind),
     DB_COL_INT(jobs_db_claimed, attempts),
-    DB_COL_SKIP, /* the payload: a new copy, below */
+    DB_COL_DUP(jobs_db_claimed, payload),
     DB_COLUMNS_END,
 };
 
@@ -24,11 +24,6 @@ fn_status jobs_db_claim(db_conn *db, const char *kinds, jobs_db_claimed *out, in
   *found = res != NULL;
   if (res == NULL)
     return st;
-  out->payload = db_value_dup(res, 0, 3);
-  if (out->payload == NULL) {
-    PQclear(res);
-    return FN_INTERNAL;
-  }
   return db_take_row(res, claim_columns, out);
 }
 

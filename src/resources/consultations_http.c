@@ -326,10 +326,7 @@ static fn_status consultations_http_put_outcome(fn_req *req) {
 }
 
 const fn_route consultations_routes[] = {
-    {"GET", "/v1/consultations", consultations_http_list, 0},
-    {"POST", "/v1/consultations", consultations_http_create, ROUTE_JSON_BODY | ROUTE_IDEMPOTENT},
-    {"GET", "/v1/consultations/{consultation_id}", consultations_http_get, 0},
-    {"PATCH", "/v1/consultations/{consultation_id}", consultations_http_update, ROUTE_JSON_BODY},
+    ROUTES_COLLECTION("/v1/consultations", "{consultation_id}", consultations, 0),
     {"PUT", "/v1/consultations/{consultation_id}/outcome", consultations_http_put_outcome, ROUTE_JSON_BODY},
     {NULL, NULL, NULL, 0},
 };

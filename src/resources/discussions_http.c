@@ -116,13 +116,6 @@ static fn_status commit_post(fn_req *req, db_conn *db, int http_status, const ch
   return st == FN_OK ? req_commit_reply(req, http_status, json, version, location) : st;
 }
 
-static fn_status commit_empty(fn_req *req, db_conn *db) {
-  fn_status st = db_commit(db);
-  if (st == FN_OK)
-    reply_empty(req, 204);
-  return st;
-}
-
 static fn_status threads_http_list(fn_req *req) {
   const char *group_id, *q = req_query(req, "q");
   page_request page;
@@ -205,6 +198,21 @@ static fn_status begin_change(fn_req *req, discussion_change *c, int of_post) {
   return FN_OK;
 }
 
+/* begin_change for a removal, which only the author of the thread (or post) and the group's conveners and
+ * facilitators may make, of the version If-Match names. */
+static fn_status begin_removal(fn_req *req, discussion_change *c, int of_post) {
+  fn_status st = begin_change(req, c, of_post);
+  if (st != FN_OK)
+    return st;
+  const char *author = of_post ? c->post.author_id : c->thread.created_by;
+  if ((st = require(
+           req, is_me(req, author) || groups_is_leader(&c->access),
+           of_post ? "Only the post's author and the group's conveners and facilitators remove a post."
+                   : "Only the thread's author and the group's conveners and facilitators remove a thread.")) != FN_OK)
+    return st;
+  return req_if_match(req, of_post ? c->post.version : c->thread.version);
+}
+
 static fn_status threads_http_update(fn_req *req) {
   discussion_change c;
   fn_status st;
@@ -228,13 +236,10 @@ static fn_status threads_http_update(fn_req *req) {
 static fn_status threads_http_delete(fn_req *req) {
   discussion_change c;
   fn_status st;
-  if ((st = begin_change(req, &c, 0)) != FN_OK ||
-      (st = require(req, is_me(req, c.thread.created_by) || groups_is_leader(&c.access),
-                    "Only the thread's author and the group's conveners and facilitators remove a thread.")) != FN_OK ||
-      (st = req_if_match(req, c.thread.version)) != FN_OK || (st = threads_db_delete(c.db, c.thread_id)) != FN_OK ||
+  if ((st = begin_removal(req, &c, 0)) != FN_OK || (st = threads_db_delete(c.db, c.thread_id)) != FN_OK ||
       (st = audit_discussion(req, "thread.removed", "thread", c.thread_id, c.group_id, NULL)) != FN_OK)
     return st;
-  return commit_empty(req, c.db);
+  return req_commit_no_content(req);
 }
 
 static fn_status posts_http_list(fn_req *req) {
@@ -302,15 +307,12 @@ static fn_status posts_http_update(fn_req *req) {
 static fn_status posts_http_delete(fn_req *req) {
   discussion_change c;
   fn_status st;
-  if ((st = begin_change(req, &c, 1)) != FN_OK ||
-      (st = require(req, is_me(req, c.post.author_id) || groups_is_leader(&c.access),
-                    "Only the post's author and the group's conveners and facilitators remove a post.")) != FN_OK ||
-      (st = req_if_match(req, c.post.version)) != FN_OK)
+  if ((st = begin_removal(req, &c, 1)) != FN_OK)
     return st;
   if (!c.post.removed && ((st = posts_db_write(c.db, c.id, NULL)) != FN_OK ||
                           (st = audit_discussion(req, "post.removed", "post", c.id, c.group_id, c.thread_id)) != FN_OK))
     return st;
-  return commit_empty(req, c.db);
+  return req_commit_no_content(req);
 }
 
 static fn_status threads_http_mark_read(fn_req *req) {
@@ -331,15 +333,9 @@ static fn_status threads_http_mark_read(fn_req *req) {
 }
 
 const fn_route discussions_routes[] = {
-    {"GET", "/v1/groups/{group_id}/threads", threads_http_list, 0},
-    {"POST", "/v1/groups/{group_id}/threads", threads_http_create, ROUTE_JSON_BODY | ROUTE_IDEMPOTENT},
-    {"GET", "/v1/groups/{group_id}/threads/{thread_id}", threads_http_get, 0},
-    {"PATCH", "/v1/groups/{group_id}/threads/{thread_id}", threads_http_update, ROUTE_JSON_BODY},
+    ROUTES_COLLECTION("/v1/groups/{group_id}/threads", "{thread_id}", threads, 0),
     {"DELETE", "/v1/groups/{group_id}/threads/{thread_id}", threads_http_delete, 0},
-    {"GET", "/v1/groups/{group_id}/threads/{thread_id}/posts", posts_http_list, 0},
-    {"POST", "/v1/groups/{group_id}/threads/{thread_id}/posts", posts_http_create, ROUTE_JSON_BODY | ROUTE_IDEMPOTENT},
-    {"GET", "/v1/groups/{group_id}/threads/{thread_id}/posts/{post_id}", posts_http_get, 0},
-    {"PATCH", "/v1/groups/{group_id}/threads/{thread_id}/posts/{post_id}", posts_http_update, ROUTE_JSON_BODY},
+    ROUTES_COLLECTION("/v1/groups/{group_id}/threads/{thread_id}/posts", "{post_id}", posts, 0),
     {"DELETE", "/v1/groups/{group_id}/threads/{thread_id}/posts/{post_id}", posts_http_delete, 0},
     {"PUT", "/v1/groups/{group_id}/threads/{thread_id}/read", threads_http_mark_read, ROUTE_JSON_BODY},
     {NULL, NULL, NULL, 0},

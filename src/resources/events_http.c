@@ -304,17 +304,11 @@ static fn_status events_http_cancel(fn_req *req) {
                                                (st = req_notify(req, NOTIFY_EVENT_CANCELLED, t.id, NULL)) != FN_OK ||
                                                (st = req_webhook(req, t.id, "event.cancelled")) != FN_OK))
     return st;
-  if ((st = db_commit(t.db)) != FN_OK)
-    return st;
-  reply_empty(req, 204);
-  return FN_OK;
+  return req_commit_no_content(req);
 }
 
 const fn_route events_routes[] = {
-    {"GET", "/v1/events", events_http_list, ROUTE_PARTNER},
-    {"POST", "/v1/events", events_http_create, ROUTE_JSON_BODY | ROUTE_PARTNER | ROUTE_IDEMPOTENT},
-    {"GET", "/v1/events/{event_id}", events_http_get, ROUTE_PARTNER},
-    {"PATCH", "/v1/events/{event_id}", events_http_update, ROUTE_JSON_BODY | ROUTE_PARTNER},
+    ROUTES_COLLECTION("/v1/events", "{event_id}", events, ROUTE_PARTNER),
     {"DELETE", "/v1/events/{event_id}", events_http_cancel, ROUTE_PARTNER},
     {NULL, NULL, NULL, 0},
 };

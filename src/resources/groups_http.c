@@ -193,17 +193,11 @@ static fn_status groups_http_close(fn_req *req) {
   if (strcmp(a.status, "closed") != 0 &&
       ((st = groups_db_close(db, id)) != FN_OK || (st = req_audit(req, "group.closed", "group", id, NULL)) != FN_OK))
     return st;
-  if ((st = db_commit(db)) != FN_OK)
-    return st;
-  reply_empty(req, 204);
-  return FN_OK;
+  return req_commit_no_content(req);
 }
 
 const fn_route groups_routes[] = {
-    {"GET", "/v1/groups", groups_http_list, 0},
-    {"POST", "/v1/groups", groups_http_create, ROUTE_JSON_BODY | ROUTE_IDEMPOTENT},
-    {"GET", "/v1/groups/{group_id}", groups_http_get, 0},
-    {"PATCH", "/v1/groups/{group_id}", groups_http_update, ROUTE_JSON_BODY},
+    ROUTES_COLLECTION("/v1/groups", "{group_id}", groups, 0),
     {"DELETE", "/v1/groups/{group_id}", groups_http_close, 0},
     {NULL, NULL, NULL, 0},
 };

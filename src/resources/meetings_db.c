@@ -21,11 +21,10 @@
   "  FROM json_array_elements_text(" param "::json) WITH ORDINALITY AS e(x, n) GROUP BY 1) d ORDER BY first)"
 
 /* Served by meetings_group_starts (group_id, starts_at, id). */
-static const db_stmt list_meetings = {"meetings_list", "SELECT " MEETING_JSON_SQL ", cursor_key(mt.starts_at, mt.id)"
-                                                       " FROM meetings mt"
-                                                       " WHERE mt.group_id = $1"
-                                                       "   AND (mt.starts_at, mt.id) > ($2::timestamptz, $3::uuid)"
-                                                       " ORDER BY mt.starts_at, mt.id LIMIT $4"};
+static const db_stmt list_meetings = {"meetings_list",
+                                      "SELECT " MEETING_JSON_SQL ", cursor_key(mt.starts_at, mt.id)"
+                                      " FROM meetings mt"
+                                      " WHERE mt.group_id = $1" DB_PAGE_AFTER("mt.starts_at", "mt.id")};
 
 fn_status meetings_db_list(db_conn *db, const char *group_id, const page_request *page, PGresult **result) {
   return db_query_page(db, &list_meetings, group_id, page, result);

@@ -305,10 +305,7 @@ static fn_status meetings_http_record_attendance(fn_req *req) {
 }
 
 const fn_route meetings_routes[] = {
-    {"GET", "/v1/groups/{group_id}/meetings", meetings_http_list, 0},
-    {"POST", "/v1/groups/{group_id}/meetings", meetings_http_create, ROUTE_JSON_BODY | ROUTE_IDEMPOTENT},
-    {"GET", "/v1/groups/{group_id}/meetings/{meeting_id}", meetings_http_get, 0},
-    {"PATCH", "/v1/groups/{group_id}/meetings/{meeting_id}", meetings_http_update, ROUTE_JSON_BODY},
+    ROUTES_COLLECTION("/v1/groups/{group_id}/meetings", "{meeting_id}", meetings, 0),
     {"PUT", "/v1/groups/{group_id}/meetings/{meeting_id}/attendance", meetings_http_record_attendance, ROUTE_JSON_BODY},
     {NULL, NULL, NULL, 0},
 };

@@ -91,15 +91,7 @@ static fn_status members_http_list(fn_req *req) {
 }
 
 static fn_status members_http_get(fn_req *req) {
-  const char *id;
-  char *json = NULL;
-  long version = 0;
-  db_conn *db;
-  fn_status st;
-  if ((st = req_path_id(req, "member_id", NO_SUCH_MEMBER, &id)) != FN_OK || (st = req_db(req, &db)) != FN_OK)
-    return st;
-  st = members_db_get_visible(db, req->caller.id, id, &json, &version);
-  return reply_conditional_result(req, st, json, version, NO_SUCH_MEMBER);
+  return req_reply_item(req, "member_id", NO_SUCH_MEMBER, members_db_get_visible);
 }
 
 /* A taken email: a manager learns that an account exists only where they could see it anyway
@@ -275,9 +267,6 @@ static fn_status members_http_update(fn_req *req) {
 }
 
 const fn_route members_routes[] = {
-    {"GET", "/v1/members", members_http_list, 0},
-    {"POST", "/v1/members", members_http_create, ROUTE_JSON_BODY | ROUTE_IDEMPOTENT},
-    {"GET", "/v1/members/{member_id}", members_http_get, 0},
-    {"PATCH", "/v1/members/{member_id}", members_http_update, ROUTE_JSON_BODY},
+    ROUTES_COLLECTION("/v1/members", "{member_id}", members, 0),
     {NULL, NULL, NULL, 0},
 };

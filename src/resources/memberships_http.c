@@ -244,11 +244,9 @@ static fn_status memberships_http_delete(fn_req *req) {
     st = memberships_db_end_representation(db, mid, gid);
   st = audit_change(req, st, strcmp(mid, req->caller.id) == 0 ? "membership.left" : "membership.removed", gid,
                     json_pack("{s:s, s:s}", "member_id", mid, "state", m.state));
-  if (st != FN_OK || (st = groups_db_recompute(db, gid, GROUP_CHANGE_MEMBERSHIP)) != FN_OK ||
-      (st = db_commit(db)) != FN_OK)
+  if (st != FN_OK || (st = groups_db_recompute(db, gid, GROUP_CHANGE_MEMBERSHIP)) != FN_OK)
     return st;
-  reply_empty(req, 204);
-  return FN_OK;
+  return req_commit_no_content(req);
 }
 
 /* The error of the list's ?state= filter, NULL when it is valid. */

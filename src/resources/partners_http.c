@@ -214,10 +214,7 @@ static fn_status partners_http_revoke(fn_req *req) {
 }
 
 const fn_route partners_routes[] = {
-    {"GET", "/v1/partners", partners_http_list, 0},
-    {"POST", "/v1/partners", partners_http_create, ROUTE_JSON_BODY | ROUTE_IDEMPOTENT},
-    {"GET", "/v1/partners/{partner_id}", partners_http_get, 0},
-    {"PATCH", "/v1/partners/{partner_id}", partners_http_update, ROUTE_JSON_BODY},
+    ROUTES_COLLECTION("/v1/partners", "{partner_id}", partners, 0),
     {"DELETE", "/v1/partners/{partner_id}", partners_http_revoke, 0},
     {"POST", "/v1/partners/{partner_id}/credentials", partners_http_rotate, 0},
     {NULL, NULL, NULL, 0},

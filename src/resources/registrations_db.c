@@ -119,14 +119,10 @@ static const db_stmt list_registrations = {
     "   'status', r.status, 'requested_going_at', rfc3339(r.requested_going_at),"
     "   'updated_at', rfc3339(r.updated_at), 'version', r.version), cursor_key(r.created_at, r.member_id)"
     " FROM event_registrations r JOIN members m ON m.id = r.member_id"
-    " WHERE r.event_id = $1 AND (r.created_at, r.member_id) > ($2::timestamptz, $3::uuid)"
-    " ORDER BY r.created_at, r.member_id LIMIT $4"};
+    " WHERE r.event_id = $1" DB_PAGE_AFTER("r.created_at", "r.member_id")};
 
 fn_status registrations_db_list(db_conn *db, const char *event_id, const page_request *page, PGresult **result) {
-  fn_status st;
-  *result =
-      db_exec(db, &list_registrations, DB_ARGS(event_id, page->after_ts, page->after_id, page->limit_plus_one), &st);
-  return st;
+  return db_query_page(db, &list_registrations, event_id, page, result);
 }
 
 fn_status registrations_can_register(const event_caller *caller, const event_access *a, const char **detail) {

@@ -127,8 +127,7 @@ static const db_stmt list_managers = {
     "SELECT json_build_object('member_id', m.id, 'display_name', m.display_name, 'since', rfc3339(sm.created_at)),"
     " cursor_key(sm.created_at, sm.member_id)"
     " FROM site_managers sm JOIN members m ON m.id = sm.member_id"
-    " WHERE sm.site_id = $1 AND m.role = 'manager' AND (sm.created_at, sm.member_id) > ($2::timestamptz, $3::uuid)"
-    " ORDER BY sm.created_at, sm.member_id LIMIT $4"};
+    " WHERE sm.site_id = $1 AND m.role = 'manager'" DB_PAGE_AFTER("sm.created_at", "sm.member_id")};
 
 fn_status sites_db_list_managers(db_conn *db, const char *caller_id, const char *site_id, const page_request *page,
                                  PGresult **result) {

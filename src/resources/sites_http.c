@@ -53,17 +53,7 @@ static fn_status sites_http_list(fn_req *req) {
   return page_reply_result(req, st, res, &page);
 }
 
-static fn_status sites_http_get(fn_req *req) {
-  const char *id;
-  char *json = NULL;
-  long version = 0;
-  db_conn *db;
-  fn_status st;
-  if ((st = req_path_id(req, "site_id", NO_SUCH_SITE, &id)) != FN_OK || (st = req_db(req, &db)) != FN_OK)
-    return st;
-  st = sites_db_get(db, req->caller.id, id, &json, &version);
-  return reply_conditional_result(req, st, json, version, NO_SUCH_SITE);
-}
+static fn_status sites_http_get(fn_req *req) { return req_reply_item(req, "site_id", NO_SUCH_SITE, sites_db_get); }
 
 static fn_status sites_http_create(fn_req *req) {
   member_caller caller;
@@ -153,10 +143,7 @@ static fn_status sites_http_archive(fn_req *req) {
   if (!site.archived &&
       ((st = sites_db_archive(db, id)) != FN_OK || (st = req_audit(req, "site.archived", "site", id, NULL)) != FN_OK))
     return st;
-  if ((st = db_commit(db)) != FN_OK)
-    return st;
-  reply_empty(req, 204);
-  return FN_OK;
+  return req_commit_no_content(req);
 }
 
 static fn_status sites_http_list_managers(fn_req *req) {
@@ -203,20 +190,14 @@ static fn_status change_manager(fn_req *req, int add) {
     st = req_audit(req, add ? "site.manager_added" : "site.manager_removed", "site", site_id, details);
     json_decref(details);
   }
-  if (st != FN_OK || (st = db_commit(db)) != FN_OK)
-    return st;
-  reply_empty(req, 204);
-  return FN_OK;
+  return st != FN_OK ? st : req_commit_no_content(req);
 }
 
 static fn_status sites_http_add_manager(fn_req *req) { return change_manager(req, 1); }
 static fn_status sites_http_remove_manager(fn_req *req) { return change_manager(req, 0); }
 
 const fn_route sites_routes[] = {
-    {"GET", "/v1/sites", sites_http_list, 0},
-    {"POST", "/v1/sites", sites_http_create, ROUTE_JSON_BODY | ROUTE_IDEMPOTENT},
-    {"GET", "/v1/sites/{site_id}", sites_http_get, 0},
-    {"PATCH", "/v1/sites/{site_id}", sites_http_update, ROUTE_JSON_BODY},
+    ROUTES_COLLECTION("/v1/sites", "{site_id}", sites, 0),
     {"DELETE", "/v1/sites/{site_id}", sites_http_archive, 0},
     {"GET", "/v1/sites/{site_id}/managers", sites_http_list_managers, 0},
     {"PUT", "/v1/sites/{site_id}/managers/{member_id}", sites_http_add_manager, 0},

@@ -136,13 +136,10 @@ fn_status threads_db_delete(db_conn *db, const char *thread_id) { return db_exec
 /* Served by posts_thread_created. */
 static const db_stmt list_posts = {"posts_list", "SELECT " POST_JSON_SQL ", cursor_key(p.created_at, p.id)"
                                                  " FROM posts p JOIN members pm ON pm.id = p.author_id"
-                                                 " WHERE p.thread_id = $1"
-                                                 "   AND (p.created_at, p.id) > ($2::timestamptz, $3::uuid)"
-                                                 " ORDER BY p.created_at, p.id LIMIT $4"};
+                                                 " WHERE p.thread_id = $1" DB_PAGE_AFTER("p.created_at", "p.id")};
 
 fn_status posts_db_list(db_conn *db, const char *thread_id, const page_request *page, PGresult **result) {
-  return db_query_rows(db, &list_posts, DB_ARGS(thread_id, page->after_ts, page->after_id, page->limit_plus_one),
-                       result);
+  return db_query_page(db, &list_posts, thread_id, page, result);
 }
 
 static const db_stmt get_post = {"posts_get", "SELECT " POST_JSON_SQL ", p.version"

@@ -51,10 +51,9 @@ fn_status webhooks_db_get(db_conn *db, const char *partner_id, const char *id, c
   return db_get_representation(db, &get_webhook, DB_ARGS(partner_id, id), json, version);
 }
 
-static const db_stmt list_webhooks = {"webhooks_list", "SELECT " WEBHOOK_JSON_SQL ", cursor_key(w.created_at, w.id)"
-                                                       " FROM webhook_endpoints w WHERE w.partner_id = $1"
-                                                       "   AND (w.created_at, w.id) > ($2::timestamptz, $3::uuid)"
-                                                       " ORDER BY w.created_at, w.id LIMIT $4"};
+static const db_stmt list_webhooks = {
+    "webhooks_list", "SELECT " WEBHOOK_JSON_SQL ", cursor_key(w.created_at, w.id)"
+                     " FROM webhook_endpoints w WHERE w.partner_id = $1" DB_PAGE_AFTER("w.created_at", "w.id")};
 
 fn_status webhooks_db_list(db_conn *db, const char *partner_id, const page_request *page, PGresult **result) {
   return db_query_page(db, &list_webhooks, partner_id, page, result);
@@ -111,11 +110,10 @@ fn_status webhooks_db_rotate(db_conn *db, const char *id, const char *sealed_hex
   return db_exec_command(db, &rotate_webhook, DB_ARGS(id, sealed_hex));
 }
 
-static const db_stmt list_deliveries = {"webhooks_deliveries",
-                                        "SELECT " DELIVERY_JSON_SQL ", cursor_key(d.created_at, d.uid)"
-                                        " FROM webhook_deliveries d WHERE d.endpoint_id = $1"
-                                        "   AND (d.created_at, d.uid) > ($2::timestamptz, $3::uuid)"
-                                        " ORDER BY d.created_at, d.uid LIMIT $4"};
+static const db_stmt list_deliveries = {
+    "webhooks_deliveries",
+    "SELECT " DELIVERY_JSON_SQL ", cursor_key(d.created_at, d.uid)"
+    " FROM webhook_deliveries d WHERE d.endpoint_id = $1" DB_PAGE_AFTER("d.created_at", "d.uid")};
 
 fn_status webhooks_db_deliveries(db_conn *db, const char *webhook_id, const page_request *page, PGresult **result) {
   return db_query_page(db, &list_deliveries, webhook_id, page, result);
@@ -194,7 +192,7 @@ static const db_column delivery_columns[] = {
     DB_COL_TEXT(webhook_delivery, secret_sealed),
     DB_COL_TEXT(webhook_delivery, previous_sealed),
     DB_COL_BOOL(webhook_delivery, failing_too_long),
-    DB_COL_SKIP, /* the payload: a new copy, below */
+    DB_COL_DUP(webhook_delivery, payload),
     DB_COLUMNS_END,
 };
 
@@ -207,11 +205,6 @@ fn_status webhooks_db_load_delivery(db_conn *db, const char *delivery_id, webhoo
   if (res == NULL)
     return st; /* gone with its endpoint: found stays 0 */
   out->found = 1;
-  out->payload = db_value_dup(res, 0, 9);
-  if (out->payload == NULL) {
-    PQclear(res);
-    return FN_INTERNAL;
-  }
   return db_take_row(res, delivery_columns, out);
 }
 

@@ -19,36 +19,6 @@
 # the same file after its measurements. Takes about two minutes at N=1.
 set -euo pipefail
 
-BENCH_SCALE=${BENCH_SCALE:-1}
-while (($# > 0)); do
-  case $1 in
-    --scale)
-      (($# >= 2)) || {
-        echo "explain: --scale needs a value" >&2
-        exit 2
-      }
-      BENCH_SCALE=$2
-      shift 2
-      ;;
-    --scale=*)
-      BENCH_SCALE=${1#--scale=}
-      shift
-      ;;
-    -h | --help)
-      sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
-      exit 0
-      ;;
-    *)
-      echo "explain: unknown argument '$1' (see --help)" >&2
-      exit 2
-      ;;
-  esac
-done
-if ! [[ $BENCH_SCALE =~ ^[0-9]*\.?[0-9]+$ ]] || awk -v n="$BENCH_SCALE" 'BEGIN { exit !(n <= 0 || n > 10) }'; then
-  echo "explain: --scale must be a number above 0 and at most 10 (got '$BENCH_SCALE')" >&2
-  exit 2
-fi
-
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 ROOT=$PWD
 BENCH_DIR=$ROOT/tests/bench
@@ -61,53 +31,15 @@ BENCH_DIR=$ROOT/tests/bench
 # shellcheck source=tests/bench/lib.sh
 . tests/bench/lib.sh
 
-STARTED=$SECONDS
-BUILD_DIR=$ROOT/build-bench
+BENCH_SCALE=${BENCH_SCALE:-1}
+BENCH_TAKES_SCALE=1
+bench_script explain "$@"
 EXPLAIN_FILE=$BENCH_DIR/last-explain.md
-PG_BASE=''
-PG_DATA=''
-SERVER_PID=''
-SERVER_LOG=''
-WORK=''
+bench_traps
 
-step() { printf '\n==> %s\n' "$*"; }
-die() {
-  echo "explain: $*" >&2
-  exit 1
-}
-
-cleanup() {
-  local status=$?
-  trap - EXIT INT TERM
-  bench_stop_server 10 || true
-  if ((status != 0)) && [[ -n "$SERVER_LOG" && -s "$SERVER_LOG" ]]; then
-    echo "--- last lines of the forumnet log ($SERVER_LOG) ---" >&2
-    tail -n 20 "$SERVER_LOG" >&2 || true
-  fi
-  bench_cleanup_pg
-  if [[ -n "$WORK" ]]; then
-    if [[ "${BENCH_KEEP:-0}" == 1 ]]; then echo "kept the work directory: $WORK"; else rm -rf "$WORK"; fi
-  fi
-  printf '\nexplain: finished in %ss (exit status %s)\n' "$((SECONDS - STARTED))" "$status"
-  exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-step "Debian packages"
-# shellcheck disable=SC2086 # one package name per word
-deps_install $FORUMNET_BUILD_PACKAGES wrk || die "could not install the dependencies"
-
-step "Release build (build-bench/)"
-bench_build "$BUILD_DIR" Release
-WORK=$(mktemp -d /tmp/forumnet-explain-work.XXXXXX)
-
-step "Throwaway PostgreSQL 15 (auto_explain preloaded), migrate, seed --demo"
+# auto_explain preloaded, inactive until bench_explain_summaries asks
 BENCH_PG_EXTRA_SETTINGS=$BENCH_SCALE_PG_SETTINGS
-bench_pg_start
-bench_seed
-echo "PostgreSQL $PG_VERSION at $PG_SOCK (settings: $PG_SETTINGS)"
+bench_setup wrk
 
 step "forumnet seed --scale $BENCH_SCALE, then VACUUM ANALYZE"
 bench_seed_scale "$BENCH_SCALE"
@@ -115,9 +47,7 @@ echo "seeded in ${SCALE_SEED_SECONDS}s, VACUUM ANALYZE + CHECKPOINT in ${SCALE_V
 
 step "forumnet serve"
 SERVER_ENV=()
-for knob in FORUMNET_HTTP_THREADS FORUMNET_DB_POOL_SIZE; do
-  if [[ -n "${!knob:-}" ]]; then SERVER_ENV+=("$knob=${!knob}"); fi
-done
+bench_server_knobs
 # shellcheck disable=SC2119 # no wrapper: run forumnet directly
 bench_serve
 ADMIN_TOKEN=$(bench_login "$SCALE_ADMIN_EMAIL" "$SCALE_PASSWORD")

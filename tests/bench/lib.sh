@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Shared setup for tests/bench/run.sh, tests/bench/soak.sh and tests/valgrind/run.sh. Source it from the
+# Shared setup for the scripts of tests/bench and tests/valgrind/run.sh. Source it from the
 # repository root after scripts/lib/packages.sh, scripts/lib/deps.sh and scripts/lib/pg.sh; the caller defines
 # `die MESSAGE` (print and exit 1). Every function sets plain global variables, listed with it.
 #
@@ -35,6 +35,25 @@
 #   bench_login EMAIL PASSWORD     print an access token
 #   bench_stop_server [SECONDS]    SIGTERM the server and wait (default 15 s, then SIGKILL); returns its exit status
 #   bench_cleanup_pg               stop the cluster; remove PG_BASE unless BENCH_KEEP=1
+#
+# The scaffolding every bench script shares (run.sh, explain.sh, streams.sh, soak.sh, webhooks.sh):
+#   bench_script NAME [ARGS...]    the calling script's arguments: --help prints its header comment; --scale N (or
+#                                  --scale=N) sets BENCH_SCALE, checked (above 0, at most 10) when the script set
+#                                  BENCH_TAKES_SCALE=1 and refused otherwise, as is any other argument (exit 2).
+#                                  Defines step and die (die's messages start with "NAME:"); sets BENCH_NAME STARTED
+#                                  BUILD_DIR (build-bench) and clears PG_BASE PG_DATA SERVER_PID SERVER_LOG WORK
+#   bench_whole_numbers MIN KNOB... each KNOB (a variable's name) holds a whole number, at least MIN (0 or 1); else
+#                                  "NAME: KNOB must be a whole number [above 0] (got 'VALUE')" and exit 2
+#   bench_traps                    EXIT runs bench_exit; INT and TERM exit 130 and 143 (through it)
+#   bench_exit                     the EXIT trap: bench_stop_extras first when the script defines it (its own
+#                                  background processes), then stops the server (bench_stop_server 10), shows the
+#                                  end of its log when the script failed, stops the cluster, removes WORK unless
+#                                  BENCH_KEEP=1, prints the time taken and exits with the script's status
+#   bench_setup [PACKAGE...]       installs the build packages and PACKAGEs, builds the Release forumnet into BUILD_DIR,
+#                                  makes WORK (a scratch directory), starts the throwaway cluster and seeds it
+#                                  (bench_pg_start, bench_seed); sets what those set
+#   bench_server_knobs             appends FORUMNET_HTTP_THREADS and FORUMNET_DB_POOL_SIZE to SERVER_ENV when set
+#   bench_find_pgbench             sets PGBENCH (PostgreSQL's own pgbench, else the one on PATH)
 #
 # shellcheck disable=SC2034 # the globals set here are read by the scripts that source this file
 # auto_explain is loaded but logs nothing (log_min_duration -1) until bench_explain_summaries turns it on.
@@ -366,4 +385,117 @@ bench_cleanup_pg() {
       rm -rf "$PG_BASE"
     fi
   fi
+}
+
+bench_script() {
+  BENCH_NAME=$1
+  shift
+  local script=tests/bench/${BASH_SOURCE[1]##*/}
+  while (($# > 0)); do
+    case $1 in
+      --scale | --scale=*)
+        if [[ ${BENCH_TAKES_SCALE:-0} != 1 ]]; then
+          echo "$BENCH_NAME: unknown argument '$1' (see --help)" >&2
+          exit 2
+        elif [[ $1 == --scale=* ]]; then
+          BENCH_SCALE=${1#--scale=}
+          shift
+        elif (($# >= 2)); then
+          BENCH_SCALE=$2
+          shift 2
+        else
+          echo "$BENCH_NAME: --scale needs a value" >&2
+          exit 2
+        fi
+        ;;
+      -h | --help)
+        sed -n '2,/^set -euo/p' "$script" | sed '$d; s/^# \{0,1\}//'
+        exit 0
+        ;;
+      *)
+        echo "$BENCH_NAME: unknown argument '$1' (see --help)" >&2
+        exit 2
+        ;;
+    esac
+  done
+  if [[ ${BENCH_TAKES_SCALE:-0} == 1 && -n "${BENCH_SCALE:-}" ]] &&
+    { ! [[ $BENCH_SCALE =~ ^[0-9]*\.?[0-9]+$ ]] || awk -v n="$BENCH_SCALE" 'BEGIN { exit !(n <= 0 || n > 10) }'; }; then
+    echo "$BENCH_NAME: --scale must be a number above 0 and at most 10, as forumnet seed --scale takes" \
+      "(got '$BENCH_SCALE')" >&2
+    exit 2
+  fi
+  STARTED=$SECONDS
+  BUILD_DIR=$PWD/build-bench
+  PG_BASE=''
+  PG_DATA=''
+  SERVER_PID=''
+  SERVER_LOG=''
+  WORK=''
+  # shellcheck disable=SC2317 # called by the script after bench_script returns
+  step() { printf '\n==> %s\n' "$*"; }
+  # shellcheck disable=SC2317
+  die() {
+    echo "$BENCH_NAME: $*" >&2
+    exit 1
+  }
+}
+
+bench_whole_numbers() {
+  local min=$1 knob above=''
+  shift
+  ((min == 0)) || above=" above $((min - 1))"
+  for knob in "$@"; do
+    if ! [[ ${!knob} =~ ^[0-9]+$ ]] || ((${!knob} < min)); then
+      echo "$BENCH_NAME: $knob must be a whole number$above (got '${!knob}')" >&2
+      exit 2
+    fi
+  done
+}
+
+bench_exit() {
+  local status=$?
+  trap - EXIT INT TERM
+  if declare -F bench_stop_extras >/dev/null; then bench_stop_extras || true; fi
+  bench_stop_server 10 || true
+  if ((status != 0)) && [[ -n "$SERVER_LOG" && -s "$SERVER_LOG" ]]; then
+    echo "--- last lines of the forumnet log ($SERVER_LOG) ---" >&2
+    tail -n 20 "$SERVER_LOG" >&2 || true
+  fi
+  bench_cleanup_pg
+  if [[ -n "$WORK" ]]; then
+    if [[ "${BENCH_KEEP:-0}" == 1 ]]; then echo "kept the work directory: $WORK"; else rm -rf "$WORK"; fi
+  fi
+  printf '\n%s: finished in %ss (exit status %s)\n' "$BENCH_NAME" "$((SECONDS - STARTED))" "$status"
+  exit "$status"
+}
+
+bench_traps() {
+  trap bench_exit EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+
+bench_setup() {
+  step "Debian packages"
+  # shellcheck disable=SC2086 # one package name per word
+  deps_install $FORUMNET_BUILD_PACKAGES "$@" || die "could not install the dependencies"
+  step "Release build (build-bench/)"
+  bench_build "$BUILD_DIR" Release
+  WORK=$(mktemp -d "/tmp/forumnet-$BENCH_NAME-work.XXXXXX")
+  step "Throwaway PostgreSQL 15, migrate and seed"
+  bench_pg_start
+  bench_seed
+  echo "PostgreSQL $PG_VERSION at $PG_SOCK (settings: $PG_SETTINGS)"
+}
+
+bench_server_knobs() {
+  local knob
+  for knob in FORUMNET_HTTP_THREADS FORUMNET_DB_POOL_SIZE; do
+    if [[ -n "${!knob:-}" ]]; then SERVER_ENV+=("$knob=${!knob}"); fi
+  done
+}
+
+bench_find_pgbench() {
+  PGBENCH=$PG_BIN/pgbench
+  [[ -x "$PGBENCH" ]] || PGBENCH=$(command -v pgbench) || die "pgbench not found (install postgresql-contrib)"
 }

@@ -28,38 +28,6 @@
 # change the exit status: timings depend on the machine and its load.
 set -euo pipefail
 
-BENCH_SCALE=${BENCH_SCALE:-}
-while (($# > 0)); do
-  case $1 in
-    --scale)
-      (($# >= 2)) || {
-        echo "bench: --scale needs a value" >&2
-        exit 2
-      }
-      BENCH_SCALE=$2
-      shift 2
-      ;;
-    --scale=*)
-      BENCH_SCALE=${1#--scale=}
-      shift
-      ;;
-    -h | --help)
-      sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
-      exit 0
-      ;;
-    *)
-      echo "bench: unknown argument '$1' (see --help)" >&2
-      exit 2
-      ;;
-  esac
-done
-if [[ -n "$BENCH_SCALE" ]]; then
-  if ! [[ $BENCH_SCALE =~ ^[0-9]*\.?[0-9]+$ ]] || awk -v n="$BENCH_SCALE" 'BEGIN { exit !(n <= 0 || n > 10) }'; then
-    echo "bench: --scale must be a number above 0 and at most 10, as forumnet seed --scale takes (got '$BENCH_SCALE')" >&2
-    exit 2
-  fi
-fi
-
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 ROOT=$PWD
 BENCH_DIR=$ROOT/tests/bench
@@ -72,6 +40,9 @@ BENCH_DIR=$ROOT/tests/bench
 # shellcheck source=tests/bench/lib.sh
 . tests/bench/lib.sh
 
+BENCH_SCALE=${BENCH_SCALE:-}
+BENCH_TAKES_SCALE=1
+bench_script bench "$@"
 CONNS=${CONNS:-32}
 DURATION=${DURATION:-10}
 LOGIN_CONNS=${LOGIN_CONNS:-8}
@@ -79,20 +50,13 @@ WARMUP=${WARMUP:-1}
 PGBENCH_SCALE=${PGBENCH_SCALE:-10}
 SUMMARY_CONNS=${SUMMARY_CONNS:-4}
 SUMMARY_DURATION=${SUMMARY_DURATION:-20}
-for knob in CONNS DURATION LOGIN_CONNS WARMUP PGBENCH_SCALE SUMMARY_CONNS SUMMARY_DURATION; do
-  if ! [[ ${!knob} =~ ^[0-9]+$ ]]; then
-    echo "bench: $knob must be a whole number (got '${!knob}')" >&2
-    exit 2
-  fi
-done
+bench_whole_numbers 0 CONNS DURATION LOGIN_CONNS WARMUP PGBENCH_SCALE SUMMARY_CONNS SUMMARY_DURATION
 if ((CONNS < 1 || LOGIN_CONNS < 1 || DURATION < 1 || PGBENCH_SCALE < 1 || SUMMARY_CONNS < 1 || SUMMARY_DURATION < 1)); then
   echo "bench: CONNS, LOGIN_CONNS, DURATION, PGBENCH_SCALE, SUMMARY_CONNS and SUMMARY_DURATION must be at least 1" >&2
   exit 2
 fi
 
 JOBS=$(nproc 2>/dev/null || echo 2)
-STARTED=$SECONDS
-BUILD_DIR=$ROOT/build-bench
 RESULTS_FILE=$BENCH_DIR/last-results.md
 EXPLAIN_FILE=$BENCH_DIR/last-explain.md
 # The issue 6 targets for the summary scenarios (milliseconds, p95, on the N=1 data set).
@@ -100,57 +64,13 @@ SITE_SUMMARY_P95_TARGET=50
 OVERVIEW_P95_TARGET=200
 # Issue 15's page of 50 threads with unread counts (milliseconds, p95).
 THREADS_P95_TARGET=50
-PG_BASE=''
-PG_DATA=''
-SERVER_PID=''
-SERVER_LOG=''
-WORK=''
-
-step() { printf '\n==> %s\n' "$*"; }
-die() {
-  echo "bench: $*" >&2
-  exit 1
-}
-
-cleanup() {
-  local status=$?
-  trap - EXIT INT TERM
-  if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 1 50); do
-      kill -0 "$SERVER_PID" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -KILL "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
-  if ((status != 0)) && [[ -n "$SERVER_LOG" && -s "$SERVER_LOG" ]]; then
-    echo "--- last lines of the forumnet log ($SERVER_LOG) ---" >&2
-    tail -n 20 "$SERVER_LOG" >&2 || true
-  fi
-  if [[ -n "$PG_DATA" ]]; then
-    pg_stop "$PG_DATA" immediate >/dev/null 2>&1 || true
-  fi
-  if [[ "${BENCH_KEEP:-0}" == 1 ]]; then
-    [[ -n "$PG_BASE" ]] && echo "kept the benchmark cluster's directory: $PG_BASE"
-    [[ -n "$WORK" ]] && echo "kept the benchmark's work directory (server log, wrk output): $WORK"
-  else
-    [[ -n "$PG_BASE" ]] && rm -rf "$PG_BASE"
-    [[ -n "$WORK" ]] && rm -rf "$WORK"
-  fi
-  printf '\nbench: finished in %ss (exit status %s)\n' "$((SECONDS - STARTED))" "$status"
-  exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_traps
 
 # --- dependencies and build ---------------------------------------------------------------------------------
 step "Debian packages"
 # shellcheck disable=SC2086 # one package name per word
 deps_install $FORUMNET_BUILD_PACKAGES $FORUMNET_TEST_PACKAGES || die "could not install the dependencies"
-PGBENCH=$PG_BIN/pgbench
-[[ -x "$PGBENCH" ]] || PGBENCH=$(command -v pgbench) || die "pgbench not found (install postgresql-contrib)"
+bench_find_pgbench
 command -v wrk >/dev/null || die "wrk not found"
 
 step "Release build (build-bench/)"

@@ -29,6 +29,7 @@ BENCH_DIR=$ROOT/tests/bench
 # shellcheck source=tests/bench/lib.sh
 . tests/bench/lib.sh
 
+bench_script soak "$@"
 SOAK_SECONDS=${SOAK_SECONDS:-180}
 SOAK_CONNS=${SOAK_CONNS:-16}
 SOAK_SAMPLE_SECONDS=${SOAK_SAMPLE_SECONDS:-5}
@@ -37,77 +38,29 @@ if [[ -z "${SOAK_WARMUP_SECONDS:-}" ]]; then
   SOAK_WARMUP_SECONDS=60
   if ((SOAK_SECONDS < 180)); then SOAK_WARMUP_SECONDS=$((SOAK_SECONDS / 3)); fi
 fi
-for knob in SOAK_SECONDS SOAK_CONNS SOAK_SAMPLE_SECONDS SOAK_WARMUP_SECONDS SOAK_RSS_GROWTH_PCT; do
-  if ! [[ ${!knob} =~ ^[0-9]+$ ]]; then
-    echo "soak: $knob must be a whole number (got '${!knob}')" >&2
-    exit 2
-  fi
-done
+bench_whole_numbers 0 SOAK_SECONDS SOAK_CONNS SOAK_SAMPLE_SECONDS SOAK_WARMUP_SECONDS SOAK_RSS_GROWTH_PCT
 if ((SOAK_SECONDS < 30 || SOAK_CONNS < 1 || SOAK_CONNS > 200 || SOAK_SAMPLE_SECONDS < 1 ||
   SOAK_WARMUP_SECONDS >= SOAK_SECONDS)); then
   echo "soak: need SOAK_SECONDS >= 30, 1 <= SOAK_CONNS <= 200, SOAK_SAMPLE_SECONDS >= 1 and" \
     "SOAK_WARMUP_SECONDS < SOAK_SECONDS" >&2
   exit 2
 fi
-
-STARTED=$SECONDS
-BUILD_DIR=$ROOT/build-bench
 RESULTS_FILE=$BENCH_DIR/last-soak.md
-PG_BASE=''
-PG_DATA=''
-SERVER_PID=''
-SERVER_LOG=''
-WORK=''
 WRK_PID=''
 
-step() { printf '\n==> %s\n' "$*"; }
-die() {
-  echo "soak: $*" >&2
-  exit 1
-}
-
-cleanup() {
-  local status=$?
-  trap - EXIT INT TERM
+bench_stop_extras() {
   if [[ -n "$WRK_PID" ]] && kill -0 "$WRK_PID" 2>/dev/null; then
     kill -TERM "$WRK_PID" 2>/dev/null || true
     wait "$WRK_PID" 2>/dev/null || true
   fi
-  bench_stop_server 10 || true
-  if ((status != 0)) && [[ -n "$SERVER_LOG" && -s "$SERVER_LOG" ]]; then
-    echo "--- last lines of the forumnet log ($SERVER_LOG) ---" >&2
-    tail -n 20 "$SERVER_LOG" >&2 || true
-  fi
-  bench_cleanup_pg
-  if [[ -n "$WORK" ]]; then
-    if [[ "${BENCH_KEEP:-0}" == 1 ]]; then echo "kept the soak's work directory: $WORK"; else rm -rf "$WORK"; fi
-  fi
-  printf '\nsoak: finished in %ss (exit status %s)\n' "$((SECONDS - STARTED))" "$status"
-  exit "$status"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_traps
 
-# --- setup (as tests/bench/run.sh) --------------------------------------------------------------------------
-step "Debian packages"
-# shellcheck disable=SC2086 # one package name per word
-deps_install $FORUMNET_BUILD_PACKAGES wrk || die "could not install the dependencies"
-
-step "Release build (build-bench/)"
-bench_build "$BUILD_DIR" Release
-WORK=$(mktemp -d /tmp/forumnet-soak-work.XXXXXX)
-
-step "Throwaway PostgreSQL 15, migrate and seed"
-bench_pg_start
-bench_seed
-echo "PostgreSQL $PG_VERSION at $PG_SOCK (settings: $PG_SETTINGS)"
+bench_setup wrk
 
 step "forumnet serve"
 SERVER_ENV=()
-for knob in FORUMNET_HTTP_THREADS FORUMNET_DB_POOL_SIZE; do
-  if [[ -n "${!knob:-}" ]]; then SERVER_ENV+=("$knob=${!knob}"); fi
-done
+bench_server_knobs
 # shellcheck disable=SC2119 # no wrapper: run forumnet directly
 bench_serve
 echo "listening on $BASE_URL (pid $SERVER_PID; FORUMNET_HTTP_THREADS=${FORUMNET_HTTP_THREADS:-default}," \

@@ -28,32 +28,14 @@ BENCH_DIR=$ROOT/tests/bench
 # shellcheck source=tests/bench/lib.sh
 . tests/bench/lib.sh
 
+bench_script streams "$@"
 STREAMS=${STREAMS:-500}
 ROUNDS=${ROUNDS:-3}
 CONNS=${CONNS:-32}
 DURATION=${DURATION:-10}
-for knob in STREAMS ROUNDS CONNS DURATION; do
-  if ! [[ ${!knob} =~ ^[0-9]+$ ]] || ((${!knob} < 1)); then
-    echo "streams: $knob must be a whole number above 0 (got '${!knob}')" >&2
-    exit 2
-  fi
-done
-
-STARTED=$SECONDS
-BUILD_DIR=$ROOT/build-bench
+bench_whole_numbers 1 STREAMS ROUNDS CONNS DURATION
 RESULTS_FILE=$BENCH_DIR/last-streams.md
-PG_BASE=''
-PG_DATA=''
-SERVER_PID=''
-SERVER_LOG=''
-WORK=''
 HOLDER_PID=''
-
-step() { printf '\n==> %s\n' "$*"; }
-die() {
-  echo "streams: $*" >&2
-  exit 1
-}
 
 stop_holder() {
   if [[ -n "$HOLDER_PID" ]] && kill -0 "$HOLDER_PID" 2>/dev/null; then
@@ -66,47 +48,16 @@ stop_holder() {
     return "$status"
   fi
 }
+bench_stop_extras() { stop_holder; }
+bench_traps
 
-cleanup() {
-  local status=$?
-  trap - EXIT INT TERM
-  stop_holder || true
-  bench_stop_server 10 || true
-  if ((status != 0)) && [[ -n "$SERVER_LOG" && -s "$SERVER_LOG" ]]; then
-    echo "--- last lines of the forumnet log ($SERVER_LOG) ---" >&2
-    tail -n 20 "$SERVER_LOG" >&2 || true
-  fi
-  bench_cleanup_pg
-  if [[ -n "$WORK" ]]; then
-    if [[ "${BENCH_KEEP:-0}" == 1 ]]; then echo "kept the work directory: $WORK"; else rm -rf "$WORK"; fi
-  fi
-  printf '\nstreams: finished in %ss (exit status %s)\n' "$((SECONDS - STARTED))" "$status"
-  exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-step "Debian packages"
 # shellcheck disable=SC2086 # one package name per word
-deps_install $FORUMNET_BUILD_PACKAGES $FORUMNET_TEST_PACKAGES wrk || die "could not install the dependencies"
-PGBENCH=$PG_BIN/pgbench
-[[ -x "$PGBENCH" ]] || PGBENCH=$(command -v pgbench) || die "pgbench not found (install postgresql-contrib)"
-
-step "Release build (build-bench/)"
-bench_build "$BUILD_DIR" Release
-WORK=$(mktemp -d /tmp/forumnet-streams-work.XXXXXX)
-
-step "Throwaway PostgreSQL 15, migrate and seed"
-bench_pg_start
-bench_seed
-echo "PostgreSQL $PG_VERSION at $PG_SOCK (settings: $PG_SETTINGS)"
+bench_setup $FORUMNET_TEST_PACKAGES wrk
+bench_find_pgbench
 
 step "forumnet serve"
 SERVER_ENV=("FORUMNET_MAX_CONNECTIONS=$((STREAMS + CONNS + 64))")
-for knob in FORUMNET_HTTP_THREADS FORUMNET_DB_POOL_SIZE; do
-  if [[ -n "${!knob:-}" ]]; then SERVER_ENV+=("$knob=${!knob}"); fi
-done
+bench_server_knobs
 # shellcheck disable=SC2119 # no wrapper: run forumnet directly
 bench_serve
 ADMIN_TOKEN=$(bench_login "$ADMIN_EMAIL" "$ADMIN_PASSWORD") || exit 1

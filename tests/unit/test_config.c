@@ -189,6 +189,7 @@ static void test_db_pooler(void **state) {
   assert_int_equal(cfg.db_pooler, DB_POOLER_SESSION);
   env_set("FORUMNET_DB_POOLER", "statement"); /* PgBouncer's third mode: no transactions at all */
   assert_invalid_naming(load(0, 0), "FORUMNET_DB_POOLER");
+  assert_string_equal(err, "invalid configuration: FORUMNET_DB_POOLER must be session or transaction");
 }
 
 /* FORUMNET_DATABASE_DIRECT_URL: migrate, seed and admin connect there, as a session; unset, they use
@@ -466,6 +467,8 @@ static void test_jwt_alg(void **state) {
 
   const char *const bad[] = {"none", "HS512", "HS384", "hs256", "RS512", "HS256 ", "PS256"};
   assert_each_rejected("FORUMNET_JWT_ALG", bad, sizeof bad / sizeof bad[0], 1);
+  /* a choice's message lists the choices */
+  assert_string_equal(err, "invalid configuration: FORUMNET_JWT_ALG must be HS256, RS256 or ES256");
 }
 
 static void test_jwt_names(void **state) {
