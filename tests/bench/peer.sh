@@ -28,68 +28,30 @@ BENCH_DIR=$ROOT/tests/bench
 # shellcheck source=tests/bench/lib.sh
 . tests/bench/lib.sh
 
+bench_script peer "$@"
 ROUNDS=${ROUNDS:-3}
 CONNS=${CONNS:-32}
 DURATION=${DURATION:-10}
 POOL_SIZE=${POOL_SIZE:-8}
-for knob in ROUNDS CONNS DURATION POOL_SIZE; do
-  if ! [[ ${!knob} =~ ^[0-9]+$ ]] || ((${!knob} < 1)); then
-    echo "peer: $knob must be a whole number above 0 (got '${!knob}')" >&2
-    exit 2
-  fi
-done
-
-STARTED=$SECONDS
-BUILD_DIR=$ROOT/build-bench
+bench_whole_numbers 1 ROUNDS CONNS DURATION POOL_SIZE
 RESULTS_FILE=$BENCH_DIR/last-peer.md
-PG_BASE=''
-SERVER_PID=''
-SERVER_LOG=''
-WORK=''
 PEER_PID=''
-
-step() { printf '\n==> %s\n' "$*"; }
-die() {
-  echo "peer: $*" >&2
-  exit 1
-}
-
-cleanup() {
-  local status=$?
-  trap - EXIT INT TERM
+bench_stop_extras() {
   if [[ -n "$PEER_PID" ]]; then
     kill -TERM "$PEER_PID" 2>/dev/null || true
     wait "$PEER_PID" 2>/dev/null || true
   fi
-  bench_stop_server 10 || true
-  bench_cleanup_pg
-  if [[ -n "$WORK" ]]; then
-    if [[ "${BENCH_KEEP:-0}" == 1 ]]; then echo "kept the work directory: $WORK"; else rm -rf "$WORK"; fi
-  fi
-  printf '\npeer: finished in %ss (exit status %s)\n' "$((SECONDS - STARTED))" "$status"
-  exit "$status"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_traps
 
-step "Debian packages, Node.js and the peer's npm packages"
 # shellcheck disable=SC2086 # one package name per word
-deps_install $FORUMNET_BUILD_PACKAGES $FORUMNET_TEST_PACKAGES wrk || die "could not install the dependencies"
-command -v node >/dev/null || deps_install $FORUMNET_NODE_PACKAGES || die "could not install Node.js"
+bench_setup $FORUMNET_TEST_PACKAGES wrk
+bench_find_pgbench
+step "Node.js and the peer's npm packages"
+deps_install_node || die "could not install Node.js"
 NODE_MAJOR=$(node -p 'process.versions.node.split(".")[0]')
 ((NODE_MAJOR >= 20)) || die "the peer needs Node.js 20 or later (Fastify 5, fast-jwt 6); this is $(node --version)"
 npm ci --prefix "$BENCH_DIR/peer" --no-audit --no-fund >/dev/null || die "npm ci in tests/bench/peer failed"
-PGBENCH=$PG_BIN/pgbench
-[[ -x "$PGBENCH" ]] || PGBENCH=$(command -v pgbench) || die "pgbench not found (install postgresql-contrib)"
-
-step "Release build (build-bench/)"
-bench_build "$BUILD_DIR" Release
-WORK=$(mktemp -d /tmp/forumnet-peer-work.XXXXXX)
-
-step "Throwaway PostgreSQL 15, migrate and seed"
-bench_pg_start
-bench_seed
 
 step "forumnet serve and the peer"
 SERVER_ENV=("FORUMNET_DB_POOL_SIZE=$POOL_SIZE")
