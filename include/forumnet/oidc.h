@@ -31,11 +31,15 @@ typedef struct oidc_provider {
   int redirect_uri_count;
   char email_domains[OIDC_MAX_LIST][256]; /* none: any domain */
   int email_domain_count;
+  /* The boolean claim by which the provider says it verified the email: "email_verified" unless the file
+   * names another (Microsoft Entra ID sends none; its optional claim "xms_edov" says the domain's owner
+   * verified it). */
+  char email_verified_claim[64];
 } oidc_provider;
 
 /* Parses the providers file's text (a JSON array of {id, display_name, issuer, client_id, client_secret,
- * redirect_uris, email_domains?}): *out a new array of *count providers (caller frees). Unknown fields,
- * missing ones, duplicate ids and http:// issuers (unless allow_http) are FN_INVALID, with err naming the
+ * redirect_uris, email_domains?, email_verified_claim?}): *out a new array of *count providers (caller frees). Unknown
+ * fields, missing ones, duplicate ids and http:// issuers (unless allow_http) are FN_INVALID, with err naming the
  * provider and the field (never a secret). */
 fn_status oidc_providers_parse(const char *text, int allow_http, oidc_provider **out, int *count, char *err,
                                size_t err_len);
@@ -90,7 +94,8 @@ fn_status oidc_post_form(const char *url, int allow_http, const char *user, cons
 /* What an ID token must hold (oidc_verify.c). */
 typedef struct oidc_expect {
   const char *issuer, *client_id, *nonce;
-  unsigned algs; /* the provider's advertised algorithms within OIDC_ALG_* */
+  const char *email_verified_claim; /* the provider's (oidc_provider) */
+  unsigned algs;                    /* the provider's advertised algorithms within OIDC_ALG_* */
   time_t now;
 } oidc_expect;
 

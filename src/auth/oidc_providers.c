@@ -63,8 +63,15 @@ static fn_status take_list(const json_t *obj, const char *key, int required, cha
   return FN_OK;
 }
 
-static const char *const provider_keys[] = {
-    "id", "display_name", "issuer", "client_id", "client_secret", "redirect_uris", "email_domains", NULL};
+static const char *const provider_keys[] = {"id",
+                                            "display_name",
+                                            "issuer",
+                                            "client_id",
+                                            "client_secret",
+                                            "redirect_uris",
+                                            "email_domains",
+                                            "email_verified_claim",
+                                            NULL};
 
 static fn_status parse_provider(const json_t *obj, int allow_http, oidc_provider *p, int index, char *err,
                                 size_t err_len) {
@@ -94,6 +101,11 @@ static fn_status parse_provider(const json_t *obj, int allow_http, oidc_provider
                       index, err, err_len)) != FN_OK ||
       (st = take_list(obj, "email_domains", 0, p->email_domains[0], sizeof p->email_domains[0], &p->email_domain_count,
                       index, err, err_len)) != FN_OK)
+    return st;
+  snprintf(p->email_verified_claim, sizeof p->email_verified_claim, "email_verified");
+  if (json_object_get(obj, "email_verified_claim") != NULL &&
+      (st = take_string(obj, "email_verified_claim", p->email_verified_claim, sizeof p->email_verified_claim, index,
+                        err, err_len)) != FN_OK)
     return st;
   for (const char *c = p->id; *c; c++)
     if (!(islower((unsigned char)*c) || isdigit((unsigned char)*c) || *c == '-' || *c == '_'))

@@ -187,7 +187,8 @@ static int claims_hold(const json_t *payload, const oidc_expect *e, oidc_identit
   if (!token_string_claim(payload, "sub", out->subject, sizeof out->subject))
     return 0;
   token_string_claim(payload, "email", out->email, sizeof out->email);
-  const json_t *verified = json_object_get(payload, "email_verified");
+  const json_t *verified =
+      json_object_get(payload, e->email_verified_claim ? e->email_verified_claim : "email_verified");
   out->email_verified =
       json_is_true(verified) || (json_is_string(verified) && strcmp(json_string_value(verified), "true") == 0);
   return 1;

@@ -184,7 +184,7 @@ static fn_status exchange_code(fn_req *req, const oidc_provider *p, const oidc_m
 /* Verifies the ID token with the provider's keys, fetching them again once for an unknown kid. */
 static fn_status verify_token(fn_req *req, const oidc_provider *p, const oidc_metadata *m, const oidc_flow *flow,
                               const char *id_token, oidc_identity *who) {
-  const oidc_expect expect = {p->issuer, p->client_id, flow->nonce, m->algs, time(NULL)};
+  const oidc_expect expect = {p->issuer, p->client_id, flow->nonce, p->email_verified_claim, m->algs, time(NULL)};
   oidc_verdict v = OIDC_UNKNOWN_KID;
   for (int refresh = 0; refresh < 2 && v == OIDC_UNKNOWN_KID; refresh++) {
     json_t *jwks = NULL;

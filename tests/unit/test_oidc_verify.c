@@ -131,7 +131,7 @@ static char *sign(jwt_alg_t alg, const char *key, const char *kid, json_t *paylo
 }
 
 static oidc_verdict verify_with(const char *token, unsigned algs, oidc_identity *who) {
-  const oidc_expect e = {ISS, CLIENT, NONCE, algs, NOW};
+  const oidc_expect e = {ISS, CLIENT, NONCE, "email_verified", algs, NOW};
   return oidc_verify_id_token(token, jwks, &e, who);
 }
 
@@ -165,6 +165,23 @@ static void test_valid_rs256(void **state) {
   /* email_verified false (or absent) is reported, not rejected: linking decides */
   token = sign(JWT_ALG_RS256, rsa1.private_pem, "rsa1", claims_with("email_verified", json_false()));
   assert_int_equal(verify_with(token, OIDC_ALG_RS256, &who), OIDC_VERIFIED);
+  assert_int_equal(who.email_verified, 0);
+  free(token);
+}
+
+/* A provider whose file names another claim (Entra ID's xms_edov): that claim decides, email_verified not. */
+static void test_email_verified_claim_named_by_the_provider(void **state) {
+  (void)state;
+  const oidc_expect e = {ISS, CLIENT, NONCE, "xms_edov", OIDC_ALG_RS256, NOW};
+  oidc_identity who;
+  json_t *c = claims_with("email_verified", NULL);
+  json_object_set_new(c, "xms_edov", json_true());
+  char *token = sign(JWT_ALG_RS256, rsa1.private_pem, "rsa1", c);
+  assert_int_equal(oidc_verify_id_token(token, jwks, &e, &who), OIDC_VERIFIED);
+  assert_int_equal(who.email_verified, 1);
+  free(token);
+  token = sign(JWT_ALG_RS256, rsa1.private_pem, "rsa1", claims()); /* email_verified: true, no xms_edov */
+  assert_int_equal(oidc_verify_id_token(token, jwks, &e, &who), OIDC_VERIFIED);
   assert_int_equal(who.email_verified, 0);
   free(token);
 }
@@ -295,7 +312,7 @@ static void test_unknown_kid(void **state) {
   assert_int_equal(verify(sign(JWT_ALG_RS256, rsa2.private_pem, "rsa2", claims())), OIDC_UNKNOWN_KID);
   /* once the JWKS has the key, the same token verifies */
   json_t *rotated = json_pack("{s:[o]}", "keys", rsa_jwk(&rsa2, "rsa2"));
-  const oidc_expect e = {ISS, CLIENT, NONCE, OIDC_ALG_RS256, NOW};
+  const oidc_expect e = {ISS, CLIENT, NONCE, "email_verified", OIDC_ALG_RS256, NOW};
   oidc_identity who;
   char *token = sign(JWT_ALG_RS256, rsa2.private_pem, "rsa2", claims());
   assert_int_equal(oidc_verify_id_token(token, rotated, &e, &who), OIDC_VERIFIED);
@@ -399,6 +416,13 @@ static void test_providers_file(void **state) {
   assert_int_equal(oidc_email_domain_allowed(&list[1], "anyone@anywhere.example"), 1);
   assert_int_equal(oidc_redirect_uri_allowed(&list[0], "https://app.example.org/cb"), 1);
   assert_int_equal(oidc_redirect_uri_allowed(&list[0], "https://app.example.org/cb2"), 0);
+  assert_string_equal(list[0].email_verified_claim, "email_verified"); /* the default */
+  free(list);
+  assert_int_equal(oidc_providers_parse(
+                       "[" PROVIDER("entra", "https://idp.example.org", ", \"email_verified_claim\": \"xms_edov\"") "]",
+                       0, &list, &count, err, sizeof err),
+                   FN_OK);
+  assert_string_equal(list[0].email_verified_claim, "xms_edov");
   free(list);
   assert_int_equal(parse("[]", 0, &count, err, sizeof err), FN_OK);
   assert_int_equal(count, 0);
@@ -412,6 +436,8 @@ static void test_providers_file(void **state) {
       "[" PROVIDER("a", "idp.example.org", "") "]",
       "[" PROVIDER("A b", "https://idp.example.org", "") "]",
       "[" PROVIDER("a", "https://idp.example.org", ", \"email_domains\": \"council.example\"") "]",
+      "[" PROVIDER("a", "https://idp.example.org", ", \"email_verified_claim\": \"\"") "]",
+      "[" PROVIDER("a", "https://idp.example.org", ", \"email_verified_claim\": true") "]",
       "[{\"id\": \"a\", \"display_name\": \"A\", \"issuer\": \"https://idp.example.org\", \"client_id\": \"c\","
       " \"redirect_uris\": [\"https://app.example.org/cb\"]}]",
       "[{\"id\": \"a\", \"display_name\": \"A\", \"issuer\": \"https://idp.example.org\", \"client_id\": \"c\","
@@ -451,6 +477,7 @@ static void test_discovery_document(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_valid_rs256),
+      cmocka_unit_test(test_email_verified_claim_named_by_the_provider),
       cmocka_unit_test(test_valid_es256),
       cmocka_unit_test(test_other_key_same_kid_rejected),
       cmocka_unit_test(test_alg_none_rejected),
