@@ -92,6 +92,9 @@ typedef struct fn_config {
   char smtp_url[1024];
   char smtp_user[256];
   char smtp_password[256];
+  /* FORUMNET_SMTP_CA_FILE: PEM certificates that the SMTP server's must chain to (a relay with a private CA);
+   * empty: the system's. The server's name is verified either way. */
+  char smtp_ca_file[512];
   char mail_dir[1024];
   /* Single sign-on (README "Single sign-on (OpenID Connect)"): the providers' JSON file ("" for none, read
    * at start by oidc_providers_load), and 1 to accept http:// issuers (tests on loopback only). */

@@ -366,6 +366,7 @@ static const cf_setting settings[] = {
     CF_TEXT("FORUMNET_MAIL_DIR", mail_dir, ".data/mail"),
     CF_TEXT("FORUMNET_OIDC_PROVIDERS_FILE", oidc_providers_file, ""),
     CF_NUMBER("FORUMNET_OIDC_ALLOW_HTTP", oidc_allow_http, 0, 0, 1),
+    CF_TEXT("FORUMNET_SMTP_CA_FILE", smtp_ca_file, ""),
 };
 
 static void store_number(fn_config *cfg, const cf_setting *s, long n) {

@@ -102,6 +102,8 @@ static fn_status deliver_smtp(const fn_config *cfg, const char *to, const char *
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, SMTP_CONNECT_TIMEOUT_S);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT, SMTP_TIMEOUT_S);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  if (cfg->smtp_ca_file[0] != '\0')
+    curl_easy_setopt(curl, CURLOPT_CAINFO, cfg->smtp_ca_file);
   if (cfg->smtp_user[0] != '\0') {
     curl_easy_setopt(curl, CURLOPT_USERNAME, cfg->smtp_user);
     curl_easy_setopt(curl, CURLOPT_PASSWORD, cfg->smtp_password);

@@ -7,6 +7,8 @@
  *   - an unknown email: 202, no email, no row, in the same timing class as a known one;
  *   - SMTP down: the answer is still 202, the job is retried (attempts, last_error), and the message is
  *     delivered once the server is up;
+ *   - smtps:// and STARTTLS deliver to a server whose certificate chains to FORUMNET_SMTP_CA_FILE, and an
+ *     untrusted certificate is refused (recorded on the job, retried);
  *   - no SMTP URL: an .eml file appears in FORUMNET_MAIL_DIR and parses as RFC 5322 (python3's email module);
  *   - POST /v1/members with send_invite: no password, a set-password link by email (7 days);
  *   - a leader's invitation to a group emails the invitee (the group's name only); a join request and a
@@ -74,7 +76,12 @@ typedef struct smtp_sink {
   char dir[160]; /* the maildir's new/, where messages land */
 } smtp_sink;
 
-static void sink_start(smtp_sink *s, int port, const char *name) {
+/* How the test's SMTP server speaks: in clear, TLS from the first byte (SMTPS), or STARTTLS required before
+ * any mail (aiosmtpd's default once it has a certificate). TLS uses the test's certificate (make_certificate). */
+typedef enum sink_tls { SINK_PLAIN, SINK_SMTPS, SINK_STARTTLS } sink_tls;
+static char g_cert[128], g_key[128];
+
+static void sink_start_tls(smtp_sink *s, int port, const char *name, sink_tls tls) {
   char listen[32];
   s->port = port;
   char maildir[128];
@@ -85,8 +92,13 @@ static void sink_start(smtp_sink *s, int port, const char *name) {
   if (s->pid < 0)
     harness_fail("fork failed");
   if (s->pid == 0) {
-    execl(PYTHON, PYTHON, "-m", "aiosmtpd", "-n", "-l", listen, "-c", "aiosmtpd.handlers.Mailbox", maildir,
-          (char *)NULL);
+    if (tls == SINK_PLAIN)
+      execl(PYTHON, PYTHON, "-m", "aiosmtpd", "-n", "-l", listen, "-c", "aiosmtpd.handlers.Mailbox", maildir,
+            (char *)NULL);
+    else
+      execl(PYTHON, PYTHON, "-m", "aiosmtpd", "-n", "-l", listen, tls == SINK_SMTPS ? "--smtpscert" : "--tlscert",
+            g_cert, tls == SINK_SMTPS ? "--smtpskey" : "--tlskey", g_key, "-c", "aiosmtpd.handlers.Mailbox", maildir,
+            (char *)NULL);
     _exit(127);
   }
   for (int i = 0; i < 200 && !port_open(port); i++)
@@ -94,6 +106,8 @@ static void sink_start(smtp_sink *s, int port, const char *name) {
   if (!port_open(port))
     harness_fail("the SMTP server (python3 -m aiosmtpd) did not start on port %d", port);
 }
+
+static void sink_start(smtp_sink *s, int port, const char *name) { sink_start_tls(s, port, name, SINK_PLAIN); }
 
 static void sink_stop(smtp_sink *s) {
   if (s->pid > 0) {
@@ -182,21 +196,27 @@ static void token_of(const char *message, char *out, size_t size) {
 
 /* ---------------------------------------------------------------- servers and requests */
 
-/* A server running jobs every 100 ms, delivering by SMTP to port (0: into files in mail_dir). */
-static void start_mail_server(int port, const char *mail_dir) {
-  char smtp[64] = "FORUMNET_SMTP_URL=", dir[256];
+/* A server running jobs every 100 ms, delivering by SMTP to scheme://127.0.0.1:port (port 0: into files in
+ * mail_dir), trusting the CA certificates in ca_file (NULL: the system's). */
+static void start_mail_server_with(const char *scheme, int port, const char *ca_file, const char *mail_dir) {
+  char smtp[64] = "FORUMNET_SMTP_URL=", dir[256], ca[200] = "FORUMNET_SMTP_CA_FILE=";
   if (port)
-    snprintf(smtp, sizeof smtp, "FORUMNET_SMTP_URL=smtp://127.0.0.1:%d", port);
+    snprintf(smtp, sizeof smtp, "FORUMNET_SMTP_URL=%s://127.0.0.1:%d", scheme, port);
+  if (ca_file)
+    snprintf(ca, sizeof ca, "FORUMNET_SMTP_CA_FILE=%s", ca_file);
   snprintf(dir, sizeof dir, "FORUMNET_MAIL_DIR=%s", mail_dir ? mail_dir : g_tmp);
   const char *const env[] = {"FORUMNET_JOBS=1",
                              "FORUMNET_JOBS_INTERVAL_MS=100",
                              smtp,
+                             ca,
                              dir,
                              "FORUMNET_MAIL_FROM=" MAIL_FROM,
                              "FORUMNET_PASSWORD_RESET_URL=" RESET_URL,
                              NULL};
   harness_server_start(env);
 }
+
+static void start_mail_server(int port, const char *mail_dir) { start_mail_server_with("smtp", port, NULL, mail_dir); }
 
 static long request_reset(const char *email) {
   http_response *r = http_json("POST", "/v1/auth/password-reset", NULL, json_pack("{s:s}", "email", email));
@@ -469,6 +489,62 @@ static void test_group_invitation_emails_the_invitee(void **state) {
   sink_stop(&sink);
 }
 
+/* A self-signed certificate for 127.0.0.1 (openssl, from ca-certificates' dependencies), once. */
+static void make_certificate(void) {
+  if (g_cert[0])
+    return;
+  snprintf(g_cert, sizeof g_cert, "%s/smtp-cert.pem", g_tmp);
+  snprintf(g_key, sizeof g_key, "%s/smtp-key.pem", g_tmp);
+  char cmd[512];
+  snprintf(cmd, sizeof cmd,
+           "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1"
+           " -keyout '%s' -out '%s' >/dev/null 2>&1",
+           g_key, g_cert);
+  if (system(cmd) != 0)
+    harness_fail("openssl could not make the test certificate");
+}
+
+/* Email over TLS: smtps:// and STARTTLS (which the server requires) deliver when the server's certificate
+ * chains to FORUMNET_SMTP_CA_FILE; without it (the system's CAs) the certificate is refused, the job records
+ * why and retries, and the API's answer is the same 202. */
+static void test_smtps_and_starttls_verify_the_server(void **state) {
+  (void)state;
+  make_certificate();
+  static const struct {
+    const char *scheme, *name;
+    sink_tls tls;
+  } modes[] = {{"smtps", "smtps", SINK_SMTPS}, {"smtp", "starttls", SINK_STARTTLS}};
+  for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+    sink_start_tls(&sink, harness_free_port(), modes[i].name, modes[i].tls);
+    start_mail_server_with(modes[i].scheme, sink.port, g_cert, NULL);
+    harness_account m;
+    harness_new_member(g_admin.token, "practitioner", g_site, &m);
+    char token[128];
+    reset_link(m.email, token, sizeof token);
+    harness_server_stop();
+    sink_stop(&sink);
+  }
+  sink_start_tls(&sink, harness_free_port(), "untrusted", SINK_SMTPS);
+  start_mail_server_with("smtps", sink.port, NULL, NULL);
+  harness_account m;
+  harness_new_member(g_admin.token, "practitioner", g_site, &m);
+  assert_int_equal(request_reset(m.email), 202);
+  char refused[512];
+  snprintf(refused, sizeof refused,
+           "SELECT count(*) FROM jobs j JOIN mail_outbox o ON j.payload->>'outbox_id' = o.id::text"
+           " WHERE o.member_id = '%s' AND j.attempts >= 1 AND j.last_error ILIKE '%%certificate%%'",
+           m.id);
+  if (!harness_psql_wait_count(refused, 1, 15000))
+    harness_fail("an untrusted certificate was not refused (or not recorded); server log: %s", harness_server_log());
+  char *delivered = find_message(sink.dir, m.email, NULL, NULL);
+  if (delivered != NULL) {
+    free(delivered);
+    harness_fail("email was delivered to a server whose certificate is not trusted");
+  }
+  harness_server_stop();
+  sink_stop(&sink);
+}
+
 static void test_reset_requests_rate_limited(void **state) {
   (void)state;
   harness_use_unique_source_address();
@@ -527,6 +603,7 @@ int main(void) {
       cmocka_unit_test_teardown(test_file_mode_writes_rfc5322_eml, stop_test_servers),
       cmocka_unit_test_teardown(test_send_invite_sends_a_link_not_a_password, stop_test_servers),
       cmocka_unit_test_teardown(test_group_invitation_emails_the_invitee, stop_test_servers),
+      cmocka_unit_test_teardown(test_smtps_and_starttls_verify_the_server, stop_test_servers),
       cmocka_unit_test_teardown(test_reset_requests_rate_limited, stop_test_servers),
       cmocka_unit_test(test_header_injection_refused),
       cmocka_unit_test(test_erasure_deletes_links_and_pending_email),

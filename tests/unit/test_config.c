@@ -829,6 +829,7 @@ static void test_mail_settings(void **state) {
   assert_string_equal(cfg.smtp_user, "");
   assert_string_equal(cfg.smtp_password, "");
   assert_string_equal(cfg.mail_dir, ".data/mail");
+  assert_string_equal(cfg.smtp_ca_file, "");
   env_set("FORUMNET_PUBLIC_BASE_URL", "https://forum.example.org/");
   assert_int_equal(load(0, 0), FN_OK);
   assert_string_equal(cfg.password_reset_url, "https://forum.example.org/reset-password?token={token}");
@@ -838,7 +839,9 @@ static void test_mail_settings(void **state) {
   env_set("FORUMNET_SMTP_USER", "forumnet");
   env_set("FORUMNET_SMTP_PASSWORD", "s3cret");
   env_set("FORUMNET_MAIL_DIR", "/var/spool/forumnet");
+  env_set("FORUMNET_SMTP_CA_FILE", "/etc/forumnet/relay-ca.pem");
   assert_int_equal(load(0, 0), FN_OK);
+  assert_string_equal(cfg.smtp_ca_file, "/etc/forumnet/relay-ca.pem");
   assert_string_equal(cfg.password_reset_url, "https://app.example.org/#/reset/{token}");
   assert_string_equal(cfg.mail_from, "no-reply@example.org");
   assert_string_equal(cfg.smtp_url, "smtps://mail.example.org:465");
