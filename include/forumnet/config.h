@@ -93,6 +93,10 @@ typedef struct fn_config {
   char smtp_user[256];
   char smtp_password[256];
   char mail_dir[1024];
+  /* Webhook deliveries in flight at once on this instance, and at most this many to one endpoint (a slow
+   * endpoint holds only its own share: src/webhooks/dispatcher.c). */
+  unsigned webhook_concurrency;
+  unsigned webhook_endpoint_concurrency;
 } fn_config;
 
 /* Looks up one environment variable; NULL when unset. Lets tests pass a fake environment. */

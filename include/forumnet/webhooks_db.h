@@ -41,7 +41,7 @@ fn_status webhooks_db_retry(db_conn *db, const char *webhook_id, const char *del
  * one pending per webhook and event, due at the next multiple of counts_interval_ms. */
 fn_status webhooks_db_enqueue_event(db_conn *db, const char *event_id, const char *type, unsigned counts_interval_ms);
 
-/* A delivery as the job sees it, its row locked. */
+/* A delivery as its attempt sees it. */
 typedef struct webhook_delivery {
   int found;
   char id[48];
@@ -56,7 +56,7 @@ typedef struct webhook_delivery {
   int failing_too_long;                      /* the endpoint has failed for 5 days */
 } webhook_delivery;
 
-/* Locks the delivery (registration counts filled in at its first attempt) and reads its endpoint. */
+/* Reads the delivery and its endpoint (registration counts filled in at its first attempt). */
 fn_status webhooks_db_load_delivery(db_conn *db, const char *delivery_id, webhook_delivery *out);
 
 typedef enum webhook_outcome {
@@ -66,11 +66,29 @@ typedef enum webhook_outcome {
   WEBHOOK_GONE,      /* 410, or 5 days of failures: the endpoint is disabled, its pending deliveries abandoned */
 } webhook_outcome;
 
-/* Records an attempt. status_code 0: no answer; error and excerpt may be NULL; retry_in_ms for RETRY. */
-fn_status webhooks_db_record(db_conn *db, const webhook_delivery *d, webhook_outcome outcome, long status_code,
-                             const char *error, const char *excerpt, long retry_in_ms);
-/* Marks a delivery abandoned (its endpoint is disabled or gone). */
-fn_status webhooks_db_abandon(db_conn *db, const char *delivery_id);
+/* A webhook.deliver job this instance claimed: its delivery and its lease (the job's run_at as text: the
+ * token every later statement about the job checks, so an instance whose lease ran out changes nothing). */
+typedef struct webhook_claim {
+  long job_id;
+  char delivery_id[48]; /* "" when the job names none */
+  char lease[64];
+} webhook_claim;
+
+/* Claims at most limit due deliveries' jobs (FOR UPDATE SKIP LOCKED: each goes to one instance), oldest
+ * first, except those to the endpoints in busy_endpoints (comma-separated ids, or ""), and leases them for
+ * lease_ms: another instance may claim a job again once its lease ran out (this one died). */
+fn_status webhooks_db_claim(db_conn *db, int limit, const char *busy_endpoints, long lease_ms, webhook_claim *out,
+                            int *count);
+/* Gives a claimed job back, due now (its endpoint had no room left here). */
+fn_status webhooks_db_release(db_conn *db, const webhook_claim *c);
+/* Ends a claimed job without an attempt; abandon_delivery_id (may be NULL) is marked abandoned (its endpoint
+ * is disabled or its partner revoked). */
+fn_status webhooks_db_end(db_conn *db, const webhook_claim *c, const char *abandon_delivery_id);
+
+/* Records an attempt and ends or reschedules its job, if the claim's lease still holds. status_code 0: no
+ * answer; error and excerpt may be NULL; retry_in_ms for RETRY. */
+fn_status webhooks_db_record(db_conn *db, const webhook_claim *c, const webhook_delivery *d, webhook_outcome outcome,
+                             long status_code, const char *error, const char *excerpt, long retry_in_ms);
 
 /* Pending deliveries and the age in seconds of the oldest due one (metrics). */
 fn_status webhooks_db_queue_stats(db_conn *db, long *depth, long *oldest_age_s);

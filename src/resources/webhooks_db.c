@@ -181,8 +181,7 @@ static const db_stmt load_delivery = {
     " CASE WHEN w.previous_until > clock_timestamp() THEN encode(w.previous_secret_box, 'hex') ELSE '' END,"
     " coalesce(w.failing_since < clock_timestamp() - interval '5 days', false), d.payload::text"
     " FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id"
-    " JOIN partners p ON p.id = w.partner_id WHERE d.id = $1"
-    " FOR UPDATE OF d"};
+    " JOIN partners p ON p.id = w.partner_id WHERE d.id = $1"};
 
 static const db_column delivery_columns[] = {
     DB_COL_TEXT(webhook_delivery, id),
@@ -215,39 +214,100 @@ fn_status webhooks_db_load_delivery(db_conn *db, const char *delivery_id, webhoo
   return db_take_row(res, delivery_columns, out);
 }
 
+/* The job row of a claimed delivery, while this instance still holds its lease ($8 the job, $9 the lease):
+ * deleted when the delivery is done, due again after the delay for a retry. A lease that ran out (another
+ * instance took the job over) matches nothing, and then nothing below is recorded either. */
+#define LEASED_JOB_SQL                                                                                                 \
+  "WITH jd AS (DELETE FROM jobs WHERE id = $8::bigint AND run_at = $9::timestamptz AND $2::text <> 'retry'"            \
+  "  RETURNING id),"                                                                                                   \
+  " ju AS (UPDATE jobs SET run_at = clock_timestamp() + $6::bigint * interval '1 millisecond', attempts = 0,"          \
+  "  last_error = NULL WHERE id = $8::bigint AND run_at = $9::timestamptz AND $2::text = 'retry' RETURNING id),"       \
+  " j AS (SELECT id FROM jd UNION ALL SELECT id FROM ju),"
+
 static const db_stmt record_attempt = {
-    "webhooks_record",
-    "WITH d AS (UPDATE webhook_deliveries SET attempts = attempts + 1, last_attempt_at = clock_timestamp(),"
+    "webhooks_record", LEASED_JOB_SQL
+    " d AS (UPDATE webhook_deliveries SET attempts = attempts + 1, last_attempt_at = clock_timestamp(),"
     "    status = CASE $2::text WHEN 'delivered' THEN 'delivered' WHEN 'retry' THEN 'pending' ELSE 'failed' END,"
     "    next_attempt_at = CASE WHEN $2::text = 'retry' THEN clock_timestamp() + $6::bigint * interval '1 millisecond' "
     "END,"
     "    last_status_code = nullif($3::int, 0), last_error = left($4, 256), response_excerpt = $5"
-    "  WHERE id = $1 RETURNING endpoint_id),"
+    "  WHERE id = $1 AND EXISTS (SELECT 1 FROM j) RETURNING endpoint_id),"
     " w AS (UPDATE webhook_endpoints w SET"
     "    failing_since = CASE WHEN $2::text = 'delivered' THEN NULL ELSE coalesce(w.failing_since, clock_timestamp()) "
     "END,"
     "    status = CASE WHEN $2::text = 'gone' THEN 'disabled' ELSE w.status END,"
     "    disabled_reason = CASE WHEN $2::text = 'gone' THEN $7 ELSE w.disabled_reason END,"
     "    version = w.version + CASE WHEN $2::text = 'gone' THEN 1 ELSE 0 END"
-    "  FROM d WHERE w.id = d.endpoint_id RETURNING w.id, w.status)"
+    "  FROM d WHERE w.id = d.endpoint_id"
+    "    AND (w.failing_since IS NOT NULL OR $2::text <> 'delivered')" /* no new row version for nothing */
+    "  RETURNING w.id, w.status)"
     " UPDATE webhook_deliveries o SET status = 'abandoned', next_attempt_at = NULL FROM w"
     "  WHERE w.status = 'disabled' AND o.endpoint_id = w.id AND o.status = 'pending' AND o.id <> $1"};
 
-fn_status webhooks_db_record(db_conn *db, const webhook_delivery *d, webhook_outcome outcome, long status_code,
-                             const char *error, const char *excerpt, long retry_in_ms) {
+fn_status webhooks_db_record(db_conn *db, const webhook_claim *c, const webhook_delivery *d, webhook_outcome outcome,
+                             long status_code, const char *error, const char *excerpt, long retry_in_ms) {
   static const char *const names[] = {"delivered", "retry", "failed", "gone"};
-  char code[24], retry[24];
+  char code[24], retry[24], job_id[24];
   snprintf(code, sizeof code, "%ld", status_code);
   snprintf(retry, sizeof retry, "%ld", retry_in_ms);
+  snprintf(job_id, sizeof job_id, "%ld", c->job_id);
   const char *reason = status_code == 410 ? "the endpoint answered 410 Gone" : "5 days of failed deliveries";
-  return db_exec_command(db, &record_attempt, DB_ARGS(d->id, names[outcome], code, error, excerpt, retry, reason));
+  return db_exec_command(db, &record_attempt,
+                         DB_ARGS(d->id, names[outcome], code, error, excerpt, retry, reason, job_id, c->lease));
 }
 
-static const db_stmt abandon = {"webhooks_abandon",
-                                "UPDATE webhook_deliveries SET status = 'abandoned', next_attempt_at = NULL"
-                                " WHERE id = $1 AND status = 'pending'"};
+/* Claims: the due webhook.deliver jobs, oldest first, except those of the endpoints named in $2 (a comma
+ * list: those this instance already sends to as much as it may); each row's run_at moves to the end of the
+ * lease, which is also the token that later statements check. A job whose delivery is gone (its endpoint
+ * was deleted) is claimed too, and ended. */
+static const db_stmt claim = {
+    "webhooks_claim",
+    "WITH c AS (SELECT j.id FROM jobs j LEFT JOIN webhook_deliveries d ON d.id = j.dedupe_key"
+    "  WHERE j.kind = '" WEBHOOK_DELIVER_KIND "' AND j.run_at <= clock_timestamp()"
+    "    AND (d.endpoint_id IS NULL OR d.endpoint_id <> ALL (string_to_array($2, ',')::uuid[]))"
+    "  ORDER BY j.run_at, j.id LIMIT $1::int FOR UPDATE OF j SKIP LOCKED)"
+    " UPDATE jobs j SET run_at = clock_timestamp() + $3::bigint * interval '1 millisecond' FROM c WHERE j.id = c.id"
+    " RETURNING j.id, coalesce(j.dedupe_key, ''), j.run_at::text"};
 
-fn_status webhooks_db_abandon(db_conn *db, const char *delivery_id) { return db_exec_on(db, &abandon, delivery_id); }
+fn_status webhooks_db_claim(db_conn *db, int limit, const char *busy_endpoints, long lease_ms, webhook_claim *out,
+                            int *count) {
+  char limit_text[24], lease[24];
+  snprintf(limit_text, sizeof limit_text, "%d", limit);
+  snprintf(lease, sizeof lease, "%ld", lease_ms);
+  PGresult *res = NULL;
+  *count = 0;
+  fn_status st = db_query_rows(db, &claim, DB_ARGS(limit_text, busy_endpoints, lease), &res);
+  if (st != FN_OK)
+    return st;
+  for (int i = 0; i < PQntuples(res) && i < limit; i++) {
+    out[i].job_id = db_value_long(res, i, 0);
+    db_value_copy(res, i, 1, out[i].delivery_id, sizeof out[i].delivery_id);
+    db_value_copy(res, i, 2, out[i].lease, sizeof out[i].lease);
+    (*count)++;
+  }
+  PQclear(res);
+  return FN_OK;
+}
+
+static const db_stmt release = {"webhooks_release", "UPDATE jobs SET run_at = clock_timestamp()"
+                                                    " WHERE id = $1::bigint AND run_at = $2::timestamptz"};
+
+fn_status webhooks_db_release(db_conn *db, const webhook_claim *c) {
+  char job_id[24];
+  snprintf(job_id, sizeof job_id, "%ld", c->job_id);
+  return db_exec_command(db, &release, DB_ARGS(job_id, c->lease));
+}
+
+static const db_stmt end_job = {
+    "webhooks_end_job", "WITH j AS (DELETE FROM jobs WHERE id = $1::bigint AND run_at = $2::timestamptz RETURNING id)"
+                        " UPDATE webhook_deliveries SET status = 'abandoned', next_attempt_at = NULL"
+                        " WHERE id = $3 AND status = 'pending' AND EXISTS (SELECT 1 FROM j)"};
+
+fn_status webhooks_db_end(db_conn *db, const webhook_claim *c, const char *abandon_delivery_id) {
+  char job_id[24];
+  snprintf(job_id, sizeof job_id, "%ld", c->job_id);
+  return db_exec_command(db, &end_job, DB_ARGS(job_id, c->lease, abandon_delivery_id));
+}
 
 static const db_stmt queue_stats = {
     "webhooks_queue_stats",
