@@ -47,54 +47,49 @@ static int signature_header(const webhook_delivery *d, long long ts, char *out, 
   return 0;
 }
 
-/* The request of a loaded delivery: 0, or -1 with a->error (not sent: a retry). */
-static int build_request(webhook_attempt *a) {
+int webhook_attempt_build(webhook_attempt *a) {
   const char *reason = NULL;
   long long ts = (long long)time(NULL);
-  if (ssrf_check_url(a->d.url, attempt_cfg.webhook_allow_private, &a->target, &reason) != 0) {
+  if (ssrf_check_url(a->claim.d.url, attempt_cfg.webhook_allow_private, &a->target, &reason) != 0) {
     snprintf(a->error, sizeof a->error, "refused: the URL %s", reason);
     return -1; /* a DNS answer may change back; 5 days of it disable the endpoint */
   }
-  if (signature_header(&a->d, ts, a->sig_h, sizeof a->sig_h) != 0) {
+  if (signature_header(&a->claim.d, ts, a->sig_h, sizeof a->sig_h) != 0) {
     snprintf(a->error, sizeof a->error, "the secret does not open under this server's webhook key");
     return -1;
   }
-  snprintf(a->id_h, sizeof a->id_h, "webhook-id: %s", a->d.id);
+  snprintf(a->id_h, sizeof a->id_h, "webhook-id: %s", a->claim.d.id);
   snprintf(a->ts_h, sizeof a->ts_h, "webhook-timestamp: %lld", ts);
   a->headers[0] = "Content-Type: application/json";
   a->headers[1] = a->id_h;
   a->headers[2] = a->ts_h;
   a->headers[3] = a->sig_h;
   a->headers[4] = NULL;
-  a->req = (outbound_request){.url = a->d.url,
+  a->req = (outbound_request){.url = a->claim.d.url,
                               .resolve = a->target.resolve,
                               .connect_to = a->target.connect_to,
                               .headers = a->headers,
-                              .body = a->d.payload,
-                              .body_len = strlen(a->d.payload),
+                              .body = a->claim.d.payload,
+                              .body_len = strlen(a->claim.d.payload),
                               .timeout_ms = DELIVERY_TIMEOUT_MS};
   return 0;
 }
 
 fn_status webhook_attempt_prepare(db_conn *db, webhook_attempt *a, webhook_prepared *out) {
-  fn_status st = FN_OK;
+  const webhook_delivery *d = &a->claim.d;
   a->outcome = WEBHOOK_RETRY;
   a->code = 0;
   a->error[0] = '\0';
-  if (a->claim.delivery_id[0])
-    st = webhooks_db_load_delivery(db, a->claim.delivery_id, &a->d);
-  if (st != FN_OK)
-    return st;
-  if (!a->d.found || strcmp(a->d.status, "pending") != 0) {
+  if (!d->found || strcmp(d->status, "pending") != 0) {
     *out = WEBHOOK_PREPARED_END; /* done already, or gone with its endpoint: the job ends */
-    return webhooks_db_end(db, &a->claim, NULL);
+    return webhook_queue_end(db, &a->claim, 0);
   }
-  if (strcmp(a->d.endpoint_status, "active") != 0) {
+  if (strcmp(d->endpoint_status, "active") != 0) {
     *out = WEBHOOK_PREPARED_ABANDON;
     metrics_webhook_delivery(METRICS_WEBHOOK_ABANDONED);
-    return webhooks_db_end(db, &a->claim, a->d.id);
+    return webhook_queue_end(db, &a->claim, 1);
   }
-  *out = build_request(a) == 0 ? WEBHOOK_PREPARED_SEND : WEBHOOK_PREPARED_SETTLE;
+  *out = WEBHOOK_PREPARED_SEND;
   return FN_OK;
 }
 
@@ -114,26 +109,29 @@ void webhook_attempt_answered(webhook_attempt *a, int sent) {
   a->outcome = a->code == 410 ? WEBHOOK_GONE : WEBHOOK_RETRY;
 }
 
-fn_status webhook_attempt_settle(db_conn *db, webhook_attempt *a) {
-  long retry_ms = -1;
-  webhook_outcome outcome = a->outcome;
-  if (outcome == WEBHOOK_RETRY && a->d.failing_too_long)
-    outcome = WEBHOOK_GONE;
-  if (outcome == WEBHOOK_RETRY && (retry_ms = webhooks_retry_delay_ms(a->d.attempts + 1)) < 0)
-    outcome = WEBHOOK_FAILED;
-  fn_status st = webhooks_db_record(db, &a->claim, &a->d, outcome, a->code, a->error[0] ? a->error : NULL,
-                                    a->code ? a->res.excerpt : NULL, retry_ms);
-  if (st != FN_OK)
-    return st;
-  if (outcome == WEBHOOK_GONE)
-    log_warn("webhook %s disabled: %s", a->d.endpoint_id, a->code == 410 ? "410 Gone" : "5 days of failures");
-  metrics_webhook_delivery(outcome == WEBHOOK_DELIVERED ? METRICS_WEBHOOK_DELIVERED
-                           : outcome == WEBHOOK_RETRY   ? METRICS_WEBHOOK_RETRIED
-                                                        : METRICS_WEBHOOK_FAILED);
-  return FN_OK;
+void webhook_attempt_record(const webhook_attempt *a, webhook_record *out) {
+  *out = (webhook_record){.claim = &a->claim,
+                          .outcome = a->outcome,
+                          .status_code = a->code,
+                          .error = a->error[0] ? a->error : NULL,
+                          .excerpt = a->code ? a->res.excerpt : NULL,
+                          .retry_in_ms = -1};
+  if (out->outcome == WEBHOOK_RETRY && a->claim.d.failing_too_long)
+    out->outcome = WEBHOOK_GONE;
+  if (out->outcome == WEBHOOK_RETRY && (out->retry_in_ms = webhooks_retry_delay_ms(a->claim.d.attempts + 1)) < 0)
+    out->outcome = WEBHOOK_FAILED;
+}
+
+void webhook_attempt_recorded(const webhook_record *r) {
+  if (r->outcome == WEBHOOK_GONE)
+    log_warn("webhook %s disabled: %s", r->claim->d.endpoint_id,
+             r->status_code == 410 ? "410 Gone" : "5 days of failures");
+  metrics_webhook_delivery(r->outcome == WEBHOOK_DELIVERED ? METRICS_WEBHOOK_DELIVERED
+                           : r->outcome == WEBHOOK_RETRY   ? METRICS_WEBHOOK_RETRIED
+                                                           : METRICS_WEBHOOK_FAILED);
 }
 
 void webhook_attempt_clear(webhook_attempt *a) {
-  free(a->d.payload);
+  free(a->claim.d.payload);
   memset(a, 0, sizeof *a);
 }

@@ -1,17 +1,19 @@
 /* The webhook dispatcher (include/forumnet/webhooks.h): a thread of `forumnet serve` that sends many
  * deliveries at once on one libcurl multi handle (outbound_batch), at most FORUMNET_WEBHOOK_CONCURRENCY in
  * flight and at most FORUMNET_WEBHOOK_ENDPOINT_CONCURRENCY of them to one endpoint, so a slow endpoint holds
- * only its own slots and the others keep flowing.
+ * only its own share and the others keep flowing.
  *
- * Each slot holds one attempt (webhook_attempt.h) and goes FREE -> READY (claimed and prepared in the
- * claiming transaction) -> FLYING (sent once that transaction committed) -> DONE (answered, or refused
- * before sending) -> FREE (recorded: one transaction for every attempt done at that moment).
+ * Each slot holds one attempt (webhook_attempt.h) and goes FREE -> QUEUED (claimed) -> FLYING (checked by
+ * the SSRF guard, signed and sent as soon as its endpoint has room) -> DONE (answered, or refused before
+ * sending) -> FREE (recorded: one statement for every attempt done at that moment). A claim is one
+ * statement too, for at most as many deliveries as one endpoint may have in flight, and it skips the
+ * endpoints that have that many here already, so what waits in QUEUED stays bounded.
  *
  * Claims are leases rather than locks held while a request is in flight: the claim moves the job's run_at
  * LEASE_MS ahead and commits, so no transaction stays open for the 10 s a request may take. An instance
  * that dies mid-flight leaves its jobs to come due again when the lease runs out, and another instance
- * sends them again, with the same webhook-id (at least once). The lease (the job's run_at as claimed)
- * is checked when the attempt is recorded, so a late instance changes nothing. */
+ * sends them again, with the same webhook-id (at least once). The lease (the job's run_at as claimed) is
+ * checked when the attempt is recorded, so a late instance changes nothing. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -24,12 +26,13 @@
 #include "forumnet/webhook_attempt.h"
 #include "forumnet/webhooks.h"
 
-/* The 10 s request timeout, plus time to record it. */
+/* A queued attempt waits for its endpoint's room (at most one 10 s timeout), then takes 10 s at most; then
+ * it is recorded. */
 #define LEASE_MS 30000L
 /* The longest the thread sleeps before it looks at the queue again (it is woken by answers before). */
 #define MAX_WAIT_MS 1000L
 
-typedef enum slot_state { SLOT_FREE, SLOT_READY, SLOT_FLYING, SLOT_DONE } slot_state;
+typedef enum slot_state { SLOT_FREE, SLOT_QUEUED, SLOT_FLYING, SLOT_DONE } slot_state;
 
 static struct {
   db_pool *pool;
@@ -37,10 +40,14 @@ static struct {
   int size, per_endpoint;
   webhook_attempt *slots;
   slot_state *state;
+  unsigned long *queued_at; /* claim order of the QUEUED slots: the oldest go first */
+  unsigned long claims_made;
   webhook_claim *claims;
   void **finished;
   webhook_attempt **done;
-  char *busy; /* the endpoints at their cap, comma-separated */
+  webhook_record *records;
+  char *busy;           /* the endpoints at their cap, comma-separated */
+  int endpoint_limited; /* the last claim skipped some endpoint */
   outbound_batch *batch;
   pthread_t thread;
   int running;
@@ -60,32 +67,27 @@ static int count_state(slot_state s) {
   return n;
 }
 
-static int free_slot(void) {
-  for (int i = 0; i < dp.size; i++)
-    if (dp.state[i] == SLOT_FREE)
-      return i;
-  return -1;
-}
-
-/* Attempts to endpoint_id about to go or in flight. */
-static int flying_to(const char *endpoint_id) {
+/* Slots in state s (or QUEUED too, with_queued) holding an attempt to endpoint_id. */
+static int count_to(const char *endpoint_id, int with_queued) {
   int n = 0;
   for (int i = 0; i < dp.size; i++)
-    n += (dp.state[i] == SLOT_READY || dp.state[i] == SLOT_FLYING) &&
-         strcmp(dp.slots[i].d.endpoint_id, endpoint_id) == 0;
+    n += (dp.state[i] == SLOT_FLYING || (with_queued && dp.state[i] == SLOT_QUEUED)) &&
+         strcmp(dp.slots[i].claim.d.endpoint_id, endpoint_id) == 0;
   return n;
 }
 
-/* dp.busy: the endpoints that have no room left here, for the claim to skip. */
+/* dp.busy: the endpoints with as many attempts here as they may have in flight, for the claim to skip. */
 static void list_busy_endpoints(void) {
   size_t len = 0;
   dp.busy[0] = '\0';
   for (int i = 0; i < dp.size; i++) {
-    const char *e = dp.slots[i].d.endpoint_id;
-    if (dp.state[i] != SLOT_FLYING || strstr(dp.busy, e) != NULL || flying_to(e) < dp.per_endpoint)
+    const char *e = dp.slots[i].claim.d.endpoint_id;
+    if ((dp.state[i] != SLOT_FLYING && dp.state[i] != SLOT_QUEUED) || strstr(dp.busy, e) != NULL ||
+        count_to(e, 1) < dp.per_endpoint)
       continue;
     len += (size_t)snprintf(dp.busy + len, UUID_TEXT_SIZE + 1, "%s%s", len ? "," : "", e);
   }
+  dp.endpoint_limited = len > 0;
 }
 
 static void free_slot_at(int i) {
@@ -93,76 +95,64 @@ static void free_slot_at(int i) {
   dp.state[i] = SLOT_FREE;
 }
 
-/* In the claiming transaction: each claimed job into a free slot, READY to send, DONE when it cannot be sent
- * (a retry to record), freed again when it needs nothing more (its job ended) or its endpoint has no room
- * (given back, due now). */
-static fn_status claim_into_slots(db_conn *db, int limit, int *claimed) {
-  int n = 0, writable = 0;
-  fn_status st = jobs_db_writable(db, &writable);
-  if (st != FN_OK || !writable)
-    return st; /* a read-only server: nothing can be claimed here */
-  list_busy_endpoints();
-  st = webhooks_db_claim(db, limit, dp.busy, LEASE_MS, dp.claims, &n);
-  *claimed = n;
-  for (int c = 0; c < n && st == FN_OK; c++) {
-    int i = free_slot();
-    webhook_attempt *a = &dp.slots[i];
-    webhook_prepared prepared = WEBHOOK_PREPARED_END;
-    a->claim = dp.claims[c];
-    st = webhook_attempt_prepare(db, a, &prepared);
-    if (st == FN_OK && prepared == WEBHOOK_PREPARED_SEND && flying_to(a->d.endpoint_id) >= dp.per_endpoint)
-      st = webhooks_db_release(db, &a->claim);
-    else if (st == FN_OK && prepared == WEBHOOK_PREPARED_SEND)
-      dp.state[i] = SLOT_READY;
-    else if (st == FN_OK && prepared == WEBHOOK_PREPARED_SETTLE)
-      dp.state[i] = SLOT_DONE;
-    if (dp.state[i] == SLOT_FREE)
-      webhook_attempt_clear(a);
-  }
-  return st;
-}
-
-/* Claims up to limit due deliveries and sends those that may go. 1 when the claim was full (more may be
- * due), 0 when it was not, -1 when the database failed (nothing was claimed). */
-static int claim_and_send(int limit) {
+/* Claims up to limit due deliveries (one statement, committed) into free slots, QUEUED; those with nothing
+ * to send have had their job ended and free their slot again. check_writable: first ask whether this
+ * server takes writes. 1 when the claim was full (more may be due), 0 when not, -1 when the database
+ * failed (a statement that fails after the claim leaves the rest to their leases' end). */
+static int claim(int limit, int check_writable) {
   db_conn *db = NULL;
   if (db_pool_acquire(dp.pool, &db) != FN_OK)
     return -1; /* the database is away or every connection is busy: the next interval tries again */
-  int claimed = 0;
-  fn_status st = db_begin(db);
-  if (st == FN_OK)
-    st = claim_into_slots(db, limit, &claimed);
-  if (st == FN_OK)
-    st = db_commit(db);
-  else
-    db_rollback(db);
-  db_pool_release(dp.pool, db);
-  for (int i = 0; i < dp.size; i++) {
-    if (st != FN_OK && (dp.state[i] == SLOT_READY || dp.state[i] == SLOT_DONE)) {
-      free_slot_at(i); /* rolled back: nothing was claimed */
-      continue;
-    }
-    if (dp.state[i] != SLOT_READY)
-      continue;
-    webhook_attempt *a = &dp.slots[i];
-    if (outbound_batch_add(dp.batch, &a->req, &a->res, a) == 0)
-      dp.state[i] = SLOT_FLYING;
-    else {
-      webhook_attempt_answered(a, -1);
-      dp.state[i] = SLOT_DONE;
-    }
+  int n = 0, writable = 1;
+  fn_status st = check_writable ? jobs_db_writable(db, &writable) : FN_OK;
+  if (st == FN_OK && writable) {
+    list_busy_endpoints();
+    st = webhook_queue_claim(db, limit, dp.busy, LEASE_MS, dp.claims, &n);
   }
-  return st != FN_OK ? -1 : claimed == limit;
+  for (int c = 0, i = 0; c < n; c++) {
+    while (dp.state[i] != SLOT_FREE)
+      i++; /* there are limit free slots */
+    webhook_attempt *a = &dp.slots[i];
+    webhook_prepared prepared = WEBHOOK_PREPARED_END;
+    a->claim = dp.claims[c]; /* the slot owns the payload now */
+    if (st == FN_OK)
+      st = webhook_attempt_prepare(db, a, &prepared);
+    if (st == FN_OK && prepared == WEBHOOK_PREPARED_SEND) {
+      dp.state[i] = SLOT_QUEUED;
+      dp.queued_at[i] = dp.claims_made++;
+    } else
+      webhook_attempt_clear(a);
+  }
+  db_pool_release(dp.pool, db);
+  return st != FN_OK ? -1 : n == limit;
 }
 
-static int by_endpoint(const void *x, const void *y) {
-  const webhook_attempt *a = *(webhook_attempt *const *)x, *b = *(webhook_attempt *const *)y;
-  return strcmp(a->d.endpoint_id, b->d.endpoint_id);
+/* The oldest QUEUED slot whose endpoint has room, or -1. */
+static int next_to_send(void) {
+  int best = -1;
+  for (int i = 0; i < dp.size; i++)
+    if (dp.state[i] == SLOT_QUEUED && (best < 0 || dp.queued_at[i] < dp.queued_at[best]) &&
+        count_to(dp.slots[i].claim.d.endpoint_id, 0) < dp.per_endpoint)
+      best = i;
+  return best;
 }
 
-/* Records every DONE attempt in one transaction (in endpoint order, so two instances recording failures of
- * the same endpoints lock their rows in the same order) and frees their slots. When that fails, their
- * leases run out and they are sent again. */
+/* Sends every QUEUED attempt whose endpoint has room; one refused before sending is DONE (a retry). */
+static void send_queued(void) {
+  for (int i = next_to_send(); i >= 0; i = next_to_send()) {
+    webhook_attempt *a = &dp.slots[i];
+    if (webhook_attempt_build(a) == 0 && outbound_batch_add(dp.batch, &a->req, &a->res, a) == 0) {
+      dp.state[i] = SLOT_FLYING;
+      continue;
+    }
+    if (a->error[0] == '\0')
+      webhook_attempt_answered(a, -1);
+    dp.state[i] = SLOT_DONE;
+  }
+}
+
+/* Records every DONE attempt in one statement and frees their slots. When that fails, their leases run
+ * out and they are sent again. */
 static void record_done(void) {
   int n = 0;
   for (int i = 0; i < dp.size; i++)
@@ -170,22 +160,19 @@ static void record_done(void) {
       dp.done[n++] = &dp.slots[i];
   if (n == 0)
     return;
-  qsort(dp.done, (size_t)n, sizeof dp.done[0], by_endpoint);
+  for (int k = 0; k < n; k++)
+    webhook_attempt_record(dp.done[k], &dp.records[k]);
   db_conn *db = NULL;
   fn_status st = db_pool_acquire(dp.pool, &db);
   if (st == FN_OK) {
-    st = db_begin(db);
-    for (int k = 0; k < n && st == FN_OK; k++)
-      st = webhook_attempt_settle(db, dp.done[k]);
-    if (st == FN_OK)
-      st = db_commit(db);
-    else
-      db_rollback(db);
+    st = webhook_queue_record(db, dp.records, n);
     long depth = 0, oldest = 0;
-    if (st == FN_OK && metrics_webhook_queue_due() && webhooks_db_queue_stats(db, &depth, &oldest) == FN_OK)
+    if (st == FN_OK && metrics_webhook_queue_due() && webhook_queue_stats(db, &depth, &oldest) == FN_OK)
       metrics_webhook_queue(depth, oldest);
     db_pool_release(dp.pool, db);
   }
+  for (int k = 0; k < n && st == FN_OK; k++)
+    webhook_attempt_recorded(&dp.records[k]);
   if (st != FN_OK)
     log_warn("webhooks: could not record %d attempts (%s); they are sent again when their lease ends", n,
              fn_status_slug(st));
@@ -194,14 +181,15 @@ static void record_done(void) {
       free_slot_at(i);
 }
 
-/* Waits up to wait_ms for answers, and marks the answered attempts DONE. */
-static void collect_answers(long wait_ms) {
+/* Waits up to wait_ms for answers, and marks the answered attempts DONE. Answers how many came. */
+static int collect_answers(long wait_ms) {
   int n = outbound_batch_run(dp.batch, (int)wait_ms, dp.finished, dp.size);
   for (int k = 0; k < n; k++) {
     webhook_attempt *a = dp.finished[k];
     webhook_attempt_answered(a, a->res.error[0] ? -1 : 0);
     dp.state[a - dp.slots] = SLOT_DONE;
   }
+  return n;
 }
 
 static void *dispatch_loop(void *arg) {
@@ -211,27 +199,39 @@ static void *dispatch_loop(void *arg) {
   while (!atomic_load(&dp.stopping) || count_state(SLOT_FLYING) > 0) {
     int room = count_state(SLOT_FREE), limit = room < dp.per_endpoint ? room : dp.per_endpoint;
     if (!atomic_load(&dp.stopping) && limit > 0 && (more || now_ms() >= next_poll)) {
-      more = claim_and_send(limit) == 1;
+      more = claim(limit, !more) == 1;
       if (!more)
         next_poll = now_ms() + (long)dp.interval_ms;
     }
+    if (atomic_load(&dp.stopping))
+      for (int i = 0; i < dp.size; i++)
+        if (dp.state[i] == SLOT_QUEUED)
+          free_slot_at(i); /* not sent: due again when its lease ends */
+    send_queued();
     record_done(); /* those refused before sending */
     long wait = next_poll - now_ms();
     if (more && count_state(SLOT_FREE) > 0)
       wait = 0;
-    collect_answers(wait < 0 ? 0 : wait > MAX_WAIT_MS ? MAX_WAIT_MS : wait);
+    /* an answer from an endpoint that was at its cap makes room for its next deliveries: claim at once */
+    if (collect_answers(wait < 0 ? 0 : wait > MAX_WAIT_MS ? MAX_WAIT_MS : wait) > 0 && dp.endpoint_limited)
+      more = 1;
+    send_queued();
     record_done();
   }
   return NULL;
 }
 
 static void release_memory(void) {
+  for (int i = 0; dp.slots && i < dp.size; i++)
+    webhook_attempt_clear(&dp.slots[i]);
   outbound_batch_free(dp.batch);
   free(dp.slots);
   free(dp.state);
+  free(dp.queued_at);
   free(dp.claims);
   free(dp.finished);
   free(dp.done);
+  free(dp.records);
   free(dp.busy);
   memset(&dp, 0, sizeof dp);
 }
@@ -247,14 +247,16 @@ int webhooks_dispatcher_start(db_pool *pool, const fn_config *cfg) {
   size_t n = (size_t)dp.size;
   dp.slots = calloc(n, sizeof *dp.slots);
   dp.state = calloc(n, sizeof *dp.state);
+  dp.queued_at = calloc(n, sizeof *dp.queued_at);
   dp.claims = calloc(n, sizeof *dp.claims);
   dp.finished = calloc(n, sizeof *dp.finished);
   dp.done = calloc(n, sizeof *dp.done);
+  dp.records = calloc(n, sizeof *dp.records);
   dp.busy = calloc(n, UUID_TEXT_SIZE + 1);
   dp.batch = outbound_batch_new(dp.size);
   atomic_store(&dp.stopping, 0);
-  if (!dp.slots || !dp.state || !dp.claims || !dp.finished || !dp.done || !dp.busy || !dp.batch ||
-      pthread_create(&dp.thread, NULL, dispatch_loop, NULL) != 0) {
+  if (!dp.slots || !dp.state || !dp.queued_at || !dp.claims || !dp.finished || !dp.done || !dp.records || !dp.busy ||
+      !dp.batch || pthread_create(&dp.thread, NULL, dispatch_loop, NULL) != 0) {
     release_memory();
     return -1;
   }
