@@ -8,6 +8,8 @@
 #
 #   EVENTS=1000        deliveries to make
 #   INTERVAL_MS=50     FORUMNET_JOBS_INTERVAL_MS of the delivering instance
+#   CONCURRENCY=       FORUMNET_WEBHOOK_CONCURRENCY of the delivering instance (unset: the server's default)
+#   ENDPOINT_CONCURRENCY=  FORUMNET_WEBHOOK_ENDPOINT_CONCURRENCY likewise (the bench has one endpoint)
 #   BENCH_KEEP=1       keep the cluster and the work directory
 #
 # Prints one line (also written to tests/bench/last-webhooks.md, not in git). Exit status 0 when every delivery
@@ -29,6 +31,8 @@ ROOT=$PWD
 
 EVENTS=${EVENTS:-1000}
 INTERVAL_MS=${INTERVAL_MS:-50}
+CONCURRENCY=${CONCURRENCY:-}
+ENDPOINT_CONCURRENCY=${ENDPOINT_CONCURRENCY:-}
 for knob in EVENTS INTERVAL_MS; do
   if ! [[ ${!knob} =~ ^[0-9]+$ ]] || ((${!knob} < 1)); then
     echo "webhooks: $knob must be a whole number above 0 (got '${!knob}')" >&2
@@ -122,6 +126,8 @@ bench_stop_server 10 || die "the first instance did not stop cleanly"
 
 step "one instance with the job runner (FORUMNET_JOBS_INTERVAL_MS=$INTERVAL_MS) delivers them"
 SERVER_ENV=("FORUMNET_JOBS=1" "FORUMNET_JOBS_INTERVAL_MS=$INTERVAL_MS" "FORUMNET_WEBHOOK_ALLOW_PRIVATE=1")
+[[ -z "$CONCURRENCY" ]] || SERVER_ENV+=("FORUMNET_WEBHOOK_CONCURRENCY=$CONCURRENCY")
+[[ -z "$ENDPOINT_CONCURRENCY" ]] || SERVER_ENV+=("FORUMNET_WEBHOOK_ENDPOINT_CONCURRENCY=$ENDPOINT_CONCURRENCY")
 T0=$(date +%s.%N)
 bench_serve
 DELIVERED=0
