@@ -384,8 +384,8 @@ static const cf_setting settings[] = {
     CF_TEXT("FORUMNET_SMTP_USER", smtp_user, ""),
     CF_TEXT("FORUMNET_SMTP_PASSWORD", smtp_password, ""),
     CF_TEXT("FORUMNET_MAIL_DIR", mail_dir, ".data/mail"),
-    CF_NUMBER("FORUMNET_WEBHOOK_CONCURRENCY", webhook_concurrency, 64, 1, 1024),
-    CF_NUMBER("FORUMNET_WEBHOOK_ENDPOINT_CONCURRENCY", webhook_endpoint_concurrency, 16, 1, 1024),
+    CF_NUMBER("FORUMNET_WEBHOOK_CONCURRENCY", webhook_concurrency, 128, 1, 1024),
+    CF_NUMBER("FORUMNET_WEBHOOK_ENDPOINT_CONCURRENCY", webhook_endpoint_concurrency, 32, 1, 1024),
 };
 
 static void store_number(fn_config *cfg, const cf_setting *s, long n) {

@@ -126,8 +126,8 @@ static void test_defaults(void **state) {
   assert_int_equal(cfg.webhook_key_set, 0);
   assert_int_equal(cfg.webhook_allow_private, 0);
   assert_int_equal(cfg.webhook_counts_interval_ms, 60000);
-  assert_int_equal(cfg.webhook_concurrency, 64);
-  assert_int_equal(cfg.webhook_endpoint_concurrency, 16);
+  assert_int_equal(cfg.webhook_concurrency, 128);
+  assert_int_equal(cfg.webhook_endpoint_concurrency, 32);
   assert_string_equal(cfg.docs_js_path, "/usr/share/forumnet/redoc.standalone.js");
   assert_string_equal(cfg.read_database_url, "");
   assert_int_equal(cfg.db_read_pool_size, 4);
