@@ -100,6 +100,10 @@ typedef struct fn_config {
    * at start by oidc_providers_load), and 1 to accept http:// issuers (tests on loopback only). */
   char oidc_providers_file[1024];
   int oidc_allow_http;
+  /* Webhook deliveries in flight at once on this instance, and at most this many to one endpoint (a slow
+   * endpoint holds only its own share: src/webhooks/dispatcher.c). */
+  unsigned webhook_concurrency;
+  unsigned webhook_endpoint_concurrency;
 } fn_config;
 
 /* Looks up one environment variable; NULL when unset. Lets tests pass a fake environment. */

@@ -11,6 +11,9 @@ typedef struct ssrf_target {
   unsigned port;     /* the URL's port, or its scheme's */
   char address[64];  /* the checked address to connect to (the first one resolved) */
   char resolve[340]; /* for CURLOPT_RESOLVE: "host:port:address", so curl connects there and nowhere else */
+  /* for CURLOPT_CONNECT_TO: "host:port:address:port", the same pin, which also keys curl's connection cache
+   * by the address (a kept-alive connection is reused only while the checked address stays the same) */
+  char connect_to[350];
 } ssrf_target;
 
 /* 1 when an outbound request must never reach sa: loopback, private (10/8, 172.16/12, 192.168/16,

@@ -2,7 +2,6 @@
 #define FORUMNET_WEBHOOKS_H
 
 #include "forumnet/db.h"
-#include "forumnet/jobs.h"
 
 struct fn_req;
 
@@ -13,16 +12,16 @@ struct fn_req;
  * event.registration_counts. */
 fn_status req_webhook(struct fn_req *req, const char *event_id, const char *type);
 
-/* The job kind webhook.deliver: one attempt of the delivery its payload names, inside the claiming
- * transaction (the delivery row stays locked while the request is in flight; a crash releases both). */
-fn_status webhooks_job_deliver(db_conn *db, job *j);
+/* The webhook dispatcher (src/webhooks/dispatcher.c): a thread that claims due deliveries (the jobs of kind
+ * webhook.deliver, FOR UPDATE SKIP LOCKED, leased) and sends up to cfg->webhook_concurrency at once, at most
+ * cfg->webhook_endpoint_concurrency to one endpoint. Started and stopped with the job runner (jobs.h). 0, or
+ * -1 when the thread cannot start. */
+int webhooks_dispatcher_start(db_pool *pool, const fn_config *cfg);
+/* Stops claiming, waits for the requests in flight (10 s at most), records them, and joins the thread. */
+void webhooks_dispatcher_stop(void);
 
 /* The delay before retry n (n >= 1): 5 s, 30 s, 2 min, 10 min, 1 h, 3 h, 6 h, 12 h, then 24 h; -1 once the
  * schedule has run out (after about 6 days: the endpoint is disabled after 5 days of failures first). */
 long webhooks_retry_delay_ms(int attempt);
-
-/* The configuration the delivery job uses (the key that opens secrets, the SSRF guard's allowance): called
- * by jobs_start before the job thread starts. */
-void webhooks_jobs_configure(const fn_config *cfg);
 
 #endif

@@ -41,38 +41,4 @@ fn_status webhooks_db_retry(db_conn *db, const char *webhook_id, const char *del
  * one pending per webhook and event, due at the next multiple of counts_interval_ms. */
 fn_status webhooks_db_enqueue_event(db_conn *db, const char *event_id, const char *type, unsigned counts_interval_ms);
 
-/* A delivery as the job sees it, its row locked. */
-typedef struct webhook_delivery {
-  int found;
-  char id[48];
-  char status[16];
-  int attempts;
-  char *payload; /* JSON text: the body sent (caller frees) */
-  char url[2048];
-  char endpoint_id[UUID_TEXT_SIZE];
-  char endpoint_status[16]; /* active, disabled, or revoked (its partner's): only active ones are sent */
-  char secret_sealed[WEBHOOK_SEALED_SIZE];
-  char previous_sealed[WEBHOOK_SEALED_SIZE]; /* "" outside the rotation overlap */
-  int failing_too_long;                      /* the endpoint has failed for 5 days */
-} webhook_delivery;
-
-/* Locks the delivery (registration counts filled in at its first attempt) and reads its endpoint. */
-fn_status webhooks_db_load_delivery(db_conn *db, const char *delivery_id, webhook_delivery *out);
-
-typedef enum webhook_outcome {
-  WEBHOOK_DELIVERED, /* 2xx */
-  WEBHOOK_RETRY,     /* anything else: again later */
-  WEBHOOK_FAILED,    /* no more retries: the delivery failed (the schedule ran out) */
-  WEBHOOK_GONE,      /* 410, or 5 days of failures: the endpoint is disabled, its pending deliveries abandoned */
-} webhook_outcome;
-
-/* Records an attempt. status_code 0: no answer; error and excerpt may be NULL; retry_in_ms for RETRY. */
-fn_status webhooks_db_record(db_conn *db, const webhook_delivery *d, webhook_outcome outcome, long status_code,
-                             const char *error, const char *excerpt, long retry_in_ms);
-/* Marks a delivery abandoned (its endpoint is disabled or gone). */
-fn_status webhooks_db_abandon(db_conn *db, const char *delivery_id);
-
-/* Pending deliveries and the age in seconds of the oldest due one (metrics). */
-fn_status webhooks_db_queue_stats(db_conn *db, long *depth, long *oldest_age_s);
-
 #endif

@@ -175,7 +175,6 @@ int jobs_start(db_pool *pool, const fn_config *cfg) {
     return 0;
   }
   job_pool = pool;
-  webhooks_jobs_configure(cfg);
   poll_interval_ms = cfg->jobs_interval_ms;
   atomic_store(&stopping, 0);
   pthread_condattr_t attr;
@@ -189,12 +188,17 @@ int jobs_start(db_pool *pool, const fn_config *cfg) {
   }
   running = 1;
   log_info("background jobs: polling every %u ms", poll_interval_ms);
+  if (webhooks_dispatcher_start(pool, cfg) != 0) {
+    jobs_stop();
+    return -1;
+  }
   return 0;
 }
 
 void jobs_stop(void) {
   if (!running)
     return;
+  webhooks_dispatcher_stop();
   pthread_mutex_lock(&lock);
   atomic_store(&stopping, 1);
   pthread_cond_signal(&wake);

@@ -141,7 +141,10 @@ int ssrf_check_url(const char *url, int allow_private, ssrf_target *out, const c
     return -1;
   }
   unsigned char literal[sizeof(struct in6_addr)];
-  if (inet_pton(AF_INET, out->host, literal) != 1 && inet_pton(AF_INET6, out->host, literal) != 1)
+  if (inet_pton(AF_INET, out->host, literal) != 1 && inet_pton(AF_INET6, out->host, literal) != 1) {
     snprintf(out->resolve, sizeof out->resolve, v6 ? "%s:%u:[%s]" : "%s:%u:%s", out->host, out->port, out->address);
+    snprintf(out->connect_to, sizeof out->connect_to, v6 ? "%s:%u:[%s]:%u" : "%s:%u:%s:%u", out->host, out->port,
+             out->address, out->port);
+  }
   return 0; /* an address in the URL needs no pinning: nothing is looked up */
 }

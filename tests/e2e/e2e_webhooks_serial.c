@@ -10,7 +10,10 @@
  *     and coalesced event.registration_counts arrive signed, with the Standard Webhooks headers, thin
  *     payloads and no member names; after a rotation both signatures verify;
  *   - retries keep one webhook-id (500, 500, then 200: three attempts); 410 disables the webhook at once;
- *     a receiver that never answers is cut at 10 s and retried.
+ *     a receiver that never answers is cut at 10 s and retried;
+ *   - deliveries go out concurrently, but a slow endpoint holds only its share of the slots: another
+ *     endpoint's deliveries still arrive at once;
+ *   - two instances deliver 1 000 messages, each exactly once; one is killed mid-way: every id arrives.
  * Serial: its second server runs the job runner, which runs every due job of the shared database.
  */
 #include "harness.h"
@@ -152,10 +155,19 @@ static int group_teardown(void **state) {
 }
 
 /* From here on, requests go to a server that runs the job runner every 100 ms and lets webhooks target
- * loopback over http (the receiver). */
+ * loopback over http (the receiver). It sends at most DELIVERY_SLOTS deliveries at once, at most
+ * ENDPOINT_SLOTS to one endpoint (test_slow_endpoint_holds_only_its_share). */
+#define DELIVERY_SLOTS 8
+#define ENDPOINT_SLOTS 3
+#define TEXT_OF(x) #x
+#define TEXT(x) TEXT_OF(x)
 static void use_delivery_server(void) {
-  static const char *const env[] = {"FORUMNET_JOBS=1", "FORUMNET_JOBS_INTERVAL_MS=100",
-                                    "FORUMNET_WEBHOOK_ALLOW_PRIVATE=1", "FORUMNET_WEBHOOK_COUNTS_INTERVAL_MS=2000",
+  static const char *const env[] = {"FORUMNET_JOBS=1",
+                                    "FORUMNET_JOBS_INTERVAL_MS=100",
+                                    "FORUMNET_WEBHOOK_ALLOW_PRIVATE=1",
+                                    "FORUMNET_WEBHOOK_COUNTS_INTERVAL_MS=2000",
+                                    "FORUMNET_WEBHOOK_CONCURRENCY=" TEXT(DELIVERY_SLOTS),
+                                    "FORUMNET_WEBHOOK_ENDPOINT_CONCURRENCY=" TEXT(ENDPOINT_SLOTS),
                                     NULL};
   if (!g_jobs_server)
     harness_server_start(env);
@@ -616,6 +628,39 @@ static void test_timeout_is_retried(void **state) {
   json_decref(w);
 }
 
+/* A slow endpoint holds only its share of the delivery slots: with more deliveries to a receiver that never
+ * answers than the server has slots, deliveries to another endpoint still arrive at once (not after the 10 s
+ * timeout), and the slow endpoint never has more than its share in flight. */
+static void test_slow_endpoint_holds_only_its_share(void **state) {
+  (void)state;
+  harness_partner slow, fast;
+  char slow_path[128], fast_path[128], event_id[HARNESS_ID_MAX];
+  json_t *ws = receiver_webhook(&slow, "slow", "[\"event.published\"]", slow_path);
+  json_t *wf = receiver_webhook(&fast, "ok", "[\"event.published\"]", fast_path);
+  for (int i = 0; i < DELIVERY_SLOTS + 4; i++)
+    partner_event(&slow, event_id);
+  json_decref(wait_received(slow_path, ENDPOINT_SLOTS, 5)); /* the slow ones are in flight */
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (int i = 0; i < 10; i++)
+    partner_event(&fast, event_id);
+  json_t *got = wait_received(fast_path, 10, 4); /* well before the slow ones' 10 s timeout */
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  assert_verified(got, 0);
+  json_decref(got);
+  got = received(slow_path);
+  assert_int_equal(json_array_size(got), ENDPOINT_SLOTS); /* no more than its share went out */
+  json_decref(got);
+  fprintf(stderr, "# 10 deliveries to a fast endpoint beside %d to a silent one: all in %.1f s\n", DELIVERY_SLOTS + 4,
+          (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+  http_response *r = http_request("DELETE", hpath("/v1/partners/%s/webhooks/%s", slow.id, hjson_str(ws, "id")),
+                                  slow.token, NULL, NULL, NULL);
+  assert_status(r, 204);
+  http_response_free(r);
+  json_decref(ws);
+  json_decref(wf);
+}
+
 /* Five days of failed deliveries disable the endpoint (failing_since set back 5 days and a minute). */
 static void test_five_days_of_failures_disable(void **state) {
   (void)state;
@@ -798,6 +843,7 @@ int main(void) {
       cmocka_unit_test(test_retries_keep_one_id),
       cmocka_unit_test(test_gone_disables),
       cmocka_unit_test(test_timeout_is_retried),
+      cmocka_unit_test(test_slow_endpoint_holds_only_its_share),
       cmocka_unit_test(test_five_days_of_failures_disable),
       cmocka_unit_test(test_rolled_back_change_sends_nothing),
       cmocka_unit_test(test_revoked_partner_gets_nothing),

@@ -126,6 +126,8 @@ static void test_defaults(void **state) {
   assert_int_equal(cfg.webhook_key_set, 0);
   assert_int_equal(cfg.webhook_allow_private, 0);
   assert_int_equal(cfg.webhook_counts_interval_ms, 60000);
+  assert_int_equal(cfg.webhook_concurrency, 128);
+  assert_int_equal(cfg.webhook_endpoint_concurrency, 32);
   assert_string_equal(cfg.docs_js_path, "/usr/share/forumnet/redoc.standalone.js");
   assert_string_equal(cfg.read_database_url, "");
   assert_int_equal(cfg.db_read_pool_size, 4);
@@ -316,6 +318,8 @@ static const struct {
     {"FORUMNET_JOBS_INTERVAL_MS", 50, 3600000},
     {"FORUMNET_WEBHOOK_ALLOW_PRIVATE", 0, 1},
     {"FORUMNET_WEBHOOK_COUNTS_INTERVAL_MS", 100, 3600000},
+    {"FORUMNET_WEBHOOK_CONCURRENCY", 1, 1024},
+    {"FORUMNET_WEBHOOK_ENDPOINT_CONCURRENCY", 1, 1024},
 };
 #define NUMBER_COUNT (sizeof numbers / sizeof numbers[0])
 
@@ -369,6 +373,10 @@ static long stored_number(const char *name) {
     return cfg.webhook_allow_private;
   if (strcmp(name, "FORUMNET_WEBHOOK_COUNTS_INTERVAL_MS") == 0)
     return (long)cfg.webhook_counts_interval_ms;
+  if (strcmp(name, "FORUMNET_WEBHOOK_CONCURRENCY") == 0)
+    return (long)cfg.webhook_concurrency;
+  if (strcmp(name, "FORUMNET_WEBHOOK_ENDPOINT_CONCURRENCY") == 0)
+    return (long)cfg.webhook_endpoint_concurrency;
   fail_msg("no field for %s", name);
   return -1;
 }

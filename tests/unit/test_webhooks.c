@@ -111,8 +111,12 @@ static void test_url_refusals(void **state) {
   assert_string_equal(t.host, "localhost");
   assert_int_equal(t.port, 9);
   assert_true(strncmp(t.resolve, "localhost:9:", 12) == 0);
+  /* the same pin for curl's connection cache: host:port:address:port */
+  assert_true(strncmp(t.connect_to, "localhost:9:", 12) == 0);
+  assert_true(strlen(t.connect_to) > strlen(t.resolve) && strcmp(t.connect_to + strlen(t.resolve), ":9") == 0);
   assert_int_equal(ssrf_check_url("http://127.0.0.1:9/x", 1, &t, &reason), 0);
   assert_string_equal(t.resolve, ""); /* an address: nothing to pin */
+  assert_string_equal(t.connect_to, "");
   assert_int_equal(ssrf_check_url("https://10.0.0.1/x", 1, &t, &reason), 0);
   /* but http:// only to loopback, even then */
   assert_int_equal(ssrf_check_url("http://10.0.0.1/x", 1, &t, &reason), -1);
