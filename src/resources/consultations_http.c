@@ -211,7 +211,7 @@ static int has_draft_fields(const json_t *body) {
 }
 
 static fn_status record_status(fn_req *req, db_conn *db, const char *id, const char *status, const char *action) {
-  fn_status st = consultations_db_set_status(db, id, status);
+  fn_status st = consultations_db_set(db, id, CONSULTATION_STATUS, status);
   return st == FN_OK ? req_audit(req, action, "consultation", id, NULL) : st;
 }
 
@@ -261,7 +261,7 @@ static fn_status change_open(fn_req *req, db_conn *db, const char *id, const cha
     if (!later)
       return req_problem(req, FN_CONFLICT, "closes_at can only be extended, to a time in the future.");
     json_t *details = json_pack("{s:s}", "closes_at", closes_at);
-    st = consultations_db_set_closes_at(db, id, closes_at);
+    st = consultations_db_set(db, id, CONSULTATION_CLOSES_AT, closes_at);
     if (st == FN_OK)
       st = req_audit(req, "consultation.updated", "consultation", id, details);
     json_decref(details);
