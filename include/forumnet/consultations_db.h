@@ -29,7 +29,7 @@ fn_status consultations_db_visible(db_conn *db, const char *id, const char *call
                                    consultation_access *out);
 
 /* The Consultation representation for the caller (response_rate only for owner/admin). */
-fn_status consultations_db_get(db_conn *db, const char *id, const char *caller_id, char **json, long *version);
+fn_status consultations_db_get(db_conn *db, const char *id, const char *caller_id, db_representation *out);
 fn_status consultations_db_list(db_conn *db, const char *caller_id, const char *status, const char *site_id,
                                 const page_request *page, PGresult **result);
 

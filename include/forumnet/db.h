@@ -186,6 +186,14 @@ fn_status db_take_text(PGresult *res, int col, char **out);
  * row. Clears res. */
 fn_status db_take_copy(PGresult *res, int col, char *out, size_t out_size);
 
+/* A resource's representation as a statement answers it: its JSON text (owned: whoever replies with it
+ * or fails frees it) and its version (the ETag). The *_db getters fill one; a handler replies with it
+ * (reply_conditional_result, req_commit_reply). */
+typedef struct {
+  char *json;
+  long version;
+} db_representation;
+
 /* Takes a statement's one-row answer of a representation: column col its JSON text (*json, a new copy
  * the caller frees), column col + 1 its version. FN_NOT_FOUND when there is no row, FN_INTERNAL when out
  * of memory. Clears res either way. */

@@ -21,8 +21,8 @@ typedef struct membership_candidate {
   int manages_site; /* a manager listed for the group's site */
 } membership_candidate;
 
-/* The Membership representation and its version. *json: caller frees. FN_NOT_FOUND if none. */
-fn_status memberships_db_get(db_conn *db, const char *group_id, const char *member_id, char **json, long *version);
+/* The Membership representation and its version. out->json: caller frees. FN_NOT_FOUND if none. */
+fn_status memberships_db_get(db_conn *db, const char *group_id, const char *member_id, db_representation *out);
 /* A page of a group's memberships, optionally of one state; columns (json, cursor_key). */
 fn_status memberships_db_list(db_conn *db, const char *group_id, const char *state, const page_request *page,
                               PGresult **result);

@@ -73,8 +73,8 @@ static const db_stmt get_consultation = {"consultations_get",
                                          CALLER_CTE " SELECT " CONSULTATION_JSON_SQL
                                                     ", k.version FROM c, consultations k WHERE k.id = $2"};
 
-fn_status consultations_db_get(db_conn *db, const char *id, const char *caller_id, char **json, long *version) {
-  return db_get_representation(db, &get_consultation, DB_ARGS(caller_id, id), json, version);
+fn_status consultations_db_get(db_conn *db, const char *id, const char *caller_id, db_representation *out) {
+  return db_get_representation(db, &get_consultation, DB_ARGS(caller_id, id), &out->json, &out->version);
 }
 
 static const db_stmt list_consultations = {

@@ -19,8 +19,8 @@ static const db_stmt get_membership = {"memberships_get",
                                        "SELECT " MEMBERSHIP_JSON_SQL ", gm.version" MEMBERSHIP_FROM_SQL
                                        " WHERE gm.group_id = $1 AND gm.member_id = $2"};
 
-fn_status memberships_db_get(db_conn *db, const char *group_id, const char *member_id, char **json, long *version) {
-  return db_get_representation(db, &get_membership, DB_ARGS(group_id, member_id), json, version);
+fn_status memberships_db_get(db_conn *db, const char *group_id, const char *member_id, db_representation *out) {
+  return db_get_representation(db, &get_membership, DB_ARGS(group_id, member_id), &out->json, &out->version);
 }
 
 static const db_stmt list_memberships = {

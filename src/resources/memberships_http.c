@@ -40,13 +40,13 @@ static const field_spec membership_fields[] = {
 
 /* Reads the Membership inside the transaction, then commits and replies. */
 static fn_status membership_commit_reply(fn_req *req, int http_status, const char *group_id, const char *member_id) {
-  char *json = NULL, location[128];
-  long version = 0;
-  fn_status st = memberships_db_get(req->db, group_id, member_id, &json, &version);
+  char location[128];
+  db_representation rep = {NULL, 0};
+  fn_status st = memberships_db_get(req->db, group_id, member_id, &rep);
   if (st != FN_OK)
     return st;
   snprintf(location, sizeof location, "/v1/groups/%s/members/%s", group_id, member_id);
-  return req_commit_reply(req, http_status, json, version, http_status == 201 ? location : NULL);
+  return req_commit_reply(req, http_status, rep.json, rep.version, http_status == 201 ? location : NULL);
 }
 
 /* Audits a change to the group's memberships that returned st (audited only when FN_OK). Steals details. */
@@ -280,8 +280,7 @@ static fn_status memberships_http_list(fn_req *req) {
 static fn_status memberships_http_get(fn_req *req) {
   const char *gid, *mid;
   group_access a;
-  char *json = NULL;
-  long version = 0;
+  db_representation rep = {NULL, 0};
   db_conn *db;
   fn_status st;
   if ((st = req_path_id(req, "group_id", NULL, &gid)) != FN_OK ||
@@ -292,8 +291,8 @@ static fn_status memberships_http_get(fn_req *req) {
       (strcmp(mid, req->caller.id) != 0 && (st = groups_require_inner(&a)) != FN_OK) ||
       (st = groups_require_view(&a)) != FN_OK)
     return req_problem(req, st, st == FN_NOT_FOUND ? NO_SUCH_MEMBERSHIP : NULL);
-  st = memberships_db_get(db, gid, mid, &json, &version);
-  return reply_conditional_result(req, st, json, version, NO_SUCH_MEMBERSHIP);
+  st = memberships_db_get(db, gid, mid, &rep);
+  return reply_conditional_result(req, st, &rep, NO_SUCH_MEMBERSHIP);
 }
 
 const fn_route memberships_routes[] = {
