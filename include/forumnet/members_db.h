@@ -41,8 +41,8 @@ fn_status members_db_load_caller(db_conn *db, const char *member_id, member_call
 fn_status members_db_begin_as_caller(db_conn *db, const char *caller_id, member_caller *out);
 
 /* GET /v1/members/{id} in one round trip: the caller's state and the member if visible.
- * *json is a new string (caller frees) with the Member representation. */
-fn_status members_db_get_visible(db_conn *db, const char *caller_id, const char *member_id, char **json, long *version);
+ * out->json is a new string (caller frees) with the Member representation. */
+fn_status members_db_get_visible(db_conn *db, const char *caller_id, const char *member_id, db_representation *out);
 
 /* The caller's own representation plus must_change_password. out->json: caller frees. */
 fn_status members_db_get_self(db_conn *db, const char *member_id, db_representation *out);

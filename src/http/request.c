@@ -360,7 +360,7 @@ fn_status req_reply_item(fn_req *req, const char *param, const char *not_found, 
   fn_status st;
   if ((st = req_path_id(req, param, not_found, &id)) != FN_OK || (st = req_db(req, &db)) != FN_OK)
     return st;
-  st = read(db, req->caller.id, id, &rep.json, &rep.version);
+  st = read(db, req->caller.id, id, &rep);
   return reply_conditional_result(req, st, &rep, not_found);
 }
 

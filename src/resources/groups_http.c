@@ -78,18 +78,17 @@ static fn_status groups_http_list(fn_req *req) {
   return page_reply_result(req, st, res, &page);
 }
 
-static fn_status groups_http_get(fn_req *req) {
-  const char *id;
+/* The Group for a caller who may view it (an item_reader): FN_NOT_FOUND for one they may not. */
+static fn_status read_viewable_group(db_conn *db, const char *caller_id, const char *id, db_representation *out) {
   group_access access;
-  db_representation rep = {NULL, 0};
-  db_conn *db;
   fn_status st;
-  if ((st = req_path_id(req, "group_id", NO_SUCH_GROUP, &id)) != FN_OK || (st = req_db(req, &db)) != FN_OK)
-    return st;
-  if ((st = groups_db_access(db, id, req->caller.id, 0, &access)) == FN_OK &&
-      (st = groups_require_view(&access)) == FN_OK)
-    st = groups_db_get(db, id, req->caller.id, &rep);
-  return reply_conditional_result(req, st, &rep, NO_SUCH_GROUP);
+  if ((st = groups_db_access(db, id, caller_id, 0, &access)) == FN_OK && (st = groups_require_view(&access)) == FN_OK)
+    st = groups_db_get(db, id, caller_id, out);
+  return st;
+}
+
+static fn_status groups_http_get(fn_req *req) {
+  return req_reply_item(req, "group_id", NO_SUCH_GROUP, read_viewable_group);
 }
 
 /* Who may propose a group there, and whether its site is open. */

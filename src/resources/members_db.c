@@ -39,11 +39,10 @@ static const db_stmt get_visible = {
     " " MEMBER_JSON_SQL ", m.version"
     " FROM caller c LEFT JOIN members m ON m.id = $2"};
 
-fn_status members_db_get_visible(db_conn *db, const char *caller_id, const char *member_id, char **json,
-                                 long *version) {
+fn_status members_db_get_visible(db_conn *db, const char *caller_id, const char *member_id, db_representation *out) {
   fn_status st;
   PGresult *res = db_exec_found(db, &get_visible, DB_ARGS(caller_id, member_id), FN_UNAUTHENTICATED, &st);
-  return res != NULL ? db_take_representation(res, 1, json, version) : st;
+  return res != NULL ? db_take_representation(res, 1, &out->json, &out->version) : st;
 }
 
 static const db_stmt get_self = {"members_get_self",

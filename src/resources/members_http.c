@@ -255,7 +255,7 @@ static fn_status members_http_update(fn_req *req) {
   if ((st = check_update(req, db, id, &c, &caller, &target)) != FN_OK)
     return st;
   if (json_object_size(req->body) == 0) /* nothing to change: no new version */
-    st = members_db_get_visible(db, caller.id, id, &rep.json, &rep.version);
+    st = members_db_get_visible(db, caller.id, id, &rep);
   else
     st = update_member(req, db, &target, &c, &rep);
   if (st != FN_OK)
