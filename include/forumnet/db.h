@@ -54,7 +54,7 @@ void db_pool_get_stats(db_pool *pool, db_pool_stats *out);
 fn_status db_connect(const fn_config *cfg, PGconn **out);
 
 /* A statement's text parameters as the (count, values) pair db_exec and its kin take, from one list so
- * that the two never disagree: db_exec_command(db, &delete_membership, DB_ARGS(group_id, member_id)). */
+ * that the two never disagree: db_exec_command(db, &set_password, DB_ARGS(member_id, hash)). */
 #define DB_ARGS(...)                                                                                                   \
   (int)(sizeof((const char *[]){__VA_ARGS__}) / sizeof(const char *)), (const char *const[]) { __VA_ARGS__ }
 
