@@ -29,7 +29,7 @@ fn_status consultations_db_visible(db_conn *db, const char *id, const char *call
                                    consultation_access *out);
 
 /* The Consultation representation for the caller (response_rate only for owner/admin). */
-fn_status consultations_db_get(db_conn *db, const char *id, const char *caller_id, char **json, long *version);
+fn_status consultations_db_get(db_conn *db, const char *id, const char *caller_id, db_representation *out);
 fn_status consultations_db_list(db_conn *db, const char *caller_id, const char *status, const char *site_id,
                                 const page_request *page, PGresult **result);
 
@@ -42,8 +42,9 @@ fn_status consultations_db_check_targets(db_conn *db, const member_caller *calle
 /* Inside a transaction. */
 fn_status consultations_db_insert(db_conn *db, const json_t *body, const char *owner_id, char id_out[UUID_TEXT_SIZE]);
 fn_status consultations_db_update_draft(db_conn *db, const char *id, const json_t *body);
-fn_status consultations_db_set_status(db_conn *db, const char *id, const char *status);
-fn_status consultations_db_set_closes_at(db_conn *db, const char *id, const char *closes_at);
+typedef enum { CONSULTATION_STATUS, CONSULTATION_CLOSES_AT } consultation_column;
+/* Sets the column to value (a status name, an RFC 3339 time) and makes a new version. */
+fn_status consultations_db_set(db_conn *db, const char *id, consultation_column column, const char *value);
 /* 1 in *later if closes_at is after the stored one and in the future. */
 fn_status consultations_db_is_extension(db_conn *db, const char *id, const char *closes_at, int *later);
 /* Stores the outcome and moves the consultation to outcome_published. */

@@ -54,7 +54,7 @@ void db_pool_get_stats(db_pool *pool, db_pool_stats *out);
 fn_status db_connect(const fn_config *cfg, PGconn **out);
 
 /* A statement's text parameters as the (count, values) pair db_exec and its kin take, from one list so
- * that the two never disagree: db_exec_command(db, &delete_membership, DB_ARGS(group_id, member_id)). */
+ * that the two never disagree: db_exec_command(db, &set_password, DB_ARGS(member_id, hash)). */
 #define DB_ARGS(...)                                                                                                   \
   (int)(sizeof((const char *[]){__VA_ARGS__}) / sizeof(const char *)), (const char *const[]) { __VA_ARGS__ }
 
@@ -185,6 +185,14 @@ fn_status db_take_text(PGresult *res, int col, char **out);
 /* Takes the first row's text in col into a fixed buffer (cut to fit): FN_OK. The result must have a
  * row. Clears res. */
 fn_status db_take_copy(PGresult *res, int col, char *out, size_t out_size);
+
+/* A resource's representation as a statement answers it: its JSON text (owned: whoever replies with it
+ * or fails frees it) and its version (the ETag). The *_db getters fill one; a handler replies with it
+ * (reply_conditional_result, req_commit_reply). */
+typedef struct {
+  char *json;
+  long version;
+} db_representation;
 
 /* Takes a statement's one-row answer of a representation: column col its JSON text (*json, a new copy
  * the caller frees), column col + 1 its version. FN_NOT_FOUND when there is no row, FN_INTERNAL when out

@@ -41,8 +41,8 @@ fn_status events_db_load_visible(db_conn *db, const fn_caller *token_caller, con
                                  event_caller *caller, event_access *out);
 
 /* The Event representation for the caller (registration_counts for owners and admins,
- * my_registration for members). *json: caller frees. */
-fn_status events_db_get(db_conn *db, const char *event_id, const event_caller *caller, char **json, long *version);
+ * my_registration for members). out->json: caller frees. */
+fn_status events_db_get(db_conn *db, const char *event_id, const event_caller *caller, db_representation *out);
 /* Visible events in (starts_at, id) order; filters may be NULL. Columns (json, cursor_key). */
 fn_status events_db_list(db_conn *db, const event_caller *caller, const char *site_id, const char *from, const char *to,
                          const char *kind, const char *status, const page_request *page, PGresult **result);

@@ -45,8 +45,8 @@ typedef enum group_change {
  * terms, so the group's ETag (which covers my_membership) changes with them, and only then. */
 fn_status groups_db_recompute(db_conn *db, const char *group_id, group_change change);
 
-/* The Group representation for the caller (my_membership included). *json: caller frees. */
-fn_status groups_db_get(db_conn *db, const char *group_id, const char *caller_id, char **json, long *version);
+/* The Group representation for the caller (my_membership included). out->json: caller frees. */
+fn_status groups_db_get(db_conn *db, const char *group_id, const char *caller_id, db_representation *out);
 fn_status groups_db_list(db_conn *db, const char *caller_id, const char *site_id, const char *status, int mine,
                          const page_request *page, PGresult **result);
 fn_status groups_db_insert(db_conn *db, const json_t *body, const char *creator_id, char id_out[UUID_TEXT_SIZE]);

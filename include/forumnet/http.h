@@ -223,12 +223,12 @@ void body_check_uuid_items(const json_t *ids, const char *field, json_t **errors
  * failure: FN_OK, FN_INVALID with errors attached, or st with detail attached. */
 fn_status req_check_result(fn_req *req, fn_status st, json_t *errors, const char *detail);
 
-/* Ends a single-resource GET: with st FN_OK replies json as reply_conditional does; else returns st
- * with not_found as the detail of FN_NOT_FOUND. Frees json either way. */
-fn_status reply_conditional_result(fn_req *req, fn_status st, char *json, long version, const char *not_found);
+/* Ends a single-resource GET: with st FN_OK replies rep as reply_conditional does; else returns st
+ * with not_found as the detail of FN_NOT_FOUND. Frees rep's json either way. */
+fn_status reply_conditional_result(fn_req *req, fn_status st, db_representation *rep, const char *not_found);
 
 /* Reads one item the caller may see: FN_NOT_FOUND for one the caller may not see or that does not exist. */
-typedef fn_status (*item_reader)(db_conn *db, const char *caller_id, const char *id, char **json, long *version);
+typedef fn_status (*item_reader)(db_conn *db, const char *caller_id, const char *id, db_representation *out);
 /* A GET of one item whose reader alone decides who sees it: the path parameter `param` as its id, then
  * reply_conditional_result with what read finds (not_found: the detail of a 404). */
 fn_status req_reply_item(fn_req *req, const char *param, const char *not_found, item_reader read);

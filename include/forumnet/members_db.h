@@ -41,11 +41,11 @@ fn_status members_db_load_caller(db_conn *db, const char *member_id, member_call
 fn_status members_db_begin_as_caller(db_conn *db, const char *caller_id, member_caller *out);
 
 /* GET /v1/members/{id} in one round trip: the caller's state and the member if visible.
- * *json is a new string (caller frees) with the Member representation. */
-fn_status members_db_get_visible(db_conn *db, const char *caller_id, const char *member_id, char **json, long *version);
+ * out->json is a new string (caller frees) with the Member representation. */
+fn_status members_db_get_visible(db_conn *db, const char *caller_id, const char *member_id, db_representation *out);
 
-/* The caller's own representation plus must_change_password. *json: caller frees. */
-fn_status members_db_get_self(db_conn *db, const char *member_id, char **json, long *version);
+/* The caller's own representation plus must_change_password. out->json: caller frees. */
+fn_status members_db_get_self(db_conn *db, const char *member_id, db_representation *out);
 
 /* One page of members visible to the caller (admin: all; manager: their sites' members).
  * Filters may be NULL. *result: caller PQclear()s; columns (json, cursor_key). */
@@ -53,11 +53,10 @@ fn_status members_db_list(db_conn *db, const char *caller_id, const char *site_i
                           const page_request *page, PGresult **result);
 
 /* Inside a transaction. */
-fn_status members_db_insert(db_conn *db, const json_t *body, const char *password_hash, char **json, long *version,
+fn_status members_db_insert(db_conn *db, const json_t *body, const char *password_hash, db_representation *out,
                             char id_out[UUID_TEXT_SIZE]);
 fn_status members_db_lock(db_conn *db, const char *member_id, const char *caller_id, member_row *out);
-fn_status members_db_update(db_conn *db, const char *member_id, const member_changes *changes, char **json,
-                            long *version);
+fn_status members_db_update(db_conn *db, const char *member_id, const member_changes *changes, db_representation *out);
 /* Demoting, suspending or erasing the last active admin would lock everyone out of administration:
  * FN_CONFLICT with *detail when the change c would take target, that admin, away. Active admins are
  * counted under a lock that serializes demotions. */

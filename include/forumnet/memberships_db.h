@@ -21,8 +21,8 @@ typedef struct membership_candidate {
   int manages_site; /* a manager listed for the group's site */
 } membership_candidate;
 
-/* The Membership representation and its version. *json: caller frees. FN_NOT_FOUND if none. */
-fn_status memberships_db_get(db_conn *db, const char *group_id, const char *member_id, char **json, long *version);
+/* The Membership representation and its version. out->json: caller frees. FN_NOT_FOUND if none. */
+fn_status memberships_db_get(db_conn *db, const char *group_id, const char *member_id, db_representation *out);
 /* A page of a group's memberships, optionally of one state; columns (json, cursor_key). */
 fn_status memberships_db_list(db_conn *db, const char *group_id, const char *state, const page_request *page,
                               PGresult **result);
@@ -34,11 +34,15 @@ fn_status memberships_db_candidate(db_conn *db, const char *group_id, const char
 fn_status memberships_db_represents(db_conn *db, const char *member_id, const char *group_id, int *is);
 fn_status memberships_db_insert(db_conn *db, const char *group_id, const char *member_id, const char *state,
                                 const char *role, const char *represents_group_id, const char *invited_by);
-fn_status memberships_db_activate(db_conn *db, const char *group_id, const char *member_id);
-fn_status memberships_db_set_role(db_conn *db, const char *group_id, const char *member_id, const char *role);
-fn_status memberships_db_set_represents(db_conn *db, const char *group_id, const char *member_id,
-                                        const char *represents_group_id);
-fn_status memberships_db_delete(db_conn *db, const char *group_id, const char *member_id);
+typedef enum {
+  MEMBERSHIP_ACTIVATE,       /* state active, joined now */
+  MEMBERSHIP_SET_ROLE,       /* value: the role */
+  MEMBERSHIP_SET_REPRESENTS, /* value: the represented group's id, or NULL */
+  MEMBERSHIP_DELETE,
+} membership_change;
+/* One change to the membership (group_id, member_id); value NULL where the change takes none. */
+fn_status memberships_db_change(db_conn *db, membership_change what, const char *group_id, const char *member_id,
+                                const char *value);
 /* Active conveners and facilitators of the group other than member_id. */
 fn_status memberships_db_other_leaders(db_conn *db, const char *group_id, const char *member_id, long *count);
 /* A member stopped representing group_id: network memberships naming it lose the reference. */

@@ -16,8 +16,8 @@ typedef struct partner_client {
 } partner_client;
 
 fn_status partners_db_find_client(db_conn *db, const char *client_id, partner_client *out);
-/* The Partner representation (never the secret). *json: caller frees. */
-fn_status partners_db_get(db_conn *db, const char *id, char **json, long *version);
+/* The Partner representation (never the secret). out->json: caller frees. */
+fn_status partners_db_get(db_conn *db, const char *id, db_representation *out);
 fn_status partners_db_list(db_conn *db, const page_request *page, PGresult **result);
 
 /* Inside a transaction. */

@@ -21,12 +21,12 @@ fn_status responses_db_target(db_conn *db, const char *consultation_id, const ch
 /* Creates or replaces the group's response. */
 fn_status responses_db_upsert(db_conn *db, const char *consultation_id, const char *group_id, const char *answers_json,
                               const char *status);
-/* The Response representation. *json, caller frees; *version its version. */
-fn_status responses_db_get(db_conn *db, const char *consultation_id, const char *group_id, char **json, long *version);
+/* The Response representation. out->json: caller frees. */
+fn_status responses_db_get(db_conn *db, const char *consultation_id, const char *group_id, db_representation *out);
 /* The group's Response if the caller may read it (the rule of responses_db_list), else
- * FN_NOT_FOUND. *json, caller frees; *version its version. */
+ * FN_NOT_FOUND. out->json: caller frees. */
 fn_status responses_db_get_readable(db_conn *db, const char *consultation_id, const char *group_id,
-                                    const char *caller_id, int read_submitted, char **json, long *version);
+                                    const char *caller_id, int read_submitted, db_representation *out);
 /* A page of responses in (created_at, group_id) order: submitted ones when read_submitted, plus
  * the responses of groups where caller_id is an active member. Columns (json, cursor_key). */
 fn_status responses_db_list(db_conn *db, const char *consultation_id, const char *caller_id, int read_submitted,

@@ -33,9 +33,9 @@ fn_status sites_db_is_open(db_conn *db, const char *site_id, int *ok);
 fn_status sites_db_is_manager(db_conn *db, const char *site_id, const char *member_id, int *is);
 
 /* Inside a transaction. */
-fn_status sites_db_insert(db_conn *db, const json_t *body, char **json, long *version, char id_out[UUID_TEXT_SIZE]);
+fn_status sites_db_insert(db_conn *db, const json_t *body, db_representation *out, char id_out[UUID_TEXT_SIZE]);
 fn_status sites_db_lock(db_conn *db, const char *site_id, site_row *out);
-fn_status sites_db_update(db_conn *db, const char *site_id, const json_t *body, char **json, long *version);
+fn_status sites_db_update(db_conn *db, const char *site_id, const json_t *body, db_representation *out);
 fn_status sites_db_archive(db_conn *db, const char *site_id);
 
 /* One page of a site's managers; columns (json {member_id, display_name, since}, cursor_key).

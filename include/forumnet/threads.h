@@ -36,8 +36,8 @@ fn_status threads_can_write(const group_access *a, const char **detail);
 fn_status threads_db_list(db_conn *db, const char *group_id, const char *caller_id, const char *q,
                           const page_request *page, PGresult **result);
 /* The Thread representation for the caller; FN_NOT_FOUND unless it belongs to group_id. */
-fn_status threads_db_get(db_conn *db, const char *group_id, const char *thread_id, const char *caller_id, char **json,
-                         long *version);
+fn_status threads_db_get(db_conn *db, const char *group_id, const char *thread_id, const char *caller_id,
+                         db_representation *out);
 /* Inside a transaction: the thread, its first post (body), the author's read position and the
  * thread.created notifications of the group's other active members. */
 fn_status threads_db_insert(db_conn *db, const char *group_id, const char *title, const char *body,
@@ -54,8 +54,8 @@ fn_status threads_db_delete(db_conn *db, const char *thread_id);
 /* One page of a thread's posts, oldest first ((created_at, id)). Columns (json, cursor_key). */
 fn_status posts_db_list(db_conn *db, const char *thread_id, const page_request *page, PGresult **result);
 /* The Post representation; FN_NOT_FOUND unless it belongs to the thread of group_id. */
-fn_status posts_db_get(db_conn *db, const char *group_id, const char *thread_id, const char *post_id, char **json,
-                       long *version);
+fn_status posts_db_get(db_conn *db, const char *group_id, const char *thread_id, const char *post_id,
+                       db_representation *out);
 /* Inside a transaction, the thread locked: the post with the next seq, the author's read position
  * and the thread.reply notifications of the thread's earlier participants who are active members. */
 fn_status posts_db_insert(db_conn *db, const char *thread_id, const char *body, const char *author_id,

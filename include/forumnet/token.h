@@ -48,9 +48,19 @@ fn_status token_verify(const fn_config *cfg, const char *token, time_t now, toke
  * Thread-safe. */
 fn_status token_verify_cached(const fn_config *cfg, const char *token, time_t now, token_claims *out);
 
+/* A compact JWS taken apart: its header and payload as JSON objects (not yet trusted) and, once a key
+ * checked the signature, libjwt's decoding (jwt_decode(&parts.jwt, ...)). */
+typedef struct token_parts {
+  json_t *header, *payload;
+  struct jwt *jwt;
+} token_parts;
+
 /* Splits a compact JWS (at most TOKEN_MAX_LEN bytes, three segments, a non-empty signature) and decodes its
- * header and payload into JSON objects (new references; duplicate keys rejected): 0, or -1 with both NULL. */
-int token_decode_parts(const char *token, json_t **header, json_t **payload);
+ * header and payload into JSON objects (new references; duplicate keys rejected): 0, or -1 with all NULL.
+ * Either way parts is ready for token_parts_free. */
+int token_decode_parts(const char *token, token_parts *parts);
+/* Releases what token_decode_parts and jwt_decode put in parts. */
+void token_parts_free(token_parts *parts);
 
 /* Copies the payload's string claim name into out: 1, or 0 when it is absent, empty or too long. */
 int token_string_claim(const json_t *payload, const char *name, char *out, size_t out_len);

@@ -139,31 +139,36 @@ static int select_key(const fn_config *cfg, const json_t *header, const unsigned
   return 0;
 }
 
-int token_decode_parts(const char *token, json_t **header, json_t **payload) {
-  *header = *payload = NULL;
+int token_decode_parts(const char *token, token_parts *parts) {
+  memset(parts, 0, sizeof *parts);
   if (token == NULL || strlen(token) > TOKEN_MAX_LEN)
     return -1;
   const char *dot1 = strchr(token, '.');
   const char *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
   if (dot1 == NULL || dot2 == NULL || strchr(dot2 + 1, '.') != NULL || dot2[1] == '\0')
     return -1; /* also rejects unsigned "a.b." tokens */
-  *header = json_segment(token, (size_t)(dot1 - token));
-  *payload = json_segment(dot1 + 1, (size_t)(dot2 - dot1 - 1));
-  if (*header && *payload)
+  parts->header = json_segment(token, (size_t)(dot1 - token));
+  parts->payload = json_segment(dot1 + 1, (size_t)(dot2 - dot1 - 1));
+  if (parts->header && parts->payload)
     return 0;
-  json_decref(*header);
-  json_decref(*payload);
-  *header = *payload = NULL;
+  token_parts_free(parts);
   return -1;
 }
 
+void token_parts_free(token_parts *parts) {
+  jwt_free(parts->jwt);
+  json_decref(parts->header);
+  json_decref(parts->payload);
+  memset(parts, 0, sizeof *parts);
+}
+
 fn_status token_verify(const fn_config *cfg, const char *token, time_t now, token_claims *out) {
-  json_t *header = NULL, *payload = NULL;
-  jwt_t *jwt = NULL;
+  token_parts t;
   fn_status st = FN_UNAUTHENTICATED;
   memset(out, 0, sizeof *out);
-  if (token_decode_parts(token, &header, &payload) != 0)
+  if (token_decode_parts(token, &t) != 0)
     return FN_UNAUTHENTICATED;
+  const json_t *header = t.header, *payload = t.payload;
 
   /* The algorithm is pinned by configuration, never chosen by the token. */
   const char *alg = json_string_value(json_object_get(header, "alg"));
@@ -179,9 +184,9 @@ fn_status token_verify(const fn_config *cfg, const char *token, time_t now, toke
   if (!select_key(cfg, header, &key, &key_len))
     goto out;
 
-  if (jwt_decode(&jwt, token, key, (int)key_len) != 0 || jwt == NULL)
+  if (jwt_decode(&t.jwt, token, key, (int)key_len) != 0 || t.jwt == NULL)
     goto out;
-  if (jwt_get_alg(jwt) != pinned_alg(cfg))
+  if (jwt_get_alg(t.jwt) != pinned_alg(cfg))
     goto out;
 
   const char *iss = json_string_value(json_object_get(payload, "iss"));
@@ -211,8 +216,6 @@ fn_status token_verify(const fn_config *cfg, const char *token, time_t now, toke
 out:
   if (st != FN_OK)
     memset(out, 0, sizeof *out);
-  jwt_free(jwt);
-  json_decref(header);
-  json_decref(payload);
+  token_parts_free(&t);
   return st;
 }

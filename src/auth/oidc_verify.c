@@ -195,13 +195,13 @@ static int claims_hold(const json_t *payload, const oidc_expect *e, oidc_identit
 }
 
 oidc_verdict oidc_verify_id_token(const char *token, const json_t *jwks, const oidc_expect *e, oidc_identity *out) {
-  json_t *header = NULL, *payload = NULL;
-  jwt_t *jwt = NULL;
+  token_parts t;
   char *pem = NULL;
   oidc_verdict v = OIDC_REJECTED;
   memset(out, 0, sizeof *out);
-  if (token_decode_parts(token, &header, &payload) != 0) /* also an unsigned "a.b." token */
+  if (token_decode_parts(token, &t) != 0) /* also an unsigned "a.b." token */
     return OIDC_REJECTED;
+  const json_t *header = t.header;
   /* the algorithm is pinned before any signature work: none, HS* and unadvertised ones fail here */
   unsigned alg = header_alg(header, e->algs);
   if (alg == 0 || json_object_get(header, "crit") != NULL)
@@ -209,17 +209,15 @@ oidc_verdict oidc_verify_id_token(const char *token, const json_t *jwks, const o
   if ((v = select_key(header, jwks, alg, &pem)) != OIDC_VERIFIED)
     goto out;
   v = OIDC_REJECTED;
-  if (jwt_decode(&jwt, token, (const unsigned char *)pem, (int)strlen(pem)) != 0 || jwt == NULL ||
-      jwt_get_alg(jwt) != (alg == OIDC_ALG_RS256 ? JWT_ALG_RS256 : JWT_ALG_ES256))
+  if (jwt_decode(&t.jwt, token, (const unsigned char *)pem, (int)strlen(pem)) != 0 || t.jwt == NULL ||
+      jwt_get_alg(t.jwt) != (alg == OIDC_ALG_RS256 ? JWT_ALG_RS256 : JWT_ALG_ES256))
     goto out;
-  if (claims_hold(payload, e, out))
+  if (claims_hold(t.payload, e, out))
     v = OIDC_VERIFIED;
 out:
   if (v != OIDC_VERIFIED)
     memset(out, 0, sizeof *out);
-  jwt_free(jwt);
+  token_parts_free(&t);
   free(pem);
-  json_decref(header);
-  json_decref(payload);
   return v;
 }

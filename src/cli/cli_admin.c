@@ -66,11 +66,11 @@ int cli_admin(int argc, char **argv) {
   json_t *body = json_pack("{s:s, s:s, s:s}", "email", email, "role", role, "display_name", name ? name : email);
   if (site)
     json_object_set_new(body, "home_site_id", json_string(site));
-  char *json = NULL, id[UUID_TEXT_SIZE];
-  long version;
+  char id[UUID_TEXT_SIZE];
+  db_representation member = {NULL, 0};
   fn_status st = password_hash(password, hash);
   if (st == FN_OK && (st = db_begin(ctx.db)) == FN_OK &&
-      (st = members_db_insert(ctx.db, body, hash, &json, &version, id)) == FN_OK &&
+      (st = members_db_insert(ctx.db, body, hash, &member, id)) == FN_OK &&
       (st = members_db_set_password(ctx.db, id, hash)) == FN_OK && /* chosen here: no forced change */
       (st = audit_db_record(ctx.db, &ctx.req.caller, ctx.req.request_id, "member.created", "member", id, NULL)) ==
           FN_OK)
@@ -82,7 +82,7 @@ int cli_admin(int argc, char **argv) {
             st == FN_CONFLICT  ? "the email is taken"
             : st == FN_INVALID ? "invalid values (is --site an existing site?)"
                                : fn_status_title(st));
-  free(json);
+  free(member.json);
   json_decref(body);
   cli_close(&ctx);
   return st == FN_OK ? 0 : 1;

@@ -41,16 +41,15 @@ static const demo_member demo_members[] = {
 
 static fn_status seed_demo(cli_context *ctx, char passwords[][21]) {
   char site_ids[DEMO_SITE_COUNT][UUID_TEXT_SIZE];
-  char *json = NULL;
-  long version;
+  db_representation created = {NULL, 0};
   fn_status st = db_begin(ctx->db);
   for (size_t i = 0; st == FN_OK && i < DEMO_SITE_COUNT; i++) {
     json_t *body = json_pack("{s:s, s:s, s:s, s:s}", "slug", demo_sites[i].slug, "name", demo_sites[i].name,
                              "organisation", demo_sites[i].organisation, "region", demo_sites[i].region);
-    st = sites_db_insert(ctx->db, body, &json, &version, site_ids[i]);
+    st = sites_db_insert(ctx->db, body, &created, site_ids[i]);
     json_decref(body);
-    free(json);
-    json = NULL;
+    free(created.json);
+    created.json = NULL;
   }
   for (size_t i = 0; st == FN_OK && i < DEMO_MEMBER_COUNT; i++) {
     const demo_member *m = &demo_members[i];
@@ -62,11 +61,11 @@ static fn_status seed_demo(cli_context *ctx, char passwords[][21]) {
     if (m->site >= 0)
       json_object_set_new(body, "home_site_id", json_string(site_ids[m->site]));
     if ((st = password_hash(passwords[i], hash)) == FN_OK &&
-        (st = members_db_insert(ctx->db, body, hash, &json, &version, id)) == FN_OK)
+        (st = members_db_insert(ctx->db, body, hash, &created, id)) == FN_OK)
       st = members_db_set_password(ctx->db, id, hash); /* demo accounts skip the forced change */
     json_decref(body);
-    free(json);
-    json = NULL;
+    free(created.json);
+    created.json = NULL;
     int role_ok, added;
     if (st == FN_OK && m->manages_site)
       st = sites_db_add_manager(ctx->db, site_ids[m->site], id, &role_ok, &added);

@@ -344,25 +344,24 @@ fn_status req_check_result(fn_req *req, fn_status st, json_t *errors, const char
   return st == FN_OK ? FN_OK : req_problem(req, st, detail);
 }
 
-fn_status reply_conditional_result(fn_req *req, fn_status st, char *json, long version, const char *not_found) {
+fn_status reply_conditional_result(fn_req *req, fn_status st, db_representation *rep, const char *not_found) {
   if (st != FN_OK) {
-    free(json);
+    free(rep->json);
     return req_problem(req, st, st == FN_NOT_FOUND ? not_found : NULL);
   }
-  reply_conditional(req, json, version);
+  reply_conditional(req, rep->json, rep->version);
   return FN_OK;
 }
 
 fn_status req_reply_item(fn_req *req, const char *param, const char *not_found, item_reader read) {
   const char *id;
-  char *json = NULL;
-  long version = 0;
+  db_representation rep = {NULL, 0};
   db_conn *db;
   fn_status st;
   if ((st = req_path_id(req, param, not_found, &id)) != FN_OK || (st = req_db(req, &db)) != FN_OK)
     return st;
-  st = read(db, req->caller.id, id, &json, &version);
-  return reply_conditional_result(req, st, json, version, not_found);
+  st = read(db, req->caller.id, id, &rep);
+  return reply_conditional_result(req, st, &rep, not_found);
 }
 
 /* The q value of one Accept member's parameters (";q=0.5"), 1 without one. */

@@ -79,24 +79,24 @@ fn_status auth_tokens_commit_reply(fn_req *req, db_conn *db, const char *member_
                                    const char *chain_id) {
   const fn_config *cfg = &req->app->cfg;
   char refresh[64], digest[65];
-  char *member_json = NULL, *access = NULL;
-  long version;
+  char *access = NULL;
+  db_representation self = {NULL, 0};
   fn_status st;
   random_token(refresh, sizeof refresh, 32);
   token_digest_hex(refresh, digest);
   if ((st = auth_db_insert_refresh(db, digest, chain_id, member_id, cfg->refresh_token_ttl)) != FN_OK ||
-      (st = members_db_get_self(db, member_id, &member_json, &version)) != FN_OK ||
+      (st = members_db_get_self(db, member_id, &self)) != FN_OK ||
       (st = issue_access_token(cfg, member_id, TOKEN_TYPE_ACCESS, role, "", &access)) != FN_OK ||
       (st = db_commit(db)) != FN_OK) {
-    free(member_json);
+    free(self.json);
     free(access);
     return req_problem(req, st, st == FN_UNAUTHENTICATED ? INVALID_LOGIN : NULL);
   }
-  json_t *member = json_loads(member_json, 0, NULL);
+  json_t *member = json_loads(self.json, 0, NULL);
   json_t *body =
       json_pack("{s:s, s:s, s:I, s:s, s:o}", "access_token", access, "token_type", "Bearer", "expires_in",
                 (json_int_t)cfg->access_token_ttl, "refresh_token", refresh, "member", member ? member : json_object());
-  free(member_json);
+  free(self.json);
   free(access);
   reply_json(req, 200, body);
   return FN_OK;

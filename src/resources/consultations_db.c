@@ -73,8 +73,8 @@ static const db_stmt get_consultation = {"consultations_get",
                                          CALLER_CTE " SELECT " CONSULTATION_JSON_SQL
                                                     ", k.version FROM c, consultations k WHERE k.id = $2"};
 
-fn_status consultations_db_get(db_conn *db, const char *id, const char *caller_id, char **json, long *version) {
-  return db_get_representation(db, &get_consultation, DB_ARGS(caller_id, id), json, version);
+fn_status consultations_db_get(db_conn *db, const char *id, const char *caller_id, db_representation *out) {
+  return db_get_representation(db, &get_consultation, DB_ARGS(caller_id, id), &out->json, &out->version);
 }
 
 static const db_stmt list_consultations = {
@@ -226,21 +226,19 @@ fn_status consultations_db_update_draft(db_conn *db, const char *id, const json_
   return st;
 }
 
-static const db_stmt set_status = {"consultations_set_status",
-                                   "UPDATE consultations SET status = $2, version = version + 1 WHERE id = $1"};
+/* The columns a change of status or deadline sets (consultation_column), each with a new version. */
+static const db_stmt set_column[] = {
+    [CONSULTATION_STATUS] = {"consultations_set_status",
+                             "UPDATE consultations SET status = $2, version = version + 1 WHERE id = $1"},
+    [CONSULTATION_CLOSES_AT] = {"consultations_set_closes_at",
+                                "UPDATE consultations SET closes_at = $2::timestamptz, version = version + 1,"
+                                /* an extended deadline is reminded of again, 48 hours before the new one
+                                 * (notifications_jobs.c) */
+                                " closing_soon_notified_at = NULL WHERE id = $1"},
+};
 
-fn_status consultations_db_set_status(db_conn *db, const char *id, const char *status) {
-  return db_exec_command(db, &set_status, DB_ARGS(id, status));
-}
-
-static const db_stmt set_closes_at = {
-    "consultations_set_closes_at",
-    "UPDATE consultations SET closes_at = $2::timestamptz, version = version + 1,"
-    /* an extended deadline is reminded of again, 48 hours before the new one (notifications_jobs.c) */
-    " closing_soon_notified_at = NULL WHERE id = $1"};
-
-fn_status consultations_db_set_closes_at(db_conn *db, const char *id, const char *closes_at) {
-  return db_exec_command(db, &set_closes_at, DB_ARGS(id, closes_at));
+fn_status consultations_db_set(db_conn *db, const char *id, consultation_column column, const char *value) {
+  return db_exec_command(db, &set_column[column], DB_ARGS(id, value));
 }
 
 static const db_stmt is_extension = {

@@ -122,13 +122,13 @@ static fn_status check_targets(fn_req *req, db_conn *db, const member_caller *ca
 
 /* Reads the Consultation inside the transaction, then commits and replies (a 201 with its Location). */
 static fn_status commit_reply_consultation(fn_req *req, int http_status, const char *id) {
-  char *json = NULL, location[96];
-  long version = 0;
-  fn_status st = consultations_db_get(req->db, id, req->caller.id, &json, &version);
+  char location[96];
+  db_representation rep = {NULL, 0};
+  fn_status st = consultations_db_get(req->db, id, req->caller.id, &rep);
   if (st != FN_OK)
     return req_problem(req, st, st == FN_NOT_FOUND ? NO_SUCH_CONSULTATION : NULL);
   snprintf(location, sizeof location, "/v1/consultations/%s", id);
-  return req_commit_reply(req, http_status, json, version, http_status == 201 ? location : NULL);
+  return req_commit_reply(req, http_status, rep.json, rep.version, http_status == 201 ? location : NULL);
 }
 
 static fn_status consultations_http_create(fn_req *req) {
@@ -168,22 +168,21 @@ static fn_status consultations_http_list(fn_req *req) {
 static fn_status consultations_http_get(fn_req *req) {
   const char *id;
   consultation_access a;
-  char *json = NULL;
-  long version = 0;
+  db_representation rep = {NULL, 0};
   db_conn *db;
   fn_status st;
   if ((st = req_path_id(req, "consultation_id", NO_SUCH_CONSULTATION, &id)) != FN_OK ||
       (st = req_db(req, &db)) != FN_OK)
     return st;
   if ((st = consultations_db_visible(db, id, req->caller.id, 0, &a)) != FN_OK ||
-      (st = consultations_db_get(db, id, req->caller.id, &json, &version)) != FN_OK)
+      (st = consultations_db_get(db, id, req->caller.id, &rep)) != FN_OK)
     return req_problem(req, st, NO_SUCH_CONSULTATION);
   /* No 304 while a consultation is closed in effect but not yet recorded as closed: its
    * version did not move when the clock passed closes_at. */
   if (a.stored_open && !a.closes_in_future)
-    reply_representation(req, 200, json, version, NULL);
+    reply_representation(req, 200, rep.json, rep.version, NULL);
   else
-    reply_conditional(req, json, version);
+    reply_conditional(req, rep.json, rep.version);
   return FN_OK;
 }
 
@@ -211,7 +210,7 @@ static int has_draft_fields(const json_t *body) {
 }
 
 static fn_status record_status(fn_req *req, db_conn *db, const char *id, const char *status, const char *action) {
-  fn_status st = consultations_db_set_status(db, id, status);
+  fn_status st = consultations_db_set(db, id, CONSULTATION_STATUS, status);
   return st == FN_OK ? req_audit(req, action, "consultation", id, NULL) : st;
 }
 
@@ -261,7 +260,7 @@ static fn_status change_open(fn_req *req, db_conn *db, const char *id, const cha
     if (!later)
       return req_problem(req, FN_CONFLICT, "closes_at can only be extended, to a time in the future.");
     json_t *details = json_pack("{s:s}", "closes_at", closes_at);
-    st = consultations_db_set_closes_at(db, id, closes_at);
+    st = consultations_db_set(db, id, CONSULTATION_CLOSES_AT, closes_at);
     if (st == FN_OK)
       st = req_audit(req, "consultation.updated", "consultation", id, details);
     json_decref(details);

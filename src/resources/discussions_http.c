@@ -102,18 +102,16 @@ static fn_status audit_discussion(fn_req *req, const char *action, const char *t
 /* Commits a change to the thread and answers its representation. */
 static fn_status commit_thread(fn_req *req, db_conn *db, int http_status, const char *group_id, const char *id,
                                const char *location) {
-  char *json = NULL;
-  long version = 0;
-  fn_status st = threads_db_get(db, group_id, id, req->caller.id, &json, &version);
-  return st == FN_OK ? req_commit_reply(req, http_status, json, version, location) : st;
+  db_representation rep = {NULL, 0};
+  fn_status st = threads_db_get(db, group_id, id, req->caller.id, &rep);
+  return st == FN_OK ? req_commit_reply(req, http_status, rep.json, rep.version, location) : st;
 }
 
 static fn_status commit_post(fn_req *req, db_conn *db, int http_status, const char *group_id, const char *thread_id,
                              const char *id, const char *location) {
-  char *json = NULL;
-  long version = 0;
-  fn_status st = posts_db_get(db, group_id, thread_id, id, &json, &version);
-  return st == FN_OK ? req_commit_reply(req, http_status, json, version, location) : st;
+  db_representation rep = {NULL, 0};
+  fn_status st = posts_db_get(db, group_id, thread_id, id, &rep);
+  return st == FN_OK ? req_commit_reply(req, http_status, rep.json, rep.version, location) : st;
 }
 
 static fn_status threads_http_list(fn_req *req) {
@@ -153,16 +151,15 @@ static fn_status threads_http_create(fn_req *req) {
  * and moves without a new version. */
 static fn_status threads_http_get(fn_req *req) {
   const char *group_id, *id;
-  char *json = NULL;
-  long version = 0;
+  db_representation rep = {NULL, 0};
   db_conn *db;
   fn_status st;
   if ((st = discussion_path(req, &group_id, &id, NULL)) != FN_OK || (st = req_db(req, &db)) != FN_OK ||
       (st = check_read(req, db, group_id, NULL)) != FN_OK)
     return st;
-  if ((st = threads_db_get(db, group_id, id, req->caller.id, &json, &version)) != FN_OK)
+  if ((st = threads_db_get(db, group_id, id, req->caller.id, &rep)) != FN_OK)
     return req_problem(req, st, st == FN_NOT_FOUND ? NO_SUCH_THREAD : NULL);
-  reply_representation(req, 200, json, version, NULL);
+  reply_representation(req, 200, rep.json, rep.version, NULL);
   return FN_OK;
 }
 
@@ -276,15 +273,14 @@ static fn_status posts_http_create(fn_req *req) {
 
 static fn_status posts_http_get(fn_req *req) {
   const char *group_id, *thread_id, *id;
-  char *json = NULL;
-  long version = 0;
+  db_representation rep = {NULL, 0};
   db_conn *db;
   fn_status st;
   if ((st = discussion_path(req, &group_id, &thread_id, &id)) != FN_OK || (st = req_db(req, &db)) != FN_OK ||
       (st = check_read(req, db, group_id, NULL)) != FN_OK)
     return st;
-  st = posts_db_get(db, group_id, thread_id, id, &json, &version);
-  return reply_conditional_result(req, st, json, version, NO_SUCH_POST);
+  st = posts_db_get(db, group_id, thread_id, id, &rep);
+  return reply_conditional_result(req, st, &rep, NO_SUCH_POST);
 }
 
 static fn_status posts_http_update(fn_req *req) {

@@ -124,9 +124,9 @@ fn_status events_db_load_visible(db_conn *db, const fn_caller *token_caller, con
 static const db_stmt get_event = {"events_get", "SELECT " EVENT_JSON_SQL ", e.version FROM events e"
                                                 " WHERE e.id = $5 AND $3::uuid IS NOT DISTINCT FROM $3::uuid"};
 
-fn_status events_db_get(db_conn *db, const char *event_id, const event_caller *caller, char **json, long *version) {
+fn_status events_db_get(db_conn *db, const char *event_id, const event_caller *caller, db_representation *out) {
   const char *params[5];
-  return db_get_representation(db, &get_event, 5, event_params(caller, event_id, params), json, version);
+  return db_get_representation(db, &get_event, 5, event_params(caller, event_id, params), &out->json, &out->version);
 }
 
 static const db_stmt list_events = {

@@ -126,17 +126,17 @@ static fn_status open_event(fn_req *req, int change, int with_body, event_target
   return FN_OK;
 }
 
-/* The event as the caller sees it now: 404 when it is gone. *json: caller frees. */
-static fn_status read_event(fn_req *req, const event_target *t, char **json, long *version) {
-  fn_status st = events_db_get(t->db, t->id, &t->caller, json, version);
+/* The event as the caller sees it now: 404 when it is gone. out->json: caller frees. */
+static fn_status read_event(fn_req *req, const event_target *t, db_representation *out) {
+  fn_status st = events_db_get(t->db, t->id, &t->caller, out);
   return st == FN_OK ? FN_OK : req_problem(req, st, st == FN_NOT_FOUND ? NO_SUCH_EVENT : NULL);
 }
 
 /* Idempotency-Key is the request layer's (ROUTE_IDEMPOTENT). */
 static fn_status events_http_create(fn_req *req) {
   event_caller caller;
-  char id[UUID_TEXT_SIZE], existing[UUID_TEXT_SIZE] = "", *json = NULL, location[80];
-  long version = 0;
+  char id[UUID_TEXT_SIZE], existing[UUID_TEXT_SIZE] = "", location[80];
+  db_representation rep = {NULL, 0};
   db_conn *db;
   fn_status st;
   if ((st = validate_event(req, BODY_CREATE)) != FN_OK || (st = req_db(req, &db)) != FN_OK ||
@@ -154,10 +154,10 @@ static fn_status events_http_create(fn_req *req) {
   if (st != FN_OK || (st = req_audit(req, "event.created", "event", id, NULL)) != FN_OK ||
       (strcmp(status, "published") == 0 && ((st = req_notify(req, NOTIFY_EVENT_PUBLISHED, id, NULL)) != FN_OK ||
                                             (st = req_webhook(req, id, "event.published")) != FN_OK)) ||
-      (st = events_db_get(db, id, &caller, &json, &version)) != FN_OK)
+      (st = events_db_get(db, id, &caller, &rep)) != FN_OK)
     return st;
   snprintf(location, sizeof location, "/v1/events/%s", id);
-  return req_commit_reply(req, 201, json, version, location);
+  return req_commit_reply(req, 201, rep.json, rep.version, location);
 }
 
 static fn_status events_http_list(fn_req *req) {
@@ -189,12 +189,11 @@ static fn_status events_http_list(fn_req *req) {
 
 static fn_status events_http_get(fn_req *req) {
   event_target t;
-  char *json = NULL;
-  long version = 0;
+  db_representation rep = {NULL, 0};
   fn_status st;
-  if ((st = open_event(req, 0, 0, &t)) != FN_OK || (st = read_event(req, &t, &json, &version)) != FN_OK)
+  if ((st = open_event(req, 0, 0, &t)) != FN_OK || (st = read_event(req, &t, &rep)) != FN_OK)
     return st;
-  reply_conditional(req, json, version);
+  reply_conditional(req, rep.json, rep.version);
   return FN_OK;
 }
 
@@ -274,8 +273,7 @@ static fn_status publish(fn_req *req, db_conn *db, const event_access *a) {
 
 static fn_status events_http_update(fn_req *req) {
   event_target t;
-  char *json = NULL;
-  long version = 0;
+  db_representation rep = {NULL, 0};
   fn_status st;
   if ((st = open_event(req, 1, 1, &t)) != FN_OK)
     return st;
@@ -287,9 +285,9 @@ static fn_status events_http_update(fn_req *req) {
       (json_object_get(req->body, "audience") && (st = check_audience(req, t.db, &t.caller)) != FN_OK) ||
       (changes > 0 && (st = apply_changes(req, t.db, &t.caller, &t.a)) != FN_OK) ||
       (wanted && (st = publish(req, t.db, &t.a)) != FN_OK) || /* check_update let only "published" through */
-      (st = read_event(req, &t, &json, &version)) != FN_OK)
+      (st = read_event(req, &t, &rep)) != FN_OK)
     return st;
-  return req_commit_reply(req, 200, json, version, NULL);
+  return req_commit_reply(req, 200, rep.json, rep.version, NULL);
 }
 
 static fn_status events_http_cancel(fn_req *req) {

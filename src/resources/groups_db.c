@@ -94,8 +94,8 @@ static const db_stmt get_group = {"groups_get",
                                   " LEFT JOIN group_memberships my ON my.group_id = g.id AND my.member_id = $2"
                                   " WHERE g.id = $1"};
 
-fn_status groups_db_get(db_conn *db, const char *group_id, const char *caller_id, char **json, long *version) {
-  return db_get_representation(db, &get_group, DB_ARGS(group_id, caller_id), json, version);
+fn_status groups_db_get(db_conn *db, const char *group_id, const char *caller_id, db_representation *out) {
+  return db_get_representation(db, &get_group, DB_ARGS(group_id, caller_id), &out->json, &out->version);
 }
 
 /* The visibility rule of groups_can_view, as a row filter. */

@@ -50,13 +50,13 @@ static fn_status check_sizes(fn_req *req, long min_fallback, long max_fallback, 
 
 /* Reads the Group as the caller sees it inside the transaction, then commits and replies. */
 static fn_status group_commit_reply(fn_req *req, db_conn *db, int http_status, const char *id) {
-  char *json = NULL, location[80];
-  long version = 0;
-  fn_status st = groups_db_get(db, id, req->caller.id, &json, &version);
+  char location[80];
+  db_representation rep = {NULL, 0};
+  fn_status st = groups_db_get(db, id, req->caller.id, &rep);
   if (st != FN_OK)
     return st;
   snprintf(location, sizeof location, "/v1/groups/%s", id);
-  return req_commit_reply(req, http_status, json, version, http_status == 201 ? location : NULL);
+  return req_commit_reply(req, http_status, rep.json, rep.version, http_status == 201 ? location : NULL);
 }
 
 static fn_status groups_http_list(fn_req *req) {
@@ -78,19 +78,17 @@ static fn_status groups_http_list(fn_req *req) {
   return page_reply_result(req, st, res, &page);
 }
 
-static fn_status groups_http_get(fn_req *req) {
-  const char *id;
+/* The Group for a caller who may view it (an item_reader): FN_NOT_FOUND for one they may not. */
+static fn_status read_viewable_group(db_conn *db, const char *caller_id, const char *id, db_representation *out) {
   group_access access;
-  char *json = NULL;
-  long version = 0;
-  db_conn *db;
   fn_status st;
-  if ((st = req_path_id(req, "group_id", NO_SUCH_GROUP, &id)) != FN_OK || (st = req_db(req, &db)) != FN_OK)
-    return st;
-  if ((st = groups_db_access(db, id, req->caller.id, 0, &access)) == FN_OK &&
-      (st = groups_require_view(&access)) == FN_OK)
-    st = groups_db_get(db, id, req->caller.id, &json, &version);
-  return reply_conditional_result(req, st, json, version, NO_SUCH_GROUP);
+  if ((st = groups_db_access(db, id, caller_id, 0, &access)) == FN_OK && (st = groups_require_view(&access)) == FN_OK)
+    st = groups_db_get(db, id, caller_id, out);
+  return st;
+}
+
+static fn_status groups_http_get(fn_req *req) {
+  return req_reply_item(req, "group_id", NO_SUCH_GROUP, read_viewable_group);
 }
 
 /* Who may propose a group there, and whether its site is open. */

@@ -24,13 +24,12 @@ static const field_spec me_fields[] = {
 };
 
 static fn_status me_http_get(fn_req *req) {
-  char *json = NULL;
-  long version = 0;
+  db_representation rep = {NULL, 0};
   db_conn *db;
   fn_status st;
-  if ((st = req_db(req, &db)) != FN_OK || (st = members_db_get_self(db, req->caller.id, &json, &version)) != FN_OK)
+  if ((st = req_db(req, &db)) != FN_OK || (st = members_db_get_self(db, req->caller.id, &rep)) != FN_OK)
     return st;
-  reply_conditional(req, json, version);
+  reply_conditional(req, rep.json, rep.version);
   return FN_OK;
 }
 
@@ -92,8 +91,7 @@ static fn_status me_http_update(fn_req *req) {
   char verified_hash[PASSWORD_HASH_MAX] = "", new_hash[PASSWORD_HASH_MAX] = "";
   const char *current = body_string(req->body, "current_password");
   const char *fresh = body_string(req->body, "new_password");
-  char *json = NULL;
-  long version = 0;
+  db_representation rep = {NULL, 0};
   db_conn *db;
   fn_status st;
   if ((st = req_validate_body(req, me_fields, BODY_UPDATE)) != FN_OK ||
@@ -104,14 +102,13 @@ static fn_status me_http_update(fn_req *req) {
     return st;
   member_changes c = members_changes_from_body(req->body);
   c.email = c.role = c.home_site_id = c.status = NULL; /* not settable here (rejected above) */
-  if ((c.display_name || c.set_discipline) &&
-      (st = members_db_update(db, req->caller.id, &c, &json, &version)) != FN_OK)
+  if ((c.display_name || c.set_discipline) && (st = members_db_update(db, req->caller.id, &c, &rep)) != FN_OK)
     return st;
-  free(json); /* the representation here adds must_change_password */
-  json = NULL;
-  if ((st = members_db_get_self(db, req->caller.id, &json, &version)) != FN_OK)
+  free(rep.json); /* the representation here adds must_change_password */
+  rep.json = NULL;
+  if ((st = members_db_get_self(db, req->caller.id, &rep)) != FN_OK)
     return st;
-  return req_commit_reply(req, 200, json, version, NULL);
+  return req_commit_reply(req, 200, rep.json, rep.version, NULL);
 }
 
 /* GET /v1/me/export: everything stored about the caller (a subject access request). */

@@ -33,8 +33,8 @@ fn_status meetings_db_list(db_conn *db, const char *group_id, const page_request
 static const db_stmt get_meeting = {"meetings_get", "SELECT " MEETING_JSON_SQL ", mt.version"
                                                     " FROM meetings mt WHERE mt.id = $2 AND mt.group_id = $1"};
 
-fn_status meetings_db_get(db_conn *db, const char *group_id, const char *meeting_id, char **json, long *version) {
-  return db_get_representation(db, &get_meeting, DB_ARGS(group_id, meeting_id), json, version);
+fn_status meetings_db_get(db_conn *db, const char *group_id, const char *meeting_id, db_representation *out) {
+  return db_get_representation(db, &get_meeting, DB_ARGS(group_id, meeting_id), &out->json, &out->version);
 }
 
 static const db_stmt insert_meeting = {
@@ -59,13 +59,14 @@ static void field_values(const json_t *body, const char *values[MEETING_FIELDS],
   values[6] = *themes = json_is_array(array) ? json_dumps(array, JSON_COMPACT) : NULL;
 }
 
-fn_status meetings_db_insert(db_conn *db, const char *group_id, const json_t *body, const char *creator_id, char **json,
-                             long *version, char id_out[UUID_TEXT_SIZE]) {
+fn_status meetings_db_insert(db_conn *db, const char *group_id, const json_t *body, const char *creator_id,
+                             db_representation *out, char id_out[UUID_TEXT_SIZE]) {
   const char *params[2 + MEETING_FIELDS] = {group_id};
   char *themes;
   field_values(body, params + 1, &themes);
   params[1 + MEETING_FIELDS] = creator_id;
-  fn_status st = db_insert_representation(db, &insert_meeting, 2 + MEETING_FIELDS, params, json, version, id_out);
+  fn_status st =
+      db_insert_representation(db, &insert_meeting, 2 + MEETING_FIELDS, params, &out->json, &out->version, id_out);
   free(themes);
   return st;
 }
@@ -101,7 +102,7 @@ static const db_stmt update_meeting = {"meetings_update",
                                                   " version = mt.version + 1"
                                                   " WHERE mt.id = $1 RETURNING " MEETING_JSON_SQL ", mt.version"};
 
-fn_status meetings_db_update(db_conn *db, const char *meeting_id, const json_t *body, char **json, long *version) {
+fn_status meetings_db_update(db_conn *db, const char *meeting_id, const json_t *body, db_representation *out) {
   const char *values[MEETING_FIELDS], *params[1 + 2 * MEETING_FIELDS] = {meeting_id};
   char *themes;
   field_values(body, values, &themes);
@@ -109,7 +110,7 @@ fn_status meetings_db_update(db_conn *db, const char *meeting_id, const json_t *
     params[1 + 2 * i] = db_param_present(body, meeting_fields[i]);
     params[2 + 2 * i] = values[i];
   }
-  fn_status st = db_get_representation(db, &update_meeting, 1 + 2 * MEETING_FIELDS, params, json, version);
+  fn_status st = db_get_representation(db, &update_meeting, 1 + 2 * MEETING_FIELDS, params, &out->json, &out->version);
   free(themes);
   return st;
 }
@@ -153,14 +154,14 @@ static const db_stmt bump_meeting = {
     " attendance_count = (SELECT count(*) FROM meeting_attendance a WHERE a.meeting_id = mt.id)"
     " WHERE mt.id = $1 RETURNING " MEETING_JSON_SQL ", mt.version"};
 
-fn_status meetings_db_replace_attendance(db_conn *db, const char *meeting_id, const char *attendance_json, char **json,
-                                         long *version) {
+fn_status meetings_db_replace_attendance(db_conn *db, const char *meeting_id, const char *attendance_json,
+                                         db_representation *out) {
   fn_status st;
   const char *params[] = {meeting_id, attendance_json};
   if ((st = db_exec_on(db, &delete_attendance, meeting_id)) != FN_OK ||
       (st = db_exec_command(db, &insert_attendance, 2, params)) != FN_OK)
     return st;
-  return db_get_representation(db, &bump_meeting, 1, params, json, version);
+  return db_get_representation(db, &bump_meeting, 1, params, &out->json, &out->version);
 }
 
 fn_status meetings_can_read(const group_access *a, const char **detail) {

@@ -206,43 +206,41 @@ static fn_status meetings_http_list(fn_req *req) {
 
 static fn_status meetings_http_get(fn_req *req) {
   const char *group_id, *id;
-  char *json = NULL;
-  long version = 0;
+  db_representation rep = {NULL, 0};
   db_conn *db;
   fn_status st;
   if ((st = meeting_path(req, &group_id, &id)) != FN_OK || (st = req_db(req, &db)) != FN_OK ||
       (st = check_read(req, db, group_id)) != FN_OK)
     return st;
-  st = meetings_db_get(db, group_id, id, &json, &version);
-  return reply_conditional_result(req, st, json, version, NO_SUCH_MEETING);
+  st = meetings_db_get(db, group_id, id, &rep);
+  return reply_conditional_result(req, st, &rep, NO_SUCH_MEETING);
 }
 
 static fn_status meetings_http_create(fn_req *req) {
   const char *group_id;
   group_access access;
-  char *json = NULL, id[UUID_TEXT_SIZE], location[128];
-  long version = 0;
+  char id[UUID_TEXT_SIZE], location[128];
+  db_representation rep = {NULL, 0};
   db_conn *db;
   fn_status st;
   if ((st = req_path_id(req, "group_id", NO_SUCH_GROUP, &group_id)) != FN_OK ||
       (st = req_validate_body(req, meeting_fields, BODY_CREATE)) != FN_OK || (st = check_span(req, NULL)) != FN_OK ||
       (st = req_db(req, &db)) != FN_OK || (st = begin_group_change(req, db, group_id, &access)) != FN_OK)
     return st;
-  if ((st = meetings_db_insert(db, group_id, req->body, access.caller_id, &json, &version, id)) != FN_OK ||
+  if ((st = meetings_db_insert(db, group_id, req->body, access.caller_id, &rep, id)) != FN_OK ||
       (st = audit_meeting(req, "meeting.created", group_id, id, NULL)) != FN_OK ||
       (st = req_notify(req, NOTIFY_MEETING_SCHEDULED, id, NULL)) != FN_OK) {
-    free(json);
+    free(rep.json);
     return write_failed(req, st, st == FN_NOT_FOUND ? NO_SUCH_GROUP : NULL);
   }
   snprintf(location, sizeof location, "/v1/groups/%s/meetings/%s", group_id, id);
-  return req_commit_reply(req, 201, json, version, location);
+  return req_commit_reply(req, 201, rep.json, rep.version, location);
 }
 
 static fn_status meetings_http_update(fn_req *req) {
   const char *group_id, *id;
   meeting_row meeting;
-  char *json = NULL;
-  long version = 0;
+  db_representation rep = {NULL, 0};
   db_conn *db;
   fn_status st;
   if ((st = meeting_path(req, &group_id, &id)) != FN_OK ||
@@ -251,23 +249,22 @@ static fn_status meetings_http_update(fn_req *req) {
       (st = check_span(req, &meeting)) != FN_OK)
     return st;
   if (json_object_size(req->body) == 0) /* nothing to change: no new version */
-    st = meetings_db_get(db, group_id, id, &json, &version);
-  else if ((st = meetings_db_update(db, id, req->body, &json, &version)) == FN_OK &&
+    st = meetings_db_get(db, group_id, id, &rep);
+  else if ((st = meetings_db_update(db, id, req->body, &rep)) == FN_OK &&
            (st = audit_meeting(req, "meeting.updated", group_id, id, changed_fields(req->body))) == FN_OK &&
            changes_arrangements(req->body))
     st = req_notify(req, NOTIFY_MEETING_CHANGED, id, NULL);
   if (st != FN_OK) {
-    free(json);
+    free(rep.json);
     return write_failed(req, st, NULL);
   }
-  return req_commit_reply(req, 200, json, version, NULL);
+  return req_commit_reply(req, 200, rep.json, rep.version, NULL);
 }
 
 /* Replaces the attendance of a meeting whose path ids are checked with attendance (JSON text). */
 static fn_status record_attendance(fn_req *req, const char *group_id, const char *id, const char *attendance) {
   meeting_row meeting;
-  char *json = NULL;
-  long version = 0;
+  db_representation rep = {NULL, 0};
   int bad[MEETING_MAX_ATTENDANCE], bad_count = 0;
   db_conn *db;
   fn_status st;
@@ -281,14 +278,14 @@ static fn_status record_attendance(fn_req *req, const char *group_id, const char
   }
   if (bad_count > 0)
     return FN_INVALID;
-  if ((st = meetings_db_replace_attendance(db, id, attendance, &json, &version)) != FN_OK ||
+  if ((st = meetings_db_replace_attendance(db, id, attendance, &rep)) != FN_OK ||
       (st = audit_meeting(req, "meeting.attendance_recorded", group_id, id,
                           json_pack("{s:I}", "recorded",
                                     (json_int_t)json_array_size(json_object_get(req->body, "attendance"))))) != FN_OK) {
-    free(json);
+    free(rep.json);
     return st;
   }
-  return req_commit_reply(req, 200, json, version, NULL);
+  return req_commit_reply(req, 200, rep.json, rep.version, NULL);
 }
 
 static fn_status meetings_http_record_attendance(fn_req *req) {

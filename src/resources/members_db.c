@@ -39,11 +39,10 @@ static const db_stmt get_visible = {
     " " MEMBER_JSON_SQL ", m.version"
     " FROM caller c LEFT JOIN members m ON m.id = $2"};
 
-fn_status members_db_get_visible(db_conn *db, const char *caller_id, const char *member_id, char **json,
-                                 long *version) {
+fn_status members_db_get_visible(db_conn *db, const char *caller_id, const char *member_id, db_representation *out) {
   fn_status st;
   PGresult *res = db_exec_found(db, &get_visible, DB_ARGS(caller_id, member_id), FN_UNAUTHENTICATED, &st);
-  return res != NULL ? db_take_representation(res, 1, json, version) : st;
+  return res != NULL ? db_take_representation(res, 1, &out->json, &out->version) : st;
 }
 
 static const db_stmt get_self = {"members_get_self",
@@ -51,10 +50,10 @@ static const db_stmt get_self = {"members_get_self",
                                  "::jsonb || jsonb_build_object('must_change_password', m.must_change_password))::text,"
                                  " m.version FROM members m WHERE m.id = $1 AND m.status = 'active'"};
 
-fn_status members_db_get_self(db_conn *db, const char *member_id, char **json, long *version) {
+fn_status members_db_get_self(db_conn *db, const char *member_id, db_representation *out) {
   fn_status st;
   PGresult *res = db_exec_row(db, &get_self, DB_ARGS(member_id), FN_UNAUTHENTICATED, &st);
-  return res != NULL ? db_take_representation(res, 0, json, version) : st;
+  return res != NULL ? db_take_representation(res, 0, &out->json, &out->version) : st;
 }
 
 /* Managers see only members whose home site they manage; the keyset condition keeps
@@ -108,13 +107,13 @@ static const db_stmt insert_member = {
                       " must_change_password) VALUES ($1, $2, $3, $4, $5::uuid, $6, true)"
                       " RETURNING " MEMBER_JSON_SQL ", m.version, m.id"};
 
-fn_status members_db_insert(db_conn *db, const json_t *body, const char *password_hash, char **json, long *version,
+fn_status members_db_insert(db_conn *db, const json_t *body, const char *password_hash, db_representation *out,
                             char id_out[UUID_TEXT_SIZE]) {
   return db_insert_representation(db, &insert_member,
                                   DB_ARGS(body_string(body, "email"), body_string(body, "display_name"),
                                           body_string(body, "role"), body_string(body, "discipline"),
                                           body_string(body, "home_site_id"), password_hash),
-                                  json, version, id_out);
+                                  &out->json, &out->version, id_out);
 }
 
 static const db_stmt lock_member = {
@@ -150,12 +149,12 @@ static const db_stmt update_member = {"members_update",
 
 static const char *flag(const void *present) { return present ? "true" : "false"; }
 
-fn_status members_db_update(db_conn *db, const char *member_id, const member_changes *c, char **json, long *version) {
+fn_status members_db_update(db_conn *db, const char *member_id, const member_changes *c, db_representation *out) {
   return db_get_representation(db, &update_member,
                                DB_ARGS(member_id, flag(c->email), c->email, flag(c->display_name), c->display_name,
                                        c->set_discipline ? "true" : "false", c->discipline, flag(c->role), c->role,
                                        flag(c->home_site_id), c->home_site_id, flag(c->status), c->status),
-                               json, version);
+                               &out->json, &out->version);
 }
 
 /* The advisory lock makes two concurrent demotions of the last two admins serialize. It is taken

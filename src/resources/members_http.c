@@ -107,21 +107,21 @@ static fn_status email_taken(fn_req *req, db_conn *db, const member_caller *call
 }
 
 /* Ends a creation like req_commit_reply: commits, then replies the member with the one-time
- * password it was given, if any (none with send_invite; nothing when the commit fails; json is freed either
- * way). */
-static fn_status commit_reply_created(fn_req *req, db_conn *db, const char *id, char *json, long version,
+ * password it was given, if any (none with send_invite; nothing when the commit fails; created's json is
+ * freed either way). */
+static fn_status commit_reply_created(fn_req *req, db_conn *db, const char *id, db_representation *created,
                                       const char *one_time) {
   char location[80];
   fn_status st = db_commit(db);
   if (st != FN_OK) {
-    free(json);
+    free(created->json);
     return st;
   }
   snprintf(location, sizeof location, "/v1/members/%s", id);
   reply_header(req, "Location", location);
-  reply_etag(req, version);
-  json_t *member = json_loads(json, 0, NULL);
-  free(json);
+  reply_etag(req, created->version);
+  json_t *member = json_loads(created->json, 0, NULL);
+  free(created->json);
   json_t *body = json_pack("{s:o}", "member", member ? member : json_object());
   if (one_time)
     json_object_set_new(body, "one_time_password", json_string(one_time));
@@ -131,10 +131,10 @@ static fn_status commit_reply_created(fn_req *req, db_conn *db, const char *id, 
 
 static fn_status members_http_create(fn_req *req) {
   const char *site_id, *detail = NULL;
-  char one_time[21], hash[PASSWORD_HASH_MAX], *json = NULL, id[UUID_TEXT_SIZE];
+  char one_time[21], hash[PASSWORD_HASH_MAX], id[UUID_TEXT_SIZE];
   member_caller caller;
   int manages = 0;
-  long version = 0;
+  db_representation rep = {NULL, 0};
   db_conn *db;
   fn_status st;
   if ((st = req_validate_body(req, member_fields, BODY_CREATE)) != FN_OK)
@@ -161,15 +161,15 @@ static fn_status members_http_create(fn_req *req) {
     return st;
   json_t *details = json_pack("{s:s, s:b}", "role", role_to_string(role), "send_invite", invite);
   int queued = 0;
-  if ((st = members_db_insert(db, req->body, invite ? NULL : hash, &json, &version, id)) == FN_OK)
+  if ((st = members_db_insert(db, req->body, invite ? NULL : hash, &rep, id)) == FN_OK)
     st = req_audit(req, "member.created", "member", id, details);
   if (st == FN_OK && invite)
     st =
         mail_db_queue_password_link(&req->app->cfg, db, body_string(req->body, "email"), PASSWORD_LINK_INVITE, &queued);
   json_decref(details);
   if (st != FN_OK)
-    free(json);
-  else if ((st = commit_reply_created(req, db, id, json, version, invite ? NULL : one_time)) == FN_OK)
+    free(rep.json);
+  else if ((st = commit_reply_created(req, db, id, &rep, invite ? NULL : one_time)) == FN_OK)
     return FN_OK;
   return st == FN_CONFLICT ? email_taken(req, db, &caller) : st;
 }
@@ -229,10 +229,10 @@ static fn_status check_update(fn_req *req, db_conn *db, const char *id, const me
 
 /* Stores a member change with its consequences: audit rows, sites a demoted manager no longer
  * manages, and the sessions and calendar feeds of a suspended member (the feeds for good). */
-static fn_status update_member(fn_req *req, db_conn *db, const member_row *target, const member_changes *c, char **json,
-                               long *version) {
+static fn_status update_member(fn_req *req, db_conn *db, const member_row *target, const member_changes *c,
+                               db_representation *out) {
   fn_status st;
-  if ((st = members_db_update(db, target->id, c, json, version)) != FN_OK ||
+  if ((st = members_db_update(db, target->id, c, out)) != FN_OK ||
       (st = audit_member_change(req, target, c)) != FN_OK || (st = end_site_management(req, db, target, c)) != FN_OK)
     return st;
   if (c->status == NULL || strcmp(c->status, "suspended") != 0)
@@ -245,8 +245,7 @@ static fn_status members_http_update(fn_req *req) {
   member_caller caller;
   member_row target;
   member_changes c;
-  char *json = NULL;
-  long version = 0;
+  db_representation rep = {NULL, 0};
   db_conn *db;
   fn_status st;
   if ((st = req_path_id(req, "member_id", NO_SUCH_MEMBER, &id)) != FN_OK ||
@@ -256,12 +255,12 @@ static fn_status members_http_update(fn_req *req) {
   if ((st = check_update(req, db, id, &c, &caller, &target)) != FN_OK)
     return st;
   if (json_object_size(req->body) == 0) /* nothing to change: no new version */
-    st = members_db_get_visible(db, caller.id, id, &json, &version);
+    st = members_db_get_visible(db, caller.id, id, &rep);
   else
-    st = update_member(req, db, &target, &c, &json, &version);
+    st = update_member(req, db, &target, &c, &rep);
   if (st != FN_OK)
-    free(json);
-  else if ((st = req_commit_reply(req, 200, json, version, NULL)) == FN_OK)
+    free(rep.json);
+  else if ((st = req_commit_reply(req, 200, rep.json, rep.version, NULL)) == FN_OK)
     return FN_OK;
   return req_problem(req, st, st == FN_NOT_FOUND ? NO_SUCH_MEMBER : st == FN_CONFLICT ? EMAIL_EXISTS : NULL);
 }

@@ -19,8 +19,8 @@ static const db_stmt get_membership = {"memberships_get",
                                        "SELECT " MEMBERSHIP_JSON_SQL ", gm.version" MEMBERSHIP_FROM_SQL
                                        " WHERE gm.group_id = $1 AND gm.member_id = $2"};
 
-fn_status memberships_db_get(db_conn *db, const char *group_id, const char *member_id, char **json, long *version) {
-  return db_get_representation(db, &get_membership, DB_ARGS(group_id, member_id), json, version);
+fn_status memberships_db_get(db_conn *db, const char *group_id, const char *member_id, db_representation *out) {
+  return db_get_representation(db, &get_membership, DB_ARGS(group_id, member_id), &out->json, &out->version);
 }
 
 static const db_stmt list_memberships = {
@@ -90,35 +90,32 @@ fn_status memberships_db_insert(db_conn *db, const char *group_id, const char *m
                          DB_ARGS(group_id, member_id, state, role, represents_group_id, invited_by));
 }
 
-static const db_stmt activate = {"memberships_activate",
-                                 "UPDATE group_memberships SET state = 'active', joined_at = clock_timestamp(),"
-                                 " version = version + 1 WHERE group_id = $1 AND member_id = $2"};
+/* The changes to one membership row (group_id $1, member_id $2), by membership_change; the ones that set a
+ * column take its value as $3. */
+static const struct {
+  db_stmt stmt;
+  int nparams;
+} changes[] = {
+    [MEMBERSHIP_ACTIVATE] = {{"memberships_activate",
+                              "UPDATE group_memberships SET state = 'active', joined_at = clock_timestamp(),"
+                              " version = version + 1 WHERE group_id = $1 AND member_id = $2"},
+                             2},
+    [MEMBERSHIP_SET_ROLE] = {{"memberships_set_role", "UPDATE group_memberships SET role = $3, version = version + 1"
+                                                      " WHERE group_id = $1 AND member_id = $2"},
+                             3},
+    [MEMBERSHIP_SET_REPRESENTS] = {{"memberships_set_represents",
+                                    "UPDATE group_memberships SET represents_group_id = $3::uuid,"
+                                    " version = version + 1 WHERE group_id = $1 AND member_id = $2"},
+                                   3},
+    [MEMBERSHIP_DELETE] = {{"memberships_delete",
+                            "DELETE FROM group_memberships WHERE group_id = $1 AND member_id = $2"},
+                           2},
+};
 
-fn_status memberships_db_activate(db_conn *db, const char *group_id, const char *member_id) {
-  return db_exec_command(db, &activate, DB_ARGS(group_id, member_id));
-}
-
-static const db_stmt set_role = {"memberships_set_role", "UPDATE group_memberships SET role = $3, version = version + 1"
-                                                         " WHERE group_id = $1 AND member_id = $2"};
-
-fn_status memberships_db_set_role(db_conn *db, const char *group_id, const char *member_id, const char *role) {
-  return db_exec_command(db, &set_role, DB_ARGS(group_id, member_id, role));
-}
-
-static const db_stmt set_represents = {"memberships_set_represents",
-                                       "UPDATE group_memberships SET represents_group_id = $3::uuid,"
-                                       " version = version + 1 WHERE group_id = $1 AND member_id = $2"};
-
-fn_status memberships_db_set_represents(db_conn *db, const char *group_id, const char *member_id,
-                                        const char *represents_group_id) {
-  return db_exec_command(db, &set_represents, DB_ARGS(group_id, member_id, represents_group_id));
-}
-
-static const db_stmt delete_membership = {"memberships_delete",
-                                          "DELETE FROM group_memberships WHERE group_id = $1 AND member_id = $2"};
-
-fn_status memberships_db_delete(db_conn *db, const char *group_id, const char *member_id) {
-  return db_exec_command(db, &delete_membership, DB_ARGS(group_id, member_id));
+fn_status memberships_db_change(db_conn *db, membership_change what, const char *group_id, const char *member_id,
+                                const char *value) {
+  const char *params[] = {group_id, member_id, value};
+  return db_exec_command(db, &changes[what].stmt, changes[what].nparams, params);
 }
 
 static const db_stmt other_leaders = {

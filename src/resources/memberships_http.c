@@ -40,13 +40,13 @@ static const field_spec membership_fields[] = {
 
 /* Reads the Membership inside the transaction, then commits and replies. */
 static fn_status membership_commit_reply(fn_req *req, int http_status, const char *group_id, const char *member_id) {
-  char *json = NULL, location[128];
-  long version = 0;
-  fn_status st = memberships_db_get(req->db, group_id, member_id, &json, &version);
+  char location[128];
+  db_representation rep = {NULL, 0};
+  fn_status st = memberships_db_get(req->db, group_id, member_id, &rep);
   if (st != FN_OK)
     return st;
   snprintf(location, sizeof location, "/v1/groups/%s/members/%s", group_id, member_id);
-  return req_commit_reply(req, http_status, json, version, http_status == 201 ? location : NULL);
+  return req_commit_reply(req, http_status, rep.json, rep.version, http_status == 201 ? location : NULL);
 }
 
 /* Audits a change to the group's memberships that returned st (audited only when FN_OK). Steals details. */
@@ -155,8 +155,9 @@ static fn_status activate(fn_req *req, db_conn *db, const group_access *a, const
     return req_problem(req, FN_FORBIDDEN, "Only the invited member can accept an invitation.");
   if (a->member_count >= a->max_members)
     return req_problem(req, FN_CONFLICT, "The group is full (max_members active members).");
-  fn_status st = audit_change(req, memberships_db_activate(db, a->group_id, mid), "membership.activated", a->group_id,
-                              json_pack("{s:s, s:s}", "member_id", mid, "from", m->state));
+  fn_status st =
+      audit_change(req, memberships_db_change(db, MEMBERSHIP_ACTIVATE, a->group_id, mid, NULL), "membership.activated",
+                   a->group_id, json_pack("{s:s, s:s}", "member_id", mid, "from", m->state));
   if (st == FN_OK && strcmp(m->state, "requested") == 0)
     st = req_notify(req, NOTIFY_MEMBERSHIP_APPROVED, a->group_id, mid);
   return st;
@@ -175,7 +176,8 @@ static fn_status change_role(fn_req *req, db_conn *db, const group_access *a, co
     return st;
   if (strcmp(m->role, "representative") == 0 && (st = memberships_db_end_representation(db, mid, a->group_id)) != FN_OK)
     return st;
-  return audit_change(req, memberships_db_set_role(db, a->group_id, mid, role), "membership.role_changed", a->group_id,
+  return audit_change(req, memberships_db_change(db, MEMBERSHIP_SET_ROLE, a->group_id, mid, role),
+                      "membership.role_changed", a->group_id,
                       json_pack("{s:s, s:s, s:s}", "member_id", mid, "from", m->role, "to", role));
 }
 
@@ -184,7 +186,7 @@ static fn_status change_represents(fn_req *req, db_conn *db, const group_access 
   fn_status st = check_represents(req, db, a, mid, represents);
   if (st != FN_OK)
     return st;
-  return audit_change(req, memberships_db_set_represents(db, a->group_id, mid, represents),
+  return audit_change(req, memberships_db_change(db, MEMBERSHIP_SET_REPRESENTS, a->group_id, mid, represents),
                       "membership.represents_changed", a->group_id,
                       json_pack("{s:s, s:o}", "member_id", mid, "represents_group_id",
                                 represents ? json_string(represents) : json_null()));
@@ -239,7 +241,7 @@ static fn_status memberships_http_delete(fn_req *req) {
            req, db, gid, mid,
            "The last convener or facilitator cannot leave while others remain; hand the role on first.")) != FN_OK)
     return st;
-  st = memberships_db_delete(db, gid, mid);
+  st = memberships_db_change(db, MEMBERSHIP_DELETE, gid, mid, NULL);
   if (st == FN_OK && strcmp(m.role, "representative") == 0)
     st = memberships_db_end_representation(db, mid, gid);
   st = audit_change(req, st, strcmp(mid, req->caller.id) == 0 ? "membership.left" : "membership.removed", gid,
@@ -278,8 +280,7 @@ static fn_status memberships_http_list(fn_req *req) {
 static fn_status memberships_http_get(fn_req *req) {
   const char *gid, *mid;
   group_access a;
-  char *json = NULL;
-  long version = 0;
+  db_representation rep = {NULL, 0};
   db_conn *db;
   fn_status st;
   if ((st = req_path_id(req, "group_id", NULL, &gid)) != FN_OK ||
@@ -290,8 +291,8 @@ static fn_status memberships_http_get(fn_req *req) {
       (strcmp(mid, req->caller.id) != 0 && (st = groups_require_inner(&a)) != FN_OK) ||
       (st = groups_require_view(&a)) != FN_OK)
     return req_problem(req, st, st == FN_NOT_FOUND ? NO_SUCH_MEMBERSHIP : NULL);
-  st = memberships_db_get(db, gid, mid, &json, &version);
-  return reply_conditional_result(req, st, json, version, NO_SUCH_MEMBERSHIP);
+  st = memberships_db_get(db, gid, mid, &rep);
+  return reply_conditional_result(req, st, &rep, NO_SUCH_MEMBERSHIP);
 }
 
 const fn_route memberships_routes[] = {

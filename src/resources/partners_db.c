@@ -29,8 +29,8 @@ fn_status partners_db_find_client(db_conn *db, const char *client_id, partner_cl
 static const db_stmt get_partner = {"partners_get",
                                     "SELECT " PARTNER_JSON_SQL ", p.version FROM partners p WHERE p.id = $1"};
 
-fn_status partners_db_get(db_conn *db, const char *id, char **json, long *version) {
-  return db_get_representation(db, &get_partner, DB_ARGS(id), json, version);
+fn_status partners_db_get(db_conn *db, const char *id, db_representation *out) {
+  return db_get_representation(db, &get_partner, DB_ARGS(id), &out->json, &out->version);
 }
 
 static const db_stmt list_partners = {"partners_list",

@@ -82,22 +82,22 @@ static void new_secret(char secret[64], char digest[65]) {
 /* Reads the Partner inside the transaction, commits, then replies with it (plus client_secret when
  * one was just made, and Location on 201). On failure replies nothing. */
 static fn_status partner_commit_reply(fn_req *req, int http_status, const char *id, const char *secret) {
-  char *json = NULL, location[80];
-  long version = 0;
-  fn_status st = partners_db_get(req->db, id, &json, &version);
+  char location[80];
+  db_representation rep = {NULL, 0};
+  fn_status st = partners_db_get(req->db, id, &rep);
   if (st != FN_OK)
     return st;
   /* Re-serialised even without a secret: the answer is compact JSON either way. */
-  json_t *body = json_loads(json, 0, NULL);
-  free(json);
+  json_t *body = json_loads(rep.json, 0, NULL);
+  free(rep.json);
   if (body && secret)
     json_object_set_new(body, "client_secret", json_string(secret));
-  json = body ? json_dumps(body, JSON_COMPACT) : NULL;
+  rep.json = body ? json_dumps(body, JSON_COMPACT) : NULL;
   json_decref(body);
-  if (json == NULL)
+  if (rep.json == NULL)
     return FN_INTERNAL;
   snprintf(location, sizeof location, "/v1/partners/%s", id);
-  return req_commit_reply(req, http_status, json, version, http_status == 201 ? location : NULL);
+  return req_commit_reply(req, http_status, rep.json, rep.version, http_status == 201 ? location : NULL);
 }
 
 static fn_status partners_http_create(fn_req *req) {
@@ -134,15 +134,14 @@ static fn_status partners_http_list(fn_req *req) {
 
 static fn_status partners_http_get(fn_req *req) {
   const char *id;
-  char *json = NULL;
-  long version = 0;
+  db_representation rep = {NULL, 0};
   db_conn *db;
   fn_status st;
   if ((st = req_path_id(req, "partner_id", "No such partner.", &id)) != FN_OK || (st = req_db(req, &db)) != FN_OK)
     return st;
-  if ((st = require_admin(req, db, 0)) != FN_OK || (st = partners_db_get(db, id, &json, &version)) != FN_OK)
+  if ((st = require_admin(req, db, 0)) != FN_OK || (st = partners_db_get(db, id, &rep)) != FN_OK)
     return partner_result(req, st);
-  reply_conditional(req, json, version);
+  reply_conditional(req, rep.json, rep.version);
   return FN_OK;
 }
 

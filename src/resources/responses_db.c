@@ -49,8 +49,8 @@ static const db_stmt get_response = {"responses_get",
                                      " JOIN groups g ON g.id = r.group_id"
                                      " WHERE r.consultation_id = $1 AND r.group_id = $2"};
 
-fn_status responses_db_get(db_conn *db, const char *consultation_id, const char *group_id, char **json, long *version) {
-  return db_get_representation(db, &get_response, DB_ARGS(consultation_id, group_id), json, version);
+fn_status responses_db_get(db_conn *db, const char *consultation_id, const char *group_id, db_representation *out) {
+  return db_get_representation(db, &get_response, DB_ARGS(consultation_id, group_id), &out->json, &out->version);
 }
 
 /* Who reads a response ($2 the caller, $3 whether they read submitted ones): owners and
@@ -67,10 +67,10 @@ static const db_stmt get_readable = {"responses_get_readable",
                                      " WHERE r.consultation_id = $1 AND r.group_id = $4 AND" RESPONSE_READABLE_SQL};
 
 fn_status responses_db_get_readable(db_conn *db, const char *consultation_id, const char *group_id,
-                                    const char *caller_id, int read_submitted, char **json, long *version) {
+                                    const char *caller_id, int read_submitted, db_representation *out) {
   return db_get_representation(db, &get_readable,
-                               DB_ARGS(consultation_id, caller_id, read_submitted ? "true" : "false", group_id), json,
-                               version);
+                               DB_ARGS(consultation_id, caller_id, read_submitted ? "true" : "false", group_id),
+                               &out->json, &out->version);
 }
 
 static const db_stmt list_responses = {

@@ -113,8 +113,8 @@ static fn_status responses_http_put(fn_req *req) {
   const char *cid, *gid, *status;
   consultation_access a;
   response_target t;
-  char *json = NULL, location[128];
-  long version = 0;
+  char location[128];
+  db_representation rep = {NULL, 0};
   db_conn *db;
   fn_status st;
   if ((st = req_path_id(req, "consultation_id", NULL, &cid)) != FN_OK ||
@@ -128,11 +128,10 @@ static fn_status responses_http_put(fn_req *req) {
     return put_failed(req, st);
   if ((st = check_put(req, &a, &t, status)) != FN_OK || (st = check_questions_answered(req, db, cid)) != FN_OK)
     return st;
-  if ((st = write_response(req, db, cid, gid, status)) != FN_OK ||
-      (st = responses_db_get(db, cid, gid, &json, &version)) != FN_OK)
+  if ((st = write_response(req, db, cid, gid, status)) != FN_OK || (st = responses_db_get(db, cid, gid, &rep)) != FN_OK)
     return put_failed(req, st);
   snprintf(location, sizeof location, "/v1/consultations/%s/responses/%s", cid, gid);
-  return req_commit_reply(req, t.exists ? 200 : 201, json, version, t.exists ? NULL : location);
+  return req_commit_reply(req, t.exists ? 200 : 201, rep.json, rep.version, t.exists ? NULL : location);
 }
 
 static fn_status responses_http_list(fn_req *req) {
@@ -153,16 +152,15 @@ static fn_status responses_http_list(fn_req *req) {
 static fn_status responses_http_get(fn_req *req) {
   const char *cid, *gid;
   consultation_access a;
-  char *json = NULL;
-  long version = 0;
+  db_representation rep = {NULL, 0};
   db_conn *db;
   fn_status st;
   if ((st = req_path_id(req, "consultation_id", NO_SUCH_RESPONSE, &cid)) != FN_OK ||
       (st = req_path_id(req, "group_id", NO_SUCH_RESPONSE, &gid)) != FN_OK || (st = req_db(req, &db)) != FN_OK)
     return st;
   if ((st = consultations_db_visible(db, cid, req->caller.id, 0, &a)) == FN_OK)
-    st = responses_db_get_readable(db, cid, gid, req->caller.id, a.owner_or_admin, &json, &version);
-  return reply_conditional_result(req, st, json, version, NO_SUCH_RESPONSE);
+    st = responses_db_get_readable(db, cid, gid, req->caller.id, a.owner_or_admin, &rep);
+  return reply_conditional_result(req, st, &rep, NO_SUCH_RESPONSE);
 }
 
 const fn_route responses_routes[] = {

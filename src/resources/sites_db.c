@@ -66,12 +66,12 @@ static const db_stmt insert_site = {"sites_insert",
                                     " VALUES ($1, $2, $3, $4, coalesce($5, 'Europe/London'))"
                                     " RETURNING " SITE_JSON_SQL ", s.version, s.id"};
 
-fn_status sites_db_insert(db_conn *db, const json_t *body, char **json, long *version, char id_out[UUID_TEXT_SIZE]) {
+fn_status sites_db_insert(db_conn *db, const json_t *body, db_representation *out, char id_out[UUID_TEXT_SIZE]) {
   return db_insert_representation(db, &insert_site,
                                   DB_ARGS(body_string(body, "slug"), body_string(body, "name"),
                                           body_string(body, "organisation"), body_string(body, "region"),
                                           body_string(body, "timezone")),
-                                  json, version, id_out);
+                                  &out->json, &out->version, id_out);
 }
 
 static const db_stmt lock_site = {"sites_lock",
@@ -99,14 +99,14 @@ static const db_stmt update_site = {"sites_update",
                                     " version = s.version + 1"
                                     " WHERE s.id = $1 RETURNING " SITE_JSON_SQL ", s.version"};
 
-fn_status sites_db_update(db_conn *db, const char *site_id, const json_t *body, char **json, long *version) {
+fn_status sites_db_update(db_conn *db, const char *site_id, const json_t *body, db_representation *out) {
   return db_get_representation(db, &update_site,
                                DB_ARGS(site_id, db_param_present(body, "slug"), body_string(body, "slug"),
                                        db_param_present(body, "name"), body_string(body, "name"),
                                        db_param_present(body, "organisation"), body_string(body, "organisation"),
                                        db_param_present(body, "region"), body_string(body, "region"),
                                        db_param_present(body, "timezone"), body_string(body, "timezone")),
-                               json, version);
+                               &out->json, &out->version);
 }
 
 static const db_stmt archive_site = {"sites_archive",

@@ -53,12 +53,17 @@ static fn_status sites_http_list(fn_req *req) {
   return page_reply_result(req, st, res, &page);
 }
 
-static fn_status sites_http_get(fn_req *req) { return req_reply_item(req, "site_id", NO_SUCH_SITE, sites_db_get); }
+/* sites_db_get as an item_reader (it keeps the json and version pair for summaries_http.c). */
+static fn_status read_site(db_conn *db, const char *caller_id, const char *site_id, db_representation *out) {
+  return sites_db_get(db, caller_id, site_id, &out->json, &out->version);
+}
+
+static fn_status sites_http_get(fn_req *req) { return req_reply_item(req, "site_id", NO_SUCH_SITE, read_site); }
 
 static fn_status sites_http_create(fn_req *req) {
   member_caller caller;
-  char *json = NULL, id[UUID_TEXT_SIZE], location[80];
-  long version = 0;
+  char id[UUID_TEXT_SIZE], location[80];
+  db_representation rep = {NULL, 0};
   db_conn *db;
   fn_status st;
   if ((st = req_validate_body(req, site_fields, BODY_CREATE)) != FN_OK || (st = req_db(req, &db)) != FN_OK)
@@ -69,27 +74,28 @@ static fn_status sites_http_create(fn_req *req) {
     return req_problem(req, st, "Only an admin may create sites.");
   if ((st = check_timezone(req, db)) != FN_OK)
     return st;
-  if ((st = sites_db_insert(db, req->body, &json, &version, id)) != FN_OK ||
+  if ((st = sites_db_insert(db, req->body, &rep, id)) != FN_OK ||
       (st = req_audit(req, "site.created", "site", id, NULL)) != FN_OK) {
-    free(json);
+    free(rep.json);
     return req_problem(req, st, st == FN_CONFLICT ? "A site with this slug exists." : NULL);
   }
   snprintf(location, sizeof location, "/v1/sites/%s", id);
-  return req_commit_reply(req, 201, json, version, location);
+  return req_commit_reply(req, 201, rep.json, rep.version, location);
 }
 
 /* The checks of a PATCH that need the locked row; detail names the broken rule. */
-static fn_status check_update(fn_req *req, db_conn *db, const char *id, member_caller *caller) {
+static fn_status check_update(fn_req *req, db_conn *db, const char *id) {
+  member_caller caller;
   site_row site;
   int manages = 0;
   const char *detail = NULL;
   fn_status st;
-  if ((st = members_db_begin_as_caller(db, req->caller.id, caller)) != FN_OK)
+  if ((st = members_db_begin_as_caller(db, req->caller.id, &caller)) != FN_OK)
     return st;
   if ((st = sites_db_lock(db, id, &site)) != FN_OK)
     return req_problem(req, st, st == FN_NOT_FOUND ? NO_SUCH_SITE : NULL);
-  if ((st = sites_db_is_manager(db, id, caller->id, &manages)) != FN_OK ||
-      (st = sites_can_update(caller, manages, req->body, &detail)) != FN_OK ||
+  if ((st = sites_db_is_manager(db, id, caller.id, &manages)) != FN_OK ||
+      (st = sites_can_update(&caller, manages, req->body, &detail)) != FN_OK ||
       (st = req_if_match(req, site.version)) != FN_OK)
     return req_problem(req, st, detail);
   if (site.archived)
@@ -99,27 +105,25 @@ static fn_status check_update(fn_req *req, db_conn *db, const char *id, member_c
 
 static fn_status sites_http_update(fn_req *req) {
   const char *id;
-  member_caller caller;
-  char *json = NULL;
-  long version = 0;
+  db_representation rep = {NULL, 0};
   db_conn *db;
   fn_status st;
   if ((st = req_path_id(req, "site_id", NO_SUCH_SITE, &id)) != FN_OK ||
       (st = req_validate_body(req, site_fields, BODY_UPDATE)) != FN_OK || (st = req_db(req, &db)) != FN_OK ||
-      (st = check_update(req, db, id, &caller)) != FN_OK)
+      (st = check_update(req, db, id)) != FN_OK)
     return st;
   if (json_object_size(req->body) == 0) /* nothing to change: no new version */
-    st = sites_db_get(db, caller.id, id, &json, &version);
-  else if ((st = sites_db_update(db, id, req->body, &json, &version)) == FN_OK)
+    st = read_site(db, req->caller.id, id, &rep);
+  else if ((st = sites_db_update(db, id, req->body, &rep)) == FN_OK)
     st = req_audit(req, "site.updated", "site", id, req->body);
   if (st != FN_OK) {
-    free(json);
+    free(rep.json);
     return req_problem(req, st,
                        st == FN_CONFLICT    ? "A site with this slug exists."
                        : st == FN_NOT_FOUND ? NO_SUCH_SITE
                                             : NULL);
   }
-  return req_commit_reply(req, 200, json, version, NULL);
+  return req_commit_reply(req, 200, rep.json, rep.version, NULL);
 }
 
 static fn_status sites_http_archive(fn_req *req) {

@@ -51,9 +51,9 @@ fn_status threads_db_list(db_conn *db, const char *group_id, const char *caller_
 static const db_stmt get_thread = {"threads_get", "SELECT " THREAD_JSON_SQL ", t.version" THREAD_FROM_SQL
                                                   " WHERE t.group_id = $1 AND t.id = $3"};
 
-fn_status threads_db_get(db_conn *db, const char *group_id, const char *thread_id, const char *caller_id, char **json,
-                         long *version) {
-  return db_get_representation(db, &get_thread, DB_ARGS(group_id, caller_id, thread_id), json, version);
+fn_status threads_db_get(db_conn *db, const char *group_id, const char *thread_id, const char *caller_id,
+                         db_representation *out) {
+  return db_get_representation(db, &get_thread, DB_ARGS(group_id, caller_id, thread_id), &out->json, &out->version);
 }
 
 /* Titles carry the group's name only, never the thread's words. */
@@ -147,9 +147,9 @@ static const db_stmt get_post = {"posts_get", "SELECT " POST_JSON_SQL ", p.versi
                                               " JOIN threads t ON t.id = p.thread_id AND t.group_id = $1"
                                               " WHERE p.thread_id = $2 AND p.id = $3"};
 
-fn_status posts_db_get(db_conn *db, const char *group_id, const char *thread_id, const char *post_id, char **json,
-                       long *version) {
-  return db_get_representation(db, &get_post, DB_ARGS(group_id, thread_id, post_id), json, version);
+fn_status posts_db_get(db_conn *db, const char *group_id, const char *thread_id, const char *post_id,
+                       db_representation *out) {
+  return db_get_representation(db, &get_post, DB_ARGS(group_id, thread_id, post_id), &out->json, &out->version);
 }
 
 /* The thread's row lock (this UPDATE, or the handler's threads_db_lock before it) orders concurrent
