@@ -5,17 +5,22 @@
 --   members, practitioners and those in a group). Distinct counts cannot be kept by adding deltas, so the
 --   statement-level triggers below recompute the affected sites from scratch (site_aggregates_compute), after
 --   locking their rows in site order: the recomputation then sees every change committed before it.
--- * site_figures: per site and UTC day (monthly = false) and per site and UTC month (monthly = true), the
---   figures of a time window: meetings (count, sum of attendance rates and how many had a rate, attendance
---   recorded and present), the site's own published events, and its members' going/waitlisted registrations for
---   published events, by the day the meeting or event starts. site_theme_figures: meetings per theme, the same
---   buckets. Kept by adding deltas (set-based, one upsert per statement), which concurrent transactions may do
---   in any order. A window reads its whole months from the monthly rows and its edges from the daily ones;
---   the day of now() is counted from the live rows (summaries_figures in src/resources/summaries_db.c).
+-- * site_figures: per site and UTC hour, day and month, the figures of a time window: meetings (count, sum of
+--   attendance rates and how many had a rate, attendance recorded and present), the site's own published events,
+--   and its members' going/waitlisted registrations for published events, by the hour, day and month the
+--   meeting or event starts. site_theme_figures: meetings per theme, the same buckets. Kept by adding deltas
+--   (set-based, one upsert per statement), which concurrent transactions may add in any order. A window reads
+--   its whole months from the monthly rows, its other whole days from the daily ones, today's whole hours from
+--   the hourly ones; only the hour of now() is counted from the live rows (summaries_figures in
+--   src/resources/summaries_db.c).
 -- * site_summary_figures_scratch: the figures computed from the live rows only, as the summaries read them
 --   before this migration: the reference the tests compare the kept figures with (tests/e2e/e2e_summary_aggregates.c).
 -- * site_aggregates_rebuild(): recomputes all of it from the live rows (this migration calls it; so may an
 --   operator: SELECT site_aggregates_rebuild();).
+
+-- Indexing and filling the figures of an existing network takes longer than the CLI's statement timeout (about
+-- 40 s at seed --scale 1 on 2 cores); this transaction (forumnet migrate runs each file as one) may take its time.
+SET LOCAL statement_timeout = 0;
 
 CREATE TABLE site_aggregates (
   site_id                 uuid PRIMARY KEY REFERENCES sites (id),
@@ -28,10 +33,11 @@ CREATE TABLE site_aggregates (
   practitioners_in_groups integer NOT NULL DEFAULT 0
 );
 
+-- span: 'h' an hour, 'd' a day, 'm' a month; bucket: its first instant, UTC (timestamp without time zone).
 CREATE TABLE site_figures (
   site_id       uuid NOT NULL,
-  monthly       boolean NOT NULL,
-  bucket        date NOT NULL,
+  span          "char" NOT NULL CHECK (span IN ('h', 'd', 'm')),
+  bucket        timestamp NOT NULL,
   held          integer NOT NULL DEFAULT 0,
   rate_sum      numeric NOT NULL DEFAULT 0,
   rated         integer NOT NULL DEFAULT 0,
@@ -39,7 +45,7 @@ CREATE TABLE site_figures (
   present       bigint NOT NULL DEFAULT 0,
   events        integer NOT NULL DEFAULT 0,
   registrations integer NOT NULL DEFAULT 0,
-  PRIMARY KEY (site_id, monthly, bucket)
+  PRIMARY KEY (site_id, span, bucket)
 );
 
 -- Themes by number: a window sums a few hundred (theme, count) rows per site, and grouping integers is
@@ -51,14 +57,14 @@ CREATE TABLE summary_themes (
 
 CREATE TABLE site_theme_figures (
   site_id  uuid NOT NULL,
-  monthly  boolean NOT NULL,
-  bucket   date NOT NULL,
+  span     "char" NOT NULL CHECK (span IN ('h', 'd', 'm')),
+  bucket   timestamp NOT NULL,
   theme_id integer NOT NULL REFERENCES summary_themes (id),
   n        integer NOT NULL DEFAULT 0,
-  PRIMARY KEY (site_id, monthly, bucket, theme_id) INCLUDE (n) -- index-only: a window reads hundreds
+  PRIMARY KEY (site_id, span, bucket, theme_id) INCLUDE (n) -- index-only: a window reads hundreds
 );
 
--- The live rows of the day of now(): meetings and registrations by their start.
+-- The live rows of the hour of now(): meetings and registrations by their start.
 CREATE INDEX meetings_starts ON meetings (starts_at);
 CREATE INDEX event_registrations_upcoming_starts ON event_registrations (event_starts_at)
   WHERE status IN ('going', 'waitlisted') AND event_published;
@@ -197,20 +203,21 @@ CREATE TYPE site_figure_delta AS (site_id uuid, at timestamptz, held integer, ra
                                   recorded bigint, present bigint, events integer, registrations integer);
 CREATE TYPE site_theme_delta AS (site_id uuid, at timestamptz, theme text, n integer);
 
--- Adds deltas to their day's and month's rows (UTC), one upsert in key order.
+-- Adds deltas to their hour's, day's and month's rows (UTC), one upsert in key order.
 CREATE FUNCTION site_figures_apply(d site_figure_delta[]) RETURNS void LANGUAGE sql AS $$
-  INSERT INTO site_figures AS f (site_id, monthly, bucket, held, rate_sum, rated, recorded, present, events,
+  INSERT INTO site_figures AS f (site_id, span, bucket, held, rate_sum, rated, recorded, present, events,
                                  registrations)
-  SELECT x.site_id, b.monthly, b.bucket, sum(x.held), coalesce(sum(x.rate), 0), sum(x.rated), sum(x.recorded),
+  SELECT x.site_id, b.span, b.bucket, sum(x.held), coalesce(sum(x.rate), 0), sum(x.rated), sum(x.recorded),
          sum(x.present), sum(x.events), sum(x.registrations)
   FROM unnest(d) AS x
-  CROSS JOIN LATERAL (VALUES (false, (x.at AT TIME ZONE 'UTC')::date),
-                             (true, date_trunc('month', x.at AT TIME ZONE 'UTC')::date)) AS b(monthly, bucket)
+  CROSS JOIN LATERAL (VALUES ('h'::"char", date_trunc('hour', x.at AT TIME ZONE 'UTC')),
+                             ('d', date_trunc('day', x.at AT TIME ZONE 'UTC')),
+                             ('m', date_trunc('month', x.at AT TIME ZONE 'UTC'))) AS b(span, bucket)
   GROUP BY 1, 2, 3
   HAVING (sum(x.held), coalesce(sum(x.rate), 0), sum(x.rated), sum(x.recorded), sum(x.present), sum(x.events),
           sum(x.registrations)) <> (0, 0, 0, 0, 0, 0, 0)
   ORDER BY 1, 2, 3
-  ON CONFLICT (site_id, monthly, bucket) DO UPDATE SET held = f.held + excluded.held,
+  ON CONFLICT (site_id, span, bucket) DO UPDATE SET held = f.held + excluded.held,
     rate_sum = f.rate_sum + excluded.rate_sum, rated = f.rated + excluded.rated,
     recorded = f.recorded + excluded.recorded, present = f.present + excluded.present,
     events = f.events + excluded.events, registrations = f.registrations + excluded.registrations
@@ -218,20 +225,35 @@ $$;
 
 CREATE FUNCTION site_themes_apply(d site_theme_delta[]) RETURNS void LANGUAGE sql AS $$
   INSERT INTO summary_themes (name) SELECT DISTINCT x.theme FROM unnest(d) AS x ORDER BY 1 ON CONFLICT DO NOTHING;
-  INSERT INTO site_theme_figures AS f (site_id, monthly, bucket, theme_id, n)
-  SELECT x.site_id, b.monthly, b.bucket, st.id, sum(x.n)
+  INSERT INTO site_theme_figures AS f (site_id, span, bucket, theme_id, n)
+  SELECT x.site_id, b.span, b.bucket, st.id, sum(x.n)
   FROM unnest(d) AS x JOIN summary_themes st ON st.name = x.theme
-  CROSS JOIN LATERAL (VALUES (false, (x.at AT TIME ZONE 'UTC')::date),
-                             (true, date_trunc('month', x.at AT TIME ZONE 'UTC')::date)) AS b(monthly, bucket)
+  CROSS JOIN LATERAL (VALUES ('h'::"char", date_trunc('hour', x.at AT TIME ZONE 'UTC')),
+                             ('d', date_trunc('day', x.at AT TIME ZONE 'UTC')),
+                             ('m', date_trunc('month', x.at AT TIME ZONE 'UTC'))) AS b(span, bucket)
   GROUP BY 1, 2, 3, 4 HAVING sum(x.n) <> 0
   ORDER BY 1, 2, 3, 4
-  ON CONFLICT (site_id, monthly, bucket, theme_id) DO UPDATE SET n = f.n + excluded.n
+  ON CONFLICT (site_id, span, bucket, theme_id) DO UPDATE SET n = f.n + excluded.n
 $$;
 
 CREATE TRIGGER members_aggregates_ins AFTER INSERT ON members REFERENCING NEW TABLE AS new_rows
   FOR EACH STATEMENT EXECUTE FUNCTION members_aggregates_trigger();
 CREATE TRIGGER members_aggregates_upd AFTER UPDATE ON members REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
   FOR EACH STATEMENT EXECUTE FUNCTION members_aggregates_trigger();
+
+-- The statement-level trigger of meetings, event_sites and event_registrations: the rows a statement removed
+-- count -1, the rows it added +1 (an update both; what did not change adds up to nothing and is not written).
+-- TG_ARGV[0] names the function that turns the table's rows into figures.
+CREATE FUNCTION site_figures_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP IN ('DELETE', 'UPDATE') THEN
+    EXECUTE format('SELECT %I(ARRAY(SELECT o::%I FROM old_rows o), -1)', TG_ARGV[0], TG_TABLE_NAME);
+  END IF;
+  IF TG_OP IN ('INSERT', 'UPDATE') THEN
+    EXECUTE format('SELECT %I(ARRAY(SELECT n::%I FROM new_rows n), 1)', TG_ARGV[0], TG_TABLE_NAME);
+  END IF;
+  RETURN NULL;
+END $$;
 
 -- A meeting counts at its group's site, on the day it starts.
 CREATE FUNCTION meetings_figures(rows meetings[], sign integer) RETURNS void LANGUAGE sql AS $$
@@ -246,32 +268,12 @@ CREATE FUNCTION meetings_figures(rows meetings[], sign integer) RETURNS void LAN
     WHERE g.site_id IS NOT NULL));
 $$;
 
--- (o, n): what changed in a meeting's figures. Statement-level triggers have no OLD TABLE on INSERT nor NEW
--- TABLE on DELETE, hence one branch per operation.
-CREATE FUNCTION meetings_figures_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  IF TG_OP = 'INSERT' THEN
-    PERFORM meetings_figures(ARRAY(SELECT n::meetings FROM new_rows n), 1);
-  ELSIF TG_OP = 'DELETE' THEN
-    PERFORM meetings_figures(ARRAY(SELECT o::meetings FROM old_rows o), -1);
-  ELSE
-    PERFORM meetings_figures(ARRAY(
-      SELECT o::meetings FROM old_rows o JOIN new_rows n ON n.id = o.id
-      WHERE (o.group_id, o.starts_at, o.present_count, o.attendance_count, o.themes)
-            IS DISTINCT FROM (n.group_id, n.starts_at, n.present_count, n.attendance_count, n.themes)), -1);
-    PERFORM meetings_figures(ARRAY(
-      SELECT n::meetings FROM old_rows o JOIN new_rows n ON n.id = o.id
-      WHERE (o.group_id, o.starts_at, o.present_count, o.attendance_count, o.themes)
-            IS DISTINCT FROM (n.group_id, n.starts_at, n.present_count, n.attendance_count, n.themes)), 1);
-  END IF;
-  RETURN NULL;
-END $$;
 CREATE TRIGGER meetings_figures_ins AFTER INSERT ON meetings REFERENCING NEW TABLE AS new_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION meetings_figures_trigger();
+  FOR EACH STATEMENT EXECUTE FUNCTION site_figures_trigger('meetings_figures');
 CREATE TRIGGER meetings_figures_upd AFTER UPDATE ON meetings REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION meetings_figures_trigger();
+  FOR EACH STATEMENT EXECUTE FUNCTION site_figures_trigger('meetings_figures');
 CREATE TRIGGER meetings_figures_del AFTER DELETE ON meetings REFERENCING OLD TABLE AS old_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION meetings_figures_trigger();
+  FOR EACH STATEMENT EXECUTE FUNCTION site_figures_trigger('meetings_figures');
 
 -- A published event that is not network-wide counts at each of its sites, on the day it starts.
 CREATE FUNCTION event_sites_figures(rows event_sites[], sign integer) RETURNS void LANGUAGE sql AS $$
@@ -280,22 +282,12 @@ CREATE FUNCTION event_sites_figures(rows event_sites[], sign integer) RETURNS vo
     FROM unnest(rows) AS es JOIN events e ON e.id = es.event_id AND e.status = 'published' AND NOT e.network_wide))
 $$;
 
-CREATE FUNCTION event_sites_figures_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  IF TG_OP IN ('DELETE', 'UPDATE') THEN
-    PERFORM event_sites_figures(ARRAY(SELECT o::event_sites FROM old_rows o), -1);
-  END IF;
-  IF TG_OP IN ('INSERT', 'UPDATE') THEN
-    PERFORM event_sites_figures(ARRAY(SELECT n::event_sites FROM new_rows n), 1);
-  END IF;
-  RETURN NULL;
-END $$;
 CREATE TRIGGER event_sites_figures_ins AFTER INSERT ON event_sites REFERENCING NEW TABLE AS new_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION event_sites_figures_trigger();
+  FOR EACH STATEMENT EXECUTE FUNCTION site_figures_trigger('event_sites_figures');
 CREATE TRIGGER event_sites_figures_upd AFTER UPDATE ON event_sites REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION event_sites_figures_trigger();
+  FOR EACH STATEMENT EXECUTE FUNCTION site_figures_trigger('event_sites_figures');
 CREATE TRIGGER event_sites_figures_del AFTER DELETE ON event_sites REFERENCING OLD TABLE AS old_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION event_sites_figures_trigger();
+  FOR EACH STATEMENT EXECUTE FUNCTION site_figures_trigger('event_sites_figures');
 
 -- An event's start, status or reach moves its count at its sites. (Its registrations follow through the
 -- events_starts_changed trigger of sql/005_summaries.sql, which updates them.)
@@ -322,33 +314,13 @@ CREATE FUNCTION registrations_figures(rows event_registrations[], sign integer) 
     WHERE r.status IN ('going', 'waitlisted') AND r.event_published AND m.home_site_id IS NOT NULL))
 $$;
 
-CREATE FUNCTION registrations_figures_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  IF TG_OP = 'INSERT' THEN
-    PERFORM registrations_figures(ARRAY(SELECT n::event_registrations FROM new_rows n), 1);
-  ELSIF TG_OP = 'DELETE' THEN
-    PERFORM registrations_figures(ARRAY(SELECT o::event_registrations FROM old_rows o), -1);
-  ELSE
-    PERFORM registrations_figures(ARRAY(
-      SELECT o::event_registrations FROM old_rows o JOIN new_rows n ON n.event_id = o.event_id AND n.member_id = o.member_id
-      WHERE (o.status, o.event_starts_at, o.event_published) IS DISTINCT FROM (n.status, n.event_starts_at, n.event_published)
-      UNION ALL SELECT o::event_registrations FROM old_rows o LEFT JOIN new_rows n ON n.event_id = o.event_id AND n.member_id = o.member_id
-      WHERE n.event_id IS NULL), -1);
-    PERFORM registrations_figures(ARRAY(
-      SELECT n::event_registrations FROM old_rows o JOIN new_rows n ON n.event_id = o.event_id AND n.member_id = o.member_id
-      WHERE (o.status, o.event_starts_at, o.event_published) IS DISTINCT FROM (n.status, n.event_starts_at, n.event_published)
-      UNION ALL SELECT n::event_registrations FROM new_rows n LEFT JOIN old_rows o ON n.event_id = o.event_id AND n.member_id = o.member_id
-      WHERE o.event_id IS NULL), 1);
-  END IF;
-  RETURN NULL;
-END $$;
 CREATE TRIGGER event_registrations_figures_ins AFTER INSERT ON event_registrations REFERENCING NEW TABLE AS new_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION registrations_figures_trigger();
+  FOR EACH STATEMENT EXECUTE FUNCTION site_figures_trigger('registrations_figures');
 CREATE TRIGGER event_registrations_figures_upd AFTER UPDATE ON event_registrations
   REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION registrations_figures_trigger();
+  FOR EACH STATEMENT EXECUTE FUNCTION site_figures_trigger('registrations_figures');
 CREATE TRIGGER event_registrations_figures_del AFTER DELETE ON event_registrations REFERENCING OLD TABLE AS old_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION registrations_figures_trigger();
+  FOR EACH STATEMENT EXECUTE FUNCTION site_figures_trigger('registrations_figures');
 
 -- ---- from scratch ----
 
@@ -416,10 +388,16 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- Recomputes every kept figure from the live rows. Writers wait meanwhile (their triggers add to these
--- tables); their deltas, added after, apply to what this computed without them.
-CREATE FUNCTION site_aggregates_rebuild() RETURNS void LANGUAGE plpgsql AS $$
+-- tables); their deltas, added after, apply to what this computed without them. wait => false: fail at once
+-- (lock_not_available) rather than wait for a writer, so that it can never be part of a deadlock while busy
+-- writers run (the tests rebuild while other suites write).
+CREATE FUNCTION site_aggregates_rebuild(wait boolean DEFAULT true) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-  LOCK TABLE site_aggregates, site_figures, site_theme_figures IN EXCLUSIVE MODE;
+  IF wait THEN
+    LOCK TABLE site_aggregates, site_figures, site_theme_figures IN EXCLUSIVE MODE;
+  ELSE
+    LOCK TABLE site_aggregates, site_figures, site_theme_figures IN EXCLUSIVE MODE NOWAIT;
+  END IF;
   DELETE FROM site_aggregates;
   DELETE FROM site_figures;
   DELETE FROM site_theme_figures;
