@@ -325,7 +325,8 @@ CREATE TRIGGER event_registrations_figures_del AFTER DELETE ON event_registratio
 -- ---- from scratch ----
 
 -- The figures of the sites in ids (a JSON array of UUIDs, in that order) computed from the live rows only, the
--- statement the summaries ran before this migration: what the kept figures must equal (the tests compare them).
+-- statement the summaries ran before this migration (its groups, members and practitioners are
+-- site_aggregates_compute, the same subqueries): what the kept figures must equal (the tests compare them).
 CREATE FUNCTION site_summary_figures_scratch(ids json, from_at timestamptz, to_at timestamptz, threshold integer)
 RETURNS TABLE (id uuid, name text, groups_forming bigint, groups_active bigint, groups_dormant bigint,
                groups_closed bigint, active_members bigint, practitioners bigint, practitioners_in_groups bigint,
@@ -333,24 +334,15 @@ RETURNS TABLE (id uuid, name text, groups_forming bigint, groups_active bigint, 
                consultations_open bigint, consultations_closed bigint, groups_targeted bigint, groups_submitted bigint,
                upcoming_events bigint, upcoming_registrations bigint, themes json)
 LANGUAGE sql STABLE AS $$
-  SELECT s.id, si.name, gc.forming, gc.active, gc.dormant, gc.closed, am.n, pr.n, pr.in_groups, mt.held,
+  SELECT s.id, si.name, ag.forming, ag.active, ag.dormant, ag.closed, ag.active_members, ag.practitioners,
+    ag.in_groups, mt.held,
     round(mt.rate, 3), mt.recorded, mt.present, cc.open, cc.closed, rr.targeted, rr.submitted,
     (SELECT count(*) FROM events e WHERE e.status = 'published' AND e.starts_at >= now() AND e.network_wide) + ev.n,
     er.n, coalesce(th.themes, '[]'::json)
   FROM json_array_elements_text(ids) WITH ORDINALITY AS t(x, n)
   CROSS JOIN LATERAL (SELECT t.x::uuid AS id) s
   JOIN sites si ON si.id = s.id
-  CROSS JOIN LATERAL (SELECT count(*) FILTER (WHERE g.status = 'forming') AS forming,
-      count(*) FILTER (WHERE g.status = 'active') AS active, count(*) FILTER (WHERE g.status = 'dormant') AS dormant,
-      count(*) FILTER (WHERE g.status = 'closed') AS closed FROM groups g WHERE g.site_id = s.id) gc
-  CROSS JOIN LATERAL (SELECT count(DISTINCT gm.member_id) AS n FROM groups g
-      JOIN group_memberships gm ON gm.group_id = g.id AND gm.state = 'active'
-      JOIN members mm ON mm.id = gm.member_id AND mm.status = 'active'
-      WHERE g.site_id = s.id AND g.status <> 'closed') am
-  CROSS JOIN LATERAL (SELECT count(*) AS n, count(*) FILTER (WHERE EXISTS (
-        SELECT 1 FROM group_memberships gm JOIN groups gg ON gg.id = gm.group_id
-        WHERE gm.member_id = m.id AND gm.state = 'active' AND gg.status <> 'closed')) AS in_groups
-      FROM members m WHERE m.home_site_id = s.id AND m.role = 'practitioner' AND m.status = 'active') pr
+  CROSS JOIN LATERAL site_aggregates_compute(ARRAY[s.id]) ag -- groups, members, practitioners
   CROSS JOIN LATERAL (SELECT count(*) AS held,
         avg(x.present_count::numeric / nullif(x.attendance_count, 0)) AS rate,
         coalesce(sum(x.attendance_count), 0) AS recorded, coalesce(sum(x.present_count), 0) AS present
