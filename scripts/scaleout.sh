@@ -489,7 +489,7 @@ load_stop() {
   wait "$LOAD_PID" || echo "load generator: exit status $?"
   LOAD_PID=''
 }
-declare -A FAULT_AT
+declare -A FAULT_AT FAULT_END
 
 step "Fault 1: SIGTERM instance 1 under load (drain, exit, restart)"
 if ((!HAS_DRAIN)); then
@@ -518,6 +518,9 @@ sleep 1.5
 FAULT_AT[sigkill]=$(now_ms)
 kill -KILL "${INST_PID[2]}"
 wait "${INST_PID[2]}" 2>/dev/null || true
+# Reaped: its sockets are closed. Until then a connection could still land in its listen queue and be reset,
+# so a request sent before this moment was in flight on the killed instance (check.mjs).
+FAULT_END[sigkill]=$(now_ms)
 sleep 0.5
 start_instance 2
 wait_up "$N" 10 || echo "HAProxy did not see instance 2 UP again within 10 s"
@@ -575,7 +578,8 @@ for fault in sigterm sigkill promote; do
     skip sigterm-no-errors "the binary has no FORUMNET_DRAIN_MS: requests in flight at the SIGTERM may lose their answer"
   fi
   pg_psql "$WORK/run2" "$P2" forumnet -At -c "SELECT slug FROM sites WHERE slug LIKE 'so-$fault-%'" >"$WORK/load/$fault.rows"
-  if CHECK_WINDOW_FILE=$WORK/load/$fault.window node tests/scaleout/check.mjs "$rule" "$WORK/load/$fault.jsonl" \
+  if CHECK_WINDOW_FILE=$WORK/load/$fault.window CHECK_FAULT_END_MS=${FAULT_END[$fault]:-} \
+    node tests/scaleout/check.mjs "$rule" "$WORK/load/$fault.jsonl" \
     "$WORK/load/$fault.rows" "${FAULT_AT[$fault]}" >"$WORK/load/$fault.check"; then
     pass "fault-$fault" "$(head -n 1 "$WORK/load/$fault.check")"
   else
