@@ -44,7 +44,11 @@ static char *pem_of(EVP_PKEY *pkey, int private_key) {
                                : PEM_write_bio_PUBKEY(bio, pkey),
                    1);
   long len = BIO_get_mem_data(bio, &data);
-  char *pem = strndup(data, (size_t)len);
+  /* The BIO's buffer is not NUL-terminated: copy exactly len bytes (strndup would look past it). */
+  char *pem = malloc((size_t)len + 1);
+  assert_non_null(pem);
+  memcpy(pem, data, (size_t)len);
+  pem[len] = '\0';
   BIO_free(bio);
   return pem;
 }
