@@ -180,7 +180,6 @@ wrk_rps() {
   }
   awk '/^[[:space:]]*Requests\/sec:/ { print $2; exit }' "$out"
 }
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 step "$ROUNDS interleaved rounds: pgbench -S -c$CONNS, then wrk -c$CONNS GET /v1/sites/{id} on A and B (${DURATION}s each)"
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -203,13 +202,13 @@ for ((r = 1; r <= ROUNDS; r++)); do
   printf '| %d | %.0f | %.0f | %.0f | %s | %s |\n' "$r" "$tps" "$rps_a" "$rps_b" "$ratio_a" "$ratio_b"
 done
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
-MED_A=$(printf '%s\n' "${RATIOS_A[@]}" | median)
-MED_B=$(printf '%s\n' "${RATIOS_B[@]}" | median)
+MED_A=$(bench_median "${RATIOS_A[@]}")
+MED_B=$(bench_median "${RATIOS_B[@]}")
 QUOTIENT=B/A
 ((POOLER)) && QUOTIENT=pooler/session
 printf '\nmedian ratio to pgbench: A (%s) %s, B (%s) %s, %s %s\n' "$NAME_A" "$MED_A" "$NAME_B" "$MED_B" "$QUOTIENT" \
   "$(awk -v a="$MED_A" -v b="$MED_B" 'BEGIN { printf "%.3f", b / a }')"
-printf 'median req/s: A %.0f, B %.0f; median pgbench tps %.0f\n' "$(printf '%s\n' "${RPS_A[@]}" | median)" \
-  "$(printf '%s\n' "${RPS_B[@]}" | median)" "$(printf '%s\n' "${TPS[@]}" | median)"
+printf 'median req/s: A %.0f, B %.0f; median pgbench tps %.0f\n' "$(bench_median "${RPS_A[@]}")" \
+  "$(bench_median "${RPS_B[@]}")" "$(bench_median "${TPS[@]}")"
 printf 'machine: %s, %s cores; load average before %s, after %s\n' \
   "$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)" "$(nproc)" "$LOAD_BEFORE" "$LOAD_AFTER"

@@ -452,6 +452,38 @@ bench_whole_numbers() {
   done
 }
 
+# bench_median NUMBER...: the median (the mean of the middle two for an even count).
+bench_median() {
+  printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
+    END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# bench_target LABEL VALUE OP GOAL [UNIT]: one of issue 18's targets. Prints ">>> TARGET LABEL OP GOAL: PASS|MISS
+# (VALUE)", appends a table row to BENCH_TARGET_ROWS and counts misses in BENCH_TARGET_MISSES. OP is >=, <= or <;
+# a VALUE of '?' (not measured) is a MISS. Timings are information: no script's exit status depends on them.
+BENCH_TARGET_ROWS=()
+BENCH_TARGET_MISSES=0
+bench_target() {
+  local label=$1 value=$2 op=$3 goal=$4 unit=${5:-} verdict=MISS
+  if [[ $value != '?' ]] && awk -v v="$value" -v g="$goal" -v op="$op" \
+    'BEGIN { exit !((op == ">=" && v >= g) || (op == "<=" && v <= g) || (op == "<" && v < g)) }'; then
+    verdict=PASS
+  else
+    BENCH_TARGET_MISSES=$((BENCH_TARGET_MISSES + 1))
+  fi
+  printf '>>> TARGET %s %s %s%s: %s (%s%s)\n' "$label" "$op" "$goal" "$unit" "$verdict" "$value" "$unit"
+  BENCH_TARGET_ROWS+=("| $label | $value$unit | $op $goal$unit | **$verdict** |")
+}
+
+# bench_target_table: the rows bench_target collected, as a Markdown table (nothing when there are none).
+bench_target_table() {
+  ((${#BENCH_TARGET_ROWS[@]} > 0)) || return 0
+  echo
+  echo "| Target (issue 18) | Measured | Goal | |"
+  echo "|---|---:|---:|---|"
+  printf '%s\n' "${BENCH_TARGET_ROWS[@]}"
+}
+
 bench_exit() {
   local status=$?
   trap - EXIT INT TERM

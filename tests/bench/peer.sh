@@ -118,13 +118,19 @@ for ((r = 1; r <= ROUNDS; r++)); do
   PEER_P99+=("$peer_p99")
 done
 
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 ratio_median() { # the median of the rounds' ratios a[i]/b[i]
   local -n a=$1 b=$2
   local i out=()
   for i in "${!a[@]}"; do out+=("$(awk -v x="${a[$i]}" -v y="${b[$i]}" 'BEGIN { printf "%.3f", x / y }')"); done
-  median "${out[@]}"
+  bench_median "${out[@]}"
 }
+FN_PER_PEER=$(ratio_median FN PEER)
+FN_PER_PG=$(ratio_median FN PG)
+FN_P99_MEDIAN=$(bench_median "${FN_P99[@]}")
+# Issue 18's targets 1 and 2, on the medians of the interleaved rounds.
+bench_target "GET /v1/sites/{id} / pgbench -S (median of $ROUNDS rounds)" "$FN_PER_PG" '>=' 0.50
+bench_target "GET /v1/sites/{id} p99 at $CONNS connections (median)" "$FN_P99_MEDIAN" '<=' 5 ' ms'
+bench_target "forumnet / Node.js peer (median of $ROUNDS rounds)" "$FN_PER_PEER" '>=' 2.5
 {
   echo "GET /v1/sites/{id}: forumnet and a Fastify 5 + pg + fast-jwt peer (tests/bench/peer/), wrk $CONNS connections,"
   echo "${DURATION}s a run, pool $POOL_SIZE each; $(nproc) cores, load at the end $(cut -d' ' -f1-3 /proc/loadavg);"
@@ -133,7 +139,8 @@ ratio_median() { # the median of the rounds' ratios a[i]/b[i]
   echo "| Round | pgbench -S tps | forumnet req/s | forumnet p99 ms | peer req/s | peer p99 ms | forumnet/peer | forumnet/pgbench |"
   echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
   printf '%s\n' "${ROWS[@]}"
-  echo "| **median** | $(median "${PG[@]}") | $(median "${FN[@]}") | $(median "${FN_P99[@]}") | $(median "${PEER[@]}") | $(median "${PEER_P99[@]}") | $(ratio_median FN PEER) | $(ratio_median FN PG) |"
+  echo "| **median** | $(bench_median "${PG[@]}") | $(bench_median "${FN[@]}") | $FN_P99_MEDIAN | $(bench_median "${PEER[@]}") | $(bench_median "${PEER_P99[@]}") | $FN_PER_PEER | $FN_PER_PG |"
+  bench_target_table
   ((INVALID == 0)) || echo "(invalid run: see the warnings)"
 } | tee "$RESULTS_FILE"
 ((INVALID == 0))

@@ -99,6 +99,7 @@ P99_1=()
 RPS_0=()
 RPS_1=()
 RSS_PER=()
+RSS_WITH=()
 for ((r = 1; r <= ROUNDS; r++)); do
   step "round $r: without streams"
   read -r rps0 p990 < <(measure "r$r-0")
@@ -124,13 +125,20 @@ for ((r = 1; r <= ROUNDS; r++)); do
   }
   ROWS+=("| $r | $rps0 | $p990 | $rps1 | $p991 | $per |")
   RSS_PER+=("$per")
+  RSS_WITH+=("$rss_with")
   P99_0+=("$p990")
   P99_1+=("$p991")
   RPS_0+=("$rps0")
   RPS_1+=("$rps1")
 done
 
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+P99_RATIOS=()
+for i in "${!P99_0[@]}"; do P99_RATIOS+=("$(awk -v a="${P99_1[$i]}" -v b="${P99_0[$i]}" 'BEGIN { printf "%.3f", a / b }')"); done
+# Issue 18's target 5: the instance's RSS with the streams open, and the single read's p99 beside them.
+bench_target "RSS of one instance holding $STREAMS idle streams (median)" \
+  "$(awk -v k="$(bench_median "${RSS_WITH[@]}")" 'BEGIN { printf "%.0f", k / 1024 }')" '<' 200 ' MiB'
+bench_target "p99 with $STREAMS streams / p99 without (median of the rounds' ratios)" \
+  "$(bench_median "${P99_RATIOS[@]}")" '<=' 1.10
 {
   echo "GET /v1/sites/{id}, wrk $CONNS connections, ${DURATION}s a run; $STREAMS idle streams; pgbench -S $PGBENCH_TPS tps;"
   echo "$(nproc) cores, load before: $(cut -d' ' -f1-3 /proc/loadavg); commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
@@ -138,7 +146,8 @@ median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) 
   echo "| Round | req/s, 0 streams | p99 ms, 0 streams | req/s, $STREAMS streams | p99 ms, $STREAMS streams | RSS KiB per stream |"
   echo "|---:|---:|---:|---:|---:|---:|"
   printf '%s\n' "${ROWS[@]}"
-  echo "| **median** | $(median "${RPS_0[@]}") | $(median "${P99_0[@]}") | $(median "${RPS_1[@]}") | $(median "${P99_1[@]}") | $(median "${RSS_PER[@]}") |"
+  echo "| **median** | $(bench_median "${RPS_0[@]}") | $(bench_median "${P99_0[@]}") | $(bench_median "${RPS_1[@]}") | $(bench_median "${P99_1[@]}") | $(bench_median "${RSS_PER[@]}") |"
+  bench_target_table
   ((INVALID == 0)) || echo "(invalid run: see the warnings)"
 } | tee "$RESULTS_FILE"
 ((INVALID == 0))
