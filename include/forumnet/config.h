@@ -104,6 +104,9 @@ typedef struct fn_config {
    * endpoint holds only its own share: src/webhooks/dispatcher.c). */
   unsigned webhook_concurrency;
   unsigned webhook_endpoint_concurrency;
+  /* Threads of their own for slow routes (ROUTE_SLOW: summaries, exports, Argon2id), so that they never hold up
+   * an epoll worker's other connections (http/offload.h); 0 runs them on the workers. */
+  unsigned slow_threads;
 } fn_config;
 
 /* Looks up one environment variable; NULL when unset. Lets tests pass a fake environment. */

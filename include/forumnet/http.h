@@ -51,6 +51,9 @@ enum route_flags {
   ROUTE_IDEMPOTENT = 1u << 6,        /* a creating POST: honours Idempotency-Key (req_run_handler) */
   ROUTE_TICKET = 1u << 7, /* without Authorization, a ?ticket= query stands in for it: the handler checks it */
   ROUTE_PARTNER_WEBHOOKS = 1u << 8, /* partner tokens with scope webhooks:manage are accepted too */
+  /* Slow (a summary, an export, an Argon2id hash, a request to another server): served on the slow threads, never
+   * on an epoll worker whose other connections would wait for it (http/offload.h). */
+  ROUTE_SLOW = 1u << 9,
 };
 
 /* One entry of a resource's route table; tables end with {NULL}. */
@@ -64,11 +67,14 @@ typedef struct fn_route {
 /* The four routes every collection has, in a route table: GET collection (prefix_http_list), POST collection
  * (prefix_http_create: a JSON body, honours Idempotency-Key), GET and PATCH (a JSON body) of one item,
  * collection/item_param (prefix_http_get, prefix_http_update); flags are added to each. Routes beyond
- * these (DELETE, sub-resources) follow as rows of their own. */
+ * these (DELETE, sub-resources) follow as rows of their own. ROUTES_COLLECTION_SLOW adds ROUTE_SLOW to the list
+ * (list_slow) or the create (create_slow) route: 0 or ROUTE_SLOW each. */
 // clang-format off
 #define ROUTES_COLLECTION(collection, item_param, prefix, flags)                                          \
-  {"GET", collection, prefix##_http_list, (flags)},                                                       \
-  {"POST", collection, prefix##_http_create, (flags) | ROUTE_JSON_BODY | ROUTE_IDEMPOTENT},               \
+  ROUTES_COLLECTION_SLOW(collection, item_param, prefix, flags, 0, 0)
+#define ROUTES_COLLECTION_SLOW(collection, item_param, prefix, flags, list_slow, create_slow)               \
+  {"GET", collection, prefix##_http_list, (flags) | (list_slow)},                                         \
+  {"POST", collection, prefix##_http_create, (flags) | (create_slow) | ROUTE_JSON_BODY | ROUTE_IDEMPOTENT}, \
   {"GET", collection "/" item_param, prefix##_http_get, (flags)},                                         \
   {"PATCH", collection "/" item_param, prefix##_http_update, (flags) | ROUTE_JSON_BODY}
 // clang-format on

@@ -18,4 +18,7 @@ typedef enum router_match_result { ROUTER_MATCH, ROUTER_NO_PATH, ROUTER_WRONG_ME
  * into allow (e.g. "GET, PATCH, DELETE"). */
 router_match_result router_match(const char *method, const char *path, fn_req *req, char *allow, size_t allow_len);
 
+/* The route method + path would match (the one router_match picks), or NULL; fills nothing. */
+const fn_route *router_find(const char *method, const char *path);
+
 #endif

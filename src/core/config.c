@@ -369,6 +369,7 @@ static const cf_setting settings[] = {
     CF_TEXT("FORUMNET_SMTP_CA_FILE", smtp_ca_file, ""),
     CF_NUMBER("FORUMNET_WEBHOOK_CONCURRENCY", webhook_concurrency, 128, 1, 1024),
     CF_NUMBER("FORUMNET_WEBHOOK_ENDPOINT_CONCURRENCY", webhook_endpoint_concurrency, 32, 1, 1024),
+    CF_NUMBER("FORUMNET_SLOW_THREADS", slow_threads, 2, 0, 64),
 };
 
 static void store_number(fn_config *cfg, const cf_setting *s, long n) {

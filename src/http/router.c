@@ -90,3 +90,10 @@ router_match_result router_match(const char *method, const char *path, fn_req *r
   }
   return found_path ? ROUTER_WRONG_METHOD : ROUTER_NO_PATH;
 }
+
+const fn_route *router_find(const char *method, const char *path) {
+  for (int i = 0; i < route_count; i++)
+    if (strcmp(routes[i]->method, method) == 0 && path_matches(routes[i]->pattern, path, NULL))
+      return routes[i];
+  return NULL;
+}

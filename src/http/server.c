@@ -15,6 +15,7 @@
 #include "forumnet/log.h"
 #include "forumnet/mail.h"
 #include "forumnet/metrics.h"
+#include "forumnet/offload.h"
 #include "forumnet/readiness.h"
 #include "forumnet/router.h"
 #include "forumnet/stream.h"
@@ -195,8 +196,18 @@ int server_run(fn_app *app) {
     ulfius_clean_instance(&instance);
     return 1;
   }
+  /* A thread per connection never holds up other connections (and cannot suspend): no slow threads then. */
+  if (offload_start(app->cfg.http_threads > 0 ? app->cfg.slow_threads : 0) != 0) {
+    log_error("cannot start the slow routes' threads");
+    stream_stop(0);
+    jobs_stop();
+    readiness_stop();
+    ulfius_clean_instance(&instance);
+    return 1;
+  }
   if (ulfius_start_framework_with_mhd_options(&instance, flags, options) != U_OK) {
     log_error("cannot listen on %s:%u", app->cfg.listen_host, app->cfg.listen_port);
+    offload_stop();
     stream_stop(0);
     jobs_stop();
     readiness_stop();
@@ -221,6 +232,7 @@ int server_run(fn_app *app) {
   for (int waited_ms = 0; atomic_load(&requests_in_flight) > 0 && waited_ms < SHUTDOWN_GRACE_SECONDS * 1000;
        waited_ms += 20)
     nanosleep(&(struct timespec){.tv_sec = 0, .tv_nsec = 20 * 1000000L}, NULL);
+  offload_stop(); /* its threads resume connections: before the daemon goes */
   ulfius_stop_framework(&instance);
   if (listen_fd != MHD_INVALID_SOCKET) /* only after MHD_stop_daemon: its threads may still use it */
     close(listen_fd);

@@ -377,10 +377,11 @@ static fn_status auth_http_token(fn_req *req) {
 
 const fn_route auth_routes[] = {
     {"POST", "/v1/auth/token", auth_http_token, ROUTE_PUBLIC | ROUTE_JSON_BODY | ROUTE_FORM_BODY},
-    {"POST", "/v1/auth/login", auth_http_login, ROUTE_PUBLIC | ROUTE_JSON_BODY},
+    {"POST", "/v1/auth/login", auth_http_login, ROUTE_PUBLIC | ROUTE_JSON_BODY | ROUTE_SLOW},
     {"POST", "/v1/auth/refresh", auth_http_refresh, ROUTE_PUBLIC | ROUTE_JSON_BODY},
     {"POST", "/v1/auth/logout", auth_http_logout, ROUTE_PUBLIC | ROUTE_JSON_BODY},
     {"POST", "/v1/auth/password-reset", auth_http_password_reset, ROUTE_PUBLIC | ROUTE_JSON_BODY},
-    {"POST", "/v1/auth/password-reset/confirm", auth_http_password_reset_confirm, ROUTE_PUBLIC | ROUTE_JSON_BODY},
+    {"POST", "/v1/auth/password-reset/confirm", auth_http_password_reset_confirm,
+     ROUTE_PUBLIC | ROUTE_JSON_BODY | ROUTE_SLOW},
     {NULL, NULL, NULL, 0},
 };

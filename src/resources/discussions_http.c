@@ -329,7 +329,7 @@ static fn_status threads_http_mark_read(fn_req *req) {
 }
 
 const fn_route discussions_routes[] = {
-    ROUTES_COLLECTION("/v1/groups/{group_id}/threads", "{thread_id}", threads, 0),
+    ROUTES_COLLECTION_SLOW("/v1/groups/{group_id}/threads", "{thread_id}", threads, 0, ROUTE_SLOW, 0),
     {"DELETE", "/v1/groups/{group_id}/threads/{thread_id}", threads_http_delete, 0},
     ROUTES_COLLECTION("/v1/groups/{group_id}/threads/{thread_id}/posts", "{post_id}", posts, 0),
     {"DELETE", "/v1/groups/{group_id}/threads/{thread_id}/posts/{post_id}", posts_http_delete, 0},

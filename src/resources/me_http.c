@@ -127,8 +127,8 @@ static fn_status me_http_export(fn_req *req) {
 /* DELETE /v1/me is erasure_http.c; its route comes first (erasure_routes) so that Allow lists
  * DELETE, GET, PATCH as before. */
 const fn_route me_routes[] = {
-    {"GET", "/v1/me/export", me_http_export, 0},
+    {"GET", "/v1/me/export", me_http_export, ROUTE_SLOW},
     {"GET", "/v1/me", me_http_get, ROUTE_ONE_TIME_PASSWORD},
-    {"PATCH", "/v1/me", me_http_update, ROUTE_JSON_BODY | ROUTE_ONE_TIME_PASSWORD},
+    {"PATCH", "/v1/me", me_http_update, ROUTE_JSON_BODY | ROUTE_ONE_TIME_PASSWORD | ROUTE_SLOW}, /* Argon2id */
     {NULL, NULL, NULL, 0},
 };

@@ -266,6 +266,6 @@ static fn_status members_http_update(fn_req *req) {
 }
 
 const fn_route members_routes[] = {
-    ROUTES_COLLECTION("/v1/members", "{member_id}", members, 0),
+    ROUTES_COLLECTION_SLOW("/v1/members", "{member_id}", members, 0, 0, ROUTE_SLOW), /* Argon2id */
     {NULL, NULL, NULL, 0},
 };

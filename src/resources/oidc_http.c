@@ -321,8 +321,8 @@ static fn_status oidc_http_unlink(fn_req *req) {
 
 const fn_route oidc_routes[] = {
     {"GET", "/v1/auth/providers", oidc_http_providers, ROUTE_PUBLIC},
-    {"POST", "/v1/auth/oidc/{provider}/start", oidc_http_start, ROUTE_PUBLIC | ROUTE_JSON_BODY},
-    {"POST", "/v1/auth/oidc/{provider}/callback", oidc_http_callback, ROUTE_PUBLIC | ROUTE_JSON_BODY},
+    {"POST", "/v1/auth/oidc/{provider}/start", oidc_http_start, ROUTE_PUBLIC | ROUTE_JSON_BODY | ROUTE_SLOW},
+    {"POST", "/v1/auth/oidc/{provider}/callback", oidc_http_callback, ROUTE_PUBLIC | ROUTE_JSON_BODY | ROUTE_SLOW},
     {"GET", "/v1/me/identities", oidc_http_identities, 0},
     {"DELETE", "/v1/me/identities/{identity_id}", oidc_http_unlink, 0},
     {NULL, NULL, NULL, 0},

@@ -180,7 +180,7 @@ static fn_status summaries_http_sites(fn_req *req) {
 }
 
 const fn_route summaries_routes[] = {
-    {"GET", "/v1/sites/{site_id}/summary", summaries_http_site, 0},
-    {"GET", "/v1/summaries/sites", summaries_http_sites, 0},
+    {"GET", "/v1/sites/{site_id}/summary", summaries_http_site, ROUTE_SLOW},
+    {"GET", "/v1/summaries/sites", summaries_http_sites, ROUTE_SLOW},
     {NULL, NULL, NULL, 0},
 };

@@ -259,9 +259,11 @@ static fn_status webhooks_http_retry(fn_req *req) {
 #define W ROUTE_PARTNER_WEBHOOKS
 const fn_route webhooks_routes[] = {
     {"GET", "/v1/partners/{partner_id}/webhooks", webhooks_http_list, W},
-    {"POST", "/v1/partners/{partner_id}/webhooks", webhooks_http_create, W | ROUTE_JSON_BODY | ROUTE_IDEMPOTENT},
+    {"POST", "/v1/partners/{partner_id}/webhooks", webhooks_http_create,
+     W | ROUTE_JSON_BODY | ROUTE_IDEMPOTENT | ROUTE_SLOW},
     {"GET", "/v1/partners/{partner_id}/webhooks/{webhook_id}", webhooks_http_get, W},
-    {"PATCH", "/v1/partners/{partner_id}/webhooks/{webhook_id}", webhooks_http_update, W | ROUTE_JSON_BODY},
+    {"PATCH", "/v1/partners/{partner_id}/webhooks/{webhook_id}", webhooks_http_update,
+     W | ROUTE_JSON_BODY | ROUTE_SLOW},
     {"DELETE", "/v1/partners/{partner_id}/webhooks/{webhook_id}", webhooks_http_delete, W},
     {"POST", "/v1/partners/{partner_id}/webhooks/{webhook_id}/secret", webhooks_http_rotate, W},
     {"GET", "/v1/partners/{partner_id}/webhooks/{webhook_id}/deliveries", webhooks_http_deliveries, W},

@@ -128,6 +128,7 @@ static void test_defaults(void **state) {
   assert_int_equal(cfg.webhook_counts_interval_ms, 60000);
   assert_int_equal(cfg.webhook_concurrency, 128);
   assert_int_equal(cfg.webhook_endpoint_concurrency, 32);
+  assert_int_equal(cfg.slow_threads, 2);
   assert_string_equal(cfg.docs_js_path, "/usr/share/forumnet/redoc.standalone.js");
   assert_string_equal(cfg.read_database_url, "");
   assert_int_equal(cfg.db_read_pool_size, 4);
@@ -320,6 +321,7 @@ static const struct {
     {"FORUMNET_WEBHOOK_COUNTS_INTERVAL_MS", 100, 3600000},
     {"FORUMNET_WEBHOOK_CONCURRENCY", 1, 1024},
     {"FORUMNET_WEBHOOK_ENDPOINT_CONCURRENCY", 1, 1024},
+    {"FORUMNET_SLOW_THREADS", 0, 64},
 };
 #define NUMBER_COUNT (sizeof numbers / sizeof numbers[0])
 
@@ -377,6 +379,8 @@ static long stored_number(const char *name) {
     return (long)cfg.webhook_concurrency;
   if (strcmp(name, "FORUMNET_WEBHOOK_ENDPOINT_CONCURRENCY") == 0)
     return (long)cfg.webhook_endpoint_concurrency;
+  if (strcmp(name, "FORUMNET_SLOW_THREADS") == 0)
+    return (long)cfg.slow_threads;
   fail_msg("no field for %s", name);
   return -1;
 }
