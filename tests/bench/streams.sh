@@ -73,6 +73,17 @@ PGBENCH_TPS=$(awk '/^tps = / && !/including connections establishing/ { printf "
 echo "pgbench: $PGBENCH_TPS tps"
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$SERVER_PID/status"; }
+open_fds() { find "/proc/$SERVER_PID/fd" -mindepth 1 -maxdepth 1 | wc -l; }
+# After the holder stops, the server closes its streams for a while: the next round without streams waits until
+# it holds no more descriptors than before them (plus wrk's), so that it does not measure the closing (up to 60 s).
+wait_streams_closed() {
+  local _
+  for _ in $(seq 1 600); do
+    (($(open_fds) <= $1 + CONNS + 16)) && return 0
+    sleep 0.1
+  done
+  echo "WARNING: the server still held $(open_fds) descriptors 60 s after the streams ended" >&2
+}
 to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000; printf "%.2f", n }'; }
 INVALID=0
 
@@ -105,6 +116,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
   read -r rps0 p990 < <(measure "r$r-0")
   echo "  $rps0 requests/s, p99 $p990 ms"
   rss_before=$(rss_kb)
+  fds_before=$(open_fds)
   step "round $r: with $STREAMS idle streams"
   python3 "$BENCH_DIR/stream_holder.py" "$BASE_URL" "$STREAM_TOKEN" "$STREAMS" >"$WORK/holder-$r.txt" 2>&1 &
   HOLDER_PID=$!
@@ -123,6 +135,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
     echo "WARNING: a stream ended early (holder: $(tail -n 1 "$WORK/holder-$r.txt"))" >&2
     INVALID=1
   }
+  wait_streams_closed "$fds_before"
   ROWS+=("| $r | $rps0 | $p990 | $rps1 | $p991 | $per |")
   RSS_PER+=("$per")
   RSS_WITH+=("$rss_with")
