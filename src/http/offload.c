@@ -94,11 +94,12 @@ static enum MHD_Result offload_access_handler(void *cls, struct MHD_Connection *
   const struct connection_info_struct *info = *con_cls;
   /* A call without data after Ulfius' first one is the final call: the one that runs the route's handler. */
   int final_call = *upload_data_size == 0 && info != NULL && !info->callback_first_iteration;
-  if (final_call && thread_count > 0) {
+  const fn_route *route = final_call && thread_count > 0 ? router_find(method, url) : NULL;
+  if (route && (route->flags & ROUTE_SLOW)) {
+    /* Only a slow route's connection can have been left unanswered: no lock for the other requests. */
     if (take_unanswered(connection))
       return MHD_NO; /* closes the connection */
-    const fn_route *route = router_find(method, url);
-    slow_request *r = route && (route->flags & ROUTE_SLOW) ? malloc(sizeof *r) : NULL;
+    slow_request *r = malloc(sizeof *r);
     if (r) {
       *r = (slow_request){NULL, cls, connection, url, method, version, con_cls};
       MHD_suspend_connection(connection); /* before a slow thread can see it */

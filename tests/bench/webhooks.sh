@@ -31,48 +31,16 @@ ROOT=$PWD
 # shellcheck source=tests/bench/lib.sh
 . tests/bench/lib.sh
 
+bench_script webhooks "$@"
 EVENTS=${EVENTS:-1000}
 INTERVAL_MS=${INTERVAL_MS:-50}
 CONCURRENCY=${CONCURRENCY:-}
 ENDPOINT_CONCURRENCY=${ENDPOINT_CONCURRENCY:-}
-for knob in EVENTS INTERVAL_MS; do
-  if ! [[ ${!knob} =~ ^[0-9]+$ ]] || ((${!knob} < 1)); then
-    echo "webhooks: $knob must be a whole number above 0 (got '${!knob}')" >&2
-    exit 2
-  fi
-done
-
-STARTED=$SECONDS
-BUILD_DIR=$ROOT/build-bench
+bench_whole_numbers 1 EVENTS INTERVAL_MS
 RESULTS_FILE=$ROOT/tests/bench/last-webhooks.md
-PG_BASE=''
-PG_DATA=''
-SERVER_PID=''
-SERVER_LOG=''
-WORK=''
 RECEIVER_PID=''
-
-step() { printf '\n==> %s\n' "$*"; }
-die() {
-  echo "webhooks: $*" >&2
-  exit 1
-}
-
-cleanup() {
-  local status=$?
-  trap - EXIT INT TERM
-  if [[ -n "$RECEIVER_PID" ]]; then kill -TERM "$RECEIVER_PID" 2>/dev/null || true; fi
-  bench_stop_server 10 || true
-  bench_cleanup_pg
-  if [[ -n "$WORK" ]]; then
-    if [[ "${BENCH_KEEP:-0}" == 1 ]]; then echo "kept the work directory: $WORK"; else rm -rf "$WORK"; fi
-  fi
-  printf '\nwebhooks: finished in %ss (exit status %s)\n' "$((SECONDS - STARTED))" "$status"
-  exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_stop_extras() { if [[ -n "$RECEIVER_PID" ]]; then kill -TERM "$RECEIVER_PID" 2>/dev/null || true; fi; }
+bench_traps
 
 step "Debian packages and the npm tooling (tools/, npm ci)"
 # shellcheck disable=SC2086 # one package name per word
