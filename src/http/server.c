@@ -28,8 +28,8 @@
  * ulfius_start_framework_with_mhd_options requires. */
 static atomic_int requests_in_flight;
 
-/* Ulfius hands handlers its request, never MHD's connection, which a live stream needs in order to suspend
- * it. The URI logger sees both (Ulfius allocates the request there), and it, the handler and the completion
+/* Ulfius hands handlers its request, never MHD's connection, which a live stream needs in order to take
+ * its socket. The URI logger sees both (Ulfius allocates the request there), and it, the handler and the completion
  * callback of one connection all run on that connection's thread (its epoll worker, or its own thread):
  * so each thread keeps the pairs of its requests between the URI and their completion, a short list. */
 typedef struct connection_of {
@@ -77,6 +77,8 @@ static void count_request_end(void *cls, struct MHD_Connection *connection, void
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
   (void)cls;
+  if (stream_quiet_log())
+    return;
   char msg[512];
   vsnprintf(msg, sizeof msg, fmt, ap);
   size_t n = strlen(msg);
@@ -147,7 +149,7 @@ int server_run(fn_app *app) {
   if (app->cfg.http_threads == 0)
     flags |= MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
   else
-    flags |= MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME; /* live streams suspend while idle (stream.h) */
+    flags |= MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME; /* slow routes (offload.h); a stream's hand-over (stream.h) */
   struct MHD_OptionItem options[] = {
       {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL}, /* first, so MHD logs nothing elsewhere */
       {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)count_request_end, NULL},

@@ -2,9 +2,11 @@
  * e2e_stream.c — the live stream of a member's notifications (API.md section 10; README "Live stream"):
  * events arrive within a second, Last-Event-ID replays exactly the missed ones, heartbeats, stream
  * tickets (single use, expiry), a suspended member's stream ends at once, a stream ends when its token
- * expires, another member's notifications never appear, and a stream held on a second instance hears
- * a notification made elsewhere. Notifications are inserted through psql (the trigger of migration 011
- * wakes the streams, as the API's own writes do). The stream is read over a raw socket.
+ * expires, another member's notifications never appear, a stream held on a second instance hears
+ * a notification made elsewhere; held streams take no HTTP connection (their sockets are handed to the
+ * streams' loop) and have a cap of their own; chunked framing for HTTP/1.1, none for HTTP/1.0.
+ * Notifications are inserted through psql (the trigger of migration 011 wakes the streams, as the API's own
+ * writes do). The stream is read over a raw socket.
  */
 #include "harness.h"
 
@@ -341,6 +343,17 @@ static void test_erased_members_stream_ends_and_tickets_go(void **state) {
     harness_fail("erasure left the member's stream tickets");
 }
 
+/* An HTTP/1.1 stream is chunked: after the headers, the first chunk is exactly the opening "retry:" line
+ * (13 octets), and a stream the server ended finishes with the last chunk (not a bare close, which a browser
+ * reports as an error). */
+static void assert_chunked_body_ended(const sse *s) {
+  const char *body = strstr(s->buf, "\r\n\r\n");
+  if (body == NULL || strncmp(body + 4, "d\r\nretry: 2000\n\n\r\n", 18) != 0)
+    harness_fail("the stream's body does not open with one chunk holding the retry line: %s", s->buf);
+  if (s->len < 5 || memcmp(s->buf + s->len - 5, "0\r\n\r\n", 5) != 0)
+    harness_fail("the ended stream's body does not end with the last chunk: %s", s->buf);
+}
+
 static void test_stream_ends_when_its_token_expires(void **state) {
   (void)state;
   harness_account m;
@@ -360,6 +373,7 @@ static void test_stream_ends_when_its_token_expires(void **state) {
   free(token);
   if (!sse_wait_closed(&s, 5000))
     harness_fail("a stream outlived its token (exp in 3 s) by 2 s: %s", s.buf);
+  assert_chunked_body_ended(&s);
   sse_close(&s);
 }
 
@@ -426,6 +440,84 @@ static void test_a_held_stream_does_not_block_the_stop(void **state) {
   harness_server_stop(); /* asserts exit status 0 within 10 s */
   if (!sse_wait_closed(&s, 1000))
     harness_fail("the stream stayed open after its server stopped");
+  assert_chunked_body_ended(&s);
+  sse_close(&s);
+}
+
+/* A held stream is not a libmicrohttpd connection (its socket was handed to the streams' loop), so streams
+ * never take the places of other requests; they have their own cap, FORUMNET_MAX_CONNECTIONS, past which a
+ * stream request is refused with 503, and a stream that ends frees its place. */
+static void test_streams_take_no_connection_and_have_their_own_cap(void **state) {
+  (void)state;
+  harness_account m;
+  new_member(&m);
+  static const char *const env[] = {"FORUMNET_MAX_CONNECTIONS=3", NULL};
+  harness_server_start(env);
+  sse held[3];
+  for (int i = 0; i < 3; i++)
+    sse_open_ok(&held[i], STREAM_PATH, m.token, NULL);
+  for (int i = 0; i < 4; i++) { /* more requests than the cap, one after the other, beside 3 streams */
+    http_response *r = http_get("/healthz", NULL);
+    assert_status(r, 200);
+    http_response_free(r);
+  }
+  sse extra;
+  long status = sse_open(&extra, STREAM_PATH, m.token, NULL);
+  if (status != 503 || strstr(extra.buf, "application/problem+json") == NULL)
+    harness_fail("a fourth stream beyond FORUMNET_MAX_CONNECTIONS=3 answered %ld, expected 503 problem+json: %s",
+                 status, extra.buf);
+  sse_close(&extra);
+  long seq = insert_notification(m.id, "to all three");
+  char needle[64];
+  snprintf(needle, sizeof needle, "id: %ld\n", seq);
+  for (int i = 0; i < 3; i++)
+    if (!sse_wait_for(&held[i], needle, 2000))
+      harness_fail("held stream %d missed notification %ld: %s", i, seq, held[i].buf);
+  sse_close(&held[0]);
+  int64_t until = harness_now_ms() + 3000;
+  for (;;) { /* the loop notices the hang-up at once; allow it a moment */
+    status = sse_open(&extra, STREAM_PATH, m.token, NULL);
+    if (status == 200 || harness_now_ms() > until)
+      break;
+    sse_close(&extra);
+    harness_sleep_ms(100);
+  }
+  if (status != 200)
+    harness_fail("a stream's place was not freed when its client left: %ld %s", status, extra.buf);
+  sse_close(&extra);
+  for (int i = 1; i < 3; i++)
+    sse_close(&held[i]);
+  harness_server_stop();
+}
+
+/* An HTTP/1.0 client gets the stream without chunked coding (it does not know it), events as they come, and
+ * the end of the stream is the end of the connection. */
+static void test_http_1_0_stream_is_not_chunked(void **state) {
+  (void)state;
+  harness_account m;
+  new_member(&m);
+  sse s;
+  memset(&s, 0, sizeof s);
+  s.fd = harness_server_connect();
+  if (s.fd < 0)
+    harness_fail("cannot connect: %s", strerror(errno));
+  char req[2048];
+  int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nAuthorization: Bearer %s\r\n\r\n", STREAM_PATH, m.token);
+  if (send(s.fd, req, (size_t)n, 0) != n)
+    harness_fail("cannot send the stream's request");
+  if (!sse_wait_for(&s, "retry: 2000\n\n", 3000))
+    harness_fail("no HTTP/1.0 stream within 3 s: %s", s.buf);
+  const char *body = strstr(s.buf, "\r\n\r\n");
+  if (strncmp(s.buf, "HTTP/1.", 7) != 0 || strtol(s.buf + 9, NULL, 10) != 200 || body == NULL ||
+      strncmp(body + 4, "retry: 2000\n\n", 13) != 0 || strstr(s.buf, "hunked") != NULL)
+    harness_fail("the HTTP/1.0 stream is not a plain 200 body opening with the retry line: %s", s.buf);
+  long seq = insert_notification(m.id, "plain");
+  char needle[64];
+  snprintf(needle, sizeof needle, "id: %ld\nevent: event.published\n", seq);
+  if (!sse_wait_for(&s, needle, 2000))
+    harness_fail("the HTTP/1.0 stream missed notification %ld: %s", seq, s.buf);
+  if (strstr(body + 4, "\r\n") != NULL)
+    harness_fail("the HTTP/1.0 stream's body holds chunk framing: %s", body);
   sse_close(&s);
 }
 
@@ -443,6 +535,8 @@ int main(void) {
       cmocka_unit_test_teardown(test_a_client_that_left_frees_its_connection, harness_stop_nested_servers),
       cmocka_unit_test_teardown(test_thread_per_connection_refuses_streams, harness_stop_nested_servers),
       cmocka_unit_test_teardown(test_a_held_stream_does_not_block_the_stop, harness_stop_nested_servers),
+      cmocka_unit_test_teardown(test_streams_take_no_connection_and_have_their_own_cap, harness_stop_nested_servers),
+      cmocka_unit_test(test_http_1_0_stream_is_not_chunked),
   };
   return cmocka_run_group_tests_name("e2e_stream", tests, group_setup, harness_suite_teardown);
 }
