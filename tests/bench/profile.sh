@@ -4,8 +4,9 @@
 # runs against the same cluster at the same concurrency. For each: operations a second, context switches per
 # operation, and the CPU time per operation of each party (PostgreSQL, the load generator, forumnet, the kernel's
 # share of each); then forumnet's own time by library and its top functions. The same setup as run.sh
-# (tests/bench/lib.sh: Release build with symbols, throwaway PostgreSQL 15, demo seed).
+# (tests/bench/lib.sh: Release build, whose symbol table names the functions; throwaway PostgreSQL 15, demo seed).
 #
+#   READ=site      what wrk reads: site (GET /v1/sites/{id}) or list (GET /v1/sites?limit=50, run.sh's list page)
 #   CONNS=32       wrk connections and pgbench clients
 #   DURATION=10    seconds sampled (the load runs 2 s longer: 1 s before and after)
 #   FREQ=999       samples a second per CPU (perf record -F; cpu-clock, which every machine has)
@@ -33,7 +34,12 @@ CONNS=${CONNS:-32}
 DURATION=${DURATION:-10}
 FREQ=${FREQ:-999}
 TOP=${TOP:-25}
+READ=${READ:-site}
 bench_whole_numbers 1 CONNS DURATION FREQ TOP
+[[ $READ == site || $READ == list ]] || {
+  echo "profile: READ must be site or list (got '$READ')" >&2
+  exit 2
+}
 RESULTS_FILE=$BENCH_DIR/last-profile.md
 LOAD_PID=''
 bench_stop_extras() {
@@ -53,6 +59,7 @@ step "forumnet serve"
 bench_serve
 TOKEN=$(bench_login "$ADMIN_EMAIL" "$ADMIN_PASSWORD") || exit 1
 PATH_READ=/v1/sites/$SITE_ID
+if [[ $READ == list ]]; then PATH_READ='/v1/sites?limit=50'; fi
 # The server's threads by name (libmicrohttpd names its workers), to tell its samples from the others'.
 SERVER_COMMS=$(sort -u /proc/"$SERVER_PID"/task/*/comm | paste -sd, -)
 curl -fsS -o /dev/null -H "Authorization: Bearer $TOKEN" "$BASE_URL$PATH_READ" || die "the read failed"
@@ -133,7 +140,7 @@ top() {
   echo
   echo "CPU time per operation, in microseconds of one core (the kernel's part in brackets):"
   echo
-  echo "| | pgbench -S -M prepared | GET /v1/sites/{id} (wrk) |"
+  echo "| | pgbench -S -M prepared | GET ${PATH_READ/$SITE_ID/\{id\}} (wrk) |"
   echo "|---|---:|---:|"
   echo "| operations a second | $PG_OPS | $FN_OPS ($(awk -v a="$FN_OPS" -v b="$PG_OPS" 'BEGIN { printf "%.3f", a / b }') of pgbench) |"
   echo "| context switches per operation (whole machine) | $(switches pgbench "$PG_OPS") | $(switches read "$FN_OPS") |"
