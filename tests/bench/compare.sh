@@ -94,8 +94,7 @@ fi
 step "Debian packages"
 # shellcheck disable=SC2086 # one package name per word
 deps_install $FORUMNET_BUILD_PACKAGES $FORUMNET_TEST_PACKAGES || die "could not install the dependencies"
-PGBENCH=$PG_BIN/pgbench
-[[ -x "$PGBENCH" ]] || PGBENCH=$(command -v pgbench) || die "pgbench not found (install postgresql-contrib)"
+bench_find_pgbench
 command -v wrk >/dev/null || die "wrk not found"
 
 if ((POOLER)); then
@@ -115,10 +114,8 @@ BIN_B=$FORUMNET
 step "Throwaway PostgreSQL 15, data set"
 WORK=$(mktemp -d /tmp/forumnet-compare-work.XXXXXX)
 bench_pg_start
-pg_createdb "$PG_SOCK" "$PG_PORT" pgbench
 bench_seed
-"$PGBENCH" -h "$PG_SOCK" -p "$PG_PORT" -U "$PG_SUPERUSER" -i -q -s 10 pgbench >"$WORK/pgbench-init.txt" 2>&1 ||
-  die "pgbench -i failed"
+bench_pgbench_init 10
 
 if ((POOLER)); then
   # README "Behind a transaction-mode pooler": PgBouncer logs in as a role of its own whose settings come from
@@ -162,7 +159,7 @@ fi
 echo "A ($NAME_A): $URL_A ($BIN_A); B ($NAME_B): $URL_B ($BIN_B); site $SITE_ID"
 
 pgbench_tps() {
-  "$PGBENCH" -h "$PG_SOCK" -p "$PG_PORT" -U "$PG_SUPERUSER" -S -M prepared -c "$CONNS" -j 2 -T "$DURATION" pgbench \
+  bench_pgbench -S -M prepared -c "$CONNS" -j 2 -T "$DURATION" pgbench \
     >"$WORK/pgbench.txt" 2>&1 || die "pgbench failed"
   awk '/^tps = / && !/including connections establishing/ { print $3; exit }' "$WORK/pgbench.txt"
 }

@@ -54,6 +54,10 @@
 #                                  (bench_pg_start, bench_seed); sets what those set
 #   bench_server_knobs             appends FORUMNET_HTTP_THREADS and FORUMNET_DB_POOL_SIZE to SERVER_ENV when set
 #   bench_find_pgbench             sets PGBENCH (PostgreSQL's own pgbench, else the one on PATH)
+#   bench_pgbench_init SCALE       after bench_pg_start and bench_find_pgbench: database `pgbench` in the throwaway
+#                                  cluster, `pgbench -i -q -s SCALE` into it (its output in WORK/pgbench-init.txt)
+#   bench_pgbench ARGS...          $PGBENCH against the throwaway cluster as its superuser (ARGS end with the database)
+#   bench_stop_pid PID             SIGTERM a background process of the script and wait for it; nothing when PID is empty
 #
 # shellcheck disable=SC2034 # the globals set here are read by the scripts that source this file
 # auto_explain is loaded but logs nothing (log_min_duration -1) until bench_explain_summaries turns it on.
@@ -530,4 +534,21 @@ bench_server_knobs() {
 bench_find_pgbench() {
   PGBENCH=$PG_BIN/pgbench
   [[ -x "$PGBENCH" ]] || PGBENCH=$(command -v pgbench) || die "pgbench not found (install postgresql-contrib)"
+}
+
+bench_pgbench() { "$PGBENCH" -h "$PG_SOCK" -p "$PG_PORT" -U "$PG_SUPERUSER" "$@"; }
+
+bench_pgbench_init() {
+  pg_createdb "$PG_SOCK" "$PG_PORT" pgbench
+  bench_pgbench -i -q -s "$1" pgbench >"$WORK/pgbench-init.txt" 2>&1 || {
+    cat "$WORK/pgbench-init.txt" >&2
+    die "pgbench -i failed"
+  }
+}
+
+bench_stop_pid() {
+  if [[ -n "$1" ]]; then
+    kill -TERM "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+  fi
 }

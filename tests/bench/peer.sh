@@ -36,12 +36,7 @@ POOL_SIZE=${POOL_SIZE:-8}
 bench_whole_numbers 1 ROUNDS CONNS DURATION POOL_SIZE
 RESULTS_FILE=$BENCH_DIR/last-peer.md
 PEER_PID=''
-bench_stop_extras() {
-  if [[ -n "$PEER_PID" ]]; then
-    kill -TERM "$PEER_PID" 2>/dev/null || true
-    wait "$PEER_PID" 2>/dev/null || true
-  fi
-}
+bench_stop_extras() { bench_stop_pid "$PEER_PID"; }
 bench_traps
 
 # shellcheck disable=SC2086 # one package name per word
@@ -77,9 +72,7 @@ curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer x$TOKEN" "$PEER
 echo "forumnet on $BASE_URL, the peer on $PEER_URL; both answer $(wc -c <"$WORK/forumnet.json") bytes"
 
 step "pgbench database"
-pgbench_run() { "$PGBENCH" -h "$PG_SOCK" -p "$PG_PORT" -U "$PG_SUPERUSER" "$@"; }
-pg_createdb "$PG_SOCK" "$PG_PORT" pgbench
-pgbench_run -i -q -s 10 pgbench >"$WORK/pgbench-init.txt" 2>&1 || die "pgbench -i failed"
+bench_pgbench_init 10
 
 INVALID=0
 # measure URL LABEL: one wrk run of the read (after a second of warm-up); prints "rps p99_ms".
@@ -105,7 +98,7 @@ FN_P99=()
 PEER_P99=()
 for ((r = 1; r <= ROUNDS; r++)); do
   step "round $r of $ROUNDS (load $(cut -d' ' -f1-3 /proc/loadavg))"
-  pgbench_run -S -M prepared -c "$CONNS" -j 2 -T "$DURATION" pgbench >"$WORK/pgbench-$r.txt" 2>&1 || die "pgbench failed"
+  bench_pgbench -S -M prepared -c "$CONNS" -j 2 -T "$DURATION" pgbench >"$WORK/pgbench-$r.txt" 2>&1 || die "pgbench failed"
   tps=$(awk '/^tps = / { printf "%.0f", $3; exit }' "$WORK/pgbench-$r.txt")
   read -r fn_rps fn_p99 < <(measure "$BASE_URL" "forumnet-$r")
   read -r peer_rps peer_p99 < <(measure "$PEER_URL" "peer-$r")

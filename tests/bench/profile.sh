@@ -42,12 +42,7 @@ bench_whole_numbers 1 CONNS DURATION FREQ TOP
 }
 RESULTS_FILE=$BENCH_DIR/last-profile.md
 LOAD_PID=''
-bench_stop_extras() {
-  if [[ -n "$LOAD_PID" ]]; then
-    kill -TERM "$LOAD_PID" 2>/dev/null || true
-    wait "$LOAD_PID" 2>/dev/null || true
-  fi
-}
+bench_stop_extras() { bench_stop_pid "$LOAD_PID"; }
 bench_traps
 
 bench_setup wrk linux-perf
@@ -65,9 +60,7 @@ SERVER_COMMS=$(sort -u /proc/"$SERVER_PID"/task/*/comm | paste -sd, -)
 curl -fsS -o /dev/null -H "Authorization: Bearer $TOKEN" "$BASE_URL$PATH_READ" || die "the read failed"
 
 step "pgbench database"
-pgbench_run() { "$PGBENCH" -h "$PG_SOCK" -p "$PG_PORT" -U "$PG_SUPERUSER" "$@"; }
-pg_createdb "$PG_SOCK" "$PG_PORT" pgbench
-pgbench_run -i -q -s 10 pgbench >"$WORK/pgbench-init.txt" 2>&1 || die "pgbench -i failed"
+bench_pgbench_init 10
 
 # sample NAME: `perf record -a` and `perf stat -a` (context switches) for DURATION s while the load started just
 # before runs; writes $WORK/NAME.data and $WORK/NAME.stat.
@@ -82,7 +75,7 @@ sample() {
 
 INVALID=0
 step "profile: pgbench -S -M prepared, $CONNS clients (load $(cut -d' ' -f1-3 /proc/loadavg))"
-pgbench_run -S -M prepared -c "$CONNS" -j 2 -T $((DURATION + 2)) pgbench >"$WORK/pgbench.txt" 2>&1 &
+bench_pgbench -S -M prepared -c "$CONNS" -j 2 -T $((DURATION + 2)) pgbench >"$WORK/pgbench.txt" 2>&1 &
 LOAD_PID=$!
 sample pgbench
 wait "$LOAD_PID" || die "pgbench failed: $(tail -3 "$WORK/pgbench.txt")"
@@ -104,20 +97,24 @@ fi
 FN_OPS=$(awk '/^[[:space:]]*Requests\/sec:/ { printf "%.0f", $2; exit }' "$WORK/wrk.txt")
 
 CPUS=$(nproc)
-# rows NAME: every (percent of all samples, comm, dso) of NAME.data, "|"-separated, blanks trimmed.
+# rows NAME: every (percent of all samples, comm, dso, party) of NAME.data, "|"-separated; the party is db
+# (PostgreSQL), load (pgbench, wrk), server (forumnet's threads), idle or other.
 rows() {
   perf report -i "$WORK/$1.data" --stdio --no-children -q --percentage absolute --sort comm,dso -t '|' 2>/dev/null |
-    awk -F'|' 'NF >= 3 { for (i = 1; i <= 3; i++) gsub(/^[ \t]+|[ \t%]+$/, "", $i); print $1 "|" $2 "|" $3 }'
+    awk -F'|' -v server="$SERVER_COMMS" '
+      BEGIN { n = split(server, s, ","); for (i = 1; i <= n; i++) is_server[s[i]] = 1 }
+      NF >= 3 { for (i = 1; i <= 3; i++) gsub(/^[ \t]+|[ \t%]+$/, "", $i)
+        party = $2 == "postgres" ? "db" : ($2 == "wrk" || $2 == "pgbench") ? "load" : ($2 in is_server) ? "server" : \
+          $2 == "swapper" ? "idle" : "other"
+        print $1 "|" $2 "|" $3 "|" party }'
 }
 rows pgbench >"$WORK/pgbench.rows"
 rows read >"$WORK/read.rows"
-# party NAME OPS: a table cell per party, "total (kernel)", in microseconds of one core per operation.
+# parties NAME OPS: "total (kernel)" of db, load and server, then idle and other, "|"-separated, in microseconds of
+# one core per operation.
 parties() {
-  awk -F'|' -v ops="$2" -v cpus="$CPUS" -v server="$SERVER_COMMS" '
-    BEGIN { n = split(server, s, ","); for (i = 1; i <= n; i++) is_server[s[i]] = 1 }
-    { p = $1 + 0; who = $2 == "postgres" ? "db" : ($2 == "wrk" || $2 == "pgbench") ? "load" : \
-        ($2 in is_server) ? "server" : $2 == "swapper" ? "idle" : "other"
-      all[who] += p; if ($3 == "[kernel.kallsyms]") kernel[who] += p }
+  awk -F'|' -v ops="$2" -v cpus="$CPUS" '
+    { all[$4] += $1; if ($3 == "[kernel.kallsyms]") kernel[$4] += $1 }
     function us(x) { return sprintf("%.1f", x / 100 * cpus * 1e6 / ops) }
     END { printf "%s (%s)|%s (%s)|%s (%s)|%s|%s\n", us(all["db"]), us(kernel["db"]), us(all["load"]), us(kernel["load"]),
             us(all["server"]), us(kernel["server"]), us(all["idle"]), us(all["other"]) }' "$WORK/$1.rows"
@@ -154,9 +151,8 @@ top() {
   echo
   echo "| Library | µs per read |"
   echo "|---|---:|"
-  awk -F'|' -v ops="$FN_OPS" -v cpus="$CPUS" -v server="$SERVER_COMMS" '
-    BEGIN { n = split(server, s, ","); for (i = 1; i <= n; i++) is_server[s[i]] = 1 }
-    $2 in is_server { by[$3] += $1 }
+  awk -F'|' -v ops="$FN_OPS" -v cpus="$CPUS" '
+    $4 == "server" { by[$3] += $1 }
     END { for (d in by) if (by[d] / 100 * cpus * 1e6 / ops >= 0.1) printf "%.1f|%s\n", by[d] / 100 * cpus * 1e6 / ops, d }' \
     "$WORK/read.rows" | sort -t'|' -k1,1gr | awk -F'|' '{ printf "| %s | %s |\n", $2, $1 }'
   echo

@@ -97,7 +97,6 @@ if [[ -n "$BENCH_SCALE" ]]; then
   BENCH_PG_EXTRA_SETTINGS=$BENCH_SCALE_PG_SETTINGS
 fi
 bench_pg_start
-pg_createdb "$PG_SOCK" "$PG_PORT" pgbench
 echo "PostgreSQL $PG_VERSION at $PG_SOCK (settings: $PG_SETTINGS)"
 
 # --- schema and data ----------------------------------------------------------------------------------------
@@ -165,16 +164,12 @@ fi
 
 # --- pgbench ------------------------------------------------------------------------------------------------
 step "pgbench -i -s $PGBENCH_SCALE (database pgbench, same cluster)"
-pgbench_run() { "$PGBENCH" -h "$PG_SOCK" -p "$PG_PORT" -U "$PG_SUPERUSER" "$@"; }
 # Everything here shares the CPU with whatever else runs on the machine: note how busy it was.
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-pgbench_run -i -q -s "$PGBENCH_SCALE" pgbench >"$WORK/pgbench-init.txt" 2>&1 || {
-  cat "$WORK/pgbench-init.txt" >&2
-  die "pgbench -i failed"
-}
+bench_pgbench_init "$PGBENCH_SCALE"
 PGBENCH_THREADS=$((CONNS < 2 ? CONNS : 2))
 step "pgbench -S -M prepared -c $CONNS -j $PGBENCH_THREADS -T $DURATION"
-pgbench_run -S -M prepared -c "$CONNS" -j "$PGBENCH_THREADS" -T "$DURATION" pgbench >"$WORK/pgbench.txt" 2>&1 || {
+bench_pgbench -S -M prepared -c "$CONNS" -j "$PGBENCH_THREADS" -T "$DURATION" pgbench >"$WORK/pgbench.txt" 2>&1 || {
   cat "$WORK/pgbench.txt" >&2
   die "pgbench failed"
 }

@@ -48,12 +48,7 @@ fi
 RESULTS_FILE=$BENCH_DIR/last-soak.md
 WRK_PID=''
 
-bench_stop_extras() {
-  if [[ -n "$WRK_PID" ]] && kill -0 "$WRK_PID" 2>/dev/null; then
-    kill -TERM "$WRK_PID" 2>/dev/null || true
-    wait "$WRK_PID" 2>/dev/null || true
-  fi
-}
+bench_stop_extras() { bench_stop_pid "$WRK_PID"; }
 bench_traps
 
 bench_setup wrk

@@ -65,10 +65,8 @@ STREAM_TOKEN=$(bench_login "bench.member1@bench.forumnet.test" "$ADMIN_PASSWORD"
 echo "listening on $BASE_URL (pid $SERVER_PID); site $SITE_ID"
 
 step "pgbench -S -M prepared -c $CONNS -T $DURATION (baseline, same cluster)"
-pgbench_run() { "$PGBENCH" -h "$PG_SOCK" -p "$PG_PORT" -U "$PG_SUPERUSER" "$@"; }
-pg_createdb "$PG_SOCK" "$PG_PORT" pgbench
-pgbench_run -i -q -s 10 pgbench >"$WORK/pgbench-init.txt" 2>&1 || die "pgbench -i failed"
-pgbench_run -S -M prepared -c "$CONNS" -j 2 -T "$DURATION" pgbench >"$WORK/pgbench.txt" 2>&1 || die "pgbench failed"
+bench_pgbench_init 10
+bench_pgbench -S -M prepared -c "$CONNS" -j 2 -T "$DURATION" pgbench >"$WORK/pgbench.txt" 2>&1 || die "pgbench failed"
 PGBENCH_TPS=$(awk '/^tps = / && !/including connections establishing/ { printf "%.0f", $3; exit }' "$WORK/pgbench.txt")
 echo "pgbench: $PGBENCH_TPS tps"
 

@@ -99,13 +99,18 @@ static void sink_start_tls(smtp_sink *s, int port, const char *name, sink_tls tl
   if (s->pid < 0)
     harness_fail("fork failed");
   if (s->pid == 0) {
-    if (tls == SINK_PLAIN)
-      execl(PYTHON, PYTHON, "-c", AIOSMTPD_WITHOUT_DNS, "-n", "-l", listen, "-c", "aiosmtpd.handlers.Mailbox", maildir,
-            (char *)NULL);
-    else
-      execl(PYTHON, PYTHON, "-c", AIOSMTPD_WITHOUT_DNS, "-n", "-l", listen,
-            tls == SINK_SMTPS ? "--smtpscert" : "--tlscert", g_cert, tls == SINK_SMTPS ? "--smtpskey" : "--tlskey",
-            g_key, "-c", "aiosmtpd.handlers.Mailbox", maildir, (char *)NULL);
+    const char *argv[16] = {PYTHON, "-c", AIOSMTPD_WITHOUT_DNS, "-n", "-l", listen};
+    int n = 6;
+    if (tls != SINK_PLAIN) {
+      argv[n++] = tls == SINK_SMTPS ? "--smtpscert" : "--tlscert";
+      argv[n++] = g_cert;
+      argv[n++] = tls == SINK_SMTPS ? "--smtpskey" : "--tlskey";
+      argv[n++] = g_key;
+    }
+    argv[n++] = "-c";
+    argv[n++] = "aiosmtpd.handlers.Mailbox";
+    argv[n] = maildir;
+    execv(PYTHON, (char *const *)argv);
     _exit(127);
   }
   for (int i = 0; i < 200 && !port_open(port); i++)
