@@ -9,6 +9,7 @@
 #include "forumnet/config.h"
 #include "forumnet/page.h"
 #include "forumnet/status.h"
+#include "forumnet/strbuf.h"
 
 /* A fixed set of PostgreSQL connections shared by the request threads. pool.c is the
  * only owner of PGconn; everything else borrows a db_conn between acquire and release. */
@@ -169,6 +170,32 @@ fn_status db_query_rows(db_conn *conn, const db_stmt *stmt, int nparams, const c
 #define DB_PAGE_AFTER(ts, id) " AND (" ts ", " id ") > ($2::timestamptz, $3::uuid) ORDER BY " ts ", " id " LIMIT $4"
 fn_status db_query_page(db_conn *conn, const db_stmt *stmt, const char *owner_id, const page_request *page,
                         PGresult **out);
+
+/* A resource's fields, listed once for the two forms statements answer them in: one JSON object (a single
+ * representation, or one nested in another: DB_JSON_OBJECT) and columns (a page's items, written by
+ * page_reply through db_row_json: DB_COLUMNS). The list is a macro FIELDS(F, SEP) that calls F(name,
+ * expression) for each field, with SEP between them:
+ *   #define SITE_FIELDS_SQL(F, SEP) F("id", "s.id") SEP F("created_at", "rfc3339(s.created_at)")
+ *   #define SITE_JSON_SQL DB_JSON_OBJECT(SITE_FIELDS_SQL)     json_build_object('id', s.id, 'created_at', ...)
+ *   #define SITE_COLUMNS_SQL DB_COLUMNS(SITE_FIELDS_SQL)      s.id AS "id", rfc3339(s.created_at) AS "created_at" */
+#define DB_JSON_PAIR(name, expr) "'" name "', " expr
+#define DB_COLUMN(name, expr) expr " AS \"" name "\""
+#define DB_JSON_OBJECT(FIELDS) "json_build_object(" FIELDS(DB_JSON_PAIR, ", ") ")"
+#define DB_COLUMNS(FIELDS) FIELDS(DB_COLUMN, ", ")
+
+/* A row of an answer as a JSON object (row_json.c): columns [from, to) of the row, each named by its SQL
+ * name (alias it: "rfc3339(s.created_at) AS created_at") and written by its type: booleans and numbers
+ * bare, json and jsonb as they are, text, uuid, date and enums as strings, SQL NULL as null. Timestamps,
+ * intervals, arrays and records are refused (their text is not their JSON form): wrap them in rfc3339() or
+ * to_json(). db_row_json_kinds reads the kinds of a result's columns once (kinds has to - from entries);
+ * FN_INTERNAL, logged, for a refused column. db_row_json appends one row; a failed allocation is left in
+ * out (strbuf's sticky failure). */
+typedef enum { DB_JSON_STRING, DB_JSON_NUMBER, DB_JSON_BOOL, DB_JSON_RAW, DB_JSON_REFUSED } db_json_kind;
+fn_status db_row_json_kinds(const PGresult *res, int from, int to, db_json_kind *kinds);
+void db_row_json(strbuf *out, const PGresult *res, int row, int from, int to, const db_json_kind *kinds);
+
+/* Appends len octets of s as a JSON string, escaped as PostgreSQL's escape_json does. */
+void db_json_string(strbuf *out, const char *s, size_t len);
 
 /* The JSON value of a statement's one answer (row 0, column 0) into *out (caller json_decref()s): NULL
  * when there is no row, the value is SQL NULL or it does not parse. FN_OK unless the statement fails. */

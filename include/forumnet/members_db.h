@@ -88,9 +88,19 @@ fn_status members_can_create(const member_caller *caller, member_role role, int 
                              const char **detail);
 
 /* SQL fragment shared by the statements in members_db.c: the Member representation of `m`. */
-#define MEMBER_JSON_SQL                                                                                                \
-  "json_build_object('id', m.id, 'email', m.email, 'display_name', m.display_name, 'role', m.role,"                    \
-  " 'discipline', m.discipline, 'home_site_id', m.home_site_id, 'status', m.status, 'version', m.version,"             \
-  " 'created_at', rfc3339(m.created_at))"
+// clang-format off
+#define MEMBER_FIELDS_SQL(F, SEP)                                                                                      \
+  F("id", "m.id") SEP                                                                                                  \
+  F("email", "m.email") SEP                                                                                            \
+  F("display_name", "m.display_name") SEP                                                                              \
+  F("role", "m.role") SEP                                                                                              \
+  F("discipline", "m.discipline") SEP                                                                                  \
+  F("home_site_id", "m.home_site_id") SEP                                                                              \
+  F("status", "m.status") SEP                                                                                          \
+  F("version", "m.version") SEP                                                                                        \
+  F("created_at", "rfc3339(m.created_at)")
+// clang-format on
+#define MEMBER_JSON_SQL DB_JSON_OBJECT(MEMBER_FIELDS_SQL)
+#define MEMBER_COLUMNS_SQL DB_COLUMNS(MEMBER_FIELDS_SQL)
 
 #endif

@@ -10,10 +10,18 @@
 struct fn_req;
 
 /* The Notification representation of notifications row `n` (the feed, the stream and the export). */
-#define NOTIFICATION_JSON_SQL                                                                                          \
-  "json_build_object('id', n.id, 'kind', n.kind, 'created_at', rfc3339(n.created_at),"                                 \
-  " 'read_at', rfc3339(n.read_at), 'subject', json_build_object('type', n.subject_type, 'id', n.subject_id),"          \
-  " 'group_id', n.group_id, 'title', n.title)"
+// clang-format off
+#define NOTIFICATION_FIELDS_SQL(F, SEP)                                                                                \
+  F("id", "n.id") SEP                                                                                                  \
+  F("kind", "n.kind") SEP                                                                                              \
+  F("created_at", "rfc3339(n.created_at)") SEP                                                                         \
+  F("read_at", "rfc3339(n.read_at)") SEP                                                                               \
+  F("subject", "json_build_object('type', n.subject_type, 'id', n.subject_id)") SEP                                    \
+  F("group_id", "n.group_id") SEP                                                                                      \
+  F("title", "n.title")
+// clang-format on
+#define NOTIFICATION_JSON_SQL DB_JSON_OBJECT(NOTIFICATION_FIELDS_SQL)
+#define NOTIFICATION_COLUMNS_SQL DB_COLUMNS(NOTIFICATION_FIELDS_SQL)
 
 /* The kinds a change fans out here (consultation.closing_soon is the job runner's, thread.* issue 15's). */
 typedef enum notification_kind {

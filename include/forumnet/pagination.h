@@ -8,14 +8,15 @@
 #include "forumnet/page.h"
 #include "forumnet/status.h"
 
-/* Replies 200 {"items":[...],"next_cursor":...} from rows whose column json_col is an
- * item's JSON text and key_col its cursor_key(). Uses at most page->limit rows. */
-void page_reply(fn_req *req, PGresult *res, int json_col, int key_col, const page_request *page);
+/* Replies 200 {"items":[...],"next_cursor":...} from a page statement's rows: column 0 the row's
+ * cursor_key(), the other columns the item's fields, written as one JSON object a row (db_row_json).
+ * Uses at most page->limit rows. */
+void page_reply(fn_req *req, PGresult *res, const page_request *page);
 
 /* page_reply with more members before "items": members is JSON object members text, each
- * followed by a comma (e.g. "\"current_version\":2,"), or "". */
-void page_reply_with(fn_req *req, PGresult *res, int json_col, int key_col, const page_request *page,
-                     const char *members);
+ * followed by a comma (e.g. "\"current_version\":2,"), or ""; the item's fields are the columns from
+ * first_field on (1 in page_reply: columns between the key and them are the handler's own). */
+void page_reply_with(fn_req *req, PGresult *res, const page_request *page, const char *members, int first_field);
 
 /* Ends a list handler: replies the page of res when st is FN_OK, else returns st. Clears res either
  * way. (An empty page needs no check of the caller: the dispatcher re-reads the token's subject on

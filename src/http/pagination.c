@@ -78,52 +78,49 @@ fn_status page_from_request(fn_req *req, page_request *out) {
       req, field, strcmp(field, "limit") == 0 ? "must be a whole number from 1 to 200" : "is not a valid cursor");
 }
 
-/* Items are already JSON text built by PostgreSQL; they are joined, not re-parsed. */
-void page_reply(fn_req *req, PGresult *res, int json_col, int key_col, const page_request *page) {
-  page_reply_with(req, res, json_col, key_col, page, "");
-}
+/* A page statement answers the row's cursor key in column 0 and the item's fields in the others; each row
+ * is written as an object of those fields (db_row_json). */
+void page_reply(fn_req *req, PGresult *res, const page_request *page) { page_reply_with(req, res, page, "", 1); }
 
-void page_reply_with(fn_req *req, PGresult *res, int json_col, int key_col, const page_request *page,
-                     const char *members) {
-  int rows = PQntuples(res);
+void page_reply_with(fn_req *req, PGresult *res, const page_request *page, const char *members, int first_field) {
+  int rows = PQntuples(res), fields = PQnfields(res);
   int shown = rows > page->limit ? page->limit : rows;
-  size_t members_len = strlen(members);
-  size_t total = 64 + members_len;
-  for (int i = 0; i < shown; i++)
-    total += (size_t)PQgetlength(res, i, json_col) + 1;
-  char cursor[256] = "";
-  if (rows > page->limit && shown > 0)
-    page_cursor_encode(PQgetvalue(res, shown - 1, key_col), cursor, sizeof cursor);
-  total += strlen(cursor);
-  char *buf = malloc(total);
-  if (buf == NULL) {
+  db_json_kind kinds[64];
+  if (first_field < 1 || fields <= first_field || fields - first_field > (int)(sizeof kinds / sizeof kinds[0]) ||
+      db_row_json_kinds(res, first_field, fields, kinds) != FN_OK) {
     reply_problem(req, FN_INTERNAL, NULL);
     return;
   }
-  size_t off = 0;
-  buf[off++] = '{';
-  memcpy(buf + off, members, members_len);
-  off += members_len;
-  memcpy(buf + off, "\"items\":[", 9);
-  off += 9;
+  strbuf body = STRBUF_INIT;
+  strbuf_reserve(&body, 256 + (size_t)shown * 256);
+  strbuf_puts(&body, "{");
+  strbuf_puts(&body, members);
+  strbuf_puts(&body, "\"items\":[");
   for (int i = 0; i < shown; i++) {
     if (i > 0)
-      buf[off++] = ',';
-    size_t len = (size_t)PQgetlength(res, i, json_col);
-    memcpy(buf + off, PQgetvalue(res, i, json_col), len);
-    off += len;
+      strbuf_append(&body, ",", 1);
+    db_row_json(&body, res, i, first_field, fields, kinds);
   }
-  if (cursor[0])
-    off += (size_t)snprintf(buf + off, total - off, "],\"next_cursor\":\"%s\"}", cursor);
-  else
-    off += (size_t)snprintf(buf + off, total - off, "],\"next_cursor\":null}");
-  reply_json_text(req, 200, buf, off);
-  free(buf);
+  if (rows > page->limit && shown > 0) {
+    char cursor[256];
+    page_cursor_encode(PQgetvalue(res, shown - 1, 0), cursor, sizeof cursor);
+    strbuf_printf(&body, "],\"next_cursor\":\"%s\"}", cursor);
+  } else {
+    strbuf_puts(&body, "],\"next_cursor\":null}");
+  }
+  size_t len = 0;
+  char *text = strbuf_finish(&body, &len);
+  if (text == NULL) {
+    reply_problem(req, FN_INTERNAL, NULL);
+    return;
+  }
+  reply_json_text(req, 200, text, len);
+  free(text);
 }
 
 fn_status page_reply_result(fn_req *req, fn_status st, PGresult *res, const page_request *page) {
   if (st == FN_OK)
-    page_reply(req, res, 0, 1, page);
+    page_reply(req, res, page);
   PQclear(res);
   return st;
 }

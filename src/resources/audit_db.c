@@ -10,10 +10,10 @@ static const db_stmt insert_audit = {
  * whose hex digits are the id (lpad(to_hex(id), 32, '0')) and is read back the same way. */
 static const db_stmt list_audit = {
     "audit_list",
-    "SELECT json_build_object('id', a.id, 'at', rfc3339(a.at), 'actor_id', a.actor_id, 'actor_kind', a.actor_kind,"
-    " 'action', a.action, 'resource_type', a.resource_type, 'resource_id', a.resource_id,"
-    " 'request_id', a.request_id, 'details', a.details),"
-    " to_char(a.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') || '|' || lpad(to_hex(a.id), 32, '0')::uuid"
+    "SELECT to_char(a.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') || '|' || lpad(to_hex(a.id), 32, "
+    "'0')::uuid,"
+    " a.id, rfc3339(a.at) AS at, a.actor_id, a.actor_kind, a.action, a.resource_type, a.resource_id, a.request_id,"
+    " a.details"
     " FROM audit_log a"
     " WHERE a.id > ('x' || right(replace($1::uuid::text, '-', ''), 16))::bit(64)::bigint"
     "   AND ($2::uuid IS NULL OR a.actor_id = $2::uuid) AND ($3::text IS NULL OR a.resource_type = $3)"

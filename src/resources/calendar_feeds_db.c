@@ -34,7 +34,7 @@ fn_status calendar_feeds_db_create(db_conn *db, const char *member_id, const cha
 
 static const db_stmt list_feeds = {
     "calendar_feeds_list",
-    "SELECT json_build_object('id', f.id, 'created_at', rfc3339(f.created_at)), cursor_key(f.created_at, f.id)"
+    "SELECT cursor_key(f.created_at, f.id), f.id, rfc3339(f.created_at) AS created_at"
     " FROM calendar_feeds f WHERE f.member_id = $1 AND f.revoked_at IS NULL" DB_PAGE_AFTER("f.created_at", "f.id")};
 
 fn_status calendar_feeds_db_list(db_conn *db, const char *member_id, const page_request *page, PGresult **result) {

@@ -10,23 +10,32 @@
 #include "forumnet/sites_db.h"
 
 /* k: the consultation; c: the caller (id, role). */
-#define CONSULTATION_JSON_SQL                                                                                          \
-  "json_build_object('id', k.id, 'title', k.title, 'summary', k.summary, 'questions', k.questions,"                    \
-  " 'target', json_build_object("                                                                                      \
-  "   'site_ids', coalesce((SELECT json_agg(ts.site_id ORDER BY ts.site_id) FROM consultation_target_sites ts"         \
-  "                         WHERE ts.consultation_id = k.id), '[]'::json),"                                            \
-  "   'group_ids', coalesce((SELECT json_agg(tg.group_id ORDER BY tg.group_id) FROM consultation_target_groups tg"     \
-  "                          WHERE tg.consultation_id = k.id), '[]'::json)),"                                          \
-  " 'opens_at', rfc3339(k.opens_at), 'closes_at', rfc3339(k.closes_at),"                                               \
-  " 'status', consultation_status(k.status, k.closes_at), 'owner_id', k.created_by, 'outcome', k.outcome,"             \
-  " 'version', k.version, 'created_at', rfc3339(k.created_at),"                                                        \
-  " 'response_rate', CASE WHEN c.role = 'admin' OR k.created_by = c.id THEN ("                                         \
-  "   SELECT json_build_object('targeted', t.n, 'submitted', t.s,"                                                     \
-  "     'rate', CASE WHEN t.n = 0 THEN NULL ELSE round(t.s::numeric / t.n, 3) END)"                                    \
-  "   FROM (SELECT count(*) AS n, count(r.group_id) AS s"                                                              \
-  "         FROM consultation_targeted_groups(k.id) AS tg(group_id)"                                                   \
-  "         LEFT JOIN consultation_responses r ON r.consultation_id = k.id AND r.group_id = tg.group_id"               \
-  "                                           AND r.status = 'submitted') t) END)"
+// clang-format off
+#define CONSULTATION_FIELDS_SQL(F, SEP)                                                                                \
+  F("id", "k.id") SEP                                                                                                  \
+  F("title", "k.title") SEP                                                                                            \
+  F("summary", "k.summary") SEP                                                                                        \
+  F("questions", "k.questions") SEP                                                                                    \
+  F("target", "json_build_object( 'site_ids', coalesce((SELECT json_agg(ts.site_id ORDER BY ts.site_id) FROM"          \
+              " consultation_target_sites ts WHERE ts.consultation_id = k.id), '[]'::json), 'group_ids',"              \
+              " coalesce((SELECT json_agg(tg.group_id ORDER BY tg.group_id) FROM consultation_target_groups tg"        \
+              " WHERE tg.consultation_id = k.id), '[]'::json))") SEP                                                   \
+  F("opens_at", "rfc3339(k.opens_at)") SEP                                                                             \
+  F("closes_at", "rfc3339(k.closes_at)") SEP                                                                           \
+  F("status", "consultation_status(k.status, k.closes_at)") SEP                                                        \
+  F("owner_id", "k.created_by") SEP                                                                                    \
+  F("outcome", "k.outcome") SEP                                                                                        \
+  F("version", "k.version") SEP                                                                                        \
+  F("created_at", "rfc3339(k.created_at)") SEP                                                                         \
+  F("response_rate", "CASE WHEN c.role = 'admin' OR k.created_by = c.id THEN ( SELECT"                                 \
+                     " json_build_object('targeted', t.n, 'submitted', t.s, 'rate', CASE WHEN t.n = 0 THEN NULL"       \
+                     " ELSE round(t.s::numeric / t.n, 3) END) FROM (SELECT count(*) AS n, count(r.group_id) AS s"      \
+                     " FROM consultation_targeted_groups(k.id) AS tg(group_id) LEFT JOIN consultation_responses"       \
+                     " r ON r.consultation_id = k.id AND r.group_id = tg.group_id AND r.status = 'submitted') t)"      \
+                     " END")
+// clang-format on
+#define CONSULTATION_JSON_SQL DB_JSON_OBJECT(CONSULTATION_FIELDS_SQL)
+#define CONSULTATION_COLUMNS_SQL DB_COLUMNS(CONSULTATION_FIELDS_SQL)
 
 #define CALLER_CTE "WITH c AS (SELECT id, role, home_site_id FROM members WHERE id = $1 AND status = 'active')"
 
@@ -79,14 +88,14 @@ fn_status consultations_db_get(db_conn *db, const char *id, const char *caller_i
 
 static const db_stmt list_consultations = {
     "consultations_list",
-    CALLER_CTE " SELECT " CONSULTATION_JSON_SQL ", cursor_key(k.created_at, k.id)"
-               " FROM c, consultations k"
+    CALLER_CTE " SELECT cursor_key(k.created_at, k.id), " CONSULTATION_COLUMNS_SQL " FROM c, consultations k"
                " WHERE (k.created_at, k.id) > ($2::timestamptz, $3::uuid)"
                "   AND ($4::text IS NULL OR consultation_status(k.status, k.closes_at) = $4)"
                "   AND ($5::uuid IS NULL"
                "        OR EXISTS (SELECT 1 FROM consultation_target_sites ts"
                "                   WHERE ts.consultation_id = k.id AND ts.site_id = $5::uuid)"
-               "        OR EXISTS (SELECT 1 FROM consultation_target_groups tg JOIN groups g ON g.id = tg.group_id"
+               "        OR EXISTS (SELECT 1 FROM consultation_target_groups tg JOIN groups g ON g.id "
+               "= tg.group_id"
                "                   WHERE tg.consultation_id = k.id AND g.site_id = $5::uuid))"
                "   AND " VISIBLE_SQL " ORDER BY k.created_at, k.id LIMIT $6"};
 

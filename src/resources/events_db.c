@@ -13,25 +13,37 @@
 #include "forumnet/text.h"
 #include "forumnet/timestamp.h"
 
-#define EVENT_JSON_SQL                                                                                                 \
-  "json_build_object('id', e.id, 'kind', e.kind, 'title', e.title, 'description', e.description,"                      \
-  " 'starts_at', rfc3339(e.starts_at), 'ends_at', rfc3339(e.ends_at), 'location', e.location,"                         \
-  " 'online_url', e.online_url,"                                                                                       \
-  " 'audience', CASE WHEN e.network_wide THEN json_build_object('scope', 'network')"                                   \
-  "   ELSE json_build_object('scope', 'sites', 'site_ids', coalesce((SELECT json_agg(es.site_id ORDER BY es.site_id)"  \
-  "     FROM event_sites es WHERE es.event_id = e.id), '[]'::json)) END,"                                              \
-  " 'capacity', e.capacity, 'status', e.status, 'partner_id', e.partner_id, 'external_id', e.external_id,"             \
-  " 'owner', CASE WHEN e.partner_id IS NOT NULL THEN json_build_object('kind', 'partner', 'id', e.partner_id)"         \
-  "   ELSE json_build_object('kind', 'member', 'id', e.created_by) END,"                                               \
-  " 'registration_counts', CASE WHEN $2 = 'admin' OR e.created_by = $1::uuid OR e.partner_id = $4::uuid THEN ("        \
-  "   SELECT json_build_object('going', count(*) FILTER (WHERE r.status = 'going'),"                                   \
-  "     'waitlisted', count(*) FILTER (WHERE r.status = 'waitlisted'),"                                                \
-  "     'interested', count(*) FILTER (WHERE r.status = 'interested'),"                                                \
-  "     'declined', count(*) FILTER (WHERE r.status = 'declined'))"                                                    \
-  "   FROM event_registrations r WHERE r.event_id = e.id) END,"                                                        \
-  " 'my_registration', (SELECT json_build_object('status', r.status) FROM event_registrations r"                       \
-  "   WHERE r.event_id = e.id AND r.member_id = $1::uuid),"                                                            \
-  " 'version', e.version, 'created_at', rfc3339(e.created_at))"
+// clang-format off
+#define EVENT_FIELDS_SQL(F, SEP)                                                                                       \
+  F("id", "e.id") SEP                                                                                                  \
+  F("kind", "e.kind") SEP                                                                                              \
+  F("title", "e.title") SEP                                                                                            \
+  F("description", "e.description") SEP                                                                                \
+  F("starts_at", "rfc3339(e.starts_at)") SEP                                                                           \
+  F("ends_at", "rfc3339(e.ends_at)") SEP                                                                               \
+  F("location", "e.location") SEP                                                                                      \
+  F("online_url", "e.online_url") SEP                                                                                  \
+  F("audience", "CASE WHEN e.network_wide THEN json_build_object('scope', 'network') ELSE"                             \
+                " json_build_object('scope', 'sites', 'site_ids', coalesce((SELECT json_agg(es.site_id ORDER BY"       \
+                " es.site_id) FROM event_sites es WHERE es.event_id = e.id), '[]'::json)) END") SEP                    \
+  F("capacity", "e.capacity") SEP                                                                                      \
+  F("status", "e.status") SEP                                                                                          \
+  F("partner_id", "e.partner_id") SEP                                                                                  \
+  F("external_id", "e.external_id") SEP                                                                                \
+  F("owner", "CASE WHEN e.partner_id IS NOT NULL THEN json_build_object('kind', 'partner', 'id', e.partner_id)"        \
+             " ELSE json_build_object('kind', 'member', 'id', e.created_by) END") SEP                                  \
+  F("registration_counts", "CASE WHEN $2 = 'admin' OR e.created_by = $1::uuid OR e.partner_id = $4::uuid THEN ("       \
+                           " SELECT json_build_object('going', count(*) FILTER (WHERE r.status = 'going'),"            \
+                           " 'waitlisted', count(*) FILTER (WHERE r.status = 'waitlisted'), 'interested',"             \
+                           " count(*) FILTER (WHERE r.status = 'interested'), 'declined', count(*) FILTER (WHERE"      \
+                           " r.status = 'declined')) FROM event_registrations r WHERE r.event_id = e.id) END") SEP     \
+  F("my_registration", "(SELECT json_build_object('status', r.status) FROM event_registrations r WHERE"                \
+                       " r.event_id = e.id AND r.member_id = $1::uuid)") SEP                                           \
+  F("version", "e.version") SEP                                                                                        \
+  F("created_at", "rfc3339(e.created_at)")
+// clang-format on
+#define EVENT_JSON_SQL DB_JSON_OBJECT(EVENT_FIELDS_SQL)
+#define EVENT_COLUMNS_SQL DB_COLUMNS(EVENT_FIELDS_SQL)
 
 #define EVENT_VISIBLE_SQL                                                                                              \
   "event_visible(e.id, e.status, e.network_wide, e.created_by, e.partner_id, $1::uuid, $2, $3::uuid, $4::uuid)"
@@ -130,15 +142,15 @@ fn_status events_db_get(db_conn *db, const char *event_id, const event_caller *c
 }
 
 static const db_stmt list_events = {
-    "events_list",
-    "SELECT " EVENT_JSON_SQL ", cursor_key(e.starts_at, e.id) FROM events e"
-    " WHERE (e.starts_at, e.id) > ($5::timestamptz, $6::uuid)"
-    "   AND ($7::uuid IS NULL OR e.network_wide"
-    "        OR EXISTS (SELECT 1 FROM event_sites es WHERE es.event_id = e.id AND es.site_id = $7::uuid))"
-    "   AND ($8::timestamptz IS NULL OR e.starts_at >= $8::timestamptz)"
-    "   AND ($9::timestamptz IS NULL OR e.starts_at < $9::timestamptz)"
-    "   AND ($10::text IS NULL OR e.kind = $10) AND ($11::text IS NULL OR e.status = $11)"
-    "   AND " EVENT_VISIBLE_SQL " ORDER BY e.starts_at, e.id LIMIT $12"};
+    "events_list", "SELECT cursor_key(e.starts_at, e.id), " EVENT_COLUMNS_SQL " FROM events e"
+                   " WHERE (e.starts_at, e.id) > ($5::timestamptz, $6::uuid)"
+                   "   AND ($7::uuid IS NULL OR e.network_wide"
+                   "        OR EXISTS (SELECT 1 FROM event_sites es WHERE es.event_id = e.id AND es.site_id = "
+                   "$7::uuid))"
+                   "   AND ($8::timestamptz IS NULL OR e.starts_at >= $8::timestamptz)"
+                   "   AND ($9::timestamptz IS NULL OR e.starts_at < $9::timestamptz)"
+                   "   AND ($10::text IS NULL OR e.kind = $10) AND ($11::text IS NULL OR e.status = $11)"
+                   "   AND " EVENT_VISIBLE_SQL " ORDER BY e.starts_at, e.id LIMIT $12"};
 
 fn_status events_db_list(db_conn *db, const event_caller *caller, const char *site_id, const char *from, const char *to,
                          const char *kind, const char *status, const page_request *page, PGresult **result) {

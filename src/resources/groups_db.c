@@ -9,13 +9,27 @@
 #include "forumnet/body.h"
 
 /* The Group representation; `my` is the caller's membership row (may be NULL). */
-#define GROUP_JSON_SQL                                                                                                 \
-  "json_build_object('id', g.id, 'site_id', g.site_id, 'name', g.name, 'purpose', g.purpose,"                          \
-  " 'composition', g.composition, 'focus', g.focus, 'min_members', g.min_members, 'max_members', g.max_members,"       \
-  " 'status', g.status, 'member_count', g.member_count, 'terms_version', g.terms_version,"                             \
-  " 'closed_at', rfc3339(g.closed_at), 'version', g.version, 'created_at', rfc3339(g.created_at),"                     \
-  " 'my_membership', CASE WHEN my.member_id IS NULL THEN NULL"                                                         \
-  "   ELSE json_build_object('state', my.state, 'role', my.role) END)"
+// clang-format off
+#define GROUP_FIELDS_SQL(F, SEP)                                                                                       \
+  F("id", "g.id") SEP                                                                                                  \
+  F("site_id", "g.site_id") SEP                                                                                        \
+  F("name", "g.name") SEP                                                                                              \
+  F("purpose", "g.purpose") SEP                                                                                        \
+  F("composition", "g.composition") SEP                                                                                \
+  F("focus", "g.focus") SEP                                                                                            \
+  F("min_members", "g.min_members") SEP                                                                                \
+  F("max_members", "g.max_members") SEP                                                                                \
+  F("status", "g.status") SEP                                                                                          \
+  F("member_count", "g.member_count") SEP                                                                              \
+  F("terms_version", "g.terms_version") SEP                                                                            \
+  F("closed_at", "rfc3339(g.closed_at)") SEP                                                                           \
+  F("version", "g.version") SEP                                                                                        \
+  F("created_at", "rfc3339(g.created_at)") SEP                                                                         \
+  F("my_membership", "CASE WHEN my.member_id IS NULL THEN NULL ELSE json_build_object('state', my.state, 'role',"      \
+                     " my.role) END")
+// clang-format on
+#define GROUP_JSON_SQL DB_JSON_OBJECT(GROUP_FIELDS_SQL)
+#define GROUP_COLUMNS_SQL DB_COLUMNS(GROUP_FIELDS_SQL)
 
 static const db_stmt lock_group = {"groups_lock", "SELECT 1 FROM groups WHERE id = $1 FOR UPDATE"};
 
@@ -101,8 +115,7 @@ fn_status groups_db_get(db_conn *db, const char *group_id, const char *caller_id
 /* The visibility rule of groups_can_view, as a row filter. */
 static const db_stmt list_groups = {
     "groups_list", "WITH c AS (SELECT id, role, home_site_id FROM members WHERE id = $1 AND status = 'active')"
-                   " SELECT " GROUP_JSON_SQL ", cursor_key(g.created_at, g.id)"
-                   " FROM c CROSS JOIN groups g"
+                   " SELECT cursor_key(g.created_at, g.id), " GROUP_COLUMNS_SQL " FROM c CROSS JOIN groups g"
                    " LEFT JOIN group_memberships my ON my.group_id = g.id AND my.member_id = c.id"
                    " WHERE (g.created_at, g.id) > ($2::timestamptz, $3::uuid)"
                    "   AND ($4::uuid IS NULL OR g.site_id = $4::uuid)"

@@ -6,13 +6,25 @@
 #include "forumnet/body.h"
 
 /* The Meeting representation of `mt`; attendance in display-name order. */
-#define MEETING_JSON_SQL                                                                                               \
-  "json_build_object('id', mt.id, 'group_id', mt.group_id, 'starts_at', rfc3339(mt.starts_at),"                        \
-  " 'ends_at', rfc3339(mt.ends_at), 'location', mt.location, 'online', mt.online, 'agenda', mt.agenda,"                \
-  " 'notes', mt.notes, 'themes', to_json(mt.themes), 'attendance', coalesce((SELECT json_agg(json_build_object("       \
-  "   'member_id', a.member_id, 'display_name', m.display_name, 'status', a.status) ORDER BY m.display_name, m.id)"    \
-  "   FROM meeting_attendance a JOIN members m ON m.id = a.member_id WHERE a.meeting_id = mt.id), '[]'::json),"        \
-  " 'version', mt.version, 'created_at', rfc3339(mt.created_at))"
+// clang-format off
+#define MEETING_FIELDS_SQL(F, SEP)                                                                                     \
+  F("id", "mt.id") SEP                                                                                                 \
+  F("group_id", "mt.group_id") SEP                                                                                     \
+  F("starts_at", "rfc3339(mt.starts_at)") SEP                                                                          \
+  F("ends_at", "rfc3339(mt.ends_at)") SEP                                                                              \
+  F("location", "mt.location") SEP                                                                                     \
+  F("online", "mt.online") SEP                                                                                         \
+  F("agenda", "mt.agenda") SEP                                                                                         \
+  F("notes", "mt.notes") SEP                                                                                           \
+  F("themes", "to_json(mt.themes)") SEP                                                                                \
+  F("attendance", "coalesce((SELECT json_agg(json_build_object( 'member_id', a.member_id, 'display_name',"             \
+                  " m.display_name, 'status', a.status) ORDER BY m.display_name, m.id) FROM meeting_attendance a"      \
+                  " JOIN members m ON m.id = a.member_id WHERE a.meeting_id = mt.id), '[]'::json)") SEP                \
+  F("version", "mt.version") SEP                                                                                       \
+  F("created_at", "rfc3339(mt.created_at)")
+// clang-format on
+#define MEETING_JSON_SQL DB_JSON_OBJECT(MEETING_FIELDS_SQL)
+#define MEETING_COLUMNS_SQL DB_COLUMNS(MEETING_FIELDS_SQL)
 
 /* themes from a JSON array of strings (parameter `param`): trimmed, lowercased and de-duplicated, in the
  * order each first appears. Passing JSON text keeps the client's strings out of array-literal syntax. */
@@ -22,8 +34,7 @@
 
 /* Served by meetings_group_starts (group_id, starts_at, id). */
 static const db_stmt list_meetings = {"meetings_list",
-                                      "SELECT " MEETING_JSON_SQL ", cursor_key(mt.starts_at, mt.id)"
-                                      " FROM meetings mt"
+                                      "SELECT cursor_key(mt.starts_at, mt.id), " MEETING_COLUMNS_SQL " FROM meetings mt"
                                       " WHERE mt.group_id = $1" DB_PAGE_AFTER("mt.starts_at", "mt.id")};
 
 fn_status meetings_db_list(db_conn *db, const char *group_id, const page_request *page, PGresult **result) {

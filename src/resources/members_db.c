@@ -60,12 +60,12 @@ fn_status members_db_get_self(db_conn *db, const char *member_id, db_representat
  * every page an index range scan on (created_at, id). */
 static const db_stmt list_members = {
     "members_list", "WITH caller AS (SELECT id, role FROM members WHERE id = $1 AND status = 'active')"
-                    " SELECT " MEMBER_JSON_SQL ", cursor_key(m.created_at, m.id)"
-                    " FROM members m, caller c"
+                    " SELECT cursor_key(m.created_at, m.id), " MEMBER_COLUMNS_SQL " FROM members m, caller c"
                     " WHERE (m.created_at, m.id) > ($2::timestamptz, $3::uuid)"
                     "   AND ($4::uuid IS NULL OR m.home_site_id = $4::uuid)"
                     "   AND ($5::text IS NULL OR m.role = $5)"
-                    "   AND ($6::text IS NULL OR m.display_name ILIKE $6 ESCAPE '\\' OR m.email ILIKE $6 ESCAPE '\\')"
+                    "   AND ($6::text IS NULL OR m.display_name ILIKE $6 ESCAPE '\\' OR m.email ILIKE $6 ESCAPE "
+                    "'\\')"
                     "   AND (c.role = 'admin' OR (c.role = 'manager' AND m.home_site_id IN ("
                     "        SELECT sm.site_id FROM site_managers sm WHERE sm.member_id = c.id)))"
                     " ORDER BY m.created_at, m.id LIMIT $7"};

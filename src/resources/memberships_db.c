@@ -5,11 +5,21 @@
 #include <stdio.h>
 #include <string.h>
 
-#define MEMBERSHIP_JSON_SQL                                                                                            \
-  "json_build_object('group_id', gm.group_id, 'member_id', gm.member_id, 'display_name', m.display_name,"              \
-  " 'state', gm.state, 'role', gm.role, 'represents_group_id', gm.represents_group_id,"                                \
-  " 'represents_group_name', rg.name, 'joined_at', rfc3339(gm.joined_at),"                                             \
-  " 'accepted_terms_version', gm.accepted_terms_version, 'version', gm.version)"
+// clang-format off
+#define MEMBERSHIP_FIELDS_SQL(F, SEP)                                                                                  \
+  F("group_id", "gm.group_id") SEP                                                                                     \
+  F("member_id", "gm.member_id") SEP                                                                                   \
+  F("display_name", "m.display_name") SEP                                                                              \
+  F("state", "gm.state") SEP                                                                                           \
+  F("role", "gm.role") SEP                                                                                             \
+  F("represents_group_id", "gm.represents_group_id") SEP                                                               \
+  F("represents_group_name", "rg.name") SEP                                                                            \
+  F("joined_at", "rfc3339(gm.joined_at)") SEP                                                                          \
+  F("accepted_terms_version", "gm.accepted_terms_version") SEP                                                         \
+  F("version", "gm.version")
+// clang-format on
+#define MEMBERSHIP_JSON_SQL DB_JSON_OBJECT(MEMBERSHIP_FIELDS_SQL)
+#define MEMBERSHIP_COLUMNS_SQL DB_COLUMNS(MEMBERSHIP_FIELDS_SQL)
 
 #define MEMBERSHIP_FROM_SQL                                                                                            \
   " FROM group_memberships gm JOIN members m ON m.id = gm.member_id"                                                   \
@@ -24,7 +34,7 @@ fn_status memberships_db_get(db_conn *db, const char *group_id, const char *memb
 }
 
 static const db_stmt list_memberships = {
-    "memberships_list", "SELECT " MEMBERSHIP_JSON_SQL ", cursor_key(gm.created_at, gm.member_id)" MEMBERSHIP_FROM_SQL
+    "memberships_list", "SELECT cursor_key(gm.created_at, gm.member_id), " MEMBERSHIP_COLUMNS_SQL MEMBERSHIP_FROM_SQL
                         " WHERE gm.group_id = $1 AND (gm.created_at, gm.member_id) > ($2::timestamptz, $3::uuid)"
                         "   AND ($4::text IS NULL OR gm.state = $4)"
                         " ORDER BY gm.created_at, gm.member_id LIMIT $5"};

@@ -94,8 +94,7 @@ fn_status notifications_db_unread_count(db_conn *db, const char *member_id, long
  * cursor ($2 '-infinity') the page starts above every seq. One range condition on seq, so the
  * (member_id, seq) indexes serve every page. */
 #define LIST_SQL(where)                                                                                                \
-  "SELECT " NOTIFICATION_JSON_SQL ","                                                                                  \
-  " cursor_key(n.created_at, lpad(to_hex(n.seq), 32, '0')::uuid)"                                                      \
+  "SELECT cursor_key(n.created_at, lpad(to_hex(n.seq), 32, '0')::uuid), " NOTIFICATION_COLUMNS_SQL                     \
   " FROM notifications n WHERE n.member_id = $1" where " AND n.seq < CASE WHEN $2::timestamptz = '-infinity'"          \
   "   THEN 9223372036854775807 ELSE ('x' || right(replace($3::uuid::text, '-', ''), 16))::bit(64)::bigint END"         \
   " ORDER BY n.seq DESC LIMIT $4"

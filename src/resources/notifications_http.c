@@ -44,7 +44,7 @@ static fn_status notifications_http_list(fn_req *req) {
       (st = notifications_db_list(db, req->caller.id, unread && strcmp(unread, "true") == 0, &page, &res)) != FN_OK)
     return st;
   snprintf(members, sizeof members, "\"unread_count\":%ld,", count);
-  page_reply_with(req, res, 0, 1, &page, members);
+  page_reply_with(req, res, &page, members, 1);
   PQclear(res);
   return FN_OK;
 }

@@ -5,10 +5,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PARTNER_JSON_SQL                                                                                               \
-  "json_build_object('id', p.id, 'name', p.name, 'client_id', p.client_id, 'trusted', p.trusted,"                      \
-  " 'revoked_at', rfc3339(p.revoked_at), 'created_at', rfc3339(p.created_at), 'version', p.version,"                   \
-  " 'scopes', to_json(p.scopes))"
+// clang-format off
+#define PARTNER_FIELDS_SQL(F, SEP)                                                                                     \
+  F("id", "p.id") SEP                                                                                                  \
+  F("name", "p.name") SEP                                                                                              \
+  F("client_id", "p.client_id") SEP                                                                                    \
+  F("trusted", "p.trusted") SEP                                                                                        \
+  F("revoked_at", "rfc3339(p.revoked_at)") SEP                                                                         \
+  F("created_at", "rfc3339(p.created_at)") SEP                                                                         \
+  F("version", "p.version") SEP                                                                                        \
+  F("scopes", "to_json(p.scopes)")
+// clang-format on
+#define PARTNER_JSON_SQL DB_JSON_OBJECT(PARTNER_FIELDS_SQL)
+#define PARTNER_COLUMNS_SQL DB_COLUMNS(PARTNER_FIELDS_SQL)
 
 static const db_stmt find_client = {
     "partners_find_client",
@@ -34,7 +43,7 @@ fn_status partners_db_get(db_conn *db, const char *id, db_representation *out) {
 }
 
 static const db_stmt list_partners = {"partners_list",
-                                      "SELECT " PARTNER_JSON_SQL ", cursor_key(p.created_at, p.id) FROM partners p"
+                                      "SELECT cursor_key(p.created_at, p.id), " PARTNER_COLUMNS_SQL " FROM partners p"
                                       " WHERE (p.created_at, p.id) > ($1::timestamptz, $2::uuid)"
                                       " ORDER BY p.created_at, p.id LIMIT $3"};
 

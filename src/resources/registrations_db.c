@@ -9,10 +9,16 @@
 #include "forumnet/notifications.h"
 
 /* The Registration representation of `r`. */
-#define REGISTRATION_JSON_SQL                                                                                          \
-  "json_build_object('event_id', r.event_id, 'member_id', r.member_id, 'status', r.status,"                            \
-  " 'requested_going_at', rfc3339(r.requested_going_at), 'updated_at', rfc3339(r.updated_at),"                         \
-  " 'version', r.version)"
+// clang-format off
+#define REGISTRATION_FIELDS_SQL(F, SEP)                                                                                \
+  F("event_id", "r.event_id") SEP                                                                                      \
+  F("member_id", "r.member_id") SEP                                                                                    \
+  F("status", "r.status") SEP                                                                                          \
+  F("requested_going_at", "rfc3339(r.requested_going_at)") SEP                                                         \
+  F("updated_at", "rfc3339(r.updated_at)") SEP                                                                         \
+  F("version", "r.version")
+// clang-format on
+#define REGISTRATION_JSON_SQL DB_JSON_OBJECT(REGISTRATION_FIELDS_SQL)
 
 /* Served by the primary key (event_id, member_id). */
 static const db_stmt lock_registration = {"registrations_lock",
@@ -115,9 +121,8 @@ fn_status registrations_db_promote(db_conn *db, const char *event_id, long capac
 /* Keyset order (created_at, member_id) within one event. */
 static const db_stmt list_registrations = {
     "registrations_list",
-    "SELECT json_build_object('event_id', r.event_id, 'member_id', r.member_id, 'display_name', m.display_name,"
-    "   'status', r.status, 'requested_going_at', rfc3339(r.requested_going_at),"
-    "   'updated_at', rfc3339(r.updated_at), 'version', r.version), cursor_key(r.created_at, r.member_id)"
+    "SELECT cursor_key(r.created_at, r.member_id), r.event_id, r.member_id, m.display_name, r.status,"
+    "   rfc3339(r.requested_going_at) AS requested_going_at, rfc3339(r.updated_at) AS updated_at, r.version"
     " FROM event_registrations r JOIN members m ON m.id = r.member_id"
     " WHERE r.event_id = $1" DB_PAGE_AFTER("r.created_at", "r.member_id")};
 

@@ -2,10 +2,19 @@
  * no member ids or names are part of it. */
 #include "forumnet/responses_db.h"
 
-#define RESPONSE_JSON_SQL                                                                                              \
-  "json_build_object('consultation_id', r.consultation_id, 'group_id', r.group_id, 'group_name', g.name,"              \
-  " 'answers', r.answers, 'status', r.status, 'submitted_at', rfc3339(r.submitted_at),"                                \
-  " 'updated_at', rfc3339(r.updated_at), 'version', r.version)"
+// clang-format off
+#define RESPONSE_FIELDS_SQL(F, SEP)                                                                                    \
+  F("consultation_id", "r.consultation_id") SEP                                                                        \
+  F("group_id", "r.group_id") SEP                                                                                      \
+  F("group_name", "g.name") SEP                                                                                        \
+  F("answers", "r.answers") SEP                                                                                        \
+  F("status", "r.status") SEP                                                                                          \
+  F("submitted_at", "rfc3339(r.submitted_at)") SEP                                                                     \
+  F("updated_at", "rfc3339(r.updated_at)") SEP                                                                         \
+  F("version", "r.version")
+// clang-format on
+#define RESPONSE_JSON_SQL DB_JSON_OBJECT(RESPONSE_FIELDS_SQL)
+#define RESPONSE_COLUMNS_SQL DB_COLUMNS(RESPONSE_FIELDS_SQL)
 
 static const db_stmt target = {
     "responses_target",
@@ -74,9 +83,10 @@ fn_status responses_db_get_readable(db_conn *db, const char *consultation_id, co
 }
 
 static const db_stmt list_responses = {
-    "responses_list", "SELECT " RESPONSE_JSON_SQL ", cursor_key(r.created_at, r.group_id)"
+    "responses_list", "SELECT cursor_key(r.created_at, r.group_id), " RESPONSE_COLUMNS_SQL
                       " FROM consultation_responses r JOIN groups g ON g.id = r.group_id"
-                      " WHERE r.consultation_id = $1 AND (r.created_at, r.group_id) > ($4::timestamptz, $5::uuid)"
+                      " WHERE r.consultation_id = $1 AND (r.created_at, r.group_id) > ($4::timestamptz, "
+                      "$5::uuid)"
                       "   AND" RESPONSE_READABLE_SQL " ORDER BY r.created_at, r.group_id LIMIT $6"};
 
 fn_status responses_db_list(db_conn *db, const char *consultation_id, const char *caller_id, int read_submitted,

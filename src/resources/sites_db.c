@@ -6,10 +6,20 @@
 
 #include "forumnet/body.h"
 
-#define SITE_JSON_SQL                                                                                                  \
-  "json_build_object('id', s.id, 'slug', s.slug, 'name', s.name, 'organisation', s.organisation,"                      \
-  " 'region', s.region, 'timezone', s.timezone, 'archived_at', rfc3339(s.archived_at), 'version', s.version,"          \
-  " 'created_at', rfc3339(s.created_at))"
+// clang-format off
+#define SITE_FIELDS_SQL(F, SEP)                                                                                        \
+  F("id", "s.id") SEP                                                                                                  \
+  F("slug", "s.slug") SEP                                                                                              \
+  F("name", "s.name") SEP                                                                                              \
+  F("organisation", "s.organisation") SEP                                                                              \
+  F("region", "s.region") SEP                                                                                          \
+  F("timezone", "s.timezone") SEP                                                                                      \
+  F("archived_at", "rfc3339(s.archived_at)") SEP                                                                       \
+  F("version", "s.version") SEP                                                                                        \
+  F("created_at", "rfc3339(s.created_at)")
+// clang-format on
+#define SITE_JSON_SQL DB_JSON_OBJECT(SITE_FIELDS_SQL)
+#define SITE_COLUMNS_SQL DB_COLUMNS(SITE_FIELDS_SQL)
 
 /* A caller row is always returned when the caller is active, so "no row" means 401
  * and a NULL site means 404, in one round trip. */
@@ -25,8 +35,7 @@ fn_status sites_db_get(db_conn *db, const char *caller_id, const char *site_id, 
 
 /* The first column tells an active caller with no sites to show from an inactive caller. */
 static const db_stmt list_sites = {"sites_list",
-                                   "SELECT " SITE_JSON_SQL ", cursor_key(s.created_at, s.id)"
-                                   " FROM sites s"
+                                   "SELECT cursor_key(s.created_at, s.id), " SITE_COLUMNS_SQL " FROM sites s"
                                    " WHERE EXISTS (SELECT 1 FROM members c WHERE c.id = $1 AND c.status = 'active')"
                                    "   AND (s.created_at, s.id) > ($2::timestamptz, $3::uuid)"
                                    "   AND ($4::bool OR s.archived_at IS NULL)"
@@ -124,8 +133,8 @@ static const db_stmt site_exists = {"sites_exists",
  * manager role are listed, as manages_site() counts them. */
 static const db_stmt list_managers = {
     "sites_list_managers",
-    "SELECT json_build_object('member_id', m.id, 'display_name', m.display_name, 'since', rfc3339(sm.created_at)),"
-    " cursor_key(sm.created_at, sm.member_id)"
+    "SELECT cursor_key(sm.created_at, sm.member_id), m.id AS member_id, m.display_name,"
+    " rfc3339(sm.created_at) AS since"
     " FROM site_managers sm JOIN members m ON m.id = sm.member_id"
     " WHERE sm.site_id = $1 AND m.role = 'manager'" DB_PAGE_AFTER("sm.created_at", "sm.member_id")};
 

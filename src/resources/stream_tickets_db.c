@@ -3,6 +3,8 @@
 
 #include <stdio.h>
 
+#include "forumnet/notifications.h"
+
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
@@ -45,9 +47,7 @@ fn_status stream_db_latest_seq(db_conn *db, const char *member_id, long *seq) {
 
 static const db_stmt events_after = {
     "stream_events",
-    "SELECT n.seq, n.kind, json_build_object('id', n.id, 'kind', n.kind, 'created_at', rfc3339(n.created_at),"
-    " 'read_at', rfc3339(n.read_at), 'subject', json_build_object('type', n.subject_type, 'id', n.subject_id),"
-    " 'group_id', n.group_id, 'title', n.title)"
+    "SELECT n.seq, n.kind, " NOTIFICATION_JSON_SQL
     " FROM notifications n WHERE n.member_id = $1 AND n.seq > $2::bigint ORDER BY n.seq LIMIT $3::int"};
 
 fn_status stream_db_events(db_conn *db, const char *member_id, long after, int limit, PGresult **out) {

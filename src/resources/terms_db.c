@@ -4,12 +4,19 @@
 #include <stdio.h>
 
 /* accepted_count: the group's current active members who accepted that version. */
-#define TERMS_JSON_SQL                                                                                                 \
-  "json_build_object('version', t.version, 'body', t.body, 'review_on', to_char(t.review_on, 'YYYY-MM-DD'),"           \
-  " 'created_by', t.created_by, 'created_at', rfc3339(t.created_at),"                                                  \
-  " 'accepted_count', (SELECT count(*) FROM terms_acceptances ta JOIN group_memberships gm"                            \
-  "   ON gm.group_id = ta.group_id AND gm.member_id = ta.member_id AND gm.state = 'active'"                            \
-  "   WHERE ta.group_id = t.group_id AND ta.version = t.version))"
+// clang-format off
+#define TERMS_FIELDS_SQL(F, SEP)                                                                                       \
+  F("version", "t.version") SEP                                                                                        \
+  F("body", "t.body") SEP                                                                                              \
+  F("review_on", "to_char(t.review_on, 'YYYY-MM-DD')") SEP                                                             \
+  F("created_by", "t.created_by") SEP                                                                                  \
+  F("created_at", "rfc3339(t.created_at)") SEP                                                                         \
+  F("accepted_count", "(SELECT count(*) FROM terms_acceptances ta JOIN group_memberships gm ON gm.group_id ="          \
+                      " ta.group_id AND gm.member_id = ta.member_id AND gm.state = 'active' WHERE ta.group_id ="       \
+                      " t.group_id AND ta.version = t.version)")
+// clang-format on
+#define TERMS_JSON_SQL DB_JSON_OBJECT(TERMS_FIELDS_SQL)
+#define TERMS_COLUMNS_SQL DB_COLUMNS(TERMS_FIELDS_SQL)
 
 /* Versions have no uuid of their own: the keyset's id is the version number as a uuid
  * (00000000-0000-0000-0000-00000000000a for 10), which orders like the number. */
@@ -17,7 +24,7 @@
 
 /* Newest first: a cursor names the last version shown, the next page starts below it. */
 static const db_stmt list_terms = {
-    "terms_list", "SELECT " TERMS_JSON_SQL ", cursor_key(t.created_at, " TERMS_KEY_ID "), g.terms_version"
+    "terms_list", "SELECT cursor_key(t.created_at, " TERMS_KEY_ID "), g.terms_version, " TERMS_COLUMNS_SQL
                   " FROM group_terms t JOIN groups g ON g.id = t.group_id WHERE t.group_id = $1"
                   "   AND ($2::timestamptz = '-infinity'"
                   "        OR (t.created_at, " TERMS_KEY_ID ") < ($2::timestamptz, $3::uuid))"

@@ -68,9 +68,9 @@ static fn_status terms_http_list(fn_req *req) {
       (st = terms_db_list(db, gid, &page, &res)) != FN_OK)
     return req_problem(req, st, st == FN_NOT_FOUND ? NO_SUCH_GROUP : NULL);
   /* current_version from the page's own statement when it has rows, so that both agree */
-  long current = PQntuples(res) > 0 ? db_value_long(res, 0, 2) : a.terms_version;
+  long current = PQntuples(res) > 0 ? db_value_long(res, 0, 1) : a.terms_version;
   snprintf(members, sizeof members, "\"current_version\":%ld,", current);
-  page_reply_with(req, res, 0, 1, &page, members);
+  page_reply_with(req, res, &page, members, 2);
   PQclear(res);
   return FN_OK;
 }

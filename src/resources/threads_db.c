@@ -12,11 +12,22 @@
   " 'display_name', " m ".display_name)"
 
 /* The Thread of `t` for the caller whose read position is `r` (LEFT JOINed: may be NULL). */
-#define THREAD_JSON_SQL                                                                                                \
-  "json_build_object('id', t.id, 'group_id', t.group_id, 'title', t.title, 'created_by', " AUTHOR_JSON_SQL(            \
-      "tm") ", 'created_at', rfc3339(t.created_at), 'last_post_at', rfc3339(t.last_post_at),"                          \
-            " 'post_count', t.post_count, 'unread_count', greatest(t.post_count - coalesce(r.read_upto, 0), 0),"       \
-            " 'pinned', t.pinned, 'locked', t.locked, 'version', t.version)"
+// clang-format off
+#define THREAD_FIELDS_SQL(F, SEP)                                                                                      \
+  F("id", "t.id") SEP                                                                                                  \
+  F("group_id", "t.group_id") SEP                                                                                      \
+  F("title", "t.title") SEP                                                                                            \
+  F("created_by", AUTHOR_JSON_SQL("tm")) SEP                                                                           \
+  F("created_at", "rfc3339(t.created_at)") SEP                                                                         \
+  F("last_post_at", "rfc3339(t.last_post_at)") SEP                                                                     \
+  F("post_count", "t.post_count") SEP                                                                                  \
+  F("unread_count", "greatest(t.post_count - coalesce(r.read_upto, 0), 0)") SEP                                        \
+  F("pinned", "t.pinned") SEP                                                                                          \
+  F("locked", "t.locked") SEP                                                                                          \
+  F("version", "t.version")
+// clang-format on
+#define THREAD_JSON_SQL DB_JSON_OBJECT(THREAD_FIELDS_SQL)
+#define THREAD_COLUMNS_SQL DB_COLUMNS(THREAD_FIELDS_SQL)
 
 /* $2: the caller. */
 #define THREAD_FROM_SQL                                                                                                \
@@ -26,7 +37,7 @@
 /* Latest activity first: a cursor names the last thread shown, the next page starts below it.
  * Served by threads_group_activity; the unread count is one primary-key probe of thread_reads a row. */
 #define THREAD_PAGE_SQL(filter)                                                                                        \
-  "SELECT " THREAD_JSON_SQL ", cursor_key(t.last_post_at, t.id)" THREAD_FROM_SQL " WHERE t.group_id = $1"              \
+  "SELECT cursor_key(t.last_post_at, t.id), " THREAD_COLUMNS_SQL THREAD_FROM_SQL " WHERE t.group_id = $1"              \
   "   AND ($3::timestamptz = '-infinity' OR (t.last_post_at, t.id) < ($3::timestamptz, $4::uuid))" filter              \
   " ORDER BY t.last_post_at DESC, t.id DESC LIMIT $5"
 
@@ -128,13 +139,22 @@ static const db_stmt delete_thread = {"threads_delete", "DELETE FROM threads WHE
 fn_status threads_db_delete(db_conn *db, const char *thread_id) { return db_exec_on(db, &delete_thread, thread_id); }
 
 /* The Post of `p`, its author `pm`. */
-#define POST_JSON_SQL                                                                                                  \
-  "json_build_object('id', p.id, 'thread_id', p.thread_id, 'author', " AUTHOR_JSON_SQL(                                \
-      "pm") ", 'body', p.body, 'created_at', rfc3339(p.created_at), 'edited_at', rfc3339(p.edited_at),"                \
-            " 'removed', p.removed_at IS NOT NULL, 'version', p.version)"
+// clang-format off
+#define POST_FIELDS_SQL(F, SEP)                                                                                        \
+  F("id", "p.id") SEP                                                                                                  \
+  F("thread_id", "p.thread_id") SEP                                                                                    \
+  F("author", AUTHOR_JSON_SQL("pm")) SEP                                                                               \
+  F("body", "p.body") SEP                                                                                              \
+  F("created_at", "rfc3339(p.created_at)") SEP                                                                         \
+  F("edited_at", "rfc3339(p.edited_at)") SEP                                                                           \
+  F("removed", "p.removed_at IS NOT NULL") SEP                                                                         \
+  F("version", "p.version")
+// clang-format on
+#define POST_JSON_SQL DB_JSON_OBJECT(POST_FIELDS_SQL)
+#define POST_COLUMNS_SQL DB_COLUMNS(POST_FIELDS_SQL)
 
 /* Served by posts_thread_created. */
-static const db_stmt list_posts = {"posts_list", "SELECT " POST_JSON_SQL ", cursor_key(p.created_at, p.id)"
+static const db_stmt list_posts = {"posts_list", "SELECT cursor_key(p.created_at, p.id), " POST_COLUMNS_SQL
                                                  " FROM posts p JOIN members pm ON pm.id = p.author_id"
                                                  " WHERE p.thread_id = $1" DB_PAGE_AFTER("p.created_at", "p.id")};
 

@@ -6,18 +6,39 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define WEBHOOK_JSON_SQL                                                                                               \
-  "json_build_object('id', w.id, 'partner_id', w.partner_id, 'url', w.url, 'events', to_json(w.events),"               \
-  " 'status', w.status, 'disabled_reason', w.disabled_reason, 'failing_since', rfc3339(w.failing_since),"              \
-  " 'previous_secret_expires_at', CASE WHEN w.previous_until > clock_timestamp() THEN rfc3339(w.previous_until) END,"  \
-  " 'version', w.version, 'created_at', rfc3339(w.created_at))"
+// clang-format off
+#define WEBHOOK_FIELDS_SQL(F, SEP)                                                                                     \
+  F("id", "w.id") SEP                                                                                                  \
+  F("partner_id", "w.partner_id") SEP                                                                                  \
+  F("url", "w.url") SEP                                                                                                \
+  F("events", "to_json(w.events)") SEP                                                                                 \
+  F("status", "w.status") SEP                                                                                          \
+  F("disabled_reason", "w.disabled_reason") SEP                                                                        \
+  F("failing_since", "rfc3339(w.failing_since)") SEP                                                                   \
+  F("previous_secret_expires_at", "CASE WHEN w.previous_until > clock_timestamp() THEN rfc3339(w.previous_until)"      \
+                                  " END") SEP                                                                          \
+  F("version", "w.version") SEP                                                                                        \
+  F("created_at", "rfc3339(w.created_at)")
+// clang-format on
+#define WEBHOOK_JSON_SQL DB_JSON_OBJECT(WEBHOOK_FIELDS_SQL)
+#define WEBHOOK_COLUMNS_SQL DB_COLUMNS(WEBHOOK_FIELDS_SQL)
 
-#define DELIVERY_JSON_SQL                                                                                              \
-  "json_build_object('id', d.id, 'type', d.type, 'status', d.status, 'attempts', d.attempts,"                          \
-  " 'next_attempt_at', CASE WHEN d.status = 'pending' THEN rfc3339(d.next_attempt_at) END,"                            \
-  " 'last_attempt_at', rfc3339(d.last_attempt_at), 'last_status_code', d.last_status_code,"                            \
-  " 'last_error', d.last_error, 'response_excerpt', d.response_excerpt, 'payload', d.payload,"                         \
-  " 'created_at', rfc3339(d.created_at))"
+// clang-format off
+#define DELIVERY_FIELDS_SQL(F, SEP)                                                                                    \
+  F("id", "d.id") SEP                                                                                                  \
+  F("type", "d.type") SEP                                                                                              \
+  F("status", "d.status") SEP                                                                                          \
+  F("attempts", "d.attempts") SEP                                                                                      \
+  F("next_attempt_at", "CASE WHEN d.status = 'pending' THEN rfc3339(d.next_attempt_at) END") SEP                       \
+  F("last_attempt_at", "rfc3339(d.last_attempt_at)") SEP                                                               \
+  F("last_status_code", "d.last_status_code") SEP                                                                      \
+  F("last_error", "d.last_error") SEP                                                                                  \
+  F("response_excerpt", "d.response_excerpt") SEP                                                                      \
+  F("payload", "d.payload") SEP                                                                                        \
+  F("created_at", "rfc3339(d.created_at)")
+// clang-format on
+#define DELIVERY_JSON_SQL DB_JSON_OBJECT(DELIVERY_FIELDS_SQL)
+#define DELIVERY_COLUMNS_SQL DB_COLUMNS(DELIVERY_FIELDS_SQL)
 
 static const db_stmt partner_exists = {"webhooks_partner_exists", "SELECT 1 FROM partners WHERE id = $1"};
 
@@ -52,7 +73,7 @@ fn_status webhooks_db_get(db_conn *db, const char *partner_id, const char *id, c
 }
 
 static const db_stmt list_webhooks = {
-    "webhooks_list", "SELECT " WEBHOOK_JSON_SQL ", cursor_key(w.created_at, w.id)"
+    "webhooks_list", "SELECT cursor_key(w.created_at, w.id), " WEBHOOK_COLUMNS_SQL
                      " FROM webhook_endpoints w WHERE w.partner_id = $1" DB_PAGE_AFTER("w.created_at", "w.id")};
 
 fn_status webhooks_db_list(db_conn *db, const char *partner_id, const page_request *page, PGresult **result) {
@@ -112,7 +133,7 @@ fn_status webhooks_db_rotate(db_conn *db, const char *id, const char *sealed_hex
 
 static const db_stmt list_deliveries = {
     "webhooks_deliveries",
-    "SELECT " DELIVERY_JSON_SQL ", cursor_key(d.created_at, d.uid)"
+    "SELECT cursor_key(d.created_at, d.uid), " DELIVERY_COLUMNS_SQL
     " FROM webhook_deliveries d WHERE d.endpoint_id = $1" DB_PAGE_AFTER("d.created_at", "d.uid")};
 
 fn_status webhooks_db_deliveries(db_conn *db, const char *webhook_id, const page_request *page, PGresult **result) {

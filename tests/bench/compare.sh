@@ -12,9 +12,10 @@
 #                                           B in pooler mode too, but straight to PostgreSQL as that role: the
 #                                           cost of unnamed statements alone, without PgBouncer's hop
 #   ROUNDS=7 DURATION=8 CONNS=32 tests/bench/compare.sh HEAD~3
+#   READ=list tests/bench/compare.sh HEAD   the list page of 50 (GET /v1/sites?limit=50) instead of GET /v1/sites/{id}
 #
 # One throwaway cluster and data set (tests/bench/lib.sh's bench_seed) serve both builds; both servers run at
-# once (an idle one costs nothing). Each round measures pgbench -S, then GET /v1/sites/{id} on A and on B (the
+# once (an idle one costs nothing). Each round measures pgbench -S, then the read on A and on B (the
 # order alternates between rounds, so neither always runs right after pgbench), and computes each build's ratio
 # to that round's pgbench tps. It prints every round, then the median ratio of each build and B/A, with the load
 # average before and after: on a shared machine compare medians, never single rounds.
@@ -49,6 +50,8 @@ ROOT=$PWD
 # shellcheck source=tests/bench/lib.sh
 . tests/bench/lib.sh
 
+BENCH_NAME=compare
+bench_read_knob
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-8}
 CONNS=${CONNS:-32}
@@ -148,9 +151,10 @@ else
 fi
 PID_B=$SERVER_PID URL_B=$BASE_URL
 TOKEN=$(bench_login "$ADMIN_EMAIL" "$ADMIN_PASSWORD") # both servers share BENCH_JWT_SECRET
+PATH_READ=$(bench_read_path)
 for url in "$URL_A" "$URL_B"; do
-  code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$url/v1/sites/$SITE_ID")
-  [[ "$code" == 200 ]] || die "GET /v1/sites/$SITE_ID on $url answered $code (logs: $SERVER_LOG_A, $SERVER_LOG)"
+  code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$url$PATH_READ")
+  [[ "$code" == 200 ]] || die "GET $PATH_READ on $url answered $code (logs: $SERVER_LOG_A, $SERVER_LOG)"
 done
 if ((POOLER)); then # B's connections must be PgBouncer's role's (or that role's own with POOLER_VIA=direct)
   pooled=$(psql_forumnet -At -c "SELECT count(*) FROM pg_stat_activity WHERE usename = 'forumnet_pooled'")
@@ -163,13 +167,13 @@ pgbench_tps() {
     >"$WORK/pgbench.txt" 2>&1 || die "pgbench failed"
   awk '/^tps = / && !/including connections establishing/ { print $3; exit }' "$WORK/pgbench.txt"
 }
-# Prints requests/s of GET /v1/sites/{id} on $1; dies on socket errors or non-2xx answers.
+# Prints requests/s of GET $PATH_READ on $1; dies on socket errors or non-2xx answers.
 wrk_rps() {
   local out=$WORK/wrk.txt
   if ((WARMUP > 0)); then
-    wrk -t2 -c"$CONNS" -d"${WARMUP}s" -H "Authorization: Bearer $TOKEN" "$1/v1/sites/$SITE_ID" >/dev/null 2>&1 || true
+    wrk -t2 -c"$CONNS" -d"${WARMUP}s" -H "Authorization: Bearer $TOKEN" "$1$PATH_READ" >/dev/null 2>&1 || true
   fi
-  wrk -t2 -c"$CONNS" -d"${DURATION}s" --timeout 10s -H "Authorization: Bearer $TOKEN" "$1/v1/sites/$SITE_ID" \
+  wrk -t2 -c"$CONNS" -d"${DURATION}s" --timeout 10s -H "Authorization: Bearer $TOKEN" "$1$PATH_READ" \
     >"$out" 2>&1 || die "wrk failed on $1"
   ! grep -qE 'Non-2xx|Socket errors' "$out" || {
     cat "$out" >&2
@@ -178,7 +182,7 @@ wrk_rps() {
   awk '/^[[:space:]]*Requests\/sec:/ { print $2; exit }' "$out"
 }
 
-step "$ROUNDS interleaved rounds: pgbench -S -c$CONNS, then wrk -c$CONNS GET /v1/sites/{id} on A and B (${DURATION}s each)"
+step "$ROUNDS interleaved rounds: pgbench -S -c$CONNS, then wrk -c$CONNS GET $PATH_READ on A and B (${DURATION}s each)"
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 RATIOS_A=() RATIOS_B=() RPS_A=() RPS_B=() TPS=()
 printf '| round | pgbench tps | A req/s | B req/s | A ratio | B ratio |\n|---:|---:|---:|---:|---:|---:|\n'

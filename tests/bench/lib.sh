@@ -44,6 +44,9 @@
 #                                  BUILD_DIR (build-bench) and clears PG_BASE PG_DATA SERVER_PID SERVER_LOG WORK
 #   bench_whole_numbers MIN KNOB... each KNOB (a variable's name) holds a whole number, at least MIN (0 or 1); else
 #                                  "NAME: KNOB must be a whole number [above 0] (got 'VALUE')" and exit 2
+#   bench_read_knob                READ (site, the default, or list) is a read run.sh measures; else exit 2
+#   bench_read_path                after bench_seed: the path READ names: /v1/sites/$SITE_ID (site), or
+#                                  /v1/sites?limit=50 (list: run.sh's list page of 50)
 #   bench_traps                    EXIT runs bench_exit; INT and TERM exit 130 and 143 (through it)
 #   bench_exit                     the EXIT trap: bench_stop_extras first when the script defines it (its own
 #                                  background processes), then stops the server (bench_stop_server 10), shows the
@@ -442,6 +445,18 @@ bench_script() {
     echo "$BENCH_NAME: $*" >&2
     exit 1
   }
+}
+
+bench_read_knob() {
+  READ=${READ:-site}
+  [[ $READ == site || $READ == list ]] || {
+    echo "$BENCH_NAME: READ must be site or list (got '$READ')" >&2
+    exit 2
+  }
+}
+
+bench_read_path() {
+  if [[ $READ == list ]]; then echo '/v1/sites?limit=50'; else echo "/v1/sites/$SITE_ID"; fi
 }
 
 bench_whole_numbers() {

@@ -34,12 +34,8 @@ CONNS=${CONNS:-32}
 DURATION=${DURATION:-10}
 FREQ=${FREQ:-999}
 TOP=${TOP:-25}
-READ=${READ:-site}
 bench_whole_numbers 1 CONNS DURATION FREQ TOP
-[[ $READ == site || $READ == list ]] || {
-  echo "profile: READ must be site or list (got '$READ')" >&2
-  exit 2
-}
+bench_read_knob
 RESULTS_FILE=$BENCH_DIR/last-profile.md
 LOAD_PID=''
 bench_stop_extras() { bench_stop_pid "$LOAD_PID"; }
@@ -53,8 +49,7 @@ perf record -q -a -F "$FREQ" -e cpu-clock -o "$WORK/probe.data" -- sleep 0.2 >/d
 step "forumnet serve"
 bench_serve
 TOKEN=$(bench_login "$ADMIN_EMAIL" "$ADMIN_PASSWORD") || exit 1
-PATH_READ=/v1/sites/$SITE_ID
-if [[ $READ == list ]]; then PATH_READ='/v1/sites?limit=50'; fi
+PATH_READ=$(bench_read_path)
 # The server's threads by name (libmicrohttpd names its workers), to tell its samples from the others'.
 SERVER_COMMS=$(sort -u /proc/"$SERVER_PID"/task/*/comm | paste -sd, -)
 curl -fsS -o /dev/null -H "Authorization: Bearer $TOKEN" "$BASE_URL$PATH_READ" || die "the read failed"
