@@ -9,16 +9,13 @@ static const db_stmt insert_audit = {
 /* Audit ids are bigints; the shared cursor format carries a UUID, so the id travels as a UUID
  * whose hex digits are the id (lpad(to_hex(id), 32, '0')) and is read back the same way. */
 static const db_stmt list_audit = {
-    "audit_list",
-    "SELECT to_char(a.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') || '|' || lpad(to_hex(a.id), 32, "
-    "'0')::uuid,"
-    " a.id, rfc3339(a.at) AS at, a.actor_id, a.actor_kind, a.action, a.resource_type, a.resource_id, a.request_id,"
-    " a.details"
-    " FROM audit_log a"
-    " WHERE a.id > ('x' || right(replace($1::uuid::text, '-', ''), 16))::bit(64)::bigint"
-    "   AND ($2::uuid IS NULL OR a.actor_id = $2::uuid) AND ($3::text IS NULL OR a.resource_type = $3)"
-    "   AND ($4::text IS NULL OR a.resource_id = $4) AND ($5::text IS NULL OR a.action = $5)"
-    " ORDER BY a.id LIMIT $6"};
+    "audit_list", "SELECT cursor_key(a.at, lpad(to_hex(a.id), 32, '0')::uuid), a.id, rfc3339(a.at) AS at, a.actor_id,"
+                  " a.actor_kind, a.action, a.resource_type, a.resource_id, a.request_id, a.details"
+                  " FROM audit_log a"
+                  " WHERE a.id > ('x' || right(replace($1::uuid::text, '-', ''), 16))::bit(64)::bigint"
+                  "   AND ($2::uuid IS NULL OR a.actor_id = $2::uuid) AND ($3::text IS NULL OR a.resource_type = $3)"
+                  "   AND ($4::text IS NULL OR a.resource_id = $4) AND ($5::text IS NULL OR a.action = $5)"
+                  " ORDER BY a.id LIMIT $6"};
 
 fn_status audit_db_list(db_conn *db, const char *actor_id, const char *resource_type, const char *resource_id,
                         const char *action, const page_request *page, PGresult **result) {

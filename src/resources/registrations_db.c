@@ -19,6 +19,7 @@
   F("version", "r.version")
 // clang-format on
 #define REGISTRATION_JSON_SQL DB_JSON_OBJECT(REGISTRATION_FIELDS_SQL)
+#define REGISTRATION_COLUMNS_SQL DB_COLUMNS(REGISTRATION_FIELDS_SQL)
 
 /* Served by the primary key (event_id, member_id). */
 static const db_stmt lock_registration = {"registrations_lock",
@@ -120,11 +121,9 @@ fn_status registrations_db_promote(db_conn *db, const char *event_id, long capac
 
 /* Keyset order (created_at, member_id) within one event. */
 static const db_stmt list_registrations = {
-    "registrations_list",
-    "SELECT cursor_key(r.created_at, r.member_id), r.event_id, r.member_id, m.display_name, r.status,"
-    "   rfc3339(r.requested_going_at) AS requested_going_at, rfc3339(r.updated_at) AS updated_at, r.version"
-    " FROM event_registrations r JOIN members m ON m.id = r.member_id"
-    " WHERE r.event_id = $1" DB_PAGE_AFTER("r.created_at", "r.member_id")};
+    "registrations_list", "SELECT cursor_key(r.created_at, r.member_id), " REGISTRATION_COLUMNS_SQL ", m.display_name"
+                          " FROM event_registrations r JOIN members m ON m.id = r.member_id"
+                          " WHERE r.event_id = $1" DB_PAGE_AFTER("r.created_at", "r.member_id")};
 
 fn_status registrations_db_list(db_conn *db, const char *event_id, const page_request *page, PGresult **result) {
   return db_query_page(db, &list_registrations, event_id, page, result);
