@@ -22,6 +22,10 @@ fn_status password_hash(const char *password, char out[PASSWORD_HASH_MAX]);
  * verification so that unknown accounts cannot be told apart by timing. */
 int password_verify(const char *hash, const char *password);
 
+/* The hash password_verify checks against when there is none (after password_init): an Argon2id hash with
+ * password_hash's parameters, so that both cost the same. For tests. */
+const char *password_dummy_hash(void);
+
 /* A random password of 20 URL-safe characters for one-time use. */
 void password_generate(char out[21]);
 

@@ -19,7 +19,7 @@ FORUMNET_TOOL_PACKAGES="curl clang-format cppcheck"
 FORUMNET_BUILD_PACKAGES="$FORUMNET_COMPILE_PACKAGES $FORUMNET_SERVER_PACKAGES $FORUMNET_TOOL_PACKAGES"
 
 # Extra for scripts/test.sh and tests/bench/ (pgbouncer: the e2e run and the bench in transaction mode;
-# python3-aiosmtpd: the SMTP server of tests/e2e/e2e_password_reset_serial.c; openssl: its TLS certificate).
+# python3-aiosmtpd: the SMTP server of tests/e2e/e2e_password_reset.c; openssl: its TLS certificate).
 FORUMNET_TEST_PACKAGES="wrk pgbouncer python3-icalendar python3-aiosmtpd openssl chromium fonts-liberation clang-14 libclang-rt-14-dev llvm-14"
 
 # Extra for scripts/scaleout.sh (several instances behind a balancer, PgBouncer, a streaming standby): the

@@ -4,7 +4,8 @@
 #
 #   pgb_start DIR PG_SOCKDIR PG_PORT DBNAME ROLE PORT  write DIR/pgbouncer.ini and start PgBouncer as the cluster's OS
 #                                                      user, listening on the unix socket DIR/run/.s.PGSQL.PORT only;
-#                                                      it logs in to DBNAME as ROLE whatever user the client names
+#                                                      it logs in to DBNAME (or any other database the client
+#                                                      names) as ROLE whatever user the client names
 #   pgb_stop DIR                                       stop it by the PID in DIR/pgbouncer.pid (if running)
 #   pgb_url DIR PORT DBNAME                            print the libpq URL of the pooled database
 #
@@ -21,6 +22,8 @@ pgb_start() {
 ; Written by forumnet scripts/lib/pgbouncer.sh.
 [databases]
 $db = host=$pg_sock port=$pg_port dbname=$db user=$role
+; any other database of the cluster by its own name (the e2e suites that use a database of their own)
+* = host=$pg_sock port=$pg_port user=$role
 
 [pgbouncer]
 pool_mode = transaction

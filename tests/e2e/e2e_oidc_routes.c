@@ -5,7 +5,7 @@
  * a member's identities (list, unlink, someone else's), partner tokens kept out of /v1/me/identities (401,
  * as on every member-only route), and a server
  * that will not start on a bad providers file. The whole flow against a real provider is
- * tests/e2e/e2e_oidc_serial.c.
+ * tests/e2e/e2e_oidc.c.
  */
 #include "harness.h"
 

@@ -1,5 +1,5 @@
 /*
- * harness_oidc.h — a browser stand-in for OpenID Connect sign-ins (e2e_oidc_serial.c): it walks an
+ * harness_oidc.h — a browser stand-in for OpenID Connect sign-ins (e2e_oidc.c): it walks an
  * authorization URL at a real provider (tests/e2e/oidc_provider.mjs, panva's oidc-provider) with libcurl
  * and a cookie engine, no browser: follows redirects one by one, fills the provider's login form (any
  * password) and its consent form, and stops at the redirect back to the client.  Part of harness.h.

@@ -381,11 +381,12 @@ int harness_server_wait_exit(int timeout_ms) {
   }
 }
 
-/* Runs `forumnet admin create` for email/password; fails the test unless it exits 0. */
-void run_admin_create(const char *email, const char *password) {
+/* Runs `$FORUMNET_BIN args...` (NULL-terminated) with a server's environment (build_child_env), stdin_text
+ * (or nothing) on its standard input; fails the test unless it exits 0 within 30 s. what names it in failures. */
+static void run_forumnet_command(char *const *args, const char *stdin_text, const char *what) {
   global_init();
   const char *bin = required_env("FORUMNET_BIN");
-  char log_path[] = "/tmp/forumnet-e2e-admin-XXXXXX.log";
+  char log_path[] = "/tmp/forumnet-e2e-cli-XXXXXX.log";
   int log_fd = mkstemps(log_path, 4);
   if (log_fd < 0)
     fail_msg("harness: cannot create a log file: %s", strerror(errno));
@@ -394,8 +395,14 @@ void run_admin_create(const char *email, const char *password) {
     fail_msg("harness: pipe: %s", strerror(errno));
   env_list env = {0};
   build_child_env(&env, 0, NULL);
-  char *argv[] = {(char *)bin, "admin",  "create",  "--email",          (char *)email, "--role",
-                  "admin",     "--name", "Admin X", "--password-stdin", NULL};
+  char *argv[16] = {(char *)bin};
+  size_t argc = 1;
+  for (; args[argc - 1] != NULL; argc++) {
+    if (argc + 1 >= sizeof argv / sizeof argv[0])
+      fail_msg("harness: too many arguments for %s", what);
+    argv[argc] = args[argc - 1];
+  }
+  argv[argc] = NULL;
   fflush(NULL);
   pid_t pid = fork();
   if (pid == 0) {
@@ -413,8 +420,8 @@ void run_admin_create(const char *email, const char *password) {
   if (pid < 0)
     fail_msg("harness: fork: %s", strerror(errno));
   /* No trailing newline: works whether the CLI reads a line or up to end of file. */
-  for (size_t off = 0, len = strlen(password); off < len;) {
-    ssize_t n = write(pipefd[1], password + off, len - off);
+  for (size_t off = 0, len = stdin_text ? strlen(stdin_text) : 0; off < len;) {
+    ssize_t n = write(pipefd[1], stdin_text + off, len - off);
     if (n < 0 && errno == EINTR)
       continue;
     if (n <= 0)
@@ -432,17 +439,95 @@ void run_admin_create(const char *email, const char *password) {
       kill(pid, SIGKILL);
       waitpid(pid, NULL, 0);
       print_log_tail(log_path);
-      fail_msg("forumnet admin create did not finish within 30 s; output in %s", log_path);
+      fail_msg("%s did not finish within 30 s; output in %s", what, log_path);
     }
     harness_sleep_ms(20);
   }
   if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0) {
     print_log_tail(log_path);
-    fail_msg("forumnet admin create --email %s failed (%s %d); output in %s", email,
-             WIFEXITED(wstatus) ? "exit status" : "signal",
+    fail_msg("%s failed (%s %d); output in %s", what, WIFEXITED(wstatus) ? "exit status" : "signal",
              WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : WTERMSIG(wstatus), log_path);
   }
   unlink(log_path);
+}
+
+/* Runs `forumnet admin create` for email/password; fails the test unless it exits 0. */
+void run_admin_create(const char *email, const char *password) {
+  char *const args[] = {"admin", "create", "--email", (char *)email,      "--role",
+                        "admin", "--name", "Admin X", "--password-stdin", NULL};
+  char what[HARNESS_EMAIL_MAX + 64];
+  snprintf(what, sizeof what, "forumnet admin create --email %s", email);
+  run_forumnet_command(args, password, what);
+}
+
+/* ---- a database of the test's own ---- */
+
+static char g_own_database[64];
+static char g_shared_database_url[1024]; /* FORUMNET_TEST_DATABASE_URL as scripts/test.sh set it */
+
+/* url with its database name (the path after the authority, up to '?') replaced by db, into out. */
+static void url_with_database(const char *url, const char *db, char *out, size_t cap) {
+  const char *scheme_end = strstr(url, "://");
+  if (scheme_end == NULL)
+    fail_msg("harness: %s is not a postgresql:// URL", url);
+  const char *path = strchr(scheme_end + 3, '/');
+  const char *query = strchr(scheme_end + 3, '?');
+  if (path == NULL || (query != NULL && query < path)) /* no path: the database follows the authority */
+    path = query ? query : url + strlen(url);
+  const char *rest = path[0] == '/' ? path + 1 + strcspn(path + 1, "?") : path;
+  int n = snprintf(out, cap, "%.*s/%s%s", (int)(path - url), url, db, rest);
+  if (n < 0 || (size_t)n >= cap)
+    fail_msg("harness: the URL %s is too long", url);
+}
+
+static void drop_own_database(void) {
+  if (g_own_database[0] == '\0')
+    return;
+  /* At exit, after kill_all_servers (registered later, so run earlier); FORCE ends any connection left. */
+  setenv("FORUMNET_TEST_DATABASE_URL", g_shared_database_url, 1);
+  char sql[160];
+  snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", g_own_database);
+  (void)harness_psql_try(sql);
+  g_own_database[0] = '\0';
+}
+
+void harness_use_own_database(const char *name) {
+  global_init();
+  if (g_own_database[0] != '\0')
+    fail_msg("harness_use_own_database: called twice");
+  if (g_server_depth > 0)
+    fail_msg("harness_use_own_database: call it before the first server starts");
+  const char *shared = required_env("FORUMNET_TEST_DATABASE_URL");
+  copy_bounded(g_shared_database_url, sizeof g_shared_database_url, shared, "FORUMNET_TEST_DATABASE_URL", __FILE__,
+               __LINE__);
+  for (const char *c = name; *c; c++)
+    if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_'))
+      fail_msg("harness_use_own_database: \"%s\" is not a lower-case identifier", name);
+  char db[64];
+  int n = snprintf(db, sizeof db, "forumnet_e2e_%s_%ld", name, (long)getpid());
+  if (n < 0 || (size_t)n >= sizeof db)
+    fail_msg("harness_use_own_database: the name \"%s\" is too long", name);
+  char sql[160];
+  snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", db); /* a pid reused after a crash */
+  (void)harness_psql_try(sql);
+  snprintf(sql, sizeof sql, "CREATE DATABASE %s", db);
+  if (harness_psql_try(sql) != 0)
+    fail_msg("harness_use_own_database: could not create the database %s", db);
+  memcpy(g_own_database, db, (size_t)n + 1);
+  atexit(drop_own_database);
+
+  char url[1100];
+  url_with_database(shared, db, url, sizeof url);
+  setenv("FORUMNET_TEST_DATABASE_URL", url, 1);
+  const char *pooler = getenv("FORUMNET_TEST_POOLER_URL"); /* PgBouncer serves every database of the cluster */
+  if (pooler && *pooler) {
+    url_with_database(pooler, db, url, sizeof url);
+    setenv("FORUMNET_TEST_POOLER_URL", url, 1);
+  }
+  /* Migrated now (the CLI connects directly, FORUMNET_DATABASE_DIRECT_URL), not by a server's
+   * FORUMNET_AUTO_MIGRATE, so that psql and `forumnet admin` find the schema before the first server starts. */
+  char *const migrate[] = {"migrate", NULL};
+  run_forumnet_command(migrate, NULL, "forumnet migrate (the test's own database)");
 }
 
 int harness_stop_test_servers(void **state) {

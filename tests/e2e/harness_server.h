@@ -69,6 +69,15 @@ int harness_stop_test_servers(void **state);
  * (harness_new_admin) in *admin.  The suite's own fixtures follow in its group_setup. */
 void harness_suite_start(const char *const *extra_env, harness_account *admin);
 
+/* Moves this test process onto a database of its own, before its first server starts: creates
+ * forumnet_e2e_<name>_<pid> in the test cluster, points FORUMNET_TEST_DATABASE_URL (and
+ * FORUMNET_TEST_POOLER_URL, when set) at it, and migrates it; it is dropped at exit.  For a suite that
+ * would otherwise need the shared database to itself (a job runner runs every due job of its database,
+ * exact counts of network-wide notifications, "every other admin"), so that it can run beside the others
+ * instead of alone (ctest RUN_SERIAL, the _serial suffix: left for tests that stop PostgreSQL or time things).
+ * name: lower-case letters, digits and '_'. */
+void harness_use_own_database(const char *name);
+
 /* A cmocka test teardown for tests that start a server of their own: stops every server but the
  * suite's (the test may have failed before stopping its own). */
 int harness_stop_nested_servers(void **state);

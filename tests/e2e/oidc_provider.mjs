@@ -1,4 +1,4 @@
-// A real OpenID Provider on loopback for tests/e2e/e2e_oidc_serial.c: panva's `oidc-provider` (OpenID
+// A real OpenID Provider on loopback for tests/e2e/e2e_oidc.c: panva's `oidc-provider` (OpenID
 // Certified; pinned in tools/package.json), never a hand-written stub. Usage:
 //   node oidc_provider.mjs <port> <tools dir> <client id> <client secret>
 // Issuer http://127.0.0.1:<port>. Two confidential clients, both client_secret_basic, authorization_code

@@ -59,6 +59,31 @@ static void test_missing_hash(void **state) {
   assert_int_equal(password_verify("", "correct horse battery staple"), 0);
 }
 
+/* The parameters part of an Argon2id hash string: "$argon2id$v=19$m=65536,t=2,p=1$" (up to the salt). */
+static size_t params_length(const char *hash) {
+  const char *p = hash;
+  for (int dollars = 0; *p; p++)
+    if (*p == '$' && ++dollars == 4)
+      return (size_t)(p - hash) + 1;
+  return 0;
+}
+
+/* An unknown account's verification costs what a real one does: the dummy hash it checks against (a constant,
+ * not made at start) has the very parameters password_hash uses now, and is a hash no password verifies. */
+static void test_dummy_hash_costs_a_real_verification(void **state) {
+  (void)state;
+  char hash[PASSWORD_HASH_MAX];
+  assert_int_equal(password_hash("correct horse battery staple", hash), FN_OK);
+  const char *dummy = password_dummy_hash();
+  size_t n = params_length(hash);
+  assert_true(n > 10);
+  assert_int_equal(params_length(dummy), n);
+  assert_memory_equal(dummy, hash, n);
+  assert_true(strlen(dummy) > n + 40); /* a salt and a hash follow */
+  assert_int_equal(password_verify(dummy, ""), 0);
+  assert_int_equal(password_verify(dummy, "correct horse battery staple"), 0);
+}
+
 static void test_garbage_hash(void **state) {
   (void)state;
   assert_int_equal(password_verify("not-a-hash", "correct horse battery staple"), 0);
@@ -177,6 +202,7 @@ int main(void) {
       cmocka_unit_test(test_hash_verify_round_trip),
       cmocka_unit_test(test_hash_is_salted),
       cmocka_unit_test(test_wrong_password),
+      cmocka_unit_test(test_dummy_hash_costs_a_real_verification),
       cmocka_unit_test(test_missing_hash),
       cmocka_unit_test(test_garbage_hash),
       cmocka_unit_test(test_unicode_password_round_trip),

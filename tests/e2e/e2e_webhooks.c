@@ -1,5 +1,5 @@
 /*
- * e2e_webhooks_serial.c — partner webhooks (issue 17, API.md section 13; README "Receiving webhooks"):
+ * e2e_webhooks.c — partner webhooks (issue 17, API.md section 13; README "Receiving webhooks"):
  *   - scopes: a partner gets webhooks:manage only when an admin granted it and it asks; without it the
  *     webhook routes answer its token 401; another partner gets 404, a member who is not an admin 403;
  *   - SSRF: http://, https://127.0.0.1, https://[::ffff:127.0.0.1], https://10.0.0.1 and a name that
@@ -14,7 +14,8 @@
  *   - deliveries go out concurrently, but a slow endpoint holds only its share of the slots: another
  *     endpoint's deliveries still arrive at once;
  *   - two instances deliver 1 000 messages, each exactly once; one is killed mid-way: every id arrives.
- * Serial: its second server runs the job runner, which runs every due job of the shared database.
+ * Its own database (harness_use_own_database): its second server runs the job runner, which runs every due job of
+ * its database, so on the shared one it would run other suites' jobs too.
  */
 #include "harness.h"
 
@@ -139,6 +140,7 @@ static json_t *wait_received(const char *prefix, size_t n, int timeout_s) {
 
 static int group_setup(void **state) {
   (void)state;
+  harness_use_own_database("webhooks");
   static const char *const jobs_off[] = {"FORUMNET_JOBS=0", NULL};
   harness_suite_start(jobs_off, &g_admin);
   harness_new_site_id(g_admin.token, g_site);

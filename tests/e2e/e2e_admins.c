@@ -1,16 +1,16 @@
 /*
- * e2e_admins_serial.c — findings of issue 11 that need the whole database to themselves.
+ * e2e_admins.c — findings of issue 11 that need the whole database to themselves, so this file
+ * runs on a database of its own (harness_use_own_database).
  *
  * 1. The last active admin survives two concurrent demotions: two admins demote each other at the
  *    same moment; exactly one succeeds and an active admin remains.  That needs a state with
- *    exactly two active admins, and every other test binary creates admins in the shared
- *    database, so this file runs alone (ctest RUN_SERIAL, the _serial suffix): it suspends every
- *    other active admin for the test, directly in the database, and makes them active again
- *    afterwards (also from its teardown, should the test fail half-way).
+ *    exactly two active admins: it suspends every other active admin of its database for the
+ *    test, directly in the database, and makes them active again afterwards (also from its
+ *    teardown, should the test fail half-way).
  * 2. A database failure while checking a site's time zone answers 503 (not a 500 without a
  *    body): a psql session holds an exclusive lock on pg_timezone_names while a server with a
- *    short lock_timeout creates a site with a timezone.  The lock would stall other binaries'
- *    site writes, hence here too.
+ *    short lock_timeout creates a site with a timezone.  On the shared database the lock would
+ *    stall other binaries' site writes.
  */
 #include "harness.h"
 
@@ -41,6 +41,7 @@ static void restore_admins(void) {
 
 static int group_setup(void **state) {
   (void)state;
+  harness_use_own_database("admins");
   harness_suite_start(NULL, &g_admin);
   g_suspended = calloc(1, 1);
   return 0;
@@ -140,5 +141,5 @@ int main(void) {
       cmocka_unit_test(test_two_admins_demoting_each_other_leave_one),
       cmocka_unit_test(test_timezone_check_failure_is_503),
   };
-  return cmocka_run_group_tests_name("e2e_admins_serial", tests, group_setup, group_teardown);
+  return cmocka_run_group_tests_name("e2e_admins", tests, group_setup, group_teardown);
 }

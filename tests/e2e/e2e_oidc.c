@@ -1,5 +1,5 @@
 /*
- * e2e_oidc_serial.c — single sign-on with OpenID Connect (issue 16, API.md section 12) against a real, OpenID
+ * e2e_oidc.c — single sign-on with OpenID Connect (issue 16, API.md section 12) against a real, OpenID
  * Certified provider: panva's oidc-provider (tests/e2e/oidc_provider.mjs) on loopback over http, its login and
  * consent forms driven by harness_oidc_sign_in (libcurl, no browser).  forumnet runs with a providers file
  * naming three providers at that issuer: "council" (forumnet's client), "council-other" (the provider's
@@ -7,7 +7,8 @@
  * The whole flow and the link; 400 for a replayed, expired or other provider's state, another client's code, a
  * wrong nonce, an HS256 ID token; 403 for an unverified email, another domain, no member, a suspended or erased
  * member; unlinking; new provider keys fetched on the unknown kid; no client secret or code in answers or the
- * log (tests/e2e/README.md lists it all).  Serial: it runs its own OpenID Provider.
+ * log (tests/e2e/README.md lists it all).  Its own
+ * database (harness_use_own_database): the "no member" and domain cases must not meet other suites' members.
  */
 #include "harness.h"
 
@@ -50,6 +51,7 @@ static void write_providers_file(const char *path) {
 
 static int group_setup(void **state) {
   (void)state;
+  harness_use_own_database("oidc");
   harness_unique("secret", g_secret);
   harness_oidc_provider_start(&g_op, harness_free_port(), CLIENT_ID, g_secret);
   char file_env[160];

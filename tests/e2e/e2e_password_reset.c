@@ -1,5 +1,5 @@
 /*
- * e2e_password_reset_serial.c — password reset by email and set-password invitations (issue 16, deliverables 2 to 4;
+ * e2e_password_reset.c — password reset by email and set-password invitations (issue 16, deliverables 2 to 4;
  * README "Password reset and email"), with a real SMTP server on loopback (Debian's python3-aiosmtpd, its
  * Mailbox handler writing each message received into a maildir):
  *   - the reset link arrives by SMTP as an RFC 5322 message; confirming it sets the password and ends every
@@ -15,7 +15,8 @@
  *     refused invitation email nobody;
  *   - rate limiting (429), header injection refused at validation, erasure deletes links and pending email.
  * Each test that delivers starts its own server with the job thread on (FORUMNET_JOBS=1) above the suite's.
- * Serial: its instances run every job of the shared database (other suites' email included).
+ * Its own database (harness_use_own_database): its instances run every due job of their database, which on the
+ * shared one would include other suites' email.
  */
 #include "harness.h"
 
@@ -42,6 +43,7 @@ static char g_site[HARNESS_ID_MAX];
 
 static int group_setup(void **state) {
   (void)state;
+  harness_use_own_database("password_reset");
   harness_suite_start(NULL, &g_admin);
   harness_new_site_id(g_admin.token, g_site);
   snprintf(g_tmp, sizeof g_tmp, "/tmp/forumnet-e2e-mail-XXXXXX");

@@ -1,5 +1,5 @@
 /*
- * e2e_jobs_serial.c — the job runner inside `forumnet serve` (issue 14, deliverable 2; README "Background
+ * e2e_jobs.c — the job runner inside `forumnet serve` (issue 14, deliverable 2; README "Background
  * jobs"), with several instances on one database:
  *   - an instance started with FORUMNET_JOBS=0 runs no job;
  *   - consultation.closing_soon is created exactly once per recipient with three instances polling every
@@ -9,7 +9,7 @@
  *     notification and a valid ticket;
  *   - a job whose run fails (a trigger refuses one of its deletes) is retried with a growing delay,
  *     its last_error recorded, and succeeds once the trigger is gone.
- * Serial: its instances run every job of the shared database.
+ * Its own database (harness_use_own_database): its instances run every due job of their database.
  */
 #include "harness.h"
 
@@ -22,6 +22,7 @@ static harness_consult_world W;
 
 static int group_setup(void **state) {
   (void)state;
+  harness_use_own_database("jobs");
   static const char *const jobs_off[] = {"FORUMNET_JOBS=0", NULL};
   harness_suite_start(jobs_off, &g_admin);
   harness_consult_world_build(g_admin.token, &W);
@@ -181,7 +182,7 @@ static void test_retention_and_a_failing_job_retried_with_backoff(void **state) 
            " VALUES (decode(md5('%s-failing'), 'hex'), '%s', now() + interval '1 hour',"
            " (extract(epoch FROM now()) * 1000)::bigint, now() - interval '1 minute');"
            "CREATE OR REPLACE FUNCTION e2e_jobs_refuse_delete() RETURNS trigger LANGUAGE plpgsql AS"
-           " $$BEGIN RAISE EXCEPTION 'e2e_jobs_serial refuses this delete'; END$$;"
+           " $$BEGIN RAISE EXCEPTION 'e2e_jobs refuses this delete'; END$$;"
            "DROP TRIGGER IF EXISTS e2e_jobs_refuse_delete ON stream_tickets;"
            "CREATE TRIGGER e2e_jobs_refuse_delete BEFORE DELETE ON stream_tickets FOR EACH ROW"
            " WHEN (OLD.member_id = '%s') EXECUTE FUNCTION e2e_jobs_refuse_delete()",
@@ -254,5 +255,5 @@ int main(void) {
       cmocka_unit_test_teardown(test_retention_and_a_failing_job_retried_with_backoff, harness_stop_nested_servers),
       cmocka_unit_test_teardown(test_an_extended_deadline_is_reminded_again, harness_stop_nested_servers),
   };
-  return cmocka_run_group_tests_name("e2e_jobs_serial", tests, group_setup, harness_suite_teardown);
+  return cmocka_run_group_tests_name("e2e_jobs", tests, group_setup, harness_suite_teardown);
 }

@@ -1,6 +1,7 @@
 /*
- * e2e_notifications_serial.c — API.md section 10 (notifications) against the real server. Serial: it counts
- * a member's notifications exactly, and a network-wide event published by another suite meanwhile reaches everyone.
+ * e2e_notifications.c — API.md section 10 (notifications) against the real server. Its own database
+ * (harness_use_own_database): it counts a member's notifications exactly, and on the shared database a
+ * network-wide event published by another suite meanwhile would reach everyone.
  *
  * Every kind a change fans out (membership.invited/requested/approved, terms.published,
  * meeting.scheduled/changed, consultation.opened/outcome_published, event.published/changed/cancelled,
@@ -34,6 +35,7 @@ static char g_group_name[HARNESS_NAME_MAX];
  * site_a: g_other; g_mgr_a manages site_a and belongs to no group; g_pb, g_pb2, g_pb3 at site_b. */
 static int group_setup(void **state) {
   (void)state;
+  harness_use_own_database("notifications");
   harness_suite_start(NULL, &g_admin);
   harness_new_site_id(g_admin.token, g_site_a);
   harness_new_site_id(g_admin.token, g_site_b);
