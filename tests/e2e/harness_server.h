@@ -89,7 +89,7 @@ int harness_stop_nested_servers(void **state);
 int harness_suite_teardown(void **state);
 
 /* ------------------------------------------------------------------------------------
- * Fault tests (e2e_fault_*_serial.c): the server process
+ * Fault tests (e2e_fault_*.c): the server process
  * ------------------------------------------------------------------------------------ */
 
 /* Polls GET /readyz until it answers status (its state follows the database within about a second:

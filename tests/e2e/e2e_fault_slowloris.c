@@ -1,5 +1,5 @@
 /*
- * e2e_fault_slowloris_serial.c — slow clients (slowloris) do not starve normal clients, and the
+ * e2e_fault_slowloris.c — slow clients (slowloris) do not starve normal clients, and the
  * connection timeout closes connections that go quiet (issue 8, faults (d)).
  *
  * SLOW_SOCKETS connections to one server: half dribble a request line ("GET /v1/sites ..."), half
@@ -292,5 +292,5 @@ int main(void) {
       cmocka_unit_test_teardown(test_thread_per_connection_measured, harness_stop_nested_servers),
       cmocka_unit_test_teardown(test_connection_cap_measured, harness_stop_nested_servers),
   };
-  return cmocka_run_group_tests_name("e2e_fault_slowloris_serial", tests, group_setup, harness_suite_teardown);
+  return cmocka_run_group_tests_name("e2e_fault_slowloris", tests, group_setup, harness_suite_teardown);
 }
