@@ -6,9 +6,9 @@
 /* One dedicated PostgreSQL session per instance that LISTENs on a few channels, in a thread of its own
  * (src/db/listener.c). It connects to FORUMNET_DATABASE_DIRECT_URL when set (LISTEN needs a session of
  * its own, which a transaction-mode pooler does not give), else FORUMNET_DATABASE_URL; when the session
- * is lost it reconnects with a growing backoff (100 ms to 5 s) and then calls on_reconnect, since a
- * notification may have been missed meanwhile. on_tick runs about every tick_ms whatever the database
- * does. Every callback runs on the listener's thread. */
+ * is lost it reconnects with a growing backoff (100 ms to 5 s). It calls on_reconnect each time it has
+ * started listening, the first time included, since a notification may have been missed before. on_tick runs about
+ * every tick_ms whatever the database does. Every callback runs on the listener's thread. */
 typedef struct listener_callbacks {
   void (*on_notify)(const char *channel, const char *payload);
   void (*on_reconnect)(void);

@@ -86,10 +86,11 @@ static void *listener_main(void *arg) {
       continue;
     }
     backoff_ms = BACKOFF_FIRST_MS;
-    if (connected_before) {
+    /* The first time too: the server answers streams as soon as it listens for HTTP, so a stream may have
+     * opened (and read its backlog) before this session listened, and a notification in between was missed. */
+    if (connected_before)
       log_info("listener: listening again; waking every stream");
-      l->cb.on_reconnect();
-    }
+    l->cb.on_reconnect();
     connected_before = 1;
     while (!atomic_load(&l->stop)) {
       int ready = wait_readable(l, pg, l->cb.tick_ms);
