@@ -11,9 +11,9 @@
  * Database observation
  * ------------------------------------------------------------------------------------ */
 
-/* Runs query on $FORUMNET_TEST_DATABASE_URL (through libpq, on a connection the calling thread keeps) and
- * returns what `psql -Atc query` would print, without the trailing newline, as a new string the caller
- * frees().  Fails the test if the query fails.  For what tests cannot see through the API. */
+/* Runs `psql "$FORUMNET_TEST_DATABASE_URL" -Atc query` and returns its output without the
+ * trailing newline, as a new string the caller frees().  Fails the test if psql fails.
+ * Only for reading the audit table until GET /v1/audit exists. */
 char *harness_psql_scalar(const char *query);
 
 /* harness_psql_scalar parsed as an integer (e.g. a count(*)). */
@@ -26,8 +26,8 @@ long harness_psql_longf(const char *fmt, ...) __attribute__((format(printf, 1, 2
  * resource_id, details or actor_id contain `who` (a uuid, or NULL for no such condition). */
 long harness_audit_count(const char *action, const char *about, const char *who);
 
-/* Runs sql (any statements, one query string) like harness_psql_scalar, but never fails the test:
- * returns 0 on success and 1 otherwise (as psql's exit status), for teardowns cleaning up after a failed test. */
+/* Runs sql (any statements) through psql like harness_psql_scalar, but never fails the test:
+ * returns psql's exit status (0 on success), for teardowns cleaning up after a failed test. */
 int harness_psql_try(const char *sql);
 
 /* ------------------------------------------------------------------------------------
