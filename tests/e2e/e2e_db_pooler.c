@@ -4,17 +4,17 @@
  * ALTER ROLE ... IN DATABASE ... SET. The server checks them on every new connection and in /readyz:
  * wrong settings make /readyz 503 with one log line naming the fix; right ones make it 200.
  *
- * The settings are made in a database of this test's own (created and dropped here), so the role's
- * settings in the shared test database stay as the rest of the suite needs them.
+ * The settings are made in a database of this test's own (harness_create_database; dropped at exit, the role's
+ * settings in it with it), so the role's settings in the shared test database stay as the rest of the suite
+ * needs them.
  */
 #include "harness.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-static char g_db[64];
+static const char *g_db; /* this test's database (harness_create_database) */
 static char g_url[1024];
 
 static void assert_log_mentions(const char *what) {
@@ -37,32 +37,9 @@ static void assert_ready(long status) {
   http_response_free(r);
 }
 
-static const char *env_or_fail(const char *name) {
-  const char *v = getenv(name);
-  if (v == NULL || *v == '\0')
-    fail_msg("%s must be set (scripts/test.sh sets it)", name);
-  return v;
-}
-
 static int group_setup(void **state) {
   (void)state;
-  snprintf(g_db, sizeof g_db, "forumnet_e2e_pooler_%ld", (long)getpid());
-  snprintf(g_url, sizeof g_url, "postgresql:///%s?host=%s&port=%s&user=%s", g_db, env_or_fail("FORUMNET_TEST_PG_HOST"),
-           env_or_fail("FORUMNET_TEST_PG_PORT"), env_or_fail("FORUMNET_TEST_PG_USER"));
-  char sql[256];
-  snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", g_db);
-  (void)harness_psql_try(sql);
-  snprintf(sql, sizeof sql, "CREATE DATABASE %s", g_db);
-  if (harness_psql_try(sql) != 0)
-    fail_msg("could not create the database %s", g_db);
-  return 0;
-}
-
-static int group_teardown(void **state) {
-  harness_suite_teardown(state);
-  char sql[256];
-  snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", g_db); /* its role settings go too */
-  (void)harness_psql_try(sql);
+  g_db = harness_create_database("pooler", g_url, sizeof g_url);
   return 0;
 }
 
@@ -132,5 +109,5 @@ int main(void) {
       cmocka_unit_test(test_wrong_timeout_fails_readyz),
       cmocka_unit_test(test_role_settings_decide_readyz),
   };
-  return cmocka_run_group_tests_name("e2e_db_pooler", tests, group_setup, group_teardown);
+  return cmocka_run_group_tests_name("e2e_db_pooler", tests, group_setup, harness_suite_teardown);
 }

@@ -1,6 +1,6 @@
 /*
- * harness_psql.c — psql on the test database (scalars, audit counts, background sessions that
- * hold locks, clean-ups that never fail the test) and the PostgreSQL stop/start commands.
+ * harness_psql.c — the test database (scalars, audit counts and clean-ups that never fail the test, through
+ * libpq; background psql sessions that hold locks) and the PostgreSQL stop/start commands.
  */
 #include "harness.h"
 #include "harness_internal.h"
@@ -17,45 +17,110 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-char *harness_psql_scalar(const char *query) {
-  const char *url = required_env("FORUMNET_TEST_DATABASE_URL");
-  int out[2];
-  if (pipe(out) != 0)
-    fail_msg("harness: pipe: %s", strerror(errno));
-  fflush(NULL);
-  pid_t pid = fork();
-  if (pid == 0) {
-    close(out[0]);
-    dup2(out[1], 1);
-    execlp("psql", "psql", "-X", "-v", "ON_ERROR_STOP=1", "-Atc", query, url, (char *)NULL);
-    dprintf(2, "harness: exec psql: %s\n", strerror(errno));
-    _exit(127);
+#include <libpq-fe.h>
+
+/* The test database through libpq, one connection per thread, kept open: a psql process and a server
+ * backend per query cost ~10 ms of CPU each, thousands of times a run. It follows FORUMNET_TEST_DATABASE_URL
+ * (harness_use_own_database changes it) and is opened again after PostgreSQL restarted (fault tests). */
+static _Thread_local PGconn *t_conn;
+static _Thread_local char *t_conn_url;
+
+static void close_connection(void) {
+  PQfinish(t_conn);
+  t_conn = NULL;
+  free(t_conn_url);
+  t_conn_url = NULL;
+}
+
+/* Notices (e.g. "database ... does not exist, skipping" of a DROP ... IF EXISTS) are not the test's output:
+ * harness_psql_try sent psql's to /dev/null. */
+static void ignore_notice(void *arg, const char *message) {
+  (void)arg;
+  (void)message;
+}
+
+/* The thread's connection to url, opened when missing, broken or to another URL; NULL (error in *why) if it
+ * cannot be opened. */
+static PGconn *connection(const char *url, char *why, size_t why_cap) {
+  if (t_conn && (PQstatus(t_conn) != CONNECTION_OK || strcmp(t_conn_url, url) != 0))
+    close_connection();
+  if (t_conn)
+    return t_conn;
+  const char *keys[] = {"dbname", "application_name", NULL};
+  const char *values[] = {url, "e2e-harness", NULL};
+  PGconn *c = PQconnectdbParams(keys, values, 1); /* dbname holds the URL (expand_dbname) */
+  if (PQstatus(c) != CONNECTION_OK) {
+    snprintf(why, why_cap, "%s", PQerrorMessage(c));
+    PQfinish(c);
+    return NULL;
   }
-  close(out[1]);
-  if (pid < 0)
-    fail_msg("harness: fork: %s", strerror(errno));
-  buf b = {0};
-  char tmp[4096];
-  ssize_t n;
-  while ((n = read(out[0], tmp, sizeof tmp)) != 0) {
-    if (n < 0) {
-      if (errno == EINTR)
-        continue;
-      break;
+  PQsetNoticeProcessor(c, ignore_notice, NULL);
+  t_conn = c;
+  t_conn_url = xstrdup(url);
+  return c;
+}
+
+/* Runs sql (one or more statements, one query string, as `psql -c` sends it) on the thread's connection.
+ * Rows of every result go to out (if not NULL) as `psql -At` prints them: fields joined by '|', one row a line,
+ * NULL as nothing. True when every statement succeeded; the first error in *why otherwise. When the connection
+ * turns out dead (PostgreSQL restarted since its last use) the query is sent once more on a new one: these are
+ * a test's checks and clean-ups, and a query whose server went away did not commit. */
+static bool run_sql(const char *sql, buf *out, char *why, size_t why_cap) {
+  const char *url = getenv("FORUMNET_TEST_DATABASE_URL");
+  if (!url || !*url) {
+    snprintf(why, why_cap, "FORUMNET_TEST_DATABASE_URL is not set");
+    return false;
+  }
+  for (int attempt = 0; attempt < 2; attempt++) {
+    PGconn *c = connection(url, why, why_cap);
+    if (c == NULL)
+      return false;
+    if (!PQsendQuery(c, sql)) {
+      snprintf(why, why_cap, "%s", PQerrorMessage(c));
+      close_connection();
+      continue;
     }
-    buf_append(&b, tmp, (size_t)n);
+    bool ok = true, rows = false;
+    why[0] = '\0';
+    PGresult *res;
+    while ((res = PQgetResult(c)) != NULL) {
+      ExecStatusType st = PQresultStatus(res);
+      if (st == PGRES_TUPLES_OK && out) {
+        for (int r = 0; r < PQntuples(res); r++) {
+          if (rows)
+            buf_append(out, "\n", 1);
+          rows = true;
+          for (int f = 0; f < PQnfields(res); f++) {
+            if (f > 0)
+              buf_append(out, "|", 1);
+            buf_append(out, PQgetvalue(res, r, f), (size_t)PQgetlength(res, r, f));
+          }
+        }
+      } else if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK && st != PGRES_EMPTY_QUERY && ok) {
+        ok = false;
+        snprintf(why, why_cap, "%s", PQresultErrorMessage(res));
+      }
+      PQclear(res);
+    }
+    if (!ok && PQstatus(c) != CONNECTION_OK && attempt == 0 && !rows) {
+      close_connection();
+      continue;
+    }
+    return ok;
   }
-  close(out[0]);
-  int wstatus = 0;
-  waitpid(pid, &wstatus, 0);
-  if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0) {
+  return false;
+}
+
+char *harness_psql_scalar(const char *query) {
+  buf b = {0};
+  char why[512];
+  if (!run_sql(query, &b, why, sizeof why)) {
     free(b.data);
-    fail_msg("psql failed for: %s", query);
+    print_error("%s", why);
+    fail_msg("the query failed: %s", query);
   }
   if (!b.data)
     return xstrdup("");
-  while (b.len > 0 && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r'))
-    b.data[--b.len] = '\0';
   return b.data;
 }
 
@@ -103,26 +168,8 @@ long harness_audit_count(const char *action, const char *about, const char *who)
 }
 
 int harness_psql_try(const char *sql) {
-  const char *url = getenv("FORUMNET_TEST_DATABASE_URL");
-  if (!url || !*url)
-    return -1;
-  fflush(NULL);
-  pid_t pid = fork();
-  if (pid == 0) {
-    int devnull = open("/dev/null", O_WRONLY);
-    if (devnull >= 0) {
-      dup2(devnull, 1);
-      dup2(devnull, 2);
-    }
-    execlp("psql", "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-Atc", sql, url, (char *)NULL);
-    _exit(127);
-  }
-  if (pid < 0)
-    return -1;
-  int wstatus = 0;
-  while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1;
+  char why[512];
+  return run_sql(sql, NULL, why, sizeof why) ? 0 : 1;
 }
 
 bool harness_pg_control_available(void) {
@@ -202,13 +249,23 @@ int harness_psql_wait(long pid, int timeout_ms) {
   }
 }
 
-bool harness_psql_wait_count(const char *count_query, long n, int timeout_ms) {
+/* Polls harness_psql_long(query) every 20 ms until it is n (exactly, or at least n), for timeout_ms at most. */
+static bool wait_long(const char *query, long n, bool exactly, int timeout_ms) {
   int64_t deadline = harness_now_ms() + timeout_ms;
   for (;;) {
-    if (harness_psql_long(count_query) >= n)
+    long v = harness_psql_long(query);
+    if (exactly ? v == n : v >= n)
       return true;
     if (harness_now_ms() > deadline)
       return false;
     harness_sleep_ms(20);
   }
+}
+
+bool harness_psql_wait_count(const char *count_query, long n, int timeout_ms) {
+  return wait_long(count_query, n, false, timeout_ms);
+}
+
+bool harness_psql_wait_value(const char *query, long value, int timeout_ms) {
+  return wait_long(query, value, true, timeout_ms);
 }

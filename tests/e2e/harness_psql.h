@@ -1,6 +1,6 @@
 /*
- * harness_psql.h — the test database through psql (audit rows, locks, clean-ups) and the
- * PostgreSQL stop/start commands of scripts/test.sh.  Part of harness.h.
+ * harness_psql.h — the test database through libpq (audit rows, clean-ups, waits for background work),
+ * psql sessions that hold locks, and the PostgreSQL stop/start commands of scripts/test.sh.  Part of harness.h.
  */
 #ifndef FORUMNET_E2E_HARNESS_PSQL_H
 #define FORUMNET_E2E_HARNESS_PSQL_H
@@ -11,9 +11,9 @@
  * Database observation
  * ------------------------------------------------------------------------------------ */
 
-/* Runs `psql "$FORUMNET_TEST_DATABASE_URL" -Atc query` and returns its output without the
- * trailing newline, as a new string the caller frees().  Fails the test if psql fails.
- * Only for reading the audit table until GET /v1/audit exists. */
+/* Runs query on $FORUMNET_TEST_DATABASE_URL (through libpq, on a connection the calling thread keeps) and
+ * returns what `psql -Atc query` would print, without the trailing newline, as a new string the caller
+ * frees().  Fails the test if the query fails.  For what tests cannot see through the API. */
 char *harness_psql_scalar(const char *query);
 
 /* harness_psql_scalar parsed as an integer (e.g. a count(*)). */
@@ -26,8 +26,8 @@ long harness_psql_longf(const char *fmt, ...) __attribute__((format(printf, 1, 2
  * resource_id, details or actor_id contain `who` (a uuid, or NULL for no such condition). */
 long harness_audit_count(const char *action, const char *about, const char *who);
 
-/* Runs sql (any statements) through psql like harness_psql_scalar, but never fails the test:
- * returns psql's exit status (0 on success), for teardowns cleaning up after a failed test. */
+/* Runs sql (any statements, one query string) like harness_psql_scalar, but never fails the test:
+ * returns 0 on success and 1 otherwise (as psql's exit status), for teardowns cleaning up after a failed test. */
 int harness_psql_try(const char *sql);
 
 /* ------------------------------------------------------------------------------------
@@ -60,8 +60,19 @@ long harness_psql_background(const char *sql);
  * status, or -1 if it had to be killed (SIGKILL).  Never fails the test. */
 int harness_psql_wait(long pid, int timeout_ms);
 
+/* ------------------------------------------------------------------------------------
+ * Waiting for what happens in the background
+ * ------------------------------------------------------------------------------------
+ * What a server does after its answer (the job runner, webhook deliveries, email) commits on its own time:
+ * an email seen at the SMTP server or a webhook seen at its receiver is sent before the runner's transaction
+ * that records it commits. A check of its rows polls with these, never reads once. */
+
 /* Polls harness_psql_long(count_query) every 20 ms until it is at least n; true if that
  * happened within timeout_ms. */
 bool harness_psql_wait_count(const char *count_query, long n, int timeout_ms);
+
+/* Polls harness_psql_long(query) every 20 ms until it is exactly value (e.g. a count down to 0: the rows
+ * that a background transaction deletes); true if that happened within timeout_ms. */
+bool harness_psql_wait_value(const char *query, long value, int timeout_ms);
 
 #endif

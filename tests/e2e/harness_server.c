@@ -460,9 +460,13 @@ void run_admin_create(const char *email, const char *password) {
   run_forumnet_command(args, password, what);
 }
 
-/* ---- a database of the test's own ---- */
+/* ---- databases of the test's own ---- */
 
-static char g_own_database[64];
+#define MAX_CREATED_DATABASES 4
+
+static char g_created[MAX_CREATED_DATABASES][64]; /* what harness_create_database made, dropped at exit */
+static int g_created_count;
+static bool g_own_database;              /* harness_use_own_database ran */
 static char g_shared_database_url[1024]; /* FORUMNET_TEST_DATABASE_URL as scripts/test.sh set it */
 
 /* url with its database name (the path after the authority, up to '?') replaced by db, into out. */
@@ -480,44 +484,59 @@ static void url_with_database(const char *url, const char *db, char *out, size_t
     fail_msg("harness: the URL %s is too long", url);
 }
 
-static void drop_own_database(void) {
-  if (g_own_database[0] == '\0')
-    return;
-  /* At exit, after kill_all_servers (registered later, so run earlier); FORCE ends any connection left. */
+static void drop_created_databases(void) {
+  /* At exit, after kill_all_servers when the first database was made before the first server started (registered
+   * later, so run earlier); FORCE ends any connection left. From the shared database: the harness's own connection
+   * follows FORUMNET_TEST_DATABASE_URL, and a database cannot be dropped from a session on it. */
   setenv("FORUMNET_TEST_DATABASE_URL", g_shared_database_url, 1);
   char sql[160];
-  snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", g_own_database);
-  (void)harness_psql_try(sql);
-  g_own_database[0] = '\0';
+  for (int i = g_created_count - 1; i >= 0; i--) {
+    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", g_created[i]);
+    (void)harness_psql_try(sql);
+  }
+  g_created_count = 0;
 }
 
-void harness_use_own_database(const char *name) {
+const char *harness_create_database(const char *name, char *url_out, size_t size) {
   global_init();
-  if (g_own_database[0] != '\0')
-    fail_msg("harness_use_own_database: called twice");
-  if (g_server_depth > 0)
-    fail_msg("harness_use_own_database: call it before the first server starts");
-  const char *shared = required_env("FORUMNET_TEST_DATABASE_URL");
-  copy_bounded(g_shared_database_url, sizeof g_shared_database_url, shared, "FORUMNET_TEST_DATABASE_URL", __FILE__,
-               __LINE__);
+  if (g_created_count == MAX_CREATED_DATABASES)
+    fail_msg("harness_create_database: more than %d databases", MAX_CREATED_DATABASES);
   for (const char *c = name; *c; c++)
     if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_'))
-      fail_msg("harness_use_own_database: \"%s\" is not a lower-case identifier", name);
-  char db[64];
-  int n = snprintf(db, sizeof db, "forumnet_e2e_%s_%ld", name, (long)getpid());
-  if (n < 0 || (size_t)n >= sizeof db)
-    fail_msg("harness_use_own_database: the name \"%s\" is too long", name);
+      fail_msg("harness_create_database: \"%s\" is not a lower-case identifier", name);
+  char *db = g_created[g_created_count];
+  int n = snprintf(db, sizeof g_created[0], "forumnet_e2e_%s_%ld", name, (long)getpid());
+  if (n < 0 || (size_t)n >= sizeof g_created[0])
+    fail_msg("harness_create_database: the name \"%s\" is too long", name);
+  for (int i = 0; i < g_created_count; i++) /* made again, it would be dropped (FORCE) and emptied */
+    if (strcmp(g_created[i], db) == 0)
+      fail_msg("harness_create_database: %s was made already", db);
+  if (g_created_count == 0) {
+    const char *shared = required_env("FORUMNET_TEST_DATABASE_URL");
+    copy_bounded(g_shared_database_url, sizeof g_shared_database_url, shared, "FORUMNET_TEST_DATABASE_URL", __FILE__,
+                 __LINE__);
+  }
   char sql[160];
   snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", db); /* a pid reused after a crash */
   (void)harness_psql_try(sql);
   snprintf(sql, sizeof sql, "CREATE DATABASE %s", db);
   if (harness_psql_try(sql) != 0)
-    fail_msg("harness_use_own_database: could not create the database %s", db);
-  memcpy(g_own_database, db, (size_t)n + 1);
-  atexit(drop_own_database);
+    fail_msg("harness_create_database: could not create the database %s", db);
+  if (g_created_count++ == 0)
+    atexit(drop_created_databases);
+  url_with_database(g_shared_database_url, db, url_out, size);
+  return db;
+}
 
+void harness_use_own_database(const char *name) {
+  global_init();
+  if (g_own_database)
+    fail_msg("harness_use_own_database: called twice");
+  if (g_server_depth > 0)
+    fail_msg("harness_use_own_database: call it before the first server starts");
   char url[1100];
-  url_with_database(shared, db, url, sizeof url);
+  const char *db = harness_create_database(name, url, sizeof url);
+  g_own_database = true;
   setenv("FORUMNET_TEST_DATABASE_URL", url, 1);
   const char *pooler = getenv("FORUMNET_TEST_POOLER_URL"); /* PgBouncer serves every database of the cluster */
   if (pooler && *pooler) {

@@ -69,8 +69,15 @@ int harness_stop_test_servers(void **state);
  * (harness_new_admin) in *admin.  The suite's own fixtures follow in its group_setup. */
 void harness_suite_start(const char *const *extra_env, harness_account *admin);
 
+/* Creates the empty database forumnet_e2e_<name>_<pid> in the test cluster (dropped first if a crashed process
+ * of the same pid left it), to be dropped at exit (WITH (FORCE), after the servers are gone when it was made
+ * before the first one started), and writes its URL (FORUMNET_TEST_DATABASE_URL as scripts/test.sh set it,
+ * with this database) to url_out (size bytes).  Returns its name (borrowed, valid until exit).  Fails the
+ * test if it cannot be made.  At most 4 a process.  name: lower-case letters, digits and '_'. */
+const char *harness_create_database(const char *name, char *url_out, size_t size);
+
 /* Moves this test process onto a database of its own, before its first server starts: creates
- * forumnet_e2e_<name>_<pid> in the test cluster, points FORUMNET_TEST_DATABASE_URL (and
+ * forumnet_e2e_<name>_<pid> (harness_create_database), points FORUMNET_TEST_DATABASE_URL (and
  * FORUMNET_TEST_POOLER_URL, when set) at it, and migrates it; it is dropped at exit.  For a suite that
  * would otherwise need the shared database to itself (a job runner runs every due job of its database,
  * exact counts of network-wide notifications, "every other admin"), so that it can run beside the others
