@@ -1,6 +1,7 @@
 #include "forumnet/server.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -11,6 +12,7 @@
 #include <ulfius.h>
 #include <unistd.h>
 
+#include "forumnet/acceptor.h"
 #include "forumnet/jobs.h"
 #include "forumnet/log.h"
 #include "forumnet/mail.h"
@@ -55,9 +57,11 @@ struct MHD_Connection *server_connection(const struct _u_request *request) {
   return take_connection(request);
 }
 
+/* cls: the worker (acceptor_worker); Ulfius' two callbacks use none. */
 static void *count_request_start(void *cls, const char *uri, struct MHD_Connection *connection) {
   atomic_fetch_add(&requests_in_flight, 1);
-  struct connection_info_struct *info = ulfius_uri_logger(cls, uri);
+  acceptor_request_started(cls);
+  struct connection_info_struct *info = ulfius_uri_logger(NULL, uri);
   connection_of *pair = info ? malloc(sizeof *pair) : NULL;
   if (pair) {
     *pair = (connection_of){thread_connections, info->request, connection};
@@ -71,7 +75,8 @@ static void count_request_end(void *cls, struct MHD_Connection *connection, void
   struct connection_info_struct *info = con_cls ? *con_cls : NULL;
   if (info)
     take_connection(info->request);
-  mhd_request_completed(cls, connection, con_cls, toe);
+  mhd_request_completed(NULL, connection, con_cls, toe);
+  acceptor_request_ended(cls);
   atomic_fetch_sub(&requests_in_flight, 1);
 }
 
@@ -121,8 +126,89 @@ static void drain(const sigset_t *stop_signals, int sig, unsigned drain_ms) {
   }
 }
 
+/* The HTTP side: forumnet's listening socket and its workers, each a libmicrohttpd daemon (acceptor.h). */
+typedef struct http_workers {
+  acceptor *acceptor;
+  unsigned count, started;
+  struct _u_instance *instances;
+} http_workers;
+
+static void http_stop(http_workers *h) {
+  acceptor_stop(h->acceptor);
+  for (unsigned i = 0; i < h->started; i++)
+    ulfius_stop_framework(&h->instances[i]);
+  acceptor_free(h->acceptor); /* after the daemons: they notify it of the connections they close */
+  for (unsigned i = 0; h->instances && i < h->count; i++)
+    ulfius_clean_instance(&h->instances[i]);
+  free(h->instances);
+  *h = (http_workers){0};
+}
+
+/* Listens, starts the workers and then the accepting thread. 0, or -1 (logged; everything undone). */
+static int http_start(http_workers *h, fn_app *app, const struct sockaddr_storage *addr, int ipv6) {
+  const fn_config *cfg = &app->cfg;
+  /* Handlers block on libpq. By default there are as many epoll workers as pooled database connections, so a
+   * worker never waits for the pool and idle or slow clients cost no thread; measured faster and with far
+   * shorter tails than a thread per connection (README "Performance"), which FORUMNET_HTTP_THREADS=0 still
+   * selects (one daemon then, which starts a thread per connection). The connection cap and inactivity timeout
+   * bound what clients can hold either way. */
+  *h = (http_workers){.count = cfg->http_threads ? cfg->http_threads : 1};
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET;
+  if (cfg->http_threads == 0)
+    flags |= MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
+  else
+    flags |= MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME; /* slow routes (offload.h); a stream's hand-over (stream.h) */
+  h->acceptor =
+      acceptor_listen((const struct sockaddr *)addr, ipv6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in),
+                      cfg->max_connections, h->count);
+  if (h->acceptor == NULL) {
+    log_error("cannot listen on %s:%u: %s", cfg->listen_host, cfg->listen_port, strerror(errno));
+    return -1;
+  }
+  h->instances = calloc(h->count, sizeof *h->instances);
+  struct MHD_Daemon **daemons = calloc(h->count, sizeof *daemons);
+  for (unsigned i = 0; h->instances && daemons && i < h->count; i++) {
+    struct _u_instance *instance = &h->instances[i];
+    if (ulfius_init_instance(instance, cfg->listen_port, NULL, NULL) != U_OK)
+      break;
+    /* One byte over the limit is kept so a chunked oversize body can be detected (413). */
+    instance->max_post_body_size = cfg->max_body_bytes + 1;
+    instance->allowed_post_processor = U_POST_PROCESS_NONE;
+    ulfius_set_default_endpoint(instance, dispatch_request, app);
+    void *worker = acceptor_worker(h->acceptor, i);
+    struct MHD_OptionItem options[] = {
+        {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL}, /* first, so MHD logs nothing elsewhere */
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)count_request_end, worker},
+        {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)count_request_start, worker},
+        {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)acceptor_notify_connection, worker},
+        /* The acceptor keeps to FORUMNET_MAX_CONNECTIONS over all workers; any one of them may hold them all. */
+        {MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections, NULL},
+        {MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout, NULL},
+        /* MHD parses the request line, headers and query into this per-connection pool; its 32 KiB
+         * default could not hold a few hundred query parameters and then dropped the connection
+         * without an answer. 128 KiB answers up to ~1000; the pool's size is paid on every request
+         * (512 KiB measured 0.33 of pgbench on single-row reads, 128 KiB 0.39, as 32 KiB did). */
+        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 128 * 1024, NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    if (ulfius_start_framework_with_mhd_options(instance, flags, options) != U_OK) {
+      ulfius_clean_instance(instance);
+      *instance = (struct _u_instance){0};
+      break;
+    }
+    daemons[h->started++] = instance->mhd_daemon;
+  }
+  int ok = h->started == h->count && acceptor_start(h->acceptor, daemons) == 0;
+  free(daemons);
+  if (!ok) {
+    log_error("cannot start the HTTP workers (%u of %u started)", h->started, h->count);
+    http_stop(h);
+    return -1;
+  }
+  return 0;
+}
+
 int server_run(fn_app *app) {
-  struct _u_instance instance;
   struct sockaddr_storage addr;
   int ipv6 = 0;
   if (!resolve_listen(&app->cfg, &addr, &ipv6)) {
@@ -133,40 +219,6 @@ int server_run(fn_app *app) {
     log_error("out of memory setting up the routes");
     return 1;
   }
-  if (ulfius_init_instance(&instance, app->cfg.listen_port, NULL, NULL) != U_OK)
-    return 1;
-  /* One byte over the limit is kept so a chunked oversize body can be detected (413). */
-  instance.max_post_body_size = app->cfg.max_body_bytes + 1;
-  instance.allowed_post_processor = U_POST_PROCESS_NONE;
-  ulfius_set_default_endpoint(&instance, dispatch_request, app);
-
-  /* Handlers block on libpq. By default there are as many epoll workers as pooled
-   * database connections, so a worker never waits for the pool and idle or slow clients
-   * cost no thread; measured faster and with far shorter tails than a thread per
-   * connection (README "Performance"), which FORUMNET_HTTP_THREADS=0 still selects.
-   * The connection cap and inactivity timeout bound what clients can hold either way. */
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG | (ipv6 ? MHD_USE_IPv6 : 0);
-  if (app->cfg.http_threads == 0)
-    flags |= MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
-  else
-    flags |= MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME; /* slow routes (offload.h); a stream's hand-over (stream.h) */
-  struct MHD_OptionItem options[] = {
-      {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL}, /* first, so MHD logs nothing elsewhere */
-      {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)count_request_end, NULL},
-      {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)count_request_start, NULL},
-      {MHD_OPTION_SOCK_ADDR, 0, &addr},
-      {MHD_OPTION_CONNECTION_LIMIT, app->cfg.max_connections, NULL},
-      {MHD_OPTION_CONNECTION_TIMEOUT, app->cfg.connection_timeout, NULL},
-      /* MHD parses the request line, headers and query into this per-connection pool; its 32 KiB
-       * default could not hold a few hundred query parameters and then dropped the connection
-       * without an answer. 128 KiB answers up to ~1000; the pool's size is paid on every request
-       * (512 KiB measured 0.33 of pgbench on single-row reads, 128 KiB 0.39, as 32 KiB did). */
-      {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 128 * 1024, NULL},
-      {MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL},
-      {app->cfg.http_threads ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, app->cfg.http_threads, NULL},
-      {MHD_OPTION_END, 0, NULL},
-  };
-
   /* Signals are taken synchronously by this thread; MHD's threads inherit the mask. */
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
@@ -177,7 +229,6 @@ int server_run(fn_app *app) {
 
   if (readiness_start(app->pool) != 0) {
     log_error("cannot start the readiness check");
-    ulfius_clean_instance(&instance);
     return 1;
   }
   mail_configure(&app->cfg);
@@ -188,14 +239,12 @@ int server_run(fn_app *app) {
   if (jobs_start(app->pool, &app->cfg) != 0) {
     log_error("cannot start the job runner");
     readiness_stop();
-    ulfius_clean_instance(&instance);
     return 1;
   }
   if (stream_start(app, app->cfg.http_threads > 0) != 0) {
     log_error("cannot start the live streams' listener");
     jobs_stop();
     readiness_stop();
-    ulfius_clean_instance(&instance);
     return 1;
   }
   /* A thread per connection never holds up other connections (and cannot suspend): no slow threads then. */
@@ -204,16 +253,14 @@ int server_run(fn_app *app) {
     stream_stop(0);
     jobs_stop();
     readiness_stop();
-    ulfius_clean_instance(&instance);
     return 1;
   }
-  if (ulfius_start_framework_with_mhd_options(&instance, flags, options) != U_OK) {
-    log_error("cannot listen on %s:%u", app->cfg.listen_host, app->cfg.listen_port);
+  http_workers http;
+  if (http_start(&http, app, &addr, ipv6) != 0) {
     offload_stop();
     stream_stop(0);
     jobs_stop();
     readiness_stop();
-    ulfius_clean_instance(&instance);
     return 1;
   }
   log_info("forumnet listening on http://%s:%u", app->cfg.listen_host, app->cfg.listen_port);
@@ -223,22 +270,14 @@ int server_run(fn_app *app) {
   drain(&stop_signals, sig, app->cfg.drain_ms);
   jobs_stop(); /* after the job running now, if any: its transaction commits or rolls back whole */
   log_info("received signal %d: finishing requests in flight", sig);
-  /* Stop accepting. MHD stops polling the listening socket but leaves it open (and to us), so the
-   * kernel would still complete handshakes and queue connections that are never served until the
-   * process exits; shutdown() makes it refuse them, and reset any already queued, at once. */
-  MHD_socket listen_fd = MHD_quiesce_daemon(instance.mhd_daemon);
-  if (listen_fd != MHD_INVALID_SOCKET)
-    shutdown(listen_fd, SHUT_RDWR);
+  acceptor_stop(http.acceptor); /* new connections are refused from here on; those accepted are served */
   /* Live streams would otherwise last until their tokens expire: end them (clients reconnect elsewhere). */
   stream_stop(SHUTDOWN_GRACE_SECONDS * 1000 / 2);
   for (int waited_ms = 0; atomic_load(&requests_in_flight) > 0 && waited_ms < SHUTDOWN_GRACE_SECONDS * 1000;
        waited_ms += 20)
     nanosleep(&(struct timespec){.tv_sec = 0, .tv_nsec = 20 * 1000000L}, NULL);
-  offload_stop(); /* its threads resume connections: before the daemon goes */
-  ulfius_stop_framework(&instance);
-  if (listen_fd != MHD_INVALID_SOCKET) /* only after MHD_stop_daemon: its threads may still use it */
-    close(listen_fd);
-  ulfius_clean_instance(&instance);
+  offload_stop(); /* its threads resume connections: before the daemons go */
+  http_stop(&http);
   readiness_stop();
   log_info("forumnet stopped");
   return 0;

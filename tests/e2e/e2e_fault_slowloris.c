@@ -20,6 +20,7 @@
  *     FORUMNET_MAX_CONNECTIONS=400);
  *   - what a normal client gets when slow clients hold every connection the server allows
  *     (FORUMNET_MAX_CONNECTIONS=CAP_SMALL, CAP_SMALL + 16 slow clients).
+ * And asserted: a client beyond the cap waits (is neither answered nor reset) until a place frees.
  */
 #include "harness.h"
 
@@ -286,11 +287,59 @@ static void test_connection_cap_measured(void **state) {
   harness_server_stop();
 }
 
+/* Waits up to timeout_ms for fd to become readable; what recv() then returns (0: the server closed it, -1 with
+ * errno ETIMEDOUT: nothing came). */
+static ssize_t recv_within(int fd, char *buf, size_t len, int timeout_ms) {
+  struct pollfd p = {.fd = fd, .events = POLLIN};
+  if (poll(&p, 1, timeout_ms) <= 0) {
+    errno = ETIMEDOUT;
+    return -1;
+  }
+  return recv(fd, buf, len, MSG_DONTWAIT);
+}
+
+/* At FORUMNET_MAX_CONNECTIONS the server stops accepting (src/http/acceptor.c) rather than accepting and
+ * dropping: a client beyond the cap waits in the kernel's backlog, unanswered and not reset, and is served as
+ * soon as a held connection goes. */
+static void test_a_client_beyond_the_cap_waits_for_a_place(void **state) {
+  (void)state;
+  static const char *const env[] = {"FORUMNET_CONNECTION_TIMEOUT=30", "FORUMNET_MAX_CONNECTIONS=2", NULL};
+  harness_server_start(env);
+  /* Held connections send nothing: a request begun would be in flight, and the stop would wait for it. */
+  static const char whole[] = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  int held[2];
+  for (int i = 0; i < 2; i++)
+    if ((held[i] = harness_server_connect()) < 0)
+      harness_fail("connection %d of the cap: %s", i + 1, strerror(errno));
+  int third = harness_server_connect(); /* completes: the kernel queues it */
+  if (third < 0 || send(third, whole, strlen(whole), MSG_NOSIGNAL) < 0)
+    harness_fail("the client beyond the cap could not connect or send: %s", strerror(errno));
+  char buf[512];
+  ssize_t got = recv_within(third, buf, sizeof buf - 1, 1000);
+  if (got >= 0 || errno != ETIMEDOUT)
+    harness_fail("a client beyond FORUMNET_MAX_CONNECTIONS=2 got %s within 1 s, expected to wait unanswered",
+                 got > 0    ? "an answer"
+                 : got == 0 ? "its connection closed"
+                            : strerror(errno));
+  close(held[0]);
+  got = recv_within(third, buf, sizeof buf - 1, 3000);
+  if (got <= 0)
+    harness_fail("the waiting client was not served within 3 s of a place freeing (%s)",
+                 got == 0 ? "closed" : strerror(errno));
+  buf[got] = '\0';
+  if (strncmp(buf, "HTTP/1.1 200", 12) != 0)
+    harness_fail("the waiting client got: %.80s", buf);
+  close(third);
+  close(held[1]);
+  harness_server_stop();
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_teardown(test_default_workers_serve_normal_clients, harness_stop_nested_servers),
       cmocka_unit_test_teardown(test_thread_per_connection_measured, harness_stop_nested_servers),
       cmocka_unit_test_teardown(test_connection_cap_measured, harness_stop_nested_servers),
+      cmocka_unit_test_teardown(test_a_client_beyond_the_cap_waits_for_a_place, harness_stop_nested_servers),
   };
   return cmocka_run_group_tests_name("e2e_fault_slowloris", tests, group_setup, harness_suite_teardown);
 }
