@@ -19,8 +19,9 @@ FORUMNET_TOOL_PACKAGES="curl clang-format cppcheck"
 FORUMNET_BUILD_PACKAGES="$FORUMNET_COMPILE_PACKAGES $FORUMNET_SERVER_PACKAGES $FORUMNET_TOOL_PACKAGES"
 
 # Extra for scripts/test.sh and tests/bench/ (pgbouncer: the e2e run and the bench in transaction mode;
-# python3-aiosmtpd: the SMTP server of tests/e2e/e2e_password_reset.c; openssl: its TLS certificate).
-FORUMNET_TEST_PACKAGES="wrk pgbouncer python3-icalendar python3-aiosmtpd openssl chromium fonts-liberation clang-14 libclang-rt-14-dev llvm-14"
+# python3-aiosmtpd: the SMTP server of tests/e2e/e2e_password_reset.c; openssl: its TLS certificate; socat: a
+# database connection held back, tests/e2e/e2e_stream.c).
+FORUMNET_TEST_PACKAGES="wrk pgbouncer python3-icalendar python3-aiosmtpd openssl socat chromium fonts-liberation clang-14 libclang-rt-14-dev llvm-14"
 
 # Extra for scripts/scaleout.sh (several instances behind a balancer, PgBouncer, a streaming standby): the
 # engines the deploy/ configuration files are written for. scripts/test.sh reaches them through scaleout.sh.

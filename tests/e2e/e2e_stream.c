@@ -4,18 +4,24 @@
  * tickets (single use, expiry), a suspended member's stream ends at once, a stream ends when its token
  * expires, another member's notifications never appear, a stream held on a second instance hears
  * a notification made elsewhere; held streams take no HTTP connection (their sockets are handed to the
- * streams' loop) and have a cap of their own; chunked framing for HTTP/1.1, none for HTTP/1.0.
+ * streams' loop) and have a cap of their own; chunked framing for HTTP/1.1, none for HTTP/1.0; a stream opened
+ * before the instance's LISTEN session is up still gets what was made in between (socat, Debian's, holds that
+ * session's connection back).
  * Notifications are inserted through psql (the trigger of migration 011 wakes the streams, as the API's own
  * writes do). The stream is read over a raw socket.
  */
 #include "harness.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define HEARTBEAT_MS 400
@@ -113,6 +119,14 @@ static void sse_open_ok(sse *s, const char *path, const char *token, const char 
     harness_fail("the stream's Content-Type is not text/event-stream: %s", s->buf);
   if (!sse_wait_for(s, "retry: ", 2000))
     harness_fail("the stream did not open with a retry line: %s", s->buf);
+}
+
+/* The stream reads its backlog on the loop's pass after its opening line went out, so a notification made before
+ * that read arrives through it whatever the LISTEN session does. The first heartbeat comes after the read: a test
+ * of what wakes a stream waits for it first. */
+static void sse_wait_backlog_read(sse *s) {
+  if (!sse_wait_for(s, ": keepalive", 2000))
+    harness_fail("no heartbeat within 2 s: %s", s->buf);
 }
 
 /* Inserts one notification for member_id (title `title`); returns its seq. */
@@ -384,6 +398,7 @@ static void test_stream_on_another_instance_hears_it(void **state) {
   harness_server_start(g_env); /* instance B, on the same database */
   sse s;
   sse_open_ok(&s, STREAM_PATH, m.token, NULL);
+  sse_wait_backlog_read(&s); /* what comes next comes through B's LISTEN session */
   char title[64];
   harness_unique("Across instances", title);
   insert_notification(m.id, title);
@@ -392,6 +407,107 @@ static void test_stream_on_another_instance_hears_it(void **state) {
   harness_server_stop();
   if (!ok)
     harness_fail("a stream held on instance B missed a notification made elsewhere: %s", s.buf);
+}
+
+/* A stand-in for a database that is slow to answer: socat listens on a Unix socket of its own and, for each
+ * connection, waits delay_ms before relaying it to the test cluster's socket (FORUMNET_TEST_PG_HOST/PORT).
+ * url_out gets FORUMNET_TEST_DATABASE_URL with its host pointed at it. stop_slow_database() ends it. */
+static pid_t g_slow_database; /* socat's process group, while it runs */
+
+static void start_slow_database(int delay_ms, char *url_out, size_t size) {
+  const char *pg_host = getenv("FORUMNET_TEST_PG_HOST"), *pg_port = getenv("FORUMNET_TEST_PG_PORT");
+  const char *url = getenv("FORUMNET_TEST_DATABASE_URL");
+  if (!pg_host || !pg_port || !url)
+    fail_msg(
+        "FORUMNET_TEST_PG_HOST, FORUMNET_TEST_PG_PORT and FORUMNET_TEST_DATABASE_URL must be set (scripts/test.sh)");
+  static char dir[64];
+  snprintf(dir, sizeof dir, "/tmp/forumnet-e2e-slowpg-XXXXXX");
+  if (mkdtemp(dir) == NULL)
+    fail_msg("mkdtemp: %s", strerror(errno));
+  char listen_at[256], relay[512];
+  snprintf(listen_at, sizeof listen_at, "UNIX-LISTEN:%s/.s.PGSQL.%s,fork", dir, pg_port);
+  /* socat splits addresses at ':' (escaped for the inner one, which the shell runs). */
+  snprintf(relay, sizeof relay, "SYSTEM:sleep %.3f; exec socat STDIO UNIX-CONNECT\\:%s/.s.PGSQL.%s", delay_ms / 1000.0,
+           pg_host, pg_port);
+  pid_t pid = fork();
+  if (pid < 0)
+    fail_msg("fork: %s", strerror(errno));
+  if (pid == 0) {
+    setpgid(0, 0);
+    /* Not ctest's pipe: a socat left behind would keep it open, and ctest waiting. */
+    int null = open("/dev/null", O_RDWR);
+    dup2(null, STDOUT_FILENO);
+    dup2(null, STDERR_FILENO);
+    execlp("socat", "socat", listen_at, relay, (char *)NULL);
+    _exit(127);
+  }
+  g_slow_database = pid;
+  char socket_path[128];
+  snprintf(socket_path, sizeof socket_path, "%s/.s.PGSQL.%s", dir, pg_port);
+  struct stat st;
+  for (int waited = 0; stat(socket_path, &st) != 0; waited += 20) {
+    if (waited > 5000 || waitpid(pid, NULL, WNOHANG) == pid)
+      fail_msg("socat did not listen on %s (is Debian's socat installed? scripts/test.sh installs it)", socket_path);
+    harness_sleep_ms(20);
+  }
+  /* The URL's host parameter (up to the next '&') becomes dir. */
+  const char *host = strstr(url, "host=");
+  if (host == NULL)
+    fail_msg("FORUMNET_TEST_DATABASE_URL has no host parameter: %s", url);
+  const char *rest = strchr(host, '&');
+  snprintf(url_out, size, "%.*shost=%s%s", (int)(host - url), url, dir, rest ? rest : "");
+}
+
+static void stop_slow_database(void) {
+  if (g_slow_database <= 0)
+    return;
+  kill(-g_slow_database, SIGTERM); /* socat and the relays it forked */
+  waitpid(g_slow_database, NULL, 0);
+  g_slow_database = 0;
+}
+
+static int stop_servers_and_slow_database(void **state) {
+  harness_stop_nested_servers(state);
+  stop_slow_database();
+  return 0;
+}
+
+/* The server answers streams as soon as it listens for HTTP, which may come before its LISTEN session is up; a
+ * stream opened in between has read its backlog already, and a notification made before the LISTEN would reach
+ * it only with the member's next one, unless the listener wakes every stream when it first listens (README
+ * "Live stream"). Here the LISTEN session's connection (FORUMNET_DATABASE_DIRECT_URL) is held back LISTEN_DELAY_MS,
+ * so the notification is made while nobody of this instance listens. */
+#define LISTEN_DELAY_MS 3000
+static void test_stream_opened_before_the_listener_listens(void **state) {
+  (void)state;
+  harness_account m;
+  new_member(&m);
+  char url[1200], direct[1300];
+  start_slow_database(LISTEN_DELAY_MS, url, sizeof url);
+  snprintf(direct, sizeof direct, "FORUMNET_DATABASE_DIRECT_URL=%s", url);
+  const char *const env[] = {"FORUMNET_STREAM_HEARTBEAT_MS=400", "FORUMNET_DB_CONNECT_TIMEOUT=10", direct, NULL};
+  harness_server_start(env); /* its start-up check through the slow URL too: it listens for HTTP after that */
+  int64_t listening = harness_now_ms();
+  sse s;
+  sse_open_ok(&s, STREAM_PATH, m.token, NULL);
+  sse_wait_backlog_read(&s);
+  char title[64];
+  harness_unique("Before LISTEN", title);
+  insert_notification(m.id, title);
+  int64_t made = harness_now_ms() - listening;
+  int ok = sse_wait_for(&s, title, LISTEN_DELAY_MS + 2000);
+  sse_close(&s);
+  harness_server_stop();
+  stop_slow_database();
+  /* The listener thread starts before the HTTP side, so its connection has waited a little already. */
+  if (made > LISTEN_DELAY_MS - 1000)
+    harness_fail("the notification was made %lld ms after the server listened: too late to be before its LISTEN "
+                 "(held back %d ms), so this proves nothing",
+                 (long long)made, LISTEN_DELAY_MS);
+  if (!ok)
+    harness_fail("a stream opened before the instance's LISTEN session was up missed a notification made in between: "
+                 "%s",
+                 s.buf);
 }
 
 /* An idle stream is suspended, so libmicrohttpd does not watch it: the server must notice a client that
@@ -532,6 +648,7 @@ int main(void) {
       cmocka_unit_test(test_erased_members_stream_ends_and_tickets_go),
       cmocka_unit_test(test_stream_ends_when_its_token_expires),
       cmocka_unit_test_teardown(test_stream_on_another_instance_hears_it, harness_stop_nested_servers),
+      cmocka_unit_test_teardown(test_stream_opened_before_the_listener_listens, stop_servers_and_slow_database),
       cmocka_unit_test_teardown(test_a_client_that_left_frees_its_connection, harness_stop_nested_servers),
       cmocka_unit_test_teardown(test_thread_per_connection_refuses_streams, harness_stop_nested_servers),
       cmocka_unit_test_teardown(test_a_held_stream_does_not_block_the_stop, harness_stop_nested_servers),
