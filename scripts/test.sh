@@ -9,7 +9,8 @@
 #   FORUMNET_BUILD_DIR=d  build into d/ instead of build/ (or build-asan/), e.g. one per git worktree
 #   FORUMNET_TEST_QUICK=1 a developer's inner loop: skip the Release build, the e2e run through PgBouncer,
 #                         contract tests, scaleout, fuzzing and valgrind (CI never sets it)
-#   FORUMNET_TEST_PGBOUNCER=1  run the e2e suite through PgBouncer even with FORUMNET_TEST_QUICK=1
+#   FORUMNET_TEST_PGBOUNCER=1  run the e2e suite through PgBouncer in the plain pass too (the sanitizer pass
+#                         always does: see "Each e2e suite runs once in each mode" below), even when quick
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -215,40 +216,52 @@ if [[ -z "${FORUMNET_DOCS_JS:-}" && -f tools/node_modules/redoc/bundles/redoc.st
   export FORUMNET_DOCS_JS="$ROOT/tools/node_modules/redoc/bundles/redoc.standalone.js"
 fi
 
-step "ctest ($BUILD_DIR, -j$JOBS)"
-# shellcheck disable=SC2086 # CTEST_ARGS is a list of words
-if ctest --test-dir "$BUILD_DIR" --output-on-failure --no-tests=error -j"$JOBS" ${CTEST_ARGS:-} </dev/null; then
-  pass ctest
-else
-  fail ctest
-fi
-
-# The e2e suite once more with every server behind PgBouncer in transaction mode (FORUMNET_DB_POOLER=transaction,
-# README "Behind a transaction-mode pooler"); psql, migrations and `forumnet admin` stay direct. The server logs in
-# as its own role, whose settings the README's ALTER ROLE statements make, so the shared superuser's stay as they
-# are; made for the role in every database (the README names one), since suites with a database of their own
-# (harness_use_own_database) reach theirs through the same PgBouncer. Left out, and why:
+# Each e2e suite runs once in each mode of a deployment, one of them under the sanitizers: the plain pass runs
+# everything straight against PostgreSQL (session mode, the default), the sanitizer pass runs the e2e suites with
+# every server behind PgBouncer in transaction mode (FORUMNET_DB_POOLER=transaction, README "Behind a
+# transaction-mode pooler"; psql, migrations and `forumnet admin` stay direct) and only the unit tests and the
+# suites PgBouncer cannot serve straight against PostgreSQL. A pooler changes little of forumnet's code (every
+# statement unnamed, db/exec.c; the role's settings checked on each new connection, db/pool.c; LISTEN on the direct
+# URL, db/listener.c), so every route still runs under ASan/UBSan, and every route in each mode. The server logs in
+# to PgBouncer as its own role, whose settings the README's ALTER ROLE statements make, so the shared superuser's
+# stay as they are; made for the role in every database (the README names one), since suites with a database of
+# their own (harness_use_own_database) reach theirs through the same PgBouncer. Left out of PgBouncer, and why:
 #   e2e_admins, e2e_fault_pool_serial            each starts a server with its own FORUMNET_STATEMENT_TIMEOUT_MS,
 #                                                which in transaction mode is the role's (one value for the run)
 #   e2e_db_outage_serial, e2e_fault_pg_restart_serial  stop PostgreSQL and assert how forumnet's own connections
 #                                                break and recover; behind PgBouncer what breaks is PgBouncer's
 #                                                server connections while forumnet's stay up, another fault with
 #                                                other timings (the scale-out script's primary outage covers it)
+# FORUMNET_TEST_QUICK=1 skips PgBouncer (so its ctest step runs everything direct); FORUMNET_TEST_PGBOUNCER=1 runs
+# it in either pass (after the whole suite direct, in the plain pass).
 PGB_EXCLUDED='e2e_admins$|e2e_fault_pool_serial|e2e_db_outage_serial|e2e_fault_pg_restart_serial'
-# In the sanitizer pass only these suites go through PgBouncer: what a pooler changes in forumnet's code (every
-# statement unnamed, db/exec.c; the role's settings checked on each new connection, db/pool.c; LISTEN on the direct
-# URL, db/listener.c; the job runner's statements) runs under ASan/UBSan in them, every route runs under the
-# sanitizers in the direct ctest step above, and the whole suite goes through PgBouncer in the plain pass.
-PGB_SANITIZE_SUITES='^e2e_(sites|events|discussions|stream|jobs|db_pooler)$'
-PGB_SELECT=(-E "$PGB_EXCLUDED")
-PGB_WHAT="e2e, 4 left out"
-if [[ "$SANITIZE" == ON ]]; then
-  PGB_SELECT=(-R "$PGB_SANITIZE_SUITES")
-  PGB_WHAT="the sanitizer pass's pooler suites"
+PGB_RUN=0
+if [[ ("$SANITIZE" == ON && "$QUICK" != 1) || "${FORUMNET_TEST_PGBOUNCER:-0}" == 1 ]]; then
+  PGB_RUN=1
 fi
+DIRECT_SELECT=()
+DIRECT_WHAT="every test"
+if [[ "$SANITIZE" == ON && "$PGB_RUN" == 1 ]]; then
+  DIRECT_SELECT=(-R "^unit_|$PGB_EXCLUDED")
+  DIRECT_WHAT="the unit tests and the suites left out of PgBouncer"
+fi
+
+step "ctest ($BUILD_DIR, -j$JOBS): $DIRECT_WHAT"
+# shellcheck disable=SC2086 # CTEST_ARGS is a list of words
+if ctest --test-dir "$BUILD_DIR" --output-on-failure --no-tests=error -j"$JOBS" "${DIRECT_SELECT[@]}" ${CTEST_ARGS:-} \
+  </dev/null; then
+  pass ctest "$DIRECT_WHAT"
+else
+  fail ctest
+fi
+
 step "e2e through PgBouncer in transaction mode"
-if [[ "$QUICK" == 1 && "${FORUMNET_TEST_PGBOUNCER:-0}" != 1 ]]; then
-  skip pgbouncer "FORUMNET_TEST_QUICK=1 (FORUMNET_TEST_PGBOUNCER=1 runs it)"
+if [[ "$PGB_RUN" != 1 ]]; then
+  if [[ "$QUICK" == 1 ]]; then
+    skip pgbouncer "FORUMNET_TEST_QUICK=1 (FORUMNET_TEST_PGBOUNCER=1 runs it)"
+  else
+    skip pgbouncer "the sanitizer pass runs the e2e suites through PgBouncer (FORUMNET_TEST_PGBOUNCER=1 runs it here)"
+  fi
 else
   PGB_DIR="$PG_BASE/pgbouncer"
   PGB_PORT=6432 # only names the socket file in our private socket directory; no TCP
@@ -263,9 +276,9 @@ else
   else
     # shellcheck disable=SC2086 # CTEST_ARGS is a list of words
     if FORUMNET_TEST_POOLER_URL=$(pgb_url "$PGB_DIR" "$PGB_PORT" forumnet) \
-      ctest --test-dir "$BUILD_DIR" --output-on-failure --no-tests=error -j"$JOBS" -L e2e "${PGB_SELECT[@]}" \
+      ctest --test-dir "$BUILD_DIR" --output-on-failure --no-tests=error -j"$JOBS" -L e2e -E "$PGB_EXCLUDED" \
       ${CTEST_ARGS:-} </dev/null; then
-      pass pgbouncer "$PGB_WHAT"
+      pass pgbouncer "e2e, 4 left out"
     else
       fail pgbouncer
     fi
