@@ -38,6 +38,8 @@ struct acceptor {
    * added from this thread is counted only once its worker takes it from its queue, so a burst of clients would
    * overshoot the cap. */
   atomic_int open_connections;
+  unsigned last_choice; /* of least_busy: the scan starts after it, so that equals take turns */
+  time_t last_warned;   /* of accept_waiting: one warning a second at most */
   unsigned worker_count;
   worker workers[];
 };
@@ -89,14 +91,12 @@ void acceptor_notify_connection(void *cls, struct MHD_Connection *connection, vo
 void acceptor_request_started(void *cls) { atomic_fetch_add(&((worker *)cls)->requests, 1); }
 void acceptor_request_ended(void *cls) { atomic_fetch_sub(&((worker *)cls)->requests, 1); }
 
-/* The worker with the fewest requests in flight, then the fewest connections; the scan starts after the last
- * choice, so that equals take turns. */
+/* The worker with the fewest requests in flight, then the fewest connections. On the accepting thread. */
 static worker *least_busy(acceptor *a) {
-  static unsigned last;
   unsigned best = 0;
   long best_load = -1;
   for (unsigned k = 1; k <= a->worker_count; k++) {
-    unsigned i = (last + k) % a->worker_count;
+    unsigned i = (a->last_choice + k) % a->worker_count;
     worker *w = &a->workers[i];
     long load = (long)atomic_load(&w->requests) * (a->max_connections + 1L) + atomic_load(&w->connections);
     if (best_load < 0 || load < best_load) {
@@ -104,7 +104,7 @@ static worker *least_busy(acceptor *a) {
       best_load = load;
     }
   }
-  last = best;
+  a->last_choice = best;
   return &a->workers[best];
 }
 
@@ -118,7 +118,6 @@ static int connection_error(int err) {
 /* Accepts up to room of the connections waiting. 1 if accepting should pause (an error of the process, such
  * as no descriptor left), else 0. */
 static int accept_waiting(acceptor *a, unsigned room) {
-  static time_t last_warned; /* one warning a second at most: the error repeats while its cause lasts */
   while (room-- > 0) {
     struct sockaddr_storage peer;
     socklen_t peer_len = sizeof peer;
@@ -129,8 +128,8 @@ static int accept_waiting(acceptor *a, unsigned room) {
       if (connection_error(errno))
         continue;
       time_t now = time(NULL);
-      if (now != last_warned) {
-        last_warned = now;
+      if (now != a->last_warned) { /* the error repeats while its cause lasts */
+        a->last_warned = now;
         log_warn("http: cannot accept a connection: %s", strerror(errno));
       }
       return 1;

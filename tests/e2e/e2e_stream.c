@@ -412,7 +412,8 @@ static void test_stream_on_another_instance_hears_it(void **state) {
 /* A stand-in for a database that is slow to answer: socat listens on a Unix socket of its own and, for each
  * connection, waits delay_ms before relaying it to the test cluster's socket (FORUMNET_TEST_PG_HOST/PORT).
  * url_out gets FORUMNET_TEST_DATABASE_URL with its host pointed at it. stop_slow_database() ends it. */
-static pid_t g_slow_database; /* socat's process group, while it runs */
+static pid_t g_slow_database;        /* socat's process group, while it runs */
+static char g_slow_database_dir[64]; /* where it listens */
 
 static void start_slow_database(int delay_ms, char *url_out, size_t size) {
   const char *pg_host = getenv("FORUMNET_TEST_PG_HOST"), *pg_port = getenv("FORUMNET_TEST_PG_PORT");
@@ -420,8 +421,8 @@ static void start_slow_database(int delay_ms, char *url_out, size_t size) {
   if (!pg_host || !pg_port || !url)
     fail_msg(
         "FORUMNET_TEST_PG_HOST, FORUMNET_TEST_PG_PORT and FORUMNET_TEST_DATABASE_URL must be set (scripts/test.sh)");
-  static char dir[64];
-  snprintf(dir, sizeof dir, "/tmp/forumnet-e2e-slowpg-XXXXXX");
+  char *dir = g_slow_database_dir;
+  snprintf(dir, sizeof g_slow_database_dir, "/tmp/forumnet-e2e-slowpg-XXXXXX");
   if (mkdtemp(dir) == NULL)
     fail_msg("mkdtemp: %s", strerror(errno));
   char listen_at[256], relay[512];
@@ -464,6 +465,10 @@ static void stop_slow_database(void) {
   kill(-g_slow_database, SIGTERM); /* socat and the relays it forked */
   waitpid(g_slow_database, NULL, 0);
   g_slow_database = 0;
+  char socket_path[128];
+  snprintf(socket_path, sizeof socket_path, "%s/.s.PGSQL.%s", g_slow_database_dir, getenv("FORUMNET_TEST_PG_PORT"));
+  unlink(socket_path); /* socat removes it as it ends; in case it could not */
+  rmdir(g_slow_database_dir);
 }
 
 static int stop_servers_and_slow_database(void **state) {
