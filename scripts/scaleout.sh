@@ -642,6 +642,22 @@ if ((BENCH_SECONDS > 0 && BENCH_ROUNDS > 0)); then
   FRONT_NAME=(HAProxy nginx direct)
   FRONT_URL=("$LB" "$NG" "http://127.0.0.1:${INST_PORT[1]}")
   RPS_HAPROXY=() RPS_NGINX=() RPS_DIRECT=() RATIO_HAPROXY=() RATIO_NGINX=()
+  # Where each log stands now: when wrk sees a non-2xx answer (it does not say which), what the instances logged
+  # from here on names the statuses and routes, and HAProxy's log the servers it marked down.
+  LOG_MARK=()
+  for ((i = 1; i <= N; i++)); do LOG_MARK[i]=$(stat -c %s "$WORK/log/forumnet$i.log"); done
+  LOG_MARK[0]=$(stat -c %s "$WORK/log/haproxy.log")
+  throughput_errors() {
+    local i
+    for ((i = 1; i <= N; i++)); do
+      echo "instance $i, answers other than 2xx during the throughput step (count, then the last 5):"
+      tail -c +$((LOG_MARK[i] + 1)) "$WORK/log/forumnet$i.log" | grep -E '"status":[^2][0-9][0-9]' >"$WORK/log/non2xx$i.log" || true
+      grep -oE '"status":[0-9]+' "$WORK/log/non2xx$i.log" | sort | uniq -c || true
+      tail -n 5 "$WORK/log/non2xx$i.log"
+    done
+    echo "HAProxy's log during the throughput step (last 20 lines):"
+    tail -c +$((LOG_MARK[0] + 1)) "$WORK/log/haproxy.log" | tail -n 20
+  }
   load_before=$(cut -d' ' -f1-3 /proc/loadavg)
   bench_ok=1
   for ((r = 0; r < BENCH_ROUNDS && bench_ok; r++)); do
@@ -671,6 +687,7 @@ if ((BENCH_SECONDS > 0 && BENCH_ROUNDS > 0)); then
     FIGURES+=("GET /v1/sites/{id}, wrk -t2 -c$BENCH_CONNS, $BENCH_ROUNDS interleaved rounds of ${BENCH_SECONDS} s on $(nproc) cores, medians: HAProxy -> $N instances $med_lb req/s, nginx -> $N instances $med_ng req/s, one instance direct $med_one req/s; HAProxy/direct $ratio_lb, nginx/direct $ratio_ng (median of the rounds' ratios); load average before $load_before, after $load_after")
     pass throughput "HAProxy/direct $ratio_lb, nginx/direct $ratio_ng (medians of $BENCH_ROUNDS rounds)"
   else
+    throughput_errors
     fail throughput "wrk saw errors"
   fi
 else

@@ -60,6 +60,9 @@
 #   bench_pgbench_init SCALE       after bench_pg_start and bench_find_pgbench: database `pgbench` in the throwaway
 #                                  cluster, `pgbench -i -q -s SCALE` into it (its output in WORK/pgbench-init.txt)
 #   bench_pgbench ARGS...          $PGBENCH against the throwaway cluster as its superuser (ARGS end with the database)
+#   bench_pgbench_percentiles PREFIX  "p50 p95 p99" in ms of the transactions pgbench logged with --log
+#                                  --log-prefix=PREFIX (one file per pgbench thread; the third field is the
+#                                  latency in microseconds); nothing when no file has a line
 #   bench_stop_pid PID             SIGTERM a background process of the script and wait for it; nothing when PID is empty
 #
 # shellcheck disable=SC2034 # the globals set here are read by the scripts that source this file
@@ -559,6 +562,13 @@ bench_pgbench_init() {
     cat "$WORK/pgbench-init.txt" >&2
     die "pgbench -i failed"
   }
+}
+
+bench_pgbench_percentiles() {
+  cat "$1".* 2>/dev/null | awk '{ print $3 }' | sort -n | awk '
+    { v[NR] = $1 }
+    function at(q,  i) { i = int(NR * q + 0.999999); if (i < 1) i = 1; return v[i] / 1000 }
+    END { if (NR > 0) printf "%.2f %.2f %.2f\n", at(0.50), at(0.95), at(0.99) }'
 }
 
 bench_stop_pid() {
