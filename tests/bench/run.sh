@@ -17,7 +17,7 @@
 #   CONNS=32                    connections for pgbench and the wrk scenarios (login uses LOGIN_CONNS)
 #   DURATION=10                 seconds per measurement (pgbench and each scenario)
 #   LOGIN_CONNS=8               connections for the Argon2id-bound login scenario
-#   WARMUP=1                    seconds of unrecorded wrk traffic before each scenario (0: none)
+#   WARMUP=3                    seconds of unrecorded wrk traffic before each scenario (0: none; why 3: README.md)
 #   PGBENCH_SCALE=10            pgbench -i scale factor
 #   FORUMNET_HTTP_THREADS       passed to `forumnet serve` when set (unset: the server's default)
 #   FORUMNET_DB_POOL_SIZE       passed to `forumnet serve` when set (unset: the server's default)
@@ -51,7 +51,7 @@ bench_script bench "$@"
 CONNS=${CONNS:-32}
 DURATION=${DURATION:-10}
 LOGIN_CONNS=${LOGIN_CONNS:-8}
-WARMUP=${WARMUP:-1}
+WARMUP=${WARMUP:-3}
 PGBENCH_SCALE=${PGBENCH_SCALE:-10}
 SUMMARY_CONNS=${SUMMARY_CONNS:-4}
 OVERVIEW_CONNS=${OVERVIEW_CONNS:-8}
