@@ -30,10 +30,16 @@ typedef struct db_pool_stats {
   unsigned long connect_attempts, connect_failures; /* tried, and failed, connects (reconnects: succeeded) */
 } db_pool_stats;
 
-/* Creates a pool of cfg->db_pool_size connections, opened lazily on first acquire so
- * that the server starts (and answers /healthz) even while PostgreSQL is down. */
+/* Creates a pool of cfg->db_pool_size connections, none open yet: each opens on its first acquire (or
+ * db_pool_connect_all), so that the server starts (and answers /healthz) even while PostgreSQL is down. */
 fn_status db_pool_create(const fn_config *cfg, db_pool **out);
 void db_pool_destroy(db_pool *pool);
+
+/* Opens every connection of the pool now, best effort, so that the first requests after a start find them
+ * open: opened on demand under load, a connection (a backend's start and its first catalog reads) kept the
+ * requests waiting for it 100 ms to 1 s (README "Performance"). Stops at the first failure and leaves the
+ * rest to be opened on demand after the reconnect backoff, as they would have been. */
+void db_pool_connect_all(db_pool *pool);
 
 /* Waits up to cfg->db_acquire_timeout_ms for a free connection and makes sure it is
  * connected. FN_UNAVAILABLE when the wait times out or PostgreSQL cannot be reached. After a

@@ -75,6 +75,7 @@ int cli_serve(int argc, char **argv) {
     return 1;
   if (db_pool_create(&app.cfg, &app.pool) != FN_OK || create_read_pool(&app) != FN_OK)
     return 1;
+  db_pool_connect_all(app.pool); /* the replica's pool serves slow routes only: it stays lazy */
   rc = server_run(&app);
   db_pool_destroy(app.read_pool);
   db_pool_destroy(app.pool);

@@ -203,6 +203,25 @@ static fn_status ensure_connected(db_pool *pool, db_conn *c) {
   return FN_OK;
 }
 
+void db_pool_connect_all(db_pool *pool) {
+  for (unsigned i = 0; i < pool->size; i++) {
+    db_conn *c = &pool->conns[i];
+    pthread_mutex_lock(&pool->lock);
+    int taken = !c->in_use;
+    if (taken) {
+      c->in_use = 1;
+      pool->in_use++;
+    }
+    pthread_mutex_unlock(&pool->lock);
+    if (!taken)
+      continue;
+    fn_status st = ensure_connected(pool, c);
+    db_pool_release(pool, c);
+    if (st != FN_OK) /* the backoff has started: the rest open lazily, as they would have */
+      break;
+  }
+}
+
 /* Removes w from the wait queue (it timed out). Called with the lock held. */
 static void unlink_waiter(db_pool *pool, pool_waiter *w) {
   pool_waiter **p = &pool->wait_head, *prev = NULL;

@@ -8,7 +8,8 @@
  *   - with PostgreSQL down, a burst of requests is answered 503 with Retry-After and costs only a
  *     few connect attempts (forumnet_db_connect_attempts_total), not one per request;
  *   - a write on a read-only session (SQLSTATE 25006: a standby, a demoted primary; here a role with
- *     default_transaction_read_only) answers 503 with Retry-After, not 500.
+ *     default_transaction_read_only) answers 503 with Retry-After, not 500;
+ *   - every pool connection is open before the server answers its first request (db_pool_connect_all).
  *
  * It stops PostgreSQL and measures times, so it runs alone (the _serial suffix). PostgreSQL is
  * started again whatever happens, as in e2e_db_outage_serial.c.
@@ -336,12 +337,27 @@ static void test_write_on_read_only_session_is_unavailable(void **state) {
   harness_server_stop();
 }
 
+/* The pool opens all its connections before the server listens: opened on demand by the first requests under
+ * load, each kept its requests waiting 100 ms to 1 s (README "Performance", the cold start). No request has
+ * needed more than one connection yet, so without the opening at start the counter would show one or two. */
+static void test_every_pool_connection_open_before_the_first_request(void **state) {
+  (void)state;
+  enum { POOL = 5 };
+  static const char *const env[] = {"FORUMNET_DB_POOL_SIZE=5", "FORUMNET_HTTP_THREADS=2", NULL};
+  harness_server_start(env);
+  long opened = metric("forumnet_db_reconnects_total");
+  if (opened != POOL)
+    fail_msg("forumnet_db_reconnects_total is %ld right after the start; the pool has %d connections", opened, POOL);
+  harness_server_stop();
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_teardown(test_readyz_while_every_connection_is_busy, test_teardown),
       cmocka_unit_test_teardown(test_drain_after_sigterm, test_teardown),
       cmocka_unit_test_teardown(test_reconnect_backoff_while_database_down, test_teardown),
       cmocka_unit_test_teardown(test_write_on_read_only_session_is_unavailable, test_teardown),
+      cmocka_unit_test_teardown(test_every_pool_connection_open_before_the_first_request, test_teardown),
   };
   return cmocka_run_group_tests_name("e2e_fault_readiness_serial", tests, group_setup, harness_suite_teardown);
 }
