@@ -203,25 +203,6 @@ static fn_status ensure_connected(db_pool *pool, db_conn *c) {
   return FN_OK;
 }
 
-void db_pool_connect_all(db_pool *pool) {
-  for (unsigned i = 0; i < pool->size; i++) {
-    db_conn *c = &pool->conns[i];
-    pthread_mutex_lock(&pool->lock);
-    int taken = !c->in_use;
-    if (taken) {
-      c->in_use = 1;
-      pool->in_use++;
-    }
-    pthread_mutex_unlock(&pool->lock);
-    if (!taken)
-      continue;
-    fn_status st = ensure_connected(pool, c);
-    db_pool_release(pool, c);
-    if (st != FN_OK) /* the backoff has started: the rest open lazily, as they would have */
-      break;
-  }
-}
-
 /* Removes w from the wait queue (it timed out). Called with the lock held. */
 static void unlink_waiter(db_pool *pool, pool_waiter *w) {
   pool_waiter **p = &pool->wait_head, *prev = NULL;
@@ -317,6 +298,19 @@ fn_status db_pool_try_acquire(db_pool *pool, db_conn **out) {
   if (c == NULL)
     return FN_CONFLICT;
   return connected_or_released(pool, c, out);
+}
+
+void db_pool_connect_all(db_pool *pool) {
+  /* Holding each connection taken makes the next try take another, so every one is opened once. */
+  db_conn **held = calloc(pool->size, sizeof *held);
+  if (held == NULL)
+    return; /* they open on demand, as before */
+  unsigned n = 0;
+  while (n < pool->size && db_pool_try_acquire(pool, &held[n]) == FN_OK)
+    n++; /* a failure started the backoff: the rest open on demand after it */
+  while (n > 0)
+    db_pool_release(pool, held[--n]);
+  free(held);
 }
 
 void db_pool_release(db_pool *pool, db_conn *c) {
